@@ -1,0 +1,157 @@
+"""The composition root: builds Fireline from its settings and runs it.
+
+`create_app(settings, deps)` wires one instance (no module-level app or registry): Redis,
+the Slack client, the domain services, the Bolt app with its listeners, and the one HTTP server
+(`/slack/events`, `/healthz`, `/readyz`). Socket Mode, when an app token is set, runs beside
+the same HTTP server so probes keep working.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncApp
+
+import handlers
+from bot.clock import Clock, SystemClock
+from bot.dispatch import Dispatcher
+from bot.errors import FirelineError
+from bot.lifecycle import IncidentService
+from bot.redis_server import RedisHandle, connect
+from bot.services import Services
+from bot.settings import Settings
+from bot.slack import SlackGateway, build_client
+from bot.store import Store
+from handlers.http import routes
+
+log = logging.getLogger(__name__)
+
+SLACK_CHECK_TTL_S = 60.0
+
+
+@dataclass
+class Deps:
+    """What tests and the sandbox may replace; production leaves all defaults."""
+
+    clock: Clock = field(default_factory=SystemClock)
+    redis: RedisHandle | None = None
+    key_prefix: str = "fireline:"
+
+
+class Fireline:
+    def __init__(self, settings: Settings, deps: Deps) -> None:
+        self.settings = settings
+        self.deps = deps
+        self.redis = deps.redis or connect(settings.redis_url, settings.data_dir)
+        self._owns_redis = deps.redis is None
+        client = build_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_base)
+        slack = SlackGateway(client)
+        store = Store(self.redis.client, prefix=deps.key_prefix)
+        incidents = IncidentService(
+            store,
+            slack,
+            deps.clock,
+            channel_prefix=settings.channel_prefix,
+            broadcast_channel=settings.broadcast_channel,
+        )
+        self.services = Services(
+            settings=settings,
+            store=store,
+            slack=slack,
+            incidents=incidents,
+            clock=deps.clock,
+            dispatcher=Dispatcher(incidents),
+        )
+        self.bolt = AsyncApp(
+            client=client,
+            signing_secret=settings.slack_signing_secret.get_secret_value(),
+            process_before_response=False,
+        )
+        handlers.register(self.bolt, self.services)
+        self.web = web.Application(client_max_size=2 * 1024 * 1024)
+        self.web.add_routes(routes(self.bolt, self.readiness))
+        self._runner: web.AppRunner | None = None
+        self._socket: AsyncSocketModeHandler | None = None
+        self._slack_ok_at = 0.0
+        self._background: set[asyncio.Task[object]] = set()
+        self.port: int | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.settings.http_host}:{self.port}"
+
+    async def check_slack(self) -> bool:
+        if time.monotonic() - self._slack_ok_at < SLACK_CHECK_TTL_S:
+            return True
+        try:
+            identity = await self.services.slack.auth_test()
+        except FirelineError as exc:
+            log.warning("Slack auth.test failed: %s", exc)
+            return False
+        self.services.incidents.bot_user_id = str(identity.get("user_id") or "") or None
+        self._slack_ok_at = time.monotonic()
+        return True
+
+    async def readiness(self) -> dict[str, bool]:
+        redis_ok, slack_ok = await asyncio.gather(self.services.store.ping(), self.check_slack())
+        return {"redis": redis_ok, "slack": slack_ok}
+
+    async def start(self) -> None:
+        if not await self.services.store.ping():
+            raise FirelineError(f"{self.redis.description} does not answer")
+        await self.check_slack()
+        self._runner = web.AppRunner(self.web, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.settings.http_host, self.settings.http_port)
+        await site.start()
+        server = site._server
+        sockets = getattr(server, "sockets", None) or []
+        self.port = sockets[0].getsockname()[1] if sockets else self.settings.http_port
+        if self.settings.slack_app_token is not None:
+            self._socket = AsyncSocketModeHandler(
+                self.bolt, self.settings.slack_app_token.get_secret_value()
+            )
+            await self._socket.connect_async()  # type: ignore[no-untyped-call]
+        self.spawn(self.services.incidents.reconcile())
+        mode = "Socket Mode" if self._socket else "HTTP mode"
+        log.info("Fireline is up on %s (%s, %s)", self.url, mode, self.redis.description)
+
+    def spawn(self, work: Coroutine[Any, Any, object]) -> None:
+        task: asyncio.Task[object] = asyncio.ensure_future(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def stop(self) -> None:
+        for task in list(self._background):
+            task.cancel()
+        if self._socket is not None:
+            await self._socket.close_async()  # type: ignore[no-untyped-call]
+            self._socket = None
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        await (
+            self.services.slack.client.session.close()
+        ) if self.services.slack.client.session else None
+        if self._owns_redis:
+            await self.redis.close()
+
+
+def create_app(settings: Settings, deps: Deps | None = None) -> Fireline:
+    return Fireline(settings, deps or Deps())
+
+
+async def serve(settings: Settings) -> None:
+    app = create_app(settings)
+    await app.start()
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await app.stop()

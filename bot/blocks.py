@@ -1,0 +1,323 @@
+"""Block Kit rendering: what an incident looks like in Slack. Pure functions of the record.
+
+Times use Slack's date formatting, so each reader sees their own local time; the card's
+"started" line uses `{ago}` so it stays current without edits.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from bot.incident import SEVERITY_MATRIX, Incident, Role, Severity, TimelineEntry
+
+Block = dict[str, Any]
+
+ACK = "incident_ack"
+TAKE_COMMAND = "incident_take_command"
+SEVERITY = "incident_severity"
+POST_UPDATE = "incident_post_update"
+RESOLVE = "incident_resolve"
+DECLARE_VIEW = "incident_declare"
+UPDATE_VIEW = "incident_update"
+RESOLVE_VIEW = "incident_resolve_view"
+
+
+def slack_date(when: datetime, fmt: str = "{date_short_pretty} {time}") -> str:
+    ts = int(when.timestamp())
+    return f"<!date^{ts}^{fmt}|{when.strftime('%Y-%m-%d %H:%M UTC')}>"
+
+
+def human_duration(seconds: float) -> str:
+    minutes = int(seconds // 60)
+    if minutes < 1:
+        return "under a minute"
+    hours, minutes = divmod(minutes, 60)
+    days, hours = divmod(hours, 24)
+    parts = [
+        f"{days}d" if days else "",
+        f"{hours}h" if hours else "",
+        f"{minutes}m" if minutes else "",
+    ]
+    return " ".join(p for p in parts if p)
+
+
+def _mrkdwn(text: str) -> Block:
+    return {"type": "mrkdwn", "text": text}
+
+
+def _section(text: str) -> Block:
+    return {"type": "section", "text": _mrkdwn(text[:3000])}
+
+
+def _roles(incident: Incident) -> str:
+    names = {Role.COMMANDER: "Commander", Role.COMMS: "Comms", Role.SCRIBE: "Scribe"}
+    return "  ·  ".join(
+        f"{names[role]}: <@{incident.roles[role]}>"
+        if role in incident.roles
+        else f"{names[role]}: —"
+        for role in Role
+    )
+
+
+def headline(incident: Incident) -> str:
+    return f"{incident.severity.emoji} {incident.id} [{incident.severity.value}] {incident.title}"
+
+
+def card_text(incident: Incident) -> str:
+    """The notification/fallback text of the card (shown in notifications and screen readers)."""
+    return f"{headline(incident)} — {incident.status.value}"
+
+
+def topic(incident: Incident) -> str:
+    commander = f"<@{incident.commander}>" if incident.commander else "unassigned"
+    return (
+        f"{incident.severity.emoji} {incident.severity.value} · {incident.status.value} · "
+        f"IC {commander} · {incident.id}: {incident.title}"
+    )
+
+
+def card(incident: Incident, now: datetime) -> list[Block]:
+    """The live summary card, pinned in the incident channel and edited on every change."""
+    started = slack_date(incident.created_at)
+    if incident.is_open:
+        duration = f"open for {slack_date(incident.created_at, '{ago}')}".replace(" ago", "")
+    else:
+        duration = f"lasted {human_duration(incident.duration(now))}"
+    fields = [
+        _mrkdwn(
+            f"*Severity*\n{incident.severity.emoji} {incident.severity.value} — "
+            f"{incident.severity.meaning}"
+        ),
+        _mrkdwn(f"*Status*\n{incident.status.label}"),
+        _mrkdwn(f"*Started*\n{started} ({duration})"),
+        _mrkdwn(f"*Service*\n{incident.service or '—'}"),
+    ]
+    blocks: list[Block] = [
+        {"type": "header", "text": {"type": "plain_text", "text": headline(incident)[:150]}},
+        {"type": "section", "fields": fields},
+        {"type": "context", "elements": [_mrkdwn(_roles(incident))]},
+    ]
+    if incident.description:
+        blocks.append(_section(f"*Description*\n{incident.description}"))
+    if incident.last_update and incident.last_update_at:
+        blocks.append(
+            _section(
+                f"*Last update* ({slack_date(incident.last_update_at, '{time}')})\n"
+                f"{incident.last_update}"
+            )
+        )
+    if incident.summary and not incident.is_open:
+        blocks.append(_section(f"*Resolution*\n{incident.summary}"))
+    if incident.is_open:
+        blocks.append(
+            {"type": "actions", "block_id": "incident_actions", "elements": _buttons(incident)}
+        )
+    return blocks
+
+
+def _buttons(incident: Incident) -> list[Block]:
+    value = incident.id
+    buttons: list[Block] = []
+    if incident.acknowledged_at is None:
+        buttons.append(_button("Acknowledge", ACK, value, style="primary"))
+    buttons.append(_button("Take command", TAKE_COMMAND, value))
+    buttons.append(
+        {
+            "type": "static_select",
+            "action_id": SEVERITY,
+            "placeholder": {"type": "plain_text", "text": "Change severity"},
+            "options": [_severity_option(s, value) for s in Severity],
+        }
+    )
+    buttons.append(_button("Post update", POST_UPDATE, value))
+    buttons.append(
+        _button(
+            "Resolve",
+            RESOLVE,
+            value,
+            style="danger",
+        )
+    )
+    return buttons
+
+
+def _button(text: str, action_id: str, value: str, style: str | None = None) -> Block:
+    button: Block = {
+        "type": "button",
+        "text": {"type": "plain_text", "text": text},
+        "action_id": action_id,
+        "value": value,
+    }
+    if style:
+        button["style"] = style
+    return button
+
+
+def _severity_option(severity: Severity, incident_id: str) -> Block:
+    meaning, within = SEVERITY_MATRIX[severity]
+    return {
+        "text": {"type": "plain_text", "text": f"{severity.value} — {meaning}"[:75]},
+        "description": {"type": "plain_text", "text": within},
+        "value": f"{incident_id}|{severity.value}",
+    }
+
+
+def announcement(incident: Incident) -> tuple[str, list[Block]]:
+    """The broadcast-channel message; edited as the incident moves on."""
+    channel = f"<#{incident.channel_id}>" if incident.channel_id else "(channel being created)"
+    commander = f"<@{incident.commander}>" if incident.commander else "unassigned"
+    text = f"{headline(incident)} — {incident.status.value} · {channel}"
+    blocks = [
+        _section(
+            f"*{headline(incident)}*\n{incident.status.label} · IC {commander} · join {channel}"
+        ),
+        {
+            "type": "context",
+            "elements": [
+                _mrkdwn(f"Declared by <@{incident.reporter}> {slack_date(incident.created_at)}")
+            ],
+        },
+    ]
+    return text, blocks
+
+
+def status_update(incident: Incident, actor: str, text: str) -> tuple[str, list[Block]]:
+    channel = f" in <#{incident.channel_id}>" if incident.channel_id else ""
+    fallback = f"Update on {incident.id}: {text}"
+    return fallback, [
+        _section(f"📣 *Update — {headline(incident)}*{channel}\n{text}"),
+        {"type": "context", "elements": [_mrkdwn(f"{incident.status.label} · from <@{actor}>")]},
+    ]
+
+
+def incident_list(incidents: list[Incident]) -> str:
+    lines = ["*Open incidents*"]
+    for inc in sorted(incidents, key=lambda i: (i.severity.value, i.number)):
+        where = f"<#{inc.channel_id}>" if inc.channel_id else "(no channel yet)"
+        commander = f"<@{inc.commander}>" if inc.commander else "no IC"
+        lines.append(
+            f"{inc.severity.emoji} *{inc.id}* [{inc.severity.value}] {inc.title} · "
+            f"{inc.status.value} · IC {commander} · {where} · since {slack_date(inc.created_at)}"
+        )
+    return "\n".join(lines)
+
+
+def timeline_text(incident: Incident, entries: list[TimelineEntry]) -> str:
+    lines = [f"*Timeline of {incident.id}* (UTC)"]
+    for entry in entries:
+        lines.append(f"`{entry.at.strftime('%Y-%m-%d %H:%M:%S')}` {entry.text}")
+    return "\n".join(lines)
+
+
+def declare_modal(channel_id: str, title: str = "", severity: Severity | None = None) -> Block:
+    options = [
+        _plain_option(f"{s.value} — {SEVERITY_MATRIX[s][0]}"[:75], s.value) for s in Severity
+    ]
+    chosen = severity or Severity.P2
+    return {
+        "type": "modal",
+        "callback_id": DECLARE_VIEW,
+        "private_metadata": channel_id,
+        "title": {"type": "plain_text", "text": "Declare an incident"},
+        "submit": {"type": "plain_text", "text": "Declare"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": [
+            _input(
+                "title",
+                "Title",
+                {
+                    "type": "plain_text_input",
+                    "action_id": "value",
+                    "max_length": 150,
+                    "initial_value": title,
+                    "placeholder": {"type": "plain_text", "text": "What is broken, for whom"},
+                },
+            ),
+            _input(
+                "severity",
+                "Severity",
+                {
+                    "type": "static_select",
+                    "action_id": "value",
+                    "options": options,
+                    "initial_option": next(o for o in options if o["value"] == chosen.value),
+                },
+            ),
+            _input(
+                "service",
+                "Affected service",
+                {"type": "plain_text_input", "action_id": "value", "max_length": 80},
+                optional=True,
+            ),
+            _input(
+                "description",
+                "Description",
+                {
+                    "type": "plain_text_input",
+                    "action_id": "value",
+                    "multiline": True,
+                    "max_length": 2900,
+                },
+                optional=True,
+            ),
+            _input(
+                "commander",
+                "Incident commander",
+                {"type": "users_select", "action_id": "value"},
+                optional=True,
+                hint="Leave empty to take command yourself.",
+            ),
+        ],
+    }
+
+
+def text_modal(
+    callback_id: str,
+    incident: Incident,
+    title: str,
+    label: str,
+    submit: str,
+    optional: bool = False,
+) -> Block:
+    return {
+        "type": "modal",
+        "callback_id": callback_id,
+        "private_metadata": incident.id,
+        "title": {"type": "plain_text", "text": title[:24]},
+        "submit": {"type": "plain_text", "text": submit},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": [
+            _section(f"*{headline(incident)}*"),
+            _input(
+                "text",
+                label,
+                {
+                    "type": "plain_text_input",
+                    "action_id": "value",
+                    "multiline": True,
+                    "max_length": 2900,
+                },
+                optional=optional,
+            ),
+        ],
+    }
+
+
+def _input(
+    block_id: str, label: str, element: Block, optional: bool = False, hint: str | None = None
+) -> Block:
+    block: Block = {
+        "type": "input",
+        "block_id": block_id,
+        "optional": optional,
+        "label": {"type": "plain_text", "text": label},
+        "element": element,
+    }
+    if hint:
+        block["hint"] = {"type": "plain_text", "text": hint}
+    return block
+
+
+def _plain_option(text: str, value: str) -> Block:
+    return {"text": {"type": "plain_text", "text": text}, "value": value}

@@ -1,0 +1,79 @@
+"""The `fireline` command: `serve` runs the bot, `report INC-42` prints a report locally."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import sys
+
+from bot.errors import ConfigurationError, FirelineError
+
+SETUP_HELP = """\
+Fireline needs a Slack app before it can run. Three values, in .env (copy .env.example) or the
+environment:
+
+  SLACK_BOT_TOKEN       xoxb-…  Slack app → OAuth & Permissions → Bot User OAuth Token
+  SLACK_SIGNING_SECRET          Slack app → Basic Information → App Credentials → Signing Secret
+  SLACK_APP_TOKEN       xapp-…  Slack app → Basic Information → App-Level Tokens, scope
+                                connections:write (optional: set it for Socket Mode, no public URL)
+
+Create the app in one paste from deploy/slack-app-manifest.yml (README: "Slack app set-up").
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="fireline", description="Slack incident bot")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("serve", help="run the bot")
+    report = sub.add_parser("report", help="print an incident's post-incident report")
+    report.add_argument("incident_id", help="e.g. INC-42")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "serve":
+            return _serve()
+        return asyncio.run(_report(args.incident_id))
+    except ConfigurationError as exc:
+        print(str(exc), file=sys.stderr)
+        if "SLACK_" in str(exc):
+            print("\n" + SETUP_HELP, file=sys.stderr)
+        return 2
+    except FirelineError as exc:
+        print(f"fireline: {exc}", file=sys.stderr)
+        return 1
+
+
+def _serve() -> int:
+    from bot.app import serve
+    from bot.settings import load_settings
+
+    settings = load_settings()
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve(settings))
+    return 0
+
+
+async def _report(incident_id: str) -> int:
+    from bot.app import create_app
+    from bot.incident import parse_incident_id
+    from bot.settings import load_settings
+
+    normalised = parse_incident_id(incident_id)
+    if normalised is None:
+        print(f"`{incident_id}` is not an incident ID; use the form INC-42.", file=sys.stderr)
+        return 2
+    app = create_app(load_settings())
+    try:
+        _, markdown = await app.services.incidents.render_report(normalised)
+    finally:
+        await app.stop()
+    print(markdown)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,81 @@
+"""Fireline's errors, named by what the caller should do next.
+
+Gateways (Slack, Redis, later Kubernetes and Prometheus) catch their client library's
+exceptions and raise one of these `from` the original, so a library can change without
+touching the domain or the handlers. Handlers turn `UserError`s into an ephemeral message that
+says what to type instead; everything else is logged and reported as "did not happen".
+
+    FirelineError
+    ├── ConfigurationError        fix the configuration and restart
+    ├── UserError                 tell the user what to type instead; nothing changed
+    │   ├── UsageError            the command did not parse
+    │   ├── IncidentNotFound      no incident with that ID / not an incident channel
+    │   └── InvalidTransition     the incident's state does not allow that now
+    ├── TemporaryError            try again later (retried with backoff where that is safe)
+    │   ├── Throttled             the remote asked us to slow down (`retry_after` seconds)
+    │   └── Unavailable           the remote could not be reached or answered 5xx
+    └── PermanentError            retrying will not help; record it and tell a human
+        ├── SlackRejected         Slack answered ok=false with `code`
+        └── ConcurrentModification the record kept changing under us; give up, nothing applied
+
+Messages in these errors are shown to users: they never contain a token or secret.
+"""
+
+from __future__ import annotations
+
+
+class FirelineError(Exception):
+    """Base of every error Fireline raises on purpose."""
+
+
+class ConfigurationError(FirelineError):
+    """A setting or data file is missing or invalid; the process should not start."""
+
+
+class UserError(FirelineError):
+    """Something the user typed or clicked cannot be done. `str(err)` is shown to them."""
+
+
+class UsageError(UserError):
+    """The command did not parse; the message says what to type instead."""
+
+
+class IncidentNotFound(UserError):
+    """No incident matches what the user gave (ID, or the channel they typed in)."""
+
+
+class InvalidTransition(UserError):
+    """The incident's state does not allow the requested change (e.g. resolving twice)."""
+
+
+class TemporaryError(FirelineError):
+    """A dependency failed in a way that may pass; safe operations retry these."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class Throttled(TemporaryError):
+    """The remote rate-limited us; wait `retry_after` seconds."""
+
+
+class Unavailable(TemporaryError):
+    """The remote could not be reached, timed out, or answered with a server error."""
+
+
+class PermanentError(FirelineError):
+    """Retrying will not help: record it and tell a human."""
+
+
+class SlackRejected(PermanentError):
+    """Slack answered `ok: false`; `code` is Slack's error code (`channel_not_found`, …)."""
+
+    def __init__(self, method: str, code: str) -> None:
+        super().__init__(f"Slack refused {method}: {code}")
+        self.method = method
+        self.code = code
+
+
+class ConcurrentModification(PermanentError):
+    """An optimistic update lost the race too many times; nothing was applied."""

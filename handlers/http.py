@@ -1,0 +1,35 @@
+"""The bot's HTTP endpoints: Slack's requests, liveness and readiness."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.async_app import AsyncApp
+
+MAX_SLACK_BODY = 1024 * 1024  # Slack's payloads are far smaller; refuse anything huge
+
+
+def routes(bolt: AsyncApp, ready: Callable[[], Awaitable[dict[str, bool]]]) -> list[web.RouteDef]:
+    async def slack_events(request: web.Request) -> web.Response:
+        if request.content_length is not None and request.content_length > MAX_SLACK_BODY:
+            return web.json_response({"error": "request too large"}, status=413)
+        bolt_response = await bolt.async_dispatch(await to_bolt_request(request))
+        return await to_aiohttp_response(bolt_response)
+
+    async def healthz(_: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    async def readyz(_: web.Request) -> web.Response:
+        checks = await ready()
+        ok = all(checks.values())
+        return web.json_response(
+            {"status": "ready" if ok else "not ready", "checks": checks}, status=200 if ok else 503
+        )
+
+    return [
+        web.post("/slack/events", slack_events),
+        web.get("/healthz", healthz),
+        web.get("/readyz", readyz),
+    ]

@@ -1,0 +1,47 @@
+"""Delivering a `Reply`: ack now, open a form, then run the follow-up and tell the user."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from slack_bolt.context.ack.async_ack import AsyncAck
+
+from bot.dispatch import Reply
+from bot.slack import SlackGateway
+from handlers.common import explain
+
+log = logging.getLogger(__name__)
+
+Tell = Callable[[str], Awaitable[Any]]
+
+
+async def deliver(
+    reply: Reply,
+    *,
+    ack: AsyncAck | None,
+    tell: Tell,
+    slack: SlackGateway,
+    trigger_id: str | None,
+    what: str,
+) -> None:
+    if ack is not None:
+        if reply.text or reply.blocks:
+            await ack(text=reply.text or "", blocks=reply.blocks)
+        else:
+            await ack()
+    elif reply.text:
+        await tell(reply.text)
+    if reply.view is not None and trigger_id:
+        try:
+            await slack.open_view(trigger_id, reply.view)
+        except Exception as exc:  # the form did not open: say so, nothing was changed
+            await tell(explain(exc, "Opening the form"))
+    if reply.later is not None:
+        try:
+            text = await reply.later()
+        except Exception as exc:
+            text = explain(exc, what)
+        if text:
+            await tell(text)
