@@ -88,8 +88,10 @@ def parse(raw: str) -> Command:
     if name not in BY_NAME:
         if parse_incident_id(word):
             raise UsageError(messages.id_before_subcommand(word))
-        close = difflib.get_close_matches(name, BY_NAME.keys(), n=1, cutoff=0.6)
-        raise UsageError(messages.unknown_subcommand(word, close[0] if close else None))
+        words = [*BY_NAME, *ALIASES]
+        close = difflib.get_close_matches(name, words, n=1, cutoff=0.6)
+        suggestion = ALIASES.get(close[0], close[0]) if close else None
+        raise UsageError(messages.unknown_subcommand(word, suggestion))
     spec = BY_NAME[name]
     incident_id, rest = _take_incident_id(rest) if spec.needs_incident else (None, rest)
     parser = _PARSERS.get(name)
@@ -160,7 +162,7 @@ def _with_text(required: bool) -> _Parser:
         if required and not rest:
             raise UsageError(messages.missing_text(spec.usage))
         if len(rest) > MAX_TEXT:
-            raise UsageError(messages.text_too_long(len(rest), MAX_TEXT))
+            raise UsageError(messages.text_too_long(len(rest), MAX_TEXT, spec.usage))
         return Command(spec.name, incident_id=incident_id, text=rest or None)
 
     return parse_text

@@ -72,8 +72,11 @@ def missing_text(usage_text: str) -> str:
     return f"Add the text: `/incident {usage_text}`."
 
 
-def text_too_long(length: int, limit: int) -> str:
-    return f"That text is {length} characters; Slack shows at most {limit}. Split it in two."
+def text_too_long(length: int, limit: int, usage_text: str) -> str:
+    return (
+        f"That text is {length} characters; Slack shows at most {limit}. Split it in two: "
+        f"`/incident {usage_text}` twice."
+    )
 
 
 def needs_incident(usage_text: str) -> str:

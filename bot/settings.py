@@ -33,6 +33,7 @@ class Settings(BaseSettings):
         extra="forbid",
         case_sensitive=False,
         populate_by_name=True,
+        use_attribute_docstrings=True,
     )
 
     slack_bot_token: SecretStr = Field(alias="SLACK_BOT_TOKEN")

