@@ -1,0 +1,38 @@
+# Fireline: two commands on a fresh machine.
+#   make run    set up and run the bot (with no Slack tokens it says exactly what to set)
+#   make test   set up and pass the tests (needs Redis on 127.0.0.1:6379; started if installed)
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test lint bench install clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/fireline serve
+
+test: $(STAMP)
+	./scripts/ensure-services
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+bench: $(STAMP)
+	./scripts/ensure-services
+	$(BIN)/python -m bench.declare_latency
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
