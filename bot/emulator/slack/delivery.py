@@ -44,6 +44,11 @@ class Deliverer:
             await self._session.close()
             self._session = None
 
+    def has_target(self, socket: bool | None = None) -> bool:
+        """Whether anything would receive a delivery (a request URL or an open socket)."""
+        use_socket = self.app.socket_mode if socket is None else socket
+        return self.hub.connected > 0 if use_socket else bool(self.app.request_url)
+
     def sign(self, body: str, timestamp: int | None = None) -> dict[str, str]:
         ts = str(int(self._signing_clock()) if timestamp is None else timestamp)
         verifier = SignatureVerifier(self.app.signing_secret)

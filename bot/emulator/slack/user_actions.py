@@ -12,8 +12,9 @@ from .workspace import Channel
 class UserActionsMixin(InteractionsMixin):
     """Change state as a user would, then deliver the matching event to the app.
 
-    Events are delivered only for conversations the bot is a member of, as Slack does.
-    Each method returns the delivery, or None when Slack would not tell the app.
+    Events are delivered only for conversations the bot is a member of, as Slack does, and
+    only when an app is listening (request URL set, or a Socket Mode connection open). Each
+    method returns the delivery, or None when nothing was delivered.
     """
 
     def _channel_type(self, ch: Channel) -> str:
@@ -25,7 +26,7 @@ class UserActionsMixin(InteractionsMixin):
 
     async def _event_if_member(self, ch: Channel, event: dict[str, Any],
                                socket: bool | None) -> Delivery | None:
-        if self.ws.bot_user.id not in ch.members:
+        if self.ws.bot_user.id not in ch.members or not self._deliverer.has_target(socket):
             return None
         return await self.send_event(event, socket=socket)
 
