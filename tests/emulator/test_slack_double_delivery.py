@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
@@ -93,7 +94,8 @@ def build_app(client: AsyncWebClient, signing_secret: str | None, seen: Seen) ->
         seen.submissions.append(title)
 
     @app.event("reaction_added")
-    async def on_reaction(event):
+    @app.event("pin_added")
+    async def on_event(event):
         seen.events.append(event)
 
     return app
@@ -282,7 +284,7 @@ async def test_socket_mode_delivery_to_bolt_handler() -> None:
         assert info.value.response["error"] == "not_allowed_token_type"
         seen = Seen()
         handler = AsyncSocketModeHandler(build_app(client, None, seen), app_token=d.app_token)
-        await handler.connect_async()
+        await handler.connect_async()  # type: ignore[no-untyped-call]
         try:
             async with asyncio.timeout(5):
                 await d.wait_for_socket()
@@ -298,7 +300,7 @@ async def test_socket_mode_delivery_to_bolt_handler() -> None:
             kinds = [e["type"] for e in d.socket_envelopes]
             assert kinds == ["slash_commands", "interactive", "events_api"]
         finally:
-            await handler.close_async()
+            await handler.close_async()  # type: ignore[no-untyped-call]
 
 
 async def test_thread_mode_delivers_from_the_doubles_own_loop() -> None:
@@ -327,3 +329,67 @@ async def test_thread_mode_delivers_from_the_doubles_own_loop() -> None:
             await runner.cleanup()
     finally:
         d.stop()
+
+
+async def test_response_url_semantics(double: SlackDouble, http_app: Seen,
+                                      people: tuple[str, str]) -> None:
+    alice, cid = people
+    await double.slash_command(alice, cid, "later")
+    url = http_app.commands[0]["response_url"]
+    async with aiohttp.ClientSession() as http:
+        for body in ({"text": "just you"}, {"text": "everyone", "response_type": "in_channel"}):
+            async with http.post(url, json=body) as resp:
+                assert resp.status == 200
+    assert [e.text for e in double.ephemerals(user_id=alice)] == ["just you"]
+    assert double.messages(cid)[-1]["text"] == "everyone"
+
+    client = AsyncWebClient(token=double.bot_token, base_url=double.api_url)
+    ts = (await client.chat_postMessage(channel=cid, text="t",
+                                        blocks=ack_button_blocks("x")))["ts"]
+    await double.click_button(alice, cid, ts, "ack_incident")
+    action_url = http_app.actions[0]["response_url"]
+    async with aiohttp.ClientSession() as http, http.post(
+        action_url, json={"delete_original": True}
+    ) as resp:
+        assert resp.status == 200
+    assert all(m["ts"] != ts for m in double.messages(cid))
+
+
+async def test_view_stack_update_push_and_home(double: SlackDouble, http_app: Seen,
+                                               people: tuple[str, str]) -> None:
+    alice, cid = people
+    client = AsyncWebClient(token=double.bot_token, base_url=double.api_url)
+    for _ in range(2):
+        await double.slash_command(alice, cid, "later")
+    root = (await client.views_open(trigger_id=http_app.triggers[0], view=MODAL))["view"]
+    pushed = (await client.views_push(trigger_id=http_app.triggers[1], view=MODAL))["view"]
+    assert pushed["root_view_id"] == root["id"] and pushed["previous_view_id"] == root["id"]
+    with pytest.raises(SlackApiError) as info:
+        await client.views_update(view_id=root["id"], hash="stale", view=MODAL)
+    assert info.value.response["error"] == "hash_conflict"
+    retitled = {**MODAL, "title": {"type": "plain_text", "text": "Renamed"}}
+    updated = await client.views_update(view_id=root["id"], hash=root["hash"], view=retitled)
+    assert updated["view"]["title"]["text"] == "Renamed"
+    assert [v["id"] for v in double.open_views(alice)] == [root["id"], pushed["id"]]
+    submitted = await double.submit_view(alice, pushed["id"], {"title": {"title_input": "x"}})
+    assert submitted.ok and [v["id"] for v in double.open_views(alice)] == [root["id"]]
+
+    home = {"type": "home", "blocks": [{"type": "section",
+                                        "text": {"type": "mrkdwn", "text": "No incidents"}}]}
+    await client.views_publish(user_id=alice, view=home)
+    published = double.home_view(alice)
+    assert published is not None and published["blocks"][0]["text"]["text"] == "No incidents"
+
+
+async def test_pin_by_user_delivers_pin_added(double: SlackDouble, http_app: Seen,
+                                              people: tuple[str, str]) -> None:
+    alice, cid = people
+    client = AsyncWebClient(token=double.bot_token, base_url=double.api_url)
+    ts = (await client.chat_postMessage(channel=cid, text="status"))["ts"]
+    result = await double.pin_as_user(alice, cid, ts)
+    assert result is not None
+    event = result.payload["event"]
+    assert (event["type"], event["user"], event["item"]["message"]["ts"]) == (
+        "pin_added", alice, ts)
+    assert (await client.pins_list(channel=cid))["items"][0]["created_by"] == alice
+    assert http_app.events[-1]["type"] == "pin_added"

@@ -139,8 +139,8 @@ class WebApi:
         if fault.drop:
             self._record(method, values, token, 0, None)
             if request.transport is not None:
-                request.transport.abort()
-            raise ConnectionResetError("connection dropped by fault injection")
+                request.transport.abort()  # the client sees the server disconnect
+            return web.Response(status=500)
         if fault.error == "ratelimited" and fault.status == 200:
             return self._answer(method, values, token, 429, {"ok": False, "error": "ratelimited"},
                                 {"Retry-After": str(fault.retry_after)})
