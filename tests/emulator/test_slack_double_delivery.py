@@ -80,6 +80,7 @@ def build_app(client: AsyncWebClient, signing_secret: str | None, seen: Seen) ->
 
     @app.action("sev")
     @app.action("checks")
+    @app.action("modal_btn")
     async def on_select(ack, body):
         await ack()
         seen.actions.append(body)
@@ -393,3 +394,19 @@ async def test_pin_by_user_delivers_pin_added(double: SlackDouble, http_app: See
         "pin_added", alice, ts)
     assert (await client.pins_list(channel=cid))["items"][0]["created_by"] == alice
     assert http_app.events[-1]["type"] == "pin_added"
+
+
+async def test_click_button_inside_a_modal(double: SlackDouble, http_app: Seen,
+                                           people: tuple[str, str]) -> None:
+    alice, cid = people
+    client = AsyncWebClient(token=double.bot_token, base_url=double.api_url)
+    await double.slash_command(alice, cid, "later")
+    modal = {**MODAL, "blocks": [*MODAL["blocks"], {"type": "actions", "block_id": "more",
+             "elements": [{"type": "button", "action_id": "modal_btn", "value": "in-modal",
+                           "text": {"type": "plain_text", "text": "Ack"}}]}]}
+    view = (await client.views_open(trigger_id=http_app.triggers[0], view=modal))["view"]
+    result = await double.click_view_button(alice, view["id"], "modal_btn")
+    payload = result.payload
+    assert payload["container"] == {"type": "view", "view_id": view["id"]}
+    assert payload["actions"][0]["value"] == "in-modal" and "response_url" not in payload
+    assert result.status == 200 and http_app.actions[-1]["view"]["id"] == view["id"]

@@ -241,4 +241,4 @@ class SlackDouble(UserActionsMixin):
 
     async def wait_for_socket(self) -> None:
         """Wait until the app has a Socket Mode connection open (wrap in asyncio.timeout)."""
-        await self._hub.wait_connected()
+        await self._on_loop(self._hub.wait_connected())

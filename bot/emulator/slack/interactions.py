@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Coroutine
-from typing import Any
+from typing import Any, TypeVar
 
 from . import payloads as p
 from .blocks import validate_view
@@ -16,6 +16,7 @@ from .response_urls import ResponseTarget, ResponseUrls
 from .server import DoubleServer
 from .workspace import Channel, Workspace
 
+T = TypeVar("T")
 
 class InteractionsMixin:
     """User-side actions of :class:`SlackDouble`; each delivers to the app like Slack does.
@@ -28,7 +29,7 @@ class InteractionsMixin:
     _responses: ResponseUrls
     _server: DoubleServer
 
-    async def _on_loop(self, coro: Coroutine[Any, Any, Delivery]) -> Delivery:
+    async def _on_loop(self, coro: Coroutine[Any, Any, T]) -> T:
         """Run on the double's loop (it may live in another thread)."""
         loop = self._server.loop
         if loop is None or loop is asyncio.get_running_loop():
@@ -141,9 +142,8 @@ class InteractionsMixin:
             rendered = render_view(self.ws, view)
             bid, element = p.find_element(rendered["blocks"], action_id, block_id)
             action, _ = p.action_from_element(bid, element, self.ws.ids.new_ts(), value=value)
-            channel = Channel("", "", 0, "")
             payload = p.block_actions_payload(
-                self.ws, user, channel, None, [action], view.state_values, None,
+                self.ws, user, None, None, [action], view.state_values, None,
                 self.ws.issue_trigger(user.id), view=rendered)
         return await self._on_loop(self._deliverer.deliver("interactive", payload, socket=socket))
 

@@ -89,7 +89,7 @@ def action_from_element(
 
 
 def block_actions_payload(
-    ws: Workspace, user: User, channel: Channel, message: dict[str, Any] | None,
+    ws: Workspace, user: User, channel: Channel | None, message: dict[str, Any] | None,
     actions: list[dict[str, Any]], state_values: dict[str, Any], response_url: str | None,
     trigger_id: str, *, view: dict[str, Any] | None = None, is_ephemeral: bool = False,
 ) -> dict[str, Any]:
@@ -103,7 +103,8 @@ def block_actions_payload(
         payload["container"] = {"type": "view", "view_id": view["id"]}
         payload["view"] = view
         return payload
-    assert message is not None
+    if channel is None or message is None:
+        raise ValueError("a message action needs its channel and message")
     payload["container"] = {
         "type": "message", "message_ts": message["ts"], "channel_id": channel.id,
         "is_ephemeral": is_ephemeral,
