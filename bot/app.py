@@ -23,6 +23,7 @@ import handlers
 from bot.clock import Clock, SystemClock
 from bot.dispatch import Dispatcher
 from bot.errors import FirelineError
+from bot.inflight import InFlight
 from bot.lifecycle import IncidentService
 from bot.redis_server import RedisHandle, connect
 from bot.services import Services
@@ -34,6 +35,7 @@ from handlers.http import routes
 log = logging.getLogger(__name__)
 
 SLACK_CHECK_TTL_S = 60.0
+SHUTDOWN_GRACE_S = 10.0
 
 
 @dataclass
@@ -42,7 +44,6 @@ class Deps:
 
     clock: Clock = field(default_factory=SystemClock)
     redis: RedisHandle | None = None
-    key_prefix: str = "fireline:"
 
 
 class Fireline:
@@ -53,7 +54,7 @@ class Fireline:
         self._owns_redis = deps.redis is None
         client = build_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_base)
         slack = SlackGateway(client)
-        store = Store(self.redis.client, prefix=deps.key_prefix)
+        store = Store(self.redis.client, prefix=settings.redis_prefix)
         incidents = IncidentService(
             store,
             slack,
@@ -68,6 +69,7 @@ class Fireline:
             incidents=incidents,
             clock=deps.clock,
             dispatcher=Dispatcher(incidents),
+            inflight=InFlight(),
         )
         self.bolt = AsyncApp(
             client=client,
@@ -128,7 +130,18 @@ class Fireline:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
+    async def drain(self, grace_s: float = 10.0) -> bool:
+        """Wait for acked work still running (and background tasks); False on timeout."""
+        drained = await self.services.inflight.drain(grace_s)
+        if self._background:
+            await asyncio.wait(list(self._background), timeout=grace_s)
+        return drained
+
     async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.shutdown()  # stop taking new requests first
+        if not await self.services.inflight.drain(SHUTDOWN_GRACE_S):
+            log.warning("stopping with %d acked requests unfinished", self.services.inflight.count)
         for task in list(self._background):
             task.cancel()
         if self._socket is not None:

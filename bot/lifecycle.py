@@ -262,18 +262,21 @@ class IncidentService:
             incident = await self.store.get(incident_id)
             if not incident.channel_id or not incident.card_ts:
                 return
-            if incident.rendered_version >= incident.version:
+            topic = blocks.topic(incident)
+            stale = incident.rendered_version < incident.version
+            if not stale and topic == incident.rendered_topic:
                 return
-            now = self.clock.now()
+            if topic != incident.rendered_topic:
+                await self.slack.set_topic(incident.channel_id, topic)
+            if not stale:
+                await self.store.mutate(incident_id, _setting(rendered_topic=topic), bump=False)
+                return
             await self.slack.update_message(
                 incident.channel_id,
                 incident.card_ts,
                 blocks.card_text(incident),
-                blocks.card(incident, now),
+                blocks.card(incident, self.clock.now()),
             )
-            topic = blocks.topic(incident)
-            if topic != incident.rendered_topic:
-                await self.slack.set_topic(incident.channel_id, topic)
             if incident.announcement_ts and self.broadcast_channel:
                 text, body = blocks.announcement(incident)
                 await self.slack.update_message(

@@ -8,6 +8,7 @@ on a machine with nothing else installed and a restart keeps every incident.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import time
@@ -73,10 +74,8 @@ def _stop_embedded(server: Any, timeout: float = 10.0) -> None:
     from redis.exceptions import ConnectionError as RedisConnectionError
 
     pid = int(server.pid or 0)
-    try:
+    with contextlib.suppress(RedisConnectionError):  # it hangs up as it exits
         server.execute_command("SHUTDOWN", "SAVE")
-    except RedisConnectionError:
-        pass  # the server closes the connection as it exits
     deadline = time.monotonic() + timeout
     while pid and time.monotonic() < deadline:
         try:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from bot.clock import Clock
 from bot.dispatch import Dispatcher
+from bot.inflight import InFlight
 from bot.lifecycle import IncidentService
 from bot.settings import Settings
 from bot.slack import SlackGateway
@@ -20,3 +21,4 @@ class Services:
     incidents: IncidentService
     clock: Clock
     dispatcher: Dispatcher
+    inflight: InFlight

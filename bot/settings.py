@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(default=None, alias="REDIS_URL")
     """Redis server URL (`redis://host:6379/0`). Unset: embedded Redis under the data dir."""
 
+    redis_prefix: str = Field(default="fireline:", alias="FIRELINE_REDIS_PREFIX")
+    """Prefix of every Redis key, so two deployments (or test runs) can share one server."""
+
     data_dir: Path = Field(default=Path("./data"), alias="FIRELINE_DATA_DIR")
     """Directory for the embedded Redis (append-only file) and other local state."""
 
@@ -121,6 +124,13 @@ class Settings(BaseSettings):
             or not all(c.islower() or c.isdigit() or c == "-" for c in value)
         ):
             raise ValueError("must be 1-20 characters of a-z, 0-9 and -")
+        return value
+
+    @field_validator("redis_prefix")
+    @classmethod
+    def _redis_prefix_shape(cls, value: str) -> str:
+        if not value or len(value) > 64 or any(c.isspace() or c in "*?[]" for c in value):
+            raise ValueError("must be 1-64 characters without spaces or * ? [ ]")
         return value
 
     @field_validator("log_level")

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import random
 import logging
+import random
 import secrets
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager

@@ -45,6 +45,7 @@ def register(app: AsyncApp, services: Services) -> None:
         return str(body["user"]["id"])
 
     @app.action(blocks.ACK)
+    @services.inflight.wrap
     async def on_ack(
         ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond
     ) -> None:
@@ -57,6 +58,7 @@ def register(app: AsyncApp, services: Services) -> None:
         )
 
     @app.action(blocks.TAKE_COMMAND)
+    @services.inflight.wrap
     async def on_take_command(
         ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond
     ) -> None:
@@ -70,6 +72,7 @@ def register(app: AsyncApp, services: Services) -> None:
         )
 
     @app.action(blocks.SEVERITY)
+    @services.inflight.wrap
     async def on_severity(
         ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond
     ) -> None:
@@ -89,6 +92,7 @@ def register(app: AsyncApp, services: Services) -> None:
         return Reply(view=blocks.text_modal(callback_id, incident, title, label, submit, optional))
 
     @app.action(blocks.POST_UPDATE)
+    @services.inflight.wrap
     async def on_post_update(
         ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond
     ) -> None:
@@ -108,6 +112,7 @@ def register(app: AsyncApp, services: Services) -> None:
         )
 
     @app.action(blocks.RESOLVE)
+    @services.inflight.wrap
     async def on_resolve(
         ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond
     ) -> None:

@@ -17,6 +17,7 @@ from handlers.replies import deliver
 
 def register(app: AsyncApp, services: Services) -> None:
     @app.command("/incident")
+    @services.inflight.wrap
     async def incident_command(
         ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond
     ) -> None:

@@ -13,6 +13,7 @@ PIN_REACTIONS = {"pushpin", "round_pushpin"}
 
 def register(app: AsyncApp, services: Services) -> None:
     @app.event("reaction_added")
+    @services.inflight.wrap
     async def on_reaction(event: dict[str, Any]) -> None:
         item = event.get("item") or {}
         if event.get("reaction") not in PIN_REACTIONS or item.get("type") != "message":
@@ -21,5 +22,6 @@ def register(app: AsyncApp, services: Services) -> None:
         await services.incidents.record_pin(item["channel"], item["ts"], event["user"])
 
     @app.event("reaction_removed")
+    @services.inflight.wrap
     async def on_reaction_removed() -> None:
         """Acknowledged so Slack does not retry; the timeline keeps what was pinned."""

@@ -45,6 +45,7 @@ def register(app: AsyncApp, services: Services) -> None:
         return tell
 
     @app.view(blocks.DECLARE_VIEW)
+    @services.inflight.wrap
     async def on_declare(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
         user = body["user"]["id"]
         title = _value(view, "title")
@@ -106,6 +107,7 @@ def register(app: AsyncApp, services: Services) -> None:
         await deliver(reply, ack=None, tell=tell, slack=slack, trigger_id=None, what=what)
 
     @app.view(blocks.UPDATE_VIEW)
+    @services.inflight.wrap
     async def on_update(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
         if not _value(view, "text"):
             await ack(response_action="errors", errors={"text": "Write the update first."})
@@ -113,5 +115,6 @@ def register(app: AsyncApp, services: Services) -> None:
         await text_form(ack, body, view, "Posting the update", dispatcher.status_update)
 
     @app.view(blocks.RESOLVE_VIEW)
+    @services.inflight.wrap
     async def on_resolve(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
         await text_form(ack, body, view, "Resolving", dispatcher.resolve)

@@ -73,8 +73,12 @@ def test_secrets_never_appear_in_errors_or_repr(monkeypatch: pytest.MonkeyPatch)
     assert settings.socket_mode
 
 
-def test_unknown_setting_in_dotenv_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    (tmp_path / ".env").write_text("SLACK_BOT_TOKEN=xoxb-1\nSLACK_SIGNING_SECRET=x\nFIRELINE_TYPO=1\n")
+def test_unknown_setting_in_dotenv_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / ".env").write_text(
+        "SLACK_BOT_TOKEN=xoxb-1\nSLACK_SIGNING_SECRET=x\nFIRELINE_TYPO=1\n"
+    )
     with pytest.raises(ConfigurationError, match="FIRELINE_TYPO is not a Fireline setting"):
         load_settings()
 

@@ -72,7 +72,9 @@ async def test_resolve_leaves_open_list_and_channel_lookup_works(store: Store) -
 async def test_append_once_and_claims(store: Store) -> None:
     inc = await create(store, "t")
     entry = model.pinned_entry("U2", "U3", "db failover started", T0)
-    results = await asyncio.gather(*[store.append_once(inc.id, "pin:C1:1.0", entry) for _ in range(5)])
+    results = await asyncio.gather(
+        *[store.append_once(inc.id, "pin:C1:1.0", entry) for _ in range(5)]
+    )
     assert sorted(results) == [False, False, False, False, True]
     assert await store.claim("x", "k") and not await store.claim("x", "k")
 

@@ -46,7 +46,10 @@ async def test_api_url_is_loopback_and_ends_with_api(double: SlackDouble) -> Non
 async def test_auth_test_identifies_bot(double: SlackDouble, client: AsyncWebClient) -> None:
     resp = await client.auth_test()
     assert (resp["team_id"], resp["user_id"], resp["bot_id"]) == (
-        double.team_id, double.bot_user_id, double.bot_id)
+        double.team_id,
+        double.bot_user_id,
+        double.bot_id,
+    )
     assert resp["url"].startswith("https://")
 
 
@@ -58,7 +61,8 @@ async def test_unknown_method_is_404(client: AsyncWebClient) -> None:
 
 async def test_missing_and_invalid_tokens(double: SlackDouble) -> None:
     assert code(await slack_error(AsyncWebClient(base_url=double.api_url).auth_test())) == (
-        "not_authed")
+        "not_authed"
+    )
     bad = AsyncWebClient(token="xoxb-nope", base_url=double.api_url)
     assert code(await slack_error(bad.auth_test())) == "invalid_auth"
 
@@ -66,13 +70,16 @@ async def test_missing_and_invalid_tokens(double: SlackDouble) -> None:
 async def test_token_in_form_body_and_json_body_both_work(double: SlackDouble) -> None:
     cid = double.add_channel("form-vs-json")
     async with aiohttp.ClientSession() as http:
-        async with http.post(f"{double.api_url}chat.postMessage",
-                             data={"token": double.bot_token, "channel": cid, "text": "form"}
-                             ) as r:
+        async with http.post(
+            f"{double.api_url}chat.postMessage",
+            data={"token": double.bot_token, "channel": cid, "text": "form"},
+        ) as r:
             assert (await r.json())["ok"]
-        async with http.post(f"{double.api_url}chat.postMessage",
-                             json={"channel": cid, "blocks": [section("json")]},
-                             headers={"Authorization": f"Bearer {double.bot_token}"}) as r:
+        async with http.post(
+            f"{double.api_url}chat.postMessage",
+            json={"channel": cid, "blocks": [section("json")]},
+            headers={"Authorization": f"Bearer {double.bot_token}"},
+        ) as r:
             assert (await r.json())["ok"]
     assert [m["text"] for m in double.messages(cid)] == ["form", ""]
     assert double.messages(cid)[1]["blocks"][0]["text"]["text"] == "json"
@@ -80,13 +87,15 @@ async def test_token_in_form_body_and_json_body_both_work(double: SlackDouble) -
 
 async def test_missing_required_arguments_use_slack_errors(client: AsyncWebClient) -> None:
     assert code(await slack_error(client.api_call("chat.postMessage", json={"text": "x"}))) == (
-        "channel_not_found")
+        "channel_not_found"
+    )
     assert code(await slack_error(client.api_call("users.info"))) == "user_not_found"
     assert code(await slack_error(client.api_call("views.open"))) == "invalid_arguments"
 
 
-async def test_required_args_come_from_reference(double: SlackDouble,
-                                                 client: AsyncWebClient) -> None:
+async def test_required_args_come_from_reference(
+    double: SlackDouble, client: AsyncWebClient
+) -> None:
     catalog = MethodCatalog()
     for method in ("chat.update", "reactions.add", "conversations.setTopic"):
         spec = catalog.get(method)
@@ -100,34 +109,48 @@ async def test_calls_are_recorded(double: SlackDouble, client: AsyncWebClient) -
     await client.auth_test()
     await slack_error(client.users_info(user="U404"))
     rec = double.calls("users.info")[-1]
-    assert (rec.status, rec.ok, rec.error, rec.args["user"]) == (200, False, "user_not_found",
-                                                                 "U404")
+    assert (rec.status, rec.ok, rec.error, rec.args["user"]) == (
+        200,
+        False,
+        "user_not_found",
+        "U404",
+    )
     assert double.calls("auth.test")[0].ok
 
 
 # -- messages --------------------------------------------------------------------------------
-async def test_post_requires_membership_and_text(double: SlackDouble,
-                                                 client: AsyncWebClient) -> None:
+async def test_post_requires_membership_and_text(
+    double: SlackDouble, client: AsyncWebClient
+) -> None:
     outside = double.add_channel("outside", bot_member=False)
     assert code(await slack_error(client.chat_postMessage(channel=outside, text="x"))) == (
-        "not_in_channel")
+        "not_in_channel"
+    )
     inside = double.add_channel("inside")
     err = await slack_error(client.api_call("chat.postMessage", json={"channel": inside}))
     assert code(err) == "no_text"
-    assert code(await slack_error(
-        client.chat_postMessage(channel="C404", text="x"))) == "channel_not_found"
+    assert (
+        code(await slack_error(client.chat_postMessage(channel="C404", text="x")))
+        == "channel_not_found"
+    )
 
 
 async def test_block_kit_and_length_limits(double: SlackDouble, client: AsyncWebClient) -> None:
     cid = double.add_channel("limits")
     too_many = [section(str(i)) for i in range(51)]
-    assert code(await slack_error(
-        client.chat_postMessage(channel=cid, text="t", blocks=too_many))) == "invalid_blocks"
+    assert (
+        code(await slack_error(client.chat_postMessage(channel=cid, text="t", blocks=too_many)))
+        == "invalid_blocks"
+    )
     long_section = [section("x" * 3001)]
-    assert code(await slack_error(
-        client.chat_postMessage(channel=cid, text="t", blocks=long_section))) == "invalid_blocks"
-    assert code(await slack_error(
-        client.chat_postMessage(channel=cid, text="x" * 40_001))) == "msg_too_long"
+    assert (
+        code(await slack_error(client.chat_postMessage(channel=cid, text="t", blocks=long_section)))
+        == "invalid_blocks"
+    )
+    assert (
+        code(await slack_error(client.chat_postMessage(channel=cid, text="x" * 40_001)))
+        == "msg_too_long"
+    )
     ok = await client.chat_postMessage(channel=cid, text="t", blocks=[section("x" * 3000)] * 50)
     assert ok["ok"]
 
@@ -141,8 +164,9 @@ async def test_ts_unique_and_increasing_even_with_frozen_clock() -> None:
     assert all(t.startswith("1700000000.") and len(t.split(".")[1]) == 6 for t in ts)
 
 
-async def test_threads_update_delete_and_history(double: SlackDouble,
-                                                 client: AsyncWebClient) -> None:
+async def test_threads_update_delete_and_history(
+    double: SlackDouble, client: AsyncWebClient
+) -> None:
     alice = double.add_user("alice")
     cid = double.add_channel("inc", members=[alice])
     parent = (await client.chat_postMessage(channel=cid, text="root"))["ts"]
@@ -157,9 +181,11 @@ async def test_threads_update_delete_and_history(double: SlackDouble,
     await client.chat_update(channel=cid, ts=parent, text="root v2")
     assert double.message(cid, parent)["text"] == "root v2"
     assert code(await slack_error(client.chat_update(channel=cid, ts="1.000001", text="x"))) == (
-        "message_not_found")
+        "message_not_found"
+    )
     assert code(await slack_error(client.chat_update(channel=cid, ts=user_ts, text="x"))) == (
-        "cant_update_message")
+        "cant_update_message"
+    )
     await client.chat_delete(channel=cid, ts=parent)
     assert all(m["ts"] != parent for m in double.messages(cid))
     link = await client.chat_getPermalink(channel=cid, message_ts=user_ts)
@@ -184,20 +210,25 @@ async def test_post_ephemeral(double: SlackDouble, client: AsyncWebClient) -> No
     alice, bob = double.add_user("alice"), double.add_user("bob")
     cid = double.add_channel("eph", members=[alice])
     await client.chat_postEphemeral(channel=cid, user=alice, text="only you")
-    assert code(await slack_error(
-        client.chat_postEphemeral(channel=cid, user=bob, text="x"))) == "user_not_in_channel"
+    assert (
+        code(await slack_error(client.chat_postEphemeral(channel=cid, user=bob, text="x")))
+        == "user_not_in_channel"
+    )
     assert [e.text for e in double.ephemerals(user_id=alice, channel_id=cid)] == ["only you"]
     assert double.ephemerals(user_id=bob) == []
     assert double.messages(cid) == []
 
 
 # -- conversations ---------------------------------------------------------------------------
-@pytest.mark.parametrize(("name", "error"), [
-    ("Has-Caps", "invalid_name_specials"),
-    ("spaces here", "invalid_name_specials"),
-    ("x" * 81, "invalid_name_maxlength"),
-    ("---", "invalid_name_punctuation"),
-])
+@pytest.mark.parametrize(
+    ("name", "error"),
+    [
+        ("Has-Caps", "invalid_name_specials"),
+        ("spaces here", "invalid_name_specials"),
+        ("x" * 81, "invalid_name_maxlength"),
+        ("---", "invalid_name_punctuation"),
+    ],
+)
 async def test_channel_name_rules(client: AsyncWebClient, name: str, error: str) -> None:
     assert code(await slack_error(client.conversations_create(name=name))) == error
 
@@ -208,32 +239,38 @@ async def test_channel_lifecycle(double: SlackDouble, client: AsyncWebClient) ->
     cid = created["channel"]["id"]
     assert created["channel"]["is_member"]
     assert code(await slack_error(client.conversations_create(name="inc-2026-db"))) == (
-        "name_taken")
+        "name_taken"
+    )
     await client.conversations_setTopic(channel=cid, topic="SEV1: db down")
     await client.conversations_setPurpose(channel=cid, purpose="restore db")
     info = (await client.conversations_info(channel=cid))["channel"]
     assert (info["topic"]["value"], info["purpose"]["value"]) == ("SEV1: db down", "restore db")
 
     await client.conversations_invite(channel=cid, users=alice)
-    for users, error in ((alice, "already_in_channel"), ("U404", "user_not_found"),
-                         (double.bot_user_id, "cant_invite_self")):
+    for users, error in (
+        (alice, "already_in_channel"),
+        ("U404", "user_not_found"),
+        (double.bot_user_id, "cant_invite_self"),
+    ):
         assert code(await slack_error(client.conversations_invite(channel=cid, users=users))) == (
-            error)
+            error
+        )
     assert alice in (await client.conversations_members(channel=cid))["members"]
     await client.conversations_kick(channel=cid, user=alice)
     assert alice not in double.channel(cid)["members"]
 
     await client.conversations_archive(channel=cid)
     assert code(await slack_error(client.chat_postMessage(channel=cid, text="x"))) == (
-        "is_archived")
+        "is_archived"
+    )
     assert code(await slack_error(client.conversations_archive(channel=cid))) == (
-        "already_archived")
+        "already_archived"
+    )
     listed = await client.conversations_list(exclude_archived=True)
     assert cid not in [c["id"] for c in listed["channels"]]
 
 
-async def test_join_open_dm_users_and_groups(double: SlackDouble,
-                                              client: AsyncWebClient) -> None:
+async def test_join_open_dm_users_and_groups(double: SlackDouble, client: AsyncWebClient) -> None:
     alice = double.add_user("alice", real_name="Alice L", display_name="al")
     bob = double.add_user("bob")
     public = double.add_channel("public", bot_member=False)
@@ -258,16 +295,17 @@ async def test_pins_and_reactions(double: SlackDouble, client: AsyncWebClient) -
     cid = double.add_channel("pins")
     ts = (await client.chat_postMessage(channel=cid, text="status"))["ts"]
     await client.pins_add(channel=cid, timestamp=ts)
-    assert code(await slack_error(client.pins_add(channel=cid, timestamp=ts))) == (
-        "already_pinned")
+    assert code(await slack_error(client.pins_add(channel=cid, timestamp=ts))) == ("already_pinned")
     items = (await client.pins_list(channel=cid))["items"]
     assert [i["message"]["ts"] for i in items] == [ts]
     await client.pins_remove(channel=cid, timestamp=ts)
     assert (await client.pins_list(channel=cid))["items"] == []
 
     await client.reactions_add(channel=cid, timestamp=ts, name="eyes")
-    assert code(await slack_error(
-        client.reactions_add(channel=cid, timestamp=ts, name="eyes"))) == "already_reacted"
+    assert (
+        code(await slack_error(client.reactions_add(channel=cid, timestamp=ts, name="eyes")))
+        == "already_reacted"
+    )
     got = await client.reactions_get(channel=cid, timestamp=ts)
     assert got["message"]["reactions"][0]["users"] == [double.bot_user_id]
     await client.reactions_remove(channel=cid, timestamp=ts, name="eyes")
@@ -279,9 +317,14 @@ async def test_files_upload_v2_end_to_end(double: SlackDouble, client: AsyncWebC
     cid = double.add_channel("reports")
     parent = (await client.chat_postMessage(channel=cid, text="incident"))["ts"]
     report = "# Postmortem\nroot cause: config push\n" * 50
-    resp = await client.files_upload_v2(channel=cid, content=report, filename="pm.md",
-                                        title="Postmortem", initial_comment="report attached",
-                                        thread_ts=parent)
+    resp = await client.files_upload_v2(
+        channel=cid,
+        content=report,
+        filename="pm.md",
+        title="Postmortem",
+        initial_comment="report attached",
+        thread_ts=parent,
+    )
     file_id = resp["file"]["id"]
     assert double.file_content(file_id).decode() == report
     info = (await client.files_info(file=file_id))["file"]
@@ -326,8 +369,11 @@ async def test_tier_rate_limit_applies_per_method() -> None:
 
 async def test_rate_limit_retry_handler_recovers() -> None:
     async with SlackDouble(rate_limits=RateLimits.scaled(1.0, post_burst=1)) as d:
-        c = AsyncWebClient(token=d.bot_token, base_url=d.api_url,
-                           retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=2)])
+        c = AsyncWebClient(
+            token=d.bot_token,
+            base_url=d.api_url,
+            retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=2)],
+        )
         cid = d.add_channel("retry")
         started = time.monotonic()
         await c.chat_postMessage(channel=cid, text="1")
@@ -344,16 +390,21 @@ async def test_injected_failures(double: SlackDouble, client: AsyncWebClient) ->
     err = await slack_error(client.chat_postMessage(channel=cid, text="x"))
     assert (err.response.status_code, code(err)) == (500, "internal_error")
     assert code(await slack_error(client.chat_postMessage(channel=cid, text="x"))) == (
-        "fatal_error")
+        "fatal_error"
+    )
     assert (await client.chat_postMessage(channel=cid, text="x"))["ok"]
 
 
 async def test_injected_5xx_and_drop_recovered_by_sdk_retry_handlers(double: SlackDouble) -> None:
     cid = double.add_channel("retries")
-    c = AsyncWebClient(token=double.bot_token, base_url=double.api_url, retry_handlers=[
-        AsyncServerErrorRetryHandler(max_retry_count=2, interval_calculator=FAST),
-        AsyncConnectionErrorRetryHandler(max_retry_count=2, interval_calculator=FAST),
-    ])
+    c = AsyncWebClient(
+        token=double.bot_token,
+        base_url=double.api_url,
+        retry_handlers=[
+            AsyncServerErrorRetryHandler(max_retry_count=2, interval_calculator=FAST),
+            AsyncConnectionErrorRetryHandler(max_retry_count=2, interval_calculator=FAST),
+        ],
+    )
     double.fail_next("chat.postMessage", status=503)
     double.fail_next("chat.postMessage", drop=True)
     assert (await c.chat_postMessage(channel=cid, text="eventually"))["ok"]
@@ -361,8 +412,9 @@ async def test_injected_5xx_and_drop_recovered_by_sdk_retry_handlers(double: Sla
     assert len(double.messages(cid)) == 1
 
 
-async def test_injected_ratelimit_has_retry_after(double: SlackDouble,
-                                                  client: AsyncWebClient) -> None:
+async def test_injected_ratelimit_has_retry_after(
+    double: SlackDouble, client: AsyncWebClient
+) -> None:
     double.fail_next("auth.test", error="ratelimited", retry_after=7)
     err = await slack_error(client.auth_test())
     assert (err.response.status_code, err.response.headers["Retry-After"]) == (429, "7")
@@ -383,8 +435,9 @@ async def test_background_thread_mode() -> None:
 
 
 async def test_raw_json_answers_are_json(double: SlackDouble) -> None:
-    async with aiohttp.ClientSession() as http, http.get(
-        f"{double.api_url}auth.test", params={"token": double.bot_token}
-    ) as r:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(f"{double.api_url}auth.test", params={"token": double.bot_token}) as r,
+    ):
         assert r.content_type == "application/json"
         assert json.loads(await r.text())["ok"] is True

@@ -19,29 +19,53 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.emulator.slack import SlackDouble
 
 MODAL = {
-    "type": "modal", "callback_id": "declare",
+    "type": "modal",
+    "callback_id": "declare",
     "title": {"type": "plain_text", "text": "Declare incident"},
     "submit": {"type": "plain_text", "text": "Declare"},
-    "blocks": [{"type": "input", "block_id": "title",
-                "label": {"type": "plain_text", "text": "Title"},
-                "element": {"type": "plain_text_input", "action_id": "title_input"}}],
+    "blocks": [
+        {
+            "type": "input",
+            "block_id": "title",
+            "label": {"type": "plain_text", "text": "Title"},
+            "element": {"type": "plain_text_input", "action_id": "title_input"},
+        }
+    ],
 }
 
 
 def ack_button_blocks(value: str) -> list[dict[str, Any]]:
     return [
         {"type": "section", "text": {"type": "mrkdwn", "text": "Incident declared"}},
-        {"type": "actions", "block_id": "controls", "elements": [
-            {"type": "button", "action_id": "ack_incident", "value": value,
-             "text": {"type": "plain_text", "text": "Ack"}},
-            {"type": "static_select", "action_id": "sev",
-             "placeholder": {"type": "plain_text", "text": "Severity"},
-             "options": [{"text": {"type": "plain_text", "text": f"SEV{i}"}, "value": f"sev{i}"}
-                         for i in (1, 2, 3)]},
-            {"type": "checkboxes", "action_id": "checks", "options": [
-                {"text": {"type": "plain_text", "text": t}, "value": t}
-                for t in ("comms", "rollback")]},
-        ]},
+        {
+            "type": "actions",
+            "block_id": "controls",
+            "elements": [
+                {
+                    "type": "button",
+                    "action_id": "ack_incident",
+                    "value": value,
+                    "text": {"type": "plain_text", "text": "Ack"},
+                },
+                {
+                    "type": "static_select",
+                    "action_id": "sev",
+                    "placeholder": {"type": "plain_text", "text": "Severity"},
+                    "options": [
+                        {"text": {"type": "plain_text", "text": f"SEV{i}"}, "value": f"sev{i}"}
+                        for i in (1, 2, 3)
+                    ],
+                },
+                {
+                    "type": "checkboxes",
+                    "action_id": "checks",
+                    "options": [
+                        {"text": {"type": "plain_text", "text": t}, "value": t}
+                        for t in ("comms", "rollback")
+                    ],
+                },
+            ],
+        },
     ]
 
 
@@ -129,14 +153,19 @@ def people(double: SlackDouble) -> tuple[str, str]:
     return alice, double.add_channel("incidents", members=[alice])
 
 
-async def test_slash_command_ack_and_response_url(double: SlackDouble, http_app: Seen,
-                                                  people: tuple[str, str]) -> None:
+async def test_slash_command_ack_and_response_url(
+    double: SlackDouble, http_app: Seen, people: tuple[str, str]
+) -> None:
     alice, cid = people
     result = await double.slash_command(alice, cid, "db down")
     assert result.status == 200
     cmd = http_app.commands[0]
     assert (cmd["user_id"], cmd["channel_id"], cmd["command"], cmd["text"]) == (
-        alice, cid, "/incident", "db down")
+        alice,
+        cid,
+        "/incident",
+        "db down",
+    )
     assert cmd["team_id"] == double.team_id and cmd["response_url"].startswith(double.base_url)
     [eph] = double.ephemerals(user_id=alice, channel_id=cid)
     assert eph.text == "Declared: db down" and eph.source == "slash_command_ack"
@@ -144,8 +173,9 @@ async def test_slash_command_ack_and_response_url(double: SlackDouble, http_app:
     assert double.response_url_posts[0].body["response_type"] == "in_channel"
 
 
-async def test_click_button_on_ephemeral_replaces_it(double: SlackDouble, http_app: Seen,
-                                                     people: tuple[str, str]) -> None:
+async def test_click_button_on_ephemeral_replaces_it(
+    double: SlackDouble, http_app: Seen, people: tuple[str, str]
+) -> None:
     alice, cid = people
     await double.slash_command(alice, cid, "db down")
     [eph] = double.ephemerals(user_id=alice)
@@ -159,12 +189,14 @@ async def test_click_button_on_ephemeral_replaces_it(double: SlackDouble, http_a
     assert replaced.text == f"Acknowledged by <@{alice}>"
 
 
-async def test_click_button_uses_stored_or_stale_message(double: SlackDouble, http_app: Seen,
-                                                         people: tuple[str, str]) -> None:
+async def test_click_button_uses_stored_or_stale_message(
+    double: SlackDouble, http_app: Seen, people: tuple[str, str]
+) -> None:
     alice, cid = people
     client = AsyncWebClient(token=double.bot_token, base_url=double.api_url)
-    ts = (await client.chat_postMessage(channel=cid, text="v1",
-                                        blocks=ack_button_blocks("inc-7")))["ts"]
+    ts = (await client.chat_postMessage(channel=cid, text="v1", blocks=ack_button_blocks("inc-7")))[
+        "ts"
+    ]
     old = double.message(cid, ts)
     await client.chat_update(channel=cid, ts=ts, text="v2", blocks=ack_button_blocks("inc-7"))
     await double.click_button(alice, cid, ts, "ack_incident")
@@ -175,12 +207,12 @@ async def test_click_button_uses_stored_or_stale_message(double: SlackDouble, ht
         await double.click_button(alice, cid, ts, "no_such_button")
 
 
-async def test_select_and_checkboxes(double: SlackDouble, http_app: Seen,
-                                     people: tuple[str, str]) -> None:
+async def test_select_and_checkboxes(
+    double: SlackDouble, http_app: Seen, people: tuple[str, str]
+) -> None:
     alice, cid = people
     client = AsyncWebClient(token=double.bot_token, base_url=double.api_url)
-    ts = (await client.chat_postMessage(channel=cid, text="t",
-                                        blocks=ack_button_blocks("x")))["ts"]
+    ts = (await client.chat_postMessage(channel=cid, text="t", blocks=ack_button_blocks("x")))["ts"]
     await double.select_option(alice, cid, ts, "sev", "sev2")
     await double.check_boxes(alice, cid, ts, "checks", ["comms", "rollback"])
     select, checks = (a["actions"][0] for a in http_app.actions)
@@ -190,8 +222,9 @@ async def test_select_and_checkboxes(double: SlackDouble, http_app: Seen,
     assert len(state["selected_options"]) == 2
 
 
-async def test_modal_open_errors_and_submit(double: SlackDouble, http_app: Seen,
-                                            people: tuple[str, str]) -> None:
+async def test_modal_open_errors_and_submit(
+    double: SlackDouble, http_app: Seen, people: tuple[str, str]
+) -> None:
     alice, cid = people
     await double.slash_command(alice, cid, "open")
     [view] = double.open_views(alice)
@@ -217,7 +250,8 @@ async def test_trigger_ids_expire_and_are_single_use() -> None:
 
         async def endpoint(request: web.Request) -> web.Response:
             return await to_aiohttp_response(
-                await app.async_dispatch(await to_bolt_request(request)))
+                await app.async_dispatch(await to_bolt_request(request))
+            )
 
         runner.app.router.add_post("/slack/events", endpoint)
         await runner.setup()
@@ -228,8 +262,10 @@ async def test_trigger_ids_expire_and_are_single_use() -> None:
                 await d.slash_command(alice, cid, "later")
             fresh, stale = seen.triggers[1], seen.triggers[0]
             assert (await client.views_open(trigger_id=fresh, view=MODAL))["ok"]
-            for trigger, error in ((fresh, "exchanged_trigger_id"),
-                                   ("1.2.unknown", "expired_trigger_id")):
+            for trigger, error in (
+                (fresh, "exchanged_trigger_id"),
+                ("1.2.unknown", "expired_trigger_id"),
+            ):
                 with pytest.raises(SlackApiError) as info:
                     await client.views_open(trigger_id=trigger, view=MODAL)
                 assert info.value.response["error"] == error
@@ -241,8 +277,9 @@ async def test_trigger_ids_expire_and_are_single_use() -> None:
             await runner.cleanup()
 
 
-async def test_reaction_event_and_retry_headers(double: SlackDouble, http_app: Seen,
-                                                people: tuple[str, str]) -> None:
+async def test_reaction_event_and_retry_headers(
+    double: SlackDouble, http_app: Seen, people: tuple[str, str]
+) -> None:
     alice, cid = people
     client = AsyncWebClient(token=double.bot_token, base_url=double.api_url)
     ts = (await client.chat_postMessage(channel=cid, text="status"))["ts"]
@@ -250,7 +287,10 @@ async def test_reaction_event_and_retry_headers(double: SlackDouble, http_app: S
     assert result is not None and result.status == 200
     event = http_app.events[0]
     assert (event["user"], event["reaction"], event["item"]) == (
-        alice, "white_check_mark", {"type": "message", "channel": cid, "ts": ts})
+        alice,
+        "white_check_mark",
+        {"type": "message", "channel": cid, "ts": ts},
+    )
     assert double.message(cid, ts)["reactions"][0]["users"] == [alice]
     envelope = result.payload
     assert envelope["type"] == "event_callback" and envelope["event_id"]
@@ -262,8 +302,9 @@ async def test_reaction_event_and_retry_headers(double: SlackDouble, http_app: S
     assert http_app.headers[-1]["X-Slack-Retry-Reason"] == "http_timeout"
 
 
-async def test_bad_signature_rejected_by_bolt(double: SlackDouble, http_app: Seen,
-                                              people: tuple[str, str]) -> None:
+async def test_bad_signature_rejected_by_bolt(
+    double: SlackDouble, http_app: Seen, people: tuple[str, str]
+) -> None:
     alice, cid = people
     result = await double.slash_command(alice, cid, "db down", bad_signature=True)
     assert result.status == 401 and http_app.commands == []
@@ -315,7 +356,8 @@ async def test_thread_mode_delivers_from_the_doubles_own_loop() -> None:
 
         async def endpoint(request: web.Request) -> web.Response:
             return await to_aiohttp_response(
-                await app.async_dispatch(await to_bolt_request(request)))
+                await app.async_dispatch(await to_bolt_request(request))
+            )
 
         runner = web.AppRunner(web.Application(), access_log=None)
         runner.app.router.add_post("/slack/events", endpoint)
@@ -332,8 +374,9 @@ async def test_thread_mode_delivers_from_the_doubles_own_loop() -> None:
         d.stop()
 
 
-async def test_response_url_semantics(double: SlackDouble, http_app: Seen,
-                                      people: tuple[str, str]) -> None:
+async def test_response_url_semantics(
+    double: SlackDouble, http_app: Seen, people: tuple[str, str]
+) -> None:
     alice, cid = people
     await double.slash_command(alice, cid, "later")
     url = http_app.commands[0]["response_url"]
@@ -345,19 +388,20 @@ async def test_response_url_semantics(double: SlackDouble, http_app: Seen,
     assert double.messages(cid)[-1]["text"] == "everyone"
 
     client = AsyncWebClient(token=double.bot_token, base_url=double.api_url)
-    ts = (await client.chat_postMessage(channel=cid, text="t",
-                                        blocks=ack_button_blocks("x")))["ts"]
+    ts = (await client.chat_postMessage(channel=cid, text="t", blocks=ack_button_blocks("x")))["ts"]
     await double.click_button(alice, cid, ts, "ack_incident")
     action_url = http_app.actions[0]["response_url"]
-    async with aiohttp.ClientSession() as http, http.post(
-        action_url, json={"delete_original": True}
-    ) as resp:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(action_url, json={"delete_original": True}) as resp,
+    ):
         assert resp.status == 200
     assert all(m["ts"] != ts for m in double.messages(cid))
 
 
-async def test_view_stack_update_push_and_home(double: SlackDouble, http_app: Seen,
-                                               people: tuple[str, str]) -> None:
+async def test_view_stack_update_push_and_home(
+    double: SlackDouble, http_app: Seen, people: tuple[str, str]
+) -> None:
     alice, cid = people
     client = AsyncWebClient(token=double.bot_token, base_url=double.api_url)
     for _ in range(2):
@@ -375,15 +419,18 @@ async def test_view_stack_update_push_and_home(double: SlackDouble, http_app: Se
     submitted = await double.submit_view(alice, pushed["id"], {"title": {"title_input": "x"}})
     assert submitted.ok and [v["id"] for v in double.open_views(alice)] == [root["id"]]
 
-    home = {"type": "home", "blocks": [{"type": "section",
-                                        "text": {"type": "mrkdwn", "text": "No incidents"}}]}
+    home = {
+        "type": "home",
+        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "No incidents"}}],
+    }
     await client.views_publish(user_id=alice, view=home)
     published = double.home_view(alice)
     assert published is not None and published["blocks"][0]["text"]["text"] == "No incidents"
 
 
-async def test_pin_by_user_delivers_pin_added(double: SlackDouble, http_app: Seen,
-                                              people: tuple[str, str]) -> None:
+async def test_pin_by_user_delivers_pin_added(
+    double: SlackDouble, http_app: Seen, people: tuple[str, str]
+) -> None:
     alice, cid = people
     client = AsyncWebClient(token=double.bot_token, base_url=double.api_url)
     ts = (await client.chat_postMessage(channel=cid, text="status"))["ts"]
@@ -391,19 +438,38 @@ async def test_pin_by_user_delivers_pin_added(double: SlackDouble, http_app: See
     assert result is not None
     event = result.payload["event"]
     assert (event["type"], event["user"], event["item"]["message"]["ts"]) == (
-        "pin_added", alice, ts)
+        "pin_added",
+        alice,
+        ts,
+    )
     assert (await client.pins_list(channel=cid))["items"][0]["created_by"] == alice
     assert http_app.events[-1]["type"] == "pin_added"
 
 
-async def test_click_button_inside_a_modal(double: SlackDouble, http_app: Seen,
-                                           people: tuple[str, str]) -> None:
+async def test_click_button_inside_a_modal(
+    double: SlackDouble, http_app: Seen, people: tuple[str, str]
+) -> None:
     alice, cid = people
     client = AsyncWebClient(token=double.bot_token, base_url=double.api_url)
     await double.slash_command(alice, cid, "later")
-    modal = {**MODAL, "blocks": [*MODAL["blocks"], {"type": "actions", "block_id": "more",
-             "elements": [{"type": "button", "action_id": "modal_btn", "value": "in-modal",
-                           "text": {"type": "plain_text", "text": "Ack"}}]}]}
+    modal = {
+        **MODAL,
+        "blocks": [
+            *MODAL["blocks"],
+            {
+                "type": "actions",
+                "block_id": "more",
+                "elements": [
+                    {
+                        "type": "button",
+                        "action_id": "modal_btn",
+                        "value": "in-modal",
+                        "text": {"type": "plain_text", "text": "Ack"},
+                    }
+                ],
+            },
+        ],
+    }
     view = (await client.views_open(trigger_id=http_app.triggers[0], view=modal))["view"]
     result = await double.click_view_button(alice, view["id"], "modal_btn")
     payload = result.payload

@@ -54,8 +54,12 @@ class WebApi:
     """Answers Web API calls as Slack does, against a workspace."""
 
     def __init__(
-        self, ctx: ApiContext, catalog: MethodCatalog, limiter: RateLimiter,
-        faults: FaultInjector, tokens: dict[str, str],
+        self,
+        ctx: ApiContext,
+        catalog: MethodCatalog,
+        limiter: RateLimiter,
+        faults: FaultInjector,
+        tokens: dict[str, str],
     ) -> None:
         self.ctx = ctx
         self.catalog = catalog
@@ -75,8 +79,14 @@ class WebApi:
         with self._calls_lock:
             self._calls.clear()
 
-    def _record(self, method: str, values: dict[str, Any], token: str | None, status: int,
-                body: dict[str, Any] | None) -> None:
+    def _record(
+        self,
+        method: str,
+        values: dict[str, Any],
+        token: str | None,
+        status: int,
+        body: dict[str, Any] | None,
+    ) -> None:
         args = {k: v for k, v in values.items() if k != "token"}
         ok = bool(body and body.get("ok"))
         error = None if body is None else body.get("error")
@@ -105,8 +115,9 @@ class WebApi:
             status, body, headers = err.status, err.body(), {}
         return self._answer(method, values, token, status, body, headers)
 
-    def _call(self, spec: MethodSpec, values: dict[str, Any], token: str | None
-              ) -> tuple[int, dict[str, Any], dict[str, str]]:
+    def _call(
+        self, spec: MethodSpec, values: dict[str, Any], token: str | None
+    ) -> tuple[int, dict[str, Any], dict[str, str]]:
         if token is None:
             raise SlackError("not_authed")
         kind = self.tokens.get(token)
@@ -121,12 +132,16 @@ class WebApi:
         for arg in spec.required:
             value = values.get(arg)
             if value is None or value == "":
-                raise SlackError(spec.missing_arg_error(arg), response_metadata={
-                    "messages": [f"[ERROR] missing required field: {arg}"]})
+                raise SlackError(
+                    spec.missing_arg_error(arg),
+                    response_metadata={"messages": [f"[ERROR] missing required field: {arg}"]},
+                )
         bad = check_types(values, spec.arg_types)
         if bad is not None:
-            raise SlackError("invalid_arguments", response_metadata={
-                "messages": [f"[ERROR] invalid type for field: {bad}"]})
+            raise SlackError(
+                "invalid_arguments",
+                response_metadata={"messages": [f"[ERROR] invalid type for field: {bad}"]},
+            )
         handler = self.handlers.get(spec.name)
         if handler is None:
             raise SlackError("not_implemented_by_double", status=501)
@@ -134,25 +149,49 @@ class WebApi:
             result = handler(self.ctx, Args(values, kind))
         return 200, {"ok": True, **result}, {}
 
-    def _fault(self, request: web.Request, method: str, values: dict[str, Any],
-               token: str | None, fault: Fault) -> web.StreamResponse:
+    def _fault(
+        self,
+        request: web.Request,
+        method: str,
+        values: dict[str, Any],
+        token: str | None,
+        fault: Fault,
+    ) -> web.StreamResponse:
         if fault.drop:
             self._record(method, values, token, 0, None)
             if request.transport is not None:
                 request.transport.abort()  # the client sees the server disconnect
             return web.Response(status=500)
         if fault.error == "ratelimited" and fault.status == 200:
-            return self._answer(method, values, token, 429, {"ok": False, "error": "ratelimited"},
-                                {"Retry-After": str(fault.retry_after)})
+            return self._answer(
+                method,
+                values,
+                token,
+                429,
+                {"ok": False, "error": "ratelimited"},
+                {"Retry-After": str(fault.retry_after)},
+            )
         if fault.error is None:
             self._record(method, values, token, fault.status, None)
             return web.Response(status=fault.status, text="upstream error")
         headers = {"Retry-After": str(fault.retry_after)} if fault.status == 429 else {}
-        return self._answer(method, values, token, fault.status,
-                            {"ok": False, "error": fault.error}, headers)
+        return self._answer(
+            method, values, token, fault.status, {"ok": False, "error": fault.error}, headers
+        )
 
-    def _answer(self, method: str, values: dict[str, Any], token: str | None, status: int,
-                body: dict[str, Any], headers: dict[str, str] | None = None) -> web.Response:
+    def _answer(
+        self,
+        method: str,
+        values: dict[str, Any],
+        token: str | None,
+        status: int,
+        body: dict[str, Any],
+        headers: dict[str, str] | None = None,
+    ) -> web.Response:
         self._record(method, values, token, status, body)
-        return web.Response(status=status, text=json.dumps(body),
-                            content_type="application/json", headers=headers or {})
+        return web.Response(
+            status=status,
+            text=json.dumps(body),
+            content_type="application/json",
+            headers=headers or {},
+        )

@@ -82,7 +82,10 @@ def check_types(values: dict[str, Any], arg_types: dict[str, tuple[str, ...]]) -
                 int(value)
             except (TypeError, ValueError):
                 return name
-        if (types == ("boolean",) and not isinstance(value, bool)
-                and str(value).lower() not in ("true", "false", "1", "0", "")):
+        if (
+            types == ("boolean",)
+            and not isinstance(value, bool)
+            and str(value).lower() not in ("true", "false", "1", "0", "")
+        ):
             return name
     return None

@@ -13,10 +13,23 @@ SECTION_TEXT_MAX = 3000
 HEADER_TEXT_MAX = 150
 BLOCK_ID_MAX = 255
 
-KNOWN_BLOCKS = frozenset({
-    "actions", "context", "divider", "file", "header", "image", "input", "rich_text", "section",
-    "video", "markdown", "table", "context_actions",
-})
+KNOWN_BLOCKS = frozenset(
+    {
+        "actions",
+        "context",
+        "divider",
+        "file",
+        "header",
+        "image",
+        "input",
+        "rich_text",
+        "section",
+        "video",
+        "markdown",
+        "table",
+        "context_actions",
+    }
+)
 
 
 def _invalid(message: str, pointer: str) -> SlackError:
@@ -91,10 +104,18 @@ def validate_view(view: Any) -> dict[str, Any]:
         raise SlackError("invalid_arguments")
     vtype = view.get("type")
     if vtype not in ("modal", "home"):
-        raise SlackError("invalid_arguments", response_metadata={
-            "messages": ["[ERROR] must be one of modal, home [json-pointer:/view/type]"]})
+        raise SlackError(
+            "invalid_arguments",
+            response_metadata={
+                "messages": ["[ERROR] must be one of modal, home [json-pointer:/view/type]"]
+            },
+        )
     if vtype == "modal" and not isinstance(view.get("title"), dict):
-        raise SlackError("invalid_arguments", response_metadata={
-            "messages": ["[ERROR] missing required field: title [json-pointer:/view]"]})
+        raise SlackError(
+            "invalid_arguments",
+            response_metadata={
+                "messages": ["[ERROR] missing required field: title [json-pointer:/view]"]
+            },
+        )
     validate_blocks(view.get("blocks", []), limit=MAX_VIEW_BLOCKS)
     return view

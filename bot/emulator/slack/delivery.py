@@ -28,8 +28,9 @@ class AppConfig:
 class Deliverer:
     """Sends slash commands, interactions and events to the app and returns its answer."""
 
-    def __init__(self, app: AppConfig, hub: SocketHub,
-                 signing_clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, app: AppConfig, hub: SocketHub, signing_clock: Callable[[], float] = time.time
+    ) -> None:
         self.app = app
         self.hub = hub
         self._signing_clock = signing_clock
@@ -57,23 +58,38 @@ class Deliverer:
         return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": signature}
 
     async def deliver(
-        self, kind: str, payload: dict[str, Any], *, socket: bool | None = None,
-        accepts_response_payload: bool = False, retry_num: int | None = None,
-        retry_reason: str = "http_timeout", bad_signature: bool = False,
+        self,
+        kind: str,
+        payload: dict[str, Any],
+        *,
+        socket: bool | None = None,
+        accepts_response_payload: bool = False,
+        retry_num: int | None = None,
+        retry_reason: str = "http_timeout",
+        bad_signature: bool = False,
     ) -> Delivery:
         use_socket = self.app.socket_mode if socket is None else socket
         if use_socket:
             result = await self.hub.deliver(
-                kind, payload, accepts_response_payload=accepts_response_payload,
-                retry_attempt=retry_num or 0, retry_reason=retry_reason if retry_num else "",
+                kind,
+                payload,
+                accepts_response_payload=accepts_response_payload,
+                retry_attempt=retry_num or 0,
+                retry_reason=retry_reason if retry_num else "",
             )
         else:
             result = await self._post(kind, payload, retry_num, retry_reason, bad_signature)
         self.log.append(result)
         return result
 
-    async def _post(self, kind: str, payload: dict[str, Any], retry_num: int | None,
-                    retry_reason: str, bad_signature: bool) -> Delivery:
+    async def _post(
+        self,
+        kind: str,
+        payload: dict[str, Any],
+        retry_num: int | None,
+        retry_reason: str,
+        bad_signature: bool,
+    ) -> Delivery:
         if not self.app.request_url:
             raise RuntimeError("the app's request_url is not set")
         if self._session is None:
@@ -85,14 +101,18 @@ class Deliverer:
         else:
             body = urlencode({"payload": json.dumps(payload)})
             ctype = "application/x-www-form-urlencoded"
-        headers = {"Content-Type": ctype, "User-Agent": "Slackbot 1.0 (+https://api.slack.com/robots)",
-                   **self.sign(body)}
+        headers = {
+            "Content-Type": ctype,
+            "User-Agent": "Slackbot 1.0 (+https://api.slack.com/robots)",
+            **self.sign(body),
+        }
         if bad_signature:
             headers["X-Slack-Signature"] = "v0=" + "0" * 64
         if retry_num:
             headers["X-Slack-Retry-Num"] = str(retry_num)
             headers["X-Slack-Retry-Reason"] = retry_reason
-        async with self._session.post(self.app.request_url, data=body.encode(),
-                                      headers=headers) as resp:
+        async with self._session.post(
+            self.app.request_url, data=body.encode(), headers=headers
+        ) as resp:
             text = await resp.text()
             return Delivery(resp.status, text, dict(resp.headers), via="http", payload=payload)

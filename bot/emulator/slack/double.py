@@ -33,17 +33,26 @@ class SlackDouble(UserActionsMixin):
     """
 
     def __init__(
-        self, *, request_url: str | None = None, signing_secret: str = "double-signing-secret",
-        socket_mode: bool = False, rate_limits: RateLimits | None = None,
-        clock: Clock = time.time, monotonic: Callable[[], float] = time.monotonic,
-        team_name: str = "Fireline Test", team_domain: str = "fireline-test",
-        bot_name: str = "fireline", bot_token: str | None = None,
-        app_token: str | None = None, ack_timeout: float = 3.0,
+        self,
+        *,
+        request_url: str | None = None,
+        signing_secret: str = "double-signing-secret",
+        socket_mode: bool = False,
+        rate_limits: RateLimits | None = None,
+        clock: Clock = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+        team_name: str = "Fireline Test",
+        team_domain: str = "fireline-test",
+        bot_name: str = "fireline",
+        bot_token: str | None = None,
+        app_token: str | None = None,
+        ack_timeout: float = 3.0,
         catalog: MethodCatalog | None = None,
     ) -> None:
         self.ids = IdFactory(clock)
-        self.ws = Workspace(self.ids, team_name=team_name, team_domain=team_domain,
-                            bot_name=bot_name)
+        self.ws = Workspace(
+            self.ids, team_name=team_name, team_domain=team_domain, bot_name=bot_name
+        )
         self.bot_token = bot_token or self.ids.new_token("xoxb")
         self.app_token = app_token or self.ids.new_token("xapp")
         if not self.app_token.startswith("xapp-"):
@@ -55,10 +64,16 @@ class SlackDouble(UserActionsMixin):
         self._responses = ResponseUrls(self.ws, lambda: self.base_url)
         self._deliverer = Deliverer(self.app, self._hub)
         ctx = ApiContext(self.ws, "", self._hub.new_url)
-        self._api = WebApi(ctx, catalog or MethodCatalog(), self.limiter, self.faults,
-                           {self.bot_token: "bot", self.app_token: "app"})
-        self._server = DoubleServer(self.ws, self._api, self._responses, self._hub,
-                                    self._started, self._deliverer.close)
+        self._api = WebApi(
+            ctx,
+            catalog or MethodCatalog(),
+            self.limiter,
+            self.faults,
+            {self.bot_token: "bot", self.app_token: "app"},
+        )
+        self._server = DoubleServer(
+            self.ws, self._api, self._responses, self._hub, self._started, self._deliverer.close
+        )
         general = self.ws.add_channel("general", is_general=True)
         self.general_channel_id = general.id
 
@@ -77,8 +92,12 @@ class SlackDouble(UserActionsMixin):
     async def __aenter__(self) -> Self:
         return await self.start()
 
-    async def __aexit__(self, exc_type: type[BaseException] | None,
-                        exc: BaseException | None, tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         await self.aclose()
 
     def start_in_thread(self) -> Self:
@@ -125,21 +144,39 @@ class SlackDouble(UserActionsMixin):
         self.app.request_url = url
 
     # -- workspace setup ---------------------------------------------------------------------
-    def add_user(self, name: str, *, real_name: str | None = None,
-                 display_name: str | None = None, email: str | None = None,
-                 is_admin: bool = False, join_general: bool = True) -> str:
+    def add_user(
+        self,
+        name: str,
+        *,
+        real_name: str | None = None,
+        display_name: str | None = None,
+        email: str | None = None,
+        is_admin: bool = False,
+        join_general: bool = True,
+    ) -> str:
         with self.ws.lock:
-            user = User(self.ids.new_id("U"), name, real_name or name.title(),
-                        display_name if display_name is not None else name, self.team_id,
-                        email=email or f"{name}@{self.ws.team.domain}.example",
-                        is_admin=is_admin)
+            user = User(
+                self.ids.new_id("U"),
+                name,
+                real_name or name.title(),
+                display_name if display_name is not None else name,
+                self.team_id,
+                email=email or f"{name}@{self.ws.team.domain}.example",
+                is_admin=is_admin,
+            )
             self.ws.users[user.id] = user
             if join_general:
                 self.ws.channels[self.general_channel_id].members.append(user.id)
             return user.id
 
-    def add_channel(self, name: str, *, members: Iterable[str] = (), is_private: bool = False,
-                    bot_member: bool = True) -> str:
+    def add_channel(
+        self,
+        name: str,
+        *,
+        members: Iterable[str] = (),
+        is_private: bool = False,
+        bot_member: bool = True,
+    ) -> str:
         with self.ws.lock:
             validate_channel_name(name)
             member_ids = list(members)
@@ -151,13 +188,22 @@ class SlackDouble(UserActionsMixin):
 
     def add_usergroup(self, handle: str, users: Iterable[str], name: str | None = None) -> str:
         with self.ws.lock:
-            group = Usergroup(self.ids.new_id("S"), handle, name or handle, self.team_id,
-                              list(users))
+            group = Usergroup(
+                self.ids.new_id("S"), handle, name or handle, self.team_id, list(users)
+            )
             self.ws.usergroups[group.id] = group
             return group.id
 
-    def fail_next(self, method: str, times: int = 1, *, error: str | None = None,
-                  status: int = 200, drop: bool = False, retry_after: int = 1) -> None:
+    def fail_next(
+        self,
+        method: str,
+        times: int = 1,
+        *,
+        error: str | None = None,
+        status: int = 200,
+        drop: bool = False,
+        retry_after: int = 1,
+    ) -> None:
         """Make the next ``times`` calls of ``method`` ("*" = any) fail.
 
         ``error`` -> ``{"ok": false, "error": error}`` with HTTP ``status``; ``status`` >= 500
@@ -171,19 +217,22 @@ class SlackDouble(UserActionsMixin):
     def calls(self, method: str | None = None) -> list[CallRecord]:
         return self._api.calls(method)
 
-    def ephemerals(self, user_id: str | None = None,
-                   channel_id: str | None = None) -> list[Ephemeral]:
+    def ephemerals(
+        self, user_id: str | None = None, channel_id: str | None = None
+    ) -> list[Ephemeral]:
         with self.ws.lock:
-            return [e for e in self.ws.ephemerals
-                    if (user_id is None or e.user_id == user_id)
-                    and (channel_id is None or e.channel_id == channel_id)]
+            return [
+                e
+                for e in self.ws.ephemerals
+                if (user_id is None or e.user_id == user_id)
+                and (channel_id is None or e.channel_id == channel_id)
+            ]
 
     def messages(self, channel_id: str, *, include_replies: bool = False) -> list[dict[str, Any]]:
         """Messages of a conversation, oldest first."""
         with self.ws.lock:
             ch = self.ws.channel(channel_id)
-            return [m.to_dict() for m in ch.messages.values()
-                    if include_replies or not m.is_reply]
+            return [m.to_dict() for m in ch.messages.values() if include_replies or not m.is_reply]
 
     def message(self, channel_id: str, ts: str) -> dict[str, Any]:
         with self.ws.lock:
@@ -219,8 +268,9 @@ class SlackDouble(UserActionsMixin):
     def open_views(self, user_id: str) -> list[dict[str, Any]]:
         """The user's modal stack, root first."""
         with self.ws.lock:
-            return [render_view(self.ws, self.ws.views[v])
-                    for v in self.ws.view_stacks.get(user_id, [])]
+            return [
+                render_view(self.ws, self.ws.views[v]) for v in self.ws.view_stacks.get(user_id, [])
+            ]
 
     def home_view(self, user_id: str) -> dict[str, Any] | None:
         with self.ws.lock:

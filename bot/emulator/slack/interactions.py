@@ -18,6 +18,7 @@ from .workspace import Channel, Workspace
 
 T = TypeVar("T")
 
+
 class InteractionsMixin:
     """User-side actions of :class:`SlackDouble`; each delivers to the app like Slack does.
 
@@ -52,18 +53,36 @@ class InteractionsMixin:
 
     # -- slash commands ----------------------------------------------------------------------
     async def slash_command(
-        self, user_id: str, channel_id: str, text: str = "", command: str = "/incident", *,
-        socket: bool | None = None, bad_signature: bool = False,
+        self,
+        user_id: str,
+        channel_id: str,
+        text: str = "",
+        command: str = "/incident",
+        *,
+        socket: bool | None = None,
+        bad_signature: bool = False,
     ) -> Delivery:
         with self.ws.lock:
             user, channel = self.ws.user(user_id), self.ws.channel(channel_id)
             target = ResponseTarget(user.id, channel.id)
-            form = p.slash_command_form(self.ws, user, channel, command, text,
-                                        self._responses.issue(target),
-                                        self.ws.issue_trigger(user.id))
-        result = await self._on_loop(self._deliverer.deliver(
-            "slash_commands", form, socket=socket, accepts_response_payload=True,
-            bad_signature=bad_signature))
+            form = p.slash_command_form(
+                self.ws,
+                user,
+                channel,
+                command,
+                text,
+                self._responses.issue(target),
+                self.ws.issue_trigger(user.id),
+            )
+        result = await self._on_loop(
+            self._deliverer.deliver(
+                "slash_commands",
+                form,
+                socket=socket,
+                accepts_response_payload=True,
+                bad_signature=bad_signature,
+            )
+        )
         self._apply_ack(result, target, "slash_command_ack")
         return result
 
@@ -80,62 +99,131 @@ class InteractionsMixin:
         raise SlackError("message_not_found")
 
     async def _message_action(
-        self, user_id: str, channel_id: str, message_ts: str, action_id: str,
-        block_id: str | None, *, value: str | None = None,
-        selected_values: list[str] | None = None, message: dict[str, Any] | None = None,
-        socket: bool | None = None, bad_signature: bool = False,
+        self,
+        user_id: str,
+        channel_id: str,
+        message_ts: str,
+        action_id: str,
+        block_id: str | None,
+        *,
+        value: str | None = None,
+        selected_values: list[str] | None = None,
+        message: dict[str, Any] | None = None,
+        socket: bool | None = None,
+        bad_signature: bool = False,
     ) -> Delivery:
         with self.ws.lock:
             user, channel = self.ws.user(user_id), self.ws.channel(channel_id)
             stored, ephemeral = self._source_message(channel, message_ts)
             seen = message if message is not None else stored
             bid, element = p.find_element(seen.get("blocks") or [], action_id, block_id)
-            selected = _pick_options(element, selected_values) if selected_values is not None \
-                else None
-            action, state = p.action_from_element(bid, element, self.ws.ids.new_ts(),
-                                                  value=value, selected=selected)
+            selected = (
+                _pick_options(element, selected_values) if selected_values is not None else None
+            )
+            action, state = p.action_from_element(
+                bid, element, self.ws.ids.new_ts(), value=value, selected=selected
+            )
             target = ResponseTarget(user.id, channel.id, message_ts, ephemeral)
             payload = p.block_actions_payload(
-                self.ws, user, channel, seen, [action],
-                {bid: {action_id: state}} if state else {}, self._responses.issue(target),
-                self.ws.issue_trigger(user.id), is_ephemeral=ephemeral)
-        return await self._on_loop(self._deliverer.deliver(
-            "interactive", payload, socket=socket, bad_signature=bad_signature))
+                self.ws,
+                user,
+                channel,
+                seen,
+                [action],
+                {bid: {action_id: state}} if state else {},
+                self._responses.issue(target),
+                self.ws.issue_trigger(user.id),
+                is_ephemeral=ephemeral,
+            )
+        return await self._on_loop(
+            self._deliverer.deliver(
+                "interactive", payload, socket=socket, bad_signature=bad_signature
+            )
+        )
 
     async def click_button(
-        self, user_id: str, channel_id: str, message_ts: str, action_id: str,
-        value: str | None = None, block_id: str | None = None, *,
-        message: dict[str, Any] | None = None, socket: bool | None = None,
+        self,
+        user_id: str,
+        channel_id: str,
+        message_ts: str,
+        action_id: str,
+        value: str | None = None,
+        block_id: str | None = None,
+        *,
+        message: dict[str, Any] | None = None,
+        socket: bool | None = None,
         bad_signature: bool = False,
     ) -> Delivery:
         """Click a button of the stored message (or of ``message``, an older copy of it)."""
         return await self._message_action(
-            user_id, channel_id, message_ts, action_id, block_id, value=value, message=message,
-            socket=socket, bad_signature=bad_signature)
+            user_id,
+            channel_id,
+            message_ts,
+            action_id,
+            block_id,
+            value=value,
+            message=message,
+            socket=socket,
+            bad_signature=bad_signature,
+        )
 
     async def select_option(
-        self, user_id: str, channel_id: str, message_ts: str, action_id: str, value: str,
-        block_id: str | None = None, *, message: dict[str, Any] | None = None,
+        self,
+        user_id: str,
+        channel_id: str,
+        message_ts: str,
+        action_id: str,
+        value: str,
+        block_id: str | None = None,
+        *,
+        message: dict[str, Any] | None = None,
         socket: bool | None = None,
     ) -> Delivery:
         return await self._message_action(
-            user_id, channel_id, message_ts, action_id, block_id, selected_values=[value],
-            message=message, socket=socket)
+            user_id,
+            channel_id,
+            message_ts,
+            action_id,
+            block_id,
+            selected_values=[value],
+            message=message,
+            socket=socket,
+        )
 
     async def check_boxes(
-        self, user_id: str, channel_id: str, message_ts: str, action_id: str,
-        values: list[str], block_id: str | None = None, *,
-        message: dict[str, Any] | None = None, socket: bool | None = None,
+        self,
+        user_id: str,
+        channel_id: str,
+        message_ts: str,
+        action_id: str,
+        values: list[str],
+        block_id: str | None = None,
+        *,
+        message: dict[str, Any] | None = None,
+        socket: bool | None = None,
     ) -> Delivery:
         """Leave exactly ``values`` checked in a ``checkboxes`` element."""
         return await self._message_action(
-            user_id, channel_id, message_ts, action_id, block_id, selected_values=values,
-            message=message, socket=socket)
+            user_id,
+            channel_id,
+            message_ts,
+            action_id,
+            block_id,
+            selected_values=values,
+            message=message,
+            socket=socket,
+        )
 
     # -- views -------------------------------------------------------------------------------
     async def click_view_button(
-        self, user_id: str, view_id: str, action_id: str, value: str | None = None,
-        block_id: str | None = None, *, socket: bool | None = None,
+        self,
+        user_id: str,
+        view_id: str,
+        action_id: str,
+        value: str | None = None,
+        block_id: str | None = None,
+        *,
+        socket: bool | None = None,
     ) -> Delivery:
         with self.ws.lock:
             user, view = self.ws.user(user_id), self.ws.views[view_id]
@@ -143,13 +231,26 @@ class InteractionsMixin:
             bid, element = p.find_element(rendered["blocks"], action_id, block_id)
             action, _ = p.action_from_element(bid, element, self.ws.ids.new_ts(), value=value)
             payload = p.block_actions_payload(
-                self.ws, user, None, None, [action], view.state_values, None,
-                self.ws.issue_trigger(user.id), view=rendered)
+                self.ws,
+                user,
+                None,
+                None,
+                [action],
+                view.state_values,
+                None,
+                self.ws.issue_trigger(user.id),
+                view=rendered,
+            )
         return await self._on_loop(self._deliverer.deliver("interactive", payload, socket=socket))
 
     async def submit_view(
-        self, user_id: str, view_id: str, values: dict[str, dict[str, Any]] | None = None, *,
-        socket: bool | None = None, bad_signature: bool = False,
+        self,
+        user_id: str,
+        view_id: str,
+        values: dict[str, dict[str, Any]] | None = None,
+        *,
+        socket: bool | None = None,
+        bad_signature: bool = False,
     ) -> Delivery:
         """Submit the open modal ``view_id`` with ``{block_id: {action_id: value}}`` state."""
         with self.ws.lock:
@@ -159,11 +260,18 @@ class InteractionsMixin:
                 raise LookupError(f"view {view_id} is not open for {user_id}")
             view = self.ws.views[view_id]
             view.state_values = p.normalize_values(values or {})
-            payload = p.view_submission_payload(self.ws, user, render_view(self.ws, view),
-                                                self.ws.issue_trigger(user.id))
-        result = await self._on_loop(self._deliverer.deliver(
-            "interactive", payload, socket=socket, accepts_response_payload=True,
-            bad_signature=bad_signature))
+            payload = p.view_submission_payload(
+                self.ws, user, render_view(self.ws, view), self.ws.issue_trigger(user.id)
+            )
+        result = await self._on_loop(
+            self._deliverer.deliver(
+                "interactive",
+                payload,
+                socket=socket,
+                accepts_response_payload=True,
+                bad_signature=bad_signature,
+            )
+        )
         if result.ok:
             with self.ws.lock:
                 self._apply_view_answer(user_id, view_id, result)
@@ -191,23 +299,35 @@ class InteractionsMixin:
 
     # -- events ------------------------------------------------------------------------------
     async def send_event(
-        self, event: dict[str, Any], retry_num: int | None = None, *,
-        event_id: str | None = None, retry_reason: str = "http_timeout",
-        socket: bool | None = None, bad_signature: bool = False,
+        self,
+        event: dict[str, Any],
+        retry_num: int | None = None,
+        *,
+        event_id: str | None = None,
+        retry_reason: str = "http_timeout",
+        socket: bool | None = None,
+        bad_signature: bool = False,
     ) -> Delivery:
         """Deliver ``event`` in an ``event_callback`` envelope (reuse ``event_id`` on retries)."""
         with self.ws.lock:
             event = dict(event)
             event.setdefault("event_ts", self.ws.ids.new_ts())
-            envelope = p.event_envelope(self.ws, event, event_id or self.ws.ids.new_id("Ev"),
-                                        int(self.ws.now()))
-        return await self._on_loop(self._deliverer.deliver(
-            "events_api", envelope, socket=socket, retry_num=retry_num,
-            retry_reason=retry_reason, bad_signature=bad_signature))
+            envelope = p.event_envelope(
+                self.ws, event, event_id or self.ws.ids.new_id("Ev"), int(self.ws.now())
+            )
+        return await self._on_loop(
+            self._deliverer.deliver(
+                "events_api",
+                envelope,
+                socket=socket,
+                retry_num=retry_num,
+                retry_reason=retry_reason,
+                bad_signature=bad_signature,
+            )
+        )
 
     async def url_verification(self, challenge: str = "double-challenge") -> Delivery:
-        body = {"token": p.VERIFICATION_TOKEN, "challenge": challenge,
-                "type": "url_verification"}
+        body = {"token": p.VERIFICATION_TOKEN, "challenge": challenge, "type": "url_verification"}
         return await self._on_loop(self._deliverer.deliver("events_api", body, socket=False))
 
 

@@ -20,16 +20,28 @@ def _team(ws: Workspace) -> dict[str, Any]:
 
 
 def slash_command_form(
-    ws: Workspace, user: User, channel: Channel, command: str, text: str,
-    response_url: str, trigger_id: str,
+    ws: Workspace,
+    user: User,
+    channel: Channel,
+    command: str,
+    text: str,
+    response_url: str,
+    trigger_id: str,
 ) -> dict[str, str]:
     return {
-        "token": VERIFICATION_TOKEN, "team_id": ws.team.id, "team_domain": ws.team.domain,
+        "token": VERIFICATION_TOKEN,
+        "team_id": ws.team.id,
+        "team_domain": ws.team.domain,
         "channel_id": channel.id,
         "channel_name": "directmessage" if channel.is_im else channel.name,
-        "user_id": user.id, "user_name": user.name, "command": command, "text": text,
-        "api_app_id": ws.app_id, "is_enterprise_install": "false",
-        "response_url": response_url, "trigger_id": trigger_id,
+        "user_id": user.id,
+        "user_name": user.name,
+        "command": command,
+        "text": text,
+        "api_app_id": ws.app_id,
+        "is_enterprise_install": "false",
+        "response_url": response_url,
+        "trigger_id": trigger_id,
     }
 
 
@@ -56,13 +68,19 @@ def find_element(
 
 
 def action_from_element(
-    block_id: str, element: dict[str, Any], action_ts: str, *, value: str | None = None,
+    block_id: str,
+    element: dict[str, Any],
+    action_ts: str,
+    *,
+    value: str | None = None,
     selected: list[dict[str, Any]] | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """(the ``actions[]`` entry, the element's ``state.values`` entry or None)."""
     etype = element.get("type", "button")
     action: dict[str, Any] = {
-        "type": etype, "action_id": element.get("action_id"), "block_id": block_id,
+        "type": etype,
+        "action_id": element.get("action_id"),
+        "block_id": block_id,
         "action_ts": action_ts,
     }
     state: dict[str, Any] | None = None
@@ -73,8 +91,13 @@ def action_from_element(
             action["value"] = chosen
         if element.get("style"):
             action["style"] = element["style"]
-    elif etype in ("checkboxes", "multi_static_select", "radio_buttons", "static_select",
-                   "overflow"):
+    elif etype in (
+        "checkboxes",
+        "multi_static_select",
+        "radio_buttons",
+        "static_select",
+        "overflow",
+    ):
         options = selected or []
         if etype in ("checkboxes", "multi_static_select"):
             action["selected_options"] = options
@@ -89,15 +112,29 @@ def action_from_element(
 
 
 def block_actions_payload(
-    ws: Workspace, user: User, channel: Channel | None, message: dict[str, Any] | None,
-    actions: list[dict[str, Any]], state_values: dict[str, Any], response_url: str | None,
-    trigger_id: str, *, view: dict[str, Any] | None = None, is_ephemeral: bool = False,
+    ws: Workspace,
+    user: User,
+    channel: Channel | None,
+    message: dict[str, Any] | None,
+    actions: list[dict[str, Any]],
+    state_values: dict[str, Any],
+    response_url: str | None,
+    trigger_id: str,
+    *,
+    view: dict[str, Any] | None = None,
+    is_ephemeral: bool = False,
 ) -> dict[str, Any]:
     payload: dict[str, Any] = {
-        "type": "block_actions", "user": _user(ws, user), "api_app_id": ws.app_id,
-        "token": VERIFICATION_TOKEN, "trigger_id": trigger_id, "team": _team(ws),
-        "enterprise": None, "is_enterprise_install": False,
-        "state": {"values": state_values}, "actions": actions,
+        "type": "block_actions",
+        "user": _user(ws, user),
+        "api_app_id": ws.app_id,
+        "token": VERIFICATION_TOKEN,
+        "trigger_id": trigger_id,
+        "team": _team(ws),
+        "enterprise": None,
+        "is_enterprise_install": False,
+        "state": {"values": state_values},
+        "actions": actions,
     }
     if view is not None:
         payload["container"] = {"type": "view", "view_id": view["id"]}
@@ -106,7 +143,9 @@ def block_actions_payload(
     if channel is None or message is None:
         raise ValueError("a message action needs its channel and message")
     payload["container"] = {
-        "type": "message", "message_ts": message["ts"], "channel_id": channel.id,
+        "type": "message",
+        "message_ts": message["ts"],
+        "channel_id": channel.id,
         "is_ephemeral": is_ephemeral,
     }
     payload["channel"] = {"id": channel.id, "name": channel.name or "directmessage"}
@@ -119,17 +158,30 @@ def view_submission_payload(
     ws: Workspace, user: User, view: dict[str, Any], trigger_id: str
 ) -> dict[str, Any]:
     return {
-        "type": "view_submission", "team": _team(ws), "user": _user(ws, user),
-        "api_app_id": ws.app_id, "token": VERIFICATION_TOKEN, "trigger_id": trigger_id,
-        "view": view, "response_urls": [], "is_enterprise_install": False, "enterprise": None,
+        "type": "view_submission",
+        "team": _team(ws),
+        "user": _user(ws, user),
+        "api_app_id": ws.app_id,
+        "token": VERIFICATION_TOKEN,
+        "trigger_id": trigger_id,
+        "view": view,
+        "response_urls": [],
+        "is_enterprise_install": False,
+        "enterprise": None,
     }
 
 
 def view_closed_payload(ws: Workspace, user: User, view: dict[str, Any]) -> dict[str, Any]:
     return {
-        "type": "view_closed", "team": _team(ws), "user": _user(ws, user),
-        "api_app_id": ws.app_id, "token": VERIFICATION_TOKEN, "view": view,
-        "is_cleared": False, "is_enterprise_install": False, "enterprise": None,
+        "type": "view_closed",
+        "team": _team(ws),
+        "user": _user(ws, user),
+        "api_app_id": ws.app_id,
+        "token": VERIFICATION_TOKEN,
+        "view": view,
+        "is_cleared": False,
+        "is_enterprise_install": False,
+        "enterprise": None,
     }
 
 
@@ -137,13 +189,23 @@ def event_envelope(
     ws: Workspace, event: dict[str, Any], event_id: str, event_time: int
 ) -> dict[str, Any]:
     return {
-        "token": VERIFICATION_TOKEN, "team_id": ws.team.id, "api_app_id": ws.app_id,
-        "event": event, "type": "event_callback", "event_id": event_id,
-        "event_time": event_time, "event_context": f"4-{event_id}",
-        "authorizations": [{
-            "enterprise_id": None, "team_id": ws.team.id, "user_id": ws.bot_user.id,
-            "is_bot": True, "is_enterprise_install": False,
-        }],
+        "token": VERIFICATION_TOKEN,
+        "team_id": ws.team.id,
+        "api_app_id": ws.app_id,
+        "event": event,
+        "type": "event_callback",
+        "event_id": event_id,
+        "event_time": event_time,
+        "event_context": f"4-{event_id}",
+        "authorizations": [
+            {
+                "enterprise_id": None,
+                "team_id": ws.team.id,
+                "user_id": ws.bot_user.id,
+                "is_bot": True,
+                "is_enterprise_install": False,
+            }
+        ],
         "is_ext_shared_channel": False,
     }
 

@@ -86,11 +86,20 @@ class ResponseUrls:
             return
         thread_ts = body.get("thread_ts")
         if body.get("response_type") == "in_channel" and channel is not None:
-            ws.store_message(channel, {**content, **ws.bot_message_fields()},
-                             thread_ts=str(thread_ts) if thread_ts else None)
+            ws.store_message(
+                channel,
+                {**content, **ws.bot_message_fields()},
+                thread_ts=str(thread_ts) if thread_ts else None,
+            )
             return
-        ws.add_ephemeral(target.user_id, target.channel_id, text, blocks, source,
-                         str(thread_ts) if thread_ts else None)
+        ws.add_ephemeral(
+            target.user_id,
+            target.channel_id,
+            text,
+            blocks,
+            source,
+            str(thread_ts) if thread_ts else None,
+        )
 
     def _delete_original(self, target: ResponseTarget) -> None:
         ws = self._ws
@@ -101,11 +110,17 @@ class ResponseUrls:
         if channel is not None and target.message_ts in channel.messages:
             ws.delete_message(channel, channel.messages[target.message_ts])
 
-    def _replace_ephemeral(self, target: ResponseTarget, text: str | None,
-                           blocks: list[dict[str, Any]] | None, source: str) -> None:
+    def _replace_ephemeral(
+        self,
+        target: ResponseTarget,
+        text: str | None,
+        blocks: list[dict[str, Any]] | None,
+        source: str,
+    ) -> None:
         ws = self._ws
         for i, eph in enumerate(ws.ephemerals):
             if eph.ts == target.message_ts:
-                ws.ephemerals[i] = Ephemeral(eph.user_id, eph.channel_id, text, blocks, source,
-                                             eph.ts, eph.thread_ts)
+                ws.ephemerals[i] = Ephemeral(
+                    eph.user_id, eph.channel_id, text, blocks, source, eph.ts, eph.thread_ts
+                )
                 return

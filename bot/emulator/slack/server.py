@@ -19,9 +19,15 @@ LOOPBACK = "127.0.0.1"
 class DoubleServer:
     """Serves the Web API, file uploads, response_urls and Socket Mode on 127.0.0.1."""
 
-    def __init__(self, ws: Workspace, api: WebApi, responses: ResponseUrls, hub: SocketHub,
-                 on_start: Callable[[], Awaitable[None]],
-                 on_stop: Callable[[], Awaitable[None]]) -> None:
+    def __init__(
+        self,
+        ws: Workspace,
+        api: WebApi,
+        responses: ResponseUrls,
+        hub: SocketHub,
+        on_start: Callable[[], Awaitable[None]],
+        on_stop: Callable[[], Awaitable[None]],
+    ) -> None:
         self._ws = ws
         self._api = api
         self._responses = responses

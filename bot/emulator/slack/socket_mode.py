@@ -63,12 +63,18 @@ class SocketHub:
         self._issued.discard(ticket)
         sock = web.WebSocketResponse(autoping=True, heartbeat=None)
         await sock.prepare(request)
-        await sock.send_json({
-            "type": "hello", "num_connections": self.connected + 1,
-            "debug_info": {"host": "applink-double", "build_number": 1,
-                           "approximate_connection_time": 18060},
-            "connection_info": {"app_id": self._ws.app_id},
-        })
+        await sock.send_json(
+            {
+                "type": "hello",
+                "num_connections": self.connected + 1,
+                "debug_info": {
+                    "host": "applink-double",
+                    "build_number": 1,
+                    "approximate_connection_time": 18060,
+                },
+                "connection_info": {"app_id": self._ws.app_id},
+            }
+        )
         self._conns.append(sock)
         await self._notify()
         try:
@@ -86,15 +92,22 @@ class SocketHub:
         return sock
 
     async def deliver(
-        self, kind: str, payload: dict[str, Any], *, accepts_response_payload: bool,
-        retry_attempt: int = 0, retry_reason: str = "",
+        self,
+        kind: str,
+        payload: dict[str, Any],
+        *,
+        accepts_response_payload: bool,
+        retry_attempt: int = 0,
+        retry_reason: str = "",
     ) -> Delivery:
         live = [c for c in self._conns if not c.closed]
         if not live:
             raise RuntimeError("no Socket Mode connection is open to deliver to")
         envelope_id = str(uuid.uuid4())
         envelope: dict[str, Any] = {
-            "envelope_id": envelope_id, "type": kind, "payload": payload,
+            "envelope_id": envelope_id,
+            "type": kind,
+            "payload": payload,
             "accepts_response_payload": accepts_response_payload,
         }
         if kind == "events_api":

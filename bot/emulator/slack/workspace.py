@@ -226,8 +226,13 @@ class Workspace:
         self.app_id = ids.new_id("A")
         self.bot_id = ids.new_id("B")
         self.bot_user = User(
-            ids.new_id("U"), bot_name, bot_name, bot_name, self.team.id,
-            is_bot=True, bot_id=self.bot_id,
+            ids.new_id("U"),
+            bot_name,
+            bot_name,
+            bot_name,
+            self.team.id,
+            is_bot=True,
+            bot_id=self.bot_id,
         )
         self.users: dict[str, User] = {self.bot_user.id: self.bot_user}
         self.usergroups: dict[str, Usergroup] = {}
@@ -267,13 +272,23 @@ class Workspace:
         return self.ids.now()
 
     def add_channel(
-        self, name: str, *, creator: str | None = None, members: list[str] | None = None,
-        is_private: bool = False, is_general: bool = False,
+        self,
+        name: str,
+        *,
+        creator: str | None = None,
+        members: list[str] | None = None,
+        is_private: bool = False,
+        is_general: bool = False,
     ) -> Channel:
         cid = self.ids.new_id("G" if is_private else "C")
         channel = Channel(
-            cid, name, int(self.now()), creator or self.bot_user.id,
-            is_private=is_private, is_general=is_general, members=list(members or []),
+            cid,
+            name,
+            int(self.now()),
+            creator or self.bot_user.id,
+            is_private=is_private,
+            is_general=is_general,
+            members=list(members or []),
         )
         self.channels[cid] = channel
         return channel
@@ -283,8 +298,15 @@ class Workspace:
             if ch.is_im and ch.im_user == user_id:
                 return ch
         cid = self.ids.new_id("D")
-        ch = Channel(cid, "", int(self.now()), self.bot_user.id, is_im=True, im_user=user_id,
-                     members=[self.bot_user.id, user_id])
+        ch = Channel(
+            cid,
+            "",
+            int(self.now()),
+            self.bot_user.id,
+            is_im=True,
+            im_user=user_id,
+            members=[self.bot_user.id, user_id],
+        )
         self.channels[cid] = ch
         return ch
 
@@ -294,8 +316,14 @@ class Workspace:
             if ch.is_mpim and sorted(ch.members) == members:
                 return ch
         names = "--".join(self.users[u].name for u in members)
-        ch = Channel(self.ids.new_id("G"), f"mpdm-{names}-1", int(self.now()),
-                     self.bot_user.id, is_mpim=True, members=members)
+        ch = Channel(
+            self.ids.new_id("G"),
+            f"mpdm-{names}-1",
+            int(self.now()),
+            self.bot_user.id,
+            is_mpim=True,
+            members=members,
+        )
         self.channels[ch.id] = ch
         return ch
 
@@ -326,8 +354,13 @@ class Workspace:
             "bot_id": self.bot_id,
             "app_id": self.app_id,
             "team": self.team.id,
-            "bot_profile": {"id": self.bot_id, "app_id": self.app_id, "name": self.bot_user.name,
-                            "team_id": self.team.id, "deleted": False},
+            "bot_profile": {
+                "id": self.bot_id,
+                "app_id": self.app_id,
+                "name": self.bot_user.name,
+                "team_id": self.team.id,
+                "deleted": False,
+            },
         }
 
     def issue_trigger(self, user_id: str) -> str:
@@ -336,8 +369,13 @@ class Workspace:
         return tid
 
     def add_ephemeral(
-        self, user_id: str, channel_id: str, text: str | None,
-        blocks: list[dict[str, Any]] | None, source: str, thread_ts: str | None = None,
+        self,
+        user_id: str,
+        channel_id: str,
+        text: str | None,
+        blocks: list[dict[str, Any]] | None,
+        source: str,
+        thread_ts: str | None = None,
     ) -> Ephemeral:
         eph = Ephemeral(user_id, channel_id, text, blocks, source, self.ids.new_ts(), thread_ts)
         self.ephemerals.append(eph)

@@ -41,8 +41,9 @@ def paginate(items: Sequence[T], a: Args, default_limit: int = 100) -> tuple[lis
     return page, next_cursor
 
 
-def bot_channel(ctx: ApiContext, a: Args, arg: str = "channel", *, member: bool = True,
-                writable: bool = False) -> Channel:
+def bot_channel(
+    ctx: ApiContext, a: Args, arg: str = "channel", *, member: bool = True, writable: bool = False
+) -> Channel:
     """The conversation named by ``arg``; bot membership / not archived checked on request."""
     ch = ctx.ws.channel(a.req(arg, "channel_not_found"))
     if writable and ch.is_archived:

@@ -87,8 +87,9 @@ def post_ephemeral(ctx: ApiContext, a: Args) -> dict[str, Any]:
     if uid not in ch.members:
         raise SlackError("user_not_in_channel")
     data = _content(a)
-    eph = ctx.ws.add_ephemeral(uid, ch.id, data.get("text"), data.get("blocks"),
-                               "chat.postEphemeral", a.get("thread_ts"))
+    eph = ctx.ws.add_ephemeral(
+        uid, ch.id, data.get("text"), data.get("blocks"), "chat.postEphemeral", a.get("thread_ts")
+    )
     return {"message_ts": eph.ts}
 
 
@@ -102,11 +103,12 @@ def get_permalink(ctx: ApiContext, a: Args) -> dict[str, Any]:
 
 
 def register(table: dict[str, Handler]) -> None:
-    table.update({
-        "chat.postMessage": post_message,
-        "chat.update": update,
-        "chat.delete": delete,
-        "chat.postEphemeral": post_ephemeral,
-        "chat.getPermalink": get_permalink,
-    })
-
+    table.update(
+        {
+            "chat.postMessage": post_message,
+            "chat.update": update,
+            "chat.delete": delete,
+            "chat.postEphemeral": post_ephemeral,
+            "chat.getPermalink": get_permalink,
+        }
+    )

@@ -56,8 +56,10 @@ def list_(ctx: ApiContext, a: Args) -> dict[str, Any]:
         return "private_channel" if c.is_private else "public_channel"
 
     chans = [
-        _info(ctx, c) for c in ctx.ws.channels.values()
-        if kind(c) in types and not (exclude_archived and c.is_archived)
+        _info(ctx, c)
+        for c in ctx.ws.channels.values()
+        if kind(c) in types
+        and not (exclude_archived and c.is_archived)
         and (kind(c) == "public_channel" or bot in c.members)
     ]
     page, cursor = paginate(chans, a, 100)
@@ -68,10 +70,17 @@ def _set_text(attr: str) -> Handler:
     def handler(ctx: ApiContext, a: Args) -> dict[str, Any]:
         ch = bot_channel(ctx, a, writable=True)
         setattr(ch, attr, a.get(attr) or "")
-        ctx.ws.store_message(ch, {"subtype": f"channel_{attr}", attr: getattr(ch, attr),
-                                  "user": ctx.ws.bot_user.id,
-                                  "text": f"set the channel {attr}: {getattr(ch, attr)}"})
+        ctx.ws.store_message(
+            ch,
+            {
+                "subtype": f"channel_{attr}",
+                attr: getattr(ch, attr),
+                "user": ctx.ws.bot_user.id,
+                "text": f"set the channel {attr}: {getattr(ch, attr)}",
+            },
+        )
         return {"channel": _info(ctx, ch)}
+
     return handler
 
 
@@ -94,8 +103,9 @@ def invite(ctx: ApiContext, a: Args) -> dict[str, Any]:
             raise SlackError("already_in_channel")
     for uid in user_ids:
         ch.members.append(uid)
-        ctx.ws.store_message(ch, {"subtype": "channel_join", "user": uid,
-                                  "text": f"<@{uid}> has joined the channel"})
+        ctx.ws.store_message(
+            ch, {"subtype": "channel_join", "user": uid, "text": f"<@{uid}> has joined the channel"}
+        )
     return {"channel": _info(ctx, ch)}
 
 
@@ -190,13 +200,19 @@ def _window(msgs: list[Message], a: Args) -> list[Message]:
 
 def history(ctx: ApiContext, a: Args) -> dict[str, Any]:
     ch = bot_channel(ctx, a)
-    top = [m for m in ch.messages.values()
-           if not m.is_reply or m.data.get("subtype") == "thread_broadcast"]
+    top = [
+        m
+        for m in ch.messages.values()
+        if not m.is_reply or m.data.get("subtype") == "thread_broadcast"
+    ]
     msgs = sorted(_window(top, a), key=lambda m: float(m.ts), reverse=True)
     page, cursor = paginate(msgs, a, 100)
-    return {"messages": [m.to_dict() for m in page], "has_more": bool(cursor),
-            "pin_count": sum(1 for m in ch.messages.values() if m.pinned_by),
-            "response_metadata": {"next_cursor": cursor}}
+    return {
+        "messages": [m.to_dict() for m in page],
+        "has_more": bool(cursor),
+        "pin_count": sum(1 for m in ch.messages.values() if m.pinned_by),
+        "response_metadata": {"next_cursor": cursor},
+    }
 
 
 def replies(ctx: ApiContext, a: Args) -> dict[str, Any]:
@@ -206,24 +222,29 @@ def replies(ctx: ApiContext, a: Args) -> dict[str, Any]:
     root = ch.messages.get(parent.thread_ts or "", parent) if parent.is_reply else parent
     thread = [root] + [ch.messages[r] for r in root.replies if r in ch.messages]
     page, cursor = paginate(_window(thread, a), a, 1000)
-    return {"messages": [m.to_dict() for m in page], "has_more": bool(cursor),
-            "response_metadata": {"next_cursor": cursor}}
+    return {
+        "messages": [m.to_dict() for m in page],
+        "has_more": bool(cursor),
+        "response_metadata": {"next_cursor": cursor},
+    }
 
 
 def register(table: dict[str, Handler]) -> None:
-    table.update({
-        "conversations.create": create,
-        "conversations.info": info,
-        "conversations.list": list_,
-        "conversations.setTopic": _set_text("topic"),
-        "conversations.setPurpose": _set_text("purpose"),
-        "conversations.invite": invite,
-        "conversations.join": join,
-        "conversations.members": members,
-        "conversations.archive": archive,
-        "conversations.unarchive": unarchive,
-        "conversations.kick": kick,
-        "conversations.open": open_,
-        "conversations.history": history,
-        "conversations.replies": replies,
-    })
+    table.update(
+        {
+            "conversations.create": create,
+            "conversations.info": info,
+            "conversations.list": list_,
+            "conversations.setTopic": _set_text("topic"),
+            "conversations.setPurpose": _set_text("purpose"),
+            "conversations.invite": invite,
+            "conversations.join": join,
+            "conversations.members": members,
+            "conversations.archive": archive,
+            "conversations.unarchive": unarchive,
+            "conversations.kick": kick,
+            "conversations.open": open_,
+            "conversations.history": history,
+            "conversations.replies": replies,
+        }
+    )

@@ -20,8 +20,9 @@ def get_upload_url(ctx: ApiContext, a: Args) -> dict[str, Any]:
     if length > MAX_FILE_BYTES:
         raise SlackError("file_upload_size_restricted")
     fid = ctx.ws.ids.new_id("F")
-    ctx.ws.files[fid] = StoredFile(fid, filename, length, user=ctx.ws.bot_user.id,
-                                   created=int(ctx.ws.now()))
+    ctx.ws.files[fid] = StoredFile(
+        fid, filename, length, user=ctx.ws.bot_user.id, created=int(ctx.ws.now())
+    )
     return {"upload_url": f"{ctx.public_url}upload/{fid}", "file_id": fid}
 
 
@@ -50,8 +51,10 @@ def complete_upload(ctx: ApiContext, a: Args) -> dict[str, Any]:
     domain = ctx.ws.team.domain
     for ch in channels:
         data: dict[str, Any] = {
-            "text": a.get("initial_comment") or "", "upload": True,
-            "files": [f.to_dict(domain) for f in files], **ctx.ws.bot_message_fields(),
+            "text": a.get("initial_comment") or "",
+            "upload": True,
+            "files": [f.to_dict(domain) for f in files],
+            **ctx.ws.bot_message_fields(),
         }
         msg = ctx.ws.store_message(ch, data, thread_ts=a.get("thread_ts"))
         for f in files:
@@ -64,13 +67,18 @@ def info(ctx: ApiContext, a: Args) -> dict[str, Any]:
     stored = ctx.ws.files.get(a.req("file", "file_not_found"))
     if stored is None or not stored.completed:
         raise SlackError("file_not_found")
-    return {"file": stored.to_dict(ctx.ws.team.domain), "comments": [],
-            "response_metadata": {"next_cursor": ""}}
+    return {
+        "file": stored.to_dict(ctx.ws.team.domain),
+        "comments": [],
+        "response_metadata": {"next_cursor": ""},
+    }
 
 
 def register(table: dict[str, Handler]) -> None:
-    table.update({
-        "files.getUploadURLExternal": get_upload_url,
-        "files.completeUploadExternal": complete_upload,
-        "files.info": info,
-    })
+    table.update(
+        {
+            "files.getUploadURLExternal": get_upload_url,
+            "files.completeUploadExternal": complete_upload,
+            "files.info": info,
+        }
+    )

@@ -43,11 +43,23 @@ def pins_remove(ctx: ApiContext, a: Args) -> dict[str, Any]:
 
 def pins_list(ctx: ApiContext, a: Args) -> dict[str, Any]:
     ch = bot_channel(ctx, a, member=False)
-    pinned = sorted((m for m in ch.messages.values() if m.pinned_by),
-                    key=lambda m: m.pinned_at or 0.0, reverse=True)
-    return {"items": [
-        {"type": "message", "created": int(m.pinned_at or 0), "created_by": m.pinned_by,
-         "channel": ch.id, "message": m.to_dict()} for m in pinned]}
+    pinned = sorted(
+        (m for m in ch.messages.values() if m.pinned_by),
+        key=lambda m: m.pinned_at or 0.0,
+        reverse=True,
+    )
+    return {
+        "items": [
+            {
+                "type": "message",
+                "created": int(m.pinned_at or 0),
+                "created_by": m.pinned_by,
+                "channel": ch.id,
+                "message": m.to_dict(),
+            }
+            for m in pinned
+        ]
+    }
 
 
 def _name(a: Args) -> str:
@@ -87,11 +99,13 @@ def reactions_get(ctx: ApiContext, a: Args) -> dict[str, Any]:
 
 
 def register(table: dict[str, Handler]) -> None:
-    table.update({
-        "pins.add": pins_add,
-        "pins.remove": pins_remove,
-        "pins.list": pins_list,
-        "reactions.add": reactions_add,
-        "reactions.remove": reactions_remove,
-        "reactions.get": reactions_get,
-    })
+    table.update(
+        {
+            "pins.add": pins_add,
+            "pins.remove": pins_remove,
+            "pins.list": pins_list,
+            "reactions.add": reactions_add,
+            "reactions.remove": reactions_remove,
+            "reactions.get": reactions_get,
+        }
+    )

@@ -12,8 +12,12 @@ from .base import ApiContext, Handler, paginate
 def auth_test(ctx: ApiContext, a: Args) -> dict[str, Any]:
     ws = ctx.ws
     return {
-        "url": ws.team.url, "team": ws.team.name, "user": ws.bot_user.name,
-        "team_id": ws.team.id, "user_id": ws.bot_user.id, "bot_id": ws.bot_id,
+        "url": ws.team.url,
+        "team": ws.team.name,
+        "user": ws.bot_user.name,
+        "team_id": ws.team.id,
+        "user_id": ws.bot_user.id,
+        "bot_id": ws.bot_id,
         "is_enterprise_install": False,
     }
 
@@ -25,8 +29,11 @@ def users_info(ctx: ApiContext, a: Args) -> dict[str, Any]:
 def users_list(ctx: ApiContext, a: Args) -> dict[str, Any]:
     users = [u.to_dict() for u in ctx.ws.users.values()]
     page, cursor = paginate(users, a, 200)
-    return {"members": page, "cache_ts": int(ctx.ws.now()),
-            "response_metadata": {"next_cursor": cursor}}
+    return {
+        "members": page,
+        "cache_ts": int(ctx.ws.now()),
+        "response_metadata": {"next_cursor": cursor},
+    }
 
 
 def users_lookup_by_email(ctx: ApiContext, a: Args) -> dict[str, Any]:
@@ -56,12 +63,14 @@ def apps_connections_open(ctx: ApiContext, a: Args) -> dict[str, Any]:
 
 
 def register(table: dict[str, Handler]) -> None:
-    table.update({
-        "auth.test": auth_test,
-        "users.info": users_info,
-        "users.list": users_list,
-        "users.lookupByEmail": users_lookup_by_email,
-        "usergroups.list": usergroups_list,
-        "usergroups.users.list": usergroups_users_list,
-        "apps.connections.open": apps_connections_open,
-    })
+    table.update(
+        {
+            "auth.test": auth_test,
+            "users.info": users_info,
+            "users.list": users_list,
+            "users.lookupByEmail": users_lookup_by_email,
+            "usergroups.list": usergroups_list,
+            "usergroups.users.list": usergroups_users_list,
+            "apps.connections.open": apps_connections_open,
+        }
+    )

@@ -19,17 +19,25 @@ def render_view(ws: Workspace, view: View) -> dict[str, Any]:
     """The view object Slack returns and puts in interaction payloads."""
     data = view.data
     return {
-        "id": view.id, "team_id": ws.team.id, "type": data.get("type"),
-        "title": data.get("title"), "submit": data.get("submit"), "close": data.get("close"),
+        "id": view.id,
+        "team_id": ws.team.id,
+        "type": data.get("type"),
+        "title": data.get("title"),
+        "submit": data.get("submit"),
+        "close": data.get("close"),
         "blocks": data.get("blocks", []),
         "private_metadata": data.get("private_metadata", ""),
         "callback_id": data.get("callback_id", ""),
         "external_id": data.get("external_id", ""),
         "state": {"values": view.state_values},
-        "hash": view.hash, "clear_on_close": bool(data.get("clear_on_close")),
+        "hash": view.hash,
+        "clear_on_close": bool(data.get("clear_on_close")),
         "notify_on_close": bool(data.get("notify_on_close")),
-        "root_view_id": view.root_view_id, "previous_view_id": view.previous_view_id,
-        "app_id": ws.app_id, "bot_id": ws.bot_id, "app_installed_team_id": ws.team.id,
+        "root_view_id": view.root_view_id,
+        "previous_view_id": view.previous_view_id,
+        "app_id": ws.app_id,
+        "bot_id": ws.bot_id,
+        "app_installed_team_id": ws.team.id,
     }
 
 
@@ -37,8 +45,13 @@ def _hash(ws: Workspace) -> str:
     return hashlib.sha1(ws.ids.new_ts().encode()).hexdigest()[:20]
 
 
-def new_view(ws: Workspace, user_id: str, data: dict[str, Any],
-             root: str | None = None, previous: str | None = None) -> View:
+def new_view(
+    ws: Workspace,
+    user_id: str,
+    data: dict[str, Any],
+    root: str | None = None,
+    previous: str | None = None,
+) -> View:
     ext = data.get("external_id")
     if ext and any(v.data.get("external_id") == ext for v in ws.views.values()):
         raise SlackError("duplicate_external_id")
@@ -123,9 +136,11 @@ def views_publish(ctx: ApiContext, a: Args) -> dict[str, Any]:
 
 
 def register(table: dict[str, Handler]) -> None:
-    table.update({
-        "views.open": views_open,
-        "views.push": views_push,
-        "views.update": views_update,
-        "views.publish": views_publish,
-    })
+    table.update(
+        {
+            "views.open": views_open,
+            "views.push": views_push,
+            "views.update": views_update,
+            "views.publish": views_publish,
+        }
+    )

@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from bot.emulator.slack import SlackDouble
+from bot.redis_server import RedisHandle
+from tests.e2e.harness import SIGNING_SECRET, Harness, start_bot
+
+
+@pytest.fixture
+async def slack() -> AsyncIterator[SlackDouble]:
+    async with SlackDouble(signing_secret=SIGNING_SECRET) as double:
+        yield double
+
+
+@pytest.fixture
+async def harness(
+    slack: SlackDouble, redis_handle: RedisHandle, prefix: str
+) -> AsyncIterator[Harness]:
+    alice, bob, carol = (slack.add_user(n) for n in ("alice", "bob", "carol"))
+    war_room = slack.add_channel("war-room", members=[alice, bob, carol])
+    broadcast = slack.add_channel("incidents", members=[alice, bob, carol], bot_member=False)
+    app = await start_bot(slack, broadcast, redis_handle, prefix)
+    yield Harness(slack, app, alice, bob, carol, war_room, broadcast)
+    await app.stop()
