@@ -83,6 +83,7 @@ class Fireline:
         self._socket: AsyncSocketModeHandler | None = None
         self._slack_ok_at = 0.0
         self._background: set[asyncio.Task[object]] = set()
+        self._loops: set[asyncio.Task[object]] = set()
         self.port: int | None = None
 
     @property
@@ -122,13 +123,16 @@ class Fireline:
             )
             await self._socket.connect_async()  # type: ignore[no-untyped-call]
         self.spawn(self.services.incidents.reconcile())
+        self.spawn(self.services.incidents.repair_forever(self.deps.clock), forever=True)
         mode = "Socket Mode" if self._socket else "HTTP mode"
         log.info("Fireline is up on %s (%s, %s)", self.url, mode, self.redis.description)
 
-    def spawn(self, work: Coroutine[Any, Any, object]) -> None:
+    def spawn(self, work: Coroutine[Any, Any, object], *, forever: bool = False) -> None:
+        """Run `work` in the background; `forever` loops are cancelled at stop, not awaited."""
         task: asyncio.Task[object] = asyncio.ensure_future(work)
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
+        tasks = self._loops if forever else self._background
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
 
     async def drain(self, grace_s: float = 10.0) -> bool:
         """Wait for acked work still running (and background tasks); False on timeout."""
@@ -138,21 +142,21 @@ class Fireline:
         return drained
 
     async def stop(self) -> None:
+        """Stop taking requests, let acked work finish (bounded), then release everything."""
         if self._runner is not None:
-            await self._runner.shutdown()  # stop taking new requests first
-        if not await self.services.inflight.drain(SHUTDOWN_GRACE_S):
-            log.warning("stopping with %d acked requests unfinished", self.services.inflight.count)
-        for task in list(self._background):
-            task.cancel()
+            await self._runner.shutdown()
         if self._socket is not None:
             await self._socket.close_async()  # type: ignore[no-untyped-call]
             self._socket = None
+        if not await self.services.inflight.drain(SHUTDOWN_GRACE_S):
+            log.warning("stopping with %d acked requests unfinished", self.services.inflight.count)
+        tasks = [*self._background, *self._loops]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
-        await (
-            self.services.slack.client.session.close()
-        ) if self.services.slack.client.session else None
         if self._owns_redis:
             await self.redis.close()
 

@@ -21,7 +21,6 @@ from bot.errors import (
     FirelineError,
     IncidentNotFound,
     SlackRejected,
-    TemporaryError,
     UsageError,
 )
 from bot.incident import (
@@ -39,6 +38,7 @@ log = logging.getLogger(__name__)
 
 MAX_CHANNEL_NAME = 80
 MAX_NAME_ATTEMPTS = 20
+REPAIR_INTERVAL_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -145,6 +145,7 @@ class IncidentService:
                 incident = await self._ensure_announcement(incident)
             except FirelineError as exc:
                 log.warning("provisioning %s stopped: %s", incident_id, exc)
+                await self.store.flag(incident_id)
                 reason = str(exc)
                 await self.store.mutate(
                     incident_id,
@@ -253,6 +254,7 @@ class IncidentService:
             await self.refresh(incident_id)
         except FirelineError as exc:
             log.warning("could not refresh %s in Slack yet: %s", incident_id, exc)
+            await self.store.flag(incident_id)
 
     async def refresh(self, incident_id: str) -> None:
         """Edit the card, topic and announcement in place to show the latest version."""
@@ -368,20 +370,38 @@ class IncidentService:
 
     # --- recovery --------------------------------------------------------------------------
 
-    async def reconcile(self) -> int:
-        """Finish what a crash or an outage left undone. Returns how many incidents it touched."""
-        touched = 0
-        for incident in await self.store.list_incidents(open_only=False):
+    async def reconcile(self, *, everything: bool = True) -> int:
+        """Finish what a crash or an outage left undone. Returns how many incidents it fixed.
+
+        `everything`: scan every incident (at start-up, after a crash that flagged nothing);
+        otherwise only those flagged when a Slack step failed (the periodic repair).
+        """
+        if everything:
+            candidates = await self.store.list_incidents(open_only=False)
+        else:
+            candidates = [await self.store.get(i) for i in await self.store.flagged()]
+        fixed = 0
+        for incident in candidates:
             try:
                 if not incident.provisioned and incident.is_open:
                     await self.provision(incident.id)
-                    touched += 1
+                    fixed += 1
                 elif incident.rendered_version < incident.version:
                     await self.refresh(incident.id)
-                    touched += 1
-            except (TemporaryError, SlackRejected) as exc:
+                    fixed += 1
+                await self.store.unflag(incident.id)
+            except FirelineError as exc:
                 log.warning("reconcile of %s left for later: %s", incident.id, exc)
-        return touched
+        return fixed
+
+    async def repair_forever(self, clock: Clock, every_s: float = REPAIR_INTERVAL_S) -> None:
+        """Every `every_s`, retry the Slack steps that failed (flagged incidents only)."""
+        while True:
+            await clock.sleep(every_s)
+            try:
+                await self.reconcile(everything=False)
+            except FirelineError as exc:
+                log.warning("repair pass failed: %s", exc)
 
 
 def _setting(**fields: object) -> Callable[[Incident], Change]:

@@ -54,7 +54,7 @@ class SlackGateway:
             response = await call(**_drop_none(kwargs))
         except SlackApiError as exc:
             status = exc.response.status_code
-            code = str(exc.response.get("error", "unknown_error"))
+            code = _error_code(exc)
             if status == 429:
                 retry_after = float(exc.response.headers.get("Retry-After", 1) or 1)
                 raise Throttled(f"Slack rate-limited {method}", retry_after=retry_after) from exc
@@ -180,7 +180,9 @@ class SlackGateway:
                 initial_comment=comment,
             )
         except SlackApiError as exc:
-            raise SlackRejected("files.uploadV2", str(exc.response.get("error"))) from exc
+            if exc.response.status_code >= 500:
+                raise Unavailable("Slack answered a server error to a file upload") from exc
+            raise SlackRejected("files.uploadV2", _error_code(exc)) from exc
         except (ClientError, TimeoutError, OSError) as exc:
             raise Unavailable("Slack could not be reached for a file upload") from exc
 
@@ -198,6 +200,12 @@ class SlackGateway:
         )
         self._names[user] = name
         return name
+
+
+def _error_code(exc: SlackApiError) -> str:
+    """Slack's error code; a 5xx from a proxy may have no JSON body at all."""
+    data = exc.response.data
+    return str(data.get("error", "unknown_error")) if isinstance(data, dict) else "unknown_error"
 
 
 def _drop_none(kwargs: dict[str, Any]) -> dict[str, Any]:

@@ -97,6 +97,10 @@ class Keys:
     def all_incidents(self) -> str:
         return f"{self.prefix}incidents:all"
 
+    @property
+    def needs_attention(self) -> str:
+        return f"{self.prefix}incidents:needs-attention"
+
     def claim(self, scope: str, key: str) -> str:
         return f"{self.prefix}claim:{scope}:{key}"
 
@@ -250,6 +254,25 @@ class Store:
         except RedisError as exc:
             raise _unavailable(exc) from exc
         return bool(added)
+
+    async def flag(self, incident_id: str) -> None:
+        """Remember that Slack does not yet show this incident as Redis holds it."""
+        try:
+            await self.redis.sadd(self.keys.needs_attention, incident_id)
+        except RedisError as exc:
+            raise _unavailable(exc) from exc
+
+    async def flagged(self) -> list[str]:
+        try:
+            return sorted(_text(i) for i in await self.redis.smembers(self.keys.needs_attention))
+        except RedisError as exc:
+            raise _unavailable(exc) from exc
+
+    async def unflag(self, incident_id: str) -> None:
+        try:
+            await self.redis.srem(self.keys.needs_attention, incident_id)
+        except RedisError as exc:
+            raise _unavailable(exc) from exc
 
     # --- claims and locks ------------------------------------------------------------------
 

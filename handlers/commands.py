@@ -21,6 +21,9 @@ def register(app: AsyncApp, services: Services) -> None:
     async def incident_command(
         ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond
     ) -> None:
+        if not command.get("user_id") or not command.get("channel_id"):
+            await ack(text="That request was incomplete; type the command again.")
+            return
         actor = Actor(command["user_id"], command["channel_id"], command.get("trigger_id", ""))
         what = f"`/incident {command.get('text', '').split(' ')[0]}`".replace(" ``", "")
         try:

@@ -15,7 +15,11 @@ def routes(bolt: AsyncApp, ready: Callable[[], Awaitable[dict[str, bool]]]) -> l
     async def slack_events(request: web.Request) -> web.Response:
         if request.content_length is not None and request.content_length > MAX_SLACK_BODY:
             return web.json_response({"error": "request too large"}, status=413)
-        bolt_response = await bolt.async_dispatch(await to_bolt_request(request))
+        try:
+            bolt_request = await to_bolt_request(request)
+        except ValueError:  # Bolt parses the body eagerly; a broken payload is the sender's fault
+            return web.json_response({"error": "malformed Slack payload"}, status=400)
+        bolt_response = await bolt.async_dispatch(bolt_request)
         return await to_aiohttp_response(bolt_response)
 
     async def healthz(_: web.Request) -> web.Response:

@@ -55,7 +55,10 @@ class Harness:
         assert await self.app.drain(5.0), "the bot did not finish its work within 5 s"
 
     def ephemeral_texts(self, user: str) -> list[str]:
-        return [e.text or "" for e in self.slack.ephemerals(user_id=user)]
+        return [
+            " ".join([e.text or "", _flatten(e.blocks or [])])
+            for e in self.slack.ephemerals(user_id=user)
+        ]
 
     async def told(self, user: str, fragment: str, limit_s: float = 5.0) -> str:
         """Wait until `user` has been shown an ephemeral message containing `fragment`."""
@@ -124,10 +127,15 @@ def settings_for(slack: SlackDouble, broadcast: str, **overrides: Any) -> Settin
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
+async def settle_all(*apps: Fireline) -> None:
+    for app in apps:
+        assert await app.drain(5.0)
+
+
 async def start_bot(
     slack: SlackDouble,
     broadcast: str,
-    redis: RedisHandle,
+    redis: RedisHandle | None,
     prefix: str,
     clock: Clock | None = None,
     **overrides: Any,

@@ -1,0 +1,191 @@
+"""Nothing lost, nothing twice: restarts, replicas, redeliveries, Slack failures and limits."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from urllib.parse import urlencode
+
+import aiohttp
+from slack_sdk.signature import SignatureVerifier
+
+from bot import blocks
+from bot.emulator.slack import RateLimits, SlackDouble
+from bot.redis_server import RedisHandle
+from tests.e2e.harness import SIGNING_SECRET, Harness, settle_all, start_bot
+
+
+async def post_signed(url: str, form: dict[str, str], *, timestamp: int | None = None) -> int:
+    body = urlencode(form)
+    ts = str(int(time.time()) if timestamp is None else timestamp)
+    signature = SignatureVerifier(SIGNING_SECRET).generate_signature(timestamp=ts, body=body)
+    headers = {
+        "X-Slack-Request-Timestamp": ts,
+        "X-Slack-Signature": signature or "",
+        "Content-Type": "application/x-www-form-urlencoded",
+    }
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(url, data=body, headers=headers) as r,
+    ):
+        return r.status
+
+
+async def test_stale_timestamp_is_refused(harness: Harness) -> None:
+    h = harness
+    delivery = await h.command(h.alice, "list")
+    form = {k: str(v) for k, v in delivery.payload.items()}
+    stale = int(time.time()) - 6 * 60
+    assert await post_signed(f"{h.app.url}/slack/events", form, timestamp=stale) == 401
+    assert await post_signed(f"{h.app.url}/slack/events", form) == 200
+
+
+async def test_redelivery_to_two_replicas_declares_once(
+    slack: SlackDouble, redis_handle: RedisHandle, prefix: str
+) -> None:
+    alice = slack.add_user("alice")
+    room = slack.add_channel("war-room", members=[alice])
+    broadcast = slack.add_channel("incidents", members=[alice])
+    first = await start_bot(slack, broadcast, redis_handle, prefix)
+    second = await start_bot(slack, broadcast, redis_handle, prefix)
+    slack.request_url = f"{first.url}/slack/events"
+    try:
+        delivery = await slack.slash_command(alice, room, "declare P0 Database unreachable")
+        form = {k: str(v) for k, v in delivery.payload.items()}
+        # Slack (or a Socket Mode reconnect) hands the same request to both replicas at once.
+        statuses = await asyncio.gather(
+            post_signed(f"{first.url}/slack/events", form),
+            post_signed(f"{second.url}/slack/events", form),
+        )
+        assert statuses == [200, 200]
+        await settle_all(first, second)
+        assert await first.services.store.list_ids(open_only=False) == ["INC-1"]
+        assert len(slack.calls("conversations.create")) == 1
+        incident = await first.services.store.get("INC-1")
+        assert incident.channel_id is not None
+        bot_posts = [m for m in slack.messages(incident.channel_id) if m.get("bot_id")]
+        assert len(bot_posts) == 1  # one card
+        assert len(slack.messages(broadcast)) == 1  # one announcement
+        assert len(slack.calls("pins.add")) == 1
+    finally:
+        await first.stop()
+        await second.stop()
+
+
+async def test_restart_keeps_incidents_cards_and_timeline_embedded_redis(
+    slack: SlackDouble, tmp_path: Path, prefix: str
+) -> None:
+    """REDIS_URL unset: the bot runs its own Redis under the data dir; a restart loses nothing."""
+    alice, bob = slack.add_user("alice"), slack.add_user("bob")
+    room = slack.add_channel("war-room", members=[alice, bob])
+    broadcast = slack.add_channel("incidents", members=[alice, bob])
+    data = tmp_path / "data"
+    app = await start_bot(slack, broadcast, None, prefix, data_dir=data)
+    h = Harness(slack, app, alice, bob, bob, room, broadcast)
+    incident_id, channel = await h.declare(alice, "P1 Checkout down")
+    await h.command(alice, "note Suspect deploy 42", channel)
+    card_ts = h.card(channel)["ts"]
+    await app.stop()
+
+    app = await start_bot(slack, broadcast, None, prefix, data_dir=data)
+    h.app = app
+    try:
+        await h.command(bob, "ack", channel)
+        await h.told(bob, f"{incident_id}: acknowledged")
+        assert h.card(channel)["ts"] == card_ts and "Acknowledged" in h.card_text(channel)
+        texts = [e.text for e in await app.services.store.timeline(incident_id)]
+        assert texts[0].startswith("Declared P1") and "Suspect deploy 42" in texts
+        assert texts[-1] == f"Acknowledged by <@{bob}>"
+        second_id, _ = await h.declare(alice, "P3 Typo")
+        assert second_id == "INC-2"
+    finally:
+        await app.stop()
+
+
+async def test_slack_outage_during_declare_is_told_and_finished_later(harness: Harness) -> None:
+    h = harness
+    h.slack.fail_next("conversations.create", times=10, status=503)
+    await h.command(h.alice, "declare P1 Search down")
+    await h.told(h.alice, "INC-1 is recorded, but Slack did not finish setting it up")
+    await h.command(h.alice, "status INC-1")
+    await h.told(h.alice, "Slack set-up incomplete")
+    h.slack.faults.clear()
+
+    assert await h.app.services.store.flagged() == ["INC-1"]
+    assert await h.app.services.incidents.reconcile(everything=False) == 1
+    assert await h.app.services.store.flagged() == []
+    incident = await h.app.services.store.get("INC-1")
+    assert incident.provisioned and incident.channel_id
+    assert "INC-1" in h.card_text(incident.channel_id)
+    assert len(h.slack.messages(h.broadcast)) == 1
+
+
+async def test_slack_refusal_is_explained_and_nothing_is_half_done(harness: Harness) -> None:
+    h = harness
+    incident_id, channel = await h.declare(h.alice, "P2 Slow builds")
+    h.slack.fail_next("chat.update", times=1, error="channel_not_found")
+    await h.command(h.bob, "ack", channel)
+    await h.told(h.bob, f"{incident_id}: acknowledged")  # saved, whatever Slack said
+    incident = await h.app.services.store.get(incident_id)
+    assert incident.acknowledged_at is not None
+    assert incident.rendered_version < incident.version  # the card is known to be stale
+    assert await h.app.services.store.flagged() == [incident_id]
+    await h.app.services.incidents.reconcile(everything=False)
+    assert "Acknowledged" in h.card_text(channel)
+
+
+async def test_rate_limited_posts_are_retried_not_lost(
+    redis_handle: RedisHandle, prefix: str
+) -> None:
+    async with SlackDouble(
+        signing_secret=SIGNING_SECRET, rate_limits=RateLimits.real(post_burst=2)
+    ) as slack:
+        alice = slack.add_user("alice")
+        room = slack.add_channel("war-room", members=[alice])
+        broadcast = slack.add_channel("incidents", members=[alice])
+        app = await start_bot(slack, broadcast, redis_handle, prefix)
+        h = Harness(slack, app, alice, alice, alice, room, broadcast)
+        try:
+            _, channel = await h.declare(alice, "P1 Noisy")
+            for n in range(4):
+                await slack.slash_command(alice, channel, f"update step {n}")
+            await h.settle()
+            assert any(c.status == 429 for c in slack.calls("chat.postMessage"))
+            posted = [m["text"] for m in slack.messages(broadcast)]
+            assert sum("step" in t for t in posted) == 4
+        finally:
+            await app.stop()
+
+
+async def test_socket_mode_declares_like_http(redis_handle: RedisHandle, prefix: str) -> None:
+    async with SlackDouble(signing_secret=SIGNING_SECRET, socket_mode=True) as slack:
+        alice = slack.add_user("alice")
+        room = slack.add_channel("war-room", members=[alice])
+        broadcast = slack.add_channel("incidents", members=[alice])
+        app = await start_bot(
+            slack, broadcast, redis_handle, prefix, slack_app_token=slack.app_token
+        )
+        h = Harness(slack, app, alice, alice, alice, room, broadcast)
+        try:
+            await slack.wait_for_socket()
+            delivery = await slack.slash_command(alice, room, "declare P1 Over the socket")
+            assert delivery.via == "socket"
+            await h.settle()
+            _, channel = await h.declare(alice, "P2 Second one")
+            await h.slack.click_button(alice, channel, h.card(channel)["ts"], blocks.ACK, "INC-2")
+            await h.settle()
+            assert "Acknowledged" in h.card_text(channel)
+            assert await app.services.store.list_ids(open_only=True) == ["INC-1", "INC-2"]
+        finally:
+            await app.stop()
+
+
+async def test_malformed_payloads_change_nothing(harness: Harness) -> None:
+    h = harness
+    url = f"{h.app.url}/slack/events"
+    assert await post_signed(url, {"payload": "{not json"}) == 400
+    assert await post_signed(url, {"command": "/incident"}) in {200, 400, 404}
+    assert await h.app.services.store.list_ids(open_only=False) == []
+    async with aiohttp.ClientSession() as session, session.get(f"{h.app.url}/healthz") as r:
+        assert r.status == 200
