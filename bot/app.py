@@ -15,6 +15,7 @@ from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
@@ -36,6 +37,7 @@ log = logging.getLogger(__name__)
 
 SLACK_CHECK_TTL_S = 60.0
 SHUTDOWN_GRACE_S = 10.0
+SLACK_CONNECTIONS = 20
 
 
 @dataclass
@@ -109,6 +111,11 @@ class Fireline:
     async def start(self) -> None:
         if not await self.services.store.ping():
             raise FirelineError(f"{self.redis.description} does not answer")
+        # One pooled HTTP session for every Slack call: without it slack_sdk opens a new
+        # session and connection per call, which costs the acks CPU under load.
+        self.services.slack.client.session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=SLACK_CONNECTIONS)
+        )
         await self.check_slack()
         self._runner = web.AppRunner(self.web, access_log=None)
         await self._runner.setup()
@@ -157,6 +164,10 @@ class Fireline:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        session = self.services.slack.client.session
+        if session is not None:
+            await session.close()
+            self.services.slack.client.session = None
         if self._owns_redis:
             await self.redis.close()
 
