@@ -56,8 +56,7 @@ def _run_double(ready: Any, stop: Any) -> None:
                     "team": double.team_id,
                 }
             )
-            while not stop.poll(0.1):
-                await asyncio.sleep(0.1)
+            await asyncio.get_running_loop().run_in_executor(None, stop.recv)
 
     asyncio.run(main())
 
