@@ -80,7 +80,7 @@ class Fireline:
         )
         handlers.register(self.bolt, self.services)
         self.web = web.Application(client_max_size=2 * 1024 * 1024)
-        self.web.add_routes(routes(self.bolt, self.readiness))
+        self.web.add_routes(routes(self.bolt, self.readiness, self.services.inflight))
         self._runner: web.AppRunner | None = None
         self._socket: AsyncSocketModeHandler | None = None
         self._slack_ok_at = 0.0

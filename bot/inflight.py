@@ -2,12 +2,14 @@
 
 Listeners run on after their ack. `InFlight` counts them so a graceful shutdown (a rolling
 deploy's SIGTERM) waits for that work instead of dropping it, and tests can wait for the bot
-to be idle instead of sleeping.
+to be idle instead of sleeping. It also bounds how much post-ack work runs at once, so new
+requests are acked first.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -18,10 +20,43 @@ R = TypeVar("R")
 
 
 class InFlight:
-    def __init__(self) -> None:
+    def __init__(self, post_ack_slots: int = 4, ack_priority_s: float = 1.0) -> None:
         self._count = 0
         self._idle = asyncio.Event()
         self._idle.set()
+        self._slots = asyncio.Semaphore(post_ack_slots)
+        self._receiving = 0
+        self._none_receiving = asyncio.Event()
+        self._none_receiving.set()
+        self._ack_priority_s = ack_priority_s
+
+    @asynccontextmanager
+    async def receiving(self) -> AsyncIterator[None]:
+        """A Slack request is being handled and has not been answered yet."""
+        self._receiving += 1
+        self._none_receiving.clear()
+        try:
+            yield
+        finally:
+            self._receiving -= 1
+            if self._receiving == 0:
+                self._none_receiving.set()
+
+    @asynccontextmanager
+    async def post_ack_slot(self) -> AsyncIterator[None]:
+        """Room for one piece of post-ack Slack work; acks come first.
+
+        At most `post_ack_slots` run at once, and each waits (up to `ack_priority_s`) while
+        requests are still waiting for their ack. Under a burst (50 declares at once) the acks
+        then get the CPU instead of competing with 50 × 8 Slack calls, which Slack's tier-2
+        methods would throttle anyway. The bound on the wait keeps a steady stream of requests
+        from starving the work.
+        """
+        async with self._slots:
+            if self._receiving:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._none_receiving.wait(), self._ack_priority_s)
+            yield
 
     @property
     def count(self) -> int:

@@ -152,7 +152,11 @@ class Store:
         except RedisError as exc:
             raise _unavailable(exc) from exc
         incident_id, created = _text(result[0]), bool(int(result[1]))
-        return await self.get(incident_id), created
+        if not created:
+            return await self.get(incident_id), False
+        # What the script stored is the template with its ID and number: no second read.
+        number = int(incident_id.removeprefix("INC-"))
+        return template.model_copy(update={"id": incident_id, "number": number}), True
 
     async def get(self, incident_id: str) -> Incident:
         try:

@@ -39,6 +39,7 @@ def register(app: AsyncApp, services: Services) -> None:
             slack=services.slack,
             trigger_id=body.get("trigger_id"),
             what=what,
+            inflight=services.inflight,
         )
 
     def user_of(body: dict[str, Any]) -> str:

@@ -37,5 +37,11 @@ def register(app: AsyncApp, services: Services) -> None:
             await respond(text=text, response_type="ephemeral", replace_original=False)
 
         await deliver(
-            reply, ack=ack, tell=tell, slack=services.slack, trigger_id=actor.trigger_id, what=what
+            reply,
+            ack=ack,
+            tell=tell,
+            slack=services.slack,
+            trigger_id=actor.trigger_id,
+            what=what,
+            inflight=services.inflight,
         )

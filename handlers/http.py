@@ -8,11 +8,19 @@ from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 
+from bot.inflight import InFlight
+
 MAX_SLACK_BODY = 1024 * 1024  # Slack's payloads are far smaller; refuse anything huge
 
 
-def routes(bolt: AsyncApp, ready: Callable[[], Awaitable[dict[str, bool]]]) -> list[web.RouteDef]:
+def routes(
+    bolt: AsyncApp, ready: Callable[[], Awaitable[dict[str, bool]]], inflight: InFlight
+) -> list[web.RouteDef]:
     async def slack_events(request: web.Request) -> web.Response:
+        async with inflight.receiving():
+            return await _dispatch(request)
+
+    async def _dispatch(request: web.Request) -> web.Response:
         if request.content_length is not None and request.content_length > MAX_SLACK_BODY:
             return web.json_response({"error": "request too large"}, status=413)
         try:

@@ -9,6 +9,7 @@ from typing import Any
 from slack_bolt.context.ack.async_ack import AsyncAck
 
 from bot.dispatch import Reply
+from bot.inflight import InFlight
 from bot.slack import SlackGateway
 from handlers.common import explain
 
@@ -25,6 +26,7 @@ async def deliver(
     slack: SlackGateway,
     trigger_id: str | None,
     what: str,
+    inflight: InFlight,
 ) -> None:
     if ack is not None:
         if reply.text or reply.blocks:
@@ -40,7 +42,8 @@ async def deliver(
             await tell(explain(exc, "Opening the form"))
     if reply.later is not None:
         try:
-            text = await reply.later()
+            async with inflight.post_ack_slot():
+                text = await reply.later()
         except Exception as exc:
             text = explain(exc, what)
         if text:

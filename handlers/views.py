@@ -83,7 +83,13 @@ def register(app: AsyncApp, services: Services) -> None:
             await tell(explain(exc, "Declaring the incident"))
             return
         await deliver(
-            reply, ack=ack, tell=tell, slack=slack, trigger_id=None, what="Declaring the incident"
+            reply,
+            ack=ack,
+            tell=tell,
+            slack=slack,
+            trigger_id=None,
+            what="Declaring the incident",
+            inflight=services.inflight,
         )
 
     async def text_form(
@@ -104,7 +110,15 @@ def register(app: AsyncApp, services: Services) -> None:
         except Exception as exc:
             await tell(explain(exc, what))
             return
-        await deliver(reply, ack=None, tell=tell, slack=slack, trigger_id=None, what=what)
+        await deliver(
+            reply,
+            ack=None,
+            tell=tell,
+            slack=slack,
+            trigger_id=None,
+            what=what,
+            inflight=services.inflight,
+        )
 
     @app.view(blocks.UPDATE_VIEW)
     @services.inflight.wrap
