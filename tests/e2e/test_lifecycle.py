@@ -243,3 +243,29 @@ async def test_health_and_readiness(harness: Harness) -> None:
             assert r.status == 200
         async with session.get(f"{harness.app.url}/readyz") as r:
             assert r.status == 200 and (await r.json())["checks"] == {"redis": True, "slack": True}
+
+
+async def test_post_update_and_resolve_buttons_open_forms_that_act(harness: Harness) -> None:
+    h = harness
+    incident_id, channel = await h.declare(h.alice, "P1 Webhooks delayed")
+    await h.slack.click_button(
+        h.bob, channel, h.card(channel)["ts"], blocks.POST_UPDATE, incident_id
+    )
+    await h.settle()
+    [view_id] = h.slack.ws.view_stacks[h.bob]
+    empty = await h.slack.submit_view(h.bob, view_id, {"text": {"value": ""}})
+    assert empty.response_action == "errors"
+    await h.slack.submit_view(h.bob, view_id, {"text": {"value": "Queue drained; watching"}})
+    await h.settle()
+    assert "Queue drained; watching" in h.card_text(channel)
+    assert any("Queue drained" in m["text"] for m in h.slack.messages(h.broadcast))
+
+    await h.slack.click_button(h.alice, channel, h.card(channel)["ts"], blocks.RESOLVE, incident_id)
+    await h.settle()
+    [view_id] = h.slack.ws.view_stacks[h.alice]
+    await h.slack.submit_view(h.alice, view_id, {"text": {"value": "Consumer scaled to 6"}})
+    await h.settle()
+    incident = await h.app.services.store.get(incident_id)
+    assert incident.status.value == "resolved" and incident.summary == "Consumer scaled to 6"
+    assert "Consumer scaled to 6" in h.card_text(channel)
+    assert len(h.slack.ws.files) == 1
