@@ -81,7 +81,9 @@ def card(incident: Incident, now: datetime) -> list[Block]:
     """The live summary card, pinned in the incident channel and edited on every change."""
     started = slack_date(incident.created_at)
     if incident.is_open:
-        duration = f"open for {slack_date(incident.created_at, '{ago}')}".replace(" ago", "")
+        # {ago} is rendered by each reader's Slack client ("12 minutes ago"), so it stays
+        # current without editing the card.
+        duration = slack_date(incident.created_at, "{ago}")
     else:
         duration = f"lasted {human_duration(incident.duration(now))}"
     fields = [

@@ -21,6 +21,7 @@ from bot.incident import DEFAULT_SEVERITY, Incident, Role, Severity
 from bot.lifecycle import IncidentService
 
 Later = Callable[[], Awaitable[str | None]]
+IncidentCommand = Callable[[Command, "Actor", Incident], Awaitable["Reply"]]
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,20 @@ class Dispatcher:
         self.incidents = incidents
         self.store = incidents.store
         self.clock = incidents.clock
+        # Every subcommand about one incident, explicitly (the parser's table lists them all).
+        self._by_incident: dict[str, IncidentCommand] = {
+            "ack": self._cmd_ack,
+            "severity": self._cmd_severity,
+            "assign": self._cmd_assign,
+            "update": self._cmd_update,
+            "note": self._cmd_note,
+            "followup": self._cmd_followup,
+            "mitigated": self._cmd_mitigated,
+            "resolve": self._cmd_resolve,
+            "status": self._cmd_status,
+            "timeline": self._cmd_timeline,
+            "report": self._cmd_report,
+        }
 
     # --- slash command ---------------------------------------------------------------------
 
@@ -58,13 +73,11 @@ class Dispatcher:
                 text=blocks.incident_list(incidents) if incidents else messages.no_open_incidents()
             )
         if not await self.store.claim("trigger", actor.trigger_id, ttl=3600):
-            return Reply(text="Already done: Slack delivered that command twice.")
+            return Reply(text=messages.delivered_twice())
         incident = await self.incidents.resolve_target(
             cmd.incident_id, actor.channel, cmd.spec.usage
         )
-        handler = getattr(self, f"_cmd_{cmd.name}")
-        reply: Reply = await handler(cmd, actor, incident)
-        return reply
+        return await self._by_incident[cmd.name](cmd, actor, incident)
 
     async def _declare_command(self, cmd: Command, actor: Actor) -> Reply:
         if cmd.text is None:
@@ -168,19 +181,12 @@ class Dispatcher:
     async def _cmd_status(self, cmd: Command, actor: Actor, incident: Incident) -> Reply:
         body = blocks.card(incident, self.clock.now())
         body = [b for b in body if b.get("type") != "actions"]
+        text = blocks.card_text(incident)
         if incident.provision_error and not incident.provisioned:
-            body.append(
-                {
-                    "type": "context",
-                    "elements": [
-                        {
-                            "type": "mrkdwn",
-                            "text": f"⚠️ Slack set-up incomplete: {incident.provision_error}",
-                        }
-                    ],
-                }
-            )
-        return Reply(text=blocks.card_text(incident), blocks=body)
+            warning = messages.setup_incomplete(incident.provision_error)
+            text = f"{text}\n{warning}"
+            body.append({"type": "context", "elements": [{"type": "mrkdwn", "text": warning}]})
+        return Reply(text=text, blocks=body)
 
     async def _cmd_timeline(self, cmd: Command, actor: Actor, incident: Incident) -> Reply:
         entries = await self.store.timeline(incident.id)

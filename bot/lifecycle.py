@@ -27,7 +27,6 @@ from bot.incident import (
     Change,
     Incident,
     Severity,
-    TimelineEntry,
     declared_entry,
     pinned_entry,
 )
@@ -154,11 +153,9 @@ class IncidentService:
                 )
                 raise
             incident, _ = await self.store.mutate(
-                incident_id,
-                lambda i: (i.model_copy(update={"provisioned": True, "provision_error": None}), []),
-                bump=False,
+                incident_id, _setting(provisioned=True, provision_error=None), bump=False
             )
-        await self.refresh(incident_id)
+        await self.refresh_quietly(incident_id)  # the incident is set up; the card catches up
         return await self.store.get(incident_id)
 
     async def _ensure_channel(self, incident: Incident) -> Incident:
@@ -238,15 +235,6 @@ class IncidentService:
             return await self.slack.post_message(self.broadcast_channel, text, payload)
 
     # --- changing --------------------------------------------------------------------------
-
-    async def change(
-        self, incident_id: str, change: Callable[[Incident], Change]
-    ) -> tuple[Incident, list[TimelineEntry]]:
-        """Apply a state change, then make Slack show it (card, topic, announcement)."""
-        incident, entries = await self.store.mutate(incident_id, change)
-        if entries or incident.rendered_version < incident.version:
-            await self.refresh_quietly(incident_id)
-        return incident, entries
 
     async def refresh_quietly(self, incident_id: str) -> None:
         """Refresh Slack's view; a failure is logged and left for `reconcile()`."""
@@ -364,7 +352,7 @@ class IncidentService:
         try:
             await self.upload_report(incident_id)
         except FirelineError:
-            await self.store.redis.delete(self.store.keys.claim("resolve-report", incident_id))
+            await self.store.release_claim("resolve-report", incident_id)
             raise
         return True
 

@@ -118,6 +118,14 @@ def already_declared(incident_id: str, channel_id: str | None) -> str:
     return f"That request already declared {incident_id}{where}; nothing new was created."
 
 
+def delivered_twice() -> str:
+    return "Already done: Slack delivered that command twice, so it ran once."
+
+
+def setup_incomplete(reason: str) -> str:
+    return f"⚠️ Slack set-up incomplete: {reason}. Fireline retries every 30 seconds."
+
+
 def nothing_changed(incident_id: str, what: str) -> str:
     return f"{incident_id} {what} already; nothing changed."
 

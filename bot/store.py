@@ -199,8 +199,9 @@ class Store:
         """Apply `change` atomically with optimistic locking; retried when another writer won.
 
         `change` is pure and may run more than once. A change that returns the record unchanged
-        and no entries writes nothing. `bump=False` is for bookkeeping (which Slack artefacts
-        exist) that readers need not re-render for.
+        and no entries writes nothing; one that only adds entries (a note) keeps the version,
+        since nothing Slack shows changed. `bump=False` is for bookkeeping (which Slack
+        artefacts exist) that readers need not re-render for.
         """
         key = self.keys.incident(incident_id)
         for attempt in range(MAX_CAS_ATTEMPTS):
@@ -216,7 +217,7 @@ class Store:
                     if new == current and not entries:
                         await pipe.unwatch()  # type: ignore[no-untyped-call]
                         return current, []
-                    if bump:
+                    if bump and new != current:
                         new = new.model_copy(update={"version": current.version + 1})
                     pipe.multi()  # type: ignore[no-untyped-call]
                     pipe.set(key, new.model_dump_json())
@@ -284,6 +285,13 @@ class Store:
         """True for the first caller with this (scope, key) within `ttl`; False for the rest."""
         try:
             return bool(await self.redis.set(self.keys.claim(scope, key), "1", nx=True, ex=ttl))
+        except RedisError as exc:
+            raise _unavailable(exc) from exc
+
+    async def release_claim(self, scope: str, key: str) -> None:
+        """Give a claim back (the work it guarded failed and may be tried again)."""
+        try:
+            await self.redis.delete(self.keys.claim(scope, key))
         except RedisError as exc:
             raise _unavailable(exc) from exc
 

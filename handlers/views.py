@@ -9,7 +9,7 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 
 from bot import blocks, messages
 from bot.dispatch import Actor
-from bot.errors import UserError
+from bot.errors import FirelineError, UserError
 from bot.incident import MAX_TITLE, Severity
 from bot.services import Services
 from handlers.common import before_ack, explain
@@ -34,12 +34,12 @@ def register(app: AsyncApp, services: Services) -> None:
     def teller(user: str, channel: str | None) -> Any:
         async def tell(text: str) -> None:
             # Forms have no response URL: whisper in the channel, or DM if the bot is not there.
-            try:
-                if channel:
+            if channel:
+                try:
                     await slack.post_ephemeral(channel, user, text)
                     return
-            except Exception:
-                pass
+                except FirelineError:
+                    pass  # e.g. the bot is not in that channel: fall back to a DM
             await slack.post_message(user, text)
 
         return tell

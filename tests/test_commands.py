@@ -82,3 +82,13 @@ def test_help_lists_every_subcommand() -> None:
     usage = messages.usage()
     for sub in SUBCOMMANDS:
         assert f"/incident {sub.usage}" in usage
+
+
+def test_every_incident_subcommand_has_a_handler() -> None:
+    from types import SimpleNamespace
+
+    from bot.dispatch import Dispatcher
+
+    dispatcher = Dispatcher(SimpleNamespace(store=None, clock=None))  # type: ignore[arg-type]
+    wanted = {s.name for s in SUBCOMMANDS if s.needs_incident}
+    assert set(dispatcher._by_incident) == wanted
