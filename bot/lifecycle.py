@@ -188,15 +188,23 @@ class IncidentService:
         raise SlackRejected("conversations.create", "name_taken")
 
     async def _adoptable(self, name: str, incident: Incident) -> str | None:
-        """The channel of that name if we created it for this incident before a crash."""
+        """The channel of that name if we created it for this incident before a crash.
+
+        Between `conversations.create` and saving its ID nothing else happens, so such a
+        channel was created by our bot user no earlier than the incident, has nobody in it but
+        the bot, and belongs to no other incident. Anyone else's channel fails one of these.
+        """
         channel = await self.slack.find_channel_by_name(name)
         if channel is None or channel.get("creator") != self.bot_user_id:
             return None
+        if int(channel.get("num_members") or 0) > 1:
+            return None
+        if int(channel.get("created") or 0) < int(incident.created_at.timestamp()):
+            return None
         channel_id = str(channel["id"])
         if await self.store.find_by_channel(channel_id) is not None:
-            return None  # another incident's channel
-        created = float(channel.get("created") or 0)
-        return channel_id if created >= incident.created_at.timestamp() - 1 else None
+            return None
+        return channel_id
 
     async def _ensure_card(self, incident: Incident) -> Incident:
         if incident.card_ts:

@@ -189,3 +189,45 @@ async def test_malformed_payloads_change_nothing(harness: Harness) -> None:
     assert await h.app.services.store.list_ids(open_only=False) == []
     async with aiohttp.ClientSession() as session, session.get(f"{h.app.url}/healthz") as r:
         assert r.status == 200
+
+
+async def test_taken_channel_name_gets_a_suffix(harness: Harness) -> None:
+    h = harness
+    day = time.strftime("%Y%m%d", time.gmtime())
+    # Someone made a channel of that name today (as a person, with people in it).
+    taken = h.slack.ws.add_channel(f"inc-{day}-checkout-down", creator=h.bob, members=[h.bob]).id
+    _, channel = await h.declare(h.alice, "P1 Checkout down")
+    assert channel != taken
+    assert h.slack.channel(channel)["name"] == f"inc-{day}-checkout-down-2"
+    # The bot's own channel for an earlier incident of the same title is not adopted either.
+    _, again = await h.declare(h.bob, "P2 Checkout down")
+    assert h.slack.channel(again)["name"] == f"inc-{day}-checkout-down-3"
+
+
+async def test_crash_after_channel_create_adopts_the_channel(harness: Harness) -> None:
+    """The bot created the channel, then died before saving its ID: no second channel."""
+    from slack_sdk.web.async_client import AsyncWebClient
+
+    from bot.incident import Severity, declared_entry
+    from bot.store import new_incident
+
+    h = harness
+    services = h.app.services
+    template = new_incident(
+        title="Disk full", severity=Severity.P1, reporter=h.alice, now=services.clock.now()
+    )
+    incident, _ = await services.store.create_incident(
+        "t-crash", template, declared_entry(template)
+    )
+    name = f"inc-{incident.created_at.strftime('%Y%m%d')}-disk-full"
+    await services.store.mutate(
+        incident.id, lambda i: (i.model_copy(update={"channel_name": name}), []), bump=False
+    )
+    client = AsyncWebClient(token=h.slack.bot_token, base_url=h.slack.api_url)
+    created = await client.conversations_create(name=name)  # as the bot, before the "crash"
+
+    await services.incidents.reconcile()
+    incident = await services.store.get(incident.id)
+    assert incident.channel_id == created["channel"]["id"] and incident.provisioned
+    assert [c.name for c in h.slack.ws.channels.values() if "disk-full" in c.name] == [name]
+    assert "Disk full" in h.card_text(incident.channel_id)
