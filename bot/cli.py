@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import logging
 import sys
 
 from bot.errors import ConfigurationError, FirelineError
@@ -46,12 +45,11 @@ def main(argv: list[str] | None = None) -> int:
 
 def _serve() -> int:
     from bot.app import serve
+    from bot.logs import configure as configure_logging
     from bot.settings import load_settings
 
     settings = load_settings()
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(settings.log_level, settings.secret_values())
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve(settings))
     return 0

@@ -148,6 +148,11 @@ class Settings(BaseSettings):
             self.slack_api_url = AnyHttpUrl(url + "/")
         return self
 
+    def secret_values(self) -> list[str]:
+        """Every secret's value, for the log filter to redact wherever one appears."""
+        secrets = [self.slack_bot_token, self.slack_signing_secret, self.slack_app_token]
+        return [s.get_secret_value() for s in secrets if s is not None]
+
     @property
     def socket_mode(self) -> bool:
         return self.slack_app_token is not None
