@@ -11,21 +11,30 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
+import httpx
 from aiohttp import web
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 
 import handlers
+from bot.actions import default_actions
+from bot.actions.base import Action
 from bot.clock import Clock, SystemClock
+from bot.database import DatabaseGateway
+from bot.diagnostics import DiagnosticsService, Gateways
 from bot.dispatch import Dispatcher
 from bot.errors import FirelineError
+from bot.health import HealthChecker
 from bot.inflight import InFlight
+from bot.kube import KubeGateway, api_client_for
 from bot.lifecycle import IncidentService
+from bot.policy import Authorizer, Policy, load_policy
+from bot.prometheus import PrometheusGateway
 from bot.redis_server import RedisHandle, connect
 from bot.services import Services
 from bot.settings import Settings
@@ -46,6 +55,27 @@ class Deps:
 
     clock: Clock = field(default_factory=SystemClock)
     redis: RedisHandle | None = None
+    actions: tuple[Action[Any, Any], ...] = field(default_factory=default_actions)
+    """The actions users may run (the explicit registry)."""
+    policy: Policy | None = None
+    """A policy object instead of reading `FIRELINE_POLICY_FILE`."""
+    kube_clients: Mapping[str, Any] = field(default_factory=dict)
+    """Cluster name → kubernetes ApiClient, instead of one built from the policy's context."""
+    kube_attempts: int = 3
+    """Attempts per Kubernetes read (temporary errors only)."""
+
+
+def kube_factory(policy: Policy, deps: Deps) -> Callable[[str], KubeGateway]:
+    """One gateway per cluster, built on first use (a missing kubeconfig fails that action only)."""
+    built: dict[str, KubeGateway] = {}
+
+    def kube(name: str) -> KubeGateway:
+        if name not in built:
+            api = deps.kube_clients.get(name) or api_client_for(policy.clusters[name])
+            built[name] = KubeGateway(api, attempts=deps.kube_attempts)
+        return built[name]
+
+    return kube
 
 
 class Fireline:
@@ -64,13 +94,36 @@ class Fireline:
             channel_prefix=settings.channel_prefix,
             broadcast_channel=settings.broadcast_channel,
         )
+        policy = deps.policy or load_policy(settings.policy_file, [a.name for a in deps.actions])
+        self.http = httpx.AsyncClient(follow_redirects=False)
+        prometheus = (
+            PrometheusGateway(
+                self.http, policy.prometheus.url, timeout_s=policy.prometheus.timeout_s
+            )
+            if policy.prometheus
+            else None
+        )
+        self.diagnostics = DiagnosticsService(
+            deps.actions,
+            Authorizer(policy, slack.usergroup_members),
+            store,
+            slack,
+            deps.clock,
+            Gateways(
+                kube=kube_factory(policy, deps),
+                prometheus=prometheus,
+                health=HealthChecker(self.http),
+                databases=DatabaseGateway(),
+            ),
+            timeout_s=settings.action_timeout_s,
+        )
         self.services = Services(
             settings=settings,
             store=store,
             slack=slack,
             incidents=incidents,
             clock=deps.clock,
-            dispatcher=Dispatcher(incidents),
+            dispatcher=Dispatcher(incidents, self.diagnostics),
             inflight=InFlight(),
         )
         self.bolt = AsyncApp(
@@ -168,6 +221,7 @@ class Fireline:
         if session is not None:
             await session.close()
             self.services.slack.client.session = None
+        await self.http.aclose()
         if self._owns_redis:
             await self.redis.close()
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 from bot import messages
@@ -70,6 +70,7 @@ class Command:
     role: Role | None = None
     user: str | None = None
     text: str | None = None
+    action: bool = False  # a diagnostic (or later remediation) action; `text` holds its arguments
 
     @property
     def spec(self) -> Subcommand:
@@ -79,16 +80,21 @@ class Command:
 _Parser = Callable[[Subcommand, "str | None", str], "Command"]
 
 
-def parse(raw: str) -> Command:
-    text = " ".join(raw.split()) if raw else ""
+def parse(raw: str, actions: Collection[str] = ()) -> Command:
+    """Parse `/incident …`; `actions` are the action names the app was built with."""
+    raw = raw.strip() if raw else ""
+    text = " ".join(raw.split())
     if not text:
         return Command("help")
     word, _, rest = text.partition(" ")
+    if word.lower() in actions:
+        # Actions parse their own arguments (quoted patterns keep their spaces).
+        return Command(word.lower(), text=raw.split(None, 1)[1] if " " in raw else "", action=True)
     name = ALIASES.get(word.lower(), word.lower())
     if name not in BY_NAME:
         if parse_incident_id(word):
             raise UsageError(messages.id_before_subcommand(word))
-        words = [*BY_NAME, *ALIASES]
+        words = [*BY_NAME, *ALIASES, *actions]
         close = difflib.get_close_matches(name, words, n=1, cutoff=0.6)
         suggestion = ALIASES.get(close[0], close[0]) if close else None
         raise UsageError(messages.unknown_subcommand(word, suggestion))

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot import blocks, messages
 from bot import incident as model
@@ -19,6 +19,9 @@ from bot.commands import Command
 from bot.errors import FirelineError, UsageError
 from bot.incident import DEFAULT_SEVERITY, Incident, Role, Severity
 from bot.lifecycle import IncidentService
+
+if TYPE_CHECKING:
+    from bot.diagnostics import DiagnosticsService
 
 Later = Callable[[], Awaitable[str | None]]
 IncidentCommand = Callable[[Command, "Actor", Incident], Awaitable["Reply"]]
@@ -41,8 +44,11 @@ class Reply:
 
 
 class Dispatcher:
-    def __init__(self, incidents: IncidentService) -> None:
+    def __init__(
+        self, incidents: IncidentService, diagnostics: DiagnosticsService | None = None
+    ) -> None:
         self.incidents = incidents
+        self.diagnostics = diagnostics
         self.store = incidents.store
         self.clock = incidents.clock
         # Every subcommand about one incident, explicitly (the parser's table lists them all).
@@ -62,9 +68,16 @@ class Dispatcher:
 
     # --- slash command ---------------------------------------------------------------------
 
+    @property
+    def action_names(self) -> list[str]:
+        return list(self.diagnostics.actions) if self.diagnostics else []
+
     async def command(self, cmd: Command, actor: Actor) -> Reply:
+        if cmd.action and self.diagnostics is not None:
+            return await self.diagnostics.command(cmd.name, cmd.text or "", actor)
         if cmd.name == "help":
-            return Reply(text=messages.usage())
+            actions = self.diagnostics.actions.values() if self.diagnostics else []
+            return Reply(text=messages.usage([(a.usage, a.help()) for a in actions]))
         if cmd.name == "declare":
             return await self._declare_command(cmd, actor)
         if cmd.name == "list":

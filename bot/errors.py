@@ -10,13 +10,18 @@ says what to type instead; everything else is logged and reported as "did not ha
     ├── UserError                 tell the user what to type instead; nothing changed
     │   ├── UsageError            the command did not parse
     │   ├── IncidentNotFound      no incident with that ID / not an incident channel
-    │   └── InvalidTransition     the incident's state does not allow that now
+    │   ├── InvalidTransition     the incident's state does not allow that now
+    │   ├── Denied                the policy does not allow this person that (names what is missing)
+    │   ├── NotFound              no such target (deployment, pod, query…); close matches offered
+    │   └── RateLimited           this person ran too many actions; wait `retry_after` seconds
     ├── TemporaryError            try again later (retried with backoff where that is safe)
     │   ├── Throttled             the remote asked us to slow down (`retry_after` seconds)
     │   └── Unavailable           the remote could not be reached or answered 5xx
     └── PermanentError            retrying will not help; record it and tell a human
         ├── SlackRejected         Slack answered ok=false with `code`
-        └── ConcurrentModification the record kept changing under us; give up, nothing applied
+        ├── ConcurrentModification the record kept changing under us; give up, nothing applied
+        ├── Forbidden             Fireline's own credentials lack a permission: fix its RBAC/grants
+        └── Conflict              the remote object changed or exists already: re-read, decide again
 
 Messages in these errors are shown to users: they never contain a token or secret.
 """
@@ -79,3 +84,27 @@ class SlackRejected(PermanentError):
 
 class ConcurrentModification(PermanentError):
     """An optimistic update lost the race too many times; nothing was applied."""
+
+
+class Denied(UserError):
+    """The policy does not allow this person this action or target; says what is missing."""
+
+
+class NotFound(UserError):
+    """The named target does not exist; the text offers close matches where there are any."""
+
+
+class RateLimited(UserError):
+    """This person ran too many actions in the window; try again after `retry_after` seconds."""
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class Forbidden(PermanentError):
+    """A remote refused Fireline's own credentials (HTTP 403): its grants need fixing."""
+
+
+class Conflict(PermanentError):
+    """The remote object changed under us or already exists (HTTP 409)."""

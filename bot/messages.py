@@ -12,12 +12,17 @@ HELP_FOOTER = (
 )
 
 
-def usage() -> str:
+def usage(actions: list[tuple[str, str]] | None = None) -> str:
     from bot.commands import SUBCOMMANDS  # late: commands imports this module
 
     width = max(len(s.usage) for s in SUBCOMMANDS)
     lines = [f"/incident {s.usage.ljust(width)}  {s.summary}" for s in SUBCOMMANDS]
-    return "*Fireline* — `/incident` commands:\n```" + "\n".join(lines) + "```\n" + HELP_FOOTER
+    text = "*Fireline* — `/incident` commands:\n```" + "\n".join(lines) + "```\n" + HELP_FOOTER
+    if actions:
+        diag = [f"/incident {u}\n    {h}" for u, h in actions]
+        text += "\n*Diagnostics* (what you may run depends on your role):\n```"
+        text += "\n".join(diag) + "```"
+    return text
 
 
 def unknown_subcommand(word: str, suggestion: str | None) -> str:
@@ -154,3 +159,110 @@ def report_posted(incident_id: str) -> str:
 
 def modal_title_missing() -> str:
     return "Give the incident a short title: what is broken, for whom."
+
+
+# --- diagnostics ----------------------------------------------------------------------------
+
+
+def _roles(roles: list[str]) -> str:
+    return ", ".join(roles) if roles else "none"
+
+
+def denied_action(action: str, held: list[str], allowing: list[str]) -> str:
+    need = " or ".join(allowing) if allowing else "a role the policy does not define"
+    return (
+        f"🚫 `{action}` needs the role {need}; you have {_roles(held)}. "
+        "Ask an admin to add you (or your user group) to that role in the Fireline policy."
+    )
+
+
+def denied_namespace_cluster(namespace: str, cluster: str, allowed: tuple[str, ...]) -> str:
+    return (
+        f"🚫 Namespace `{namespace}` is not open to Fireline in cluster `{cluster}` "
+        f"(allowed: {', '.join(allowed)}). Use `-n` with one of those."
+    )
+
+
+def denied_namespace_role(namespace: str, held: list[str], granting: list[str]) -> str:
+    need = " or ".join(granting) if granting else "no role"
+    return (
+        f"🚫 Your roles ({_roles(held)}) do not cover namespace `{namespace}`; "
+        f"{need} would. Ask an admin to extend your role in the Fireline policy."
+    )
+
+
+def rate_limited(limit: int, retry_after: float) -> str:
+    return (
+        f"⏳ You ran {limit} actions in the last minute, the most the policy allows. "
+        f"Try again in {max(1, round(retry_after))} s."
+    )
+
+
+def no_such_object(kind: str, name: str, namespace: str, close: list[str]) -> str:
+    hint = "; did you mean " + " or ".join(f"`{c}`" for c in close) + "?" if close else "."
+    return f"No {kind} `{name}` in `{namespace}`{hint}"
+
+
+def no_such_named(kind: str, name: str, known: list[str], close: list[str]) -> str:
+    if not known:
+        return f"No {kind} is configured in the Fireline policy, so `{name}` cannot be run."
+    hint = " Did you mean " + " or ".join(f"`{c}`" for c in close) + "?" if close else ""
+    return f"No {kind} `{name}`.{hint} Configured: {', '.join(f'`{k}`' for k in known)}."
+
+
+def no_cluster_configured() -> str:
+    return (
+        "No Kubernetes cluster is configured in the Fireline policy (or several are and none is "
+        "the default). An admin sets `clusters` and `default_cluster` in the policy file."
+    )
+
+
+def not_configured(what: str) -> str:
+    return f"{what} is not configured in the Fireline policy; an admin can add it."
+
+
+def bad_quoting(problem: str, usage_text: str) -> str:
+    return f"Those arguments do not parse ({problem}). Type `/incident {usage_text}`."
+
+
+def bad_argument(field: str, problem: str, usage_text: str) -> str:
+    return f"`{field}` {problem}. Type `/incident {usage_text}`."
+
+
+def unknown_flag(flag: str, usage_text: str) -> str:
+    return f"`{flag}` is not an option here. Type `/incident {usage_text}`."
+
+
+def flag_needs_value(flag: str, usage_text: str) -> str:
+    return f"`{flag}` needs a value after it. Type `/incident {usage_text}`."
+
+
+def running(action: str, what: str) -> str:
+    return f"Running `{action}` on {what} …"
+
+
+def action_timed_out(action: str, seconds: float) -> str:
+    return f"`{action}` did not finish within {seconds:g} s"
+
+
+def action_failed(action: str, reason: str) -> str:
+    return f"⚠️ `{action}` could not run: {reason}"
+
+
+def posted_here_only(reason: str) -> str:
+    return f"(Shown only to you: Fireline could not post in this channel — {reason}.)"
+
+
+def no_log_lines(grep: str | None) -> str:
+    return f"No lines match `{grep}`." if grep else "No log lines in that window."
+
+
+def timeline_action(action: str, target: str, outcome: str, headline: str) -> str:
+    return f"ran `{action}` on {target}: {outcome}" + (f" — {headline}" if headline else "")
+
+
+def diagnose_next(deployment: str) -> str:
+    return (
+        f"Next: `/incident logs {deployment} --since 30m` groups the error lines; "
+        f"`/incident events {deployment}` shows what Kubernetes did."
+    )

@@ -11,6 +11,7 @@ Never log a `Settings` object's secrets: tokens are `SecretStr`, so `repr()` and
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -74,6 +75,12 @@ class Settings(BaseSettings):
     log_level: str = Field(default="INFO", alias="FIRELINE_LOG_LEVEL")
     """Python logging level: DEBUG, INFO, WARNING or ERROR."""
 
+    policy_file: Path | None = Field(default=None, alias="FIRELINE_POLICY_FILE")
+    """YAML policy: roles, clusters, namespaces, queries, targets. Unset: the built-in default."""
+
+    action_timeout_s: float = Field(default=20.0, gt=0, le=300, alias="FIRELINE_ACTION_TIMEOUT_S")
+    """Longest a diagnostic may run; what is unfinished by then is reported as failed."""
+
     @field_validator("slack_bot_token")
     @classmethod
     def _bot_token_shape(cls, value: SecretStr) -> SecretStr:
@@ -133,6 +140,15 @@ class Settings(BaseSettings):
             raise ValueError("must be 1-64 characters without spaces or * ? [ ]")
         return value
 
+    @field_validator("policy_file")
+    @classmethod
+    def _policy_exists(cls, value: Path | None) -> Path | None:
+        if value is None or not str(value).strip():
+            return None
+        if not value.is_file():
+            raise ValueError(f"names {value}, which is not a readable file")
+        return value
+
     @field_validator("log_level")
     @classmethod
     def _level_shape(cls, value: str) -> str:
@@ -160,6 +176,24 @@ class Settings(BaseSettings):
     @property
     def slack_api_base(self) -> str:
         return str(self.slack_api_url)
+
+
+def read_secret(*, env: str | None = None, file: Path | None = None) -> SecretStr | None:
+    """A secret the policy points at (a DSN): from an environment variable or a file.
+
+    The policy names where a secret lives, never the secret; this is the one place that reads
+    the environment, so it lives in the settings module.
+    """
+    if env is not None:
+        value = os.environ.get(env)
+        return SecretStr(value) if value else None
+    if file is not None:
+        try:
+            value = file.read_text(encoding="utf-8").strip()
+        except OSError:
+            return None
+        return SecretStr(value) if value else None
+    return None
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -169,15 +169,25 @@ class SlackGateway:
         return str(data.get("permalink")) if data.get("permalink") else None
 
     async def upload_file(
-        self, channel: str, filename: str, content: str, title: str, comment: str
+        self,
+        channel: str,
+        filename: str,
+        content: str | bytes,
+        title: str,
+        comment: str,
+        *,
+        thread_ts: str | None = None,
     ) -> None:
+        kwargs: dict[str, Any] = (
+            {"file": content} if isinstance(content, bytes) else {"content": content}
+        )
         try:
             await self.client.files_upload_v2(
                 channel=channel,
                 filename=filename,
-                content=content,
                 title=title,
-                initial_comment=comment,
+                **_drop_none({"initial_comment": comment or None, "thread_ts": thread_ts}),
+                **kwargs,
             )
         except SlackApiError as exc:
             if exc.response.status_code >= 500:
@@ -185,6 +195,11 @@ class SlackGateway:
             raise SlackRejected("files.uploadV2", _error_code(exc)) from exc
         except (ClientError, TimeoutError, OSError) as exc:
             raise Unavailable("Slack could not be reached for a file upload") from exc
+
+    async def usergroup_members(self, group: str) -> list[str]:
+        """User IDs in a user group (usergroups.users.list; needs `usergroups:read`)."""
+        data = await self._call("usergroups.users.list", usergroup=group)
+        return [str(u) for u in data.get("users") or []]
 
     async def display_name(self, user: str) -> str:
         """A person's display name for plain-text output (reports); their ID if Slack fails."""

@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 
 MAX_CAS_ATTEMPTS = 50
 CLAIM_TTL_SECONDS = 24 * 3600
+AUDIT_MAXLEN = 100_000
 
 # Creates an incident for a request exactly once. KEYS: claim, sequence. ARGV: incident JSON
 # with the placeholders below, claim TTL. Returns the incident ID and 1 if created, 0 if the
@@ -58,6 +59,20 @@ _APPEND_ONCE = """
 if redis.call('SADD', KEYS[1], ARGV[1]) == 0 then return 0 end
 redis.call('RPUSH', KEYS[2], ARGV[2])
 return 1
+"""
+
+# Sliding-window rate limit. KEYS: the user's window (sorted set of run times). ARGV: now (ms),
+# window (ms), limit, a unique member. Returns 0 if the run may go ahead (and records it), else
+# the milliseconds until the oldest run leaves the window.
+_TAKE_RATE = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', tonumber(ARGV[1]) - tonumber(ARGV[2]))
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then
+  local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+  return math.max(1, tonumber(oldest[2]) + tonumber(ARGV[2]) - tonumber(ARGV[1]))
+end
+redis.call('ZADD', KEYS[1], tonumber(ARGV[1]), ARGV[4])
+redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]))
+return 0
 """
 
 # Releases a lock only if we still hold it. KEYS: lock. ARGV: token.
@@ -107,6 +122,14 @@ class Keys:
     def lock(self, name: str) -> str:
         return f"{self.prefix}lock:{name}"
 
+    @property
+    def audit(self) -> str:
+        """Stream of every action run (who, what, target, outcome, duration)."""
+        return f"{self.prefix}audit"
+
+    def rate(self, user: str) -> str:
+        return f"{self.prefix}rate:{user}"
+
 
 def _unavailable(exc: RedisError) -> Unavailable:
     return Unavailable(f"Redis did not answer: {type(exc).__name__}")
@@ -121,6 +144,7 @@ class Store:
         self._create = redis.register_script(_CREATE_INCIDENT)
         self._append_once = redis.register_script(_APPEND_ONCE)
         self._release = redis.register_script(_RELEASE)
+        self._take_rate = redis.register_script(_TAKE_RATE)
 
     async def ping(self) -> bool:
         try:
@@ -278,6 +302,38 @@ class Store:
             await self.redis.srem(self.keys.needs_attention, incident_id)
         except RedisError as exc:
             raise _unavailable(exc) from exc
+
+    # --- audit and rate limits -------------------------------------------------------------
+
+    async def audit(self, record: dict[str, str], maxlen: int = AUDIT_MAXLEN) -> str:
+        """Append one action run to the audit stream; returns its stream ID."""
+        try:
+            fields: dict[Any, Any] = dict(record)
+            entry_id = await self.redis.xadd(
+                self.keys.audit, fields, maxlen=maxlen, approximate=True
+            )
+        except RedisError as exc:
+            raise _unavailable(exc) from exc
+        return _text(entry_id)
+
+    async def audit_log(self, count: int = 100) -> list[dict[str, str]]:
+        """The newest `count` audit records, newest first."""
+        try:
+            raw = await self.redis.xrevrange(self.keys.audit, count=count)
+        except RedisError as exc:
+            raise _unavailable(exc) from exc
+        return [{_text(k): _text(v) for k, v in (fields or {}).items()} for _, fields in raw or []]
+
+    async def take_rate(self, user: str, limit: int, now_ms: int, window_ms: int = 60_000) -> float:
+        """0 if `user` may run one more action now (recorded); else seconds until they may."""
+        try:
+            wait_ms = await self._take_rate(
+                keys=[self.keys.rate(user)],
+                args=[now_ms, window_ms, limit, f"{now_ms}:{secrets.token_hex(4)}"],
+            )
+        except RedisError as exc:
+            raise _unavailable(exc) from exc
+        return int(wait_ms) / 1000
 
     # --- claims and locks ------------------------------------------------------------------
 

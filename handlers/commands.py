@@ -27,7 +27,7 @@ def register(app: AsyncApp, services: Services) -> None:
         actor = Actor(command["user_id"], command["channel_id"], command.get("trigger_id", ""))
         what = f"`/incident {command.get('text', '').split(' ')[0]}`".replace(" ``", "")
         try:
-            cmd = parse(command.get("text", ""))
+            cmd = parse(command.get("text", ""), services.dispatcher.action_names)
             reply = await before_ack(services.dispatcher.command(cmd, actor))
         except Exception as exc:
             await ack(text=explain(exc, what))

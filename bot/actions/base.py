@@ -1,0 +1,148 @@
+"""What every action is: a `Params` model, a guard, `execute` and `render`.
+
+An action is one small class. Its docstring is the help users read; its `Params` model (a
+docstring per field) is what `/incident <action> …` and playbooks fill in; `scopes()` is the
+guard — it says, before anything is touched, what the action will reach, so the policy can
+allow or deny it; `execute()` gathers findings through the gateways in the `Context`; `render()`
+turns them into a `Result`. Actions are listed explicitly in a tuple handed to `create_app`:
+nothing registers itself.
+"""
+
+from __future__ import annotations
+
+import difflib
+import shlex
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, ClassVar, Generic, TypeVar, get_args
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from bot import messages
+from bot.clock import Clock
+from bot.database import DatabaseGateway
+from bot.errors import NotFound, UsageError
+from bot.health import HealthChecker
+from bot.kube import KubeGateway
+from bot.output import Result
+from bot.policy import Policy, Scope
+from bot.prometheus import PrometheusGateway
+
+
+class Params(BaseModel):
+    """Base of every action's parameters. `positional` and `flags` map command words to fields."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+    positional: ClassVar[tuple[str, ...]] = ()
+    flags: ClassVar[dict[str, str]] = {}
+
+
+P = TypeVar("P", bound=Params)
+F = TypeVar("F")
+
+
+@dataclass
+class Context:
+    """What an action may use while it runs: gateways reachable only through the policy."""
+
+    user: str
+    policy: Policy
+    clock: Clock
+    kube: Callable[[str], KubeGateway]
+    prometheus: PrometheusGateway | None
+    health: HealthChecker
+    databases: DatabaseGateway
+    incident_started: datetime | None = None
+    permitted: frozenset[str] = frozenset()
+    """Actions the person's roles allow (composite actions leave out the others)."""
+
+
+class Action(ABC, Generic[P, F]):
+    """Base of every action. Subclasses set `name`, `usage`, `Params`; the docstring is help."""
+
+    name: ClassVar[str]
+    usage: ClassVar[str]
+    Params: type[P]
+
+    @abstractmethod
+    def scopes(self, params: P, ctx: Context) -> list[Scope]:
+        """What the action will touch; raises `UsageError`/`NotFound` for unknown targets."""
+
+    @abstractmethod
+    async def execute(self, params: P, ctx: Context, scopes: list[Scope]) -> F:
+        """Gather the findings."""
+
+    @abstractmethod
+    def render(self, params: P, findings: F, ctx: Context) -> Result:
+        """Turn the findings into what people read."""
+
+    @classmethod
+    def help(cls) -> str:
+        return (cls.__doc__ or "").strip().split("\n\n")[0].replace("\n", " ")
+
+    def parse(self, text: str) -> P:
+        """`text` after the action's name → its Params, or a `UsageError` saying what to type."""
+        try:
+            words = shlex.split(text)
+        except ValueError as exc:
+            raise UsageError(messages.bad_quoting(str(exc), self.usage)) from None
+        return self.build(parse_words(self.Params, words, self.usage))
+
+    def build(self, values: dict[str, Any]) -> P:
+        """Params from a mapping (commands and playbooks), errors told as what to type."""
+        try:
+            return self.Params.model_validate(values)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            where = str(err["loc"][0]) if err["loc"] else "arguments"
+            raise UsageError(
+                messages.bad_argument(where, err["msg"].removeprefix("Value error, "), self.usage)
+            ) from None
+
+
+def parse_words(model: type[Params], words: list[str], usage: str) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    positional = list(model.positional)
+    i = 0
+    while i < len(words):
+        word = words[i]
+        if word.startswith("-") and len(word) > 1:
+            field_name = model.flags.get(word)
+            if field_name is None:
+                raise UsageError(messages.unknown_flag(word, usage))
+            if _is_bool(model, field_name):
+                values[field_name] = True
+            else:
+                if i + 1 >= len(words):
+                    raise UsageError(messages.flag_needs_value(word, usage))
+                values[field_name] = words[i + 1]
+                i += 1
+        elif positional:
+            values[positional.pop(0)] = word
+        else:
+            raise UsageError(messages.unexpected_arguments(usage, word))
+        i += 1
+    return values
+
+
+def _is_bool(model: type[Params], field_name: str) -> bool:
+    annotation = model.model_fields[field_name].annotation
+    return annotation is bool or bool in get_args(annotation)
+
+
+def kube_scope(ctx: Context, namespace: str | None, target: str) -> Scope:
+    """The cluster and namespace a Kubernetes action reaches (the policy's defaults if unset)."""
+    cluster = ctx.policy.cluster_name
+    if cluster is None:
+        raise NotFound(messages.no_cluster_configured())
+    spec = ctx.policy.clusters[cluster]
+    return Scope(
+        "kubernetes", target, cluster=cluster, namespace=namespace or spec.default_namespace
+    )
+
+
+def close_matches(word: str, candidates: Iterable[str]) -> list[str]:
+    return difflib.get_close_matches(word, list(candidates), n=3, cutoff=0.5)

@@ -1,0 +1,207 @@
+"""The Kubernetes gateway: the only module that calls the `kubernetes` client.
+
+The official client is blocking, so every call runs in a worker thread (`asyncio.to_thread`),
+here and nowhere else. Reads go through the client's own `ApiClient` (its kubeconfig, TLS and
+token handling) but return the API server's JSON as plain dicts: diagnostics read the stable
+Kubernetes REST shapes (`status.containerStatuses`…), not one client version's Python models.
+
+Errors are mapped to Fireline's (404 → `NotFound`, 403 → `Forbidden`, 409 → `Conflict`,
+429 → `Throttled`, 5xx/connection/timeout → `Unavailable`), raised `from` the original.
+Only temporary errors are retried (tenacity, bounded). It only reads: nothing here writes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+from urllib.parse import quote
+
+from kubernetes import client as k8s
+from kubernetes import config as k8s_config
+from kubernetes.client.exceptions import ApiException
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential,
+)
+from urllib3.exceptions import HTTPError as Urllib3Error
+
+from bot.errors import (
+    ConfigurationError,
+    Conflict,
+    Forbidden,
+    NotFound,
+    TemporaryError,
+    Throttled,
+    Unavailable,
+)
+from bot.policy import Cluster
+
+Obj = dict[str, Any]
+DEFAULT_TIMEOUT_S = 5.0
+DEFAULT_ATTEMPTS = 3
+
+
+def api_client_for(cluster: Cluster) -> k8s.ApiClient:
+    """An ApiClient for a policy cluster: its kubeconfig context, or the in-cluster account."""
+    try:
+        if cluster.in_cluster:
+            configuration = k8s.Configuration()
+            k8s_config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+            return k8s.ApiClient(configuration)
+        api: k8s.ApiClient = k8s_config.new_client_from_config(context=cluster.context)  # type: ignore[no-untyped-call]
+        return api
+    except (k8s_config.ConfigException, OSError) as exc:
+        raise ConfigurationError(f"Kubernetes cluster configuration unusable: {exc}") from exc
+
+
+class KubeGateway:
+    """Read-only access to one cluster; every method is a coroutine."""
+
+    def __init__(
+        self,
+        api: k8s.ApiClient,
+        *,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        attempts: int = DEFAULT_ATTEMPTS,
+        backoff_s: float = 0.2,
+    ) -> None:
+        self.api = api
+        self.timeout_s = timeout_s
+        self.attempts = attempts
+        self.backoff_s = backoff_s
+
+    # --- typed reads -------------------------------------------------------------------------
+
+    async def list_pods(self, namespace: str, selector: str | None = None) -> list[Obj]:
+        return await self._items(f"/api/v1/namespaces/{_q(namespace)}/pods", selector=selector)
+
+    async def get_pod(self, namespace: str, name: str) -> Obj:
+        return await self.get_json(f"/api/v1/namespaces/{_q(namespace)}/pods/{_q(name)}")
+
+    async def list_deployments(self, namespace: str) -> list[Obj]:
+        return await self._items(f"/apis/apps/v1/namespaces/{_q(namespace)}/deployments")
+
+    async def get_deployment(self, namespace: str, name: str) -> Obj:
+        path = f"/apis/apps/v1/namespaces/{_q(namespace)}/deployments/{_q(name)}"
+        return await self.get_json(path)
+
+    async def list_replicasets(self, namespace: str, selector: str | None) -> list[Obj]:
+        path = f"/apis/apps/v1/namespaces/{_q(namespace)}/replicasets"
+        return await self._items(path, selector=selector)
+
+    async def list_events(self, namespace: str, involved: str | None = None) -> list[Obj]:
+        fields = f"involvedObject.name={involved}" if involved else None
+        path = f"/api/v1/namespaces/{_q(namespace)}/events"
+        return await self._items(path, field_selector=fields)
+
+    async def list_hpas(self, namespace: str) -> list[Obj]:
+        path = f"/apis/autoscaling/v2/namespaces/{_q(namespace)}/horizontalpodautoscalers"
+        return await self._items(path)
+
+    async def list_services(self, namespace: str) -> list[Obj]:
+        return await self._items(f"/api/v1/namespaces/{_q(namespace)}/services")
+
+    async def get_endpoints(self, namespace: str, name: str) -> Obj:
+        return await self.get_json(f"/api/v1/namespaces/{_q(namespace)}/endpoints/{_q(name)}")
+
+    async def pod_metrics(self, namespace: str, selector: str | None = None) -> list[Obj]:
+        path = f"/apis/metrics.k8s.io/v1beta1/namespaces/{_q(namespace)}/pods"
+        return await self._items(path, selector=selector)
+
+    async def pod_log(
+        self,
+        namespace: str,
+        pod: str,
+        *,
+        container: str | None = None,
+        since_s: int | None = None,
+        previous: bool = False,
+        tail_lines: int = 200,
+        limit_bytes: int = 64 * 1024,
+    ) -> str:
+        query: list[tuple[str, Any]] = [("tailLines", tail_lines), ("limitBytes", limit_bytes)]
+        if container:
+            query.append(("container", container))
+        if since_s:
+            query.append(("sinceSeconds", since_s))
+        if previous:
+            query.append(("previous", "true"))
+        path = f"/api/v1/namespaces/{_q(namespace)}/pods/{_q(pod)}/log"
+        raw = await self._get(path, query, accept="text/plain")
+        return raw.decode("utf-8", errors="replace")
+
+    # --- plumbing ----------------------------------------------------------------------------
+
+    async def _items(
+        self, path: str, *, selector: str | None = None, field_selector: str | None = None
+    ) -> list[Obj]:
+        query: list[tuple[str, Any]] = []
+        if selector:
+            query.append(("labelSelector", selector))
+        if field_selector:
+            query.append(("fieldSelector", field_selector))
+        body = await self.get_json(path, query)
+        return list(body.get("items") or [])
+
+    async def get_json(self, path: str, query: list[tuple[str, Any]] | None = None) -> Obj:
+        raw = await self._get(path, query or [], accept="application/json")
+        try:
+            data = json.loads(raw)
+        except ValueError as exc:
+            raise Unavailable(f"Kubernetes answered {path} with something not JSON") from exc
+        return data if isinstance(data, dict) else {}
+
+    async def _get(self, path: str, query: list[tuple[str, Any]], *, accept: str) -> bytes:
+        retrying = AsyncRetrying(
+            retry=retry_if_exception_type(TemporaryError),
+            stop=stop_after_attempt(self.attempts),
+            wait=wait_exponential(multiplier=self.backoff_s, max=2.0),
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                return await asyncio.to_thread(self._get_blocking, path, query, accept)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _get_blocking(self, path: str, query: list[tuple[str, Any]], accept: str) -> bytes:
+        try:
+            method, url, headers, _body, _post = self.api.param_serialize(
+                "GET",
+                path,
+                query_params=query,
+                header_params={"Accept": accept},
+                auth_settings=["BearerToken"],
+            )
+            response = self.api.call_api(
+                method, url, header_params=headers, _request_timeout=self.timeout_s
+            )
+            data: bytes = response.read()  # type: ignore[no-untyped-call]
+            status: int = response.status
+        except ApiException as exc:
+            raise _map_status(int(exc.status or 0), path) from exc
+        except (Urllib3Error, OSError) as exc:
+            raise Unavailable(f"Kubernetes could not be reached for {path}") from exc
+        if status >= 400:
+            raise _map_status(status, path, data)
+        return data
+
+
+def _map_status(status: int, path: str, body: bytes = b"") -> Exception:
+    if status == 404:
+        return NotFound(f"Kubernetes has no {path.rsplit('/', 2)[-2:]}")
+    if status in (401, 403):
+        return Forbidden(f"Kubernetes refused Fireline's credentials for {path} ({status})")
+    if status == 409:
+        return Conflict(f"Kubernetes reported a conflict on {path}")
+    if status == 429:
+        return Throttled(f"Kubernetes throttled {path}", retry_after=1.0)
+    if status == 0 or status >= 500:
+        return Unavailable(f"Kubernetes answered {status or 'nothing'} for {path}")
+    return Unavailable(f"Kubernetes answered {status} for {path}: {body[:200]!r}")
+
+
+def _q(part: str) -> str:
+    return quote(part, safe="")

@@ -1,0 +1,373 @@
+"""Who may run which action against what: the policy file, validated once at start-up.
+
+The policy is data (YAML, `FIRELINE_POLICY_FILE`), never code. It grants roles to Slack user IDs
+and user-group IDs, says which actions each role may run and in which namespaces, lists the
+clusters and the namespaces each allows, and names every other target an action may touch
+(Prometheus and its queries, health endpoints, databases). An action can only reach a target
+the policy names: there is no way to type a URL, a DSN or a kubeconfig into Slack.
+
+`Authorizer.check()` is called before an action touches anything, and a denial names what is
+missing (the roles that would allow it, or the namespace that is not allowed). This module never
+reads a secret: a database names the environment variable or file its DSN comes from, and the
+settings module reads it.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from bot import messages
+from bot.errors import ConfigurationError, Denied
+
+REQUIRED_ROLES = ("viewer", "responder", "commander", "admin")
+ALL_ACTIONS = "*"
+GROUP_CACHE_S = 60.0
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+
+class RoleGrant(_Strict):
+    """One role: who holds it, what it may run, where."""
+
+    users: tuple[str, ...] = ()
+    """Slack user IDs (`U…`/`W…`) that hold this role."""
+
+    groups: tuple[str, ...] = ()
+    """Slack user-group IDs (`S…`); every member holds this role."""
+
+    actions: tuple[str, ...] = ()
+    """Action names this role may run; `*` means every action."""
+
+    namespaces: tuple[str, ...] = ("*",)
+    """Namespace patterns (shell-style) this role may look into, within what the cluster allows."""
+
+    @field_validator("users")
+    @classmethod
+    def _user_ids(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for user in value:
+            if user[:1] not in {"U", "W"} or not user.isalnum():
+                raise ValueError(f"{user!r} is not a Slack user ID (U0123ABCD)")
+        return value
+
+    @field_validator("groups")
+    @classmethod
+    def _group_ids(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for group in value:
+            if not group.startswith("S") or not group.isalnum():
+                raise ValueError(f"{group!r} is not a Slack user-group ID (S0123ABCD)")
+        return value
+
+
+class Cluster(_Strict):
+    """A Kubernetes cluster Fireline may read."""
+
+    context: str | None = None
+    """kubeconfig context to use; unset with `in_cluster: true` uses the pod's ServiceAccount."""
+
+    in_cluster: bool = False
+    """Use the in-cluster ServiceAccount instead of a kubeconfig context."""
+
+    namespaces: tuple[str, ...]
+    """Namespace patterns (shell-style) actions may look into; nothing else is reachable."""
+
+    default_namespace: str
+    """Namespace used when a command gives no `-n`."""
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Cluster:
+        if self.in_cluster == (self.context is not None):
+            raise ValueError("set exactly one of context or in_cluster: true")
+        return self
+
+
+class NamedQuery(_Strict):
+    """A PromQL query users run by name."""
+
+    promql: str
+    """The PromQL expression; `$service` is replaced by the optional service argument."""
+
+    description: str
+    """One line shown in help and above the result."""
+
+    unit: Literal["percent", "seconds", "bytes", "rps", ""] = ""
+    """How values are formatted."""
+
+    range_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60)
+    """Default time range looked at, in minutes."""
+
+    chart: bool = True
+    """Upload a PNG chart of the range (where a trend matters)."""
+
+
+class Prometheus(_Strict):
+    """The Prometheus server and the queries users may run."""
+
+    url: str
+    """Base URL of the Prometheus HTTP API (…/api/v1 is appended)."""
+
+    timeout_s: float = Field(default=5.0, gt=0, le=60)
+    """Per-request timeout."""
+
+    queries: dict[str, NamedQuery]
+    """Named queries; only these can be run."""
+
+
+class HealthTarget(_Strict):
+    """An HTTP health endpoint users may check."""
+
+    url: str
+    """Full URL of the endpoint (GET)."""
+
+    timeout_s: float = Field(default=3.0, gt=0, le=30)
+    """Per-request timeout."""
+
+    expect_status: int = 200
+    """Status that means healthy."""
+
+
+class Database(_Strict):
+    """A PostgreSQL database users may inspect (read-only)."""
+
+    dsn_env: str | None = None
+    """Environment variable holding the DSN."""
+
+    dsn_file: Path | None = None
+    """File holding the DSN (a mounted Secret)."""
+
+    statement_timeout_ms: int = Field(default=5000, ge=100, le=60_000)
+    """Statement timeout of the read-only session."""
+
+    long_query_s: float = Field(default=30.0, gt=0)
+    """Queries running longer than this are listed."""
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Database:
+        if (self.dsn_env is None) == (self.dsn_file is None):
+            raise ValueError("set exactly one of dsn_env or dsn_file (never the DSN itself)")
+        return self
+
+
+class RateLimit(_Strict):
+    """How many actions one person may run."""
+
+    per_minute: int = Field(default=20, ge=1)
+    """Actions per user per rolling minute."""
+
+
+class Policy(_Strict):
+    """The whole policy file."""
+
+    roles: dict[str, RoleGrant]
+    """Role name → grant. viewer, responder, commander and admin must be present."""
+
+    default_role: str | None = None
+    """Role everyone in the workspace holds without being listed; unset: none."""
+
+    clusters: dict[str, Cluster] = Field(default_factory=dict)
+    """Cluster name → how to reach it and what it allows."""
+
+    default_cluster: str | None = None
+    """Cluster used when a command names none; unset: the only one, if there is one."""
+
+    prometheus: Prometheus | None = None
+    """Prometheus server; unset: `query` is unavailable."""
+
+    health: dict[str, HealthTarget] = Field(default_factory=dict)
+    """Health-check targets by name."""
+
+    databases: dict[str, Database] = Field(default_factory=dict)
+    """Database targets by name."""
+
+    rate_limit: RateLimit = RateLimit()
+    """Per-user rate limit."""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Policy:
+        missing = [r for r in REQUIRED_ROLES if r not in self.roles]
+        if missing:
+            raise ValueError(f"roles must define {', '.join(missing)}")
+        if self.default_role is not None and self.default_role not in self.roles:
+            raise ValueError(f"default_role {self.default_role!r} is not one of the roles")
+        if self.default_cluster is not None and self.default_cluster not in self.clusters:
+            raise ValueError(f"default_cluster {self.default_cluster!r} is not one of the clusters")
+        return self
+
+    @property
+    def cluster_name(self) -> str | None:
+        if self.default_cluster:
+            return self.default_cluster
+        return next(iter(self.clusters)) if len(self.clusters) == 1 else None
+
+
+def default_policy() -> Policy:
+    """Used when no policy file is set: nobody is granted anything beyond the read-only viewer
+    actions, which everyone holds, and no cluster, Prometheus, health or database target exists —
+    so every diagnostic answers that it is not configured rather than reaching anything."""
+    reads = ("pods", "describe", "events", "top", "rollout-history", "hpa", "endpoints")
+    return Policy(
+        roles={
+            "viewer": RoleGrant(actions=reads),
+            "responder": RoleGrant(actions=(*reads, "logs", "health", "query", "diagnose")),
+            "commander": RoleGrant(actions=(*reads, "logs", "health", "query", "diagnose", "db")),
+            "admin": RoleGrant(actions=(ALL_ACTIONS,)),
+        },
+        default_role="viewer",
+    )
+
+
+def load_policy(path: Path | None, known_actions: Iterable[str] = ()) -> Policy:
+    """Read and validate the policy; every error names the file, the field and the value."""
+    if path is None:
+        return default_policy()
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigurationError(f"Policy file {path} cannot be read: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigurationError(f"Policy file {path} is not valid YAML: {exc}") from None
+    try:
+        policy = Policy.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigurationError(_describe(path, exc)) from None
+    known = set(known_actions)
+    if known:
+        for name, grant in policy.roles.items():
+            for action in grant.actions:
+                if action != ALL_ACTIONS and action not in known:
+                    raise ConfigurationError(
+                        f"Policy file {path}: roles.{name}.actions: {action!r} is not an action "
+                        f"(known: {', '.join(sorted(known))})"
+                    )
+    return policy
+
+
+def _describe(path: Path, exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        value = err.get("input")
+        shown = "" if isinstance(value, dict | list) else f" (value: {value!r})"
+        lines.append(f"{where}: {err['msg'].removeprefix('Value error, ')}{shown}")
+    return f"Policy file {path} is invalid: " + "; ".join(lines)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What an action will touch: its kind of target and, for Kubernetes, where."""
+
+    kind: Literal["kubernetes", "prometheus", "health", "database"]
+    target: str
+    cluster: str | None = None
+    namespace: str | None = None
+
+    def describe(self) -> str:
+        if self.kind == "kubernetes":
+            return f"{self.target} in {self.cluster}/{self.namespace}"
+        return f"{self.kind} {self.target}"
+
+
+GroupMembers = Callable[[str], Awaitable[Iterable[str]]]
+
+
+class Authorizer:
+    """Resolves a person's roles (user IDs, user groups, briefly cached) and checks actions."""
+
+    def __init__(
+        self,
+        policy: Policy,
+        group_members: GroupMembers,
+        *,
+        cache_s: float = GROUP_CACHE_S,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.policy = policy
+        self._group_members = group_members
+        self._cache_s = cache_s
+        self._monotonic = monotonic
+        self._groups: dict[str, tuple[float, frozenset[str]]] = {}
+
+    async def roles_of(self, user: str) -> list[str]:
+        roles = []
+        for name, grant in self.policy.roles.items():
+            if name == self.policy.default_role or user in grant.users:
+                roles.append(name)
+                continue
+            for group in grant.groups:
+                if user in await self._members(group):
+                    roles.append(name)
+                    break
+        return roles
+
+    async def _members(self, group: str) -> frozenset[str]:
+        now = self._monotonic()
+        cached = self._groups.get(group)
+        if cached and now - cached[0] < self._cache_s:
+            return cached[1]
+        members = frozenset(await self._group_members(group))
+        self._groups[group] = (now, members)
+        return members
+
+    def roles_allowing(self, action: str) -> list[str]:
+        return [
+            name
+            for name, grant in self.policy.roles.items()
+            if action in grant.actions or ALL_ACTIONS in grant.actions
+        ]
+
+    def permitted(self, roles: Iterable[str], actions: Iterable[str]) -> frozenset[str]:
+        """The actions any of `roles` may run."""
+        names = list(actions)
+        return frozenset(a for a in names if any(r in self.roles_allowing(a) for r in roles))
+
+    async def check(self, user: str, action: str, scopes: Iterable[Scope]) -> list[str]:
+        """The roles that let `user` run `action` on `scopes`; `Denied` naming what is missing."""
+        held = await self.roles_of(user)
+        allowing = [r for r in held if r in self.roles_allowing(action)]
+        if not allowing:
+            raise Denied(messages.denied_action(action, held, self.roles_allowing(action)))
+        for scope in scopes:
+            if scope.kind == "kubernetes":
+                self._check_namespace(scope, allowing)
+        return allowing
+
+    def _check_namespace(self, scope: Scope, roles: list[str]) -> None:
+        assert scope.cluster is not None and scope.namespace is not None
+        cluster = self.policy.clusters[scope.cluster]
+        if not _matches(scope.namespace, cluster.namespaces):
+            raise Denied(
+                messages.denied_namespace_cluster(
+                    scope.namespace, scope.cluster, cluster.namespaces
+                )
+            )
+        if not any(_matches(scope.namespace, self.policy.roles[r].namespaces) for r in roles):
+            granting = [
+                name
+                for name, grant in self.policy.roles.items()
+                if _matches(scope.namespace, grant.namespaces)
+            ]
+            raise Denied(messages.denied_namespace_role(scope.namespace, roles, granting))
+
+
+def _matches(value: str, patterns: Iterable[str]) -> bool:
+    return any(fnmatch.fnmatchcase(value, p) for p in patterns)
+
+
+def summary(policy: Policy) -> dict[str, Any]:
+    """A short description of the policy for the start-up log (no secrets in it)."""
+    return {
+        "roles": sorted(policy.roles),
+        "clusters": sorted(policy.clusters),
+        "queries": sorted(policy.prometheus.queries) if policy.prometheus else [],
+        "health": sorted(policy.health),
+        "databases": sorted(policy.databases),
+    }

@@ -1,0 +1,110 @@
+"""The Prometheus gateway: the HTTP API (`/api/v1/query`, `/api/v1/query_range`) via httpx.
+
+Only the policy's named queries reach it. Temporary failures (connection, timeout, 5xx, 429)
+are retried a bounded number of times; a query Prometheus rejects (400/422) is a user-facing
+error that names the query. It returns plain series, never httpx objects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import httpx
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+
+from bot.errors import PermanentError, TemporaryError, Throttled, Unavailable
+
+
+@dataclass(frozen=True)
+class Series:
+    labels: dict[str, str]
+    points: list[tuple[float, float]]  # (unix time, value)
+
+    @property
+    def last(self) -> float | None:
+        return self.points[-1][1] if self.points else None
+
+
+class QueryRejected(PermanentError):
+    """Prometheus refused the query itself (bad PromQL); fix the policy's query."""
+
+
+class PrometheusGateway:
+    def __init__(
+        self, client: httpx.AsyncClient, base_url: str, *, timeout_s: float, attempts: int = 3
+    ) -> None:
+        self.client = client
+        self.base = base_url.rstrip("/") + "/api/v1"
+        self.timeout_s = timeout_s
+        self.attempts = attempts
+
+    async def query(self, promql: str, at: datetime) -> list[Series]:
+        data = await self._get("/query", {"query": promql, "time": at.timestamp()})
+        return _series(data)
+
+    async def query_range(
+        self, promql: str, start: datetime, end: datetime, step_s: float
+    ) -> list[Series]:
+        params = {
+            "query": promql,
+            "start": start.timestamp(),
+            "end": end.timestamp(),
+            "step": step_s,
+        }
+        return _series(await self._get("/query_range", params))
+
+    async def _get(self, path: str, params: dict[str, Any]) -> dict[str, Any]:
+        retrying = AsyncRetrying(
+            retry=retry_if_exception_type(TemporaryError),
+            stop=stop_after_attempt(self.attempts),
+            wait=wait_exponential(multiplier=0.2, max=2.0),
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                return await self._get_once(path, params)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _get_once(self, path: str, params: dict[str, Any]) -> dict[str, Any]:
+        try:
+            response = await self.client.get(
+                self.base + path, params=params, timeout=self.timeout_s
+            )
+        except httpx.TimeoutException as exc:
+            raise Unavailable(f"Prometheus did not answer within {self.timeout_s:g} s") from exc
+        except httpx.HTTPError as exc:
+            raise Unavailable("Prometheus could not be reached") from exc
+        if response.status_code == 429:
+            raise Throttled("Prometheus is rate-limiting", retry_after=1.0)
+        if response.status_code >= 500:
+            raise Unavailable(f"Prometheus answered {response.status_code}")
+        try:
+            body = response.json()
+        except ValueError as exc:
+            raise Unavailable("Prometheus answered something that is not JSON") from exc
+        if body.get("status") != "success":
+            raise QueryRejected(f"Prometheus rejected the query: {body.get('error', 'unknown')}")
+        return dict(body.get("data") or {})
+
+
+def _series(data: dict[str, Any]) -> list[Series]:
+    kind = data.get("resultType")
+    out = []
+    for item in data.get("result") or []:
+        labels = {str(k): str(v) for k, v in (item.get("metric") or {}).items()}
+        if kind == "matrix":
+            raw = item.get("values") or []
+        else:
+            raw = [item["value"]] if item.get("value") else []
+        points = [(float(t), _number(v)) for t, v in raw]
+        out.append(Series(labels, points))
+    return out
+
+
+def _number(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return float("nan")
