@@ -109,6 +109,37 @@ class NamedQuery(_Strict):
     """Upload a PNG chart of the range (where a trend matters)."""
 
 
+def default_queries() -> dict[str, NamedQuery]:
+    """The queries shipped with Fireline (`$service` is the optional service argument)."""
+    sel = 'service=~"$service"'
+    return {
+        "error-rate": NamedQuery(
+            description="5xx share of requests per service",
+            promql=f'100 * sum by (service) (rate(http_requests_total{{{sel},code=~"5.."}}[5m])) '
+            f"/ sum by (service) (rate(http_requests_total{{{sel}}}[5m]))",
+            unit="percent",
+        ),
+        "p95-latency": NamedQuery(
+            description="95th percentile request latency per service",
+            promql="histogram_quantile(0.95, sum by (service, le) "
+            f"(rate(http_request_duration_seconds_bucket{{{sel}}}[5m])))",
+            unit="seconds",
+        ),
+        "memory-trend": NamedQuery(
+            description="working-set memory per pod",
+            promql='sum by (pod) (container_memory_working_set_bytes{pod=~"$service.*",'
+            'container!=""})',
+            unit="bytes",
+            range_minutes=180,
+        ),
+        "request-rate": NamedQuery(
+            description="requests per second per service",
+            promql=f"sum by (service) (rate(http_requests_total{{{sel}}}[5m]))",
+            unit="rps",
+        ),
+    }
+
+
 class Prometheus(_Strict):
     """The Prometheus server and the queries users may run."""
 
@@ -118,8 +149,9 @@ class Prometheus(_Strict):
     timeout_s: float = Field(default=5.0, gt=0, le=60)
     """Per-request timeout."""
 
-    queries: dict[str, NamedQuery]
-    """Named queries; only these can be run."""
+    queries: dict[str, NamedQuery] = Field(default_factory=default_queries)
+    """Named queries; only these can be run. Unset: error-rate, p95-latency, memory-trend and
+    request-rate (see `default_queries`)."""
 
 
 class HealthTarget(_Strict):

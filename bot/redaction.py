@@ -17,6 +17,8 @@ REDACTED = "[redacted]"
 _PEM = re.compile(
     r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----.*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|$)", re.S
 )
+# A line that is only base64 of PEM-body length: a key whose BEGIN line fell outside the tail.
+_PEM_BODY = re.compile(r"(?m)^[A-Za-z0-9+/]{40,}={0,2}$")
 _KEY_VALUE = re.compile(
     r"""(?ix)
     (["']?\b[\w.-]*(?:password|passwd|pwd|secret|token|api[_-]?key|apikey|access[_-]?key|
@@ -34,6 +36,7 @@ _SHAPES = (
 
 def redact(text: str) -> str:
     text = _PEM.sub(f"{REDACTED} (private key)", text)
+    text = _PEM_BODY.sub(REDACTED, text)
     text = redact_log_secrets(text)
     text = _KEY_VALUE.sub(lambda m: m.group(1) + REDACTED, text)
     for shape in _SHAPES:

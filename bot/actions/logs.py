@@ -139,7 +139,8 @@ class Logs(Action[LogsParams, LogsFindings]):
                 )
             except FirelineError as exc:
                 return PodLog(name, [], error=str(exc))
-            lines = [redact(line) for line in text.splitlines() if line.strip()]
+            # Whole text first: a private key spans lines.
+            lines = [redact(line) for line in redact(text).splitlines() if line.strip()]
             if pattern:
                 lines = [line for line in lines if pattern.search(line)]
             truncated = len(text.encode()) >= params.limit_bytes

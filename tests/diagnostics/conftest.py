@@ -1,0 +1,160 @@
+"""Fixtures for the diagnostics: a DiagnosticsService on real Redis, with recording Slack."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import httpx
+import pytest
+from redis.asyncio import Redis
+
+from bot.actions import default_actions
+from bot.database import DatabaseGateway
+from bot.diagnostics import DiagnosticsService, Gateways
+from bot.health import HealthChecker
+from bot.kube import KubeGateway
+from bot.policy import Authorizer, Cluster, Policy, RoleGrant
+from bot.prometheus import PrometheusGateway
+from bot.store import Store
+from tests.diagnostics.kube_api import NOW, KubeAPI, orion_prod
+
+ALL = ("*",)
+
+
+class FrozenClock:
+    def __init__(self, now: datetime) -> None:
+        self._now = now
+
+    def now(self) -> datetime:
+        return self._now
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(0)
+
+
+VIEWER, RESPONDER, COMMANDER, ADMIN = "UVIEWER1", "URESP001", "UCMDR001", "UADMIN01"
+
+
+def test_policy(**overrides: Any) -> Policy:
+    reads = ("pods", "describe", "events", "top", "rollout-history", "hpa", "endpoints", "health")
+    base: dict[str, Any] = {
+        "roles": {
+            "viewer": RoleGrant(users=(VIEWER,), actions=reads),
+            "responder": RoleGrant(
+                users=(RESPONDER,), groups=("S0ONCALL",),
+                actions=(*reads, "logs", "query", "diagnose"), namespaces=("orion-*",),
+            ),
+            "commander": RoleGrant(
+                users=(COMMANDER,), actions=(*reads, "logs", "query", "diagnose", "db")
+            ),
+            "admin": RoleGrant(users=(ADMIN,), actions=ALL),
+        },
+        "clusters": {
+            "test": Cluster(
+                context="test", namespaces=("orion-*", "kube-system"),
+                default_namespace="orion-prod",
+            )
+        },
+    }  # fmt: skip
+    base.update(overrides)
+    return Policy(**base)
+
+
+@dataclass
+class RecordingSlack:
+    """Stands in for SlackGateway in service-level tests; fails loudly on anything unexpected."""
+
+    posts: list[dict[str, Any]] = field(default_factory=list)
+    ephemerals: list[dict[str, Any]] = field(default_factory=list)
+    files: list[dict[str, Any]] = field(default_factory=list)
+    groups: dict[str, list[str]] = field(default_factory=dict)
+    group_calls: int = 0
+
+    async def post_message(self, channel: str, text: str, blocks: Any = None, **_: Any) -> str:
+        self.posts.append({"channel": channel, "text": text, "blocks": blocks})
+        return f"1700000000.{len(self.posts):06d}"
+
+    async def post_ephemeral(self, channel: str, user: str, text: str, blocks: Any = None) -> None:
+        self.ephemerals.append({"channel": channel, "user": user, "text": text, "blocks": blocks})
+
+    async def upload_file(self, channel, filename, content, title, comment, *, thread_ts=None):
+        self.files.append({"channel": channel, "filename": filename, "content": content,
+                           "thread_ts": thread_ts})  # fmt: skip
+
+    async def usergroup_members(self, group: str) -> list[str]:
+        self.group_calls += 1
+        return self.groups.get(group, [])
+
+    def __getattr__(self, name: str) -> Any:
+        raise AssertionError(f"unexpected Slack call {name}")
+
+
+@pytest.fixture
+async def kube_api() -> AsyncIterator[KubeAPI]:
+    api = await KubeAPI().start()
+    orion_prod(api)
+    yield api
+    await api.stop()
+
+
+@pytest.fixture
+async def diag_store(redis_server: Redis, prefix: str) -> AsyncIterator[Store]:
+    yield Store(redis_server, prefix=prefix)
+    async for key in redis_server.scan_iter(match=f"{prefix}*", count=500):
+        await redis_server.delete(key)
+
+
+@dataclass
+class Rig:
+    service: DiagnosticsService
+    slack: RecordingSlack
+    store: Store
+    kube: KubeAPI
+    clock: FrozenClock
+
+    def action(self, name: str) -> Any:
+        return self.service.actions[name]
+
+    async def run(self, user: str, name: str, text: str = "", incident: Any = None) -> Any:
+        action = self.action(name)
+        return await self.service.run(action, action.parse(text), user=user, incident=incident)
+
+
+def make_rig(
+    kube_api: KubeAPI,
+    store: Store,
+    policy: Policy | None = None,
+    *,
+    prometheus: PrometheusGateway | None = None,
+    http: httpx.AsyncClient | None = None,
+    timeout_s: float = 5.0,
+    attempts: int = 2,
+) -> Rig:
+    slack = RecordingSlack()
+    clock = FrozenClock(NOW)
+    policy = policy or test_policy()
+    gateway = KubeGateway(kube_api.api_client(), attempts=attempts, backoff_s=0.01, timeout_s=2)
+    service = DiagnosticsService(
+        default_actions(),
+        Authorizer(policy, slack.usergroup_members),
+        store,
+        slack,  # type: ignore[arg-type]
+        clock,
+        Gateways(
+            kube=lambda _name: gateway,
+            prometheus=prometheus,
+            health=HealthChecker(http or httpx.AsyncClient()),
+            databases=DatabaseGateway(),
+        ),
+        timeout_s=timeout_s,
+    )
+    return Rig(service, slack, store, kube_api, clock)
+
+
+@pytest.fixture
+def rig(kube_api: KubeAPI, diag_store: Store) -> Rig:
+    return make_rig(kube_api, diag_store)

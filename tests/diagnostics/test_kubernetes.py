@@ -1,0 +1,191 @@
+"""Kubernetes diagnostics through the real `kubernetes` client over HTTP on 127.0.0.1."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from bot.incident import Incident, Severity
+from tests.diagnostics.conftest import ADMIN, COMMANDER, RESPONDER, VIEWER, Rig, make_rig
+from tests.diagnostics.kube_api import NOW
+
+
+def incident(prefix_id: str = "INC-7") -> Incident:
+    return Incident(
+        id=prefix_id, number=7, title="tasks failing", severity=Severity.P1, reporter=RESPONDER,
+        created_at=NOW, channel_id="CINC7",
+    )  # fmt: skip
+
+
+def text_of(run) -> str:
+    assert run.result is not None, run.message
+    parts = [run.result.title, *run.result.headline]
+    parts += [f"{s.title}\n{s.text}" for s in run.result.sections]
+    return "\n".join(parts)
+
+
+async def test_pods_reports_readiness_ooms_restarts_and_probes(rig: Rig) -> None:
+    run = await rig.run(VIEWER, "pods", "task-service")
+    text = text_of(run)
+    assert run.outcome == "ok"
+    assert "3/5 pods ready" in text and "2 OOMKilled in the last 30 min" in text
+    assert "OOMKilled (137)" in text and "probe failed ×7" in text
+    assert "task-service-7d9f-00" in text and "node-a" in text
+    assert "orion-api" not in text  # only the deployment's pods
+
+
+async def test_pods_by_label_selector(rig: Rig) -> None:
+    run = await rig.run(VIEWER, "pods", "app=orion-api")
+    assert "1/1 pods ready" in text_of(run)
+
+
+async def test_unknown_deployment_offers_close_matches(rig: Rig) -> None:
+    run = await rig.run(VIEWER, "pods", "task-svc")
+    assert run.outcome == "rejected"
+    assert run.message == ("No deployment `task-svc` in `orion-prod`; did you mean `task-service`?")
+
+
+async def test_describe_shows_conditions_containers_and_events(rig: Rig) -> None:
+    text = text_of(await rig.run(VIEWER, "describe", "task-service-7d9f-00"))
+    assert "Conditions" in text and "Ready" in text
+    assert "last terminated: OOMKilled (exit 137)" in text
+    # Two BackOff events about the pod fold into one line with the summed count.
+    assert "×15" in text and text.count("Back-off restarting") == 1
+
+
+async def test_describe_unknown_pod(rig: Rig) -> None:
+    run = await rig.run(VIEWER, "describe", "task-service-7d9f-0")
+    assert "did you mean" in (run.message or "")
+
+
+async def test_events_warnings_first_newest_first_folded(rig: Rig) -> None:
+    run = await rig.run(VIEWER, "events")
+    section = run.result.sections[0].text
+    lines = section.splitlines()[1:]
+    assert lines[0].startswith("Warning") and "×15" in lines[0] or "×7" in lines[0]
+    assert lines[-1].startswith("Normal")
+    assert "22 warnings" in run.result.headline[0]
+
+
+async def test_events_about_one_object(rig: Rig) -> None:
+    run = await rig.run(VIEWER, "events", "task-service-7d9f-01")
+    assert "Readiness probe failed" in text_of(run) and "Back-off" not in text_of(run)
+
+
+async def test_logs_group_errors_first_and_redact_secrets(rig: Rig) -> None:
+    run = await rig.run(RESPONDER, "logs", "task-service --since 30m")
+    text = text_of(run)
+    assert run.result.sections[0].title == "Error patterns"
+    patterns = run.result.sections[0].text
+    assert "×20" in patterns and "db timeout after <n> conn=<ip> req=<hex>" in patterns
+    assert "2026-11-22T11:59:00Z" in patterns and "2026-11-22T11:59:19Z" in patterns
+    for secret in ("hunter2", "s3cretpw", "abc.def.ghi", "AKIAABCDEFGHIJKLMNOP", "MIIEowIBAAK"):
+        assert secret not in text
+        assert all(secret not in str(f.content) for f in run.result.files)
+    assert "[redacted]" in text
+
+
+async def test_logs_previous_and_grep(rig: Rig) -> None:
+    text = text_of(await rig.run(RESPONDER, "logs", "task-service-7d9f-00 --previous"))
+    assert "panic: boom" in text
+    text = text_of(await rig.run(RESPONDER, "logs", "task-service --grep 'out of memory'"))
+    assert "FATAL out of memory" in text and "db timeout" not in text
+
+
+async def test_logs_bounded_in_bytes(rig: Rig) -> None:
+    run = await rig.run(RESPONDER, "logs", "task-service-7d9f-00")
+    action = rig.action("logs")
+    params = action.build({"target": "task-service-7d9f-00", "limit_bytes": 1024})
+    run = await rig.service.run(action, params, user=RESPONDER, incident=None)
+    assert "hit the 1 KiB bound" in text_of(run)
+
+
+async def test_top_flags_containers_near_their_limit(rig: Rig) -> None:
+    text = text_of(await rig.run(VIEWER, "top", "task-service"))
+    assert "1 container(s) above 80 % of a limit" in text
+    assert "memory 98% of limit" in text
+
+
+async def test_top_of_a_namespace(rig: Rig) -> None:
+    run = await rig.run(VIEWER, "top", "kube-system")
+    assert run.outcome == "ok" and "No metrics" in text_of(run)
+
+
+async def test_rollout_history_calls_out_the_revision_before_the_incident(rig: Rig) -> None:
+    started = incident()
+    run = await rig.run(VIEWER, "rollout-history", "task-service", incident=started)
+    text = text_of(run)
+    assert "rev 42 rolled out 12m before the incident" in text
+    assert "task:41" in text and "release 42: new cache" in text
+    later = started.model_copy(update={"created_at": NOW - timedelta(minutes=20)})
+    text = text_of(await rig.run(VIEWER, "rollout-history", "task-service", incident=later))
+    assert "rev 41 rolled out" in text
+
+
+async def test_hpa_pinned_at_max(rig: Rig) -> None:
+    text = text_of(await rig.run(VIEWER, "hpa", "task-service"))
+    assert "task-service pinned at max replicas" in text and "cpu 93%/70%" in text
+    run = await rig.run(VIEWER, "hpa", "task-srv")
+    assert "did you mean `task-service`" in run.message
+
+
+async def test_endpoints_ready_and_not_ready(rig: Rig) -> None:
+    text = text_of(await rig.run(VIEWER, "endpoints", "task-service"))
+    assert "1 ready · 1 not ready" in text and "NOT READY" in text
+    run = await rig.run(VIEWER, "endpoints", "task-servic")
+    assert "No service `task-servic` in `orion-prod`; did you mean `task-service`?" == run.message
+
+
+async def test_runs_are_audited_and_put_on_the_timeline(rig: Rig) -> None:
+    inc = incident(f"INC-{id(rig) % 100000}")
+    await rig.run(VIEWER, "pods", "task-service", incident=inc)
+    await rig.run(VIEWER, "logs", "task-service", incident=inc)  # denied: viewer
+    audit = await rig.store.audit_log()
+    assert [a["action"] for a in audit] == ["logs", "pods"]
+    assert audit[0]["outcome"] == "denied" and audit[1]["outcome"] == "ok"
+    assert audit[1]["user"] == VIEWER and audit[1]["target"] == "task-service in test/orion-prod"
+    assert int(audit[1]["duration_ms"]) >= 0 and audit[1]["incident"] == inc.id
+    timeline = await rig.store.timeline(inc.id)
+    assert [e.kind for e in timeline] == ["diagnostic", "diagnostic"]
+    assert "3/5 pods ready" in timeline[0].text and "denied" in timeline[1].text
+
+
+async def test_kubernetes_down_is_a_clear_failure_after_bounded_retries(rig: Rig) -> None:
+    rig.kube.faults["pods"] = 503
+    run = await rig.run(VIEWER, "pods", "task-service")
+    assert run.outcome == "failed" and "Kubernetes answered 503" in run.message
+    assert sum(1 for c in rig.kube.calls if c.endswith("/pods")) == 2  # attempts=2
+
+
+async def test_forbidden_by_the_cluster_is_not_retried(rig: Rig) -> None:
+    rig.kube.faults["events"] = 403
+    run = await rig.run(VIEWER, "events")
+    assert run.outcome == "failed" and "refused Fireline's credentials" in run.message
+    assert sum(1 for c in rig.kube.calls if c.endswith("/events")) == 1
+
+
+async def test_slow_kubernetes_times_out(kube_api, diag_store) -> None:
+    rig = make_rig(kube_api, diag_store, timeout_s=0.3)
+    kube_api.slow["pods"] = 1.0
+    run = await rig.run(VIEWER, "pods", "task-service")
+    assert run.outcome == "timeout" and "did not finish within 0.3 s" in run.message
+
+
+@pytest.mark.parametrize("user", [RESPONDER, COMMANDER, ADMIN])
+async def test_diagnose_first_line_says_what_matters(rig: Rig, user: str) -> None:
+    run = await rig.run(user, "diagnose", "task-service", incident=incident())
+    assert run.result.headline[0] == (
+        "3/5 pods ready · 2 OOMKilled in the last 30 min · 1 failing probes · "
+        "rev 42 rolled out 12m before the incident · 1 container(s) > 80 % of a limit · "
+        "HPA task-service pinned at max"
+    )
+    assert run.outcome == "ok"
+
+
+async def test_diagnose_partial_when_a_part_fails(rig: Rig) -> None:
+    rig.kube.faults["podmetrics"] = 503
+    run = await rig.run(RESPONDER, "diagnose", "task-service")
+    assert run.outcome == "partial"
+    assert any(f.startswith("top: Kubernetes answered 503") for f in run.result.failures)
+    assert "3/5 pods ready" in run.result.headline[0]
