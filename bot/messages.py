@@ -229,6 +229,10 @@ def bad_argument(field: str, problem: str, usage_text: str) -> str:
     return f"`{field}` {problem}. Type `/incident {usage_text}`."
 
 
+def missing_argument(field: str, usage_text: str) -> str:
+    return f"Say which {field}: `/incident {usage_text}`."
+
+
 def unknown_flag(flag: str, usage_text: str) -> str:
     return f"`{flag}` is not an option here. Type `/incident {usage_text}`."
 

@@ -223,11 +223,16 @@ class Policy(_Strict):
     rate_limit: RateLimit = RateLimit()
     """Per-user rate limit."""
 
-    @model_validator(mode="after")
-    def _consistent(self) -> Policy:
-        missing = [r for r in REQUIRED_ROLES if r not in self.roles]
+    @field_validator("roles")
+    @classmethod
+    def _required_roles(cls, value: dict[str, RoleGrant]) -> dict[str, RoleGrant]:
+        missing = [r for r in REQUIRED_ROLES if r not in value]
         if missing:
             raise ValueError(f"roles must define {', '.join(missing)}")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Policy:
         if self.default_role is not None and self.default_role not in self.roles:
             raise ValueError(f"default_role {self.default_role!r} is not one of the roles")
         if self.default_cluster is not None and self.default_cluster not in self.clusters:

@@ -98,6 +98,8 @@ class Action(ABC, Generic[P, F]):
         except ValidationError as exc:
             err = exc.errors()[0]
             where = str(err["loc"][0]) if err["loc"] else "arguments"
+            if err["type"] == "missing":
+                raise UsageError(messages.missing_argument(where, self.usage)) from None
             raise UsageError(
                 messages.bad_argument(where, err["msg"].removeprefix("Value error, "), self.usage)
             ) from None

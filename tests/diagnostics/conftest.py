@@ -39,7 +39,7 @@ class FrozenClock:
 VIEWER, RESPONDER, COMMANDER, ADMIN = "UVIEWER1", "URESP001", "UCMDR001", "UADMIN01"
 
 
-def test_policy(**overrides: Any) -> Policy:
+def make_policy(**overrides: Any) -> Policy:
     reads = ("pods", "describe", "events", "top", "rollout-history", "hpa", "endpoints", "health")
     base: dict[str, Any] = {
         "roles": {
@@ -136,7 +136,7 @@ def make_rig(
 ) -> Rig:
     slack = RecordingSlack()
     clock = FrozenClock(NOW)
-    policy = policy or test_policy()
+    policy = policy or make_policy()
     gateway = KubeGateway(kube_api.api_client(), attempts=attempts, backoff_s=0.01, timeout_s=2)
     service = DiagnosticsService(
         default_actions(),

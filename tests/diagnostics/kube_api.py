@@ -294,7 +294,8 @@ def orion_prod(api: KubeAPI, pods: int = 5) -> None:
         "kind": "HorizontalPodAutoscaler",
         "metadata": {"name": "task-service", "namespace": ns},
         "spec": {
-            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "task-service"},
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment",
+                               "name": "task-service"},
             "minReplicas": 2, "maxReplicas": 5,
             "metrics": [{"type": "Resource", "resource": {
                 "name": "cpu", "target": {"type": "Utilization", "averageUtilization": 70}}}],

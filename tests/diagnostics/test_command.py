@@ -1,0 +1,69 @@
+"""`/incident <action> …`: parsing, what bad input is told, and posting results."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.commands import parse
+from bot.dispatch import Actor
+from bot.errors import UsageError
+from tests.diagnostics.conftest import RESPONDER, VIEWER, Rig
+
+NAMES = ["pods", "logs", "events", "diagnose", "query"]
+
+
+def test_action_words_become_action_commands_keeping_quotes() -> None:
+    cmd = parse("logs task-service --grep 'db  timeout'", NAMES)
+    assert cmd.action and cmd.name == "logs" and cmd.text == "task-service --grep 'db  timeout'"
+    assert not parse("status", NAMES).action
+
+
+def test_unknown_word_suggests_an_action() -> None:
+    with pytest.raises(UsageError, match="Did you mean `/incident diagnose`"):
+        parse("diagnos task-service", NAMES)
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "expected"),
+    [
+        ("pods", "", "Say which target: `/incident pods <deployment|label-selector>"),
+        ("pods", "a b", "`b` was not expected here. Type `/incident pods"),
+        ("pods", "a -x", "`-x` is not an option here. Type `/incident pods"),
+        ("pods", "a -n", "`-n` needs a value after it"),
+        ("logs", "a --since 10min", "`since` use a duration such as 30s, 10m, 2h or 1d"),
+        ("logs", "a --grep '('", "`grep` is not a valid regular expression"),
+        ("logs", "a --grep 'unclosed", "Those arguments do not parse (No closing quotation)"),
+        ("query", "error-rate --range 0", "`range_minutes` Input should be greater than"),
+    ],
+)
+def test_bad_input_says_what_to_type(rig: Rig, name: str, text: str, expected: str) -> None:
+    with pytest.raises(UsageError) as err:
+        rig.action(name).parse(text)
+    assert expected in str(err.value)
+
+
+async def test_command_acks_then_posts_result_in_channel_with_files_in_thread(rig: Rig) -> None:
+    actor = Actor(RESPONDER, "CWARROOM", "trig-1")
+    reply = await rig.service.command("logs", "task-service", actor)
+    assert reply.text == "Running `logs` on `task-service` …"
+    assert await reply.later() is None
+    post = rig.slack.posts[0]
+    assert post["channel"] == "CWARROOM" and "Logs of `task-service`" in post["text"]
+    assert len(post["blocks"]) <= 50
+    assert rig.slack.files and rig.slack.files[0]["thread_ts"] == "1700000000.000001"
+
+
+async def test_denied_command_is_told_only_to_the_person(rig: Rig) -> None:
+    reply = await rig.service.command("logs", "task-service", Actor(VIEWER, "C1", "t"))
+    told = await reply.later()
+    assert told.startswith("🚫 `logs` needs the role") and not rig.slack.posts
+
+
+async def test_rate_limit_per_user(kube_api, diag_store) -> None:
+    from bot.policy import RateLimit
+    from tests.diagnostics.conftest import make_policy, make_rig
+
+    rig = make_rig(kube_api, diag_store, make_policy(rate_limit=RateLimit(per_minute=2)))
+    outcomes = [(await rig.run(VIEWER, "events")).outcome for _ in range(3)]
+    assert outcomes == ["ok", "ok", "rate-limited"]
+    assert (await rig.run(RESPONDER, "events")).outcome == "ok"  # per user

@@ -1,0 +1,143 @@
+"""The policy: file validation, the default, user groups, and the role × action × namespace grid."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.actions import default_actions
+from bot.errors import ConfigurationError, Denied
+from bot.policy import Authorizer, Scope, default_policy, load_policy
+from tests.diagnostics.conftest import (
+    ADMIN,
+    COMMANDER,
+    RESPONDER,
+    VIEWER,
+    RecordingSlack,
+    make_policy,
+)  # fmt: skip
+
+ROOT = Path(__file__).resolve().parents[2]
+ACTIONS = [a.name for a in default_actions()]
+READS = {"pods", "describe", "events", "top", "rollout-history", "hpa", "endpoints", "health"}
+GRANTS = {
+    VIEWER: READS,
+    RESPONDER: READS | {"logs", "query", "diagnose"},
+    COMMANDER: READS | {"logs", "query", "diagnose", "db"},
+    ADMIN: set(ACTIONS),
+}
+# Namespaces: the cluster allows orion-* and kube-system; responders only orion-*.
+NAMESPACES = {"orion-prod": "allowed", "kube-system": "role-limited", "payments": "cluster-denied"}
+
+
+def test_example_policy_is_valid_and_names_only_real_actions() -> None:
+    policy = load_policy(ROOT / "deploy" / "policy.example.yaml", ACTIONS)
+    assert set(policy.roles) >= {"viewer", "responder", "commander", "admin"}
+    assert set(policy.prometheus.queries) == {
+        "error-rate", "p95-latency", "memory-trend", "request-rate",
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "expected"),
+    [
+        ("roles: {viewer: {}}", "roles: roles must define responder, commander, admin"),
+        ("roles: [", "is not valid YAML"),
+        (
+            "roles: {viewer: {users: [alice]}, responder: {}, commander: {}, admin: {}}",
+            "roles.viewer.users: 'alice' is not a Slack user ID",
+        ),
+        (
+            "roles: {viewer: {actions: [podz]}, responder: {}, commander: {}, admin: {}}",
+            "roles.viewer.actions: 'podz' is not an action",
+        ),
+        (
+            "roles: {viewer: {}, responder: {}, commander: {}, admin: {}}\n"
+            "databases: {orders: {dsn: 'postgres://u:p@h/db'}}",
+            "databases.orders.dsn: Extra inputs are not permitted",
+        ),
+        (
+            "roles: {viewer: {}, responder: {}, commander: {}, admin: {}}\n"
+            "clusters: {prod: {namespaces: [a], default_namespace: a}}",
+            "clusters.prod: set exactly one of context or in_cluster",
+        ),
+        (
+            "roles: {viewer: {}, responder: {}, commander: {}, admin: {}}\n"
+            "rate_limit: {per_minute: 0}",
+            "rate_limit.per_minute: Input should be greater than or equal to 1 (value: 0)",
+        ),
+    ],
+)
+def test_policy_errors_name_file_field_and_value(
+    tmp_path: Path, yaml_text: str, expected: str
+) -> None:
+    path = tmp_path / "policy.yaml"
+    path.write_text(yaml_text)
+    with pytest.raises(ConfigurationError) as err:
+        load_policy(path, ACTIONS)
+    assert str(path) in str(err.value) and expected in str(err.value)
+
+
+def test_secret_values_never_echoed_in_errors(tmp_path: Path) -> None:
+    path = tmp_path / "p.yaml"
+    path.write_text(
+        "roles: {viewer: {}, responder: {}, commander: {}, admin: {}}\n"
+        "databases: {orders: {dsn: {url: 'postgres://u:hunter2@h/db'}}}"
+    )
+    with pytest.raises(ConfigurationError) as err:
+        load_policy(path, ACTIONS)
+    assert "hunter2" not in str(err.value)
+
+
+async def test_default_policy_reaches_nothing() -> None:
+    policy = default_policy()
+    assert policy.clusters == {} and policy.prometheus is None and not policy.databases
+    auth = Authorizer(policy, RecordingSlack().usergroup_members)
+    assert await auth.roles_of("UANYONE1") == ["viewer"]
+    with pytest.raises(Denied, match="`logs` needs the role responder or commander or admin"):
+        await auth.check("UANYONE1", "logs", [])
+
+
+@pytest.mark.parametrize("user", list(GRANTS))
+@pytest.mark.parametrize("action", ACTIONS)
+@pytest.mark.parametrize("namespace", list(NAMESPACES))
+async def test_policy_matrix(user: str, action: str, namespace: str) -> None:
+    auth = Authorizer(make_policy(), RecordingSlack().usergroup_members)
+    scope = Scope("kubernetes", "x", cluster="test", namespace=namespace)
+    allowed_action = action in GRANTS[user]
+    kind = NAMESPACES[namespace]
+    allowed_ns = kind == "allowed" or (kind == "role-limited" and user != RESPONDER)
+    if allowed_action and allowed_ns:
+        assert await auth.check(user, action, [scope])
+        return
+    with pytest.raises(Denied) as denial:
+        await auth.check(user, action, [scope])
+    message = str(denial.value)
+    if not allowed_action:
+        assert f"`{action}` needs the role" in message
+    elif kind == "cluster-denied":
+        assert f"Namespace `{namespace}` is not open to Fireline in cluster `test`" in message
+    else:
+        assert f"do not cover namespace `{namespace}`" in message
+        assert "commander or admin" in message or "viewer" in message
+
+
+async def test_group_membership_grants_roles_and_is_cached_briefly() -> None:
+    slack = RecordingSlack(groups={"S0ONCALL": ["UONCALL1"]})
+    now = [0.0]
+    auth = Authorizer(make_policy(), slack.usergroup_members, monotonic=lambda: now[0])
+    assert "responder" in await auth.roles_of("UONCALL1")
+    await auth.roles_of("UONCALL1")
+    assert slack.group_calls == 1
+    slack.groups["S0ONCALL"] = []
+    now[0] = 61
+    assert "responder" not in await auth.roles_of("UONCALL1")
+    assert slack.group_calls == 2
+
+
+async def test_unlisted_person_is_denied_with_the_roles_that_would_allow() -> None:
+    auth = Authorizer(make_policy(), RecordingSlack().usergroup_members)
+    with pytest.raises(Denied) as denial:
+        await auth.check("UNOBODY1", "db", [])
+    assert str(denial.value).startswith("🚫 `db` needs the role commander or admin; you have none.")
