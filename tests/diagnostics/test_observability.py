@@ -1,0 +1,228 @@
+"""`query`, `health` and `db` against real protocols: Prometheus's HTTP API and health endpoints
+served by aiohttp on 127.0.0.1, and the real PostgreSQL server."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+from aiohttp import web
+
+from bot.policy import Database, HealthTarget, Prometheus
+from bot.prometheus import PrometheusGateway
+from tests.diagnostics.conftest import COMMANDER, RESPONDER, VIEWER, make_policy, make_rig
+from tests.diagnostics.kube_api import NOW
+
+PG_DSN = "host=127.0.0.1 port=5432 dbname=test user=postgres connect_timeout=3"
+
+
+@contextlib.asynccontextmanager
+async def serve(app: web.Application) -> AsyncIterator[str]:
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()
+
+
+def prometheus_app(state: dict[str, Any]) -> web.Application:
+    async def query_range(request: web.Request) -> web.Response:
+        state.setdefault("calls", []).append(dict(request.query))
+        if state.get("fail"):
+            return web.json_response({"status": "error"}, status=state["fail"])
+        if state.get("delay"):
+            await asyncio.sleep(state["delay"])
+        if "bad" in request.query["query"]:
+            return web.json_response(
+                {"status": "error", "errorType": "bad_data", "error": "parse error at char 3"},
+                status=400,
+            )
+        start, end = float(request.query["start"]), float(request.query["end"])
+        step = float(request.query["step"])
+        n = int((end - start) / step) + 1
+        result = [
+            {"metric": {"service": svc}, "values": [[start + i * step, str(base + i * 0.01)]
+                                                     for i in range(n)]}
+            for svc, base in (("task-service", 6.0), ("orion-api", 0.2))
+        ]  # fmt: skip
+        return web.json_response(
+            {"status": "success", "data": {"resultType": "matrix", "result": result}}
+        )
+
+    async def query(request: web.Request) -> web.Response:
+        sample = {"metric": {"service": "task-service"}, "value": [NOW.timestamp(), "7.2"]}
+        data = {"resultType": "vector", "result": [sample]}
+        return web.json_response({"status": "success", "data": data})
+
+    app = web.Application()
+    app.router.add_get("/api/v1/query_range", query_range)
+    app.router.add_get("/api/v1/query", query)
+    return app
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient() as client:
+        yield client
+
+
+async def test_query_latest_values_and_png_chart(kube_api, diag_store, http) -> None:
+    state: dict[str, Any] = {}
+    async with serve(prometheus_app(state)) as url:
+        policy = make_policy(prometheus=Prometheus(url=url))
+        gateway = PrometheusGateway(http, url, timeout_s=2)
+        rig = make_rig(kube_api, diag_store, policy, prometheus=gateway, http=http)
+        run = await rig.run(RESPONDER, "query", "error-rate --range 30 --service task-service")
+    assert run.outcome == "ok", run.message
+    assert run.result.headline[0].startswith("highest now: 7.2 % (service=task-service)")
+    chart = run.result.files[0]
+    assert chart.filename == "error-rate.png" and bytes(chart.content).startswith(b"\x89PNG")
+    sent = state["calls"][0]
+    assert 'service=~"task-service"' in sent["query"]
+    assert float(sent["end"]) - float(sent["start"]) == 30 * 60
+
+
+async def test_unknown_query_suggests_names(kube_api, diag_store, http) -> None:
+    policy = make_policy(prometheus=Prometheus(url="http://127.0.0.1:9"))
+    rig = make_rig(kube_api, diag_store, policy, http=http)
+    run = await rig.run(RESPONDER, "query", "error-rat")
+    assert run.outcome == "rejected" and "Did you mean `error-rate`?" in run.message
+
+
+async def test_prometheus_down_retried_then_reported(kube_api, diag_store, http) -> None:
+    state: dict[str, Any] = {"fail": 503}
+    async with serve(prometheus_app(state)) as url:
+        gateway = PrometheusGateway(http, url, timeout_s=2, attempts=3)
+        rig = make_rig(kube_api, diag_store, make_policy(prometheus=Prometheus(url=url)),
+                       prometheus=gateway)  # fmt: skip
+        run = await rig.run(RESPONDER, "query", "p95-latency")
+    assert run.outcome == "failed" and "Prometheus answered 503" in run.message
+    assert len(state["calls"]) == 3
+
+
+async def test_prometheus_slow_times_out(kube_api, diag_store, http) -> None:
+    state: dict[str, Any] = {"delay": 1.0}
+    async with serve(prometheus_app(state)) as url:
+        gateway = PrometheusGateway(http, url, timeout_s=0.2, attempts=2)
+        rig = make_rig(kube_api, diag_store, make_policy(prometheus=Prometheus(url=url)),
+                       prometheus=gateway)  # fmt: skip
+        run = await rig.run(RESPONDER, "query", "request-rate")
+    assert run.outcome == "failed" and "did not answer within 0.2 s" in run.message
+
+
+async def test_diagnose_includes_error_rate_and_survives_prometheus_down(
+    kube_api, diag_store, http
+) -> None:
+    state: dict[str, Any] = {}
+    async with serve(prometheus_app(state)) as url:
+        gateway = PrometheusGateway(http, url, timeout_s=2)
+        rig = make_rig(kube_api, diag_store, make_policy(prometheus=Prometheus(url=url)),
+                       prometheus=gateway)  # fmt: skip
+        run = await rig.run(RESPONDER, "diagnose", "task-service")
+        assert "error rate 7.2 %" in run.result.headline[0]
+    run = await rig.run(RESPONDER, "diagnose", "task-service")  # Prometheus is gone now
+    assert run.outcome == "partial" and "3/5 pods ready" in run.result.headline[0]
+    assert any(f.startswith("query: Prometheus could not be reached") for f in run.result.failures)
+
+
+def health_app() -> web.Application:
+    async def ok(request: web.Request) -> web.Response:
+        return web.json_response(
+            {"status": "ok", "checks": {"db": "ok", "cache": {"status": "fail"}}}
+        )
+
+    async def slow(request: web.Request) -> web.Response:
+        await asyncio.sleep(1)
+        return web.json_response({"status": "ok"})
+
+    async def good(request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    app = web.Application()
+    app.router.add_get("/healthz", ok)
+    app.router.add_get("/slow", slow)
+    app.router.add_get("/good", good)
+    return app
+
+
+async def test_health_status_latency_checks_and_timeouts(kube_api, diag_store, http) -> None:
+    async with serve(health_app()) as url:
+        targets = {
+            "api": HealthTarget(url=f"{url}/healthz"),
+            "slow": HealthTarget(url=f"{url}/slow", timeout_s=0.2),
+            "good": HealthTarget(url=f"{url}/good"),
+        }
+        rig = make_rig(kube_api, diag_store, make_policy(health=targets), http=http)
+        run = await rig.run(VIEWER, "health", "all")
+        single = await rig.run(VIEWER, "health", "good")
+        unknown = await rig.run(VIEWER, "health", "goood")
+    text = run.result.sections[0].text
+    assert run.result.headline[0].startswith("1/3 healthy: api 200, slow no answer in 0.2 s")
+    assert "cache=fail" in text and "db=ok" in text and " ms" in text
+    assert single.result.headline[0] == "1/1 healthy"
+    assert "Did you mean `good`?" in unknown.message
+
+
+@pytest.fixture
+async def pg_load(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[str]:
+    """A session idle in transaction and a query running for 3 s, in the real PostgreSQL."""
+    tag = f"fireline_{uuid.uuid4().hex[:8]}"
+    idle = await psycopg.AsyncConnection.connect(PG_DSN, application_name=tag)
+    await idle.execute(f"SELECT '{tag}'")  # opens a transaction and leaves it idle
+    busy = await psycopg.AsyncConnection.connect(PG_DSN, autocommit=True, application_name=tag)
+    sleeper = asyncio.ensure_future(busy.execute(f"SELECT pg_sleep(3), '{tag}'"))
+    await asyncio.sleep(0.8)
+    monkeypatch.setenv("FIRELINE_TEST_ORDERS_DSN", PG_DSN)
+    yield tag
+    sleeper.cancel()
+    with contextlib.suppress(BaseException):
+        await sleeper
+    for conn in (idle, busy):
+        with contextlib.suppress(Exception):
+            await conn.close()
+
+
+async def test_db_sessions_long_queries_and_idle_transactions(
+    kube_api, diag_store, pg_load
+) -> None:
+    dbs = {"orders": Database(dsn_env="FIRELINE_TEST_ORDERS_DSN", long_query_s=0.5)}
+    rig = make_rig(kube_api, diag_store, make_policy(databases=dbs))
+    run = await rig.run(COMMANDER, "db", "orders")
+    assert run.outcome == "ok", run.message
+    text = "\n".join([*run.result.headline, *(s.text for s in run.result.sections)])
+    assert "queries > 0.5 s" in run.result.headline[0]
+    long_running = next(s for s in run.result.sections if s.title.startswith("Running >"))
+    assert f"pg_sleep(3), '{pg_load}'" in long_running.text
+    idle = next(s for s in run.result.sections if s.title == "Idle in transaction")
+    assert f"SELECT '{pg_load}'" in idle.text
+    assert re.match(r"\d+/\d+ connections \(\d+%\)", run.result.headline[0])
+    assert "idle in transaction" in text
+
+
+async def test_db_is_read_only_and_unreachable_db_is_reported(
+    kube_api, diag_store, monkeypatch
+) -> None:
+    from bot.database import DatabaseGateway
+
+    conn_dsn = PG_DSN
+    gateway = DatabaseGateway()
+    findings = await gateway.inspect(conn_dsn, statement_timeout_ms=1000, long_query_s=30)
+    assert findings.max_connections > 0 and findings.total >= 1
+    monkeypatch.setenv("FIRELINE_TEST_BAD_DSN", "host=127.0.0.1 port=1 dbname=x connect_timeout=1")
+    dbs = {"gone": Database(dsn_env="FIRELINE_TEST_BAD_DSN")}
+    rig = make_rig(kube_api, diag_store, make_policy(databases=dbs))
+    run = await rig.run(COMMANDER, "db", "gone")
+    assert run.outcome == "failed" and "could not be reached" in run.message
+    denied = await rig.run(RESPONDER, "db", "gone")
+    assert denied.outcome == "denied"
