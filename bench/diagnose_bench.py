@@ -1,0 +1,145 @@
+"""`diagnose` on a 50-pod deployment with 30 ms added to every Kubernetes API call, beside the
+same reads done one after another, and beside each read alone (the slowest single call).
+
+    python -m bench.diagnose_bench [--pods 50] [--latency-ms 30] [--rounds 20]
+
+The API is served over real HTTP on 127.0.0.1, from its own process as a real API server would
+be, to the official `kubernetes` client (through Fireline's gateway, so every call also pays
+its worker-thread hop). Targets: diagnose ≥ 5×
+faster than the sequential reads, and within 1.5× the slowest single call.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing
+import statistics
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from multiprocessing.queues import Queue
+from multiprocessing.synchronize import Event
+from typing import Any
+
+from bot.actions.diagnose import Diagnose
+from bot.actions.k8s_common import match_labels_selector
+from bot.clock import SystemClock
+from bot.database import DatabaseGateway
+from bot.diagnostics import DiagnosticsService, Gateways
+from bot.health import HealthChecker
+from bot.kube import KubeGateway
+from bot.policy import Authorizer
+from tests.diagnostics.conftest import COMMANDER, make_policy
+from tests.diagnostics.kube_api import KubeAPI, orion_prod
+
+NS, DEPLOYMENT = "orion-prod", "task-service"
+
+
+async def timed(work: Callable[[], Awaitable[Any]], rounds: int) -> list[float]:
+    samples = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        await work()
+        samples.append((time.perf_counter() - started) * 1000)
+    return samples
+
+
+def serve_api(pods: int, latency_ms: float, ports: Queue[int], stop: Event) -> None:
+    async def run() -> None:
+        api = await KubeAPI().start()
+        orion_prod(api, pods=pods)
+        api.latency_s = latency_ms / 1000
+        ports.put(api.port)
+        await asyncio.to_thread(stop.wait)
+        await api.stop()
+
+    asyncio.run(run())
+
+
+async def main(pods: int, latency_ms: float, rounds: int) -> None:
+    ports: Queue[int] = multiprocessing.Queue()
+    stop = multiprocessing.Event()
+    server = multiprocessing.Process(target=serve_api, args=(pods, latency_ms, ports, stop))
+    server.start()
+    try:
+        await measure(KubeAPI(port=ports.get(timeout=10)), pods, latency_ms, rounds)
+    finally:
+        stop.set()
+        server.join(5)
+
+
+async def measure(api: KubeAPI, pods: int, latency_ms: float, rounds: int) -> None:
+    kube = KubeGateway(api.api_client())
+    policy = make_policy()
+
+    async def no_groups(_: str) -> list[str]:
+        return []
+
+    service = DiagnosticsService(
+        (Diagnose(),), Authorizer(policy, no_groups), None, None, SystemClock(),  # type: ignore[arg-type]
+        Gateways(lambda _: kube, None, HealthChecker(None), DatabaseGateway()),  # type: ignore[arg-type]
+        timeout_s=30,
+    )  # fmt: skip
+    action = Diagnose()
+    params = action.parse(DEPLOYMENT)
+    ctx = service.context(COMMANDER, None)
+    ctx.permitted = frozenset({"pods", "events", "top", "rollout-history", "hpa"})
+    scopes = action.scopes(params, ctx)
+
+    async def diagnose() -> None:
+        findings = await action.execute(params, ctx, scopes)
+        action.render(params, findings, ctx)
+
+    deployment = await kube.get_deployment(NS, DEPLOYMENT)
+    selector = match_labels_selector(deployment)
+    reads: dict[str, Callable[[], Awaitable[Any]]] = {
+        "get deployment": lambda: kube.get_deployment(NS, DEPLOYMENT),
+        "list pods": lambda: kube.list_pods(NS, selector),
+        "list events": lambda: kube.list_events(NS),
+        "pod metrics": lambda: kube.pod_metrics(NS, selector),
+        "list replicasets": lambda: kube.list_replicasets(NS, selector),
+        "list hpas": lambda: kube.list_hpas(NS),
+    }
+
+    async def sequential() -> None:
+        for read in reads.values():
+            await read()
+
+    await diagnose()  # warm-up: connections, threads
+    await sequential()
+    single = {name: statistics.median(await timed(read, rounds)) for name, read in reads.items()}
+    concurrent = await timed(diagnose, rounds)
+    one_by_one = await timed(sequential, rounds)
+
+    d, s = statistics.median(concurrent), statistics.median(one_by_one)
+    slowest_name, slowest = max(single.items(), key=lambda kv: kv[1])
+    switch = sys.getswitchinterval() * 1000
+    print(f"pods={pods} latency={latency_ms:g} ms rounds={rounds} switch={switch:g} ms (medians)")
+    for name, ms in single.items():
+        print(f"  single {name:<17} {ms:7.1f} ms")
+    print(f"  diagnose (concurrent)    {d:7.1f} ms   p90 {_p90(concurrent):7.1f} ms")
+    print(f"  same reads sequentially  {s:7.1f} ms   p90 {_p90(one_by_one):7.1f} ms")
+    print(f"  speed-up vs sequential   {s / d:7.2f}×  (target ≥ 5×)")
+    print(f"  vs slowest single call   {d / slowest:7.2f}×  ({slowest_name}; target ≤ 1.5×)")
+
+
+def _p90(samples: list[float]) -> float:
+    return sorted(samples)[max(0, int(len(samples) * 0.9) - 1)]
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pods", type=int, default=50)
+    parser.add_argument("--latency-ms", type=float, default=30.0)
+    parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument(
+        "--switch-interval-ms",
+        type=float,
+        default=None,
+        help="sys.setswitchinterval for this run (Python's default is 5 ms)",
+    )
+    args = parser.parse_args()
+    if args.switch_interval_ms is not None:
+        sys.setswitchinterval(args.switch_interval_ms / 1000)
+    asyncio.run(main(args.pods, args.latency_ms, args.rounds))
