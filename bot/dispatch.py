@@ -15,6 +15,7 @@ from typing import Any
 
 from bot import blocks, messages
 from bot import incident as model
+from bot.alert_threads import AlertThreads
 from bot.commands import Command
 from bot.errors import FirelineError, UsageError
 from bot.incident import DEFAULT_SEVERITY, Incident, Role, Severity
@@ -41,8 +42,9 @@ class Reply:
 
 
 class Dispatcher:
-    def __init__(self, incidents: IncidentService) -> None:
+    def __init__(self, incidents: IncidentService, alerts: AlertThreads | None = None) -> None:
         self.incidents = incidents
+        self.alerts = alerts
         self.store = incidents.store
         self.clock = incidents.clock
         # Every subcommand about one incident, explicitly (the parser's table lists them all).
@@ -102,6 +104,7 @@ class Dispatcher:
         service: str | None = None,
         description: str | None = None,
         commander: str | None = None,
+        alert_group: str | None = None,
     ) -> Reply:
         if not title.strip():
             raise UsageError(messages.missing_title(severity.value))
@@ -120,13 +123,15 @@ class Dispatcher:
             return Reply(text=messages.already_declared(incident.id, incident.channel_id))
         return Reply(
             text=messages.declaring(title, severity.value, defaulted),
-            later=partial(self._provision, incident.id, defaulted),
+            later=partial(self._provision, incident.id, defaulted, alert_group),
             extra={"incident_id": incident.id},
         )
 
-    async def _provision(self, incident_id: str, defaulted: bool) -> str:
+    async def _provision(self, incident_id: str, defaulted: bool, alert_group: str | None) -> str:
         try:
             incident = await self.incidents.provision(incident_id)
+            if alert_group and self.alerts is not None:
+                await self.alerts.link_incident(alert_group, incident)
         except FirelineError as exc:
             return messages.declare_incomplete(
                 incident_id, f"Slack did not finish setting it up ({exc})"
