@@ -9,6 +9,7 @@ the same HTTP server so probes keep working.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
 from collections.abc import Coroutine
@@ -145,6 +146,9 @@ class Fireline:
                 self.bolt, self.settings.slack_app_token.get_secret_value()
             )
             await self._socket.connect_async()  # type: ignore[no-untyped-call]
+        # Everything built so far lives as long as the process: move it out of the garbage
+        # collector's generations, so full collections (p99 pauses under load) stay short.
+        gc.freeze()
         self.spawn(self.services.incidents.reconcile())
         self.spawn(self.services.incidents.repair_forever(self.deps.clock), forever=True)
         self.spawn(run_worker(self.services.alerts), forever=True)
