@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.alert_threads import AlertThreads
 from bot.clock import Clock
 from bot.dispatch import Dispatcher
 from bot.inflight import InFlight
@@ -22,3 +23,4 @@ class Services:
     clock: Clock
     dispatcher: Dispatcher
     inflight: InFlight
+    alerts: AlertThreads
