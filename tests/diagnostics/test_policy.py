@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -141,3 +142,45 @@ async def test_unlisted_person_is_denied_with_the_roles_that_would_allow() -> No
     with pytest.raises(Denied) as denial:
         await auth.check("UNOBODY1", "db", [])
     assert str(denial.value).startswith("🚫 `db` needs the role commander or admin; you have none.")
+
+
+def test_policy_file_setting_must_name_a_file(tmp_path: Path, monkeypatch) -> None:
+    from bot.settings import load_settings
+
+    monkeypatch.chdir(tmp_path)
+    good = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s"}
+    with pytest.raises(
+        ConfigurationError, match=re.escape("FIRELINE_POLICY_FILE names /nope/policy.yaml")
+    ):
+        load_settings(**good, FIRELINE_POLICY_FILE="/nope/policy.yaml")
+    path = tmp_path / "policy.yaml"
+    path.write_text("roles: {viewer: {}, responder: {}, commander: {}, admin: {}}")
+    assert load_settings(**good, FIRELINE_POLICY_FILE=str(path)).policy_file == path
+
+
+def test_app_refuses_to_start_with_an_invalid_policy(tmp_path: Path, monkeypatch) -> None:
+    from redis.asyncio import Redis
+
+    from bot.app import Deps, create_app
+    from bot.redis_server import RedisHandle
+    from bot.settings import load_settings
+
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "policy.yaml"
+    path.write_text("roles: {viewer: {actions: [rm-rf]}, responder: {}, commander: {}, admin: {}}")
+    settings = load_settings(
+        SLACK_BOT_TOKEN="xoxb-1", SLACK_SIGNING_SECRET="s", FIRELINE_POLICY_FILE=str(path)
+    )
+    with pytest.raises(ConfigurationError, match=r"roles.viewer.actions: 'rm-rf' is not an action"):
+        create_app(settings, Deps(redis=RedisHandle(client=Redis(), description="unused")))
+
+
+def test_dsn_comes_from_the_environment_or_a_file(tmp_path: Path, monkeypatch) -> None:
+    from bot.settings import read_secret
+
+    monkeypatch.setenv("FIRELINE_TEST_SECRET_DSN", "host=127.0.0.1")
+    assert read_secret(env="FIRELINE_TEST_SECRET_DSN").get_secret_value() == "host=127.0.0.1"
+    (tmp_path / "dsn").write_text("host=127.0.0.1 dbname=x\n")
+    assert read_secret(file=tmp_path / "dsn").get_secret_value() == "host=127.0.0.1 dbname=x"
+    assert read_secret(env="FIRELINE_TEST_UNSET_DSN") is None
+    assert "127.0.0.1" not in repr(read_secret(file=tmp_path / "dsn"))
