@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import psycopg
 from psycopg import errors as pg_errors
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from bot.errors import Forbidden, Unavailable
 
@@ -59,27 +60,21 @@ ORDER BY 4 DESC LIMIT 20
 
 
 class DatabaseGateway:
-    def __init__(self, connect_timeout_s: float = 5.0) -> None:
+    def __init__(self, connect_timeout_s: float = 2.0, attempts: int = 2) -> None:
         self.connect_timeout_s = connect_timeout_s
+        self.attempts = attempts
 
     async def inspect(
         self, dsn: str, *, statement_timeout_ms: int, long_query_s: float
     ) -> DatabaseFindings:
-        try:
-            conn = await psycopg.AsyncConnection.connect(
-                dsn, connect_timeout=max(1, int(self.connect_timeout_s)), autocommit=True
-            )
-        except pg_errors.InsufficientPrivilege as exc:
-            raise Forbidden("the database refused Fireline's credentials") from exc
-        except psycopg.OperationalError as exc:
-            raise Unavailable("the database could not be reached") from exc
+        conn = await self._connect(dsn)
         try:
             async with conn:
                 await conn.execute("SET default_transaction_read_only = on")
                 await conn.execute(f"SET statement_timeout = {int(statement_timeout_ms)}")
                 max_conn = await _one(conn, "SHOW max_connections")
                 by_state = {
-                    str(s): int(n) for s, n in await (await conn.execute(_BY_STATE)).fetchall()
+                    str(s): int(str(n)) for s, n in await (await conn.execute(_BY_STATE)).fetchall()
                 }
                 long_rows = await (await conn.execute(_LONG, (long_query_s,))).fetchall()
                 idle_rows = await (await conn.execute(_IDLE_TX)).fetchall()
@@ -95,6 +90,27 @@ class DatabaseGateway:
             long_running=[_session(r) for r in long_rows],
             idle_in_transaction=[_session(r) for r in idle_rows],
         )
+
+    async def _connect(self, dsn: str) -> psycopg.AsyncConnection[tuple[object, ...]]:
+        retrying = AsyncRetrying(
+            retry=retry_if_exception_type(Unavailable),
+            stop=stop_after_attempt(self.attempts),
+            wait=wait_exponential(multiplier=0.2, max=1.0),
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                try:
+                    return await psycopg.AsyncConnection.connect(
+                        dsn,
+                        connect_timeout=max(2, int(self.connect_timeout_s)),
+                        autocommit=True,  # libpq: >= 2
+                    )
+                except pg_errors.InsufficientPrivilege as exc:
+                    raise Forbidden("the database refused Fireline's credentials") from exc
+                except psycopg.OperationalError as exc:
+                    raise Unavailable("the database could not be reached") from exc
+        raise AssertionError("unreachable")  # pragma: no cover
 
 
 async def _one(conn: psycopg.AsyncConnection[tuple[object, ...]], sql: str) -> str:

@@ -53,7 +53,7 @@ class Run:
     action: str
     user: str
     target: str
-    outcome: str  # ok, partial, denied, rejected, rate-limited, timeout, failed
+    outcome: str  # ok, partial, denied, rejected, rate-limited, timeout, failed, error
     duration_ms: int
     result: Result | None = None
     message: str | None = None  # what the person is told when there is no result
@@ -78,10 +78,6 @@ class DiagnosticsService:
         self.clock = clock
         self.gateways = gateways
         self.timeout_s = timeout_s
-
-    @property
-    def policy(self) -> Any:
-        return self.authorizer.policy
 
     def context(self, user: str, incident: Incident | None) -> Context:
         return Context(
@@ -128,6 +124,11 @@ class DiagnosticsService:
             )
         except FirelineError as exc:
             run.outcome, run.message = "failed", messages.action_failed(action.name, str(exc))
+        except Exception:
+            # A bug (an API shape we did not expect): still audited, still answered.
+            log.exception("%s failed unexpectedly for %s", action.name, user)
+            run.outcome = "error"
+            run.message = messages.action_failed(action.name, messages.internal_error())
         run.duration_ms = round((time.perf_counter() - started) * 1000)
         await self._record(run, incident)
         return run

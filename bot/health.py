@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass, field
 
 import httpx
+from tenacity import AsyncRetrying, retry_if_result, stop_after_attempt, wait_fixed
 
 from bot.policy import HealthTarget
 
@@ -30,12 +31,14 @@ class HealthChecker:
         self.client = client
 
     async def check(self, name: str, target: HealthTarget, attempts: int = 2) -> HealthResult:
-        result = await self._once(name, target)
-        for _ in range(attempts - 1):
-            # Retry only what may be temporary: no answer at all, or a 5xx.
-            if result.status is not None and result.status < 500:
-                break
-            result = await self._once(name, target)
+        # Retry only what may be temporary: no answer at all, or a 5xx; report the last try.
+        retrying = AsyncRetrying(
+            retry=retry_if_result(lambda r: r.status is None or r.status >= 500),
+            stop=stop_after_attempt(attempts),
+            wait=wait_fixed(0.1),
+            retry_error_callback=lambda state: state.outcome.result() if state.outcome else None,
+        )
+        result: HealthResult = await retrying(self._once, name, target)
         return result
 
     async def _once(self, name: str, target: HealthTarget) -> HealthResult:

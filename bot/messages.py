@@ -257,6 +257,10 @@ def action_failed(action: str, reason: str) -> str:
     return f"⚠️ `{action}` could not run: {reason}"
 
 
+def internal_error() -> str:
+    return "Fireline hit an internal error (it is in the bot's log); try another diagnostic"
+
+
 def posted_here_only(reason: str) -> str:
     return f"(Shown only to you: Fireline could not post in this channel — {reason}.)"
 

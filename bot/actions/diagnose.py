@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, TypeVar
+from typing import ClassVar, TypeVar
 
 from bot import messages
 from bot.actions.base import Action, Context, Params, kube_scope
@@ -32,6 +32,7 @@ from bot.errors import FirelineError
 from bot.kube import Obj
 from bot.output import Result, Section, table
 from bot.policy import Scope
+from bot.prometheus import Series
 
 T = TypeVar("T")
 ERROR_RATE_QUERY = "error-rate"
@@ -107,66 +108,68 @@ class Diagnose(Action[DiagnoseParams, Diagnosis]):
                 failures.append(f"{name}: {exc}")
                 return None
 
-        error_rate = self._error_rate(params, ctx, part)
-        deployment, pods, events, metrics, sets, hpas, rate = await asyncio.gather(
-            resolve_deployment(kube, ns, params.deployment),
-            part("pods", lambda: kube.list_pods(ns)),
-            part("events", lambda: kube.list_events(ns)),
-            part("top", lambda: kube.pod_metrics(ns)),
-            part("rollout-history", lambda: kube.list_replicasets(ns, None)),
-            part("hpa", lambda: kube.list_hpas(ns)),
-            error_rate,
-            return_exceptions=True,
-        )
-        if isinstance(deployment, BaseException):
-            raise deployment
-        return self._assemble(
-            params, ctx, deployment, pods, events, metrics, sets, hpas, rate, failures
-        )
+        try:
+            # A missing deployment (or a bug) cancels the other reads: no partial report then.
+            async with asyncio.TaskGroup() as group:
+                deployment = group.create_task(resolve_deployment(kube, ns, params.deployment))
+                pods = group.create_task(part("pods", lambda: kube.list_pods(ns)))
+                events = group.create_task(part("events", lambda: kube.list_events(ns)))
+                metrics = group.create_task(part("top", lambda: kube.pod_metrics(ns)))
+                sets = group.create_task(
+                    part("rollout-history", lambda: kube.list_replicasets(ns, None))
+                )
+                hpas = group.create_task(part("hpa", lambda: kube.list_hpas(ns)))
+                error_rate = group.create_task(part("query", lambda: self._error_rate(params, ctx)))
+        except BaseExceptionGroup as group_error:
+            raise group_error.exceptions[0] from None
+        diagnosis = Diagnosis(deployment.result(), failures=failures)
+        self._assemble(
+            diagnosis, params, ctx,
+            pods.result(), events.result(), metrics.result(), sets.result(), hpas.result(),
+        )  # fmt: skip
+        rate = error_rate.result()
+        if rate:
+            diagnosis.error_rate = max((s.last or 0.0) for s in rate)
+        return diagnosis
 
-    def _error_rate(self, params: DiagnoseParams, ctx: Context, part: Any) -> Awaitable[Any]:
+    async def _error_rate(self, params: DiagnoseParams, ctx: Context) -> list[Series] | None:
         prometheus = ctx.policy.prometheus
-        if (
-            prometheus is None
-            or ctx.prometheus is None
-            or ERROR_RATE_QUERY not in prometheus.queries
-        ):
-            return asyncio.sleep(0, result=None)
-        promql = prometheus.queries[ERROR_RATE_QUERY].promql.replace("$service", params.deployment)
-        prom = ctx.prometheus
-        work: Awaitable[Any] = part("query", lambda: prom.query(promql, ctx.clock.now()))
-        return work
+        if prometheus is None or ctx.prometheus is None:
+            return None
+        query = prometheus.queries.get(ERROR_RATE_QUERY)
+        if query is None:
+            return None
+        promql = query.promql.replace("$service", params.deployment)
+        return await ctx.prometheus.query(promql, ctx.clock.now())
 
     def _assemble(
         self,
+        diagnosis: Diagnosis,
         params: DiagnoseParams,
         ctx: Context,
-        deployment: Obj,
-        pods: Any,
-        events: Any,
-        metrics: Any,
-        sets: Any,
-        hpas: Any,
-        rate: Any,
-        failures: list[str],
-    ) -> Diagnosis:
-        for value in (pods, events, metrics, sets, hpas, rate):
-            if isinstance(value, BaseException):
-                raise value
+        pods: list[Obj] | None,
+        events: list[Obj] | None,
+        metrics: list[Obj] | None,
+        sets: list[Obj] | None,
+        hpas: list[Obj] | None,
+    ) -> None:
+        """Keep what belongs to the deployment: its selector's pods, their events, its UID's
+        ReplicaSets, the HPA that scales it."""
+        deployment = diagnosis.deployment
         selector = (deployment.get("spec") or {}).get("selector") or {}
         mine = [p for p in pods or [] if selects(selector, p["metadata"].get("labels") or {})]
-        names = {p["metadata"]["name"] for p in mine}
+        names = {p["metadata"]["name"] for p in mine} | {params.deployment}
         now = ctx.clock.now()
-        own_events = [
+        diagnosis.events = [
             e
             for e in events or []
-            if (e.get("involvedObject") or {}).get("name") in names | {params.deployment}
-            or str((e.get("involvedObject") or {}).get("name", "")).startswith(params.deployment)
+            if (e.get("involvedObject") or {}).get("name") in names
+            or str((e.get("involvedObject") or {}).get("name", "")).startswith(
+                params.deployment + "-"
+            )
         ]
-        probes = probe_failures(own_events)
-        diagnosis = Diagnosis(deployment, failures=failures)
+        probes = probe_failures(diagnosis.events)
         diagnosis.pods = [pod_row(p, now, probes.get(p["metadata"]["name"], 0)) for p in mine]
-        diagnosis.events = own_events
         if metrics is not None:
             diagnosis.usage = usage_rows(
                 mine, [m for m in metrics if m["metadata"]["name"] in names]
@@ -179,9 +182,6 @@ class Diagnose(Action[DiagnoseParams, Diagnosis]):
                 for h in hpas
                 if (h.get("spec") or {}).get("scaleTargetRef", {}).get("name") == params.deployment
             ]
-        if rate:
-            diagnosis.error_rate = max((s.last or 0.0) for s in rate)
-        return diagnosis
 
     def render(self, params: DiagnoseParams, findings: Diagnosis, ctx: Context) -> Result:
         now = ctx.clock.now()

@@ -67,3 +67,18 @@ async def test_rate_limit_per_user(kube_api, diag_store) -> None:
     outcomes = [(await rig.run(VIEWER, "events")).outcome for _ in range(3)]
     assert outcomes == ["ok", "ok", "rate-limited"]
     assert (await rig.run(RESPONDER, "events")).outcome == "ok"  # per user
+
+
+async def test_help_lists_the_actions_with_their_docstrings(rig: Rig) -> None:
+    from bot.dispatch import Dispatcher
+
+    dispatcher = Dispatcher(incidents=_Incidents(rig.store), diagnostics=rig.service)
+    reply = await dispatcher.command(parse("help", dispatcher.action_names), Actor("U1", "C1", "t"))
+    assert "/incident diagnose <deployment> [-n namespace]" in reply.text
+    assert "Diagnoses a deployment in one go" in reply.text
+
+
+class _Incidents:
+    def __init__(self, store) -> None:
+        self.store = store
+        self.clock = None

@@ -7,7 +7,15 @@ from datetime import timedelta
 import pytest
 
 from bot.incident import Incident, Severity
-from tests.diagnostics.conftest import ADMIN, COMMANDER, RESPONDER, VIEWER, Rig, make_rig
+from tests.diagnostics.conftest import (
+    ADMIN,
+    COMMANDER,
+    RESPONDER,
+    VIEWER,
+    Rig,
+    make_policy,
+    make_rig,
+)
 from tests.diagnostics.kube_api import NOW
 
 
@@ -189,3 +197,31 @@ async def test_diagnose_partial_when_a_part_fails(rig: Rig) -> None:
     assert run.outcome == "partial"
     assert any(f.startswith("top: Kubernetes answered 503") for f in run.result.failures)
     assert "3/5 pods ready" in run.result.headline[0]
+
+
+async def test_diagnose_unknown_deployment(rig: Rig) -> None:
+    run = await rig.run(RESPONDER, "diagnose", "task-svc")
+    assert run.message == "No deployment `task-svc` in `orion-prod`; did you mean `task-service`?"
+
+
+async def test_an_unexpected_api_shape_is_answered_and_audited(rig: Rig) -> None:
+    rig.kube.add("orion-prod", "pods", {"metadata": {"name": "odd", "labels": {"app": "odd"}},
+                                        "status": "not-an-object"})  # fmt: skip
+    run = await rig.run(VIEWER, "pods", "app=odd")
+    assert run.outcome == "error" and "internal error" in run.message
+    assert (await rig.store.audit_log())[0]["outcome"] == "error"
+
+
+async def test_viewer_without_logs_gets_diagnose_parts_it_may_see_only(
+    kube_api, diag_store
+) -> None:
+    from bot.policy import RoleGrant
+
+    policy = make_policy()
+    roles = dict(policy.roles)
+    roles["viewer"] = RoleGrant(users=(VIEWER,), actions=("diagnose", "pods", "events"))
+    rig = make_rig(kube_api, diag_store, policy.model_copy(update={"roles": roles}))
+    run = await rig.run(VIEWER, "diagnose", "task-service")
+    assert run.outcome == "partial"
+    assert "top: not included (your roles do not allow `top`)" in run.result.failures
+    assert not any(c.endswith("/pods") and "metrics" in c for c in rig.kube.calls)

@@ -226,3 +226,45 @@ async def test_db_is_read_only_and_unreachable_db_is_reported(
     assert run.outcome == "failed" and "could not be reached" in run.message
     denied = await rig.run(RESPONDER, "db", "gone")
     assert denied.outcome == "denied"
+
+
+async def test_database_that_accepts_but_never_answers_times_out() -> None:
+    from bot.database import DatabaseGateway
+    from bot.errors import Unavailable
+
+    writers: list[asyncio.StreamWriter] = []
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writers.append(writer)  # accept, then say nothing
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        gateway = DatabaseGateway(connect_timeout_s=2, attempts=2)
+        started = asyncio.get_running_loop().time()
+        with pytest.raises(Unavailable, match="could not be reached"):
+            await gateway.inspect(
+                f"host=127.0.0.1 port={port} dbname=x", statement_timeout_ms=500, long_query_s=1
+            )
+        assert asyncio.get_running_loop().time() - started < 6  # 2 attempts × libpq minimum 2 s
+    finally:
+        for writer in writers:
+            writer.close()
+        server.close()
+        await server.wait_closed()
+
+
+async def test_health_5xx_is_retried_once(kube_api, diag_store, http) -> None:
+    hits = []
+
+    async def flaky(request: web.Request) -> web.Response:
+        hits.append(1)
+        return web.json_response({"status": "down"}, status=503)
+
+    app = web.Application()
+    app.router.add_get("/h", flaky)
+    async with serve(app) as url:
+        policy = make_policy(health={"x": HealthTarget(url=f"{url}/h")})
+        rig = make_rig(kube_api, diag_store, policy, http=http)
+        run = await rig.run(VIEWER, "health", "x")
+    assert len(hits) == 2 and run.result.headline[0] == "0/1 healthy: x 503"
