@@ -9,14 +9,21 @@ selectors (equality), `involvedObject.name` field selectors, pod logs with tailL
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import jsonschema
+import kubernetes_validate
 from aiohttp import web
 from kubernetes import client as k8s
+from kubernetes_validate import utils as kv_utils
+from referencing import Registry, Resource
 
+SCHEMA_VERSION = kubernetes_validate.latest_version()
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 
 
@@ -39,7 +46,13 @@ class KubeAPI:
     _version: int = 0
     _encoded: dict[tuple[str, int], bytes] = field(default_factory=dict)
 
-    def add(self, namespace: str, plural: str, obj: dict[str, Any]) -> dict[str, Any]:
+    def add(
+        self, namespace: str, plural: str, obj: dict[str, Any], *, validate: bool = True
+    ) -> dict[str, Any]:
+        """Serve `obj`; it must validate against the Kubernetes schemas (strict), as objects
+        the Kubernetes double serves do, unless a test means to serve a broken one."""
+        if validate and plural != "podmetrics":  # metrics.k8s.io has no published schema
+            _validator(obj["apiVersion"], obj["kind"]).validate(obj)
         self.objects.setdefault((namespace, plural), []).append(obj)
         self._version += 1
         return obj
@@ -112,6 +125,22 @@ class KubeAPI:
             cached = json.dumps(body, separators=(",", ":")).encode()
             self._encoded[(key, self._version)] = cached
         return cached
+
+
+@functools.cache
+def _validator(api_version: str, kind: str) -> jsonschema.Validator:
+    """kubernetes-validate's strict schema for a kind, compiled once (validating every fixture
+    object through `kubernetes_validate.validate` reloads the schemas each time)."""
+    group = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
+    schema_dir = f"v{SCHEMA_VERSION}-local-strict"
+    schema = kv_utils.schema_contents(
+        f"kubernetes-json-schema/{schema_dir}/{kind.lower()}-{group}.json", SCHEMA_VERSION
+    )
+    definitions = kv_utils.schema_contents(
+        f"kubernetes-json-schema/{schema_dir}/_definitions.json", SCHEMA_VERSION
+    )
+    registry = Resource.from_contents(definitions) @ (Resource.from_contents(schema) @ Registry())
+    return jsonschema.validators.Draft202012Validator(schema, registry=registry)
 
 
 def _status(code: int, message: str) -> web.Response:
@@ -251,14 +280,25 @@ def replicaset(dep: dict[str, Any], revision: int, image: str, minutes_ago: floa
             "labels": {"app": name},
             "creationTimestamp": ts(minutes_ago),
             "ownerReferences": [
-                {"kind": "Deployment", "name": name, "uid": dep["metadata"]["uid"]}
+                {
+                    "apiVersion": "apps/v1",
+                    "kind": "Deployment",
+                    "name": name,
+                    "uid": dep["metadata"]["uid"],
+                }
             ],
             "annotations": {
                 "deployment.kubernetes.io/revision": str(revision),
                 "kubernetes.io/change-cause": cause,
             },
         },
-        "spec": {"template": {"spec": {"containers": [{"name": "app", "image": image}]}}},
+        "spec": {
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {"containers": [{"name": "app", "image": image}]},
+            },
+        },
         "status": {"replicas": 0},
     }
 
@@ -323,8 +363,17 @@ def orion_prod(api: KubeAPI, pods: int = 5) -> None:
                 "name": "cpu", "current": {"averageUtilization": 93}}}],
         },
     })  # fmt: skip
-    api.add(ns, "services", {"metadata": {"name": "task-service", "namespace": ns}})
+    api.add(
+        ns,
+        "services",
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "task-service", "namespace": ns},
+        },
+    )
     api.add(ns, "endpoints", {
+        "apiVersion": "v1", "kind": "Endpoints",
         "metadata": {"name": "task-service", "namespace": ns},
         "subsets": [{
             "addresses": [{"ip": "10.0.0.3", "nodeName": "node-a",
