@@ -96,8 +96,9 @@ class DiagnosticsService:
     ) -> Run:
         started = time.perf_counter()
         ctx = self.context(user, incident)
-        target = getattr(params, next(iter(type(params).model_fields), ""), "") or "-"
-        run = Run(action.name, user, str(target), "failed", 0)
+        first = next(iter(type(params).positional), "")
+        target = getattr(params, first, "") if first else ""
+        run = Run(action.name, user, str(target or "-"), "failed", 0)
         try:
             scopes = action.scopes(params, ctx)
             run.target = ", ".join(s.describe() for s in scopes) or run.target

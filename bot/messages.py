@@ -12,6 +12,12 @@ HELP_FOOTER = (
 )
 
 
+KUBE_FOOTER = (
+    "Kubernetes diagnostics also take `-n <namespace>` and `--cluster <name>` (the policy's "
+    "defaults when left out)."
+)
+
+
 def usage(actions: list[tuple[str, str]] | None = None) -> str:
     from bot.commands import SUBCOMMANDS  # late: commands imports this module
 
@@ -21,7 +27,7 @@ def usage(actions: list[tuple[str, str]] | None = None) -> str:
     if actions:
         diag = [f"/incident {u}\n    {h}" for u, h in actions]
         text += "\n*Diagnostics* (what you may run depends on your role):\n```"
-        text += "\n".join(diag) + "```"
+        text += "\n".join(diag) + "```\n" + KUBE_FOOTER
     return text
 
 

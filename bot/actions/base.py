@@ -40,6 +40,21 @@ class Params(BaseModel):
     flags: ClassVar[dict[str, str]] = {}
 
 
+KUBE_FLAGS = {"-n": "namespace", "--namespace": "namespace", "--cluster": "cluster"}
+
+
+class KubeParams(Params):
+    """Parameters every Kubernetes action shares: where to look."""
+
+    flags: ClassVar[dict[str, str]] = KUBE_FLAGS
+
+    namespace: str | None = None
+    """Namespace; the cluster's default namespace when left out."""
+
+    cluster: str | None = None
+    """A cluster named in the policy; the default cluster when left out."""
+
+
 P = TypeVar("P", bound=Params)
 F = TypeVar("F")
 
@@ -135,15 +150,27 @@ def _is_bool(model: type[Params], field_name: str) -> bool:
     return annotation is bool or bool in get_args(annotation)
 
 
-def kube_scope(ctx: Context, namespace: str | None, target: str) -> Scope:
-    """The cluster and namespace a Kubernetes action reaches (the policy's defaults if unset)."""
-    cluster = ctx.policy.cluster_name
-    if cluster is None:
-        raise NotFound(messages.no_cluster_configured())
+def kube_cluster(ctx: Context, params: KubeParams) -> str:
+    """The policy cluster an action reaches: the one named, else the default."""
+    if params.cluster is None:
+        if ctx.policy.cluster_name is None:
+            raise NotFound(messages.no_cluster_configured())
+        return ctx.policy.cluster_name
+    if params.cluster not in ctx.policy.clusters:
+        names = sorted(ctx.policy.clusters)
+        close = close_matches(params.cluster, names)
+        raise NotFound(messages.no_such_named("cluster", params.cluster, names, close))
+    return params.cluster
+
+
+def kube_scope(
+    ctx: Context, params: KubeParams, target: str, namespace: str | None = None
+) -> Scope:
+    """Where a Kubernetes action reaches (the policy's defaults for what is left out)."""
+    cluster = kube_cluster(ctx, params)
     spec = ctx.policy.clusters[cluster]
-    return Scope(
-        "kubernetes", target, cluster=cluster, namespace=namespace or spec.default_namespace
-    )
+    namespace = namespace or params.namespace or spec.default_namespace
+    return Scope("kubernetes", target, cluster=cluster, namespace=namespace)
 
 
 def close_matches(word: str, candidates: Iterable[str]) -> list[str]:

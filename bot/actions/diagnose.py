@@ -13,10 +13,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import ClassVar, TypeVar
+from typing import TypeVar
 
 from bot import messages
-from bot.actions.base import Action, Context, Params, kube_scope
+from bot.actions.base import Action, Context, KubeParams, kube_scope
 from bot.actions.k8s_common import PodRow, pod_row, probe_failures, resolve_deployment
 from bot.actions.pods import _event_table, fold_events, pods_headline
 from bot.actions.workloads import (
@@ -38,15 +38,11 @@ T = TypeVar("T")
 ERROR_RATE_QUERY = "error-rate"
 
 
-class DiagnoseParams(Params):
+class DiagnoseParams(KubeParams):
     positional = ("deployment",)
-    flags: ClassVar[dict[str, str]] = {"-n": "namespace", "--namespace": "namespace"}
 
     deployment: str
     """The deployment to diagnose."""
-
-    namespace: str | None = None
-    """Namespace; the cluster's default namespace when left out."""
 
 
 @dataclass
@@ -89,7 +85,7 @@ class Diagnose(Action[DiagnoseParams, Diagnosis]):
     Params = DiagnoseParams
 
     def scopes(self, params: DiagnoseParams, ctx: Context) -> list[Scope]:
-        return [kube_scope(ctx, params.namespace, params.deployment)]
+        return [kube_scope(ctx, params, params.deployment)]
 
     async def execute(self, params: DiagnoseParams, ctx: Context, scopes: list[Scope]) -> Diagnosis:
         scope = scopes[0]

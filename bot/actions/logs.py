@@ -10,7 +10,7 @@ from typing import ClassVar
 from pydantic import Field, field_validator
 
 from bot import messages
-from bot.actions.base import Action, Context, Params, close_matches, kube_scope
+from bot.actions.base import KUBE_FLAGS, Action, Context, KubeParams, close_matches, kube_scope
 from bot.actions.k8s_common import is_selector, pods_for
 from bot.errors import FirelineError, NotFound
 from bot.kube import KubeGateway, Obj
@@ -34,11 +34,10 @@ def parse_since(value: str) -> int:
     return seconds
 
 
-class LogsParams(Params):
+class LogsParams(KubeParams):
     positional = ("target",)
     flags: ClassVar[dict[str, str]] = {
-        "-n": "namespace",
-        "--namespace": "namespace",
+        **KUBE_FLAGS,
         "--since": "since",
         "--previous": "previous",
         "-p": "previous",
@@ -49,9 +48,6 @@ class LogsParams(Params):
 
     target: str
     """A pod name, a deployment name, or a label selector."""
-
-    namespace: str | None = None
-    """Namespace; the cluster's default namespace when left out."""
 
     since: str = "10m"
     """How far back to read: 30s, 10m, 2h, 1d."""
@@ -112,7 +108,7 @@ class Logs(Action[LogsParams, LogsFindings]):
     Params = LogsParams
 
     def scopes(self, params: LogsParams, ctx: Context) -> list[Scope]:
-        return [kube_scope(ctx, params.namespace, params.target)]
+        return [kube_scope(ctx, params, params.target)]
 
     async def execute(self, params: LogsParams, ctx: Context, scopes: list[Scope]) -> LogsFindings:
         scope = scopes[0]

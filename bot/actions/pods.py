@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, ClassVar
+from typing import Any
 
-from bot.actions.base import Action, Context, Params, kube_scope
+from bot.actions.base import Action, Context, KubeParams, kube_scope
 from bot.actions.k8s_common import (
     PodRow,
     age,
@@ -28,15 +28,11 @@ OOM_WINDOW = timedelta(minutes=30)
 MAX_EVENT_ROWS = 40
 
 
-class TargetParams(Params):
+class TargetParams(KubeParams):
     positional = ("target",)
-    flags: ClassVar[dict[str, str]] = {"-n": "namespace", "--namespace": "namespace"}
 
     target: str
     """A deployment name, or a label selector such as `app=orion,tier=api`."""
-
-    namespace: str | None = None
-    """Namespace; the cluster's default namespace when left out."""
 
 
 @dataclass
@@ -71,7 +67,7 @@ class Pods(Action[TargetParams, PodsFindings]):
     Params = TargetParams
 
     def scopes(self, params: TargetParams, ctx: Context) -> list[Scope]:
-        return [kube_scope(ctx, params.namespace, params.target)]
+        return [kube_scope(ctx, params, params.target)]
 
     async def execute(
         self, params: TargetParams, ctx: Context, scopes: list[Scope]
@@ -119,15 +115,11 @@ class Pods(Action[TargetParams, PodsFindings]):
         return result
 
 
-class PodParams(Params):
+class PodParams(KubeParams):
     positional = ("pod",)
-    flags: ClassVar[dict[str, str]] = {"-n": "namespace", "--namespace": "namespace"}
 
     pod: str
     """The pod's name."""
-
-    namespace: str | None = None
-    """Namespace; the cluster's default namespace when left out."""
 
 
 class Describe(Action[PodParams, tuple[Obj, list[Obj]]]):
@@ -139,7 +131,7 @@ class Describe(Action[PodParams, tuple[Obj, list[Obj]]]):
     Params = PodParams
 
     def scopes(self, params: PodParams, ctx: Context) -> list[Scope]:
-        return [kube_scope(ctx, params.namespace, params.pod)]
+        return [kube_scope(ctx, params, params.pod)]
 
     async def execute(
         self, params: PodParams, ctx: Context, scopes: list[Scope]
@@ -250,15 +242,11 @@ def _event_table(events: list[FoldedEvent], now: datetime) -> str:
     return text
 
 
-class EventsParams(Params):
+class EventsParams(KubeParams):
     positional = ("object",)
-    flags: ClassVar[dict[str, str]] = {"-n": "namespace", "--namespace": "namespace"}
 
     object: str | None = None
     """Only events about this object (a pod, deployment, … name)."""
-
-    namespace: str | None = None
-    """Namespace; the cluster's default namespace when left out."""
 
 
 class Events(Action[EventsParams, list[Obj]]):
@@ -270,7 +258,7 @@ class Events(Action[EventsParams, list[Obj]]):
     Params = EventsParams
 
     def scopes(self, params: EventsParams, ctx: Context) -> list[Scope]:
-        return [kube_scope(ctx, params.namespace, params.object or "events")]
+        return [kube_scope(ctx, params, params.object or "events")]
 
     async def execute(self, params: EventsParams, ctx: Context, scopes: list[Scope]) -> list[Obj]:
         scope = scopes[0]

@@ -5,10 +5,9 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from datetime import datetime
-from typing import ClassVar
 
 from bot import messages
-from bot.actions.base import Action, Context, Params, close_matches, kube_scope
+from bot.actions.base import Action, Context, KubeParams, close_matches, kube_cluster, kube_scope
 from bot.actions.k8s_common import (
     age,
     match_labels_selector,
@@ -25,15 +24,11 @@ from bot.policy import Scope
 LIMIT_WARN = 0.8
 
 
-class TopParams(Params):
+class TopParams(KubeParams):
     positional = ("target",)
-    flags: ClassVar[dict[str, str]] = {"-n": "namespace", "--namespace": "namespace"}
 
     target: str
     """A deployment name, or a namespace the cluster lists by name (every pod in it)."""
-
-    namespace: str | None = None
-    """Namespace of the deployment; the cluster's default namespace when left out."""
 
 
 @dataclass
@@ -62,21 +57,19 @@ class Top(Action[TopParams, list[Usage]]):
     deployment or of a whole namespace; anything above 80 % of its limit is flagged."""
 
     name = "top"
-    usage = "top <deployment|namespace> [-n namespace]"
+    usage = "top <deployment|namespace> [-n namespace] [--cluster name]"
     Params = TopParams
 
     def _namespace_mode(self, params: TopParams, ctx: Context) -> bool:
-        cluster = ctx.policy.cluster_name
-        return (
-            params.namespace is None
-            and cluster is not None
-            and params.target in ctx.policy.clusters[cluster].namespaces
-        )
+        if params.namespace is not None:
+            return False
+        cluster = ctx.policy.clusters[kube_cluster(ctx, params)]
+        return params.target in cluster.namespaces
 
     def scopes(self, params: TopParams, ctx: Context) -> list[Scope]:
         if self._namespace_mode(params, ctx):
-            return [kube_scope(ctx, params.target, params.target)]
-        return [kube_scope(ctx, params.namespace, params.target)]
+            return [kube_scope(ctx, params, params.target, namespace=params.target)]
+        return [kube_scope(ctx, params, params.target)]
 
     async def execute(self, params: TopParams, ctx: Context, scopes: list[Scope]) -> list[Usage]:
         scope = scopes[0]
@@ -149,15 +142,11 @@ def _mem(value: float) -> str:
     return f"{value / 1024**2:.0f}Mi" if value else "-"
 
 
-class DeploymentParams(Params):
+class DeploymentParams(KubeParams):
     positional = ("deployment",)
-    flags: ClassVar[dict[str, str]] = {"-n": "namespace", "--namespace": "namespace"}
 
     deployment: str
     """The deployment's name."""
-
-    namespace: str | None = None
-    """Namespace; the cluster's default namespace when left out."""
 
 
 @dataclass(frozen=True)
@@ -213,7 +202,7 @@ class RolloutHistory(Action[DeploymentParams, list[Revision]]):
     Params = DeploymentParams
 
     def scopes(self, params: DeploymentParams, ctx: Context) -> list[Scope]:
-        return [kube_scope(ctx, params.namespace, params.deployment)]
+        return [kube_scope(ctx, params, params.deployment)]
 
     async def execute(
         self, params: DeploymentParams, ctx: Context, scopes: list[Scope]
@@ -245,15 +234,11 @@ class RolloutHistory(Action[DeploymentParams, list[Revision]]):
         return result
 
 
-class HpaParams(Params):
+class HpaParams(KubeParams):
     positional = ("name",)
-    flags: ClassVar[dict[str, str]] = {"-n": "namespace", "--namespace": "namespace"}
 
     name: str | None = None
     """Only this HorizontalPodAutoscaler (or the one targeting this deployment)."""
-
-    namespace: str | None = None
-    """Namespace; the cluster's default namespace when left out."""
 
 
 class Hpa(Action[HpaParams, list[Obj]]):
@@ -265,7 +250,7 @@ class Hpa(Action[HpaParams, list[Obj]]):
     Params = HpaParams
 
     def scopes(self, params: HpaParams, ctx: Context) -> list[Scope]:
-        return [kube_scope(ctx, params.namespace, params.name or "hpa")]
+        return [kube_scope(ctx, params, params.name or "hpa")]
 
     async def execute(self, params: HpaParams, ctx: Context, scopes: list[Scope]) -> list[Obj]:
         scope = scopes[0]
@@ -344,15 +329,11 @@ def _metric(metric: Obj) -> tuple[str, str]:
     return name, str(value.get("averageValue") or value.get("value") or "?")
 
 
-class EndpointsParams(Params):
+class EndpointsParams(KubeParams):
     positional = ("service",)
-    flags: ClassVar[dict[str, str]] = {"-n": "namespace", "--namespace": "namespace"}
 
     service: str
     """The service's name."""
-
-    namespace: str | None = None
-    """Namespace; the cluster's default namespace when left out."""
 
 
 class Endpoints(Action[EndpointsParams, Obj]):
@@ -363,7 +344,7 @@ class Endpoints(Action[EndpointsParams, Obj]):
     Params = EndpointsParams
 
     def scopes(self, params: EndpointsParams, ctx: Context) -> list[Scope]:
-        return [kube_scope(ctx, params.namespace, params.service)]
+        return [kube_scope(ctx, params, params.service)]
 
     async def execute(self, params: EndpointsParams, ctx: Context, scopes: list[Scope]) -> Obj:
         scope = scopes[0]

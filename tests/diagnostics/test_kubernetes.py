@@ -225,3 +225,26 @@ async def test_viewer_without_logs_gets_diagnose_parts_it_may_see_only(
     assert run.outcome == "partial"
     assert "top: not included (your roles do not allow `top`)" in run.result.failures
     assert not any(c.endswith("/pods") and "metrics" in c for c in rig.kube.calls)
+
+
+async def test_cluster_is_chosen_by_name_and_checked(kube_api, diag_store) -> None:
+    from bot.policy import Cluster
+
+    clusters = {
+        "test": Cluster(context="test", namespaces=("orion-*",), default_namespace="orion-prod"),
+        "staging": Cluster(context="stg", namespaces=("stg-*",), default_namespace="stg-a"),
+    }
+    rig = make_rig(kube_api, diag_store, make_policy(clusters=clusters, default_cluster="test"))
+    asked: list[str] = []
+    gateway = rig.service.gateways.kube("test")
+    rig.service.gateways.kube = lambda name: asked.append(name) or gateway
+    run = await rig.run(VIEWER, "pods", "task-service --cluster staging")
+    # The staging cluster's default namespace was read (it has no such deployment).
+    assert asked == ["staging"] and run.message.startswith(
+        "No deployment `task-service` in `stg-a`"
+    )
+    assert (await rig.store.audit_log())[0]["target"] == "task-service in staging/stg-a"
+    run = await rig.run(VIEWER, "pods", "task-service --cluster stagin")
+    assert run.message.startswith("No cluster `stagin`. Did you mean `staging`?")
+    run = await rig.run(VIEWER, "pods", "task-service --cluster staging -n orion-prod")
+    assert run.outcome == "denied" and "not open to Fireline in cluster `staging`" in run.message
