@@ -24,12 +24,12 @@ from typing import Any
 
 from bot.actions.diagnose import Diagnose, Diagnosis
 from bot.actions.k8s_common import match_labels_selector
+from bot.authorizer import Authorizer
 from bot.clock import SystemClock
 from bot.database import DatabaseGateway
 from bot.diagnostics import DiagnosticsService, Gateways
 from bot.health import HealthChecker
 from bot.kube import KubeGateway
-from bot.policy import Authorizer
 from tests.diagnostics.conftest import COMMANDER, make_policy
 from tests.diagnostics.kube_api import KubeAPI, orion_prod
 

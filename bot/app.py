@@ -27,6 +27,7 @@ from bot.actions import default_actions
 from bot.actions.base import Action
 from bot.alert_store import AlertStore
 from bot.alert_threads import AlertThreads, run_worker
+from bot.authorizer import Authorizer
 from bot.clock import Clock, SystemClock
 from bot.database import DatabaseGateway
 from bot.diagnostics import DiagnosticsService, Gateways
@@ -36,7 +37,7 @@ from bot.health import HealthChecker
 from bot.inflight import InFlight
 from bot.kube import KubeGateway, api_client_for
 from bot.lifecycle import IncidentService
-from bot.policy import Authorizer, Policy, load_policy
+from bot.policy import Policy, load_policy
 from bot.prometheus import PrometheusGateway
 from bot.redis_server import RedisHandle, connect
 from bot.services import Services

@@ -22,6 +22,7 @@ from typing import Any
 
 from bot import messages
 from bot.actions.base import Action, Context
+from bot.authorizer import Authorizer
 from bot.clock import Clock
 from bot.database import DatabaseGateway
 from bot.dispatch import Actor, Reply
@@ -30,7 +31,6 @@ from bot.health import HealthChecker
 from bot.incident import Incident, TimelineEntry
 from bot.kube import KubeGateway
 from bot.output import Result, fit
-from bot.policy import Authorizer
 from bot.prometheus import PrometheusGateway
 from bot.slack import SlackGateway
 from bot.store import Store

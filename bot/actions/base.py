@@ -21,13 +21,14 @@ from typing import Any, ClassVar, Generic, TypeVar, get_args
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from bot import messages
+from bot.authorizer import Scope
 from bot.clock import Clock
 from bot.database import DatabaseGateway
 from bot.errors import NotFound, UsageError
 from bot.health import HealthChecker
 from bot.kube import KubeGateway
 from bot.output import Result
-from bot.policy import Policy, Scope
+from bot.policy import Policy
 from bot.prometheus import PrometheusGateway
 
 

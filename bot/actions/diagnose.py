@@ -28,10 +28,10 @@ from bot.actions.workloads import (
     suspect_line,
     usage_rows,
 )
+from bot.authorizer import Scope
 from bot.errors import FirelineError
 from bot.kube import Obj
 from bot.output import Result, Section, table
-from bot.policy import Scope
 from bot.prometheus import Series
 
 T = TypeVar("T")

@@ -12,11 +12,11 @@ from pydantic import Field, field_validator
 from bot import messages
 from bot.actions.base import KUBE_FLAGS, Action, Context, KubeParams, close_matches, kube_scope
 from bot.actions.k8s_common import is_selector, pods_for
+from bot.authorizer import Scope
 from bot.errors import FirelineError, NotFound
 from bot.kube import KubeGateway, Obj
 from bot.logpatterns import Template, group_errors
 from bot.output import Attachment, Result, Section, table
-from bot.policy import Scope
 from bot.redaction import redact
 
 DURATION = re.compile(r"^(\d+)([smhd])$")

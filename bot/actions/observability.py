@@ -13,12 +13,13 @@ from pydantic import Field
 
 from bot import messages
 from bot.actions.base import Action, Context, Params, close_matches
+from bot.authorizer import Scope
 from bot.charts import line_chart
 from bot.database import DatabaseFindings
 from bot.errors import NotFound
 from bot.health import HealthResult
 from bot.output import Attachment, Result, Section, table
-from bot.policy import NamedQuery, Scope
+from bot.policy import NamedQuery
 from bot.prometheus import Series
 from bot.redaction import redact
 from bot.settings import read_secret

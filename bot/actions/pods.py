@@ -18,10 +18,10 @@ from bot.actions.k8s_common import (
     pods_for,
     probe_failures,
 )
+from bot.authorizer import Scope
 from bot.kube import Obj
 from bot.logpatterns import normalise
 from bot.output import Result, Section, table
-from bot.policy import Scope
 from bot.redaction import redact
 
 OOM_WINDOW = timedelta(minutes=30)

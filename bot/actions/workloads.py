@@ -16,10 +16,10 @@ from bot.actions.k8s_common import (
     resolve_deployment,
     short_duration,
 )
+from bot.authorizer import Scope
 from bot.errors import NotFound
 from bot.kube import Obj
 from bot.output import Result, Section, table
-from bot.policy import Scope
 
 LIMIT_WARN = 0.8
 

@@ -13,11 +13,12 @@ import pytest
 from redis.asyncio import Redis
 
 from bot.actions import default_actions
+from bot.authorizer import Authorizer
 from bot.database import DatabaseGateway
 from bot.diagnostics import DiagnosticsService, Gateways
 from bot.health import HealthChecker
 from bot.kube import KubeGateway
-from bot.policy import Authorizer, Cluster, Policy, RoleGrant
+from bot.policy import Cluster, Policy, RoleGrant
 from bot.prometheus import PrometheusGateway
 from bot.store import Store
 from tests.diagnostics.kube_api import NOW, KubeAPI, orion_prod

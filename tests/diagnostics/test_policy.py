@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from bot.actions import default_actions
+from bot.authorizer import Authorizer, Scope
 from bot.errors import ConfigurationError, Denied
-from bot.policy import Authorizer, Scope, default_policy, load_policy
+from bot.policy import default_policy, load_policy
 from tests.diagnostics.conftest import (
     ADMIN,
     COMMANDER,
