@@ -21,12 +21,16 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 
 import handlers
+from bot.checklists import load_checklists
 from bot.clock import Clock, SystemClock
 from bot.dispatch import Dispatcher
 from bot.errors import FirelineError
+from bot.followups import Followups
 from bot.inflight import InFlight
 from bot.lifecycle import IncidentService
 from bot.redis_server import RedisHandle, connect
+from bot.reminders import ReminderPolicy
+from bot.scheduler import JobQueue, Scheduler
 from bot.services import Services
 from bot.settings import Settings
 from bot.slack import SlackGateway, build_client
@@ -64,14 +68,31 @@ class Fireline:
             channel_prefix=settings.channel_prefix,
             broadcast_channel=settings.broadcast_channel,
         )
+        self.scheduler = Scheduler(JobQueue(store), deps.clock)
+        followups = Followups(
+            store,
+            slack,
+            deps.clock,
+            self.scheduler,
+            load_checklists(settings.checklists_file),
+            ReminderPolicy.parse(
+                ack_deadlines=settings.ack_deadlines,
+                escalate_after=settings.ack_escalate_after,
+                update_reminders=settings.update_reminders,
+                oncall=settings.oncall_groups,
+            ),
+            broadcast_channel=settings.broadcast_channel,
+        )
+        incidents.checklists = followups.book
         self.services = Services(
             settings=settings,
             store=store,
             slack=slack,
             incidents=incidents,
             clock=deps.clock,
-            dispatcher=Dispatcher(incidents),
+            dispatcher=Dispatcher(incidents, followups),
             inflight=InFlight(),
+            followups=followups,
         )
         self.bolt = AsyncApp(
             client=client,
@@ -131,6 +152,7 @@ class Fireline:
             await self._socket.connect_async()  # type: ignore[no-untyped-call]
         self.spawn(self.services.incidents.reconcile())
         self.spawn(self.services.incidents.repair_forever(self.deps.clock), forever=True)
+        self.spawn(self.scheduler.run_forever(), forever=True)
         mode = "Socket Mode" if self._socket else "HTTP mode"
         log.info("Fireline is up on %s (%s, %s)", self.url, mode, self.redis.description)
 

@@ -11,17 +11,25 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import Any, Protocol
 
 from bot import blocks, messages
 from bot import incident as model
 from bot.commands import Command
 from bot.errors import FirelineError, UsageError
-from bot.incident import DEFAULT_SEVERITY, Incident, Role, Severity
+from bot.incident import DEFAULT_SEVERITY, Incident, Role, Severity, TimelineEntry
 from bot.lifecycle import IncidentService
 
 Later = Callable[[], Awaitable[str | None]]
 IncidentCommand = Callable[[Command, "Actor", Incident], Awaitable["Reply"]]
+
+
+class LifecycleHooks(Protocol):
+    """Told of every declaration and recorded change (before the ack: Redis work only)."""
+
+    async def declared(self, incident: Incident) -> None: ...
+
+    async def changed(self, incident: Incident, entries: list[TimelineEntry]) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -41,8 +49,9 @@ class Reply:
 
 
 class Dispatcher:
-    def __init__(self, incidents: IncidentService) -> None:
+    def __init__(self, incidents: IncidentService, hooks: LifecycleHooks | None = None) -> None:
         self.incidents = incidents
+        self.hooks = hooks
         self.store = incidents.store
         self.clock = incidents.clock
         # Every subcommand about one incident, explicitly (the parser's table lists them all).
@@ -118,6 +127,8 @@ class Dispatcher:
         incident = declared.incident
         if not declared.created:
             return Reply(text=messages.already_declared(incident.id, incident.channel_id))
+        if self.hooks:
+            await self.hooks.declared(incident)
         return Reply(
             text=messages.declaring(title, severity.value, defaulted),
             later=partial(self._provision, incident.id, defaulted),
@@ -210,9 +221,11 @@ class Dispatcher:
         unchanged: str,
         after: Later | None = None,
     ) -> Reply:
-        _, entries = await self.store.mutate(incident_id, change)
+        incident, entries = await self.store.mutate(incident_id, change)
         if not entries:
             return Reply(text=messages.nothing_changed(incident_id, unchanged))
+        if self.hooks:
+            await self.hooks.changed(incident, entries)
 
         async def publish() -> str | None:
             await self.incidents.refresh_quietly(incident_id)

@@ -264,7 +264,7 @@ class Scheduler:
         self,
         queue: JobQueue,
         clock: Clock,
-        handlers: Mapping[str, JobHandler],
+        handlers: Mapping[str, JobHandler] | None = None,
         *,
         give_up: GiveUp | None = None,
         lease_s: float = 60.0,
@@ -275,7 +275,7 @@ class Scheduler:
     ) -> None:
         self.queue = queue
         self.clock = clock
-        self.handlers = dict(handlers)
+        self.handlers = dict(handlers or {})
         self.give_up = give_up
         self.lease_s = lease_s
         self.max_sleep_s = max_sleep_s
@@ -288,6 +288,12 @@ class Scheduler:
         self._running: set[asyncio.Task[None]] = set()
         self.wakeups = 0
         """How many times the loop woke up (tests check that an idle scheduler sleeps)."""
+
+    def register(self, kind: str, handler: JobHandler) -> None:
+        """Say which handler runs jobs of `kind` (each kind once, by the service that owns it)."""
+        if kind in self.handlers:
+            raise ValueError(f"job kind {kind!r} already has a handler")
+        self.handlers[kind] = handler
 
     def _now(self) -> float:
         return self.clock.now().timestamp()

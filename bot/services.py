@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from bot.clock import Clock
 from bot.dispatch import Dispatcher
+from bot.followups import Followups
 from bot.inflight import InFlight
 from bot.lifecycle import IncidentService
 from bot.settings import Settings
@@ -22,3 +23,4 @@ class Services:
     clock: Clock
     dispatcher: Dispatcher
     inflight: InFlight
+    followups: Followups
