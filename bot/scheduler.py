@@ -289,6 +289,11 @@ class Scheduler:
         self.wakeups = 0
         """How many times the loop woke up (tests check that an idle scheduler sleeps)."""
 
+    @property
+    def busy(self) -> int:
+        """How many jobs are running now."""
+        return len(self._running)
+
     def register(self, kind: str, handler: JobHandler) -> None:
         """Say which handler runs jobs of `kind` (each kind once, by the service that owns it)."""
         if kind in self.handlers:
@@ -311,11 +316,16 @@ class Scheduler:
     async def run_forever(self) -> None:
         try:
             while True:
+                # redis-py (seen with 8.1) can swallow a cancellation that arrives mid-call
+                # and return normally; stop anyway.
+                _raise_if_cancelled()
                 self.wakeups += 1
                 self._wake.clear()
                 try:
                     next_at = await self.run_due(wait=False)
+                    _raise_if_cancelled()
                 except TemporaryError as exc:
+                    _raise_if_cancelled()
                     log.warning("scheduler could not reach Redis: %s", exc)
                     next_at = None
                 now = self._now()
@@ -423,6 +433,12 @@ class Scheduler:
             await self.clock.sleep(self.lease_s / 3)
             with contextlib.suppress(TemporaryError):
                 await self.queue.renew(job, token, self._now() + self.lease_s)
+
+
+def _raise_if_cancelled() -> None:
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
 
 
 def _text(value: Any) -> str:
