@@ -251,5 +251,6 @@ def undeliverable(what: str, code: str, channel: str | None) -> str:
         "invalid_auth": "Fireline's Slack token is no longer valid",
         "token_revoked": "Fireline's Slack token was revoked",
         "account_inactive": "Fireline's Slack app was deactivated",
+        "gave_up": "Slack kept failing after repeated retries",
     }.get(code, f"Slack refused it ({code})")
     return f"⚠️ {what} could not be posted{where}: {reason}. It will not be retried."

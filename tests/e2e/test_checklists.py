@@ -381,3 +381,19 @@ async def test_an_undeliverable_checklist_stops_and_is_recorded(
     assert [
         c for c in h.slack.calls("chat.postMessage") if c.args.get("channel") == channel
     ] == attempts
+
+
+async def test_two_replicas_post_each_checklist_once(start: Start, clock: ManualClock) -> None:
+    first = await start()
+    second = await start()  # same Redis and Slack; Slack now delivers to this one
+    incident, channel = await declared(second, "P2 Two replicas")
+    await second.command(second.bob, "ack", channel)
+    for minutes in (5, 15, 60):
+        clock.set(incident.created_at + timedelta(minutes=minutes))
+        await idle(first, clock)
+        await idle(second, clock)
+    assert [m["text"].split(": ")[1].split(" (")[0] for m in checklists(second, channel)] == [
+        "First 5 minutes",
+        "First 15 minutes",
+        "First 60 minutes",
+    ]
