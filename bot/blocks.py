@@ -6,6 +6,7 @@ Times use Slack's date formatting, so each reader sees their own local time; the
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -212,7 +213,17 @@ def timeline_text(incident: Incident, entries: list[TimelineEntry]) -> str:
     return "\n".join(lines)
 
 
-def declare_modal(channel_id: str, title: str = "", severity: Severity | None = None) -> Block:
+def declare_modal(
+    channel_id: str,
+    title: str = "",
+    severity: Severity | None = None,
+    *,
+    service: str = "",
+    description: str = "",
+    alert_group: str | None = None,
+) -> Block:
+    """The declare form; pre-filled when it comes from an alert (whose thread it links to)."""
+    metadata = json.dumps({"channel": channel_id, "alert_group": alert_group})
     options = [
         _plain_option(f"{s.value} — {SEVERITY_MATRIX[s][0]}"[:75], s.value) for s in Severity
     ]
@@ -220,7 +231,7 @@ def declare_modal(channel_id: str, title: str = "", severity: Severity | None = 
     return {
         "type": "modal",
         "callback_id": DECLARE_VIEW,
-        "private_metadata": channel_id,
+        "private_metadata": metadata,
         "title": {"type": "plain_text", "text": "Declare an incident"},
         "submit": {"type": "plain_text", "text": "Declare"},
         "close": {"type": "plain_text", "text": "Cancel"},
@@ -249,18 +260,23 @@ def declare_modal(channel_id: str, title: str = "", severity: Severity | None = 
             _input(
                 "service",
                 "Affected service",
-                {"type": "plain_text_input", "action_id": "value", "max_length": 80},
+                _prefilled(
+                    {"type": "plain_text_input", "action_id": "value", "max_length": 80}, service
+                ),
                 optional=True,
             ),
             _input(
                 "description",
                 "Description",
-                {
-                    "type": "plain_text_input",
-                    "action_id": "value",
-                    "multiline": True,
-                    "max_length": 2900,
-                },
+                _prefilled(
+                    {
+                        "type": "plain_text_input",
+                        "action_id": "value",
+                        "multiline": True,
+                        "max_length": 2900,
+                    },
+                    description[:2900],
+                ),
                 optional=True,
             ),
             _input(
@@ -319,6 +335,21 @@ def _input(
     if hint:
         block["hint"] = {"type": "plain_text", "text": hint}
     return block
+
+
+def _prefilled(element: Block, value: str) -> Block:
+    return {**element, "initial_value": value} if value else element
+
+
+def declare_origin(private_metadata: str) -> tuple[str | None, str | None]:
+    """(channel, alert group) a declare form came from."""
+    try:
+        data = json.loads(private_metadata)
+    except ValueError:
+        return (private_metadata or None), None
+    if not isinstance(data, dict):
+        return None, None
+    return data.get("channel") or None, data.get("alert_group") or None
 
 
 def _plain_option(text: str, value: str) -> Block:

@@ -1,24 +1,26 @@
 """What each `/incident` subcommand, button and form does, independent of how Slack delivered it.
 
-Every entry point returns a `Reply`: what to say in the ack (decided within Slack's 3 seconds:
-only Redis work happens before it, so the change is saved before the user sees "done"), and an
-optional `later` coroutine for the Slack work that follows (channel, card edits, broadcasts),
-whose result is told to the user ephemerally.
+Every entry point returns a `Reply`: what to say in the ack (decided within Slack's 3 seconds;
+for changes, the Redis write happens before it, so "done" means saved), an optional `save`
+run straight after the ack (declare: acked at once as "Declaring …", recorded right after,
+so a burst of declares is acked as fast as Slack's floor allows), and an optional `later`
+for the Slack work that follows (channel, card edits, broadcasts), whose result is told to the
+user ephemerally.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from functools import partial
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from bot import blocks, messages
 from bot import incident as model
+from bot.alert_threads import AlertThreads
 from bot.commands import Command
 from bot.errors import FirelineError, UsageError
 from bot.incident import DEFAULT_SEVERITY, Incident, Role, Severity, TimelineEntry
-from bot.lifecycle import IncidentService
+from bot.lifecycle import Declared, IncidentService
 
 Later = Callable[[], Awaitable[str | None]]
 IncidentCommand = Callable[[Command, "Actor", Incident], Awaitable["Reply"]]
@@ -44,13 +46,19 @@ class Reply:
     text: str | None = None
     blocks: list[dict[str, Any]] | None = None
     view: dict[str, Any] | None = None
+    save: Callable[[], Awaitable[None]] | None = None
     later: Later | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class Dispatcher:
-    def __init__(self, incidents: IncidentService, hooks: LifecycleHooks | None = None) -> None:
+    def __init__(
+        self,
+        incidents: IncidentService,
+        alerts: AlertThreads | None = None,
+        hooks: LifecycleHooks | None = None,
+    ) -> None:
         self.incidents = incidents
+        self.alerts = alerts
         self.hooks = hooks
         self.store = incidents.store
         self.clock = incidents.clock
@@ -111,33 +119,43 @@ class Dispatcher:
         service: str | None = None,
         description: str | None = None,
         commander: str | None = None,
+        alert_group: str | None = None,
     ) -> Reply:
         if not title.strip():
             raise UsageError(messages.missing_title(severity.value))
-        declared = await self.incidents.declare(
-            request_key=request_key,
-            reporter=actor.user,
-            title=title,
-            severity=severity,
-            origin_channel=actor.channel,
-            service=service,
-            description=description,
-            commander=commander,
-        )
-        incident = declared.incident
-        if not declared.created:
-            return Reply(text=messages.already_declared(incident.id, incident.channel_id))
-        if self.hooks:
-            await self.hooks.declared(incident)
+        recorded: list[Declared] = []
+
+        async def save() -> None:
+            recorded.append(
+                await self.incidents.declare(
+                    request_key=request_key,
+                    reporter=actor.user,
+                    title=title,
+                    severity=severity,
+                    origin_channel=actor.channel,
+                    service=service,
+                    description=description,
+                    commander=commander,
+                )
+            )
+            if recorded[0].created and self.hooks:
+                await self.hooks.declared(recorded[0].incident)
+
+        async def later() -> str:
+            incident = recorded[0].incident
+            if not recorded[0].created:
+                return messages.already_declared(incident.id, incident.channel_id)
+            return await self._provision(incident.id, defaulted, alert_group)
+
         return Reply(
-            text=messages.declaring(title, severity.value, defaulted),
-            later=partial(self._provision, incident.id, defaulted),
-            extra={"incident_id": incident.id},
+            text=messages.declaring(title, severity.value, defaulted), save=save, later=later
         )
 
-    async def _provision(self, incident_id: str, defaulted: bool) -> str:
+    async def _provision(self, incident_id: str, defaulted: bool, alert_group: str | None) -> str:
         try:
             incident = await self.incidents.provision(incident_id)
+            if alert_group and self.alerts is not None:
+                await self.alerts.link_incident(alert_group, incident)
         except FirelineError as exc:
             return messages.declare_incomplete(
                 incident_id, f"Slack did not finish setting it up ({exc})"

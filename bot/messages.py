@@ -118,6 +118,10 @@ def already_declared(incident_id: str, channel_id: str | None) -> str:
     return f"That request already declared {incident_id}{where}; nothing new was created."
 
 
+def alert_already_acknowledged() -> str:
+    return "Someone acknowledged these alerts already; the alert message shows who."
+
+
 def delivered_twice() -> str:
     return "Already done: Slack delivered that command twice, so it ran once."
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.alert_threads import AlertThreads
 from bot.clock import Clock
 from bot.dispatch import Dispatcher
 from bot.followups import Followups
@@ -23,4 +24,5 @@ class Services:
     clock: Clock
     dispatcher: Dispatcher
     inflight: InFlight
+    alerts: AlertThreads
     followups: Followups

@@ -11,6 +11,7 @@ Never log a `Settings` object's secrets: tokens are `SecretStr`, so `repr()` and
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 from typing import Annotated
 
@@ -79,6 +80,15 @@ class Settings(BaseSettings):
     channel_prefix: str = Field(default="inc", alias="FIRELINE_CHANNEL_PREFIX")
     """Prefix of incident channel names: `<prefix>-<yyyymmdd>-<slug>`."""
 
+    alerts_channel: str | None = Field(default=None, alias="FIRELINE_ALERTS_CHANNEL")
+    """Channel ID (`C…`) for Alertmanager alerts that no route sends elsewhere."""
+
+    webhook_token: SecretStr | None = Field(default=None, alias="FIRELINE_WEBHOOK_TOKEN")
+    """Bearer token Alertmanager must send to `/webhooks/alertmanager` (unset: all refused)."""
+
+    instance_name: str = Field(default_factory=socket.gethostname, alias="FIRELINE_INSTANCE")
+    """This replica's stable name (default: the host name); names its share of the alert inbox."""
+
     checklists_file: Path | None = Field(default=None, alias="FIRELINE_CHECKLISTS_FILE")
     """YAML file of quick-response checklists (format: bot/data/checklists.yaml). Unset: that."""
 
@@ -117,6 +127,20 @@ class Settings(BaseSettings):
             raise ValueError("must be an app-level token starting with xapp-")
         return value
 
+    @field_validator("webhook_token")
+    @classmethod
+    def _webhook_token_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        if len(value.get_secret_value()) < 16:
+            raise ValueError("must be at least 16 characters (it guards the alert webhook)")
+        return value
+
+    @field_validator("instance_name")
+    @classmethod
+    def _instance_default(cls, value: str) -> str:
+        return value.strip() or socket.gethostname()
+
     @field_validator("slack_signing_secret")
     @classmethod
     def _signing_secret_present(cls, value: SecretStr) -> SecretStr:
@@ -133,7 +157,7 @@ class Settings(BaseSettings):
             raise ValueError("must start with redis://, rediss:// or unix://")
         return value
 
-    @field_validator("broadcast_channel")
+    @field_validator("broadcast_channel", "alerts_channel")
     @classmethod
     def _channel_id_shape(cls, value: str | None) -> str | None:
         if value is None or not value.strip():
@@ -195,7 +219,12 @@ class Settings(BaseSettings):
 
     def secret_values(self) -> list[str]:
         """Every secret's value, for the log filter to redact wherever one appears."""
-        secrets = [self.slack_bot_token, self.slack_signing_secret, self.slack_app_token]
+        secrets = [
+            self.slack_bot_token,
+            self.slack_signing_secret,
+            self.slack_app_token,
+            self.webhook_token,
+        ]
         return [s.get_secret_value() for s in secrets if s is not None]
 
     @property

@@ -101,6 +101,21 @@ class Keys:
     def needs_attention(self) -> str:
         return f"{self.prefix}incidents:needs-attention"
 
+    @property
+    def alerts_inbox(self) -> str:
+        """Stream of accepted Alertmanager notifications, consumed by group `ALERT_WORKERS`."""
+        return f"{self.prefix}alerts:inbox"
+
+    def alert_group(self, group_id: str) -> str:
+        return f"{self.prefix}alertgroup:{group_id}"
+
+    def alert_events(self, group_id: str) -> str:
+        """Set of `fingerprint|status|startsAt` already shown in the group's thread."""
+        return f"{self.prefix}alertgroup:{group_id}:events"
+
+    def alert_group_by_parent(self, channel_id: str, ts: str) -> str:
+        return f"{self.prefix}alertparent:{channel_id}:{ts}"
+
     def claim(self, scope: str, key: str) -> str:
         return f"{self.prefix}claim:{scope}:{key}"
 

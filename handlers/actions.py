@@ -8,7 +8,8 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 
-from bot import blocks
+from bot import alert_blocks, blocks, messages
+from bot.alert_threads import declare_form
 from bot.dispatch import Reply
 from bot.incident import Role, Severity
 from bot.services import Services
@@ -131,3 +132,25 @@ def register(app: AsyncApp, services: Services) -> None:
                 optional=True,
             ),
         )
+
+    @app.action(alert_blocks.ACK_ALERT)
+    @services.inflight.wrap
+    async def on_alert_ack(
+        ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond
+    ) -> None:
+        async def acknowledge() -> Reply:
+            first = await services.alerts.acknowledge(action["value"], user_of(body))
+            return Reply(text=None if first else messages.alert_already_acknowledged())
+
+        await run(ack, body, respond, "Acknowledging the alert", acknowledge)
+
+    @app.action(alert_blocks.DECLARE_FROM_ALERT)
+    @services.inflight.wrap
+    async def on_declare_from_alert(
+        ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond
+    ) -> None:
+        async def form() -> Reply:
+            channel = str(body.get("channel", {}).get("id", ""))
+            return Reply(view=await declare_form(services.alerts, action["value"], channel))
+
+        await run(ack, body, respond, "Opening the declare form", form)

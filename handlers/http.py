@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from pydantic import SecretStr
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 
+from bot.alert_threads import AlertThreads
+from bot.errors import TemporaryError, UserError
 from bot.inflight import InFlight
 
 MAX_SLACK_BODY = 1024 * 1024  # Slack's payloads are far smaller; refuse anything huge
+MAX_ALERT_BODY = 4 * 1024 * 1024
 
 
 def routes(
@@ -45,3 +50,24 @@ def routes(
         web.get("/healthz", healthz),
         web.get("/readyz", readyz),
     ]
+
+
+def alert_routes(alerts: AlertThreads, token: SecretStr | None) -> list[web.RouteDef]:
+    """`POST /webhooks/alertmanager`: bearer-token auth; stored durably before the 200."""
+
+    async def alertmanager(request: web.Request) -> web.Response:
+        given = request.headers.get("Authorization", "")
+        expected = f"Bearer {token.get_secret_value()}" if token else None
+        if expected is None or not hmac.compare_digest(given.encode(), expected.encode()):
+            return web.json_response({"error": "missing or wrong bearer token"}, status=401)
+        if request.content_length and request.content_length > MAX_ALERT_BODY:
+            return web.json_response({"error": "payload too large"}, status=413)
+        try:
+            entry = await alerts.accept(await request.read())
+        except UserError as exc:
+            return web.json_response({"error": str(exc)}, status=400)
+        except TemporaryError as exc:  # Alertmanager retries 5xx
+            return web.json_response({"error": str(exc)}, status=503)
+        return web.json_response({"status": "accepted", "id": entry})
+
+    return [web.post("/webhooks/alertmanager", alertmanager)]

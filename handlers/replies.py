@@ -40,6 +40,12 @@ async def deliver(
             await slack.open_view(trigger_id, reply.view)
         except Exception as exc:  # the form did not open: say so, nothing was changed
             await tell(explain(exc, "Opening the form"))
+    if reply.save is not None:
+        try:
+            await reply.save()  # straight after the ack: not queued behind other work
+        except Exception as exc:
+            await tell(explain(exc, what))
+            return
     if reply.later is not None:
         try:
             async with inflight.post_ack_slot():

@@ -59,7 +59,7 @@ def register(app: AsyncApp, services: Services) -> None:
             )
             return
         severity = Severity(_value(view, "severity") or "P2")
-        channel = view.get("private_metadata") or None
+        channel, alert_group = blocks.declare_origin(view.get("private_metadata", ""))
         actor = Actor(user, channel or user, view["id"])
         tell = teller(user, channel)
         try:
@@ -73,6 +73,7 @@ def register(app: AsyncApp, services: Services) -> None:
                     service=_value(view, "service"),
                     description=_value(view, "description"),
                     commander=_value(view, "commander"),
+                    alert_group=alert_group,
                 )
             )
         except UserError as exc:

@@ -6,7 +6,7 @@ import pytest
 
 from bot.emulator.slack import SlackDouble
 from bot.redis_server import RedisHandle
-from tests.e2e.harness import SIGNING_SECRET, Harness, start_bot
+from tests.e2e.harness import SIGNING_SECRET, WEBHOOK_TOKEN, Harness, start_bot
 
 
 @pytest.fixture
@@ -22,6 +22,9 @@ async def harness(
     alice, bob, carol = (slack.add_user(n) for n in ("alice", "bob", "carol"))
     war_room = slack.add_channel("war-room", members=[alice, bob, carol])
     broadcast = slack.add_channel("incidents", members=[alice, bob, carol], bot_member=False)
-    app = await start_bot(slack, broadcast, redis_handle, prefix)
-    yield Harness(slack, app, alice, bob, carol, war_room, broadcast)
+    alerts = slack.add_channel("alerts", members=[alice, bob, carol])
+    app = await start_bot(
+        slack, broadcast, redis_handle, prefix, alerts_channel=alerts, webhook_token=WEBHOOK_TOKEN
+    )
+    yield Harness(slack, app, alice, bob, carol, war_room, broadcast, alerts)
     await app.stop()

@@ -20,6 +20,7 @@ from bot.settings import Settings
 
 T = TypeVar("T")
 SIGNING_SECRET = "e2e-signing-secret"
+WEBHOOK_TOKEN = "e2e-webhook-token-0123456789"
 
 
 async def eventually(check: Callable[[], T | None], limit_s: float = 5.0, what: str = "") -> T:
@@ -43,6 +44,34 @@ class Harness:
     carol: str
     war_room: str  # where people type commands
     broadcast: str
+    alerts: str = ""  # FIRELINE_ALERTS_CHANNEL
+
+    async def webhook(self, body: bytes, token: str | None = WEBHOOK_TOKEN) -> tuple[int, Any]:
+        """POST an Alertmanager notification to the bot, as Alertmanager does."""
+        import aiohttp
+
+        headers = {"Content-Type": "application/json"}
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(
+                f"{self.app.url}/webhooks/alertmanager", data=body, headers=headers
+            ) as response,
+        ):
+            return response.status, await response.json()
+
+    async def alerts_done(self, limit_s: float = 10.0) -> None:
+        """Wait until every accepted notification has been shown in Slack."""
+        store = self.app.services.alerts.alerts
+        deadline = asyncio.get_running_loop().time() + limit_s
+        while await store.backlog():
+            assert asyncio.get_running_loop().time() < deadline, "alert inbox not drained"
+            await asyncio.sleep(0.02)
+        await self.settle()
+
+    def alert_parents(self) -> list[dict[str, Any]]:
+        return self.slack.messages(self.alerts)
 
     async def command(self, user: str, text: str, channel: str | None = None) -> Any:
         """Type `/incident <text>`; returns Slack's view of the ack once the bot is idle again."""
