@@ -21,6 +21,7 @@ import multiprocessing as mp
 import statistics
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -29,7 +30,7 @@ from redis.asyncio import Redis
 from bot.checklists import load_checklists
 from bot.clock import SystemClock
 from bot.followups import Followups
-from bot.incident import Severity, declared_entry
+from bot.incident import Change, Incident, Severity, declared_entry
 from bot.reminders import ReminderPolicy
 from bot.scheduler import JobQueue, Scheduler
 from bot.slack import Blocks, SlackGateway, build_client
@@ -63,6 +64,13 @@ class TimedGateway(SlackGateway):
         if len(self.posted) >= self.expected:
             self.all_posted.set()
         return ts
+
+
+def _provisioned_in(channel: str) -> Callable[[Incident], Change]:
+    def change(incident: Incident) -> Change:
+        return incident.model_copy(update={"channel_id": channel, "provisioned": True}), []
+
+    return change
 
 
 def _pct(samples: list[float], q: float) -> float:
@@ -106,13 +114,7 @@ async def run(incidents: int, spread: float, idle_s: float, redis_url: str) -> d
             incident, _ = await store.create_incident(
                 f"bench-{n}", template, declared_entry(template)
             )
-            incident, _ = await store.mutate(
-                incident.id,
-                lambda i, c=channel: (
-                    i.model_copy(update={"channel_id": c, "provisioned": True}),
-                    [],
-                ),
-            )
+            incident, _ = await store.mutate(incident.id, _provisioned_in(channel))
             await followups.declared(incident)
             due[channel] = created.timestamp() + 5 * 60
 
