@@ -134,7 +134,7 @@ def _kubelet(cluster: Cluster, now: datetime) -> None:
 
 def _pods_of(cluster: Cluster, replica_set: Obj) -> list[Obj]:
     namespace = replica_set["metadata"]["namespace"]
-    return [p for p in cluster.list("v1", "Pod", namespace) if owned_by(p, replica_set)]
+    return [p for p in cluster.scan("v1", "Pod", namespace) if owned_by(p, replica_set)]
 
 
 def _replica_sets_of(cluster: Cluster, deployment: Obj) -> list[Obj]:

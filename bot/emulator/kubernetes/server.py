@@ -35,7 +35,7 @@ class KubernetesDouble:
         cluster: Cluster | None = None,
         *,
         on_serve: OnServe | None = None,
-        reconcile_interval: float = 0.01,
+        reconcile_interval: float = 0.02,
         port: int = 0,
     ) -> None:
         self.cluster = cluster or Cluster()

@@ -166,6 +166,17 @@ class Cluster:
             ]
             return found
 
+    def scan(self, api_version: str, kind: str, namespace: str | None = None) -> list[Obj]:
+        """Stored objects themselves, not copies: read-only, for controllers holding the lock."""
+        with self.lock:
+            return [
+                obj
+                for key, obj in self._objects.items()
+                if key[0] == api_version
+                and key[1] == kind
+                and (namespace is None or key[2] == namespace)
+            ]
+
     def update(self, obj: Obj, *, dry_run: bool = False) -> Obj:
         """Replace an existing object; bumps generation when the spec changed."""
         with self.lock:
