@@ -42,7 +42,9 @@ def test_list_pods_with_label_selectors(k8s, orion):
     assert len(both.items) == 5
     others = core.list_namespaced_pod(ORION_PROD, label_selector="app notin (search),app!=checkout")
     assert {p.metadata.labels["app"] for p in others.items} == {
-        "task-service", "orders-api", "payments",
+        "task-service",
+        "orders-api",
+        "payments",
     }
     assert core.list_namespaced_pod(ORION_PROD, label_selector="!pod-template-hash").items == []
     everywhere = core.list_pod_for_all_namespaces(label_selector="app=orders-api")
@@ -55,9 +57,13 @@ def test_list_pods_with_label_selectors(k8s, orion):
 def test_field_selectors_on_pods_and_events(k8s, orion):
     core = client.CoreV1Api(k8s)
     pod = core.list_namespaced_pod(ORION_PROD, label_selector="app=payments").items[0]
-    by_name = core.list_namespaced_pod(ORION_PROD, field_selector=f"metadata.name={pod.metadata.name}")
+    by_name = core.list_namespaced_pod(
+        ORION_PROD, field_selector=f"metadata.name={pod.metadata.name}"
+    )
     assert names(by_name.items) == {pod.metadata.name}
-    assert len(core.list_namespaced_pod(ORION_PROD, field_selector="status.phase=Running").items) == 20
+    assert (
+        len(core.list_namespaced_pod(ORION_PROD, field_selector="status.phase=Running").items) == 20
+    )
     assert core.list_namespaced_pod(ORION_PROD, field_selector="status.phase!=Running").items == []
     events = core.list_namespaced_event(
         ORION_PROD,
@@ -143,7 +149,9 @@ def test_scenario_logs(k8s, orion):
     log = core.read_namespaced_pod_log(checkout.metadata.name, ORION_PROD, tail_lines=30)
     assert log.count(" 500 ") >= 15
     orders = core.list_namespaced_pod(ORION_PROD, label_selector="app=orders-api").items[0]
-    assert "connection pool exhausted" in core.read_namespaced_pod_log(orders.metadata.name, ORION_PROD)
+    assert "connection pool exhausted" in core.read_namespaced_pod_log(
+        orders.metadata.name, ORION_PROD
+    )
     task = core.list_namespaced_pod(ORION_PROD, label_selector="app=task-service").items[0]
     previous = core.read_namespaced_pod_log(task.metadata.name, ORION_PROD, previous=True)
     assert "heap usage 97%" in previous
@@ -173,15 +181,23 @@ def test_replicasets_carry_revision_history(k8s, orion):
     assert sorted(by_revision) == [1, 2, 3]
     assert by_revision[3].spec.replicas == 3 and by_revision[1].spec.replicas == 0
     assert by_revision[3].spec.template.spec.containers[0].image.endswith("checkout:2.4.0")
-    assert by_revision[3].metadata.annotations["kubernetes.io/change-cause"].startswith("deploy 2.4.0")
+    assert (
+        by_revision[3].metadata.annotations["kubernetes.io/change-cause"].startswith("deploy 2.4.0")
+    )
     owner = by_revision[2].metadata.owner_references[0]
-    assert (owner.kind, owner.name, owner.uid) == ("Deployment", "checkout", deployment.metadata.uid)
+    assert (owner.kind, owner.name, owner.uid) == (
+        "Deployment",
+        "checkout",
+        deployment.metadata.uid,
+    )
     hash_label = by_revision[3].metadata.labels["pod-template-hash"]
     assert by_revision[3].metadata.name == f"checkout-{hash_label}"
 
 
 def test_hpa_pinned_at_max(k8s, orion):
-    hpa = client.AutoscalingV2Api(k8s).read_namespaced_horizontal_pod_autoscaler("search", ORION_PROD)
+    hpa = client.AutoscalingV2Api(k8s).read_namespaced_horizontal_pod_autoscaler(
+        "search", ORION_PROD
+    )
     assert hpa.status.current_replicas == hpa.spec.max_replicas == 10
     assert hpa.status.current_metrics[0].resource.current.average_utilization == 96
     limited = next(c for c in hpa.status.conditions if c.type == "ScalingLimited")
@@ -205,7 +221,8 @@ def test_pod_and_node_metrics(k8s, orion, schema_validator: SchemaValidator):
     assert one["kind"] == "PodMetrics"
     nodes = custom.list_cluster_custom_object("metrics.k8s.io", "v1beta1", "nodes")
     assert {n["metadata"]["name"]: n["usage"]["cpu"] for n in nodes["items"]} == {
-        "node-1": "1200000000n", "node-2": "3100000000n",
+        "node-1": "1200000000n",
+        "node-2": "3100000000n",
     }
     assert schema_validator.skipped >= 5
 

@@ -42,8 +42,13 @@ def test_restart_creates_a_new_replica_set_and_rolls_out(k8s, orion):
     apps = client.AppsV1Api(k8s)
     before = apps.read_namespaced_deployment("orders-api", ORION_PROD)
     restarted_at = datetime.now(UTC).isoformat()
-    body = {"spec": {"template": {"metadata": {"annotations": {
-        "kubectl.kubernetes.io/restartedAt": restarted_at}}}}}
+    body = {
+        "spec": {
+            "template": {
+                "metadata": {"annotations": {"kubectl.kubernetes.io/restartedAt": restarted_at}}
+            }
+        }
+    }
     patched = apps.patch_namespaced_deployment("orders-api", ORION_PROD, body)
     assert patched.metadata.generation == before.metadata.generation + 1
     assert patched.spec.template.metadata.annotations["kubectl.kubernetes.io/restartedAt"] == (
@@ -74,8 +79,11 @@ def test_rollback_to_an_older_revision_like_kubectl_undo(k8s, orion):
     del template["metadata"]["labels"]["pod-template-hash"]
     patch = [
         {"op": "replace", "path": "/spec/template", "value": template},
-        {"op": "replace", "path": "/metadata/annotations/kubernetes.io~1change-cause",
-         "value": "rollback to 2.3.0"},
+        {
+            "op": "replace",
+            "path": "/metadata/annotations/kubernetes.io~1change-cause",
+            "value": "rollback to 2.3.0",
+        },
     ]
     apps.patch_namespaced_deployment("checkout", ORION_PROD, patch)
     done = wait_for(lambda: rollout_complete(apps, "checkout"))
@@ -99,10 +107,15 @@ def test_scale_subresource(k8s, orion):
     scale = apps.read_namespaced_deployment_scale("orders-api", ORION_PROD)
     scale.spec.replicas = 1
     apps.replace_namespaced_deployment_scale("orders-api", ORION_PROD, scale)
-    wait_for(lambda: len(core.list_namespaced_pod(
-        ORION_PROD, label_selector="app=orders-api").items) == 1)
-    assert apps.read_namespaced_deployment("orders-api", ORION_PROD).metadata.annotations[
-        REVISION] == "1"
+    wait_for(
+        lambda: (
+            len(core.list_namespaced_pod(ORION_PROD, label_selector="app=orders-api").items) == 1
+        )
+    )
+    assert (
+        apps.read_namespaced_deployment("orders-api", ORION_PROD).metadata.annotations[REVISION]
+        == "1"
+    )
 
 
 def test_deleted_pod_is_replaced_and_becomes_ready(k8s, orion):
@@ -133,7 +146,8 @@ def test_dry_run_changes_nothing(k8s, orion, double):
     result = apps.patch_namespaced_deployment("checkout", ORION_PROD, body, dry_run="All")
     assert result.spec.template.metadata.annotations == {"x": "y"}
     scaled = apps.patch_namespaced_deployment_scale(
-        "checkout", ORION_PROD, {"spec": {"replicas": 9}}, dry_run="All")
+        "checkout", ORION_PROD, {"spec": {"replicas": 9}}, dry_run="All"
+    )
     assert scaled.spec.replicas == 9
     pod = core.list_namespaced_pod(ORION_PROD, label_selector="app=checkout").items[0]
     core.delete_namespaced_pod(pod.metadata.name, ORION_PROD, dry_run="All")
@@ -156,9 +170,14 @@ def test_stale_resource_version_conflicts(k8s, orion):
     assert "the object has been modified" in raised.value.body
     assert '"reason":"Conflict"' in raised.value.body.replace(" ", "")
     with pytest.raises(ApiException) as raised:
-        apps.patch_namespaced_deployment("orders-api", ORION_PROD, {
-            "metadata": {"resourceVersion": stale.metadata.resource_version},
-            "spec": {"replicas": 5}})
+        apps.patch_namespaced_deployment(
+            "orders-api",
+            ORION_PROD,
+            {
+                "metadata": {"resourceVersion": stale.metadata.resource_version},
+                "spec": {"replicas": 5},
+            },
+        )
     assert raised.value.status == 409
     fresh = apps.read_namespaced_deployment("orders-api", ORION_PROD)
     fresh.spec.replicas = 3
@@ -168,7 +187,9 @@ def test_stale_resource_version_conflicts(k8s, orion):
 def test_merge_patch_and_invalid_values(k8s, orion):
     apps = client.AppsV1Api(k8s)
     merged = apps.patch_namespaced_deployment(
-        "search", ORION_PROD, {"metadata": {"annotations": {"owner": "team-search"}}},
+        "search",
+        ORION_PROD,
+        {"metadata": {"annotations": {"owner": "team-search"}}},
         _content_type="application/merge-patch+json",
     )
     assert merged.metadata.annotations["owner"] == "team-search"

@@ -30,6 +30,7 @@ from .selectors import (
 
 ObjectKey = tuple[str, str, str, str]  # apiVersion, kind, namespace ("" if cluster-scoped), name
 Obj = dict[str, Any]
+ObjList = list[Obj]  # module-level: inside Cluster, `list` names the method
 
 _GENERATION_KINDS = {"Deployment", "ReplicaSet", "HorizontalPodAutoscaler"}
 
@@ -166,7 +167,7 @@ class Cluster:
             ]
             return found
 
-    def scan(self, api_version: str, kind: str, namespace: str | None = None) -> list[Obj]:
+    def scan(self, api_version: str, kind: str, namespace: str | None = None) -> ObjList:
         """Stored objects themselves, not copies: read-only, for controllers holding the lock."""
         with self.lock:
             return [
