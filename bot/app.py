@@ -28,11 +28,13 @@ from bot.actions.base import Action
 from bot.alert_store import AlertStore
 from bot.alert_threads import AlertThreads, run_worker
 from bot.authorizer import Authorizer
+from bot.checklists import load_checklists
 from bot.clock import Clock, SystemClock
 from bot.database import DatabaseGateway
 from bot.diagnostics import DiagnosticsService, Gateways
 from bot.dispatch import Dispatcher
 from bot.errors import FirelineError
+from bot.followups import Followups
 from bot.health import HealthChecker
 from bot.inflight import InFlight
 from bot.kube import KubeGateway, api_client_for
@@ -40,6 +42,8 @@ from bot.lifecycle import IncidentService
 from bot.policy import Policy, load_policy
 from bot.prometheus import PrometheusGateway
 from bot.redis_server import RedisHandle, connect
+from bot.reminders import ReminderPolicy
+from bot.scheduler import JobQueue, Scheduler
 from bot.services import Services
 from bot.settings import Settings
 from bot.slack import SlackGateway, build_client
@@ -131,15 +135,32 @@ class Fireline:
             fallback_channel=settings.alerts_channel,
             consumer=settings.instance_name,
         )
+        self.scheduler = Scheduler(JobQueue(store), deps.clock)
+        followups = Followups(
+            store,
+            slack,
+            deps.clock,
+            self.scheduler,
+            load_checklists(settings.checklists_file),
+            ReminderPolicy.parse(
+                ack_deadlines=settings.ack_deadlines,
+                escalate_after=settings.ack_escalate_after,
+                update_reminders=settings.update_reminders,
+                oncall=settings.oncall_groups,
+            ),
+            broadcast_channel=settings.broadcast_channel,
+        )
+        incidents.checklists = followups.book
         self.services = Services(
             settings=settings,
             store=store,
             slack=slack,
             incidents=incidents,
             clock=deps.clock,
-            dispatcher=Dispatcher(incidents, alerts, self.diagnostics),
+            dispatcher=Dispatcher(incidents, alerts, followups, diagnostics=self.diagnostics),
             inflight=InFlight(),
             alerts=alerts,
+            followups=followups,
         )
         self.bolt = AsyncApp(
             client=client,
@@ -206,6 +227,7 @@ class Fireline:
         self.spawn(self.services.incidents.reconcile())
         self.spawn(self.services.incidents.repair_forever(self.deps.clock), forever=True)
         self.spawn(run_worker(self.services.alerts), forever=True)
+        self.spawn(self.scheduler.run_forever(), forever=True)
         mode = "Socket Mode" if self._socket else "HTTP mode"
         log.info("Fireline is up on %s (%s, %s)", self.url, mode, self.redis.description)
 

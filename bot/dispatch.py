@@ -12,14 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from bot import blocks, messages
 from bot import incident as model
 from bot.alert_threads import AlertThreads
 from bot.commands import Command
 from bot.errors import FirelineError, UsageError
-from bot.incident import DEFAULT_SEVERITY, Incident, Role, Severity
+from bot.incident import DEFAULT_SEVERITY, Incident, Role, Severity, TimelineEntry
 from bot.lifecycle import Declared, IncidentService
 
 if TYPE_CHECKING:
@@ -27,6 +27,14 @@ if TYPE_CHECKING:
 
 Later = Callable[[], Awaitable[str | None]]
 IncidentCommand = Callable[[Command, "Actor", Incident], Awaitable["Reply"]]
+
+
+class LifecycleHooks(Protocol):
+    """Told of every declaration and recorded change (before the ack: Redis work only)."""
+
+    async def declared(self, incident: Incident) -> None: ...
+
+    async def changed(self, incident: Incident, entries: list[TimelineEntry]) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -50,10 +58,12 @@ class Dispatcher:
         self,
         incidents: IncidentService,
         alerts: AlertThreads | None = None,
+        hooks: LifecycleHooks | None = None,
         diagnostics: DiagnosticsService | None = None,
     ) -> None:
         self.incidents = incidents
         self.alerts = alerts
+        self.hooks = hooks
         self.diagnostics = diagnostics
         self.store = incidents.store
         self.clock = incidents.clock
@@ -140,6 +150,8 @@ class Dispatcher:
                     commander=commander,
                 )
             )
+            if recorded[0].created and self.hooks:
+                await self.hooks.declared(recorded[0].incident)
 
         async def later() -> str:
             incident = recorded[0].incident
@@ -239,9 +251,11 @@ class Dispatcher:
         unchanged: str,
         after: Later | None = None,
     ) -> Reply:
-        _, entries = await self.store.mutate(incident_id, change)
+        incident, entries = await self.store.mutate(incident_id, change)
         if not entries:
             return Reply(text=messages.nothing_changed(incident_id, unchanged))
+        if self.hooks:
+            await self.hooks.changed(incident, entries)
 
         async def publish() -> str | None:
             await self.incidents.refresh_quietly(incident_id)

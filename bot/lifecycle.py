@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot import blocks, messages, report
+from bot.checklists import ChecklistBook
 from bot.clock import Clock
 from bot.errors import (
     FirelineError,
@@ -79,6 +80,8 @@ class IncidentService:
         self.channel_prefix = channel_prefix
         self.broadcast_channel = broadcast_channel
         self.bot_user_id: str | None = None
+        self.checklists: ChecklistBook | None = None
+        """Set by the app: the report then lists who answered what on each checklist."""
 
     # --- finding incidents -----------------------------------------------------------------
 
@@ -336,7 +339,10 @@ class IncidentService:
             people.add(entry.actor)
             people.update(re.findall(r"<@([UW][A-Z0-9]+)>", entry.text))
         names = {user: await self.slack.display_name(user) for user in sorted(people)}
-        return incident, report.render(incident, entries, self.clock.now(), names)
+        checklists = await self.checklists.all(incident_id) if self.checklists else []
+        return incident, report.render(
+            incident, entries, self.clock.now(), names, checklists=checklists
+        )
 
     async def upload_report(self, incident_id: str) -> Incident:
         incident, markdown = await self.render_report(incident_id)

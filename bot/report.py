@@ -6,10 +6,11 @@ lessons) are left as headed prompts, so the report is a starting point, never a 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
 from bot.blocks import human_duration
+from bot.checklists import PostedChecklist
 from bot.incident import Incident, Role, TimelineEntry
 
 PROMPT = "_To be written: {what}_"
@@ -20,6 +21,8 @@ def render(
     entries: list[TimelineEntry],
     now: datetime,
     names: Mapping[str, str],
+    *,
+    checklists: Sequence[PostedChecklist] = (),
 ) -> str:
     """`names` maps Slack user IDs to display names; unknown IDs are shown as they are."""
 
@@ -57,6 +60,7 @@ def render(
         "",
     ]
     lines += [f"- {e.at.strftime('%Y-%m-%d %H:%M:%S')} — {plain(e.text)}" for e in entries]
+    lines += _checklists(checklists, who)
     lines += [
         "",
         "## Root cause",
@@ -81,6 +85,30 @@ def render(
     ]
     lines += ["", "## Lessons learned", "", PROMPT.format(what="what went well, what did not"), ""]
     return "\n".join(lines)
+
+
+def _checklists(
+    checklists: Sequence[PostedChecklist], who: Callable[[str | None], str]
+) -> list[str]:
+    if not checklists:
+        return []
+    lines = ["", "## Quick-response checklists", ""]
+    for checklist in checklists:
+        minutes_late = int(checklist.late_by // 60)
+        late = f", posted {minutes_late} min late" if minutes_late else ""
+        lines.append(f"### {checklist.spec.title} (+{checklist.spec.minutes} min{late})")
+        lines.append("")
+        for number, text in enumerate(checklist.spec.items, 1):
+            answer = checklist.answers.get(number)
+            if answer is None:
+                lines.append(f"- [ ] {text} — not answered")
+                continue
+            mark = "x" if answer.kind == "done" else "-"
+            what = "done" if answer.kind == "done" else "not applicable"
+            at = answer.at.strftime("%H:%M UTC")
+            lines.append(f"- [{mark}] {text} — {what}, {who(answer.user)} at {at}")
+        lines.append("")
+    return lines[:-1]
 
 
 def filename(incident: Incident) -> str:

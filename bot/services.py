@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from bot.alert_threads import AlertThreads
 from bot.clock import Clock
 from bot.dispatch import Dispatcher
+from bot.followups import Followups
 from bot.inflight import InFlight
 from bot.lifecycle import IncidentService
 from bot.settings import Settings
@@ -24,3 +25,4 @@ class Services:
     dispatcher: Dispatcher
     inflight: InFlight
     alerts: AlertThreads
+    followups: Followups

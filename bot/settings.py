@@ -20,6 +20,14 @@ from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_valida
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.errors import ConfigurationError
+from bot.reminders import (
+    DEFAULT_ACK_DEADLINES,
+    DEFAULT_ESCALATE_AFTER,
+    DEFAULT_UPDATE_REMINDERS,
+    durations,
+    oncall_groups,
+    parse_duration,
+)
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 
@@ -81,6 +89,25 @@ class Settings(BaseSettings):
 
     instance_name: str = Field(default_factory=socket.gethostname, alias="FIRELINE_INSTANCE")
     """This replica's stable name (default: the host name); names its share of the alert inbox."""
+
+    checklists_file: Path | None = Field(default=None, alias="FIRELINE_CHECKLISTS_FILE")
+    """YAML file of quick-response checklists (format: bot/data/checklists.yaml). Unset: that."""
+
+    ack_deadlines: str = Field(default=DEFAULT_ACK_DEADLINES, alias="FIRELINE_ACK_DEADLINES")
+    """Time to acknowledge by severity (`P0=0,P1=15m,…`, `off`); then a reminder in its channel."""
+
+    ack_escalate_after: str = Field(
+        default=DEFAULT_ESCALATE_AFTER, alias="FIRELINE_ACK_ESCALATE_AFTER"
+    )
+    """Time after that reminder before the on-call group is paged and the broadcast told."""
+
+    update_reminders: str = Field(
+        default=DEFAULT_UPDATE_REMINDERS, alias="FIRELINE_UPDATE_REMINDERS"
+    )
+    """Remind to post `/incident update` after this long without one, by severity, or `off`."""
+
+    oncall_groups: str = Field(default="", alias="FIRELINE_ONCALL_GROUPS")
+    """Slack user-group IDs paged on escalation, by severity (`P0=S0123ABCD,P1=S0123ABCD`)."""
 
     log_level: str = Field(default="INFO", alias="FIRELINE_LOG_LEVEL")
     """Python logging level: DEBUG, INFO, WARNING or ERROR."""
@@ -171,6 +198,24 @@ class Settings(BaseSettings):
             return None
         if not value.is_file():
             raise ValueError(f"names {value}, which is not a readable file")
+        return value
+
+    @field_validator("ack_deadlines", "update_reminders")
+    @classmethod
+    def _durations_shape(cls, value: str) -> str:
+        durations(value, what="values", allow_off=True)
+        return value
+
+    @field_validator("ack_escalate_after")
+    @classmethod
+    def _duration_shape(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+    @field_validator("oncall_groups")
+    @classmethod
+    def _groups_shape(cls, value: str) -> str:
+        oncall_groups(value)
         return value
 
     @field_validator("log_level")

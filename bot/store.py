@@ -145,6 +145,51 @@ class Keys:
     def rate(self, user: str) -> str:
         return f"{self.prefix}rate:{user}"
 
+    # --- scheduled jobs (bot.scheduler) and checklists (bot.checklists) ---------------------
+
+    @property
+    def jobs_due(self) -> str:
+        """Sorted set: job ID → due time (epoch seconds)."""
+        return f"{self.prefix}jobs:due"
+
+    @property
+    def jobs_leased(self) -> str:
+        """Sorted set: job ID → when its claimer's lease runs out."""
+        return f"{self.prefix}jobs:leased"
+
+    @property
+    def job_prefix(self) -> str:
+        """`job_prefix + job ID` is the job's hash (document and current lease token)."""
+        return f"{self.prefix}job:"
+
+    def job(self, job_id: str) -> str:
+        return f"{self.job_prefix}{job_id}"
+
+    def job_group(self, group: str) -> str:
+        """Set of the job IDs scheduled for one group (an incident), for cancelling them all."""
+        return f"{self.prefix}jobs:group:{group}"
+
+    @property
+    def job_done_prefix(self) -> str:
+        """`job_done_prefix + job ID + ':' + due` marks a run that completed (idempotency)."""
+        return f"{self.prefix}job-done:"
+
+    def checklist(self, incident_id: str, minutes: int) -> str:
+        """Hash: the posted checklist's message (ts, channel, posted/late) for one mark."""
+        return f"{self.prefix}incident:{incident_id}:checklist:{minutes}"
+
+    def checklist_answers(self, incident_id: str, minutes: int) -> str:
+        """Hash: item number → the first answer given to it (JSON)."""
+        return f"{self.prefix}incident:{incident_id}:checklist:{minutes}:answers"
+
+    def checklist_marks(self, incident_id: str) -> str:
+        """Set of the marks (minutes) whose checklist was posted for an incident."""
+        return f"{self.prefix}incident:{incident_id}:checklists"
+
+    def update_snooze(self, incident_id: str) -> str:
+        """Until when (epoch seconds, or `resolved`) update reminders are snoozed."""
+        return f"{self.prefix}incident:{incident_id}:update-snooze"
+
 
 def _unavailable(exc: RedisError) -> Unavailable:
     return Unavailable(f"Redis did not answer: {type(exc).__name__}")

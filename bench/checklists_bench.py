@@ -1,0 +1,177 @@
+"""Lateness of scheduled checklists with 1,000 open incidents, and CPU used while idle.
+
+    python -m bench.checklists_bench [--incidents 1000] [--spread 20] [--idle 10] [--redis-url URL]
+
+1,000 incidents are put in Redis with their 5-minute marks staggered over `--spread` seconds,
+starting a few seconds after the scheduler starts; each posts its checklist through the real
+Slack gateway to the Slack Web API double, which runs in its own process (it is Slack, not us).
+Lateness is the time from a checklist's due time to Slack's answer to its `chat.postMessage`.
+Then, with the 2,000 later marks (15 and 60 minutes) still scheduled, the bot is left idle and
+the CPU it uses (`time.process_time`) over `--idle` seconds is measured, with how many times the
+scheduler woke up. Ack and update reminders are off so only checklists are measured. Keys use a
+fresh prefix and are deleted afterwards; nothing is flushed. Only loopback addresses are used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import multiprocessing as mp
+import statistics
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from redis.asyncio import Redis
+
+from bot.checklists import load_checklists
+from bot.clock import SystemClock
+from bot.followups import Followups
+from bot.incident import Change, Incident, Severity, declared_entry
+from bot.reminders import ReminderPolicy
+from bot.scheduler import JobQueue, Scheduler
+from bot.slack import Blocks, SlackGateway, build_client
+from bot.store import Store, new_incident
+
+
+def _run_double(incidents: int, ready: Any, stop: Any) -> None:
+    from bot.emulator.slack import SlackDouble
+
+    async def main() -> None:
+        async with SlackDouble() as double:
+            channels = [double.add_channel(f"inc-{n}") for n in range(incidents)]
+            ready.send({"api_url": double.api_url, "token": double.bot_token, "channels": channels})
+            await asyncio.get_running_loop().run_in_executor(None, stop.recv)
+
+    asyncio.run(main())
+
+
+class TimedGateway(SlackGateway):
+    """The real gateway, noting when Slack answered each post (by channel)."""
+
+    posted: dict[str, float]
+    expected: int
+    all_posted: asyncio.Event
+
+    async def post_message(
+        self, channel: str, text: str, blocks: Blocks | None = None, *, thread_ts: str | None = None
+    ) -> str:
+        ts = await super().post_message(channel, text, blocks, thread_ts=thread_ts)
+        self.posted.setdefault(channel, time.time())
+        if len(self.posted) >= self.expected:
+            self.all_posted.set()
+        return ts
+
+
+def _provisioned_in(channel: str) -> Callable[[Incident], Change]:
+    def change(incident: Incident) -> Change:
+        return incident.model_copy(update={"channel_id": channel, "provisioned": True}), []
+
+    return change
+
+
+def _pct(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def run(incidents: int, spread: float, idle_s: float, redis_url: str) -> dict[str, float]:
+    ctx = mp.get_context("spawn")
+    ready_recv, ready_send = ctx.Pipe(duplex=False)
+    stop_recv, stop_send = ctx.Pipe(duplex=False)
+    double = ctx.Process(target=_run_double, args=(incidents, ready_send, stop_recv), daemon=True)
+    double.start()
+    info = ready_recv.recv()
+
+    redis = Redis.from_url(redis_url)
+    prefix = f"bench:{uuid.uuid4().hex[:8]}:"
+    store = Store(redis, prefix=prefix)
+    clock = SystemClock()
+    slack = TimedGateway(build_client(info["token"], info["api_url"]))
+    slack.posted, slack.expected, slack.all_posted = {}, incidents, asyncio.Event()
+    scheduler = Scheduler(JobQueue(store), clock)
+    followups = Followups(
+        store,
+        slack,
+        clock,
+        scheduler,
+        load_checklists(),
+        ReminderPolicy.parse(ack_deadlines="", update_reminders=""),
+        broadcast_channel=None,
+    )
+    try:
+        # Marks due from start+5 s, one every spread/incidents seconds.
+        first = datetime.now(UTC) + timedelta(seconds=5) - timedelta(minutes=5)
+        due: dict[str, float] = {}
+        for n, channel in enumerate(info["channels"]):
+            created = first + timedelta(seconds=spread * n / incidents)
+            template = new_incident(
+                title=f"Bench {n}", severity=Severity.P2, reporter="U0BENCH", now=created
+            )
+            incident, _ = await store.create_incident(
+                f"bench-{n}", template, declared_entry(template)
+            )
+            incident, _ = await store.mutate(incident.id, _provisioned_in(channel))
+            await followups.declared(incident)
+            due[channel] = created.timestamp() + 5 * 60
+
+        loop = asyncio.ensure_future(scheduler.run_forever())
+        with contextlib.suppress(TimeoutError):  # reported as fewer posted than incidents
+            await asyncio.wait_for(slack.all_posted.wait(), 5 + spread + 30)
+        late = [slack.posted[c] - due[c] for c in slack.posted]
+
+        await asyncio.sleep(1.0)  # let the last runs finish their bookkeeping
+        wakeups = scheduler.wakeups
+        cpu = time.process_time()
+        await asyncio.sleep(idle_s)
+        cpu_idle = time.process_time() - cpu
+        wakeups = scheduler.wakeups - wakeups
+        loop.cancel()
+        await asyncio.gather(loop, return_exceptions=True)
+        still_scheduled = await redis.zcard(store.keys.jobs_due)
+    finally:
+        stop_send.send("stop")
+        double.join(5)
+        async for key in redis.scan_iter(match=f"{prefix}*", count=1000):
+            await redis.delete(key)
+        await redis.aclose()
+        if slack.client.session is not None:
+            await slack.client.session.close()
+
+    return {
+        "posted": len(late),
+        "late_p50_ms": 1000 * statistics.median(late),
+        "late_p99_ms": 1000 * _pct(late, 0.99),
+        "late_max_ms": 1000 * max(late),
+        "idle_cpu_ms": 1000 * cpu_idle,
+        "idle_cpu_pct": 100 * cpu_idle / idle_s,
+        "idle_wakeups": wakeups,
+        "idle_s": idle_s,
+        "still_scheduled": still_scheduled,
+    }
+
+
+def cli() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--incidents", type=int, default=1000)
+    parser.add_argument("--spread", type=float, default=20.0, help="seconds the marks span")
+    parser.add_argument("--idle", type=float, default=10.0, help="idle window, seconds")
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/15")
+    args = parser.parse_args()
+    result = asyncio.run(run(args.incidents, args.spread, args.idle, args.redis_url))
+    print(
+        f"{result['posted']} checklists posted: lateness p50 {result['late_p50_ms']:.1f} ms, "
+        f"p99 {result['late_p99_ms']:.1f} ms, max {result['late_max_ms']:.1f} ms"
+    )
+    print(
+        f"idle {result['idle_s']:.0f} s with {result['still_scheduled']} jobs scheduled: "
+        f"CPU {result['idle_cpu_ms']:.1f} ms ({result['idle_cpu_pct']:.2f} %), "
+        f"{result['idle_wakeups']} scheduler wake-ups"
+    )
+
+
+if __name__ == "__main__":
+    cli()
