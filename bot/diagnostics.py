@@ -15,18 +15,18 @@ import logging
 import re
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
 from bot import messages
-from bot.actions.base import Action, Context
+from bot.actions.base import Action, Context, close_matches
 from bot.authorizer import Authorizer
 from bot.clock import Clock
 from bot.database import DatabaseGateway
 from bot.dispatch import Actor, Reply
-from bot.errors import Denied, FirelineError, RateLimited, SlackRejected, UserError
+from bot.errors import Denied, FirelineError, RateLimited, SlackRejected, UsageError, UserError
 from bot.health import HealthChecker
 from bot.incident import Incident, TimelineEntry
 from bot.kube import KubeGateway
@@ -133,6 +133,17 @@ class DiagnosticsService:
         run.duration_ms = round((time.perf_counter() - started) * 1000)
         await self._record(run, incident)
         return run
+
+    async def run_named(
+        self, name: str, values: Mapping[str, Any], *, user: str, incident: Incident | None
+    ) -> Run:
+        """Run an action by name with parameters from data (a playbook step)."""
+        action = self.actions.get(name)
+        if action is None:
+            known = sorted(self.actions)
+            close = close_matches(name, known)
+            raise UsageError(messages.no_such_named("action", name, known, close))
+        return await self.run(action, action.build(dict(values)), user=user, incident=incident)
 
     async def _record(self, run: Run, incident: Incident | None) -> None:
         headline = run.result.headline[0] if run.result and run.result.headline else ""

@@ -18,7 +18,7 @@ from typing import TypeVar
 from bot import messages
 from bot.actions.base import Action, Context, KubeParams, kube_scope
 from bot.actions.k8s_common import PodRow, pod_row, probe_failures, resolve_deployment
-from bot.actions.pods import _event_table, fold_events, pods_headline
+from bot.actions.pods import event_table, fold_events, pods_headline
 from bot.actions.workloads import (
     Revision,
     Usage,
@@ -213,7 +213,7 @@ class Diagnose(Action[DiagnoseParams, Diagnosis]):
         warnings = [e for e in findings.events if e.get("type") == "Warning"]
         if warnings:
             result.sections.append(
-                Section("Warnings", _event_table(fold_events(warnings), now), True)
+                Section("Warnings", event_table(fold_events(warnings), now), True)
             )
         if hot:
             rows = [[u.pod, u.container, ", ".join(u.hot)] for u in hot]

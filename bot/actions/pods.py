@@ -184,7 +184,7 @@ class Describe(Action[PodParams, tuple[Obj, list[Obj]]]):
                 )
         if lines:
             result.sections.append(Section("Containers", redact("\n".join(lines)), True))
-        result.sections.append(Section("Events", _event_table(fold_events(events), now), True))
+        result.sections.append(Section("Events", event_table(fold_events(events), now), True))
         return result
 
 
@@ -228,7 +228,7 @@ def fold_events(events: list[Obj]) -> list[FoldedEvent]:
     )
 
 
-def _event_table(events: list[FoldedEvent], now: datetime) -> str:
+def event_table(events: list[FoldedEvent], now: datetime) -> str:
     if not events:
         return "No events (Kubernetes keeps them for about an hour)."
     rows = [
@@ -271,5 +271,5 @@ class Events(Action[EventsParams, list[Obj]]):
         about = f" about `{params.object}`" if params.object else ""
         result = Result(f"Events{about}")
         result.headline.append(f"{warnings} warnings · {len(findings)} events")
-        result.sections.append(Section("", _event_table(folded, ctx.clock.now()), True))
+        result.sections.append(Section("", event_table(folded, ctx.clock.now()), True))
         return result

@@ -82,3 +82,16 @@ class _Incidents:
     def __init__(self, store) -> None:
         self.store = store
         self.clock = None
+
+
+async def test_playbooks_run_actions_by_name_with_data(rig: Rig) -> None:
+    run = await rig.service.run_named(
+        "pods", {"target": "task-service", "namespace": "orion-prod"}, user=VIEWER, incident=None
+    )
+    assert run.outcome == "ok" and "3/5 pods ready" in run.result.headline[0]
+    with pytest.raises(UsageError, match="Did you mean `pods`"):
+        await rig.service.run_named("podz", {}, user=VIEWER, incident=None)
+    with pytest.raises(UsageError, match="`since` use a duration"):
+        await rig.service.run_named(
+            "logs", {"target": "x", "since": "forever"}, user=RESPONDER, incident=None
+        )
