@@ -36,6 +36,7 @@ from bot.slack import SlackGateway
 from bot.store import Store
 
 log = logging.getLogger(__name__)
+PART_SHARE = 0.75
 
 
 @dataclass
@@ -89,6 +90,8 @@ class DiagnosticsService:
             health=self.gateways.health,
             databases=self.gateways.databases,
             incident_started=incident.created_at if incident else None,
+            # Parts give up first, so a composite action still has time to report the rest.
+            part_timeout_s=self.timeout_s * PART_SHARE,
         )
 
     async def run(

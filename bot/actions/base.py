@@ -74,6 +74,8 @@ class Context:
     incident_started: datetime | None = None
     permitted: frozenset[str] = frozenset()
     """Actions the person's roles allow (composite actions leave out the others)."""
+    part_timeout_s: float = 15.0
+    """How long one part of a composite action may take before it is reported as failed."""
 
 
 class Action(ABC, Generic[P, F]):

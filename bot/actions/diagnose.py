@@ -99,10 +99,13 @@ class Diagnose(Action[DiagnoseParams, Diagnosis]):
                 failures.append(f"{name}: not included (your roles do not allow `{name}`)")
                 return None
             try:
-                return await work()
+                async with asyncio.timeout(ctx.part_timeout_s):
+                    return await work()
             except FirelineError as exc:
                 failures.append(f"{name}: {exc}")
-                return None
+            except TimeoutError:
+                failures.append(f"{name}: no answer within {ctx.part_timeout_s:g} s")
+            return None
 
         try:
             # A missing deployment (or a bug) cancels the other reads: no partial report then.

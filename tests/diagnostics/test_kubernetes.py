@@ -248,3 +248,12 @@ async def test_cluster_is_chosen_by_name_and_checked(kube_api, diag_store) -> No
     assert run.message.startswith("No cluster `stagin`. Did you mean `staging`?")
     run = await rig.run(VIEWER, "pods", "task-service --cluster staging -n orion-prod")
     assert run.outcome == "denied" and "not open to Fireline in cluster `staging`" in run.message
+
+
+async def test_diagnose_reports_the_rest_when_one_part_is_slow(kube_api, diag_store) -> None:
+    rig = make_rig(kube_api, diag_store, timeout_s=0.8)
+    kube_api.slow["podmetrics"] = 2.0
+    run = await rig.run(RESPONDER, "diagnose", "task-service")
+    assert run.outcome == "partial", run.message
+    assert "top: no answer within 0.6 s" in run.result.failures
+    assert "3/5 pods ready" in run.result.headline[0]
