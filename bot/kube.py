@@ -17,6 +17,7 @@ import json
 from typing import Any
 from urllib.parse import quote
 
+import urllib3
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
@@ -27,6 +28,7 @@ from tenacity import (
     wait_exponential,
 )
 from urllib3.exceptions import HTTPError as Urllib3Error
+from urllib3.exceptions import TimeoutError as Urllib3TimeoutError
 
 from bot.errors import (
     ConfigurationError,
@@ -122,7 +124,12 @@ class KubeGateway:
         tail_lines: int = 200,
         limit_bytes: int = 64 * 1024,
     ) -> str:
-        query: list[tuple[str, Any]] = [("tailLines", tail_lines), ("limitBytes", limit_bytes)]
+        # Timestamps on every line: first/last seen of an error pattern come from them.
+        query: list[tuple[str, Any]] = [
+            ("tailLines", tail_lines),
+            ("limitBytes", limit_bytes),
+            ("timestamps", "true"),
+        ]
         if container:
             query.append(("container", container))
         if since_s:
@@ -167,23 +174,34 @@ class KubeGateway:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _get_blocking(self, path: str, query: list[tuple[str, Any]], accept: str) -> bytes:
+        # The client's ApiClient builds the URL and auth headers and owns the connection pool
+        # (TLS, proxy); the request itself is made with urllib3's retries off, so tenacity is
+        # the only retry layer (the REST client would otherwise retry read timeouts 3 times).
         try:
-            method, url, headers, _body, _post = self.api.param_serialize(
+            _method, url, headers, _body, _post = self.api.param_serialize(
                 "GET",
                 path,
                 query_params=query,
                 header_params={"Accept": accept},
                 auth_settings=["BearerToken"],
             )
-            response = self.api.call_api(
-                method, url, header_params=headers, _request_timeout=self.timeout_s
+            response = self.api.rest_client.pool_manager.request(
+                "GET",
+                url,
+                headers=headers,
+                timeout=urllib3.Timeout(total=self.timeout_s),
+                retries=False,
             )
-            data: bytes = response.read()  # type: ignore[no-untyped-call]
+            data: bytes = response.data
             status: int = response.status
         except ApiException as exc:
             raise _map_status(int(exc.status or 0), path) from exc
         except (Urllib3Error, OSError) as exc:
-            raise Unavailable(f"Kubernetes could not be reached for {path}") from exc
+            raise Unavailable(
+                f"Kubernetes did not answer {path} within {self.timeout_s:g} s"
+                if isinstance(exc, Urllib3TimeoutError)
+                else f"Kubernetes could not be reached for {path}"
+            ) from exc
         if status >= 400:
             raise _map_status(status, path, data)
         return data

@@ -18,7 +18,7 @@ _RULES = (
     (re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b"), "<ip>"),
     (re.compile(r"\b0x[0-9a-f]+\b|\b[0-9a-f]{12,}\b", re.I), "<hex>"),
     (re.compile(r"\b\d+(?:\.\d+)?(?:ms|s|m|h|%|[kKMG]i?B?)?\b"), "<n>"),
-    (re.compile(r"\"[^\"]{0,200}\"|'[^']{0,200}'"), "<str>"),
+    (re.compile(r"\"(?:[^\"\\]|\\.){0,200}\"|'(?:[^'\\]|\\.){0,200}'"), "<str>"),
 )
 ERROR_WORDS = re.compile(
     r"(?i)\b(error|err|fatal|panic|exception|traceback|failed|failure|critical|oomkilled|"

@@ -136,7 +136,9 @@ class Logs(Action[LogsParams, LogsFindings]):
             except FirelineError as exc:
                 return PodLog(name, [], error=str(exc))
             # Whole text first: a private key spans lines.
-            lines = [redact(line) for line in redact(text).splitlines() if line.strip()]
+            lines = [
+                _short_stamp(redact(line)) for line in redact(text).splitlines() if line.strip()
+            ]
             if pattern:
                 lines = [line for line in lines if pattern.search(line)]
             truncated = len(text.encode()) >= params.limit_bytes
@@ -180,6 +182,14 @@ class Logs(Action[LogsParams, LogsFindings]):
         elif not result.failures:
             result.headline.append(messages.no_log_lines(params.grep))
         return result
+
+
+_API_STAMP = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\.\d+Z ")
+
+
+def _short_stamp(line: str) -> str:
+    """The API's `timestamps=true` prefix, to the second (nanoseconds only add width)."""
+    return _API_STAMP.sub(r"\1Z ", line, count=1)
 
 
 def _templates(templates: list[Template]) -> str:

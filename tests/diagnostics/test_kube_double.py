@@ -1,0 +1,185 @@
+"""The Kubernetes diagnostics against the Kubernetes API double (bot/emulator/kubernetes) and its
+`orion-prod` scenario, with every served object validated in strict mode (its `on_serve` hook)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from bot.actions import default_actions
+from bot.actions.base import Context
+from bot.emulator.kubernetes import (
+    Cluster,
+    KubernetesDouble,
+    ManualClock,
+    Timing,
+    api_client,
+    orion_prod,
+)
+from bot.incident import Incident, Severity
+from bot.kube import KubeGateway
+from tests.diagnostics.conftest import COMMANDER, FrozenClock, make_policy
+from tests.emulator.kubernetes.conftest import SchemaValidator
+
+NOW = datetime(2026, 1, 15, 9, 0, 0, tzinfo=UTC)
+ACTIONS = {a.name: a for a in default_actions()}
+
+
+@pytest.fixture
+def validator() -> Iterator[SchemaValidator]:
+    check = SchemaValidator()
+    yield check
+    assert not check.errors, "the double served schema-invalid objects:\n" + "\n".join(check.errors)
+
+
+@pytest.fixture
+def double(validator: SchemaValidator) -> Iterator[KubernetesDouble]:
+    cluster = Cluster(ManualClock(NOW), timing=Timing(rollout_step=0.02, pod_ready=0.02))
+    orion_prod(cluster)
+    with KubernetesDouble(cluster, on_serve=validator) as server:
+        yield server
+
+
+@pytest.fixture
+async def gateway(double: KubernetesDouble) -> AsyncIterator[KubeGateway]:
+    api = api_client(double.base_url)
+    yield KubeGateway(api, attempts=2, backoff_s=0.01, timeout_s=1.0)
+    api.close()
+
+
+def context(gateway: KubeGateway, started: datetime | None = NOW) -> Context:
+    return Context(
+        COMMANDER, make_policy(), FrozenClock(NOW), lambda _: gateway, None, None, None,  # type: ignore[arg-type]
+        incident_started=started, permitted=frozenset(ACTIONS), part_timeout_s=3.0,
+    )  # fmt: skip
+
+
+async def run(gateway: KubeGateway, name: str, text: str, **kw: Any) -> Any:
+    action = ACTIONS[name]
+    ctx = context(gateway, **kw)
+    params = action.parse(text)
+    findings = await action.execute(params, ctx, action.scopes(params, ctx))
+    return action.render(params, findings, ctx)
+
+
+def everything(result: Any) -> str:
+    return "\n".join([result.title, *result.headline, *(s.text for s in result.sections)])
+
+
+async def test_pods_sees_oomkilled_restarts(gateway: KubeGateway) -> None:
+    result = await run(gateway, "pods", "task-service")
+    assert result.headline == ["3/3 pods ready · 3 OOMKilled in the last 30 min"]
+    assert everything(result).count("OOMKilled (137)") == 3
+
+
+async def test_describe_a_pod_of_the_scenario(gateway: KubeGateway) -> None:
+    pods = await gateway.list_pods("orion-prod", "app=task-service")
+    result = await run(gateway, "describe", pods[0]["metadata"]["name"])
+    text = everything(result)
+    assert "last terminated: OOMKilled (exit 137)" in text and "BackOff" in text
+    assert "PodScheduled" in text
+
+
+async def test_logs_group_the_checkout_500s_with_real_first_and_last_seen(
+    gateway: KubeGateway,
+) -> None:
+    result = await run(gateway, "logs", "checkout --since 1h")
+    patterns = result.sections[0].text
+    assert result.sections[0].title == "Error patterns"
+    assert "×120" in patterns and "ERROR <str> <n> <n> error=<str>" in patterns
+    assert "2026-01-15T08:" in patterns  # times from the API's timestamps, not line numbers
+
+
+async def test_previous_logs_of_a_crashed_container(gateway: KubeGateway) -> None:
+    pods = await gateway.list_pods("orion-prod", "app=task-service")
+    result = await run(gateway, "logs", f"{pods[0]['metadata']['name']} --previous --since 1d")
+    assert "heap usage 97% of limit" in everything(result)
+
+
+async def test_events_readiness_failures_first(gateway: KubeGateway) -> None:
+    result = await run(gateway, "events", "")
+    first = result.sections[0].text.splitlines()[1]
+    assert first.startswith("Warning") and "Unhealthy" in first
+
+
+async def test_top_flags_memory_near_limit(gateway: KubeGateway) -> None:
+    result = await run(gateway, "top", "task-service")
+    assert result.headline == ["3 container(s) above 80 % of a limit"]
+    assert "memory 97% of limit" in everything(result)
+
+
+async def test_rollout_history_calls_out_checkout_rev_3(gateway: KubeGateway) -> None:
+    result = await run(gateway, "rollout-history", "checkout")
+    assert result.headline == ["⚠️ rev 3 rolled out 22m before the incident"]
+    assert "checkout:2.3.0" in everything(result)
+
+
+async def test_hpa_search_pinned_at_max(gateway: KubeGateway) -> None:
+    result = await run(gateway, "hpa", "search")
+    assert result.headline == ["search pinned at max replicas"]
+    assert "cpu 96%/70%" in everything(result)
+
+
+async def test_endpoints_payments_not_ready(gateway: KubeGateway) -> None:
+    result = await run(gateway, "endpoints", "payments")
+    assert result.headline[:2] == [
+        "0 ready · 2 not ready",
+        "⚠️ No ready endpoints: the service sends traffic nowhere.",
+    ]
+
+
+async def test_diagnose_checkout_names_the_suspect_rollout(gateway: KubeGateway) -> None:
+    result = await run(gateway, "diagnose", "checkout")
+    assert result.headline == ["3/3 pods ready · rev 3 rolled out 22m before the incident"]
+    result = await run(gateway, "diagnose", "task-service")
+    assert result.headline[0].startswith("3/3 pods ready · 3 OOMKilled in the last 30 min")
+
+
+async def test_unknown_deployment_close_match(gateway: KubeGateway) -> None:
+    from bot.errors import NotFound
+
+    with pytest.raises(NotFound, match="did you mean `task-service`"):
+        await run(gateway, "pods", "task-svc")
+
+
+async def test_double_faults_503_retried_then_partial_diagnose(
+    double: KubernetesDouble, gateway: KubeGateway
+) -> None:
+    double.faults.fail("list", r"/apis/metrics\.k8s\.io/", 503, times=None)
+    result = await run(gateway, "diagnose", "task-service")
+    assert any(f.startswith("top: Kubernetes answered 503") for f in result.failures)
+    assert len(double.requests.find(path="/apis/metrics.k8s.io/")) >= 2  # retried once
+
+
+async def test_double_hang_is_a_client_timeout(
+    double: KubernetesDouble, gateway: KubeGateway
+) -> None:
+    from bot.errors import Unavailable
+
+    double.faults.hang("list", r"/api/v1/namespaces/orion-prod/events", times=None)
+    with pytest.raises(Unavailable, match=r"did not answer .* within 1 s"):
+        await run(gateway, "events", "")
+    # One retry layer (tenacity, 2 attempts): urllib3's own read retries are off.
+    assert len(double.requests.find(path="/api/v1/namespaces/orion-prod/events")) == 2
+
+
+async def test_through_the_service_with_audit(double, diag_store) -> None:
+    from tests.diagnostics.conftest import make_rig
+    from tests.diagnostics.kube_api import KubeAPI
+
+    rig = make_rig(KubeAPI(), diag_store)
+    api = api_client(double.base_url)
+    gateway = KubeGateway(api, attempts=2, backoff_s=0.01, timeout_s=1.0)
+    rig.service.gateways.kube = lambda _: gateway
+    rig.service.clock = FrozenClock(NOW)
+    incident = Incident(
+        id="INC-900", number=900, title="checkout 500s", severity=Severity.P1,
+        reporter=COMMANDER, created_at=NOW, channel_id="CINC900",
+    )  # fmt: skip
+    run_ = await rig.run(COMMANDER, "diagnose", "checkout", incident=incident)
+    api.close()
+    assert run_.outcome == "ok"
+    assert (await rig.store.audit_log())[0]["target"] == "checkout in test/orion-prod"
