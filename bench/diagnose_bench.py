@@ -3,9 +3,10 @@ same reads done one after another, and beside each read alone (the slowest singl
 
     python -m bench.diagnose_bench [--pods 50] [--latency-ms 30] [--rounds 20]
 
-The API is served over real HTTP on 127.0.0.1, from its own process as a real API server would
-be, to the official `kubernetes` client (through Fireline's gateway, so every call also pays
-its worker-thread hop). Targets: diagnose ≥ 5×
+The Kubernetes double (bot/emulator/kubernetes, its orion-prod scenario plus a `bulk-worker`
+deployment of `--pods` replicas) serves real HTTP on 127.0.0.1 from its own process, as a real
+API server would, with its latency fault on every request, to the official `kubernetes` client
+through Fireline's gateway (so every call also pays its worker-thread hop). Targets: diagnose ≥ 5×
 faster than the sequential reads, and within 1.5× the slowest single call.
 """
 
@@ -28,12 +29,22 @@ from bot.authorizer import Authorizer
 from bot.clock import SystemClock
 from bot.database import DatabaseGateway
 from bot.diagnostics import DiagnosticsService, Gateways
+from bot.emulator.kubernetes import (
+    Cluster,
+    KubernetesDouble,
+    add_deployment,
+    api_client,
+    deployment_pods,
+    orion_prod,
+    set_pod_usage,
+)
 from bot.health import HealthChecker
 from bot.kube import KubeGateway
 from tests.diagnostics.conftest import COMMANDER, make_policy
-from tests.diagnostics.kube_api import KubeAPI, orion_prod
+from tests.diagnostics.kube_api import KubeAPI
+from tests.diagnostics.kube_api import orion_prod as stand_in_scenario
 
-NS, DEPLOYMENT = "orion-prod", "task-service"
+NS, DEPLOYMENT_50 = "orion-prod", "bulk-worker"
 
 
 async def timed(work: Callable[[], Awaitable[Any]], rounds: int) -> list[float]:
@@ -45,32 +56,75 @@ async def timed(work: Callable[[], Awaitable[Any]], rounds: int) -> list[float]:
     return samples
 
 
-def serve_api(pods: int, latency_ms: float, ports: Queue[int], stop: Event) -> None:
+def serve_api(
+    server: str,
+    pods: int,
+    latency_ms: float,
+    scenario: bool,
+    ports: Queue[tuple[str, str]],
+    stop: Event,
+) -> None:
+    if server == "stand-in":
+        serve_stand_in(pods, latency_ms, ports, stop)
+    else:
+        serve_double(pods, latency_ms, scenario, ports, stop)
+
+
+def serve_stand_in(
+    pods: int, latency_ms: float, ports: Queue[tuple[str, str]], stop: Event
+) -> None:
+    """The minimal stand-in API of the tests: almost no server CPU, so the bot is measured."""
+
     async def run() -> None:
         api = await KubeAPI().start()
-        orion_prod(api, pods=pods)
+        stand_in_scenario(api, pods=pods)
         api.latency_s = latency_ms / 1000
-        ports.put(api.port)
+        ports.put((f"http://127.0.0.1:{api.port}", "task-service"))
         await asyncio.to_thread(stop.wait)
         await api.stop()
 
     asyncio.run(run())
 
 
-async def main(pods: int, latency_ms: float, rounds: int) -> None:
-    ports: Queue[int] = multiprocessing.Queue()
+def serve_double(
+    pods: int, latency_ms: float, scenario: bool, ports: Queue[tuple[str, str]], stop: Event
+) -> None:
+    """The Kubernetes double with its orion-prod scenario and a `pods`-replica deployment,
+    every request delayed by its latency fault; in its own process, as an API server is."""
+    cluster = Cluster()
+    if scenario:
+        orion_prod(cluster)
+    add_deployment(
+        cluster, NS, DEPLOYMENT_50, replicas=pods, image="registry/big:1",
+        requests={"cpu": "100m", "memory": "128Mi"}, limits={"memory": "256Mi"},
+    )  # fmt: skip
+    for pod in deployment_pods(cluster, NS, DEPLOYMENT_50):
+        set_pod_usage(cluster, NS, pod["metadata"]["name"], cpu="50m", memory="200Mi")
+    with KubernetesDouble(cluster) as double:
+        double.faults.set_latency(latency_ms / 1000)
+        ports.put((double.base_url, DEPLOYMENT_50))
+        stop.wait()
+
+
+async def main(server: str, pods: int, latency_ms: float, rounds: int, scenario: bool) -> None:
+    ports: Queue[tuple[str, str]] = multiprocessing.Queue()
     stop = multiprocessing.Event()
-    server = multiprocessing.Process(target=serve_api, args=(pods, latency_ms, ports, stop))
-    server.start()
+    process = multiprocessing.Process(
+        target=serve_api, args=(server, pods, latency_ms, scenario, ports, stop)
+    )
+    process.start()
     try:
-        await measure(KubeAPI(port=ports.get(timeout=10)), pods, latency_ms, rounds)
+        base_url, deployment = ports.get(timeout=30)
+        await measure(base_url, deployment, pods, latency_ms, rounds)
     finally:
         stop.set()
-        server.join(5)
+        process.join(5)
 
 
-async def measure(api: KubeAPI, pods: int, latency_ms: float, rounds: int) -> None:
-    kube = KubeGateway(api.api_client())
+async def measure(
+    base_url: str, deployment_name: str, pods: int, latency_ms: float, rounds: int
+) -> None:
+    kube = KubeGateway(api_client(base_url))
     policy = make_policy()
 
     async def no_groups(_: str) -> list[str]:
@@ -82,7 +136,7 @@ async def measure(api: KubeAPI, pods: int, latency_ms: float, rounds: int) -> No
         timeout_s=30,
     )  # fmt: skip
     action = Diagnose()
-    params = action.parse(DEPLOYMENT)
+    params = action.parse(deployment_name)
     ctx = service.context(COMMANDER, None)
     ctx.permitted = frozenset({"pods", "events", "top", "rollout-history", "hpa"})
     scopes = action.scopes(params, ctx)
@@ -91,10 +145,10 @@ async def measure(api: KubeAPI, pods: int, latency_ms: float, rounds: int) -> No
         findings = await action.execute(params, ctx, scopes)
         action.render(params, findings, ctx)
 
-    deployment = await kube.get_deployment(NS, DEPLOYMENT)
+    deployment = await kube.get_deployment(NS, deployment_name)
     selector = match_labels_selector(deployment)
     reads: dict[str, Callable[[], Awaitable[Any]]] = {
-        "get deployment": lambda: kube.get_deployment(NS, DEPLOYMENT),
+        "get deployment": lambda: kube.get_deployment(NS, deployment_name),
         "list pods": lambda: kube.list_pods(NS, selector),
         "list events": lambda: kube.list_events(NS),
         "pod metrics": lambda: kube.pod_metrics(NS, selector),
@@ -108,7 +162,7 @@ async def measure(api: KubeAPI, pods: int, latency_ms: float, rounds: int) -> No
 
     async def sequential_diagnose() -> None:
         """The same diagnosis built from the same reads made one after another."""
-        dep = await kube.get_deployment(NS, DEPLOYMENT)
+        dep = await kube.get_deployment(NS, deployment_name)
         results = [await reads[name]() for name in list(reads)[1:]]
         pods, events, metrics, sets, hpas = results
         diagnosis = Diagnosis(dep)
@@ -127,6 +181,7 @@ async def measure(api: KubeAPI, pods: int, latency_ms: float, rounds: int) -> No
     slowest_name, slowest = max(single.items(), key=lambda kv: kv[1])
     switch = sys.getswitchinterval() * 1000
     print(f"pods={pods} latency={latency_ms:g} ms rounds={rounds} switch={switch:g} ms (medians)")
+    print(f"  server: {base_url}")
     for name, ms in single.items():
         print(f"  single {name:<17} {ms:7.1f} ms")
     print(f"  diagnose (concurrent)    {d:7.1f} ms   p90 {_p90(concurrent):7.1f} ms")
@@ -143,9 +198,13 @@ def _p90(samples: list[float]) -> float:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--server", choices=["double", "stand-in"], default="double")
     parser.add_argument("--pods", type=int, default=50)
     parser.add_argument("--latency-ms", type=float, default=30.0)
     parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument(
+        "--no-scenario", action="store_true", help="only the bulk deployment, not orion-prod"
+    )
     parser.add_argument(
         "--switch-interval-ms",
         type=float,
@@ -155,4 +214,4 @@ if __name__ == "__main__":
     args = parser.parse_args()
     if args.switch_interval_ms is not None:
         sys.setswitchinterval(args.switch_interval_ms / 1000)
-    asyncio.run(main(args.pods, args.latency_ms, args.rounds))
+    asyncio.run(main(args.server, args.pods, args.latency_ms, args.rounds, not args.no_scenario))
