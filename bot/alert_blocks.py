@@ -3,21 +3,13 @@
 from __future__ import annotations
 
 from bot.alert_store import AlertGroup, AlertState
+from bot.blocks import Block, button, context, section
 
-Block = dict[str, object]
 MAX_LISTED = 10
 ACK_ALERT = "alert_ack"
 DECLARE_FROM_ALERT = "alert_declare"
 
 SEVERITY_EMOJI = {"critical": "🔴", "error": "🟠", "warning": "🟡", "info": "🔵"}
-
-
-def _section(text: str) -> Block:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}
-
-
-def _context(text: str) -> Block:
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text[:3000]}]}
 
 
 def headline(group: AlertGroup) -> str:
@@ -41,10 +33,10 @@ def parent(group: AlertGroup) -> tuple[str, list[Block]]:
     if group.summary:
         lines.append(group.summary)
     lines.append(counts)
-    body: list[Block] = [_section("\n".join(lines))]
+    body: list[Block] = [section("\n".join(lines))]
     labels = " · ".join(f"`{k}={v}`" for k, v in sorted(group.common_labels.items()))
     if labels:
-        body.append(_context(labels))
+        body.append(context(labels))
     links = [
         f"<{url}|{name}>"
         for name, url in (
@@ -60,28 +52,16 @@ def parent(group: AlertGroup) -> tuple[str, list[Block]]:
     if group.incident_id:
         notes.append(f"🚨 {group.incident_id} declared")
     if links or notes:
-        body.append(_context("  ·  ".join(links + notes)))
+        body.append(context("  ·  ".join(links + notes)))
     if group.status == "firing":
         buttons: list[Block] = []
         if group.acknowledged_by is None:
-            buttons.append(_button("Acknowledge", ACK_ALERT, group.group_id, "primary"))
+            buttons.append(button("Acknowledge", ACK_ALERT, group.group_id, "primary"))
         if group.incident_id is None:
-            buttons.append(_button("Declare incident", DECLARE_FROM_ALERT, group.group_id))
+            buttons.append(button("Declare incident", DECLARE_FROM_ALERT, group.group_id))
         if buttons:
             body.append({"type": "actions", "block_id": "alert_actions", "elements": buttons})
     return text, body
-
-
-def _button(text: str, action_id: str, value: str, style: str | None = None) -> Block:
-    button: Block = {
-        "type": "button",
-        "text": {"type": "plain_text", "text": text},
-        "action_id": action_id,
-        "value": value,
-    }
-    if style:
-        button["style"] = style
-    return button
 
 
 def changes(group: AlertGroup, firing: list[AlertState], resolved: list[AlertState]) -> str:

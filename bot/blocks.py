@@ -43,12 +43,16 @@ def human_duration(seconds: float) -> str:
     return " ".join(p for p in parts if p)
 
 
-def _mrkdwn(text: str) -> Block:
+def mrkdwn(text: str) -> Block:
     return {"type": "mrkdwn", "text": text}
 
 
-def _section(text: str) -> Block:
-    return {"type": "section", "text": _mrkdwn(text[:3000])}
+def section(text: str) -> Block:
+    return {"type": "section", "text": mrkdwn(text[:3000])}
+
+
+def context(text: str) -> Block:
+    return {"type": "context", "elements": [mrkdwn(text[:3000])]}
 
 
 def _roles(incident: Incident) -> str:
@@ -88,30 +92,30 @@ def card(incident: Incident, now: datetime) -> list[Block]:
     else:
         duration = f"lasted {human_duration(incident.duration(now))}"
     fields = [
-        _mrkdwn(
+        mrkdwn(
             f"*Severity*\n{incident.severity.emoji} {incident.severity.value} — "
             f"{incident.severity.meaning}"
         ),
-        _mrkdwn(f"*Status*\n{incident.status.label}"),
-        _mrkdwn(f"*Started*\n{started} ({duration})"),
-        _mrkdwn(f"*Service*\n{incident.service or '—'}"),
+        mrkdwn(f"*Status*\n{incident.status.label}"),
+        mrkdwn(f"*Started*\n{started} ({duration})"),
+        mrkdwn(f"*Service*\n{incident.service or '—'}"),
     ]
     blocks: list[Block] = [
         {"type": "header", "text": {"type": "plain_text", "text": headline(incident)[:150]}},
         {"type": "section", "fields": fields},
-        {"type": "context", "elements": [_mrkdwn(_roles(incident))]},
+        {"type": "context", "elements": [mrkdwn(_roles(incident))]},
     ]
     if incident.description:
-        blocks.append(_section(f"*Description*\n{incident.description}"))
+        blocks.append(section(f"*Description*\n{incident.description}"))
     if incident.last_update and incident.last_update_at:
         blocks.append(
-            _section(
+            section(
                 f"*Last update* ({slack_date(incident.last_update_at, '{time}')})\n"
                 f"{incident.last_update}"
             )
         )
     if incident.summary and not incident.is_open:
-        blocks.append(_section(f"*Resolution*\n{incident.summary}"))
+        blocks.append(section(f"*Resolution*\n{incident.summary}"))
     if incident.is_open:
         blocks.append(
             {"type": "actions", "block_id": "incident_actions", "elements": _buttons(incident)}
@@ -123,8 +127,8 @@ def _buttons(incident: Incident) -> list[Block]:
     value = incident.id
     buttons: list[Block] = []
     if incident.acknowledged_at is None:
-        buttons.append(_button("Acknowledge", ACK, value, style="primary"))
-    buttons.append(_button("Take command", TAKE_COMMAND, value))
+        buttons.append(button("Acknowledge", ACK, value, style="primary"))
+    buttons.append(button("Take command", TAKE_COMMAND, value))
     buttons.append(
         {
             "type": "static_select",
@@ -133,9 +137,9 @@ def _buttons(incident: Incident) -> list[Block]:
             "options": [_severity_option(s, value) for s in Severity],
         }
     )
-    buttons.append(_button("Post update", POST_UPDATE, value))
+    buttons.append(button("Post update", POST_UPDATE, value))
     buttons.append(
-        _button(
+        button(
             "Resolve",
             RESOLVE,
             value,
@@ -145,16 +149,16 @@ def _buttons(incident: Incident) -> list[Block]:
     return buttons
 
 
-def _button(text: str, action_id: str, value: str, style: str | None = None) -> Block:
-    button: Block = {
+def button(text: str, action_id: str, value: str, style: str | None = None) -> Block:
+    element: Block = {
         "type": "button",
         "text": {"type": "plain_text", "text": text},
         "action_id": action_id,
         "value": value,
     }
     if style:
-        button["style"] = style
-    return button
+        element["style"] = style
+    return element
 
 
 def _severity_option(severity: Severity, incident_id: str) -> Block:
@@ -172,13 +176,13 @@ def announcement(incident: Incident) -> tuple[str, list[Block]]:
     commander = f"<@{incident.commander}>" if incident.commander else "unassigned"
     text = f"{headline(incident)} — {incident.status.value} · {channel}"
     blocks = [
-        _section(
+        section(
             f"*{headline(incident)}*\n{incident.status.label} · IC {commander} · join {channel}"
         ),
         {
             "type": "context",
             "elements": [
-                _mrkdwn(f"Declared by <@{incident.reporter}> {slack_date(incident.created_at)}")
+                mrkdwn(f"Declared by <@{incident.reporter}> {slack_date(incident.created_at)}")
             ],
         },
     ]
@@ -189,8 +193,8 @@ def status_update(incident: Incident, actor: str, text: str) -> tuple[str, list[
     channel = f" in <#{incident.channel_id}>" if incident.channel_id else ""
     fallback = f"Update on {incident.id}: {text}"
     return fallback, [
-        _section(f"📣 *Update — {headline(incident)}*{channel}\n{text}"),
-        {"type": "context", "elements": [_mrkdwn(f"{incident.status.label} · from <@{actor}>")]},
+        section(f"📣 *Update — {headline(incident)}*{channel}\n{text}"),
+        {"type": "context", "elements": [mrkdwn(f"{incident.status.label} · from <@{actor}>")]},
     ]
 
 
@@ -306,7 +310,7 @@ def text_modal(
         "submit": {"type": "plain_text", "text": submit},
         "close": {"type": "plain_text", "text": "Cancel"},
         "blocks": [
-            _section(f"*{headline(incident)}*"),
+            section(f"*{headline(incident)}*"),
             _input(
                 "text",
                 label,

@@ -7,7 +7,7 @@ message a click came from), so editing it in place after any click shows every a
 from __future__ import annotations
 
 from bot import messages
-from bot.blocks import ACK, Block, slack_date
+from bot.blocks import ACK, Block, button, slack_date
 from bot.checklists import Answer, PostedChecklist
 from bot.incident import Incident
 from bot.reminders import SNOOZES
@@ -60,8 +60,8 @@ def checklist(
                     "type": "actions",
                     "block_id": f"item-{number}",
                     "elements": [
-                        _button("Done", CHECK_DONE, value, "primary"),
-                        _button("Not applicable", CHECK_NA, value),
+                        button("Done", CHECK_DONE, value, "primary"),
+                        button("Not applicable", CHECK_NA, value),
                     ],
                 }
             )
@@ -87,7 +87,7 @@ def ack_reminder(incident: Incident, late_s: float) -> tuple[str, list[Block]]:
         {"type": "section", "text": _mrkdwn(text)},
         {
             "type": "actions",
-            "elements": [_button("Acknowledge", ACK, incident.id, "primary")],
+            "elements": [button("Acknowledge", ACK, incident.id, "primary")],
         },
     ]
 
@@ -100,7 +100,7 @@ def update_reminder(incident: Incident, silent_s: float) -> tuple[str, list[Bloc
         {
             "type": "actions",
             "elements": [
-                _button(labels[choice], f"{SNOOZE}_{choice}", f"{incident.id}|{choice}")
+                button(labels[choice], f"{SNOOZE}_{choice}", f"{incident.id}|{choice}")
                 for choice in SNOOZES
             ],
         },
@@ -110,15 +110,3 @@ def update_reminder(incident: Incident, silent_s: float) -> tuple[str, list[Bloc
 def snoozed(incident: Incident, user: str, choice: str) -> tuple[str, list[Block]]:
     text = messages.snoozed(incident.id, user, choice)
     return text, [{"type": "context", "elements": [_mrkdwn(text)]}]
-
-
-def _button(text: str, action_id: str, value: str, style: str | None = None) -> Block:
-    button: Block = {
-        "type": "button",
-        "text": {"type": "plain_text", "text": text},
-        "action_id": action_id,
-        "value": value,
-    }
-    if style:
-        button["style"] = style
-    return button
