@@ -7,7 +7,6 @@ name) or claimed by another after `STUCK_MS`. Key names come from `bot.store.Key
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable
 from datetime import datetime
 from typing import Any, TypeVar
@@ -17,7 +16,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
 from bot.errors import Unavailable
-from bot.store import Keys
+from bot.store import Keys, redis_unavailable
 
 ALERT_WORKERS = "fireline-alerts"
 STUCK_MS = 60_000
@@ -72,12 +71,7 @@ class AlertStore:
         try:
             return await work
         except RedisError as exc:
-            # Cancelling a blocking XREADGROUP surfaces from redis-py as a RedisError; mapping
-            # it to a temporary error would let the worker retry and swallow the cancellation.
-            task = asyncio.current_task()
-            if task is not None and task.cancelling():
-                raise asyncio.CancelledError from exc
-            raise Unavailable(f"Redis failed: {type(exc).__name__}: {exc}") from exc
+            raise redis_unavailable(exc) from exc
 
     # --- inbox -----------------------------------------------------------------------------
 
@@ -90,7 +84,7 @@ class AlertStore:
             if "BUSYGROUP" not in str(exc):
                 raise Unavailable(f"Redis refused the alert inbox: {exc}") from exc
         except RedisError as exc:
-            raise Unavailable(f"Redis did not answer: {type(exc).__name__}") from exc
+            raise redis_unavailable(exc) from exc
 
     async def enqueue(self, body: bytes) -> str:
         entry = await self._guard(self.redis.xadd(self.keys.alerts_inbox, {"body": body}))

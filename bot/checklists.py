@@ -22,9 +22,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from redis.exceptions import RedisError
 
-from bot.errors import ConfigurationError, Unavailable
+from bot.errors import ConfigurationError
 from bot.incident import Severity, TimelineEntry
-from bot.store import Store
+from bot.store import Store, redis_unavailable
 
 MAX_ITEM = 150
 AnswerKind = Literal["done", "n/a"]
@@ -204,7 +204,7 @@ class ChecklistBook:
                 self.keys.checklist_marks(posted.incident_id), posted.spec.minutes
             )
         except RedisError as exc:
-            raise _unavailable(exc) from exc
+            raise redis_unavailable(exc) from exc
         return bool(first)
 
     async def get(self, incident_id: str, minutes: int) -> PostedChecklist | None:
@@ -212,7 +212,7 @@ class ChecklistBook:
             doc = await self.redis.hget(self.keys.checklist(incident_id, minutes), "doc")
             raw = await self.redis.hgetall(self.keys.checklist_answers(incident_id, minutes))
         except RedisError as exc:
-            raise _unavailable(exc) from exc
+            raise redis_unavailable(exc) from exc
         if doc is None:
             return None
         posted = PostedChecklist.model_validate_json(doc)
@@ -224,7 +224,7 @@ class ChecklistBook:
         try:
             marks = await self.redis.smembers(self.keys.checklist_marks(incident_id))
         except RedisError as exc:
-            raise _unavailable(exc) from exc
+            raise redis_unavailable(exc) from exc
         found = [await self.get(incident_id, int(m)) for m in sorted(int(m) for m in marks)]
         return [p for p in found if p is not None]
 
@@ -241,9 +241,5 @@ class ChecklistBook:
                 args=[answer.item, answer.model_dump_json(), entry.model_dump_json()],
             )
         except RedisError as exc:
-            raise _unavailable(exc) from exc
+            raise redis_unavailable(exc) from exc
         return Answer.model_validate(json.loads(raw[0])), bool(int(raw[1]))
-
-
-def _unavailable(exc: RedisError) -> Unavailable:
-    return Unavailable(f"Redis did not answer: {type(exc).__name__}")

@@ -35,8 +35,8 @@ from pydantic import BaseModel, Field
 from redis.exceptions import RedisError
 
 from bot.clock import Clock
-from bot.errors import TemporaryError, Unavailable
-from bot.store import Store
+from bot.errors import TemporaryError
+from bot.store import Store, raise_if_cancelled, redis_unavailable
 
 log = logging.getLogger(__name__)
 
@@ -238,7 +238,7 @@ class JobQueue:
         try:
             raw = await self.redis.hget(self.keys.job(job_id), "doc")
         except RedisError as exc:
-            raise Unavailable(f"Redis did not answer: {type(exc).__name__}") from exc
+            raise redis_unavailable(exc) from exc
         return Job.model_validate_json(raw) if raw else None
 
     async def pending(self, group: str) -> list[Job]:
@@ -246,7 +246,7 @@ class JobQueue:
         try:
             ids = await self.redis.smembers(self.keys.job_group(group))
         except RedisError as exc:
-            raise Unavailable(f"Redis did not answer: {type(exc).__name__}") from exc
+            raise redis_unavailable(exc) from exc
         jobs = [job for i in sorted(ids) if (job := await self.get(_text(i))) is not None]
         return sorted(jobs, key=lambda j: j.due)
 
@@ -254,7 +254,7 @@ class JobQueue:
         try:
             return await script(keys=keys, args=args)
         except RedisError as exc:
-            raise Unavailable(f"Redis did not answer: {type(exc).__name__}") from exc
+            raise redis_unavailable(exc) from exc
 
 
 class Scheduler:
@@ -318,14 +318,14 @@ class Scheduler:
             while True:
                 # redis-py (seen with 8.1) can swallow a cancellation that arrives mid-call
                 # and return normally; stop anyway.
-                _raise_if_cancelled()
+                raise_if_cancelled()
                 self.wakeups += 1
                 self._wake.clear()
                 try:
                     next_at = await self.run_due(wait=False)
-                    _raise_if_cancelled()
+                    raise_if_cancelled()
                 except TemporaryError as exc:
-                    _raise_if_cancelled()
+                    raise_if_cancelled()
                     log.warning("scheduler could not reach Redis: %s", exc)
                     next_at = None
                 now = self._now()
@@ -433,12 +433,6 @@ class Scheduler:
             await self.clock.sleep(self.lease_s / 3)
             with contextlib.suppress(TemporaryError):
                 await self.queue.renew(job, token, self._now() + self.lease_s)
-
-
-def _raise_if_cancelled() -> None:
-    task = asyncio.current_task()
-    if task is not None and task.cancelling():
-        raise asyncio.CancelledError
 
 
 def _text(value: Any) -> str:

@@ -191,8 +191,22 @@ class Keys:
         return f"{self.prefix}incident:{incident_id}:update-snooze"
 
 
-def _unavailable(exc: RedisError) -> Unavailable:
-    return Unavailable(f"Redis did not answer: {type(exc).__name__}")
+def raise_if_cancelled() -> None:
+    """Stop if this task is being cancelled.
+
+    redis-py (seen with 8.1) can turn a cancellation that arrives mid-command into a RedisError,
+    or swallow it and return normally; a loop that carried on would never stop.
+    """
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
+def redis_unavailable(exc: RedisError) -> Unavailable:
+    """The Fireline error for a failed Redis call (or CancelledError, if that is what it was)."""
+    raise_if_cancelled()
+    detail = f": {exc}" if str(exc) else ""
+    return Unavailable(f"Redis did not answer: {type(exc).__name__}{detail}")
 
 
 class Store:
@@ -234,7 +248,7 @@ class Store:
                 ],
             )
         except RedisError as exc:
-            raise _unavailable(exc) from exc
+            raise redis_unavailable(exc) from exc
         incident_id, created = _text(result[0]), bool(int(result[1]))
         if not created:
             return await self.get(incident_id), False
@@ -246,7 +260,7 @@ class Store:
         try:
             raw = await self.redis.get(self.keys.incident(incident_id))
         except RedisError as exc:
-            raise _unavailable(exc) from exc
+            raise redis_unavailable(exc) from exc
         if raw is None:
             raise IncidentNotFound(
                 f"There is no incident {incident_id}. `/incident list` shows the open ones."
@@ -257,7 +271,7 @@ class Store:
         try:
             incident_id = await self.redis.get(self.keys.channel(channel_id))
         except RedisError as exc:
-            raise _unavailable(exc) from exc
+            raise redis_unavailable(exc) from exc
         return await self.get(_text(incident_id)) if incident_id else None
 
     async def list_ids(self, *, open_only: bool) -> list[str]:
@@ -265,7 +279,7 @@ class Store:
         try:
             return [_text(i) for i in await self.redis.zrange(key, 0, -1)]
         except RedisError as exc:
-            raise _unavailable(exc) from exc
+            raise redis_unavailable(exc) from exc
 
     async def list_incidents(self, *, open_only: bool) -> list[Incident]:
         ids = await self.list_ids(open_only=open_only)
@@ -274,7 +288,7 @@ class Store:
         try:
             raws = await self.redis.mget([self.keys.incident(i) for i in ids])
         except RedisError as exc:
-            raise _unavailable(exc) from exc
+            raise redis_unavailable(exc) from exc
         return [Incident.model_validate_json(raw) for raw in raws if raw is not None]
 
     async def mutate(
@@ -320,7 +334,7 @@ class Store:
                 await asyncio.sleep(random.uniform(0, 0.002 * (attempt + 1)))
                 continue
             except (RedisConnectionError, RedisTimeoutError) as exc:
-                raise _unavailable(exc) from exc
+                raise redis_unavailable(exc) from exc
         raise ConcurrentModification(
             f"{incident_id} kept changing while Fireline was saving; nothing was applied. "
             "Try again."
@@ -330,7 +344,7 @@ class Store:
         try:
             raws = await self.redis.lrange(self.keys.timeline(incident_id), 0, -1)
         except RedisError as exc:
-            raise _unavailable(exc) from exc
+            raise redis_unavailable(exc) from exc
         return [TimelineEntry.model_validate_json(r) for r in raws]
 
     async def append_once(self, incident_id: str, dedupe_key: str, entry: TimelineEntry) -> bool:
@@ -341,7 +355,7 @@ class Store:
                 args=[dedupe_key, entry.model_dump_json()],
             )
         except RedisError as exc:
-            raise _unavailable(exc) from exc
+            raise redis_unavailable(exc) from exc
         return bool(added)
 
     async def flag(self, incident_id: str) -> None:
@@ -349,19 +363,19 @@ class Store:
         try:
             await self.redis.sadd(self.keys.needs_attention, incident_id)
         except RedisError as exc:
-            raise _unavailable(exc) from exc
+            raise redis_unavailable(exc) from exc
 
     async def flagged(self) -> list[str]:
         try:
             return sorted(_text(i) for i in await self.redis.smembers(self.keys.needs_attention))
         except RedisError as exc:
-            raise _unavailable(exc) from exc
+            raise redis_unavailable(exc) from exc
 
     async def unflag(self, incident_id: str) -> None:
         try:
             await self.redis.srem(self.keys.needs_attention, incident_id)
         except RedisError as exc:
-            raise _unavailable(exc) from exc
+            raise redis_unavailable(exc) from exc
 
     # --- audit and rate limits -------------------------------------------------------------
 
@@ -373,7 +387,7 @@ class Store:
                 self.keys.audit, fields, maxlen=maxlen, approximate=True
             )
         except RedisError as exc:
-            raise _unavailable(exc) from exc
+            raise redis_unavailable(exc) from exc
         return _text(entry_id)
 
     async def audit_log(self, count: int = 100) -> list[dict[str, str]]:
@@ -381,7 +395,7 @@ class Store:
         try:
             raw = await self.redis.xrevrange(self.keys.audit, count=count)
         except RedisError as exc:
-            raise _unavailable(exc) from exc
+            raise redis_unavailable(exc) from exc
         return [{_text(k): _text(v) for k, v in (fields or {}).items()} for _, fields in raw or []]
 
     async def take_rate(self, user: str, limit: int, now_ms: int, window_ms: int = 60_000) -> float:
@@ -392,7 +406,7 @@ class Store:
                 args=[now_ms, window_ms, limit, f"{now_ms}:{secrets.token_hex(4)}"],
             )
         except RedisError as exc:
-            raise _unavailable(exc) from exc
+            raise redis_unavailable(exc) from exc
         return int(wait_ms) / 1000
 
     # --- claims and locks ------------------------------------------------------------------
@@ -402,14 +416,14 @@ class Store:
         try:
             return bool(await self.redis.set(self.keys.claim(scope, key), "1", nx=True, ex=ttl))
         except RedisError as exc:
-            raise _unavailable(exc) from exc
+            raise redis_unavailable(exc) from exc
 
     async def release_claim(self, scope: str, key: str) -> None:
         """Give a claim back (the work it guarded failed and may be tried again)."""
         try:
             await self.redis.delete(self.keys.claim(scope, key))
         except RedisError as exc:
-            raise _unavailable(exc) from exc
+            raise redis_unavailable(exc) from exc
 
     @asynccontextmanager
     async def lock(
