@@ -151,7 +151,7 @@ class IncidentService:
                 reason = str(exc)
                 await self.store.mutate(
                     incident_id,
-                    lambda i: (i.model_copy(update={"provision_error": reason}), []),
+                    _setting(provision_error=reason),
                     bump=False,
                 )
                 raise
@@ -229,9 +229,7 @@ class IncidentService:
             return incident
         text, body = blocks.announcement(incident)
         ts = await self._post_in_broadcast(text, body)
-        updated, _ = await self.store.mutate(
-            incident.id, lambda i: (i.model_copy(update={"announcement_ts": ts}), []), bump=False
-        )
+        updated, _ = await self.store.mutate(incident.id, _setting(announcement_ts=ts), bump=False)
         return updated
 
     async def _post_in_broadcast(self, text: str, body: blocks.Block | list[blocks.Block]) -> str:
