@@ -16,9 +16,10 @@ from typing import Literal
 
 from bot import messages
 from bot.errors import Denied
-from bot.policy import ALL_ACTIONS, Policy
+from bot.policy import ALL_ACTIONS, TARGET_FIELDS, Policy
 
 GROUP_CACHE_S = 60.0
+TARGET_LABELS = {"health": "health-check target", "database": "database", "prometheus": "query"}
 
 
 @dataclass(frozen=True)
@@ -98,7 +99,27 @@ class Authorizer:
         for scope in scopes:
             if scope.kind == "kubernetes":
                 self._check_namespace(scope, allowing)
+            else:
+                self._check_target(scope, action, allowing)
         return allowing
+
+    def reaches(self, roles: Iterable[str], scope: Scope) -> bool:
+        """Whether one of `roles` may reach a health target, database or named query."""
+        assert scope.kind != "kubernetes"
+        return any(self.policy.roles[r].reaches(scope.kind, scope.target) for r in roles)
+
+    def _check_target(self, scope: Scope, action: str, roles: list[str]) -> None:
+        assert scope.kind != "kubernetes"
+        if self.reaches(roles, scope):
+            return
+        granting = [
+            name
+            for name in self.roles_allowing(action)
+            if self.policy.roles[name].reaches(scope.kind, scope.target)
+        ]
+        field = TARGET_FIELDS[scope.kind]
+        what = f"{TARGET_LABELS[scope.kind]} `{scope.target}`"
+        raise Denied(messages.denied_target(what, roles, granting, field))
 
     def _check_namespace(self, scope: Scope, roles: list[str]) -> None:
         assert scope.cluster is not None and scope.namespace is not None

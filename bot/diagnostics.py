@@ -107,6 +107,7 @@ class DiagnosticsService:
             run.target = ", ".join(s.describe() for s in scopes) or run.target
             roles = await self.authorizer.check(user, action.name, scopes)
             ctx.permitted = self.authorizer.permitted(roles, self.actions)
+            ctx.reaches = partial(self.authorizer.reaches, roles)
             limit = self.authorizer.policy.rate_limit.per_minute
             wait = await self.store.take_rate(user, limit, int(time.time() * 1000))
             if wait:

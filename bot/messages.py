@@ -201,6 +201,18 @@ def denied_namespace_role(namespace: str, held: list[str], granting: list[str]) 
     )
 
 
+def denied_target(target: str, held: list[str], granting: list[str], field: str) -> str:
+    need = " or ".join(granting) if granting else "no role"
+    return (
+        f"🚫 Your roles ({_roles(held)}) do not reach {target}; {need} would. "
+        f"Ask an admin to add it to your role's `{field}` in the Fireline policy."
+    )
+
+
+def diagnose_query_not_reached(query: str) -> str:
+    return f"query: not included (your roles do not reach query `{query}`)"
+
+
 def rate_limited(limit: int, retry_after: float) -> str:
     return (
         f"⏳ You ran {limit} actions in the last minute, the most the policy allows. "

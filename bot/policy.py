@@ -24,6 +24,13 @@ from bot.errors import ConfigurationError
 REQUIRED_ROLES = ("viewer", "responder", "commander", "admin")
 ALL_ACTIONS = "*"
 GROUP_CACHE_S = 60.0
+TargetKind = Literal["health", "database", "prometheus"]
+TARGET_FIELDS: dict[str, str] = {
+    "health": "health",
+    "database": "databases",
+    "prometheus": "queries",
+}
+"""A non-Kubernetes target kind → the role field that lists the targets of that kind."""
 
 
 class _Strict(BaseModel):
@@ -44,6 +51,22 @@ class RoleGrant(_Strict):
 
     namespaces: tuple[str, ...] = ("*",)
     """Namespace patterns (shell-style) this role may look into, within what the cluster allows."""
+
+    health: tuple[str, ...] = ()
+    """Health-check targets (names under `health`) this role may check; `*` means all of them.
+    Left out: none."""
+
+    databases: tuple[str, ...] = ()
+    """Databases (names under `databases`) this role may inspect; `*` means all. Left out: none."""
+
+    queries: tuple[str, ...] = ()
+    """Named Prometheus queries (names under `prometheus.queries`) this role may run; `*` means
+    all. Left out: none (`diagnose` then leaves its error rate out)."""
+
+    def reaches(self, kind: TargetKind, name: str) -> bool:
+        """Whether this role may reach the named target of that kind."""
+        allowed = getattr(self, TARGET_FIELDS[kind])
+        return ALL_ACTIONS in allowed or name in allowed
 
     @field_validator("users")
     @classmethod
@@ -231,7 +254,26 @@ class Policy(_Strict):
             raise ValueError(f"default_role {self.default_role!r} is not one of the roles")
         if self.default_cluster is not None and self.default_cluster not in self.clusters:
             raise ValueError(f"default_cluster {self.default_cluster!r} is not one of the clusters")
+        self._role_targets_exist()
         return self
+
+    def _role_targets_exist(self) -> None:
+        """Every target a role names must be defined: a typo would otherwise deny silently."""
+        defined = {
+            "health": set(self.health),
+            "databases": set(self.databases),
+            "queries": set(self.prometheus.queries) if self.prometheus else set(),
+        }
+        where = {"health": "health", "databases": "databases", "queries": "prometheus.queries"}
+        for role, grant in self.roles.items():
+            for field, known in defined.items():
+                for name in getattr(grant, field):
+                    if name != ALL_ACTIONS and name not in known:
+                        listed = ", ".join(sorted(known)) or "none defined"
+                        raise ValueError(
+                            f"roles.{role}.{field}: {name!r} is not defined under "
+                            f"{where[field]} (defined: {listed})"
+                        )
 
     @property
     def cluster_name(self) -> str | None:
@@ -250,7 +292,12 @@ def default_policy() -> Policy:
             "viewer": RoleGrant(actions=reads),
             "responder": RoleGrant(actions=(*reads, "logs", "health", "query", "diagnose")),
             "commander": RoleGrant(actions=(*reads, "logs", "health", "query", "diagnose", "db")),
-            "admin": RoleGrant(actions=(ALL_ACTIONS,)),
+            "admin": RoleGrant(
+                actions=(ALL_ACTIONS,),
+                health=(ALL_ACTIONS,),
+                databases=(ALL_ACTIONS,),
+                queries=(ALL_ACTIONS,),
+            ),
         },
         default_role="viewer",
     )
@@ -285,10 +332,15 @@ def load_policy(path: Path | None, known_actions: Iterable[str] = ()) -> Policy:
 def _describe(path: Path, exc: ValidationError) -> str:
     lines = []
     for err in exc.errors():
-        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        message = err["msg"].removeprefix("Value error, ")
+        if not err["loc"]:
+            # Whole-policy checks name their own field and value (roles.viewer.health: 'x' …).
+            lines.append(message)
+            continue
+        where = ".".join(str(p) for p in err["loc"])
         value = err.get("input")
         shown = "" if isinstance(value, dict | list) else f" (value: {value!r})"
-        lines.append(f"{where}: {err['msg'].removeprefix('Value error, ')}{shown}")
+        lines.append(f"{where}: {message}{shown}")
     return f"Policy file {path} is invalid: " + "; ".join(lines)
 
 

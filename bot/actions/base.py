@@ -74,6 +74,9 @@ class Context:
     incident_started: datetime | None = None
     permitted: frozenset[str] = frozenset()
     """Actions the person's roles allow (composite actions leave out the others)."""
+    reaches: Callable[[Scope], bool] = lambda _scope: False
+    """Whether the person's roles reach a health target, database or named query (composite
+    actions leave out the others)."""
     part_timeout_s: float = 15.0
     """How long one part of a composite action may take before it is reported as failed."""
 

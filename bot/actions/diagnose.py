@@ -98,6 +98,14 @@ class Diagnose(Action[DiagnoseParams, Diagnosis]):
             if name not in ctx.permitted:
                 failures.append(f"{name}: not included (your roles do not allow `{name}`)")
                 return None
+            configured = ctx.policy.prometheus and ERROR_RATE_QUERY in ctx.policy.prometheus.queries
+            if (
+                name == "query"
+                and configured
+                and not ctx.reaches(Scope("prometheus", ERROR_RATE_QUERY))
+            ):
+                failures.append(messages.diagnose_query_not_reached(ERROR_RATE_QUERY))
+                return None
             try:
                 async with asyncio.timeout(ctx.part_timeout_s):
                     return await work()

@@ -42,17 +42,20 @@ VIEWER, RESPONDER, COMMANDER, ADMIN = "UVIEWER1", "URESP001", "UCMDR001", "UADMI
 
 def make_policy(**overrides: Any) -> Policy:
     reads = ("pods", "describe", "events", "top", "rollout-history", "hpa", "endpoints", "health")
+    # Every role reaches every health target, database and query here; the policy matrix in
+    # test_policy.py narrows them.
+    reach: dict[str, Any] = {"health": ALL, "databases": ALL, "queries": ALL}
     base: dict[str, Any] = {
         "roles": {
-            "viewer": RoleGrant(users=(VIEWER,), actions=reads),
+            "viewer": RoleGrant(users=(VIEWER,), actions=reads, **reach),
             "responder": RoleGrant(
                 users=(RESPONDER,), groups=("S0ONCALL",),
-                actions=(*reads, "logs", "query", "diagnose"), namespaces=("orion-*",),
+                actions=(*reads, "logs", "query", "diagnose"), namespaces=("orion-*",), **reach,
             ),
             "commander": RoleGrant(
-                users=(COMMANDER,), actions=(*reads, "logs", "query", "diagnose", "db")
+                users=(COMMANDER,), actions=(*reads, "logs", "query", "diagnose", "db"), **reach
             ),
-            "admin": RoleGrant(users=(ADMIN,), actions=ALL),
+            "admin": RoleGrant(users=(ADMIN,), actions=ALL, **reach),
         },
         "clusters": {
             "test": Cluster(

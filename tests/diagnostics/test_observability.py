@@ -268,3 +268,37 @@ async def test_health_5xx_is_retried_once(kube_api, diag_store, http) -> None:
         rig = make_rig(kube_api, diag_store, policy, http=http)
         run = await rig.run(VIEWER, "health", "x")
     assert len(hits) == 2 and run.result.headline[0] == "0/1 healthy: x 503"
+
+
+async def test_targets_are_granted_per_role_through_the_whole_path(
+    kube_api, diag_store, http
+) -> None:
+    """A responder whose role lists no queries is denied `query` naming the role field, and
+    `diagnose` leaves its error rate out (saying so) without asking Prometheus."""
+    state: dict[str, Any] = {}
+    async with serve(prometheus_app(state)) as url:
+        base = make_policy(prometheus=Prometheus(url=url))
+        roles = dict(base.roles)
+        roles["responder"] = roles["responder"].model_copy(update={"queries": ()})
+        policy = base.model_copy(update={"roles": roles})
+        gateway = PrometheusGateway(http, url, timeout_s=2)
+        rig = make_rig(kube_api, diag_store, policy, prometheus=gateway, http=http)
+        denied = await rig.run(RESPONDER, "query", "error-rate")
+        diagnosed = await rig.run(RESPONDER, "diagnose", "task-service")
+        allowed = await rig.run(COMMANDER, "query", "error-rate")
+    assert denied.outcome == "denied"
+    assert denied.message.startswith(
+        "🚫 Your roles (responder) do not reach query `error-rate`; commander or admin would"
+    )
+    assert "your role's `queries`" in denied.message
+    assert "query: not included (your roles do not reach query `error-rate`)" in (
+        diagnosed.result.failures
+    )
+    assert "error rate" not in diagnosed.result.headline[0]
+    assert allowed.outcome == "ok"
+    assert len(state["calls"]) == 1  # only the commander's query reached Prometheus
+    audit = await diag_store.audit_log()
+    assert [a["outcome"] for a in audit if a["action"] == "query"][-2:] in (
+        ["denied", "ok"],
+        ["ok", "denied"],
+    )

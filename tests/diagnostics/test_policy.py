@@ -10,7 +10,14 @@ import pytest
 from bot.actions import default_actions
 from bot.authorizer import Authorizer, Scope
 from bot.errors import ConfigurationError, Denied
-from bot.policy import default_policy, load_policy
+from bot.policy import (
+    Database,
+    HealthTarget,
+    Prometheus,
+    RoleGrant,
+    default_policy,
+    load_policy,
+)
 from tests.diagnostics.conftest import (
     ADMIN,
     COMMANDER,
@@ -31,6 +38,49 @@ GRANTS = {
 }
 # Namespaces: the cluster allows orion-* and kube-system; responders only orion-*.
 NAMESPACES = {"orion-prod": "allowed", "kube-system": "role-limited", "payments": "cluster-denied"}
+# Targets outside Kubernetes, per action: what kind of scope it names and two of its targets.
+TARGET_KIND = {"health": "health", "query": "prometheus", "db": "database"}
+TARGETS = {
+    "health": ("orion-api", "payments-api"),
+    "query": ("error-rate", "memory-trend"),
+    "db": ("orders", "ledger"),
+}
+# Who reaches which of them (a role with no list reaches none: deny by default).
+REACH = {
+    VIEWER: {"health": {"orion-api"}, "query": set(), "db": set()},
+    RESPONDER: {"health": {"orion-api", "payments-api"}, "query": {"error-rate"}, "db": set()},
+    COMMANDER: {"health": {"orion-api", "payments-api"}, "query": {"error-rate", "memory-trend"},
+                "db": {"orders"}},
+    ADMIN: {"health": {"orion-api", "payments-api"}, "query": {"error-rate", "memory-trend"},
+            "db": {"orders", "ledger"}},
+}  # fmt: skip
+# The roles whose lists open each target (what a denial must name).
+OPENED_BY = {
+    "orion-api": "viewer or responder or commander or admin",
+    "payments-api": "responder or commander or admin",
+    "error-rate": "responder or commander or admin",
+    "memory-trend": "commander or admin",
+    "orders": "commander or admin",
+    "ledger": "admin",
+}
+
+
+def targeted_policy():
+    """make_policy() with two targets of each kind, reached per role as REACH says."""
+    base = make_policy(
+        health={n: HealthTarget(url=f"http://127.0.0.1:9/{n}") for n in TARGETS["health"]},
+        databases={n: Database(dsn_env=f"FIRELINE_TEST_{n.upper()}_DSN") for n in TARGETS["db"]},
+        prometheus=Prometheus(url="http://127.0.0.1:9"),
+    )
+    lists = {
+        "viewer": {"health": ("orion-api",), "queries": (), "databases": ()},
+        "responder": {"health": ("*",), "queries": ("error-rate",), "databases": ()},
+        "commander": {"health": ("*",), "queries": ("error-rate", "memory-trend"),
+                      "databases": ("orders",)},
+        "admin": {"health": ("*",), "queries": ("*",), "databases": ("*",)},
+    }  # fmt: skip
+    roles = {name: grant.model_copy(update=lists[name]) for name, grant in base.roles.items()}
+    return base.model_validate({**base.model_dump(), "roles": roles})
 
 
 def test_example_policy_is_valid_and_names_only_real_actions() -> None:
@@ -39,6 +89,10 @@ def test_example_policy_is_valid_and_names_only_real_actions() -> None:
     assert set(policy.prometheus.queries) == {
         "error-rate", "p95-latency", "memory-trend", "request-rate",
     }  # fmt: skip
+    assert policy.roles["viewer"].health == ("orion-api",)
+    assert not policy.roles["responder"].reaches("prometheus", "memory-trend")
+    assert policy.roles["commander"].reaches("database", "orders")
+    assert not policy.roles["responder"].reaches("database", "orders")
 
 
 @pytest.mark.parametrize(
@@ -63,6 +117,21 @@ def test_example_policy_is_valid_and_names_only_real_actions() -> None:
             "roles: {viewer: {}, responder: {}, commander: {}, admin: {}}\n"
             "clusters: {prod: {namespaces: [a], default_namespace: a}}",
             "clusters.prod: set exactly one of context or in_cluster",
+        ),
+        (
+            "roles: {viewer: {health: [orion-apj]}, responder: {}, commander: {}, admin: {}}\n"
+            "health: {orion-api: {url: 'http://127.0.0.1:9/h'}}",
+            "roles.viewer.health: 'orion-apj' is not defined under health (defined: orion-api)",
+        ),
+        (
+            "roles: {viewer: {}, responder: {databases: [orders]}, commander: {}, admin: {}}",
+            "roles.responder.databases: 'orders' is not defined under databases (defined: none",
+        ),
+        (
+            "roles: {viewer: {}, responder: {}, commander: {queries: [eror-rate]}, admin: {}}\n"
+            "prometheus: {url: 'http://127.0.0.1:9'}",
+            "roles.commander.queries: 'eror-rate' is not defined under prometheus.queries "
+            "(defined: error-rate, memory-trend, p95-latency, request-rate)",
         ),
         (
             "roles: {viewer: {}, responder: {}, commander: {}, admin: {}}\n"
@@ -102,10 +171,10 @@ async def test_default_policy_reaches_nothing() -> None:
 
 
 @pytest.mark.parametrize("user", list(GRANTS))
-@pytest.mark.parametrize("action", ACTIONS)
+@pytest.mark.parametrize("action", [a for a in ACTIONS if a not in TARGET_KIND])
 @pytest.mark.parametrize("namespace", list(NAMESPACES))
 async def test_policy_matrix(user: str, action: str, namespace: str) -> None:
-    auth = Authorizer(make_policy(), RecordingSlack().usergroup_members)
+    auth = Authorizer(targeted_policy(), RecordingSlack().usergroup_members)
     scope = Scope("kubernetes", "x", cluster="test", namespace=namespace)
     allowed_action = action in GRANTS[user]
     kind = NAMESPACES[namespace]
@@ -123,6 +192,47 @@ async def test_policy_matrix(user: str, action: str, namespace: str) -> None:
     else:
         assert f"do not cover namespace `{namespace}`" in message
         assert "commander or admin" in message or "viewer" in message
+
+
+@pytest.mark.parametrize("user", list(GRANTS))
+@pytest.mark.parametrize(
+    ("action", "target"), [(a, t) for a, targets in TARGETS.items() for t in targets]
+)
+async def test_policy_matrix_of_targets(user: str, action: str, target: str) -> None:
+    """Each role × each action that reaches outside Kubernetes × an allowed and a forbidden
+    target: health-check targets, named queries and databases are granted per role."""
+    auth = Authorizer(targeted_policy(), RecordingSlack().usergroup_members)
+    scope = Scope(TARGET_KIND[action], target)  # type: ignore[arg-type]
+    if action not in GRANTS[user]:
+        with pytest.raises(Denied, match=f"`{action}` needs the role"):
+            await auth.check(user, action, [scope])
+        return
+    if target in REACH[user][action]:
+        assert await auth.check(user, action, [scope])
+        return
+    with pytest.raises(Denied) as denial:
+        await auth.check(user, action, [scope])
+    label = {"health": "health-check target", "query": "query", "db": "database"}[action]
+    field = {"health": "health", "query": "queries", "db": "databases"}[action]
+    message = str(denial.value)
+    assert f"do not reach {label} `{target}`; {OPENED_BY[target]} would" in message
+    assert f"your role's `{field}`" in message
+
+
+async def test_health_all_is_denied_naming_the_target_the_role_does_not_reach() -> None:
+    auth = Authorizer(targeted_policy(), RecordingSlack().usergroup_members)
+    scopes = [Scope("health", n) for n in TARGETS["health"]]
+    with pytest.raises(Denied, match="health-check target `payments-api`"):
+        await auth.check(VIEWER, "health", scopes)
+    assert await auth.check(RESPONDER, "health", scopes) == ["responder"]
+
+
+def test_role_targets_default_to_none() -> None:
+    grant = RoleGrant(actions=("health", "query", "db"))
+    assert not grant.reaches("health", "orion-api")
+    assert not grant.reaches("prometheus", "error-rate")
+    assert not grant.reaches("database", "orders")
+    assert RoleGrant(health=("*",)).reaches("health", "anything")
 
 
 async def test_group_membership_grants_roles_and_is_cached_briefly() -> None:
