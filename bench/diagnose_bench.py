@@ -41,8 +41,6 @@ from bot.emulator.kubernetes import (
 from bot.health import HealthChecker
 from bot.kube import KubeGateway
 from tests.diagnostics.conftest import COMMANDER, make_policy
-from tests.diagnostics.kube_api import KubeAPI
-from tests.diagnostics.kube_api import orion_prod as stand_in_scenario
 
 NS, DEPLOYMENT_50 = "orion-prod", "bulk-worker"
 
@@ -54,36 +52,6 @@ async def timed(work: Callable[[], Awaitable[Any]], rounds: int) -> list[float]:
         await work()
         samples.append((time.perf_counter() - started) * 1000)
     return samples
-
-
-def serve_api(
-    server: str,
-    pods: int,
-    latency_ms: float,
-    scenario: bool,
-    ports: Queue[tuple[str, str]],
-    stop: Event,
-) -> None:
-    if server == "stand-in":
-        serve_stand_in(pods, latency_ms, ports, stop)
-    else:
-        serve_double(pods, latency_ms, scenario, ports, stop)
-
-
-def serve_stand_in(
-    pods: int, latency_ms: float, ports: Queue[tuple[str, str]], stop: Event
-) -> None:
-    """The minimal stand-in API of the tests: almost no server CPU, so the bot is measured."""
-
-    async def run() -> None:
-        api = await KubeAPI().start()
-        stand_in_scenario(api, pods=pods)
-        api.latency_s = latency_ms / 1000
-        ports.put((f"http://127.0.0.1:{api.port}", "task-service"))
-        await asyncio.to_thread(stop.wait)
-        await api.stop()
-
-    asyncio.run(run())
 
 
 def serve_double(
@@ -106,11 +74,11 @@ def serve_double(
         stop.wait()
 
 
-async def main(server: str, pods: int, latency_ms: float, rounds: int, scenario: bool) -> None:
+async def main(pods: int, latency_ms: float, rounds: int, scenario: bool) -> None:
     ports: Queue[tuple[str, str]] = multiprocessing.Queue()
     stop = multiprocessing.Event()
     process = multiprocessing.Process(
-        target=serve_api, args=(server, pods, latency_ms, scenario, ports, stop)
+        target=serve_double, args=(pods, latency_ms, scenario, ports, stop)
     )
     process.start()
     try:
@@ -198,7 +166,6 @@ def _p90(samples: list[float]) -> float:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--server", choices=["double", "stand-in"], default="double")
     parser.add_argument("--pods", type=int, default=50)
     parser.add_argument("--latency-ms", type=float, default=30.0)
     parser.add_argument("--rounds", type=int, default=20)
@@ -214,4 +181,4 @@ if __name__ == "__main__":
     args = parser.parse_args()
     if args.switch_interval_ms is not None:
         sys.setswitchinterval(args.switch_interval_ms / 1000)
-    asyncio.run(main(args.server, args.pods, args.latency_ms, args.rounds, not args.no_scenario))
+    asyncio.run(main(args.pods, args.latency_ms, args.rounds, not args.no_scenario))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -16,12 +16,19 @@ from bot.actions import default_actions
 from bot.authorizer import Authorizer
 from bot.database import DatabaseGateway
 from bot.diagnostics import DiagnosticsService, Gateways
+from bot.emulator.kubernetes import KubernetesDouble, api_client
 from bot.health import HealthChecker
 from bot.kube import KubeGateway
 from bot.policy import Cluster, Policy, RoleGrant
 from bot.prometheus import PrometheusGateway
 from bot.store import Store
-from tests.diagnostics.kube_api import NOW, KubeAPI, orion_prod
+from tests.diagnostics.scenario import (
+    NOW,
+    new_cluster,
+    task_service_incident,
+    task_service_pods,
+)
+from tests.emulator.kubernetes.conftest import SchemaValidator
 
 ALL = ("*",)
 
@@ -98,11 +105,20 @@ class RecordingSlack:
 
 
 @pytest.fixture
-async def kube_api() -> AsyncIterator[KubeAPI]:
-    api = await KubeAPI().start()
-    orion_prod(api)
-    yield api
-    await api.stop()
+def validator() -> Iterator[SchemaValidator]:
+    """Every object the double serves is checked against the Kubernetes schemas (strict)."""
+    check = SchemaValidator()
+    yield check
+    assert not check.errors, "the double served schema-invalid objects:\n" + "\n".join(check.errors)
+
+
+@pytest.fixture
+def kube_api(validator: SchemaValidator) -> Iterator[KubernetesDouble]:
+    """The Kubernetes double serving `task_service_incident`."""
+    cluster = new_cluster()
+    task_service_incident(cluster)
+    with KubernetesDouble(cluster, on_serve=validator) as double:
+        yield double
 
 
 @pytest.fixture
@@ -117,8 +133,13 @@ class Rig:
     service: DiagnosticsService
     slack: RecordingSlack
     store: Store
-    kube: KubeAPI
+    kube: KubernetesDouble
     clock: FrozenClock
+
+    @property
+    def pods(self) -> list[str]:
+        """task-service's pods, the two failing ones first."""
+        return task_service_pods(self.kube.cluster)
 
     def action(self, name: str) -> Any:
         return self.service.actions[name]
@@ -129,7 +150,7 @@ class Rig:
 
 
 def make_rig(
-    kube_api: KubeAPI,
+    kube_api: KubernetesDouble,
     store: Store,
     policy: Policy | None = None,
     *,
@@ -141,7 +162,8 @@ def make_rig(
     slack = RecordingSlack()
     clock = FrozenClock(NOW)
     policy = policy or make_policy()
-    gateway = KubeGateway(kube_api.api_client(), attempts=attempts, backoff_s=0.01, timeout_s=2)
+    client = api_client(kube_api.base_url)
+    gateway = KubeGateway(client, attempts=attempts, backoff_s=0.01, timeout_s=2)
     service = DiagnosticsService(
         default_actions(),
         Authorizer(policy, slack.usergroup_members),
@@ -160,5 +182,5 @@ def make_rig(
 
 
 @pytest.fixture
-def rig(kube_api: KubeAPI, diag_store: Store) -> Rig:
+def rig(kube_api: KubernetesDouble, diag_store: Store) -> Rig:
     return make_rig(kube_api, diag_store)

@@ -168,18 +168,13 @@ async def test_double_hang_is_a_client_timeout(
 
 async def test_through_the_service_with_audit(double, diag_store) -> None:
     from tests.diagnostics.conftest import make_rig
-    from tests.diagnostics.kube_api import KubeAPI
 
-    rig = make_rig(KubeAPI(), diag_store)
-    api = api_client(double.base_url)
-    gateway = KubeGateway(api, attempts=2, backoff_s=0.01, timeout_s=1.0)
-    rig.service.gateways.kube = lambda _: gateway
+    rig = make_rig(double, diag_store)
     rig.service.clock = FrozenClock(NOW)
     incident = Incident(
         id="INC-900", number=900, title="checkout 500s", severity=Severity.P1,
         reporter=COMMANDER, created_at=NOW, channel_id="CINC900",
     )  # fmt: skip
     run_ = await rig.run(COMMANDER, "diagnose", "checkout", incident=incident)
-    api.close()
     assert run_.outcome == "ok"
     assert (await rig.store.audit_log())[0]["target"] == "checkout in test/orion-prod"

@@ -1,4 +1,5 @@
-"""Kubernetes diagnostics through the real `kubernetes` client over HTTP on 127.0.0.1."""
+"""Kubernetes diagnostics through the real `kubernetes` client over HTTP on 127.0.0.1, against
+the Kubernetes double serving the exact fixture of `tests/diagnostics/scenario.py`."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 
+from bot.emulator.kubernetes import KubernetesDouble
 from bot.incident import Incident, Severity
 from tests.diagnostics.conftest import (
     ADMIN,
@@ -16,7 +18,7 @@ from tests.diagnostics.conftest import (
     make_policy,
     make_rig,
 )
-from tests.diagnostics.kube_api import NOW
+from tests.diagnostics.scenario import NOW, NS, new_cluster, task_service_incident
 
 
 def incident(prefix_id: str = "INC-7") -> Incident:
@@ -39,7 +41,7 @@ async def test_pods_reports_readiness_ooms_restarts_and_probes(rig: Rig) -> None
     assert run.outcome == "ok"
     assert "3/5 pods ready" in text and "2 OOMKilled in the last 30 min" in text
     assert "OOMKilled (137)" in text and "probe failed ×7" in text
-    assert "task-service-7d9f-00" in text and "node-a" in text
+    assert rig.pods[0] in text and "node-1" in text
     assert "orion-api" not in text  # only the deployment's pods
 
 
@@ -55,7 +57,7 @@ async def test_unknown_deployment_offers_close_matches(rig: Rig) -> None:
 
 
 async def test_describe_shows_conditions_containers_and_events(rig: Rig) -> None:
-    text = text_of(await rig.run(VIEWER, "describe", "task-service-7d9f-00"))
+    text = text_of(await rig.run(VIEWER, "describe", rig.pods[0]))
     assert "Conditions" in text and "Ready" in text
     assert "last terminated: OOMKilled (exit 137)" in text
     # Two BackOff events about the pod fold into one line with the summed count.
@@ -63,7 +65,7 @@ async def test_describe_shows_conditions_containers_and_events(rig: Rig) -> None
 
 
 async def test_describe_unknown_pod(rig: Rig) -> None:
-    run = await rig.run(VIEWER, "describe", "task-service-7d9f-0")
+    run = await rig.run(VIEWER, "describe", rig.pods[0][:-1])
     assert "did you mean" in (run.message or "")
 
 
@@ -77,7 +79,7 @@ async def test_events_warnings_first_newest_first_folded(rig: Rig) -> None:
 
 
 async def test_events_about_one_object(rig: Rig) -> None:
-    run = await rig.run(VIEWER, "events", "task-service-7d9f-01")
+    run = await rig.run(VIEWER, "events", rig.pods[1])
     assert "Readiness probe failed" in text_of(run) and "Back-off" not in text_of(run)
 
 
@@ -95,16 +97,15 @@ async def test_logs_group_errors_first_and_redact_secrets(rig: Rig) -> None:
 
 
 async def test_logs_previous_and_grep(rig: Rig) -> None:
-    text = text_of(await rig.run(RESPONDER, "logs", "task-service-7d9f-00 --previous"))
+    text = text_of(await rig.run(RESPONDER, "logs", f"{rig.pods[0]} --previous --since 30m"))
     assert "panic: boom" in text
     text = text_of(await rig.run(RESPONDER, "logs", "task-service --grep 'out of memory'"))
     assert "FATAL out of memory" in text and "db timeout" not in text
 
 
 async def test_logs_bounded_in_bytes(rig: Rig) -> None:
-    run = await rig.run(RESPONDER, "logs", "task-service-7d9f-00")
     action = rig.action("logs")
-    params = action.build({"target": "task-service-7d9f-00", "limit_bytes": 1024})
+    params = action.build({"target": rig.pods[0], "limit_bytes": 1024})
     run = await rig.service.run(action, params, user=RESPONDER, incident=None)
     assert "hit the 1 KiB bound" in text_of(run)
 
@@ -124,11 +125,11 @@ async def test_rollout_history_calls_out_the_revision_before_the_incident(rig: R
     started = incident()
     run = await rig.run(VIEWER, "rollout-history", "task-service", incident=started)
     text = text_of(run)
-    assert "rev 42 rolled out 12m before the incident" in text
+    assert "rev 3 rolled out 12m before the incident" in text
     assert "task:41" in text and "release 42: new cache" in text
     later = started.model_copy(update={"created_at": NOW - timedelta(minutes=20)})
     text = text_of(await rig.run(VIEWER, "rollout-history", "task-service", incident=later))
-    assert "rev 41 rolled out" in text
+    assert "rev 2 rolled out" in text
 
 
 async def test_hpa_pinned_at_max(rig: Rig) -> None:
@@ -140,7 +141,7 @@ async def test_hpa_pinned_at_max(rig: Rig) -> None:
 
 async def test_endpoints_ready_and_not_ready(rig: Rig) -> None:
     text = text_of(await rig.run(VIEWER, "endpoints", "task-service"))
-    assert "1 ready · 1 not ready" in text and "NOT READY" in text
+    assert "3 ready · 2 not ready" in text and "NOT READY" in text
     run = await rig.run(VIEWER, "endpoints", "task-servic")
     assert run.message == "No service `task-servic` in `orion-prod`; did you mean `task-service`?"
 
@@ -160,22 +161,22 @@ async def test_runs_are_audited_and_put_on_the_timeline(rig: Rig) -> None:
 
 
 async def test_kubernetes_down_is_a_clear_failure_after_bounded_retries(rig: Rig) -> None:
-    rig.kube.faults["pods"] = 503
+    rig.kube.faults.fail("list", f"/namespaces/{NS}/pods$", 503, times=None)
     run = await rig.run(VIEWER, "pods", "task-service")
     assert run.outcome == "failed" and "Kubernetes answered 503" in run.message
-    assert sum(1 for c in rig.kube.calls if c.endswith("/pods")) == 2  # attempts=2
+    assert len(rig.kube.requests.find("list", f"/namespaces/{NS}/pods$")) == 2  # attempts=2
 
 
 async def test_forbidden_by_the_cluster_is_not_retried(rig: Rig) -> None:
-    rig.kube.faults["events"] = 403
+    rig.kube.faults.fail("list", f"/namespaces/{NS}/events$", 403, times=None)
     run = await rig.run(VIEWER, "events")
     assert run.outcome == "failed" and "refused Fireline's credentials" in run.message
-    assert sum(1 for c in rig.kube.calls if c.endswith("/events")) == 1
+    assert len(rig.kube.requests.find("list", f"/namespaces/{NS}/events$")) == 1
 
 
 async def test_slow_kubernetes_times_out(kube_api, diag_store) -> None:
     rig = make_rig(kube_api, diag_store, timeout_s=0.3)
-    kube_api.slow["pods"] = 1.0
+    kube_api.faults.delay("list", f"/namespaces/{NS}/pods$", 1.0)
     run = await rig.run(VIEWER, "pods", "task-service")
     assert run.outcome == "timeout" and "did not finish within 0.3 s" in run.message
 
@@ -185,14 +186,14 @@ async def test_diagnose_first_line_says_what_matters(rig: Rig, user: str) -> Non
     run = await rig.run(user, "diagnose", "task-service", incident=incident())
     assert run.result.headline[0] == (
         "3/5 pods ready · 2 OOMKilled in the last 30 min · 1 failing probes · "
-        "rev 42 rolled out 12m before the incident · 1 container(s) > 80 % of a limit · "
+        "rev 3 rolled out 12m before the incident · 1 container(s) > 80 % of a limit · "
         "HPA task-service pinned at max"
     )
     assert run.outcome == "ok"
 
 
 async def test_diagnose_partial_when_a_part_fails(rig: Rig) -> None:
-    rig.kube.faults["podmetrics"] = 503
+    rig.kube.faults.fail("list", r"/apis/metrics\.k8s\.io/", 503, times=None)
     run = await rig.run(RESPONDER, "diagnose", "task-service")
     assert run.outcome == "partial"
     assert any(f.startswith("top: Kubernetes answered 503") for f in run.result.failures)
@@ -204,10 +205,16 @@ async def test_diagnose_unknown_deployment(rig: Rig) -> None:
     assert run.message == "No deployment `task-svc` in `orion-prod`; did you mean `task-service`?"
 
 
-async def test_an_unexpected_api_shape_is_answered_and_audited(rig: Rig) -> None:
-    rig.kube.add("orion-prod", "pods", {"metadata": {"name": "odd", "labels": {"app": "odd"}},
-                                        "status": "not-an-object"}, validate=False)  # fmt: skip
-    run = await rig.run(VIEWER, "pods", "app=odd")
+async def test_an_unexpected_api_shape_is_answered_and_audited(diag_store) -> None:
+    # Not schema-valid on purpose (the API answered something we do not expect), so this
+    # double has no validating hook.
+    cluster = new_cluster()
+    task_service_incident(cluster)
+    meta = {"name": "odd", "namespace": NS, "labels": {"app": "odd"}}
+    cluster.upsert({"apiVersion": "v1", "kind": "Pod", "metadata": meta, "status": "not-an-object"})
+    with KubernetesDouble(cluster) as double:
+        rig = make_rig(double, diag_store)
+        run = await rig.run(VIEWER, "pods", "app=odd")
     assert run.outcome == "error" and "internal error" in run.message
     assert (await rig.store.audit_log())[0]["outcome"] == "error"
 
@@ -224,7 +231,7 @@ async def test_viewer_without_logs_gets_diagnose_parts_it_may_see_only(
     run = await rig.run(VIEWER, "diagnose", "task-service")
     assert run.outcome == "partial"
     assert "top: not included (your roles do not allow `top`)" in run.result.failures
-    assert not any(c.endswith("/pods") and "metrics" in c for c in rig.kube.calls)
+    assert not rig.kube.requests.find(path=r"/apis/metrics\.k8s\.io/")
 
 
 async def test_cluster_is_chosen_by_name_and_checked(kube_api, diag_store) -> None:
@@ -252,7 +259,7 @@ async def test_cluster_is_chosen_by_name_and_checked(kube_api, diag_store) -> No
 
 async def test_diagnose_reports_the_rest_when_one_part_is_slow(kube_api, diag_store) -> None:
     rig = make_rig(kube_api, diag_store, timeout_s=0.8)
-    kube_api.slow["podmetrics"] = 2.0
+    kube_api.faults.delay("list", r"/apis/metrics\.k8s\.io/", 2.0)
     run = await rig.run(RESPONDER, "diagnose", "task-service")
     assert run.outcome == "partial", run.message
     assert "top: no answer within 0.6 s" in run.result.failures

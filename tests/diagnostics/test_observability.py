@@ -18,7 +18,7 @@ from aiohttp import web
 from bot.policy import Database, HealthTarget, Prometheus
 from bot.prometheus import PrometheusGateway
 from tests.diagnostics.conftest import COMMANDER, RESPONDER, VIEWER, make_policy, make_rig
-from tests.diagnostics.kube_api import NOW
+from tests.diagnostics.scenario import NOW
 
 PG_DSN = "host=127.0.0.1 port=5432 dbname=test user=postgres connect_timeout=3"
 

@@ -1,5 +1,6 @@
 """Diagnostics end to end: `/incident <action>` typed in the Slack double, signed delivery to the
-running bot, the bot reading the Kubernetes stand-in over HTTP, and the answer shown in Slack."""
+running bot, the bot reading the Kubernetes double over HTTP (every object it serves checked
+against the Kubernetes schemas), and the answer shown in Slack."""
 
 from __future__ import annotations
 
@@ -9,19 +10,21 @@ from dataclasses import dataclass
 import pytest
 
 from bot.app import Deps, Fireline, create_app
+from bot.emulator.kubernetes import KubernetesDouble, api_client
 from bot.emulator.slack import SlackDouble
 from bot.policy import RoleGrant
 from bot.redis_server import RedisHandle
 from tests.diagnostics.conftest import make_policy
-from tests.diagnostics.kube_api import KubeAPI, orion_prod
+from tests.diagnostics.scenario import new_cluster, task_service_incident
 from tests.e2e.harness import eventually, settings_for
+from tests.emulator.kubernetes.conftest import SchemaValidator
 
 
 @dataclass
 class World:
     slack: SlackDouble
     app: Fireline
-    kube: KubeAPI
+    kube: KubernetesDouble
     oncall: str
     viewer: str
     room: str
@@ -36,8 +39,11 @@ class World:
 
 @pytest.fixture
 async def world(slack: SlackDouble, redis_handle: RedisHandle, prefix: str) -> AsyncIterator[World]:
-    kube = await KubeAPI().start()
-    orion_prod(kube)
+    cluster = new_cluster()
+    task_service_incident(cluster)
+    validator = SchemaValidator()
+    kube = KubernetesDouble(cluster, on_serve=validator)
+    kube.start()
     oncall, viewer = slack.add_user("olive"), slack.add_user("victor")
     group = slack.add_usergroup("oncall", [oncall])
     room = slack.add_channel("war-room", members=[oncall, viewer])
@@ -46,14 +52,15 @@ async def world(slack: SlackDouble, redis_handle: RedisHandle, prefix: str) -> A
     roles["responder"] = roles["responder"].model_copy(update={"groups": (group,), "users": ()})
     roles["viewer"] = RoleGrant(users=(viewer,), actions=("pods", "events"))
     policy = base.model_copy(update={"roles": roles})
-    deps = Deps(redis=redis_handle, policy=policy, kube_clients={"test": kube.api_client()})
+    deps = Deps(redis=redis_handle, policy=policy, kube_clients={"test": api_client(kube.base_url)})
     broadcast = slack.add_channel("incidents", members=[oncall])
     app = create_app(settings_for(slack, broadcast, redis_prefix=prefix), deps)
     await app.start()
     slack.request_url = f"{app.url}/slack/events"
     yield World(slack, app, kube, oncall, viewer, room)
     await app.stop()
-    await kube.stop()
+    kube.stop()
+    assert not validator.errors, "\n".join(validator.errors)
 
 
 async def test_group_member_runs_logs_and_gets_the_report_with_a_file_in_thread(world) -> None:
