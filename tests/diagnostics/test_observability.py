@@ -18,57 +18,9 @@ from aiohttp import web
 from bot.policy import Database, HealthTarget, Prometheus
 from bot.prometheus import PrometheusGateway
 from tests.diagnostics.conftest import COMMANDER, RESPONDER, VIEWER, make_policy, make_rig
-from tests.diagnostics.scenario import NOW
+from tests.diagnostics.prometheus_api import prometheus_app, serve
 
 PG_DSN = "host=127.0.0.1 port=5432 dbname=test user=postgres connect_timeout=3"
-
-
-@contextlib.asynccontextmanager
-async def serve(app: web.Application) -> AsyncIterator[str]:
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        await runner.cleanup()
-
-
-def prometheus_app(state: dict[str, Any]) -> web.Application:
-    async def query_range(request: web.Request) -> web.Response:
-        state.setdefault("calls", []).append(dict(request.query))
-        if state.get("fail"):
-            return web.json_response({"status": "error"}, status=state["fail"])
-        if state.get("delay"):
-            await asyncio.sleep(state["delay"])
-        if "bad" in request.query["query"]:
-            return web.json_response(
-                {"status": "error", "errorType": "bad_data", "error": "parse error at char 3"},
-                status=400,
-            )
-        start, end = float(request.query["start"]), float(request.query["end"])
-        step = float(request.query["step"])
-        n = int((end - start) / step) + 1
-        result = [
-            {"metric": {"service": svc}, "values": [[start + i * step, str(base + i * 0.01)]
-                                                     for i in range(n)]}
-            for svc, base in (("task-service", 6.0), ("orion-api", 0.2))
-        ]  # fmt: skip
-        return web.json_response(
-            {"status": "success", "data": {"resultType": "matrix", "result": result}}
-        )
-
-    async def query(request: web.Request) -> web.Response:
-        sample = {"metric": {"service": "task-service"}, "value": [NOW.timestamp(), "7.2"]}
-        data = {"resultType": "vector", "result": [sample]}
-        return web.json_response({"status": "success", "data": data})
-
-    app = web.Application()
-    app.router.add_get("/api/v1/query_range", query_range)
-    app.router.add_get("/api/v1/query", query)
-    return app
 
 
 @pytest.fixture

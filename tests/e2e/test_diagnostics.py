@@ -4,17 +4,20 @@ against the Kubernetes schemas), and the answer shown in Slack."""
 
 from __future__ import annotations
 
+import io
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
 from bot.app import Deps, Fireline, create_app
 from bot.emulator.kubernetes import KubernetesDouble, api_client
 from bot.emulator.slack import SlackDouble
-from bot.policy import RoleGrant
+from bot.policy import Prometheus, RoleGrant
 from bot.redis_server import RedisHandle
 from tests.diagnostics.conftest import make_policy
+from tests.diagnostics.prometheus_api import prometheus_app, serve
 from tests.diagnostics.scenario import new_cluster, task_service_incident
 from tests.e2e.harness import eventually, settings_for
 from tests.emulator.kubernetes.conftest import SchemaValidator
@@ -28,6 +31,7 @@ class World:
     oncall: str
     viewer: str
     room: str
+    prometheus_calls: list[dict[str, str]]
 
     async def type(self, user: str, text: str, channel: str | None = None) -> None:
         await self.slack.slash_command(user, channel or self.room, text)
@@ -51,14 +55,18 @@ async def world(slack: SlackDouble, redis_handle: RedisHandle, prefix: str) -> A
     roles = dict(base.roles)
     roles["responder"] = roles["responder"].model_copy(update={"groups": (group,), "users": ()})
     roles["viewer"] = RoleGrant(users=(viewer,), actions=("pods", "events"))
-    policy = base.model_copy(update={"roles": roles})
+    prometheus: dict[str, Any] = {}
+    server = serve(prometheus_app(prometheus))
+    url = await server.__aenter__()
+    policy = base.model_copy(update={"roles": roles, "prometheus": Prometheus(url=url)})
     deps = Deps(redis=redis_handle, policy=policy, kube_clients={"test": api_client(kube.base_url)})
     broadcast = slack.add_channel("incidents", members=[oncall])
     app = create_app(settings_for(slack, broadcast, redis_prefix=prefix), deps)
     await app.start()
     slack.request_url = f"{app.url}/slack/events"
-    yield World(slack, app, kube, oncall, viewer, room)
+    yield World(slack, app, kube, oncall, viewer, room, prometheus.setdefault("calls", []))
     await app.stop()
+    await server.__aexit__(None, None, None)
     kube.stop()
     assert not validator.errors, "\n".join(validator.errors)
 
@@ -112,3 +120,45 @@ async def test_run_in_an_incident_channel_lands_on_its_timeline(world) -> None:
     assert any(e.kind == "diagnostic" and "3/5 pods ready" in e.text for e in timeline)
     posted = [m for m in world.slack.messages(channel) if "Pods of" in m.get("text", "")]
     assert posted and "3/5 pods ready" in posted[0]["text"]
+
+
+async def test_query_chart_is_a_png_of_the_series_uploaded_into_the_thread(world) -> None:
+    """`query` through Slack: the answer in the channel, the chart uploaded by Slack's external
+    upload flow into that message's thread, and the image really drawn from the series."""
+    from PIL import Image
+
+    await world.type(world.oncall, "query error-rate --range 30")
+    message = await eventually(
+        lambda: next(
+            (m for m in world.slack.messages(world.room) if "error-rate" in m.get("text", "")),
+            None,
+        )
+    )
+    assert "task-service" in str(message["blocks"])  # the latest values, highest first
+    sent = world.prometheus_calls[0]
+    assert float(sent["end"]) - float(sent["start"]) == 30 * 60
+    # Slack's v2 upload: ask for a URL, POST the bytes there, complete into the thread.
+    asked = world.slack.calls("files.getUploadURLExternal")
+    assert [c.args["filename"] for c in asked] == ["error-rate.png"]
+    completed = await eventually(lambda: world.slack.calls("files.completeUploadExternal"))
+    assert completed[0].ok and completed[0].args["channel_id"] == world.room
+    assert completed[0].args["thread_ts"] == message["ts"]
+    thread = world.slack.thread(world.room, message["ts"])
+    shared = [f for reply in thread[1:] for f in reply.get("files", [])]
+    assert [f["name"] for f in shared] == ["error-rate.png"]
+    png = world.slack.file_content(shared[0]["id"])
+    assert png.startswith(b"\x89PNG\r\n\x1a\n") and int(asked[0].args["length"]) == len(png)
+    image = Image.open(io.BytesIO(png)).convert("RGB")
+    assert image.size == (800, 320)
+    # Two series, drawn in matplotlib's first two colours: task-service (~6 %) high on the
+    # plot, orion-api (~0.2 %) low. Right of the legend, each colour is one line.
+    rows = {colour: [] for colour in ((31, 119, 180), (255, 127, 14))}
+    for x in range(420, 760, 2):
+        for y in range(image.height):
+            pixel = image.getpixel((x, y))
+            for colour, found in rows.items():
+                if all(abs(a - b) < 40 for a, b in zip(pixel, colour, strict=True)):
+                    found.append(y)
+    task_service, orion_api = rows.values()
+    assert task_service and orion_api, "both series are drawn"
+    assert max(task_service) < min(orion_api), "task-service's line lies above orion-api's"
