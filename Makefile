@@ -7,7 +7,13 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint bench install clean
+.PHONY: run test lint bench install clean image
+
+# The container image. Uses docker when a daemon answers, else buildah (daemonless, rootless-
+# capable; vfs storage and chroot isolation work inside an unprivileged container too).
+# PYTHON_IMAGE overrides the base (a registry mirror of python:3.11-slim); see docs/image.md.
+IMAGE        ?= localhost/fireline:dev
+PYTHON_IMAGE ?= python:3.11-slim
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +39,14 @@ lint: $(STAMP)
 bench: $(STAMP)
 	./scripts/ensure-services
 	$(BIN)/python -m bench.declare_latency
+
+image:
+	@if docker info >/dev/null 2>&1; then \
+		docker build -f deploy/Dockerfile --build-arg PYTHON_IMAGE=$(PYTHON_IMAGE) -t $(IMAGE) . ; \
+	else \
+		buildah --storage-driver vfs bud --isolation chroot -f deploy/Dockerfile \
+			--build-arg PYTHON_IMAGE=$(PYTHON_IMAGE) -t $(IMAGE) . ; \
+	fi
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
