@@ -15,7 +15,7 @@ from types import TracebackType
 from aiohttp import web
 
 from .api import Api, OnServe
-from .controller import reconcile
+from .controller import reconcile_if_due
 from .faults import Faults, RequestLog
 from .store import Cluster
 
@@ -25,9 +25,10 @@ HOST = "127.0.0.1"
 class KubernetesDouble:
     """A Kubernetes API server double over real HTTP.
 
-    `cluster` is the state it serves (mutable from any thread), `faults` injects errors,
-    latency and hangs, `requests` records every request. `reconcile_interval` is how often
-    the controllers run in the background (they also run before every request).
+        `cluster` is the state it serves (mutable from any thread), `faults` injects errors,
+        latency and hangs, `requests` records every request. `reconcile_interval` is how often
+        the controllers run in the background (and before a request that needs them), when anything
+    they depend on has changed.
     """
 
     def __init__(
@@ -125,4 +126,4 @@ class KubernetesDouble:
     async def _tick(self) -> None:
         while True:
             await asyncio.sleep(self.reconcile_interval)
-            reconcile(self.cluster)
+            reconcile_if_due(self.cluster)

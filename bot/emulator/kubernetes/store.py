@@ -87,6 +87,9 @@ class Cluster:
         self.pod_ready_at: dict[tuple[str, str], datetime] = {}
         # (namespace, deployment) -> earliest time of the next rollout step
         self.rollout_next_step: dict[tuple[str, str], datetime] = {}
+        # what the controller last saw when a run of it changed nothing, and until when the
+        # clock does not matter to it (controller.reconcile_if_due)
+        self.settled: tuple[tuple[object, ...], datetime] | None = None
 
     # -- bookkeeping -------------------------------------------------------------------
     @contextmanager
@@ -208,6 +211,7 @@ class Cluster:
         with self.lock:
             obj = self.require(api_version, kind, namespace, name)
             del self._objects[(api_version, kind, namespace, name)]
+            self._next_resource_version()  # as etcd's revision moves on a delete
             if kind == "Pod":
                 self.pod_ready_at.pop((namespace, name), None)
                 self.pod_usage.pop((namespace, name), None)

@@ -287,3 +287,37 @@ def test_manual_clock_makes_controllers_deterministic():
     progressing = next(c for c in status["conditions"] if c["type"] == "Progressing")
     assert progressing["reason"] == "NewReplicaSetAvailable"
     assert clock.now() - timedelta(seconds=100) < clock.now()
+
+
+def test_controllers_skip_a_settled_cluster_until_something_they_read_changes(monkeypatch):
+    """reconcile_if_due: the same rollout as above completes through it alone, and once the
+    cluster is settled the controllers do not run again until a write or a due timer."""
+    from bot.emulator.kubernetes import ManualClock, Timing, controller
+
+    runs: list[int] = []
+    real = controller._reconcile
+    monkeypatch.setattr(controller, "_reconcile", lambda c: runs.append(1) or real(c))
+    clock = ManualClock()
+    cluster = Cluster(clock, timing=Timing(rollout_step=10, pod_ready=5))
+    add_deployment(cluster, "ns", "api", replicas=2)
+    controller.reconcile_if_due(cluster)  # a run that writes nothing: settled
+    assert controller.reconcile_if_due(cluster) is False
+    deployment = cluster.require("apps/v1", "Deployment", "ns", "api")
+    deployment["spec"]["template"]["spec"]["containers"][0]["image"] = "api:2"
+    cluster.update(deployment)  # a write: the controllers must look
+    assert controller.reconcile_if_due(cluster) is True
+    for _ in range(10):
+        clock.advance(10)  # timers (pod Ready, rollout steps) fall due as the clock moves
+        while controller.reconcile_if_due(cluster):
+            pass
+    status = cluster.require("apps/v1", "Deployment", "ns", "api")["status"]
+    assert (status["replicas"], status["updatedReplicas"], status["availableReplicas"]) == (2, 2, 2)
+    runs.clear()
+    for _ in range(50):
+        assert controller.reconcile_if_due(cluster) is False
+    clock.advance(3600)  # a settled, complete cluster has nothing due at any time
+    assert controller.reconcile_if_due(cluster) is False and runs == []
+    pod = deployment_pods(cluster, "ns", "api")[0]
+    cluster.delete("v1", "Pod", "ns", pod["metadata"]["name"])  # the ReplicaSet must replace it
+    assert controller.reconcile_if_due(cluster) is True
+    assert len(deployment_pods(cluster, "ns", "api")) == 2
