@@ -308,13 +308,16 @@ class Api:
         cluster = self.cluster
         if resource.group == "metrics.k8s.io":
             source_kind = "Pod" if resource.plural == "pods" else "Node"
-            sources = cluster.list("v1", source_kind, namespace, labels, fields)
+            sources = cluster.select("v1", source_kind, namespace, labels, fields)
             if source_kind == "Node":
                 return [node_metrics(cluster, node) for node in sources]
             return [m for pod in sources if (m := pod_metrics(cluster, pod)) is not None]
         if resource.group == "events.k8s.io":
-            return [to_events_v1(e) for e in cluster.list("v1", "Event", namespace, labels, fields)]
-        return cluster.list(resource.api_version, resource.kind, namespace, labels, fields)
+            return [
+                to_events_v1(e) for e in cluster.select("v1", "Event", namespace, labels, fields)
+            ]
+        # Served as stored, not copied: nothing on the way out changes them (see select).
+        return cluster.select(resource.api_version, resource.kind, namespace, labels, fields)
 
     def _read_one(self, resource: ResourceType, target: Target) -> Obj:
         namespace, name = target.namespace or "", target.name or ""

@@ -150,6 +150,33 @@ class Cluster:
             raise not_found(plural, name, group)
         return obj
 
+    def select(
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str | None = None,
+        labels: list[Requirement] | None = None,
+        fields: list[FieldRequirement] | None = None,
+    ) -> ObjList:
+        """What `list` returns, without copying: the stored objects themselves, in key order.
+
+        Read-only. Safe to serialise after the lock is released because the store never
+        changes a stored object in place (`create`/`update` store fresh copies), so serving a
+        list does not pay a deep copy of every object in it."""
+        with self.lock:
+            return [
+                obj
+                for key, obj in sorted(
+                    (k, o)
+                    for k, o in self._objects.items()
+                    if k[0] == api_version
+                    and k[1] == kind
+                    and (namespace is None or k[2] == namespace)
+                )
+                if matches_labels(obj["metadata"].get("labels"), labels or [])
+                and matches_fields(obj, fields or [])
+            ]
+
     def list(
         self,
         api_version: str,
@@ -159,16 +186,10 @@ class Cluster:
         fields: list[FieldRequirement] | None = None,
     ) -> list[Obj]:
         with self.lock:
-            found = [
+            return [
                 copy.deepcopy(obj)
-                for key, obj in sorted(self._objects.items())
-                if key[0] == api_version
-                and key[1] == kind
-                and (namespace is None or key[2] == namespace)
-                and matches_labels(obj["metadata"].get("labels"), labels or [])
-                and matches_fields(obj, fields or [])
+                for obj in self.select(api_version, kind, namespace, labels, fields)
             ]
-            return found
 
     def scan(self, api_version: str, kind: str, namespace: str | None = None) -> ObjList:
         """Stored objects themselves, not copies: read-only, for controllers holding the lock."""
