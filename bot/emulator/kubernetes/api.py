@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from aiohttp import web
 
 from . import discovery, writes
@@ -104,6 +105,12 @@ def default_error(status: int, verb: str, target: Target | None) -> ApiError:
     return ApiError(status, f"injected fault {status}")
 
 
+def _json_response(body: object, status: int = 200) -> web.Response:
+    """JSON with orjson: a namespace's pods encode in a fifth of json.dumps's time, and the
+    double answers every request on one thread (concurrent reads queue behind each other)."""
+    return web.Response(body=orjson.dumps(body), status=status, content_type="application/json")
+
+
 READ_VERBS = frozenset({"get", "list"})
 READ_STALENESS_S = 0.02  # one background tick
 
@@ -182,7 +189,7 @@ class Api:
 
     def _json(self, obj: dict[str, Any], status: int = 200) -> web.Response:
         self._serve(obj)
-        return web.json_response(obj, status=status)
+        return _json_response(obj, status)
 
     def _error(self, error: ApiError) -> web.Response:
         headers = {"Retry-After": str(error.retry_after)} if error.retry_after is not None else None
@@ -200,7 +207,7 @@ class Api:
             "items": items,
         }
         self._serve(body)
-        return web.json_response(body)
+        return _json_response(body)
 
     # -- dispatch ----------------------------------------------------------------------
     def _dispatch(
