@@ -384,3 +384,118 @@ def undeliverable(what: str, code: str, channel: str | None) -> str:
         "gave_up": "Slack kept failing after repeated retries",
     }.get(code, f"Slack refused it ({code})")
     return f"⚠️ {what} could not be posted{where}: {reason}. It will not be retried."
+
+
+# --- remediation ----------------------------------------------------------------------------
+
+
+def kube_write_forbidden(verb: str, resource: str, namespace: str) -> str:
+    where = f" in `{namespace}`" if namespace else ""
+    return (
+        f"Kubernetes refused: Fireline's service account may not `{verb}` `{resource}`{where}. "
+        f"Grant `{verb}` on `{resource}` in the fireline-remediation Role and bind it in that "
+        "namespace (deploy/kubernetes/rbac-remediation.yaml)."
+    )
+
+
+def deployment_state(ready: int, replicas: int, images: str, revision: str) -> str:
+    return f"{ready}/{replicas} ready · {images} · revision {revision}"
+
+
+def pods_running(replicas: int) -> str:
+    return f"{replicas} pod(s) running"
+
+
+def pods_replaced(replicas: int) -> str:
+    return f"{replicas} new pod(s), replaced one by one (rolling)"
+
+
+def scale_unchanged(deployment: str, replicas: int) -> str:
+    return f"`{deployment}` already runs {replicas} replicas; nothing to change."
+
+
+def scale_out_of_bounds(wanted: int, low: int, high: int) -> str:
+    return (
+        f"{wanted} replicas is outside what the policy allows ({low}–{high}). "
+        f"Ask for a number between {low} and {high}."
+    )
+
+
+def scale_step_too_big(before: int, wanted: int, step: int) -> str:
+    nearest = before + step if wanted > before else max(before - step, 0)
+    return (
+        f"{before} → {wanted} is a step of {abs(wanted - before)}; the policy allows at most "
+        f"{step} at a time. Try `{nearest}` first."
+    )
+
+
+def rollback_same_template(deployment: str, revision: int) -> str:
+    return f"`{deployment}` already runs revision {revision}'s pod template; nothing to roll back."
+
+
+def revision_after(revision: int) -> str:
+    return f"{revision}'s template (recorded as a new revision)"
+
+
+def no_previous_revision(deployment: str) -> str:
+    return (
+        f"`{deployment}` has no earlier revision to roll back to. "
+        f"`/incident rollout-history {deployment}` shows what it has."
+    )
+
+
+def no_such_revision(deployment: str, revision: int, known: list[int]) -> str:
+    listed = ", ".join(str(n) for n in known) or "none"
+    return f"`{deployment}` has no revision {revision} (it has: {listed})."
+
+
+def rollout_deadline(ready: int, wanted: int) -> str:
+    return f"the rollout exceeded its progress deadline ({ready}/{wanted} ready)"
+
+
+def rollout_waiting_controller() -> str:
+    return "waiting for the deployment controller to see the change"
+
+
+def rollout_updated(updated: int, wanted: int) -> str:
+    return f"{updated} of {wanted} new replicas created"
+
+
+def rollout_old_pods(old: int) -> str:
+    return f"{old} old replica(s) still terminating"
+
+
+def rollout_available(available: int, updated: int) -> str:
+    return f"{available} of {updated} updated replicas available"
+
+
+def rollout_done(ready: int, wanted: int) -> str:
+    return f"rolled out: {ready}/{wanted} replicas ready"
+
+
+def pod_without_controller(pod: str) -> str:
+    return (
+        f"`{pod}` has no controller, so nothing would replace it. Fireline only deletes pods a "
+        "ReplicaSet will replace."
+    )
+
+
+def pod_state(pod: dict[str, object]) -> str:
+    status = pod.get("status") or {}
+    assert isinstance(status, dict)
+    statuses = status.get("containerStatuses") or []
+    restarts = sum(int(c.get("restartCount") or 0) for c in statuses)
+    ready = sum(1 for c in statuses if c.get("ready"))
+    return f"{status.get('phase', '?')}, {ready}/{len(statuses)} ready, {restarts} restart(s)"
+
+
+def pod_replaced(owner_kind: str, owner: str) -> str:
+    return f"deleted; {owner_kind} {owner} starts a replacement"
+
+
+def replacement_ready(pod: str) -> str:
+    return f"replacement pod {pod} is Ready"
+
+
+def replacement_waiting(pod: str | None) -> str:
+    return f"replacement pod {pod} not Ready yet" if pod else "no replacement pod yet"
