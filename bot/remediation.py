@@ -178,10 +178,14 @@ class RemediationService:
         record = await self._get(remediation_id)
         if record.state != State.STALE:
             return Reply(text=messages.remediation_no_longer(record.id, record.state.value))
+        if user != record.requester:
+            await self.guard.check_approver(record, user, await self.runner.commander(record))
         action = self.actions[record.action]
         params = action.build(dict(record.params))
         incident = await self.store.get(record.incident_id) if record.incident_id else None
-        origin = Origin(user, record.channel, record.thread_ts or record.card_ts, incident)
+        # Still the requester's request (so they still cannot approve it themselves).
+        origin = Origin(record.requester, record.channel, record.thread_ts or record.card_ts,
+                        incident)  # fmt: skip
         return Reply(
             text=messages.remediation_previewing(action.name, record.plan.name),
             later=partial(self.request, action, params, origin),
