@@ -649,9 +649,13 @@ def write_outcome_unknown(detail: str) -> str:
 
 def interrupted_not_applied() -> str:
     return (
-        "Fireline restarted while applying it and Kubernetes does not show the change, so "
-        "nothing was changed; request it again if it is still needed"
+        "the write was interrupted and Kubernetes does not show the change, so nothing was "
+        "changed; request it again if it is still needed"
     )
+
+
+def not_read_before_applying(detail: str) -> str:
+    return f"the target could not be read before applying ({detail}); nothing was changed"
 
 
 def verify_timed_out(seconds: float, seen: str) -> str:

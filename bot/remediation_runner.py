@@ -121,15 +121,19 @@ class RemediationRunner:
     async def _execute(self, record: Record) -> Record:
         action, plan = self.actions[record.action], record.plan
         kube = self.kube(plan.cluster)
+        try:
+            now_version = await _version(kube, plan)
+        except (NotFound, TemporaryError, Forbidden) as exc:
+            why = messages.not_read_before_applying(str(exc))
+            return await self._end(record, State.APPROVED, State.FAILED, why)
+        if now_version != plan.resource_version:
+            why = messages.target_changed(plan.resource_version, now_version)
+            return await self._end(record, State.APPROVED, State.STALE, why)
         record, won = await self._move(record, State.APPROVED, state=State.EXECUTING)
         if not won:
             return record
         await self.show(record)
         try:
-            now_version = await _version(kube, plan)
-            if now_version != plan.resource_version:
-                why = messages.target_changed(plan.resource_version, now_version)
-                return await self._end(record, State.EXECUTING, State.STALE, why)
             await action.apply(kube, plan)
         except Conflict:
             return await self._end(record, State.EXECUTING, State.STALE, messages.target_conflict())
