@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 RUN = "remediation-run"
 EXPIRE = "remediation-expire"
 LOCK_MS = 60_000
+PROGRESS_EDIT_S = 5.0
 
 
 def job_for(record: Record, kind: str, due: float) -> Job:
@@ -179,6 +180,7 @@ class RemediationRunner:
         timeout = float(self._section.verify_timeout_s)
         deadline = time.monotonic() + timeout
         seen = record.progress or ""
+        next_edit = 0.0
         while True:
             try:
                 progress = await action.check(kube, record.plan)
@@ -192,14 +194,16 @@ class RemediationRunner:
                     to = State.SUCCEEDED if progress.status == "done" else State.FAILED
                     await self._conclude(record, to, progress.text)
                     return
-                if progress.text != seen:
-                    seen = progress.text
+                if progress.text != seen and time.monotonic() >= next_edit:
+                    # Card edits are chat.update calls (Slack Tier 3, ~50/min): at most one
+                    # progress edit per PROGRESS_EDIT_S per card.
+                    seen, next_edit = progress.text, time.monotonic() + PROGRESS_EDIT_S
                     record, won = await self._move(record, State.VERIFYING, progress=seen)
                     if not won:
                         return
                     await self.show(record)
                 if time.monotonic() >= deadline:
-                    why = messages.verify_timed_out(timeout, seen)
+                    why = messages.verify_timed_out(timeout, progress.text)
                     await self._end(record, State.VERIFYING, State.UNKNOWN, why)
                     return
             await asyncio.sleep(self.poll_s)
