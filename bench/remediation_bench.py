@@ -27,7 +27,7 @@ from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Event
 from typing import Any
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 
 from bot.app import Deps, Fireline, create_app
 from bot.emulator.kubernetes import (
@@ -155,7 +155,14 @@ class DoubleProcess:
 async def running_bot(base_url: str, poll_s: float, work: Any) -> Any:
     """Start the bot against `base_url`, run `work(app, origin, approver)`, clean up."""
     prefix = f"flbench:{uuid.uuid4().hex[:8]}:"
-    redis = Redis.from_url("redis://127.0.0.1:6379/15")
+    # A blocking pool: redis-py 8's default pool raises past 100 connections, which 100
+    # simultaneous approvals (each a WATCH transaction) plus the scheduler exceed. The bot's own
+    # `bot.redis_server.connect` still uses the default pool: see docs/benchmarks.md.
+    redis = Redis(
+        connection_pool=BlockingConnectionPool.from_url(
+            "redis://127.0.0.1:6379/15", max_connections=100, timeout=10
+        )
+    )
     async with SlackDouble(signing_secret="bench") as slack:
         requester, approver = slack.add_user("rita"), slack.add_user("apollo")
         room = slack.add_channel("war-room", members=[requester, approver])
