@@ -25,6 +25,7 @@ from slack_bolt.async_app import AsyncApp
 import handlers
 from bot.actions import default_actions
 from bot.actions.base import Action
+from bot.actions.remediations import Remediation, default_remediations
 from bot.alert_store import AlertStore
 from bot.alert_threads import AlertThreads, run_worker
 from bot.authorizer import Authorizer
@@ -37,11 +38,15 @@ from bot.errors import FirelineError
 from bot.followups import Followups
 from bot.health import HealthChecker
 from bot.inflight import InFlight
-from bot.kube import KubeGateway, api_client_for
+from bot.kube import DEFAULT_TIMEOUT_S, KubeGateway, api_client_for
 from bot.lifecycle import IncidentService
 from bot.policy import Policy, load_policy
 from bot.prometheus import PrometheusGateway
 from bot.redis_server import RedisHandle, connect
+from bot.remediation import RemediationService
+from bot.remediation_guard import RemediationGuard
+from bot.remediation_runner import RemediationRunner
+from bot.remediation_store import RemediationStore
 from bot.reminders import ReminderPolicy
 from bot.scheduler import JobQueue, Scheduler
 from bot.services import Services
@@ -73,6 +78,12 @@ class Deps:
     """Cluster name → kubernetes ApiClient, instead of one built from the policy's context."""
     kube_attempts: int = 3
     """Attempts per Kubernetes read (temporary errors only)."""
+    kube_timeout_s: float = DEFAULT_TIMEOUT_S
+    """Per-request Kubernetes timeout."""
+    remediations: tuple[Remediation, ...] = field(default_factory=default_remediations)
+    """The remediation actions (the explicit registry)."""
+    remediation_poll_s: float = 1.0
+    """How often a rollout being verified is looked at."""
 
 
 def kube_factory(policy: Policy, deps: Deps) -> Callable[[str], KubeGateway]:
@@ -82,7 +93,9 @@ def kube_factory(policy: Policy, deps: Deps) -> Callable[[str], KubeGateway]:
     def kube(name: str) -> KubeGateway:
         if name not in built:
             api = deps.kube_clients.get(name) or api_client_for(policy.clusters[name])
-            built[name] = KubeGateway(api, attempts=deps.kube_attempts)
+            built[name] = KubeGateway(
+                api, attempts=deps.kube_attempts, timeout_s=deps.kube_timeout_s
+            )
         return built[name]
 
     return kube
@@ -113,14 +126,16 @@ class Fireline:
             if policy.prometheus
             else None
         )
+        authorizer = Authorizer(policy, slack.usergroup_members)
+        kube = kube_factory(policy, deps)
         self.diagnostics = DiagnosticsService(
             deps.actions,
-            Authorizer(policy, slack.usergroup_members),
+            authorizer,
             store,
             slack,
             deps.clock,
             Gateways(
-                kube=kube_factory(policy, deps),
+                kube=kube,
                 prometheus=prometheus,
                 health=HealthChecker(self.http),
                 databases=DatabaseGateway(),
@@ -151,16 +166,39 @@ class Fireline:
             broadcast_channel=settings.broadcast_channel,
         )
         incidents.checklists = followups.book
+        guard = RemediationGuard(authorizer)
+        records = RemediationStore(self.redis.client, store.keys)
+        self.remediation = RemediationService(
+            deps.remediations,
+            guard,
+            records,
+            store,
+            slack,
+            deps.clock,
+            RemediationRunner(
+                deps.remediations, guard, records, store, slack, deps.clock, self.scheduler, kube,
+                poll_s=deps.remediation_poll_s,
+            ),
+            kube,
+            lambda user: self.diagnostics.context(user, None),
+        )  # fmt: skip
         self.services = Services(
             settings=settings,
             store=store,
             slack=slack,
             incidents=incidents,
             clock=deps.clock,
-            dispatcher=Dispatcher(incidents, alerts, followups, diagnostics=self.diagnostics),
+            dispatcher=Dispatcher(
+                incidents,
+                alerts,
+                followups,
+                diagnostics=self.diagnostics,
+                remediation=self.remediation,
+            ),
             inflight=InFlight(),
             alerts=alerts,
             followups=followups,
+            remediation=self.remediation,
         )
         self.bolt = AsyncApp(
             client=client,
@@ -227,6 +265,7 @@ class Fireline:
         self.spawn(self.services.incidents.reconcile())
         self.spawn(self.services.incidents.repair_forever(self.deps.clock), forever=True)
         self.spawn(run_worker(self.services.alerts), forever=True)
+        self.spawn(self.remediation.runner.reconcile())
         self.spawn(self.scheduler.run_forever(), forever=True)
         mode = "Socket Mode" if self._socket else "HTTP mode"
         log.info("Fireline is up on %s (%s, %s)", self.url, mode, self.redis.description)

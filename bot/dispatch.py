@@ -24,6 +24,7 @@ from bot.lifecycle import Declared, IncidentService
 
 if TYPE_CHECKING:
     from bot.diagnostics import DiagnosticsService
+    from bot.remediation import RemediationService
 
 Later = Callable[[], Awaitable[str | None]]
 IncidentCommand = Callable[[Command, "Actor", Incident], Awaitable["Reply"]]
@@ -60,11 +61,13 @@ class Dispatcher:
         alerts: AlertThreads | None = None,
         hooks: LifecycleHooks | None = None,
         diagnostics: DiagnosticsService | None = None,
+        remediation: RemediationService | None = None,
     ) -> None:
         self.incidents = incidents
         self.alerts = alerts
         self.hooks = hooks
         self.diagnostics = diagnostics
+        self.remediation = remediation
         self.store = incidents.store
         self.clock = incidents.clock
         # Every subcommand about one incident, explicitly (the parser's table lists them all).
@@ -86,13 +89,18 @@ class Dispatcher:
 
     @property
     def action_names(self) -> list[str]:
-        return list(self.diagnostics.actions) if self.diagnostics else []
+        names = list(self.diagnostics.actions) if self.diagnostics else []
+        return names + (list(self.remediation.actions) if self.remediation else [])
 
     async def command(self, cmd: Command, actor: Actor) -> Reply:
+        if cmd.action and self.remediation and cmd.name in self.remediation.actions:
+            return await self.remediation.command(cmd.name, cmd.text or "", actor)
         if cmd.action and self.diagnostics is not None:
             return await self.diagnostics.command(cmd.name, cmd.text or "", actor)
         if cmd.name == "help":
-            actions = self.diagnostics.actions.values() if self.diagnostics else []
+            actions: list[Any] = list(self.diagnostics.actions.values()) if self.diagnostics else []
+            if self.remediation:
+                actions += list(self.remediation.actions.values())
             return Reply(text=messages.usage([(a.usage, a.help()) for a in actions]))
         if cmd.name == "declare":
             return await self._declare_command(cmd, actor)

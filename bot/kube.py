@@ -7,7 +7,9 @@ Kubernetes REST shapes (`status.containerStatuses`…), not one client version's
 
 Errors are mapped to Fireline's (404 → `NotFound`, 403 → `Forbidden`, 409 → `Conflict`,
 429 → `Throttled`, 5xx/connection/timeout → `Unavailable`), raised `from` the original.
-Only temporary errors are retried (tenacity, bounded). It only reads: nothing here writes.
+Only temporary errors are retried (tenacity, bounded), and only for reads. The few writes
+(remediation: patch, scale, delete) always carry a resourceVersion precondition, take a
+dry-run flag, and are never retried; a refused write names the RBAC verb and resource.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from tenacity import (
 from urllib3.exceptions import HTTPError as Urllib3Error
 from urllib3.exceptions import TimeoutError as Urllib3TimeoutError
 
+from bot import messages
 from bot.errors import (
     ConfigurationError,
     Conflict,
@@ -44,6 +47,8 @@ from bot.policy import Cluster
 Obj = dict[str, Any]
 DEFAULT_TIMEOUT_S = 5.0
 DEFAULT_ATTEMPTS = 3
+MERGE_PATCH = "application/merge-patch+json"
+JSON_PATCH = "application/json-patch+json"
 
 
 def api_client_for(cluster: Cluster) -> k8s.ApiClient:
@@ -60,7 +65,7 @@ def api_client_for(cluster: Cluster) -> k8s.ApiClient:
 
 
 class KubeGateway:
-    """Read-only access to one cluster; every method is a coroutine."""
+    """Access to one cluster (reads, and the guarded remediation writes); all coroutines."""
 
     def __init__(
         self,
@@ -176,28 +181,44 @@ class KubeGateway:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _get_blocking(self, path: str, query: list[tuple[str, Any]], accept: str) -> bytes:
+        return self._request_blocking("GET", path, query, accept)
+
+    def _request_blocking(
+        self,
+        method: str,
+        path: str,
+        query: list[tuple[str, Any]],
+        accept: str,
+        body: Any = None,
+        content_type: str | None = None,
+        verb: str = "get",
+    ) -> bytes:
         # The client's ApiClient builds the URL and auth headers and owns the connection pool
         # (TLS, proxy); the request itself is made with urllib3's retries off, so tenacity is
         # the only retry layer (the REST client would otherwise retry read timeouts 3 times).
+        headers_in = {"Accept": accept}
+        if content_type:
+            headers_in["Content-Type"] = content_type
         try:
             _method, url, headers, _body, _post = self.api.param_serialize(
-                "GET",
+                method,
                 path,
                 query_params=query,
-                header_params={"Accept": accept},
+                header_params=headers_in,
                 auth_settings=["BearerToken"],
             )
             response = self.api.rest_client.pool_manager.request(
-                "GET",
+                method,
                 url,
                 headers=headers,
+                body=json.dumps(body).encode() if body is not None else None,
                 timeout=urllib3.Timeout(total=self.timeout_s),
                 retries=False,
             )
             data: bytes = response.data
             status: int = response.status
         except ApiException as exc:
-            raise _map_status(int(exc.status or 0), path) from exc
+            raise _map_status(int(exc.status or 0), path, verb=verb) from exc
         except (Urllib3Error, OSError) as exc:
             raise Unavailable(
                 f"Kubernetes did not answer {path} within {self.timeout_s:g} s"
@@ -205,13 +226,85 @@ class KubeGateway:
                 else f"Kubernetes could not be reached for {path}"
             ) from exc
         if status >= 400:
-            raise _map_status(status, path, data)
+            raise _map_status(status, path, data, verb=verb)
         return data
 
+    # --- writes (remediation) ----------------------------------------------------------------
+    # Never retried: a write that timed out may have been applied, so the caller re-reads
+    # instead. Every write takes `dry_run` (dryRun=All: validated and answered, nothing kept)
+    # and a resourceVersion precondition, so a target changed since the preview is a 409.
 
-def _map_status(status: int, path: str, body: bytes = b"") -> Exception:
+    async def patch_deployment(
+        self,
+        namespace: str,
+        name: str,
+        patch: Obj | list[Obj],
+        *,
+        resource_version: str,
+        dry_run: bool,
+    ) -> Obj:
+        """A merge patch (a dict) or a JSON patch (a list of operations), applied only if the
+        deployment still has `resource_version` (409 `Conflict` otherwise)."""
+        path = f"/apis/apps/v1/namespaces/{_q(namespace)}/deployments/{_q(name)}"
+        if isinstance(patch, list):
+            rv = {"op": "replace", "path": "/metadata/resourceVersion", "value": resource_version}
+            return await self._write("PATCH", path, [rv, *patch], dry_run, JSON_PATCH, "patch")
+        meta = {**patch.get("metadata", {}), "resourceVersion": resource_version}
+        return await self._write(
+            "PATCH", path, {**patch, "metadata": meta}, dry_run, MERGE_PATCH, "patch"
+        )
+
+    async def scale_deployment(
+        self, namespace: str, name: str, replicas: int, *, resource_version: str, dry_run: bool
+    ) -> Obj:
+        body = {"metadata": {"resourceVersion": resource_version}, "spec": {"replicas": replicas}}
+        path = f"/apis/apps/v1/namespaces/{_q(namespace)}/deployments/{_q(name)}/scale"
+        return await self._write("PATCH", path, body, dry_run, MERGE_PATCH, "patch")
+
+    async def delete_pod(
+        self, namespace: str, name: str, *, uid: str, resource_version: str, dry_run: bool
+    ) -> Obj:
+        body = {
+            "apiVersion": "v1",
+            "kind": "DeleteOptions",
+            "preconditions": {"uid": uid, "resourceVersion": resource_version},
+        }
+        path = f"/api/v1/namespaces/{_q(namespace)}/pods/{_q(name)}"
+        return await self._write("DELETE", path, body, dry_run, "application/json", "delete")
+
+    async def _write(
+        self,
+        method: str,
+        path: str,
+        body: Obj | list[Obj],
+        dry_run: bool,
+        content_type: str,
+        verb: str,
+    ) -> Obj:
+        query: list[tuple[str, Any]] = [("dryRun", "All")] if dry_run else []
+        raw = await asyncio.to_thread(
+            self._request_blocking,
+            method,
+            path,
+            query,
+            "application/json",
+            body,
+            content_type,
+            verb,
+        )
+        try:
+            data = json.loads(raw)
+        except ValueError as exc:
+            raise Unavailable(f"Kubernetes answered {path} with something not JSON") from exc
+        return data if isinstance(data, dict) else {}
+
+
+def _map_status(status: int, path: str, body: bytes = b"", *, verb: str = "get") -> Exception:
     if status == 404:
         return NotFound(f"Kubernetes has no {path.rsplit('/', 2)[-2:]}")
+    if status == 403 and verb != "get":
+        namespace, resource = _rbac_target(path)
+        return Forbidden(messages.kube_write_forbidden(verb, resource, namespace))
     if status in (401, 403):
         return Forbidden(f"Kubernetes refused Fireline's credentials for {path} ({status})")
     if status == 409:
@@ -221,6 +314,18 @@ def _map_status(status: int, path: str, body: bytes = b"") -> Exception:
     if status == 0 or status >= 500:
         return Unavailable(f"Kubernetes answered {status or 'nothing'} for {path}")
     return Unavailable(f"Kubernetes answered {status} for {path}: {body[:200]!r}")
+
+
+def _rbac_target(path: str) -> tuple[str, str]:
+    """(namespace, RBAC resource) of a namespaced object path, e.g. deployments/scale."""
+    parts = path.strip("/").split("/")
+    at = parts.index("namespaces") if "namespaces" in parts else -1
+    namespace = parts[at + 1] if at >= 0 and len(parts) > at + 1 else ""
+    rest = parts[at + 2 :] if at >= 0 else parts
+    resource = rest[0] if rest else path
+    if len(rest) > 2:
+        resource = f"{resource}/{rest[2]}"
+    return namespace, resource
 
 
 def _q(part: str) -> str:

@@ -20,6 +20,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from bot.errors import ConfigurationError
+from bot.remediation_policy import RemediationPolicy
 
 REQUIRED_ROLES = ("viewer", "responder", "commander", "admin")
 ALL_ACTIONS = "*"
@@ -240,6 +241,9 @@ class Policy(_Strict):
     rate_limit: RateLimit = RateLimit()
     """Per-user rate limit."""
 
+    remediation: RemediationPolicy = RemediationPolicy()
+    """Guarded remediation (restart, scale, rollback, delete-pod); off unless enabled."""
+
     @field_validator("roles")
     @classmethod
     def _required_roles(cls, value: dict[str, RoleGrant]) -> dict[str, RoleGrant]:
@@ -255,6 +259,9 @@ class Policy(_Strict):
         if self.default_cluster is not None and self.default_cluster not in self.clusters:
             raise ValueError(f"default_cluster {self.default_cluster!r} is not one of the clusters")
         self._role_targets_exist()
+        for where, role in self.remediation.roles_named():
+            if role not in self.roles:
+                raise ValueError(f"{where}: {role!r} is not one of the roles")
         return self
 
     def _role_targets_exist(self) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from bot.alert_threads import AlertThreads
 from bot.clock import Clock
@@ -13,6 +14,9 @@ from bot.lifecycle import IncidentService
 from bot.settings import Settings
 from bot.slack import SlackGateway
 from bot.store import Store
+
+if TYPE_CHECKING:
+    from bot.remediation import RemediationService
 
 
 @dataclass
@@ -26,3 +30,4 @@ class Services:
     inflight: InFlight
     alerts: AlertThreads
     followups: Followups
+    remediation: RemediationService | None = None

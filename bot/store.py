@@ -190,6 +190,29 @@ class Keys:
         """Until when (epoch seconds, or `resolved`) update reminders are snoozed."""
         return f"{self.prefix}incident:{incident_id}:update-snooze"
 
+    # --- remediation (bot.remediation_store) -----------------------------------------------
+
+    @property
+    def remediation_sequence(self) -> str:
+        return f"{self.prefix}seq:remediation"
+
+    def remediation(self, remediation_id: str) -> str:
+        """A remediation request's record (JSON), from request to its outcome."""
+        return f"{self.prefix}remediation:{remediation_id}"
+
+    @property
+    def remediations_active(self) -> str:
+        """Set of the remediation IDs not yet in a final state (reconciled at start-up)."""
+        return f"{self.prefix}remediations:active"
+
+    def remediation_target(self, target: str) -> str:
+        """The one open remediation request for a target (`cluster/namespace/kind/name`)."""
+        return f"{self.prefix}remediation-target:{target}"
+
+    def remediation_cooldown(self, target: str) -> str:
+        """Set when a remediation changed a target; expires with the policy's cooldown."""
+        return f"{self.prefix}remediation-cooldown:{target}"
+
 
 def raise_if_cancelled() -> None:
     """Stop if this task is being cancelled.

@@ -39,7 +39,11 @@ def test_every_required_object_is_there() -> None:
 
 
 def test_role_is_read_only_and_has_no_secrets() -> None:
-    role = next(doc for _, doc in documents() if doc["kind"] == "Role")
+    role = next(
+        doc
+        for _, doc in documents()
+        if doc["kind"] == "Role" and doc["metadata"]["name"] == "fireline-diagnostics"
+    )
     granted = set()
     for rule in role["rules"]:
         assert set(rule["verbs"]) <= {"get", "list", "watch"}
@@ -73,3 +77,34 @@ def test_shipped_policies_load(tmp_path: Path) -> None:
     path.write_text(config["data"]["policy.yaml"])
     policy = load_policy(path, names)
     assert policy.clusters["local"].in_cluster
+
+
+def test_remediation_role_writes_only_what_remediation_needs_where_the_policy_allows(
+    tmp_path: Path,
+) -> None:
+    roles = [d for _, d in documents() if d["kind"] == "Role"
+             and d["metadata"]["name"] == "fireline-remediation"]  # fmt: skip
+    bindings = {
+        d["metadata"]["namespace"]
+        for _, d in documents()
+        if d["kind"] == "RoleBinding" and d["roleRef"]["name"] == "fireline-remediation"
+    }
+    assert roles
+    granted = set()
+    for role in roles:
+        for rule in role["rules"]:
+            assert "secrets" not in rule["resources"] and "*" not in rule["verbs"]
+            granted |= {(g, r, v) for g in rule["apiGroups"] for r in rule["resources"]
+                        for v in rule["verbs"]}  # fmt: skip
+    assert granted == {
+        ("apps", "deployments", "get"), ("apps", "deployments", "patch"),
+        ("apps", "deployments/scale", "get"), ("apps", "deployments/scale", "patch"),
+        ("", "pods", "delete"),
+    }  # fmt: skip
+    config = next(doc for _, doc in documents() if doc["kind"] == "ConfigMap")
+    path = tmp_path / "policy.yaml"
+    path.write_text(config["data"]["policy.yaml"])
+    section = load_policy(path).remediation
+    allowed = {ns for rule in section.actions.values() for ns in rule.namespaces}
+    # Bound exactly in the namespaces the shipped policy lets remediation touch.
+    assert {r["metadata"]["namespace"] for r in roles} == bindings == allowed

@@ -81,24 +81,14 @@ class Context:
     """How long one part of a composite action may take before it is reported as failed."""
 
 
-class Action(ABC, Generic[P, F]):
-    """Base of every action. Subclasses set `name`, `usage`, `Params`; the docstring is help."""
+class TypedAction(Generic[P]):
+    """What every action typed in Slack shares: a name, a usage line, `Params`, parsing, help.
+
+    Diagnostics (`Action`) and remediations (`bot.actions.remediations`) both build on it."""
 
     name: ClassVar[str]
     usage: ClassVar[str]
     Params: type[P]
-
-    @abstractmethod
-    def scopes(self, params: P, ctx: Context) -> list[Scope]:
-        """What the action will touch; raises `UsageError`/`NotFound` for unknown targets."""
-
-    @abstractmethod
-    async def execute(self, params: P, ctx: Context, scopes: list[Scope]) -> F:
-        """Gather the findings."""
-
-    @abstractmethod
-    def render(self, params: P, findings: F, ctx: Context) -> Result:
-        """Turn the findings into what people read."""
 
     @classmethod
     def help(cls) -> str:
@@ -124,6 +114,22 @@ class Action(ABC, Generic[P, F]):
             raise UsageError(
                 messages.bad_argument(where, err["msg"].removeprefix("Value error, "), self.usage)
             ) from None
+
+
+class Action(TypedAction[P], ABC, Generic[P, F]):
+    """Base of every diagnostic. Subclasses set `name`, `usage`, `Params`; the docstring is help."""
+
+    @abstractmethod
+    def scopes(self, params: P, ctx: Context) -> list[Scope]:
+        """What the action will touch; raises `UsageError`/`NotFound` for unknown targets."""
+
+    @abstractmethod
+    async def execute(self, params: P, ctx: Context, scopes: list[Scope]) -> F:
+        """Gather the findings."""
+
+    @abstractmethod
+    def render(self, params: P, findings: F, ctx: Context) -> Result:
+        """Turn the findings into what people read."""
 
 
 def parse_words(model: type[Params], words: list[str], usage: str) -> dict[str, Any]:

@@ -1,0 +1,120 @@
+"""Remediation buttons and the deny form: request (from any message), approve, deny, cancel,
+re-check, preview again. Decisions are checked and recorded before the answer; whoever may not
+decide is told why, ephemerally, and nothing changes."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.respond.async_respond import AsyncRespond
+
+from bot import approval_blocks, blocks, messages
+from bot.dispatch import Reply
+from bot.errors import FirelineError
+from bot.remediation import RemediationService
+from bot.services import Services
+from handlers.common import before_ack, explain
+from handlers.replies import deliver
+
+
+def register(app: AsyncApp, services: Services) -> None:
+    if services.remediation is None:
+        return
+    remediation: RemediationService = services.remediation
+
+    async def run(
+        ack: AsyncAck,
+        body: dict[str, Any],
+        respond: AsyncRespond,
+        what: str,
+        make: Callable[[], Awaitable[Reply]],
+    ) -> None:
+        await ack()
+
+        async def tell(text: str) -> None:
+            await respond(text=text, response_type="ephemeral", replace_original=False)
+
+        try:
+            reply = await before_ack(make())
+        except Exception as exc:
+            await tell(explain(exc, what))
+            return
+        await deliver(
+            reply,
+            ack=None,
+            tell=tell,
+            slack=services.slack,
+            trigger_id=body.get("trigger_id"),
+            what=what,
+            inflight=services.inflight,
+        )
+
+    def user_of(body: dict[str, Any]) -> str:
+        return str(body["user"]["id"])
+
+    def on(action_id: str, what: str, make: Callable[[str, str, dict[str, Any]], Any]) -> None:
+        async def listener(
+            ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond
+        ) -> None:
+            await run(ack, body, respond, what, lambda: make(action["value"], user_of(body), body))
+
+        app.action(action_id)(services.inflight.wrap(listener))
+
+    def requested(value: str, user: str, body: dict[str, Any]) -> Any:
+        container = body.get("container") or {}
+        message = body.get("message") or {}
+        return remediation.from_button(
+            value,
+            user,
+            str(container.get("channel_id") or body.get("channel", {}).get("id", "")),
+            container.get("message_ts") or message.get("ts"),
+            message.get("thread_ts"),
+        )
+
+    on(blocks.REMEDIATION_REQUEST, "Requesting the remediation", requested)
+    on(approval_blocks.APPROVE, "Approving", lambda v, u, _: remediation.approve(v, u))
+    on(approval_blocks.DENY, "Opening the deny form", lambda v, u, _: remediation.deny_form(v, u))
+    on(approval_blocks.CANCEL, "Cancelling", lambda v, u, _: remediation.cancel(v, u))
+    on(approval_blocks.RECHECK, "Re-checking", lambda v, u, _: remediation.recheck(v, u))
+    on(approval_blocks.REPREVIEW, "Previewing again", lambda v, u, _: remediation.repreview(v, u))
+
+    @app.view(approval_blocks.DENY_VIEW)
+    @services.inflight.wrap
+    async def on_deny(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
+        user = str(body["user"]["id"])
+        values = view["state"]["values"].get(approval_blocks.DENY_REASON, {})
+        reason = str((values.get("value") or {}).get("value") or "").strip()
+        if not reason:
+            await ack(
+                response_action="errors",
+                errors={approval_blocks.DENY_REASON: messages.deny_reason_missing()},
+            )
+            return
+        remediation_id = view.get("private_metadata", "")
+        try:
+            reply = await before_ack(remediation.deny(remediation_id, user, reason))
+        except Exception as exc:
+            await ack(
+                response_action="errors",
+                errors={approval_blocks.DENY_REASON: explain(exc, "Denying")},
+            )
+            return
+        await ack()
+
+        async def tell(text: str) -> None:
+            with contextlib.suppress(FirelineError):
+                await services.slack.post_message(user, text)
+
+        await deliver(
+            reply,
+            ack=None,
+            tell=tell,
+            slack=services.slack,
+            trigger_id=None,
+            what="Denying",
+            inflight=services.inflight,
+        )

@@ -1,0 +1,34 @@
+"""Fixtures for remediation: the Kubernetes double with the orion-prod scenario (real HTTP,
+every served object schema-checked) and a gateway to it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from bot.emulator.kubernetes import Cluster, KubernetesDouble, Timing, api_client, orion_prod
+from bot.kube import KubeGateway
+from tests.emulator.kubernetes.conftest import SchemaValidator
+
+
+@pytest.fixture
+def validator() -> Iterator[SchemaValidator]:
+    check = SchemaValidator()
+    yield check
+    assert not check.errors, "the double served schema-invalid objects:\n" + "\n".join(check.errors)
+
+
+@pytest.fixture
+def double(validator: SchemaValidator) -> Iterator[KubernetesDouble]:
+    cluster = Cluster(timing=Timing(rollout_step=0.01, pod_ready=0.01))
+    orion_prod(cluster)
+    with KubernetesDouble(cluster, on_serve=validator, reconcile_interval=0.01) as server:
+        yield server
+
+
+@pytest.fixture
+def gateway(double: KubernetesDouble) -> Iterator[KubeGateway]:
+    api = api_client(double.base_url)
+    yield KubeGateway(api, attempts=2, backoff_s=0.01, timeout_s=2.0)
+    api.close()
