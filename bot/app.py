@@ -39,6 +39,7 @@ from bot.health import HealthChecker
 from bot.inflight import InFlight
 from bot.kube import KubeGateway, api_client_for
 from bot.lifecycle import IncidentService
+from bot.playbooks import Playbooks, load_playbooks, params_models
 from bot.policy import Policy, load_policy
 from bot.prometheus import PrometheusGateway
 from bot.redis_server import RedisHandle, connect
@@ -73,6 +74,8 @@ class Deps:
     """Cluster name → kubernetes ApiClient, instead of one built from the policy's context."""
     kube_attempts: int = 3
     """Attempts per Kubernetes read (temporary errors only)."""
+    playbooks: Playbooks | None = None
+    """Playbooks instead of those in `FIRELINE_PLAYBOOKS_DIR`."""
 
 
 def kube_factory(policy: Policy, deps: Deps) -> Callable[[str], KubeGateway]:
@@ -92,6 +95,10 @@ class Fireline:
     def __init__(self, settings: Settings, deps: Deps) -> None:
         self.settings = settings
         self.deps = deps
+        # Before anything connects: a bad playbook stops start-up with every problem named.
+        self.playbooks = deps.playbooks or load_playbooks(
+            settings.playbooks_dir, params_models(deps.actions)
+        )
         self.redis = deps.redis or connect(settings.redis_url, settings.data_dir)
         self._owns_redis = deps.redis is None
         client = build_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_base)
