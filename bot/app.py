@@ -25,8 +25,10 @@ from slack_bolt.async_app import AsyncApp
 import handlers
 from bot.actions import default_actions
 from bot.actions.base import Action
+from bot.alert_playbooks import AlertPlaybooks
+from bot.alert_policy import ALERT_PRINCIPAL
 from bot.alert_store import AlertStore
-from bot.alert_threads import AlertThreads, run_worker
+from bot.alert_threads import AlertThreads, Route, run_worker
 from bot.authorizer import Authorizer
 from bot.checklists import load_checklists
 from bot.clock import Clock, SystemClock
@@ -39,6 +41,7 @@ from bot.health import HealthChecker
 from bot.inflight import InFlight
 from bot.kube import KubeGateway, api_client_for
 from bot.lifecycle import IncidentService
+from bot.playbook_runner import PlaybookRunner
 from bot.playbooks import Playbooks, load_playbooks, params_models
 from bot.policy import Policy, load_policy
 from bot.prometheus import PrometheusGateway
@@ -47,6 +50,7 @@ from bot.reminders import ReminderPolicy
 from bot.scheduler import JobQueue, Scheduler
 from bot.services import Services
 from bot.settings import Settings
+from bot.silences import AlertmanagerGateway
 from bot.slack import SlackGateway, build_client
 from bot.store import Store
 from handlers.http import alert_routes, routes
@@ -96,8 +100,10 @@ class Fireline:
         self.settings = settings
         self.deps = deps
         # Before anything connects: a bad playbook stops start-up with every problem named.
-        self.playbooks = deps.playbooks or load_playbooks(
-            settings.playbooks_dir, params_models(deps.actions)
+        self.playbooks = (
+            deps.playbooks
+            if deps.playbooks is not None
+            else load_playbooks(settings.playbooks_dir, params_models(deps.actions))
         )
         self.redis = deps.redis or connect(settings.redis_url, settings.data_dir)
         self._owns_redis = deps.redis is None
@@ -120,9 +126,12 @@ class Fireline:
             if policy.prometheus
             else None
         )
+        authorizer = Authorizer(
+            policy, slack.usergroup_members, principals={ALERT_PRINCIPAL: (policy.alerts.run_as,)}
+        )
         self.diagnostics = DiagnosticsService(
             deps.actions,
-            Authorizer(policy, slack.usergroup_members),
+            authorizer,
             store,
             slack,
             deps.clock,
@@ -140,9 +149,25 @@ class Fireline:
             slack,
             deps.clock,
             fallback_channel=settings.alerts_channel,
+            routes=tuple(Route(r.match, r.channel) for r in policy.alerts.routes),
             consumer=settings.instance_name,
         )
         self.scheduler = Scheduler(JobQueue(store), deps.clock)
+        playbooks = PlaybookRunner(self.playbooks, self.diagnostics, store, slack)
+        self.alert_playbooks = AlertPlaybooks(
+            playbooks,
+            alerts.alerts,
+            store,
+            slack,
+            deps.clock,
+            self.scheduler,
+            authorizer,
+            policy.alerts,
+            AlertmanagerGateway(self.http, str(settings.alertmanager_url))
+            if settings.alertmanager_url
+            else None,
+        )
+        alerts.hooks = self.alert_playbooks
         followups = Followups(
             store,
             slack,
@@ -164,10 +189,13 @@ class Fireline:
             slack=slack,
             incidents=incidents,
             clock=deps.clock,
-            dispatcher=Dispatcher(incidents, alerts, followups, diagnostics=self.diagnostics),
+            dispatcher=Dispatcher(
+                incidents, alerts, followups, diagnostics=self.diagnostics, playbooks=playbooks
+            ),
             inflight=InFlight(),
             alerts=alerts,
             followups=followups,
+            alert_playbooks=self.alert_playbooks,
         )
         self.bolt = AsyncApp(
             client=client,

@@ -22,6 +22,9 @@ RESOLVE = "incident_resolve"
 DECLARE_VIEW = "incident_declare"
 UPDATE_VIEW = "incident_update"
 RESOLVE_VIEW = "incident_resolve_view"
+REMEDIATION_REQUEST = "remediation.request"
+"""A button anywhere that requests a remediation; its value is JSON
+`{"action": "restart", "params": {"deployment": …, "namespace": …}, "incident": "INC-7"?}`."""
 
 
 def slack_date(when: datetime, fmt: str = "{date_short_pretty} {time}") -> str:

@@ -19,6 +19,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from bot.alert_policy import AlertPolicy
 from bot.errors import ConfigurationError
 
 REQUIRED_ROLES = ("viewer", "responder", "commander", "admin")
@@ -217,6 +218,9 @@ class Policy(_Strict):
     rate_limit: RateLimit = RateLimit()
     """Per-user rate limit."""
 
+    alerts: AlertPolicy = AlertPolicy()
+    """Alert routing, the role alert-triggered diagnostics run as, who may silence."""
+
     @field_validator("roles")
     @classmethod
     def _required_roles(cls, value: dict[str, RoleGrant]) -> dict[str, RoleGrant]:
@@ -231,6 +235,9 @@ class Policy(_Strict):
             raise ValueError(f"default_role {self.default_role!r} is not one of the roles")
         if self.default_cluster is not None and self.default_cluster not in self.clusters:
             raise ValueError(f"default_cluster {self.default_cluster!r} is not one of the clusters")
+        problems = self.alerts.role_errors(self.roles)
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
 
     @property

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.alert_playbooks import AlertPlaybooks
 from bot.alert_threads import AlertThreads
 from bot.clock import Clock
 from bot.dispatch import Dispatcher
@@ -26,3 +27,4 @@ class Services:
     inflight: InFlight
     alerts: AlertThreads
     followups: Followups
+    alert_playbooks: AlertPlaybooks | None = None

@@ -8,7 +8,7 @@ from __future__ import annotations
 from slack_bolt.async_app import AsyncApp
 
 from bot.services import Services
-from handlers import actions, checklists, commands, events, views
+from handlers import actions, checklists, commands, events, playbooks, views
 
 
 def register(app: AsyncApp, services: Services) -> None:
@@ -17,3 +17,4 @@ def register(app: AsyncApp, services: Services) -> None:
     checklists.register(app, services)
     views.register(app, services)
     events.register(app, services)
+    playbooks.register(app, services)
