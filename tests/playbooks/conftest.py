@@ -140,6 +140,7 @@ async def make_world(
         alertmanager_url: str | None = None,
         instance: str = "replica-a",
         playbooks: Playbooks = SHIPPED,
+        http_port: int = 0,
     ) -> World:
         if not people:
             people.update(
@@ -178,6 +179,7 @@ async def make_world(
             "alerts_channel": people["alerts"],
             "webhook_token": WEBHOOK_TOKEN,
             "instance_name": instance,
+            "http_port": http_port,
         }
         if alertmanager_url:
             overrides["alertmanager_url"] = alertmanager_url
