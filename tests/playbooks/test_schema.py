@@ -243,3 +243,26 @@ def test_a_bad_playbook_stops_start_up(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError) as raised:
         create_app(settings)
     assert f"{tmp_path / 'disk-full.yaml'}: diagnostics.0.action" in str(raised.value)
+
+
+def test_every_shipped_remediation_button_follows_the_approval_contract() -> None:
+    import json
+
+    from bot import blocks, playbook_blocks
+    from bot.playbook_blocks import FilledOffer
+    from bot.playbooks import REMEDIATION_PARAMS, fill_params
+
+    for playbook in load_playbooks(DEFAULT_PLAYBOOKS_DIR, ACTIONS):
+        labels = playbook.example.all_labels
+        offers = [FilledOffer(o, fill_params(o.params, labels)) for o in playbook.remediations]
+        _, body = playbook_blocks.guidance(playbook, offers, incident="INC-3", notes=[])
+        buttons = [b["accessory"] for b in body if "accessory" in b]
+        assert len(buttons) == len(playbook.remediations), playbook.name
+        for button, offer in zip(buttons, playbook.remediations, strict=True):
+            assert button["action_id"] == blocks.REMEDIATION_REQUEST == "remediation.request"
+            value = json.loads(button["value"])
+            assert value["action"] == offer.action and value["incident"] == "INC-3"
+            required, optional = REMEDIATION_PARAMS[offer.action]
+            assert required <= set(value["params"]) <= required | optional
+            assert not any("{{" in str(v) for v in value["params"].values()), playbook.name
+            assert len(button["value"]) <= 2000 and len(button["text"]["text"]) <= 75
