@@ -41,8 +41,9 @@ from bot.health import HealthChecker
 from bot.inflight import InFlight
 from bot.kube import KubeGateway, api_client_for
 from bot.lifecycle import IncidentService
+from bot.playbook_loader import load_playbooks, params_models
 from bot.playbook_runner import PlaybookRunner
-from bot.playbooks import Playbooks, load_playbooks, params_models
+from bot.playbooks import Playbooks
 from bot.policy import Policy, load_policy
 from bot.prometheus import PrometheusGateway
 from bot.redis_server import RedisHandle, connect

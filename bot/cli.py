@@ -68,7 +68,7 @@ def _validate_playbooks(path: str | None) -> int:
     from pathlib import Path
 
     from bot.actions import default_actions
-    from bot.playbooks import params_models, validate_dir, validate_file
+    from bot.playbook_loader import params_models, validate_dir, validate_file
     from bot.settings import DEFAULT_PLAYBOOKS_DIR
 
     target = Path(path) if path else DEFAULT_PLAYBOOKS_DIR

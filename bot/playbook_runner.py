@@ -25,7 +25,8 @@ from bot.dispatch import Actor, Reply
 from bot.errors import SlackRejected, UsageError, UserError
 from bot.incident import Incident
 from bot.playbook_blocks import FilledOffer
-from bot.playbooks import REMEDIATION_PARAMS, MissingLabels, Playbook, Playbooks, Step, fill
+from bot.playbook_templates import MissingLabels, fill
+from bot.playbooks import REMEDIATION_PARAMS, Playbook, Playbooks, Step
 from bot.slack import SlackGateway
 from bot.store import Store
 

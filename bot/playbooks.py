@@ -6,9 +6,8 @@ diagnostics to run with parameters filled from the alert's labels, which remedia
 mitigations, long-term fixes, links). Each carries an `example` alert, which must match it and
 fill every parameter: the sandbox fires it, and the tests do.
 
-Templating is deliberately tiny (see `docs/decisions/playbooks.md`): `{{ labels.NAME }}`, with
-fallbacks `{{ labels.deployment | labels.app | "default" }}`. Nothing is evaluated; a label value
-used in a parameter must look like a Kubernetes name or a plain word (`SAFE_VALUE`).
+This module is the schema and the collection; templates are `bot.playbook_templates`, loading
+and the checks against the app's actions `bot.playbook_loader`.
 """
 
 from __future__ import annotations
@@ -21,26 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationError,
-    ValidationInfo,
-    field_validator,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from bot.errors import ConfigurationError
+from bot.playbook_templates import LABEL, ParamValue, check_template
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
-LABEL = r"[A-Za-z_][A-Za-z0-9_]*"
-TEMPLATE = re.compile(r"\{\{(.*?)\}\}")
-LABEL_REF = re.compile(rf"^labels\.({LABEL})$")
-LITERAL = re.compile(r'^"([^"{}]*)"$')
-SAFE_VALUE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,252}$")
-"""What a label value must look like to be put into a parameter (names, not free text)."""
 
 RemediationName = Literal["restart", "scale", "rollback", "delete-pod"]
 KUBE_WHERE = frozenset({"namespace", "cluster"})
@@ -51,76 +35,10 @@ REMEDIATION_PARAMS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "rollback": (frozenset({"deployment"}), KUBE_WHERE | {"to_revision"}),
     "delete-pod": (frozenset({"pod"}), KUBE_WHERE),
 }
-ParamValue = str | int | bool
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
-
-
-# --- templates ---------------------------------------------------------------------------------
-
-
-class MissingLabels(Exception):
-    """A parameter's template found none of the labels it names (nor a default)."""
-
-    def __init__(self, labels: list[str]) -> None:
-        super().__init__(", ".join(labels))
-        self.labels = labels
-
-
-def _alternatives(expression: str) -> list[tuple[str, str]]:
-    """`labels.a | labels.b | "x"` → [("label", "a"), ("label", "b"), ("literal", "x")]."""
-    out: list[tuple[str, str]] = []
-    parts = [p.strip() for p in expression.split("|")]
-    for index, part in enumerate(parts):
-        if ref := LABEL_REF.match(part):
-            out.append(("label", ref.group(1)))
-        elif (literal := LITERAL.match(part)) and index == len(parts) - 1:
-            out.append(("literal", literal.group(1)))
-        elif literal:
-            raise ValueError(f"a quoted default must come last in {{{{{expression}}}}}")
-        else:
-            raise ValueError(
-                f"{{{{{expression}}}}} is not a template: write {{{{ labels.NAME }}}}, "
-                f'optionally with fallbacks {{{{ labels.a | labels.b | "default" }}}}'
-            )
-    return out
-
-
-def check_template(value: str) -> list[str]:
-    """The labels a template names; `ValueError` saying how to write it when it is malformed."""
-    if "{{" not in value and "}}" not in value:
-        return []
-    labels: list[str] = []
-    for expression in TEMPLATE.findall(value):
-        labels += [name for kind, name in _alternatives(expression) if kind == "label"]
-    if "{{" in TEMPLATE.sub("", value) or "}}" in TEMPLATE.sub("", value):
-        raise ValueError(f"unbalanced braces in {value!r}")
-    return labels
-
-
-def fill(value: ParamValue, labels: Mapping[str, str]) -> ParamValue:
-    """A parameter with its templates replaced from `labels`; `MissingLabels` if one is empty."""
-    if not isinstance(value, str) or "{{" not in value:
-        return value
-
-    def one(match: re.Match[str]) -> str:
-        wanted: list[str] = []
-        for kind, name in _alternatives(match.group(1)):
-            if kind == "literal":
-                return name
-            wanted.append(name)
-            found = labels.get(name, "")
-            if found and SAFE_VALUE.match(found):
-                return found
-        raise MissingLabels(wanted)
-
-    return TEMPLATE.sub(one, value)
-
-
-def fill_params(params: Mapping[str, ParamValue], labels: Mapping[str, str]) -> dict[str, Any]:
-    return {key: fill(value, labels) for key, value in params.items()}
 
 
 # --- the schema --------------------------------------------------------------------------------
@@ -273,9 +191,6 @@ class Playbook(_Strict):
     example: Example
 
 
-# --- loading and validation --------------------------------------------------------------------
-
-
 @dataclass(frozen=True)
 class Playbooks:
     """Every playbook, by name, in file-name order."""
@@ -303,157 +218,6 @@ class Playbooks:
         ]
         close += [n for n in names if name.lower() in n and n not in close]
         return close[:3]
-
-
-def validate_file(
-    path: Path, actions: Mapping[str, type[BaseModel]]
-) -> tuple[Playbook | None, list[str]]:
-    """One playbook file → the playbook, or the errors naming the file, the field, the fix."""
-    name = path.name.removesuffix(".yaml").removesuffix(".yml")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        return None, [f"{path}: cannot be read: {exc.strerror}"]
-    except yaml.YAMLError as exc:
-        return None, [f"{path}: not valid YAML: {exc}"]
-    if not isinstance(raw, dict):
-        return None, [f"{path}: expected a mapping of fields (title, match, diagnostics, …)"]
-    if "name" in raw:
-        return None, [f"{path}: name: leave it out; the file name ({name}) is the name"]
-    try:
-        playbook = Playbook.model_validate({"name": name, **raw})
-    except ValidationError as exc:
-        return None, [f"{path}: {line}" for line in _describe(exc)]
-    errors = [f"{path}: {line}" for line in _check_steps(playbook, actions)]
-    errors += [f"{path}: {line}" for line in _check_example(playbook)]
-    return (None if errors else playbook), errors
-
-
-def validate_dir(
-    directory: Path, actions: Mapping[str, type[BaseModel]]
-) -> tuple[Playbooks, list[str]]:
-    """Every `*.yaml` in `directory`; the errors of all files (not just the first)."""
-    if not directory.is_dir():
-        return Playbooks({}, directory), [f"{directory}: not a directory of playbooks"]
-    files = sorted([*directory.glob("*.yaml"), *directory.glob("*.yml")])
-    if not files:
-        return Playbooks({}, directory), [f"{directory}: no playbooks (*.yaml) in it"]
-    found: dict[str, Playbook] = {}
-    errors: list[str] = []
-    for path in files:
-        playbook, problems = validate_file(path, actions)
-        errors += problems
-        if playbook is not None and playbook.name in found:
-            errors.append(f"{path}: a playbook named {playbook.name} exists already")
-        elif playbook is not None:
-            found[playbook.name] = playbook
-    return Playbooks(found, directory), errors
-
-
-def load_playbooks(directory: Path, actions: Mapping[str, type[BaseModel]]) -> Playbooks:
-    """For start-up: the playbooks, or a ConfigurationError listing every problem."""
-    playbooks, errors = validate_dir(directory, actions)
-    if errors:
-        raise ConfigurationError(
-            f"Fireline cannot start: {len(errors)} problem(s) in the playbooks:\n"
-            + "\n".join(f"  {e}" for e in errors)
-        )
-    return playbooks
-
-
-def params_models(actions: Iterable[Any]) -> dict[str, type[BaseModel]]:
-    """Action name → its Params model, from the action instances the app was built with."""
-    return {a.name: a.Params for a in actions}
-
-
-def _describe(exc: ValidationError) -> list[str]:
-    lines = []
-    errors = exc.errors()
-    for err in errors:
-        if err["type"] == "too_short" and any(
-            e["loc"][: len(err["loc"])] == err["loc"] and len(e["loc"]) > len(err["loc"])
-            for e in errors
-        ):
-            continue  # an item was invalid (reported), not missing
-        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        if err["type"] == "missing":
-            lines.append(f"{where}: required, missing")
-            continue
-        if err["type"] == "extra_forbidden":
-            lines.append(f"{where}: not a playbook field (check its spelling)")
-            continue
-        value = err.get("input")
-        shown = "" if isinstance(value, dict | list) else f" (value: {value!r})"
-        lines.append(f"{where}: {err['msg'].removeprefix('Value error, ')}{shown}")
-    return lines
-
-
-def _check_steps(playbook: Playbook, actions: Mapping[str, type[BaseModel]]) -> list[str]:
-    errors = []
-    for i, step in enumerate(playbook.diagnostics):
-        where = f"diagnostics.{i}"
-        model = actions.get(step.action)
-        if model is None:
-            close = difflib.get_close_matches(step.action, list(actions), n=2, cutoff=0.5)
-            hint = f"; did you mean {' or '.join(close)}?" if close else ""
-            errors.append(
-                f"{where}.action: {step.action!r} is not a diagnostic action{hint} "
-                f"(known: {', '.join(sorted(actions))})"
-            )
-            continue
-        errors += [f"{where}.params.{e}" for e in _check_params(step.action, step.params, model)]
-    return errors
-
-
-def _check_params(
-    action: str, params: Mapping[str, ParamValue], model: type[BaseModel]
-) -> list[str]:
-    fields = model.model_fields
-    errors = [
-        f"{key}: not a parameter of {action} (expected one of: {', '.join(fields)})"
-        for key in params
-        if key not in fields
-    ]
-    errors += [
-        f'{key}: {action} needs it (e.g. {key}: "{{{{ labels.{key} }}}}")'
-        for key, info in fields.items()
-        if info.is_required() and key not in params
-    ]
-    if errors:
-        return errors
-    templated = {k for k, v in params.items() if isinstance(v, str) and "{{" in v}
-    sample = {k: ("x" if k in templated else v) for k, v in params.items()}
-    try:
-        model.model_validate(sample)
-    except ValidationError as exc:
-        for err in exc.errors():
-            key = str(err["loc"][0]) if err["loc"] else "params"
-            if key not in templated:
-                msg = err["msg"].removeprefix("Value error, ")
-                errors.append(f"{key}: {msg} (value: {params.get(key)!r})")
-    return errors
-
-
-def _check_example(playbook: Playbook) -> list[str]:
-    from bot.playbook_match import AlertFacts, score
-
-    example = playbook.example
-    facts = AlertFacts.of(example.all_labels, example.annotations)
-    errors = []
-    if score(playbook, facts) is None:
-        errors.append("example: does not match this playbook's `match` (fix one or the other)")
-    steps = [("diagnostics", i, s.params) for i, s in enumerate(playbook.diagnostics)]
-    steps += [("remediations", i, o.params) for i, o in enumerate(playbook.remediations)]
-    for section, i, params in steps:
-        for key, value in params.items():
-            try:
-                fill(value, facts.labels)
-            except MissingLabels as exc:
-                errors.append(
-                    f"{section}.{i}.params.{key}: the example alert has no label "
-                    f"{' or '.join(exc.labels)} to fill it (add it to example.labels)"
-                )
-    return errors
 
 
 def glob_any(value: str, patterns: Iterable[str]) -> bool:

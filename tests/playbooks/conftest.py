@@ -19,7 +19,8 @@ from bot.app import Deps, Fireline, create_app
 from bot.emulator.kubernetes import Cluster as KubeCluster
 from bot.emulator.kubernetes import KubernetesDouble, ManualClock, Timing, api_client, orion_prod
 from bot.emulator.slack import SlackDouble
-from bot.playbooks import Example, Playbooks, load_playbooks, params_models
+from bot.playbook_loader import load_playbooks, params_models
+from bot.playbooks import Example, Playbooks
 from bot.policy import Cluster, Policy, RoleGrant
 from bot.redis_server import RedisHandle
 from bot.settings import DEFAULT_PLAYBOOKS_DIR

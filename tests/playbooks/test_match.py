@@ -9,8 +9,10 @@ import pytest
 
 from bot.actions import default_actions
 from bot.alertmanager import parse
+from bot.playbook_loader import load_playbooks, params_models
 from bot.playbook_match import AlertFacts, best, ranked
-from bot.playbooks import Playbook, fill_params, load_playbooks, params_models
+from bot.playbook_templates import fill_params
+from bot.playbooks import Playbook
 from bot.settings import DEFAULT_PLAYBOOKS_DIR
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "alertmanager"

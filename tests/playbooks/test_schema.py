@@ -11,14 +11,9 @@ from bot.actions import default_actions
 from bot.app import create_app
 from bot.cli import main
 from bot.errors import ConfigurationError
+from bot.playbook_loader import load_playbooks, params_models, validate_dir, validate_file
 from bot.playbook_match import AlertFacts, best
-from bot.playbooks import (
-    MissingLabels,
-    load_playbooks,
-    params_models,
-    validate_dir,
-    validate_file,
-)
+from bot.playbook_templates import MissingLabels
 from bot.settings import DEFAULT_PLAYBOOKS_DIR, Settings
 
 ACTIONS = params_models(default_actions())
@@ -203,7 +198,7 @@ def test_every_file_is_reported_not_only_the_first(tmp_path: Path) -> None:
 
 
 def test_templates_fill_from_labels_with_fallbacks_and_refuse_odd_values() -> None:
-    from bot.playbooks import fill
+    from bot.playbook_templates import fill
 
     labels = {"app": "task-service", "namespace": "orion-prod", "odd": "a b; rm -rf /"}
     assert fill("{{ labels.deployment | labels.app }}", labels) == "task-service"
@@ -250,7 +245,8 @@ def test_every_shipped_remediation_button_follows_the_approval_contract() -> Non
 
     from bot import blocks, playbook_blocks
     from bot.playbook_blocks import FilledOffer
-    from bot.playbooks import REMEDIATION_PARAMS, fill_params
+    from bot.playbook_templates import fill_params
+    from bot.playbooks import REMEDIATION_PARAMS
 
     for playbook in load_playbooks(DEFAULT_PLAYBOOKS_DIR, ACTIONS):
         labels = playbook.example.all_labels
