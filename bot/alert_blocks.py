@@ -8,6 +8,8 @@ from bot.blocks import Block, button, context, section
 MAX_LISTED = 10
 ACK_ALERT = "alert_ack"
 DECLARE_FROM_ALERT = "alert_declare"
+RUN_PLAYBOOK = "alert_run_playbook"
+SILENCE_ALERT = "alert_silence"
 
 SEVERITY_EMOJI = {"critical": "🔴", "error": "🟠", "warning": "🟡", "info": "🔵"}
 
@@ -59,6 +61,9 @@ def parent(group: AlertGroup) -> tuple[str, list[Block]]:
             buttons.append(button("Acknowledge", ACK_ALERT, group.group_id, "primary"))
         if group.incident_id is None:
             buttons.append(button("Declare incident", DECLARE_FROM_ALERT, group.group_id))
+        if group.playbook:
+            buttons.append(button("Run playbook", RUN_PLAYBOOK, group.group_id))
+        buttons.append(button("Silence 1 h", SILENCE_ALERT, group.group_id))
         if buttons:
             body.append({"type": "actions", "block_id": "alert_actions", "elements": buttons})
     return text, body

@@ -50,6 +50,8 @@ class AlertGroup(BaseModel):
     truncated: int = 0
     acknowledged_by: str | None = None
     incident_id: str | None = None
+    playbook: str = ""
+    """The playbook matched on the group's first notification ("" for none)."""
     created_at: datetime
     updated_at: datetime
 
@@ -152,6 +154,23 @@ class AlertStore:
     async def mark_seen(self, group_id: str, event_keys: list[str]) -> None:
         if event_keys:
             await self._guard(self.redis.sadd(self.keys.alert_events(group_id), *event_keys))
+
+    # --- silences made from Slack ----------------------------------------------------------
+
+    async def claim_silence(self, group_id: str, record: str, ttl_s: int) -> str | None:
+        """Claim the group's silence with `record`; None if ours, else the record there already."""
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.set(self.keys.alert_silence(group_id), record, nx=True, ex=ttl_s)
+        pipe.get(self.keys.alert_silence(group_id))
+        created, current = await self._guard(pipe.execute())
+        return None if created else (_text(current) if current else None)
+
+    async def save_silence(self, group_id: str, record: str) -> None:
+        key = self.keys.alert_silence(group_id)
+        await self._guard(self.redis.set(key, record, xx=True, keepttl=True))
+
+    async def drop_silence(self, group_id: str) -> None:
+        await self._guard(self.redis.delete(self.keys.alert_silence(group_id)))
 
 
 def _text(value: object) -> str:

@@ -14,6 +14,8 @@ import asyncio
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from typing import Protocol
 
 from bot import alert_blocks, blocks
 from bot.alert_store import AlertGroup, AlertState, AlertStore
@@ -33,10 +35,19 @@ RECLAIM_EVERY = 30  # reads between looks for entries a dead replica left behind
 
 @dataclass(frozen=True)
 class Route:
-    """Alerts whose labels include every `match` pair go to `channel`."""
+    """Alerts whose common labels match every `match` pattern (shell-style) go to `channel`."""
 
     match: Mapping[str, str]
     channel: str
+
+
+class GroupHooks(Protocol):
+    """What playbooks add to alert groups (`bot.alert_playbooks`)."""
+
+    def playbook_for(self, notification: Notification) -> str: ...
+
+    async def fired(self, group: AlertGroup) -> None:
+        """New firing alerts were shown in the group (idempotent: acts on the first only)."""
 
 
 class NoAlertChannel(UserError):
@@ -62,6 +73,7 @@ class AlertThreads:
         self.fallback_channel = fallback_channel
         self.routes = routes
         self.consumer = consumer
+        self.hooks: GroupHooks | None = None
         self._stopping = False
 
     @property
@@ -83,7 +95,7 @@ class AlertThreads:
     def route(self, notification: Notification) -> str:
         labels = notification.commonLabels
         for route in self.routes:
-            if all(labels.get(k) == v for k, v in route.match.items()):
+            if all(k in labels and fnmatchcase(labels[k], v) for k, v in route.match.items()):
                 return route.channel
         if self.fallback_channel:
             return self.fallback_channel
@@ -150,6 +162,8 @@ class AlertThreads:
                 await self._edit_parent(group)
             await self.alerts.save_group(group)
             await self.alerts.mark_seen(group_id, [a.event_key for a in new])
+        if self.hooks is not None and any(a.status == "firing" for a in new):
+            await self.hooks.fired(group)
 
     def _new_group(self, notification: Notification) -> AlertGroup:
         now = self.clock.now()
@@ -158,6 +172,7 @@ class AlertThreads:
             group_key=notification.groupKey,
             channel=self.route(notification),
             title=notification.title,
+            playbook=self.hooks.playbook_for(notification) if self.hooks else "",
             created_at=now,
             updated_at=now,
         )

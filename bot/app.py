@@ -26,8 +26,10 @@ import handlers
 from bot.actions import default_actions
 from bot.actions.base import Action
 from bot.actions.remediations import Remediation, default_remediations
+from bot.alert_playbooks import AlertPlaybooks
+from bot.alert_policy import ALERT_PRINCIPAL
 from bot.alert_store import AlertStore
-from bot.alert_threads import AlertThreads, run_worker
+from bot.alert_threads import AlertThreads, Route, run_worker
 from bot.authorizer import Authorizer
 from bot.checklists import load_checklists
 from bot.clock import Clock, SystemClock
@@ -40,6 +42,9 @@ from bot.health import HealthChecker
 from bot.inflight import InFlight
 from bot.kube import DEFAULT_TIMEOUT_S, KubeGateway, api_client_for
 from bot.lifecycle import IncidentService
+from bot.playbook_loader import load_playbooks, params_models
+from bot.playbook_runner import PlaybookRunner
+from bot.playbooks import Playbooks
 from bot.policy import Policy, load_policy
 from bot.prometheus import PrometheusGateway
 from bot.redis_server import RedisHandle, connect
@@ -51,6 +56,7 @@ from bot.reminders import ReminderPolicy
 from bot.scheduler import JobQueue, Scheduler
 from bot.services import Services
 from bot.settings import Settings
+from bot.silences import AlertmanagerGateway
 from bot.slack import SlackGateway, build_client
 from bot.store import Store
 from handlers.http import alert_routes, routes
@@ -84,6 +90,8 @@ class Deps:
     """The remediation actions (the explicit registry)."""
     remediation_poll_s: float = 1.0
     """How often a rollout being verified is looked at."""
+    playbooks: Playbooks | None = None
+    """Playbooks instead of those in `FIRELINE_PLAYBOOKS_DIR`."""
 
 
 def kube_factory(policy: Policy, deps: Deps) -> Callable[[str], KubeGateway]:
@@ -105,6 +113,12 @@ class Fireline:
     def __init__(self, settings: Settings, deps: Deps) -> None:
         self.settings = settings
         self.deps = deps
+        # Before anything connects: a bad playbook stops start-up with every problem named.
+        self.playbooks = (
+            deps.playbooks
+            if deps.playbooks is not None
+            else load_playbooks(settings.playbooks_dir, params_models(deps.actions))
+        )
         self.redis = deps.redis or connect(settings.redis_url, settings.data_dir)
         self._owns_redis = deps.redis is None
         client = build_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_base)
@@ -126,7 +140,9 @@ class Fireline:
             if policy.prometheus
             else None
         )
-        authorizer = Authorizer(policy, slack.usergroup_members)
+        authorizer = Authorizer(
+            policy, slack.usergroup_members, principals={ALERT_PRINCIPAL: (policy.alerts.run_as,)}
+        )
         kube = kube_factory(policy, deps)
         self.diagnostics = DiagnosticsService(
             deps.actions,
@@ -148,9 +164,25 @@ class Fireline:
             slack,
             deps.clock,
             fallback_channel=settings.alerts_channel,
+            routes=tuple(Route(r.match, r.channel) for r in policy.alerts.routes),
             consumer=settings.instance_name,
         )
         self.scheduler = Scheduler(JobQueue(store), deps.clock)
+        playbooks = PlaybookRunner(self.playbooks, self.diagnostics, store, slack)
+        self.alert_playbooks = AlertPlaybooks(
+            playbooks,
+            alerts.alerts,
+            store,
+            slack,
+            deps.clock,
+            self.scheduler,
+            authorizer,
+            policy.alerts,
+            AlertmanagerGateway(self.http, str(settings.alertmanager_url))
+            if settings.alertmanager_url
+            else None,
+        )
+        alerts.hooks = self.alert_playbooks
         followups = Followups(
             store,
             slack,
@@ -194,11 +226,13 @@ class Fireline:
                 followups,
                 diagnostics=self.diagnostics,
                 remediation=self.remediation,
+                playbooks=playbooks,
             ),
             inflight=InFlight(),
             alerts=alerts,
             followups=followups,
             remediation=self.remediation,
+            alert_playbooks=self.alert_playbooks,
         )
         self.bolt = AsyncApp(
             client=client,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import fnmatch
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -50,14 +50,19 @@ class Authorizer:
         *,
         cache_s: float = GROUP_CACHE_S,
         monotonic: Callable[[], float] = time.monotonic,
+        principals: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
         self.policy = policy
+        # Non-person users (the alert pipeline) and the roles they hold; never a Slack user ID.
+        self.principals = dict(principals or {})
         self._group_members = group_members
         self._cache_s = cache_s
         self._monotonic = monotonic
         self._groups: dict[str, tuple[float, frozenset[str]]] = {}
 
     async def roles_of(self, user: str) -> list[str]:
+        if user in self.principals:
+            return list(self.principals[user])
         roles = []
         for name, grant in self.policy.roles.items():
             if name == self.policy.default_role or user in grant.users:

@@ -1,4 +1,5 @@
-"""The `fireline` command: `serve` runs the bot, `report INC-42` prints a report locally."""
+"""The `fireline` command: `serve` runs the bot, `report INC-42` prints a report locally,
+`playbooks validate [PATH]` checks playbook files before they are deployed."""
 
 from __future__ import annotations
 
@@ -28,10 +29,18 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("serve", help="run the bot")
     report = sub.add_parser("report", help="print an incident's post-incident report")
     report.add_argument("incident_id", help="e.g. INC-42")
+    books = sub.add_parser("playbooks", help="check playbook files")
+    books_sub = books.add_subparsers(dest="playbooks_command", required=True)
+    validate = books_sub.add_parser("validate", help="validate a playbook directory or file")
+    validate.add_argument(
+        "path", nargs="?", default=None, help="directory or .yaml file (default: the shipped ones)"
+    )
     args = parser.parse_args(argv)
     try:
         if args.command == "serve":
             return _serve()
+        if args.command == "playbooks":
+            return _validate_playbooks(args.path)
         return asyncio.run(_report(args.incident_id))
     except ConfigurationError as exc:
         print(str(exc), file=sys.stderr)
@@ -52,6 +61,30 @@ def _serve() -> int:
     configure_logging(settings.log_level, settings.secret_values())
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve(settings))
+    return 0
+
+
+def _validate_playbooks(path: str | None) -> int:
+    from pathlib import Path
+
+    from bot.actions import default_actions
+    from bot.playbook_loader import params_models, validate_dir, validate_file
+    from bot.settings import DEFAULT_PLAYBOOKS_DIR
+
+    target = Path(path) if path else DEFAULT_PLAYBOOKS_DIR
+    actions = params_models(default_actions())
+    if target.is_file():
+        playbook, errors = validate_file(target, actions)
+        names = [playbook.name] if playbook else []
+    else:
+        playbooks, errors = validate_dir(target, actions)
+        names = list(playbooks.by_name)
+    for error in errors:
+        print(error, file=sys.stderr)
+    if errors:
+        print(f"{len(errors)} problem(s); nothing was changed.", file=sys.stderr)
+        return 1
+    print(f"{len(names)} playbook(s) valid in {target}: {', '.join(names)}")
     return 0
 
 

@@ -27,6 +27,8 @@ ALIASES = {
     "ls": "list",
     "follow-up": "followup",
     "action": "followup",
+    "playbooks": "playbook",
+    "runbook": "playbook",
 }
 
 
@@ -56,6 +58,12 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
     Subcommand("timeline", "timeline", "show the timeline", True),
     Subcommand("report", "report", "upload the post-incident report", True),
     Subcommand("list", "list", "open incidents, everywhere", False),
+    Subcommand(
+        "playbook",
+        "playbook [name] [target] [-n namespace]",
+        "list the playbooks, or run one: its diagnostics, then what to do",
+        False,
+    ),
     Subcommand("help", "help", "this help", False),
 )
 BY_NAME = {s.name: s for s in SUBCOMMANDS}
@@ -182,4 +190,5 @@ _PARSERS: dict[str, _Parser] = {
     "note": _with_text(required=True),
     "followup": _with_text(required=True),
     "resolve": _with_text(required=False),
+    "playbook": _with_text(required=False),
 }

@@ -23,6 +23,7 @@ from typing import Any
 from bot import messages
 from bot.actions.base import Action, Context, close_matches
 from bot.authorizer import Authorizer
+from bot.blocks import context
 from bot.clock import Clock
 from bot.database import DatabaseGateway
 from bot.dispatch import Actor, Reply
@@ -30,7 +31,7 @@ from bot.errors import Denied, FirelineError, RateLimited, SlackRejected, UsageE
 from bot.health import HealthChecker
 from bot.incident import Incident, TimelineEntry
 from bot.kube import KubeGateway
-from bot.output import Result, fit
+from bot.output import MAX_BLOCKS, Result, fit
 from bot.prometheus import PrometheusGateway
 from bot.slack import SlackGateway
 from bot.store import Store
@@ -95,8 +96,15 @@ class DiagnosticsService:
         )
 
     async def run(
-        self, action: Action[Any, Any], params: Any, *, user: str, incident: Incident | None
+        self,
+        action: Action[Any, Any],
+        params: Any,
+        *,
+        user: str,
+        incident: Incident | None,
+        per_minute: int | None = None,
     ) -> Run:
+        """`per_minute`: this run's rate limit instead of the policy's per-person one."""
         started = time.perf_counter()
         ctx = self.context(user, incident)
         first = next(iter(type(params).positional), "")
@@ -108,7 +116,7 @@ class DiagnosticsService:
             roles = await self.authorizer.check(user, action.name, scopes)
             ctx.permitted = self.authorizer.permitted(roles, self.actions)
             ctx.reaches = partial(self.authorizer.reaches, roles)
-            limit = self.authorizer.policy.rate_limit.per_minute
+            limit = per_minute or self.authorizer.policy.rate_limit.per_minute
             wait = await self.store.take_rate(user, limit, int(time.time() * 1000))
             if wait:
                 raise RateLimited(messages.rate_limited(limit, wait), retry_after=wait)
@@ -139,7 +147,13 @@ class DiagnosticsService:
         return run
 
     async def run_named(
-        self, name: str, values: Mapping[str, Any], *, user: str, incident: Incident | None
+        self,
+        name: str,
+        values: Mapping[str, Any],
+        *,
+        user: str,
+        incident: Incident | None,
+        per_minute: int | None = None,
     ) -> Run:
         """Run an action by name with parameters from data (a playbook step)."""
         action = self.actions.get(name)
@@ -147,7 +161,26 @@ class DiagnosticsService:
             known = sorted(self.actions)
             close = close_matches(name, known)
             raise UsageError(messages.no_such_named("action", name, known, close))
-        return await self.run(action, action.build(dict(values)), user=user, incident=incident)
+        params = action.build(dict(values))
+        return await self.run(action, params, user=user, incident=incident, per_minute=per_minute)
+
+    async def post(
+        self, run: Run, channel: str, *, thread_ts: str | None = None, lead: str | None = None
+    ) -> str:
+        """Post a run's result (files in its thread), `lead` as a first line; returns its ts.
+
+        Raises `SlackRejected` when the channel refuses it (Fireline is not a member)."""
+        assert run.result is not None
+        fitted = fit(run.result, _slug(run.action, run.target))
+        body = fitted.blocks
+        if lead and len(body) < MAX_BLOCKS:
+            body = [context(lead), *body]
+        ts = await self.slack.post_message(channel, fitted.text, body, thread_ts=thread_ts)
+        for file in fitted.files:
+            await self.slack.upload_file(
+                channel, file.filename, file.content, file.title, "", thread_ts=thread_ts or ts
+            )
+        return ts
 
     async def _record(self, run: Run, incident: Incident | None) -> None:
         headline = run.result.headline[0] if run.result and run.result.headline else ""
@@ -194,17 +227,13 @@ class DiagnosticsService:
         run = await self.run(action, params, user=actor.user, incident=incident)
         if run.result is None:
             return run.message
-        fitted = fit(run.result, _slug(action.name, run.target))
         try:
-            ts = await self.slack.post_message(actor.channel, fitted.text, fitted.blocks)
+            await self.post(run, actor.channel)
         except SlackRejected as exc:
             # Not a member of this channel (a DM, a private channel): show it to the person.
+            fitted = fit(run.result, _slug(action.name, run.target))
             await self.slack.post_ephemeral(actor.channel, actor.user, fitted.text, fitted.blocks)
             return messages.posted_here_only(exc.code) if fitted.files else None
-        for file in fitted.files:
-            await self.slack.upload_file(
-                actor.channel, file.filename, file.content, file.title, "", thread_ts=ts
-            )
         return None
 
 

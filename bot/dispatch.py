@@ -24,6 +24,7 @@ from bot.lifecycle import Declared, IncidentService
 
 if TYPE_CHECKING:
     from bot.diagnostics import DiagnosticsService
+    from bot.playbook_runner import PlaybookRunner
     from bot.remediation import RemediationService
 
 Later = Callable[[], Awaitable[str | None]]
@@ -62,12 +63,14 @@ class Dispatcher:
         hooks: LifecycleHooks | None = None,
         diagnostics: DiagnosticsService | None = None,
         remediation: RemediationService | None = None,
+        playbooks: PlaybookRunner | None = None,
     ) -> None:
         self.incidents = incidents
         self.alerts = alerts
         self.hooks = hooks
         self.diagnostics = diagnostics
         self.remediation = remediation
+        self.playbooks = playbooks
         self.store = incidents.store
         self.clock = incidents.clock
         # Every subcommand about one incident, explicitly (the parser's table lists them all).
@@ -104,6 +107,10 @@ class Dispatcher:
             return Reply(text=messages.usage([(a.usage, a.help()) for a in actions]))
         if cmd.name == "declare":
             return await self._declare_command(cmd, actor)
+        if cmd.name == "playbook":
+            if self.playbooks is None:
+                return Reply(text=messages.no_playbooks())
+            return await self.playbooks.command(cmd.text or "", actor)
         if cmd.name == "list":
             incidents = await self.store.list_incidents(open_only=True)
             return Reply(

@@ -211,7 +211,7 @@ class KubeGateway:
                 method,
                 url,
                 headers=headers,
-                body=json.dumps(body).encode() if body is not None else None,
+                body=orjson.dumps(body) if body is not None else None,
                 timeout=urllib3.Timeout(total=self.timeout_s),
                 retries=False,
             )
@@ -293,7 +293,7 @@ class KubeGateway:
             verb,
         )
         try:
-            data = json.loads(raw)
+            data = orjson.loads(raw)
         except ValueError as exc:
             raise Unavailable(f"Kubernetes answered {path} with something not JSON") from exc
         return data if isinstance(data, dict) else {}

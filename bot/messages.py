@@ -681,3 +681,96 @@ def verify_unreachable(detail: str) -> str:
 def remediation_event(state: str, actor: str | None, detail: str | None) -> str:
     who = f" by <@{actor}>" if actor else ""
     return f"{state}{who}" + (f": {detail}" if detail else "")
+
+
+# --- playbooks and alert actions (issue 6) ---------------------------------------------------
+
+PLAYBOOK_USAGE = "/incident playbook [name] [target] [-n namespace]"
+
+
+def no_playbooks() -> str:
+    return "Playbooks are not available in this Fireline."
+
+
+def no_such_playbook(name: str, close: list[str]) -> str:
+    hint = " Did you mean " + " or ".join(f"`{c}`" for c in close) + "?" if close else ""
+    return f"No playbook `{name}`.{hint} `/incident playbook` lists them."
+
+
+def playbook_running(title: str, where: str) -> str:
+    return f"Running the *{title}* playbook{where} … results follow in a thread."
+
+
+def playbook_step_needs(action: str, field: str, labels: list[str]) -> str:
+    wanted = " or ".join(f"`{label}`" for label in labels)
+    return f"`{action}` not run: it needs {field}, from the label {wanted}, which is not set."
+
+
+def playbook_step_failed(action: str, reason: str) -> str:
+    return f"`{action}`: {reason}"
+
+
+def playbook_problems(count: int, details: list[str]) -> str:
+    return f"{count} playbook diagnostic(s) were not shown:\n" + "\n".join(
+        f"• {d}" for d in details
+    )
+
+
+def playbook_cannot_post(code: str) -> str:
+    return (
+        f"Fireline cannot post the playbook in this channel ({code}). Invite it with "
+        "`/invite @Fireline`, or run the playbook in an incident channel."
+    )
+
+
+def playbook_left_out(count: int, user: str | None) -> str:
+    whom = f" — details sent to <@{user}>" if user else ""
+    return f"⚠️ {count} diagnostic(s) not shown{whom}."
+
+
+def alert_playbook_started(title: str, role: str) -> str:
+    return f"📘 Playbook *{title}*: running its diagnostics (as the alert pipeline, role `{role}`)."
+
+
+def alert_playbook_run_by(title: str, user: str) -> str:
+    return f"📘 <@{user}> ran the *{title}* playbook."
+
+
+def alert_no_playbook() -> str:
+    return "No playbook matches these alerts. `/incident playbook` lists them all."
+
+
+def alert_group_unknown() -> str:
+    return "Fireline no longer knows that alert group; nothing was done."
+
+
+def silence_not_configured() -> str:
+    return (
+        "Silences are not configured: set FIRELINE_ALERTMANAGER_URL to Alertmanager's address, "
+        "then click again."
+    )
+
+
+def silence_denied(held: list[str], allowing: tuple[str, ...]) -> str:
+    have = ", ".join(held) or "no role"
+    need = " or ".join(allowing) or "a role the policy does not define"
+    return f"🚫 Silencing alerts needs the role {need}; you have {have}. Nothing was silenced."
+
+
+def silence_exists(user: str, until: str) -> str:
+    return f"These alerts are already silenced by <@{user}> until {until}."
+
+
+def silence_recorded(user: str, until: str, silence_id: str, matchers: str) -> str:
+    return (
+        f"🔕 <@{user}> silenced these alerts until {until} (Alertmanager silence "
+        f"`{silence_id}`, matching {matchers})."
+    )
+
+
+def silence_no_matchers() -> str:
+    return "These alerts share no labels, so a silence would match everything; nothing was done."
+
+
+def silence_failed(reason: str) -> str:
+    return f"The silence was not created: {reason}. Try again, or silence in Alertmanager."

@@ -19,6 +19,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from bot.alert_policy import AlertPolicy
 from bot.errors import ConfigurationError
 from bot.remediation_policy import RemediationPolicy
 
@@ -243,6 +244,8 @@ class Policy(_Strict):
 
     remediation: RemediationPolicy = RemediationPolicy()
     """Guarded remediation (restart, scale, rollback, delete-pod); off unless enabled."""
+    alerts: AlertPolicy = AlertPolicy()
+    """Alert routing, the role alert-triggered diagnostics run as, who may silence."""
 
     @field_validator("roles")
     @classmethod
@@ -262,6 +265,9 @@ class Policy(_Strict):
         for where, role in self.remediation.roles_named():
             if role not in self.roles:
                 raise ValueError(f"{where}: {role!r} is not one of the roles")
+        problems = self.alerts.role_errors(self.roles)
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
 
     def _role_targets_exist(self) -> None:

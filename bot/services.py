@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from bot.alert_playbooks import AlertPlaybooks
 from bot.alert_threads import AlertThreads
 from bot.clock import Clock
 from bot.dispatch import Dispatcher
@@ -31,3 +32,4 @@ class Services:
     alerts: AlertThreads
     followups: Followups
     remediation: RemediationService | None = None
+    alert_playbooks: AlertPlaybooks | None = None

@@ -30,6 +30,7 @@ from bot.reminders import (
 )
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+DEFAULT_PLAYBOOKS_DIR = Path(__file__).resolve().parents[1] / "playbooks"
 
 Port = Annotated[int, Field(ge=0, le=65535)]
 
@@ -118,6 +119,12 @@ class Settings(BaseSettings):
     action_timeout_s: float = Field(default=20.0, gt=0, le=300, alias="FIRELINE_ACTION_TIMEOUT_S")
     """Longest a diagnostic may run; what is unfinished by then is reported as failed."""
 
+    playbooks_dir: Path = Field(default=DEFAULT_PLAYBOOKS_DIR, alias="FIRELINE_PLAYBOOKS_DIR")
+    """Directory of playbook YAML files, validated at start-up. Default: the repository's."""
+
+    alertmanager_url: AnyHttpUrl | None = Field(default=None, alias="FIRELINE_ALERTMANAGER_URL")
+    """Alertmanager's base URL, for the Silence 1 h button (API v2). Unset: no silences."""
+
     @field_validator("slack_bot_token")
     @classmethod
     def _bot_token_shape(cls, value: SecretStr) -> SecretStr:
@@ -190,6 +197,16 @@ class Settings(BaseSettings):
         if not value or len(value) > 64 or any(c.isspace() or c in "*?[]" for c in value):
             raise ValueError("must be 1-64 characters without spaces or * ? [ ]")
         return value
+
+    @field_validator("playbooks_dir", mode="before")
+    @classmethod
+    def _default_playbooks(cls, value: object) -> object:
+        return DEFAULT_PLAYBOOKS_DIR if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("alertmanager_url", mode="before")
+    @classmethod
+    def _empty_url(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("policy_file")
     @classmethod

@@ -131,6 +131,10 @@ class Keys:
     def alert_group_by_parent(self, channel_id: str, ts: str) -> str:
         return f"{self.prefix}alertparent:{channel_id}:{ts}"
 
+    def alert_silence(self, group_id: str) -> str:
+        """The group's silence made from Slack (JSON: who, until, ID); expires with the silence."""
+        return f"{self.prefix}alertgroup:{group_id}:silence"
+
     def claim(self, scope: str, key: str) -> str:
         return f"{self.prefix}claim:{scope}:{key}"
 

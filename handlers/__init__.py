@@ -8,7 +8,7 @@ from __future__ import annotations
 from slack_bolt.async_app import AsyncApp
 
 from bot.services import Services
-from handlers import actions, checklists, commands, events, remediation, views
+from handlers import actions, checklists, commands, events, playbooks, remediation, views
 
 
 def register(app: AsyncApp, services: Services) -> None:
@@ -18,3 +18,4 @@ def register(app: AsyncApp, services: Services) -> None:
     views.register(app, services)
     events.register(app, services)
     remediation.register(app, services)
+    playbooks.register(app, services)

@@ -15,12 +15,14 @@ from typing import Any, TypeVar
 from bot.app import Deps, Fireline, create_app
 from bot.clock import Clock
 from bot.emulator.slack import SlackDouble
+from bot.playbooks import Playbooks
 from bot.redis_server import RedisHandle
 from bot.settings import Settings
 
 T = TypeVar("T")
 SIGNING_SECRET = "e2e-signing-secret"
 WEBHOOK_TOKEN = "e2e-webhook-token-0123456789"
+NO_PLAYBOOKS = Playbooks({})
 
 
 async def eventually(check: Callable[[], T | None], limit_s: float = 5.0, what: str = "") -> T:
@@ -167,9 +169,11 @@ async def start_bot(
     redis: RedisHandle | None,
     prefix: str,
     clock: Clock | None = None,
+    playbooks: Playbooks | None = NO_PLAYBOOKS,
     **overrides: Any,
 ) -> Fireline:
-    deps = Deps(redis=redis)
+    """Playbooks are off unless given (their runs would interleave with what a test counts)."""
+    deps = Deps(redis=redis, playbooks=playbooks)
     if clock is not None:
         deps.clock = clock
     app = create_app(settings_for(slack, broadcast, redis_prefix=prefix, **overrides), deps)

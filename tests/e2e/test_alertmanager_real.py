@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
-import socket
-import subprocess
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,78 +11,15 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from tests.e2e.alertmanager_process import running_alertmanager
 from tests.e2e.harness import WEBHOOK_TOKEN, Harness
-
-CONFIG = """
-route:
-  receiver: fireline
-  group_by: ['alertname', 'namespace']
-  group_wait: 1s
-  group_interval: 1s
-  repeat_interval: 1h
-receivers:
-  - name: fireline
-    webhook_configs:
-      - url: {url}
-        send_resolved: true
-        http_config:
-          authorization:
-            type: Bearer
-            credentials: {token}
-"""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
 async def alertmanager(harness: Harness, tmp_path: Path) -> AsyncIterator[str]:
-    binary = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
-    if binary is None:
-        pytest.fail(
-            "Alertmanager is not installed: apt-get install prometheus-alertmanager "
-            "(make test does this via scripts/ensure-services)"
-        )
-    config = tmp_path / "alertmanager.yml"
-    config.write_text(
-        CONFIG.format(url=f"{harness.app.url}/webhooks/alertmanager", token=WEBHOOK_TOKEN)
-    )
-    port = free_port()
-    log = (tmp_path / "alertmanager.log").open("wb")
-    process = await asyncio.create_subprocess_exec(
-        *[
-            binary,
-            f"--config.file={config}",
-            f"--storage.path={tmp_path / 'data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-            "--cluster.listen-address=",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=log,
-    )
-    url = f"http://127.0.0.1:{port}"
-    async with aiohttp.ClientSession() as session:
-        for _ in range(100):
-            try:
-                async with session.get(f"{url}/-/ready") as response:
-                    if response.status == 200:
-                        break
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.1)
-        else:
-            process.kill()
-            log.close()
-            pytest.fail(
-                f"Alertmanager did not start: {(tmp_path / 'alertmanager.log').read_text()}"
-            )
-    yield url
-    process.terminate()
-    await asyncio.wait_for(process.wait(), 10)
-    log.close()
+    webhook = f"{harness.app.url}/webhooks/alertmanager"
+    async with running_alertmanager(tmp_path, webhook, WEBHOOK_TOKEN) as url:
+        yield url
 
 
 async def post_alerts(url: str, alerts: list[dict]) -> None:

@@ -1,0 +1,148 @@
+"""`/incident playbook` typed in the Slack double: the list, a run's thread, the person's policy."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from bot import blocks
+from tests.e2e.harness import eventually
+from tests.playbooks.conftest import SHIPPED, World
+
+
+def flat(message: dict[str, Any]) -> str:
+    return json.dumps(message.get("blocks") or [], ensure_ascii=False) + message.get("text", "")
+
+
+def remediation_buttons(message: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        b["accessory"]
+        for b in message.get("blocks") or []
+        if b.get("accessory", {}).get("action_id") == blocks.REMEDIATION_REQUEST
+    ]
+
+
+async def run_thread(world: World, user: str, text: str) -> tuple[dict, list[dict]]:
+    """Type a playbook run; wait for its guidance; return the header and its thread."""
+    before = len(world.slack.messages(world.room))
+    await world.type(user, text)
+    header = await eventually(lambda: (world.slack.messages(world.room)[before:] or [None])[0])
+    thread = await eventually(
+        lambda: (
+            t
+            if (t := world.thread(world.room, header["ts"]))
+            and "Next steps" in t[-1].get("text", "")
+            else None
+        ),
+        10.0,
+        "the playbook's guidance",
+    )
+    return header, thread
+
+
+async def test_the_list_names_every_playbook_to_the_person_only(make_world) -> None:
+    world = await make_world()
+    response = await world.type(world.viewer, "playbook")
+    shown = str(response)
+    for playbook in SHIPPED:
+        assert f"`{playbook.name}` — {playbook.title}" in shown
+    assert "/incident playbook <name> [target] [-n namespace]" in shown
+    assert world.slack.messages(world.room) == []  # nothing posted in the channel
+
+
+async def test_a_run_posts_diagnostics_then_guidance_with_remediation_buttons(make_world) -> None:
+    world = await make_world()
+    header, thread = await run_thread(
+        world, world.oncall, "playbook memory-leak task-service -n orion-prod"
+    )
+    assert "Memory leak" in header["text"] and "`task-service`" in flat(header)
+    texts = [flat(m) for m in thread]
+    # top, pods and rollout-history ran against the Kubernetes double, in the playbook's order,
+    # each led by what to look for.
+    assert any("OOMKilled" in t for t in texts), texts
+    assert "How close each pod is to its memory limit" in texts[0]
+    guidance = thread[-1]
+    assert "Mitigate now" in flat(guidance) and "Fix for good" in flat(guidance)
+    assert "kubernetes.io/docs/tasks/configure-pod-container/assign-memory" in flat(guidance)
+    buttons = remediation_buttons(guidance)
+    values = [json.loads(b["value"]) for b in buttons]
+    assert values == [
+        {"action": "restart", "params": {"deployment": "task-service", "namespace": "orion-prod"}},
+        {"action": "rollback", "params": {"deployment": "task-service", "namespace": "orion-prod"}},
+    ]
+    assert [b["text"]["text"] for b in buttons] == [
+        "Restart task-service",
+        "Roll back task-service",
+    ]
+    # No Prometheus in this policy: the person is told, the thread only counts it.
+    told = await world.told_eventually(world.oncall, "not shown")
+    assert "`query`" in told and "Prometheus" in told
+    assert f"details sent to <@{world.oncall}>" in flat(guidance)
+    audit = await world.app.services.store.audit_log()
+    assert {a["action"] for a in audit} >= {"top", "pods", "rollout-history"}
+    assert {a["user"] for a in audit} == {world.oncall}
+
+
+async def test_what_the_person_may_not_run_is_told_to_them_alone(make_world) -> None:
+    world = await make_world()
+    _, thread = await run_thread(world, world.viewer, "playbook crash-loop task-service")
+    texts = " ".join(flat(m) for m in thread)
+    assert "Pods of" in texts or "pods ready" in texts  # pods is a viewer action
+    assert "needs the role" not in texts  # denials are not posted for everyone
+    told = await world.told_eventually(world.viewer, "not shown")
+    assert "`logs`" in told and "needs the role" in told
+    audit = await world.app.services.store.audit_log()
+    assert any(a["action"] == "logs" and a["outcome"] == "denied" for a in audit)
+
+
+async def test_in_an_incident_channel_the_buttons_carry_the_incident(make_world) -> None:
+    world = await make_world()
+    await world.type(world.oncall, "declare P1 tasks failing")
+    channel = await eventually(
+        lambda: next(
+            (c.id for c in world.slack.ws.channels.values() if c.name.startswith("inc-")), None
+        )
+    )
+    await world.type(world.oncall, "playbook high-error-rate task-service", channel=channel)
+    guidance = await eventually(
+        lambda: next(
+            (
+                m
+                for top in world.slack.messages(channel)
+                for m in world.thread(channel, top["ts"])
+                if "Next steps" in m.get("text", "")
+            ),
+            None,
+        ),
+        10.0,
+    )
+    [rollback, restart] = [json.loads(b["value"]) for b in remediation_buttons(guidance)]
+    assert rollback["incident"] == restart["incident"] == "INC-1"
+    timeline = await world.app.services.store.timeline("INC-1")
+    assert any(e.kind == "diagnostic" for e in timeline)
+
+
+async def test_mistakes_get_what_to_type_instead(make_world) -> None:
+    world = await make_world()
+    assert "Did you mean `memory-leak`" in str(
+        await world.type(world.oncall, "playbook memory-leek")
+    )
+    assert "`high-cpu`" in str(await world.type(world.oncall, "playbook cpu"))
+    response = str(await world.type(world.oncall, "playbook high-cpu a b"))
+    assert "/incident playbook [name] [target] [-n namespace]" in response
+    response = str(await world.type(world.oncall, "playbook high-cpu task-service --cluster x"))
+    assert "--cluster" in response
+    assert world.slack.messages(world.room) == []
+
+
+async def test_a_label_the_run_lacks_skips_that_diagnostic_and_says_which(make_world) -> None:
+    world = await make_world()
+    # No target typed: the steps that need the deployment are skipped; `hpa` needs none.
+    _, thread = await run_thread(world, world.oncall, "playbook high-cpu")
+    assert len(thread) == 2 and "pinned at max replicas" in thread[0]["text"]
+    assert "3 diagnostic(s) not shown" in flat(thread[1])
+    told = await world.told_eventually(world.oncall, "not shown")
+    assert (
+        "`top` not run: it needs target, from the label `deployment` or `service` or `app`" in told
+    )
+    assert remediation_buttons(thread[1]) == []  # nothing to restart without a name
