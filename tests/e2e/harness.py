@@ -62,10 +62,10 @@ class Harness:
             return response.status, await response.json()
 
     async def alerts_done(self, limit_s: float = 10.0) -> None:
-        """Wait until every accepted notification has been shown in Slack."""
+        """Wait until every accepted notification has been shown in Slack (inbox and outbox)."""
         store = self.app.services.alerts.alerts
         deadline = asyncio.get_running_loop().time() + limit_s
-        while await store.backlog():
+        while await store.backlog() or await self.app.outbox.waiting():
             assert asyncio.get_running_loop().time() < deadline, "alert inbox not drained"
             await asyncio.sleep(0.02)
         await self.settle()
