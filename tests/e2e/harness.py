@@ -151,6 +151,9 @@ def settings_for(slack: SlackDouble, broadcast: str, **overrides: Any) -> Settin
         "http_port": 0,
         "broadcast_channel": broadcast,
         "redis_url": None,
+        # The double these tests use by default does not rate-limit; tests of the limits pass
+        # the double's scale (tests/e2e/test_outbox.py).
+        "slack_rate_scale": 20.0,
         **overrides,
     }
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

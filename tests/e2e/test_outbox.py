@@ -98,6 +98,7 @@ async def test_a_storm_is_one_digest_then_every_thread_without_a_429(
             for g in range(groups):
                 body = storm.notification(g, n)
                 await asyncio.gather(a.webhook(body), b.webhook(body))
+
         # Every group is visible (its parent, or a line in the digest) long before each has its
         # own thread: the groups that came before the backlog built up have their parents.
         def visible() -> dict[str, Any] | None:
@@ -156,9 +157,7 @@ async def test_successive_changes_are_coalesced_into_one_post(
     await asyncio.sleep(1.2)
     for n in range(2, 7):
         await h.webhook(storm.notification(0, n))
-    await eventually(lambda: True)
-    while await h.app.services.alerts.alerts.backlog():
-        await asyncio.sleep(0.02)
+    await inbox_read(h)
     assert limited.calls("chat.postMessage") == []
     await h.app.stop()
 
@@ -214,8 +213,7 @@ async def test_a_crash_between_posting_and_recording_does_not_post_twice(
     outbox.stop()
     await asyncio.sleep(1.2)
     await h.webhook(storm.notification(0, 3))
-    while await h.app.services.alerts.alerts.backlog():
-        await asyncio.sleep(0.02)
+    await inbox_read(h)
 
     async def crash(*_: object) -> None:
         raise Unavailable("the process died here")
@@ -256,6 +254,14 @@ async def test_refused_alert_messages_are_parked_and_can_be_retried(
         assert await h.app.outbox.parked(alerts) == {}
     finally:
         await h.app.stop()
+
+
+async def inbox_read(h: Harness, limit_s: float = 10.0) -> None:
+    """Wait until the alert worker has handled every notification (queued on the outbox)."""
+    deadline = asyncio.get_running_loop().time() + limit_s
+    while await h.app.services.alerts.alerts.backlog():
+        assert asyncio.get_running_loop().time() < deadline, "the alert inbox was not read"
+        await asyncio.sleep(0.02)
 
 
 async def _only_group(h: Harness) -> str:
