@@ -1,4 +1,5 @@
-"""The `fireline` command: `serve` runs the bot, `report INC-42` prints a report locally."""
+"""The `fireline` command: `serve` runs the bot, `report INC-42` prints a report locally,
+`outbox [--retry]` lists (and queues again) alert messages Slack refused."""
 
 from __future__ import annotations
 
@@ -28,10 +29,14 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("serve", help="run the bot")
     report = sub.add_parser("report", help="print an incident's post-incident report")
     report.add_argument("incident_id", help="e.g. INC-42")
+    outbox = sub.add_parser("outbox", help="list alert messages Slack refused (parked)")
+    outbox.add_argument("--retry", action="store_true", help="queue them all again")
     args = parser.parse_args(argv)
     try:
         if args.command == "serve":
             return _serve()
+        if args.command == "outbox":
+            return asyncio.run(_outbox(retry=args.retry))
         return asyncio.run(_report(args.incident_id))
     except ConfigurationError as exc:
         print(str(exc), file=sys.stderr)
@@ -70,6 +75,25 @@ async def _report(incident_id: str) -> int:
     finally:
         await app.stop()
     print(markdown)
+    return 0
+
+
+async def _outbox(*, retry: bool) -> int:
+    from bot.app import create_app
+    from bot.settings import load_settings
+
+    app = create_app(load_settings())
+    try:
+        parked = await app.outbox.parked_everywhere()
+        for channel, slots in sorted(parked.items()):
+            for slot, why in sorted(slots.items()):
+                print(f"{channel}  {slot}  {why}")
+            if retry:
+                print(f"{channel}: {await app.outbox.retry_parked(channel)} queued again")
+        if not parked:
+            print("Nothing parked: every alert message Slack was given was accepted.")
+    finally:
+        await app.stop()
     return 0
 
 

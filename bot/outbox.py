@@ -60,8 +60,10 @@ if ARGV[5] ~= '' then redis.call('ZADD', KEYS[1], 'XX', ARGV[5], ARGV[1]) end
 return 0
 """
 
-# KEYS: queue, versions, attempts, parked. ARGV: slot, why. Moves the slot to the parked hash.
+# KEYS: queue, versions, attempts, parked, parked channels. ARGV: slot, why, channel. Moves the
+# slot to the channel's parked hash.
 _PARK = """
+redis.call('SADD', KEYS[5], ARGV[3])
 redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('HDEL', KEYS[2], ARGV[1])
 redis.call('HDEL', KEYS[3], ARGV[1])
@@ -155,6 +157,12 @@ class Outbox:
         raw = await self._guard(self.redis.hgetall(self.keys.outbox_parked(channel)))
         return {_text(k): _text(v) for k, v in raw.items()}
 
+    async def parked_everywhere(self) -> dict[str, dict[str, str]]:
+        """Channel → its parked slots and why (`fireline outbox`)."""
+        channels = await self._guard(self.redis.smembers(self.keys.outbox_parked_channels))
+        found = {_text(c): await self.parked(_text(c)) for c in channels}
+        return {c: p for c, p in found.items() if p}
+
     async def retry_parked(self, channel: str) -> int:
         """Queue every parked slot of `channel` again; returns how many."""
         parked = await self.parked(channel)
@@ -204,6 +212,9 @@ class Outbox:
     async def _drain(self, channel: str) -> None:
         lease = self.keys.outbox_lease(channel)
         queue = self.keys.outbox_queue(channel)
+        drainer = asyncio.current_task()
+        assert drainer is not None
+        beat = asyncio.ensure_future(self._heartbeat(lease, drainer))
         try:
             while not self._stopping:
                 held = await self._lease(keys=[lease], args=[self._token, LEASE_MS, self.instance])
@@ -221,6 +232,22 @@ class Outbox:
             log.warning("outbox for %s: Redis failed (%s); resuming on the next wake", channel, exc)
         except Exception:
             log.exception("outbox for %s stopped unexpectedly; resuming on the next wake", channel)
+        finally:
+            beat.cancel()
+
+    async def _heartbeat(self, lease: str, drainer: asyncio.Task[None]) -> None:
+        """Keep the lease while a send waits (for the budget, or Slack); stop the drainer if it
+        is lost, so no other replica's drainer and this one ever send the same slot."""
+        while True:
+            await asyncio.sleep(LEASE_MS / 3000)
+            try:
+                held = await self._lease(keys=[lease], args=[self._token, LEASE_MS, self.instance])
+            except RedisError:
+                held = False
+            if not held:
+                log.warning("outbox lease %s lost; this replica stops draining it", lease)
+                drainer.cancel()
+                return
 
     async def _send_one(self, channel: str, slot: str) -> None:
         assert self.writer is not None, "the outbox needs a writer before it drains"
@@ -244,8 +271,9 @@ class Outbox:
                 keys.outbox_versions(channel),
                 keys.outbox_attempts(channel),
                 keys.outbox_parked(channel),
+                keys.outbox_parked_channels,
             ],
-            args=[slot, json.dumps({"why": why, "class": cls})],
+            args=[slot, json.dumps({"why": why, "class": cls}), channel],
         )
         log.error(
             "outbox %s %s parked: %s (`fireline outbox --retry` sends it again)", channel, slot, why

@@ -217,6 +217,11 @@ class Keys:
         """Hash: slot → why Slack refused it for good (kept for a retry, never dropped)."""
         return f"{self.prefix}outbox:{channel}:parked"
 
+    @property
+    def outbox_parked_channels(self) -> str:
+        """Set of the channels that have (or had) parked slots."""
+        return f"{self.prefix}outbox:parked-channels"
+
     def outbox_lease(self, channel: str) -> str:
         """Which replica drains the channel's outbox now (SET NX PX)."""
         return f"{self.prefix}outbox:{channel}:lease"

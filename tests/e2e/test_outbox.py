@@ -246,6 +246,7 @@ async def test_refused_alert_messages_are_parked_and_can_be_retried(
         assert "not_in_channel" in parked[f"parent:{await _only_group(h)}"]
         assert await h.app.outbox.backlog(alerts) == 0  # nothing blocks the channel meanwhile
 
+        assert set(await h.app.outbox.parked_everywhere()) == {alerts}
         limited.ws.channel(alerts).members.append(limited.bot_user_id)
         assert await h.app.outbox.retry_parked(alerts) == 2
         await drained(h.app)
