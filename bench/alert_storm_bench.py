@@ -142,10 +142,18 @@ async def main(groups: int, alerts: int, seconds: float, scale: float, redis_url
     rounds = alerts - 1  # the first round carries two alerts per group
     try:
         async with aiohttp.ClientSession() as session:
+            refused: Counter[str] = Counter()
 
             async def post(body: bytes) -> None:
-                async with session.post(url, data=body, headers=headers) as response:
-                    assert response.status == 200, response.status
+                # As Alertmanager does: a 5xx is retried (it would back off longer).
+                for _ in range(10):
+                    async with session.post(url, data=body, headers=headers) as response:
+                        if response.status == 200:
+                            return
+                        assert response.status >= 500, response.status
+                        refused[(await response.json()).get("error", str(response.status))] += 1
+                    await asyncio.sleep(0.5)
+                raise AssertionError(f"notification refused 10 times: {refused}")
 
             start = time.monotonic()
             visible_at: float | None = None
@@ -185,6 +193,7 @@ async def main(groups: int, alerts: int, seconds: float, scale: float, redis_url
             f"(parked: {parked})"
         )
         print(f"alerts lost: {_lost(final, groups, alerts)}")
+        print(f"webhook 5xx answered (Alertmanager retries them): {dict(refused) or 0}")
         print(f"top-level messages in the channel: {len(final['messages'])}")
     finally:
         here.send(None)
