@@ -195,6 +195,9 @@ async def main(groups: int, alerts: int, seconds: float, scale: float, redis_url
         print(f"alerts lost: {_lost(final, groups, alerts)}")
         print(f"webhook 5xx answered (Alertmanager retries them): {dict(refused) or 0}")
         print(f"top-level messages in the channel: {len(final['messages'])}")
+        digest = [m for m in final["messages"] if m["text"].startswith("Alert storm")]
+        listed = sum(1 for g in range(groups) for d in digest if storm.title(g) in d["shown"])
+        print(f"storm digests: {len(digest)}, listing {listed} groups")
     finally:
         here.send(None)
         await app.stop()

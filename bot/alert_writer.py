@@ -24,6 +24,7 @@ from bot.outbox import DIGEST, EDIT, NEW_PARENT, THREAD, Outbox, Outgoing
 from bot.store import Keys
 
 THREAD_CHARS = 3500
+DIGEST_EVERY = 5  # parents posted between two refreshes of the storm digest
 
 # KEYS: the channel's queue, its storm hash. ARGV: threshold. The storm number a new group
 # joins (entering storm mode if the backlog has reached the threshold), or 0: no storm.
@@ -143,7 +144,7 @@ class AlertWriter:
                 break
             taken.append(note)
             size += len(note) + 2
-        return Outgoing("\n\n".join(taken), thread_ts=parent_ts, notes=len(taken))
+        return Outgoing("\n\n".join(taken), thread_ts=parent_ts, notes=len(taken), again=THREAD)
 
     async def _digest(self, channel: str, slot: str) -> Outgoing:
         number = int(slot.rsplit(":", 1)[1])
@@ -157,7 +158,7 @@ class AlertWriter:
         text, body = digest_blocks.digest(
             [(g, g.parent_ts is not None) for g in groups], storm_on=storm_on
         )
-        return Outgoing(text, body, edit_ts=await self.outbox.sent_ts(slot))
+        return Outgoing(text, body, edit_ts=await self.outbox.sent_ts(slot), again=DIGEST)
 
     async def sent(self, channel: str, slot: str, ts: str, backlog: int) -> None:
         kind, _, ident = slot.partition(":")
@@ -166,7 +167,10 @@ class AlertWriter:
         if kind == "parent" and ts:
             pipe.set(self.keys.alert_group_by_parent(channel, ts), ident)
             number = await self._storm_of(channel, ident)
-            if number:  # its digest line now says the thread is posted
+            posted = await self.redis.hincrby(self.keys.storm(channel), "posted", 1)
+            if number and posted % DIGEST_EVERY == 0:
+                # Its digest line says the thread is posted; refreshed every few, since every
+                # digest edit is a Tier 3 call the parents' own edits need too.
                 self.outbox.enqueue_in(pipe, channel, digest_slot(channel, number), DIGEST)
                 queued = True
         ended = int(

@@ -100,6 +100,7 @@ class Outgoing:
     edit_ts: str | None = None  # chat.update this message; else chat.postMessage
     thread_ts: str | None = None
     notes: int = 0  # thread notes this write carries (trimmed on completion)
+    again: int = EDIT  # the class it waits in if it changed while being sent
 
 
 class Writer(Protocol):
@@ -328,7 +329,7 @@ class Outbox:
     async def _record(self, channel: str, slot: str, version: str, ts: str, out: Outgoing) -> None:
         assert self.writer is not None
         keys = self.keys
-        requeue = EDIT * CLASS_SPAN + int(time.time() * 1000) if ts else ""
+        requeue = out.again * CLASS_SPAN + int(time.time() * 1000) if ts else ""
         await self._complete(
             keys=[
                 keys.outbox_queue(channel),
