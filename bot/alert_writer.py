@@ -14,27 +14,30 @@ backlog has fallen to half the threshold; the digest says so.
 
 from __future__ import annotations
 
+from typing import Any
+
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
 from bot import alert_blocks, digest_blocks
 from bot.alert_store import AlertGroup, AlertStore
 from bot.errors import SlackRejected, TemporaryError
-from bot.outbox import DIGEST, EDIT, NEW_PARENT, THREAD, Outbox, Outgoing
+from bot.outbox import CLASS_SPAN, DIGEST, EDIT, NEW_PARENT, THREAD, Outbox, Outgoing
 from bot.store import Keys
 
 THREAD_CHARS = 3500
 DIGEST_EVERY = 5  # parents posted between two refreshes of the storm digest
 
 # KEYS: the channel's queue, its storm hash. ARGV: threshold. The storm number a new group
-# joins (entering storm mode if the backlog has reached the threshold), or 0: no storm.
+# joins (entering storm mode if the backlog has reached the threshold), or 0: no storm; and 1
+# if the storm began now.
 _JOIN_STORM = """
 if redis.call('HGET', KEYS[2], 'on') == '1' then
-  return tonumber(redis.call('HGET', KEYS[2], 'number'))
+  return {tonumber(redis.call('HGET', KEYS[2], 'number')), 0}
 end
-if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[1]) then return 0 end
+if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[1]) then return {0, 0} end
 redis.call('HSET', KEYS[2], 'on', '1')
-return redis.call('HINCRBY', KEYS[2], 'number', 1)
+return {redis.call('HINCRBY', KEYS[2], 'number', 1), 1}
 """
 
 # KEYS: the channel's queue, its storm hash. ARGV: low water. Ends the storm when the backlog
@@ -75,15 +78,33 @@ class AlertWriter:
     # --- queuing, from AlertThreads --------------------------------------------------------
 
     async def join_storm(self, channel: str) -> int:
-        """0, or the number of the storm (in `channel`) a new group is listed in."""
-        return int(
-            await self.alerts.guard(
-                self._join(
-                    keys=[self.keys.outbox_queue(channel), self.keys.storm(channel)],
-                    args=[self.threshold],
-                )
+        """0, or the number of the storm (in `channel`) a new group is listed in.
+
+        A storm that begins now also lists the groups whose parents are still waiting, so
+        every group is visible in its digest rather than behind the queue."""
+        joined: Any = await self.alerts.guard(
+            self._join(
+                keys=[self.keys.outbox_queue(channel), self.keys.storm(channel)],
+                args=[self.threshold],
             )
         )
+        number, began = int(joined[0]), int(joined[1])
+        if began:
+            queue = self.keys.outbox_queue(channel)
+            low, high = NEW_PARENT * CLASS_SPAN, THREAD * CLASS_SPAN - 1
+            waiting: Any = await self.alerts.guard(
+                self.redis.zrangebyscore(queue, low, high, withscores=True)
+            )
+            parents = {
+                _text(slot).removeprefix("parent:"): (float(score) - low) / 1000
+                for slot, score in waiting
+                if _text(slot).startswith("parent:")
+            }
+            if parents:
+                await self.alerts.guard(
+                    self.redis.zadd(self.keys.storm_groups(channel, number), parents, nx=True)
+                )
+        return number
 
     def queue_in(
         self,
@@ -126,10 +147,7 @@ class AlertWriter:
         raise SlackRejected("outbox", f"unknown_slot:{slot}")
 
     async def _thread(self, channel: str, slot: str, group_id: str) -> Outgoing | None:
-        notes = [
-            n.decode() if isinstance(n, bytes) else str(n)
-            for n in await self.redis.lrange(self.keys.outbox_notes(slot), 0, -1)
-        ]
+        notes = [_text(n) for n in await self.redis.lrange(self.keys.outbox_notes(slot), 0, -1)]
         if not notes:
             return None
         parent_ts = await self.outbox.sent_ts(parent_slot(group_id))
@@ -152,7 +170,7 @@ class AlertWriter:
         pipe.zrange(self.keys.storm_groups(channel, number), 0, -1)
         pipe.hmget(self.keys.storm(channel), ["on", "number"])
         ids_raw, (on, current) = await pipe.execute()
-        ids = [i.decode() if isinstance(i, bytes) else str(i) for i in ids_raw]
+        ids = [_text(i) for i in ids_raw]
         storm_on = on in (b"1", "1") and int(current or 0) == number
         groups = await self.alerts.get_groups(ids)
         text, body = digest_blocks.digest(
@@ -193,3 +211,7 @@ class AlertWriter:
         n = int(number)
         score = await self.redis.zscore(self.keys.storm_groups(channel, n), group_id)
         return n if score is not None else 0
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
