@@ -146,7 +146,7 @@ class Outbox:
         return int(await self._guard(self.redis.zcard(self.keys.outbox_queue(channel))))
 
     async def waiting(self) -> int:
-        """Slots waiting in every channel (for tests, the benchmark and `/readyz` callers)."""
+        """Slots waiting in every channel (for tests and the benchmark)."""
         channels = await self._guard(self.redis.smembers(self.keys.outbox_channels))
         return sum([await self.backlog(_text(c)) for c in channels])
 
