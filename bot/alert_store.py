@@ -152,6 +152,10 @@ class AlertStore:
         """Save the group, what it has shown and its Slack writes (`queue`) in one step."""
         pipe = self.redis.pipeline(transaction=True)
         pipe.set(self.keys.alert_group(group.group_id), group.model_dump_json())
+        if group.parent_ts:  # also written when the outbox posts it; here again, in case
+            pipe.set(
+                self.keys.alert_group_by_parent(group.channel, group.parent_ts), group.group_id
+            )
         if seen:
             pipe.sadd(self.keys.alert_events(group.group_id), *seen)
         queue(pipe)
