@@ -159,6 +159,9 @@ async def _fireline(info: dict[str, Any], redis_url: str) -> Any:
         broadcast_channel=info["broadcast"],
         redis_url=redis_url,
         redis_prefix=prefix,
+        # The double here does not rate-limit: the bot's shared budget is still consulted on
+        # every call (its cost is measured), with limits no lower than the double's.
+        slack_rate_scale=1000.0,
     )
     app = create_app(settings)
     await app.start()

@@ -4,8 +4,9 @@
 so Alertmanager's 200 means "kept". `work_forever()` drains the inbox: per group (`groupKey`),
 one parent message edited in place, thread replies for alerts that start or resolve, and
 nothing for what was shown before (HA pairs and repeat notifications carry the same
-`fingerprint|status|startsAt`). A group is handled under a lock, so two replicas never post
-its parent twice.
+`fingerprint|status|startsAt`). A group is handled under a lock; what it shows is queued, in
+the same Redis transaction as the group's new state, on the durable outbox (`bot.outbox`,
+`bot.alert_writer`), which posts it within Slack's limits, once.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Protocol
 
 from bot import alert_blocks, blocks
 from bot.alert_store import AlertGroup, AlertState, AlertStore
+from bot.alert_writer import AlertWriter
 from bot.alertmanager import Alert, Notification, parse
 from bot.clock import Clock
 from bot.errors import FirelineError, TemporaryError, UserError
@@ -65,6 +67,7 @@ class AlertThreads:
         fallback_channel: str | None,
         routes: tuple[Route, ...] = (),
         consumer: str,
+        writer: AlertWriter,
     ) -> None:
         self.alerts = alerts
         self.store = store
@@ -73,6 +76,7 @@ class AlertThreads:
         self.fallback_channel = fallback_channel
         self.routes = routes
         self.consumer = consumer
+        self.writer = writer  # every Slack write for alerts goes through its outbox
         self.hooks: GroupHooks | None = None
         self._stopping = False
 
@@ -141,27 +145,35 @@ class AlertThreads:
         async with self.store.lock(f"alertgroup:{group_id}", wait_s=30.0) as held:
             if not held:
                 raise TemporaryError(f"alert group {group_id} is busy")
-            group = await self.alerts.get_group(group_id) or self._new_group(notification)
+            existing = await self.alerts.get_group(group_id)
+            group = existing or self._new_group(notification)
             unseen = set(
                 await self.alerts.unseen(group_id, [a.event_key for a in notification.alerts])
             )
             new = [a for a in notification.alerts if a.event_key in unseen]
-            if group.parent_ts and not new:
+            if existing and not new:
                 return  # a repeat, or the other half of an HA pair
             self._apply(group, notification, new)
-            if group.parent_ts is None:
-                text, body = alert_blocks.parent(group)
-                group.parent_ts = await self.slack.post_message(group.channel, text, body)
-                await self.alerts.save_group(group)  # at once: the parent is never posted twice
-                if len(notification.alerts) > 1:
-                    await self._reply(group, group.firing, group.resolved)
+            if existing is None:
+                # The parent shows the group; a listing follows in its thread if there are more.
+                many = len(notification.alerts) > 1
+                notes = [alert_blocks.changes(group, group.firing, group.resolved)] if many else []
+                storm = await self.writer.join_storm(group.channel)
             else:
                 firing = [group.alerts[a.fingerprint] for a in new if a.status == "firing"]
                 resolved = [group.alerts[a.fingerprint] for a in new if a.status == "resolved"]
-                await self._reply(group, firing, resolved)
-                await self._edit_parent(group)
-            await self.alerts.save_group(group)
-            await self.alerts.mark_seen(group_id, [a.event_key for a in new])
+                notes = [alert_blocks.changes(group, firing, resolved)]
+                storm = 0
+            notes = [n for n in notes if n]
+            # Saved, marked shown and queued for Slack in one step: the outbox posts it.
+            await self.alerts.commit(
+                group,
+                [a.event_key for a in new],
+                lambda pipe: self.writer.queue_in(
+                    pipe, group, [n for n in notes if n], storm=storm
+                ),
+            )
+        self.writer.outbox.nudge()
         if self.hooks is not None and any(a.status == "firing" for a in new):
             await self.hooks.fired(group)
 
@@ -202,17 +214,10 @@ class AlertThreads:
         group.status = "firing" if group.firing else "resolved"
         group.updated_at = self.clock.now()
 
-    async def _reply(
-        self, group: AlertGroup, firing: list[AlertState], resolved: list[AlertState]
-    ) -> None:
-        text = alert_blocks.changes(group, firing, resolved)
-        if text and group.parent_ts:
-            await self.slack.post_message(group.channel, text, thread_ts=group.parent_ts)
-
-    async def _edit_parent(self, group: AlertGroup) -> None:
-        assert group.parent_ts is not None
-        text, body = alert_blocks.parent(group)
-        await self.slack.update_message(group.channel, group.parent_ts, text, body)
+    async def _show(self, group: AlertGroup, note: str) -> None:
+        """Save the group and queue its parent's edit and a thread note."""
+        await self.alerts.commit(group, [], lambda pipe: self.writer.queue_in(pipe, group, [note]))
+        self.writer.outbox.nudge()
 
     # --- buttons ---------------------------------------------------------------------------
 
@@ -223,13 +228,8 @@ class AlertThreads:
             if group is None or group.incident_id == incident.id:
                 return
             group.incident_id = incident.id
-            await self.alerts.save_group(group)
-        await self._edit_parent(group)
-        where = f" in <#{incident.channel_id}>" if incident.channel_id else ""
-        assert group.parent_ts is not None
-        await self.slack.post_message(
-            group.channel, f"🚨 {incident.id} declared{where}.", thread_ts=group.parent_ts
-        )
+            where = f" in <#{incident.channel_id}>" if incident.channel_id else ""
+            await self._show(group, f"🚨 {incident.id} declared{where}.")
 
     async def acknowledge(self, group_id: str, user: str) -> bool:
         """First acknowledgement wins; returns False if someone had already acknowledged."""
@@ -240,12 +240,7 @@ class AlertThreads:
             if group.acknowledged_by is not None:
                 return False
             group.acknowledged_by = user
-            await self.alerts.save_group(group)
-        await self._edit_parent(group)
-        assert group.parent_ts is not None
-        await self.slack.post_message(
-            group.channel, f"👀 <@{user}> acknowledged these alerts.", thread_ts=group.parent_ts
-        )
+            await self._show(group, f"👀 <@{user}> acknowledged these alerts.")
         return True
 
 

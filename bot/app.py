@@ -30,6 +30,7 @@ from bot.alert_playbooks import AlertPlaybooks
 from bot.alert_policy import ALERT_PRINCIPAL
 from bot.alert_store import AlertStore
 from bot.alert_threads import AlertThreads, Route, run_worker
+from bot.alert_writer import AlertWriter
 from bot.authorizer import Authorizer
 from bot.checklists import load_checklists
 from bot.clock import Clock, SystemClock
@@ -42,6 +43,7 @@ from bot.health import HealthChecker
 from bot.inflight import InFlight
 from bot.kube import DEFAULT_TIMEOUT_S, KubeGateway, api_client_for
 from bot.lifecycle import IncidentService
+from bot.outbox import Outbox
 from bot.playbook_loader import load_playbooks, params_models
 from bot.playbook_runner import PlaybookRunner
 from bot.playbooks import Playbooks
@@ -58,6 +60,7 @@ from bot.services import Services
 from bot.settings import Settings
 from bot.silences import AlertmanagerGateway
 from bot.slack import SlackGateway, build_client
+from bot.slack_budget import SlackBudget
 from bot.store import Store
 from handlers.http import alert_routes, routes
 
@@ -122,8 +125,9 @@ class Fireline:
         self.redis = deps.redis or connect(settings.redis_url, settings.data_dir)
         self._owns_redis = deps.redis is None
         client = build_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_base)
-        slack = SlackGateway(client)
         store = Store(self.redis.client, prefix=settings.redis_prefix)
+        budget = SlackBudget(self.redis.client, store.keys, scale=settings.slack_rate_scale)
+        slack = SlackGateway(client, budget)
         incidents = IncidentService(
             store,
             slack,
@@ -158,14 +162,25 @@ class Fireline:
             ),
             timeout_s=settings.action_timeout_s,
         )
+        alert_store = AlertStore(self.redis.client, store.keys)
+        self.outbox = Outbox(
+            self.redis.client, store.keys, slack.for_alerts(), instance=settings.instance_name
+        )
         alerts = AlertThreads(
-            AlertStore(self.redis.client, store.keys),
+            alert_store,
             store,
             slack,
             deps.clock,
             fallback_channel=settings.alerts_channel,
             routes=tuple(Route(r.match, r.channel) for r in policy.alerts.routes),
             consumer=settings.instance_name,
+            writer=AlertWriter(
+                self.redis.client,
+                store.keys,
+                alert_store,
+                self.outbox,
+                threshold=settings.alert_storm_threshold,
+            ),
         )
         self.scheduler = Scheduler(JobQueue(store), deps.clock)
         playbooks = PlaybookRunner(self.playbooks, self.diagnostics, store, slack)
@@ -300,6 +315,7 @@ class Fireline:
         self.spawn(self.services.incidents.repair_forever(self.deps.clock), forever=True)
         self.spawn(run_worker(self.services.alerts), forever=True)
         self.spawn(self.remediation.runner.reconcile())
+        self.spawn(self.outbox.run_forever(), forever=True)
         self.spawn(self.scheduler.run_forever(), forever=True)
         mode = "Socket Mode" if self._socket else "HTTP mode"
         log.info("Fireline is up on %s (%s, %s)", self.url, mode, self.redis.description)
@@ -328,6 +344,7 @@ class Fireline:
         if not await self.services.inflight.drain(SHUTDOWN_GRACE_S):
             log.warning("stopping with %d acked requests unfinished", self.services.inflight.count)
         self.services.alerts.stop()
+        self.outbox.stop()
         tasks = [*self._background, *self._loops]
         for task in tasks:
             task.cancel()

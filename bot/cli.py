@@ -1,5 +1,6 @@
 """The `fireline` command: `serve` runs the bot, `report INC-42` prints a report locally,
-`playbooks validate [PATH]` checks playbook files before they are deployed."""
+`playbooks validate [PATH]` checks playbook files before they are deployed,
+`outbox [--retry]` lists (and queues again) alert messages Slack refused."""
 
 from __future__ import annotations
 
@@ -35,12 +36,16 @@ def main(argv: list[str] | None = None) -> int:
     validate.add_argument(
         "path", nargs="?", default=None, help="directory or .yaml file (default: the shipped ones)"
     )
+    outbox = sub.add_parser("outbox", help="list alert messages Slack refused (parked)")
+    outbox.add_argument("--retry", action="store_true", help="queue them all again")
     args = parser.parse_args(argv)
     try:
         if args.command == "serve":
             return _serve()
         if args.command == "playbooks":
             return _validate_playbooks(args.path)
+        if args.command == "outbox":
+            return asyncio.run(_outbox(retry=args.retry))
         return asyncio.run(_report(args.incident_id))
     except ConfigurationError as exc:
         print(str(exc), file=sys.stderr)
@@ -103,6 +108,25 @@ async def _report(incident_id: str) -> int:
     finally:
         await app.stop()
     print(markdown)
+    return 0
+
+
+async def _outbox(*, retry: bool) -> int:
+    from bot.app import create_app
+    from bot.settings import load_settings
+
+    app = create_app(load_settings())
+    try:
+        parked = await app.outbox.parked_everywhere()
+        for channel, slots in sorted(parked.items()):
+            for slot, why in sorted(slots.items()):
+                print(f"{channel}  {slot}  {why}")
+            if retry:
+                print(f"{channel}: {await app.outbox.retry_parked(channel)} queued again")
+        if not parked:
+            print("Nothing parked: every alert message Slack was given was accepted.")
+    finally:
+        await app.stop()
     return 0
 
 

@@ -16,11 +16,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis, UnixDomainSocketConnection
 
 from bot.errors import ConfigurationError
 
 log = logging.getLogger(__name__)
+
+MAX_CONNECTIONS = 100
+POOL_WAIT_S = 2.0  # then the command fails as Unavailable (the webhook answers 503)
 
 
 @dataclass
@@ -40,7 +43,16 @@ class RedisHandle:
 
 def connect(redis_url: str | None, data_dir: Path) -> RedisHandle:
     if redis_url:
-        client = Redis.from_url(redis_url, socket_timeout=5, socket_connect_timeout=5)
+        # A burst (100 webhooks at once) waits for a free connection instead of failing with
+        # MaxConnectionsError: redis-py's default pool refuses the 101st concurrent command.
+        pool = BlockingConnectionPool.from_url(
+            redis_url,
+            max_connections=MAX_CONNECTIONS,
+            timeout=POOL_WAIT_S,
+            socket_timeout=5,
+            socket_connect_timeout=5,
+        )
+        client = Redis.from_pool(pool)  # closing the client closes the pool
         host = redis_url.split("@")[-1]  # never log credentials in the URL
         return RedisHandle(client=client, description=f"Redis at {host}")
     return start_embedded(data_dir)
@@ -60,7 +72,14 @@ def start_embedded(data_dir: Path) -> RedisHandle:
         str(data_dir / "fireline.rdb"),
         serverconfig={"appendonly": "yes", "appendfsync": "everysec", "save": "60 1"},
     )
-    client = Redis(unix_socket_path=server.socket_file, socket_timeout=5)
+    pool = BlockingConnectionPool(
+        connection_class=UnixDomainSocketConnection,
+        path=server.socket_file,
+        max_connections=MAX_CONNECTIONS,
+        timeout=POOL_WAIT_S,
+        socket_timeout=5,
+    )
+    client = Redis.from_pool(pool)
     log.info("embedded Redis started under %s", data_dir)
     return RedisHandle(client=client, embedded=server, description=f"embedded Redis in {data_dir}")
 

@@ -91,6 +91,12 @@ class Settings(BaseSettings):
     instance_name: str = Field(default_factory=socket.gethostname, alias="FIRELINE_INSTANCE")
     """This replica's stable name (default: the host name); names its share of the alert inbox."""
 
+    alert_storm_threshold: int = Field(default=20, ge=2, alias="FIRELINE_ALERT_STORM_THRESHOLD")
+    """Slack writes waiting in a channel at which new alert groups go to a storm digest first."""
+
+    slack_rate_scale: float = Field(default=1.0, gt=0, alias="FIRELINE_SLACK_RATE_SCALE")
+    """Multiplies the Slack rate limits Fireline keeps to (1 = Slack's published limits)."""
+
     checklists_file: Path | None = Field(default=None, alias="FIRELINE_CHECKLISTS_FILE")
     """YAML file of quick-response checklists (format: bot/data/checklists.yaml). Unset: that."""
 

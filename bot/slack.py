@@ -1,12 +1,17 @@
 """The Slack Web API gateway: the only module that calls `slack_sdk`.
 
-Rate limits (`Retry-After`), 5xx answers and dropped connections are retried by slack_sdk's own
-retry handlers; what still fails is raised as Fireline's errors (`Throttled`, `Unavailable`,
-`SlackRejected`), so callers decide what the user is told without knowing slack_sdk.
+Every call first takes its share of Slack's rate limits from the budget shared by the replicas
+(`bot.slack_budget`), at this gateway's priority (incident work, or the alert outbox's
+`for_alerts()` view). A 429 blocks the bucket for everyone for `Retry-After`; incident calls then
+wait and try again, alert calls raise `Throttled` so the outbox keeps the entry. 5xx answers and
+dropped connections are retried by slack_sdk's own retry handlers; what still fails is raised as
+Fireline's errors (`Throttled`, `Unavailable`, `SlackRejected`), so callers decide what the
+user is told without knowing slack_sdk.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -14,27 +19,28 @@ from aiohttp import ClientError
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
-    AsyncRateLimitErrorRetryHandler,
     AsyncServerErrorRetryHandler,
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.errors import SlackRejected, Throttled, Unavailable
+from bot.slack_budget import Priority, SlackBudget
 
 log = logging.getLogger(__name__)
 
 Blocks = list[dict[str, Any]]
+MARKER_EVENT = "fireline_outbox"
+RATE_LIMITED_ATTEMPTS = 4  # incident calls: the first try and three after Retry-After
 
 
 def build_client(token: str, base_url: str) -> AsyncWebClient:
-    """An AsyncWebClient that retries what Slack asks us to retry."""
+    """An AsyncWebClient that retries dropped connections and 5xx (429s: `SlackGateway`)."""
     return AsyncWebClient(
         token=token,
         base_url=base_url,
         timeout=10,
         retry_handlers=[
             AsyncConnectionErrorRetryHandler(max_retry_count=2),
-            AsyncRateLimitErrorRetryHandler(max_retry_count=3),
             AsyncServerErrorRetryHandler(max_retry_count=2),
         ],
     )
@@ -43,11 +49,46 @@ def build_client(token: str, base_url: str) -> AsyncWebClient:
 class SlackGateway:
     """Thin, typed wrappers over the Web API methods Fireline uses."""
 
-    def __init__(self, client: AsyncWebClient) -> None:
+    def __init__(
+        self,
+        client: AsyncWebClient,
+        budget: SlackBudget | None = None,
+        priority: Priority = Priority.INCIDENT,
+    ) -> None:
         self.client = client
+        self.budget = budget
+        self.priority = priority
         self._names: dict[str, str] = {}
+        self.rate_limited = 0  # 429s Slack answered to this gateway's calls
+        self.throttled = 0  # of those, how many were raised to the caller as `Throttled`
+
+    def for_alerts(self) -> SlackGateway:
+        """The same client and budget at alert priority: waits behind incident work."""
+        view = SlackGateway(self.client, self.budget, Priority.ALERT)
+        view._names = self._names
+        return view
 
     async def _call(self, method: str, **kwargs: Any) -> dict[str, Any]:
+        channel = kwargs.get("channel")
+        attempts = RATE_LIMITED_ATTEMPTS if self.priority is Priority.INCIDENT else 1
+        for attempt in range(1, attempts + 1):
+            if self.budget is not None:
+                await self.budget.acquire(method, channel, self.priority)
+            try:
+                return await self._send(method, kwargs)
+            except Throttled as exc:
+                self.rate_limited += 1
+                retry_after = exc.retry_after or 1.0
+                if self.budget is not None:
+                    await self.budget.blocked(method, channel, retry_after)
+                if attempt == attempts:
+                    self.throttled += 1
+                    raise
+                if self.budget is None:
+                    await asyncio.sleep(retry_after)
+        raise AssertionError("unreachable")
+
+    async def _send(self, method: str, kwargs: dict[str, Any]) -> dict[str, Any]:
         try:
             # slack_sdk's own method wrappers know each method's verb and encoding.
             call = getattr(self.client, method.replace(".", "_"))
@@ -115,7 +156,9 @@ class SlackGateway:
         blocks: Blocks | None = None,
         *,
         thread_ts: str | None = None,
+        marker: str | None = None,
     ) -> str:
+        """Post; `marker` goes into the message's metadata so `find_marked` can find it."""
         data = await self._call(
             "chat.postMessage",
             channel=channel,
@@ -124,8 +167,41 @@ class SlackGateway:
             thread_ts=thread_ts,
             unfurl_links=False,
             unfurl_media=False,
+            metadata={"event_type": MARKER_EVENT, "event_payload": {"marker": marker}}
+            if marker
+            else None,
         )
         return str(data["ts"])
+
+    async def find_marked(
+        self, channel: str, marker: str, *, thread_ts: str | None, oldest: str
+    ) -> str | None:
+        """The ts of our message carrying `marker` (posted after `oldest`), or None."""
+        if thread_ts:
+            data = await self._call(
+                "conversations.replies",
+                channel=channel,
+                ts=thread_ts,
+                oldest=oldest,
+                include_all_metadata=True,
+                limit=200,
+            )
+        else:
+            data = await self._call(
+                "conversations.history",
+                channel=channel,
+                oldest=oldest,
+                include_all_metadata=True,
+                limit=200,
+            )
+        for message in data.get("messages") or []:
+            meta = message.get("metadata") or {}
+            if (
+                meta.get("event_type") == MARKER_EVENT
+                and (meta.get("event_payload") or {}).get("marker") == marker
+            ):
+                return str(message["ts"])
+        return None
 
     async def update_message(
         self, channel: str, ts: str, text: str, blocks: Blocks | None = None
@@ -181,6 +257,8 @@ class SlackGateway:
         kwargs: dict[str, Any] = (
             {"file": content} if isinstance(content, bytes) else {"content": content}
         )
+        if self.budget is not None:
+            await self.budget.acquire("files.completeUploadExternal", None, self.priority)
         try:
             await self.client.files_upload_v2(
                 channel=channel,

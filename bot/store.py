@@ -217,6 +217,59 @@ class Keys:
         """Set when a remediation changed a target; expires with the policy's cooldown."""
         return f"{self.prefix}remediation-cooldown:{target}"
 
+    # --- Slack's rate limits (bot.slack_budget) and the alert outbox (bot.outbox) ----------
+
+    def slack_bucket(self, name: str) -> str:
+        """Hash: one Slack rate-limit bucket (tokens, stamp, blocked-until, urgent-until)."""
+        return f"{self.prefix}slackrate:{name}"
+
+    @property
+    def outbox_channels(self) -> str:
+        """Set of the channels whose outbox has entries waiting."""
+        return f"{self.prefix}outbox:channels"
+
+    def outbox_queue(self, channel: str) -> str:
+        """Sorted set: slot → order (class, then first enqueued) of a channel's waiting writes."""
+        return f"{self.prefix}outbox:{channel}:queue"
+
+    def outbox_versions(self, channel: str) -> str:
+        """Hash: slot → version, bumped by every enqueue (a newer one outlives a send)."""
+        return f"{self.prefix}outbox:{channel}:versions"
+
+    def outbox_attempts(self, channel: str) -> str:
+        """Hash: slot → the marker of a post whose outcome is not yet recorded."""
+        return f"{self.prefix}outbox:{channel}:attempts"
+
+    def outbox_parked(self, channel: str) -> str:
+        """Hash: slot → why Slack refused it for good (kept for a retry, never dropped)."""
+        return f"{self.prefix}outbox:{channel}:parked"
+
+    @property
+    def outbox_parked_channels(self) -> str:
+        """Set of the channels that have (or had) parked slots."""
+        return f"{self.prefix}outbox:parked-channels"
+
+    def outbox_lease(self, channel: str) -> str:
+        """Which replica drains the channel's outbox now (SET NX PX)."""
+        return f"{self.prefix}outbox:{channel}:lease"
+
+    @property
+    def outbox_sent(self) -> str:
+        """Hash: slot → ts of the message it posted (slots are unique across channels)."""
+        return f"{self.prefix}outbox:sent"
+
+    def outbox_notes(self, slot: str) -> str:
+        """List: thread notes waiting to be posted by a `thread:` slot (coalesced into one)."""
+        return f"{self.prefix}outbox:notes:{slot}"
+
+    def storm(self, channel: str) -> str:
+        """Hash: storm state of a channel (`on`, `number` of the current digest)."""
+        return f"{self.prefix}storm:{channel}"
+
+    def storm_groups(self, channel: str, number: int) -> str:
+        """Sorted set: the alert groups a storm's digest lists, in arrival order."""
+        return f"{self.prefix}storm:{channel}:{number}:groups"
+
 
 def raise_if_cancelled() -> None:
     """Stop if this task is being cancelled.

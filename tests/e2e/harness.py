@@ -64,10 +64,10 @@ class Harness:
             return response.status, await response.json()
 
     async def alerts_done(self, limit_s: float = 10.0) -> None:
-        """Wait until every accepted notification has been shown in Slack."""
+        """Wait until every accepted notification has been shown in Slack (inbox and outbox)."""
         store = self.app.services.alerts.alerts
         deadline = asyncio.get_running_loop().time() + limit_s
-        while await store.backlog():
+        while await store.backlog() or await self.app.outbox.waiting():
             assert asyncio.get_running_loop().time() < deadline, "alert inbox not drained"
             await asyncio.sleep(0.02)
         await self.settle()
@@ -153,6 +153,9 @@ def settings_for(slack: SlackDouble, broadcast: str, **overrides: Any) -> Settin
         "http_port": 0,
         "broadcast_channel": broadcast,
         "redis_url": None,
+        # The double these tests use by default does not rate-limit; tests of the limits pass
+        # the double's scale (tests/e2e/test_outbox.py).
+        "slack_rate_scale": 20.0,
         **overrides,
     }
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

@@ -104,6 +104,7 @@ async def test_acknowledge_and_declare_from_the_alert(harness: Harness) -> None:
         h.carol, h.alerts, parent["ts"], alert_blocks.ACK_ALERT, group_id, message=parent
     )
     await h.settle()
+    await h.alerts_done()  # the parent's edit and the thread note go through the outbox
     assert f"acknowledged by <@{h.bob}>" in flat(h.alert_parents()[0])
     await h.told(h.carol, "acknowledged these alerts already")
 
@@ -124,6 +125,7 @@ async def test_acknowledge_and_declare_from_the_alert(harness: Harness) -> None:
         },
     )
     await h.settle()
+    await h.alerts_done()
     incident = await h.app.services.store.get("INC-1")
     assert incident.severity.value == "P1" and incident.service == "task-service"
     assert "INC-1 declared" in flat(h.alert_parents()[0])

@@ -69,10 +69,11 @@ class World:
             return response.status
 
     async def alerts_done(self) -> None:
-        """Every accepted notification shown (playbook runs follow on the scheduler)."""
+        """Every accepted notification shown, inbox and outbox (playbook runs follow on the
+        scheduler)."""
         store = self.app.services.alerts.alerts
         for _ in range(500):
-            if not await store.backlog():
+            if not await store.backlog() and not await self.app.outbox.waiting():
                 break
             await asyncio.sleep(0.02)
         assert await self.app.drain(10.0)

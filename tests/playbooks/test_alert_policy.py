@@ -82,7 +82,7 @@ def test_mistakes_in_the_alerts_section_stop_start_up(
 def test_routing_is_first_match_on_the_groups_common_labels() -> None:
     routes = (Route({"severity": "critical"}, "C0CRIT"), Route({"namespace": "pay-*"}, "C0PAY"))
     threads = AlertThreads(
-        None, None, None, None, fallback_channel=None, routes=routes, consumer="test"
+        None, None, None, None, fallback_channel=None, routes=routes, consumer="test", writer=None
     )  # type: ignore[arg-type]
 
     def route(**labels: str) -> str:

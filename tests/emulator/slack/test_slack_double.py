@@ -441,3 +441,19 @@ async def test_raw_json_answers_are_json(double: SlackDouble) -> None:
     ):
         assert r.content_type == "application/json"
         assert json.loads(await r.text())["ok"] is True
+
+
+async def test_history_shows_metadata_only_when_asked(
+    double: SlackDouble, client: AsyncWebClient
+) -> None:
+    channel = double.add_channel("meta")
+    meta = {"event_type": "fireline_outbox", "event_payload": {"marker": "m1"}}
+    posted = await client.chat_postMessage(channel=channel, text="hi", metadata=meta)
+    plain = await client.conversations_history(channel=channel)
+    assert "metadata" not in plain["messages"][0]
+    full = await client.conversations_history(channel=channel, include_all_metadata=True)
+    assert full["messages"][0]["metadata"] == meta
+    replies = await client.conversations_replies(
+        channel=channel, ts=posted["ts"], include_all_metadata=True
+    )
+    assert replies["messages"][0]["metadata"] == meta

@@ -198,6 +198,14 @@ def _window(msgs: list[Message], a: Args) -> list[Message]:
     return out
 
 
+def _shown(m: Message, a: Args) -> dict[str, Any]:
+    """A message as history/replies return it: metadata only with `include_all_metadata`."""
+    out = m.to_dict()
+    if not a.flag("include_all_metadata"):
+        out.pop("metadata", None)
+    return out
+
+
 def history(ctx: ApiContext, a: Args) -> dict[str, Any]:
     ch = bot_channel(ctx, a)
     top = [
@@ -208,7 +216,7 @@ def history(ctx: ApiContext, a: Args) -> dict[str, Any]:
     msgs = sorted(_window(top, a), key=lambda m: float(m.ts), reverse=True)
     page, cursor = paginate(msgs, a, 100)
     return {
-        "messages": [m.to_dict() for m in page],
+        "messages": [_shown(m, a) for m in page],
         "has_more": bool(cursor),
         "pin_count": sum(1 for m in ch.messages.values() if m.pinned_by),
         "response_metadata": {"next_cursor": cursor},
@@ -223,7 +231,7 @@ def replies(ctx: ApiContext, a: Args) -> dict[str, Any]:
     thread = [root] + [ch.messages[r] for r in root.replies if r in ch.messages]
     page, cursor = paginate(_window(thread, a), a, 1000)
     return {
-        "messages": [m.to_dict() for m in page],
+        "messages": [_shown(m, a) for m in page],
         "has_more": bool(cursor),
         "response_metadata": {"next_cursor": cursor},
     }
