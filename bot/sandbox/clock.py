@@ -26,12 +26,14 @@ class ScaledClock:
         if speed <= 0:
             raise ValueError("speed must be above 0")
         self.speed = speed
-        self._origin = start or datetime.now(UTC)
+        self.origin = start or datetime.now(UTC)
+        self.wall_start = time.time()
+        """The wall-clock instant (epoch seconds) at which sandbox time was `origin`."""
         self._monotonic = monotonic
         self._t0 = monotonic()
 
     def now(self) -> datetime:
-        return self._origin + timedelta(seconds=(self._monotonic() - self._t0) * self.speed)
+        return self.origin + timedelta(seconds=(self._monotonic() - self._t0) * self.speed)
 
     def timestamp(self) -> float:
         """Seconds since the epoch in sandbox time (the Slack workspace's message clock)."""

@@ -61,6 +61,11 @@ def snapshot(sandbox: Sandbox, *, viewer: str, channel: str, thread: str | None)
         "bot": ws.bot_user.id,
         "speed": sandbox.clock.speed,
         "now": sandbox.clock.now().isoformat(),
+        "clock": {
+            "origin": sandbox.clock.origin.timestamp(),
+            "wall": sandbox.clock.wall_start,
+            "speed": sandbox.clock.speed,
+        },
         "people": [
             {"id": p.user_id, "name": p.real_name, "role": p.role or "no role", "about": p.about}
             for p in sandbox.people.values()

@@ -35,15 +35,32 @@ function toast(text) {
   const t = $("toast"); t.textContent = text; t.hidden = false;
   clearTimeout(toast.timer); toast.timer = setTimeout(() => { t.hidden = true; }, 5000);
 }
+// Message timestamps are Slack's (wall clock); shown in sandbox time, like everything the bot
+// writes, so at --speed 20 a reply 3 s later shows as 1 min later.
+function sandboxMs(wallMs) {
+  const c = ui.state && ui.state.clock;
+  return c ? c.origin * 1000 + (wallMs - c.wall * 1000) * c.speed : wallMs;
+}
 function fmtTs(ts) {
-  return new Date(parseFloat(ts) * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+  return new Date(sandboxMs(parseFloat(ts) * 1000)).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+}
+function ago(ms) {
+  const minutes = Math.round((nowMs() - ms) / 60000);
+  if (minutes < 1) return "just now";
+  if (minutes < 60) return `${minutes} min ago`;
+  return `${Math.floor(minutes / 60)} h ${minutes % 60} min ago`;
+}
+function nowMs() {
+  if (!ui.clockBase) return Date.now();
+  const [base, wall] = ui.clockBase;
+  return base + (Date.now() - wall) * ui.state.speed;
 }
 function dateToken(epoch, fmt, fallback) {
   const d = new Date(parseInt(epoch, 10) * 1000);
   if (isNaN(d)) return fallback;
   const time = d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
   const date = d.toLocaleDateString([], { month: "short", day: "numeric" });
-  return fmt.replace(/\{time(_secs)?\}/g, time).replace(/\{date[a-z_]*\}/g, date);
+  return fmt.replace(/\{time(_secs)?\}/g, time).replace(/\{date[a-z_]*\}/g, date).replace(/\{ago\}/g, ago(d.getTime()));
 }
 
 // Slack mrkdwn -> HTML: tokens in <…> first, then escaping, then the inline styles.
@@ -326,8 +343,7 @@ function live() {
 
 function tick() {
   if (!ui.clockBase || !ui.state) return;
-  const [base, wall] = ui.clockBase;
-  const now = new Date(base + (Date.now() - wall) * ui.state.speed);
+  const now = new Date(nowMs());
   const speed = ui.state.speed === 1 ? "" : ` · ×${ui.state.speed}`;
   $("clock").textContent = `Sandbox time ${now.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" })}${speed}`;
 }
