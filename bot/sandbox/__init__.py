@@ -15,14 +15,16 @@ __all__ = ["Sandbox", "SandboxOptions", "run"]
 
 async def run(options: SandboxOptions, drill: str | None = None) -> None:
     """Start the sandbox, print where its page is, and serve until interrupted."""
+    from bot.sandbox.drill import load_drill, start_drill
+
+    script = load_drill(drill) if drill is not None else None  # a wrong name fails first
     sandbox = Sandbox(options)
     await sandbox.start()
     try:
-        if drill is not None:
-            from bot.sandbox.drill import start_drill
-
-            await start_drill(sandbox, drill)
         print(f"Fireline sandbox: open {sandbox.url}", flush=True)
+        if script is not None:
+            start_drill(sandbox, script)
+            print(f"Drill started: {script.title}. {script.about}", flush=True)
         await asyncio.Event().wait()
     finally:
         await sandbox.stop()

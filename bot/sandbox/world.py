@@ -57,6 +57,9 @@ BROADCAST, ALERTS, WAR_ROOM = "incidents", "alerts", "war-room"
 # Controllers of the simulated cluster, in sandbox seconds: a pod becomes Ready 8 s after it
 # is created, a rollout replaces one pod every 5 s (seen at the chosen --speed).
 CLUSTER_TIMING = Timing(rollout_step=5.0, pod_ready=8.0)
+BOT_EVENTS = frozenset({"reaction_added", "reaction_removed"})
+"""The events Fireline's Slack app subscribes to (deploy/slack-app-manifest.yml, checked by a
+test): the workspace delivers only these, as Slack would."""
 
 
 @dataclass
@@ -86,6 +89,7 @@ class Sandbox:
             team_name="Fireline Sandbox",
             team_domain="fireline-sandbox",
         )
+        self.slack.app.bot_events = BOT_EVENTS
         self.alert_source: AlertSource = self.options.alerts or FirstWithExamples(
             PlaybookExamples(PLAYBOOKS_DIR), ExampleFile(BUILTIN_EXAMPLES)
         )
