@@ -70,9 +70,7 @@ async def test_declare_acknowledge_tick_and_update_from_the_page(
     await page.screenshot(path=str(shots / "3-modal.png"))
     await modal.get_by_role("button", name="Post").click()
     await expect(modal).to_be_hidden(timeout=WAIT_MS)
-    await expect(page.locator("#messages")).to_contain_text(
-        "Rolled back to 2.3.0", timeout=WAIT_MS
-    )
+    await expect(page.locator("#messages")).to_contain_text("Rolled back to 2.3.0", timeout=WAIT_MS)
 
 
 async def test_fire_an_alert_and_open_its_thread(

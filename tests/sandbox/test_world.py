@@ -39,7 +39,8 @@ def test_payload_is_what_alertmanager_sends() -> None:
     for name in ("firing-group-of-3.json",):
         for each in json.loads((CAPTURED / name).read_text())["alerts"]:
             rest = {k: v for k, v in each["labels"].items() if k != "alertname"}
-            one = notification(AlertExample("x", each["labels"]["alertname"], rest), datetime.now(UTC))
+            example = AlertExample("x", each["labels"]["alertname"], rest)
+            one = notification(example, datetime.now(UTC))
             assert one["alerts"][0]["fingerprint"] == each["fingerprint"]
 
 
