@@ -104,3 +104,20 @@ async def test_who_you_are_decides_what_is_allowed(browser_page: Page, sandbox: 
     await expect(refused).to_have_count(0)  # Nico's ephemerals are Nico's alone
     await type_in_composer(page, "/incident pods checkout")
     await expect(page.locator("#messages")).to_contain_text("Pods of", timeout=WAIT_MS)
+
+
+async def test_drill_panel_follows_the_script(
+    browser_page: Page, sandbox: Sandbox, shots: Path
+) -> None:
+    from bot.sandbox.drill import load_drill, start_drill
+
+    start_drill(sandbox, load_drill("checkout-rollout"))
+    page = browser_page
+    await open_as(page, sandbox, "Riley Responder — responder")
+    panel = page.locator("#drill-status")
+    await expect(panel).to_contain_text("HighErrorRate fired for checkout", timeout=WAIT_MS)
+    await expect(panel).to_contain_text("support asked in #incidents", timeout=WAIT_MS)
+    await page.locator("#channels a", has_text="incidents").click()
+    await expect(page.locator("#messages")).to_contain_text("card payments fail")
+    await expect(panel).to_contain_text("Declare an incident to start the scoring")
+    await page.screenshot(path=str(shots / "5-drill.png"))
