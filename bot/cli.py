@@ -1,4 +1,5 @@
-"""The `fireline` command: `serve` runs the bot, `report INC-42` prints a report locally,
+"""The `fireline` command: `serve` runs the bot (the sandbox when no Slack tokens are set),
+`sandbox` runs the local sandbox, `report INC-42` prints a report locally,
 `playbooks validate [PATH]` checks playbook files before they are deployed,
 `outbox [--retry]` lists (and queues again) alert messages Slack refused."""
 
@@ -24,10 +25,33 @@ Create the app in one paste from deploy/slack-app-manifest.yml (README: "Slack a
 """
 
 
+NO_TOKENS = (
+    """\
+No Slack tokens are set, so Fireline starts in its local sandbox: a Slack-like page on this
+machine, a simulated cluster, nothing sent anywhere. To run the real bot, set the tokens:
+
+"""
+    + SETUP_HELP
+)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="fireline", description="Slack incident bot")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("serve", help="run the bot")
+    sandbox = sub.add_parser(
+        "sandbox", help="run Fireline against a local Slack emulator and a simulated cluster"
+    )
+    sandbox.add_argument(
+        "--speed", type=_speed, default=1.0, help="sandbox time runs N times faster (default 1)"
+    )
+    sandbox.add_argument("--drill", metavar="NAME", help="run a scripted incident drill")
+    sandbox.add_argument("--port", type=int, default=None, help="HTTP port (default 3000)")
+    sandbox.add_argument(
+        "--cluster",
+        metavar="CONTEXT",
+        help="use this kubeconfig context (read-only) instead of the simulated cluster",
+    )
     report = sub.add_parser("report", help="print an incident's post-incident report")
     report.add_argument("incident_id", help="e.g. INC-42")
     books = sub.add_parser("playbooks", help="check playbook files")
@@ -46,6 +70,8 @@ def main(argv: list[str] | None = None) -> int:
             return _validate_playbooks(args.path)
         if args.command == "outbox":
             return asyncio.run(_outbox(retry=args.retry))
+        if args.command == "sandbox":
+            return _sandbox(args.speed, args.drill, args.port, args.cluster)
         return asyncio.run(_report(args.incident_id))
     except ConfigurationError as exc:
         print(str(exc), file=sys.stderr)
@@ -57,11 +83,24 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
+def _speed(value: str) -> float:
+    try:
+        speed = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number; try --speed 20") from None
+    if not 0 < speed <= 1000:
+        raise argparse.ArgumentTypeError("must be above 0 and at most 1000; try --speed 20")
+    return speed
+
+
 def _serve() -> int:
     from bot.app import serve
     from bot.logs import configure as configure_logging
-    from bot.settings import load_settings
+    from bot.settings import load_settings, slack_credentials_missing
 
+    if slack_credentials_missing():
+        print(NO_TOKENS, file=sys.stderr, flush=True)
+        return _sandbox(1.0, None, None, None)
     settings = load_settings()
     configure_logging(settings.log_level, settings.secret_values())
     with contextlib.suppress(KeyboardInterrupt):
@@ -90,6 +129,17 @@ def _validate_playbooks(path: str | None) -> int:
         print(f"{len(errors)} problem(s); nothing was changed.", file=sys.stderr)
         return 1
     print(f"{len(names)} playbook(s) valid in {target}: {', '.join(names)}")
+    return 0
+
+
+def _sandbox(speed: float, drill: str | None, port: int | None, cluster: str | None) -> int:
+    from bot.logs import configure as configure_logging
+    from bot.sandbox import SandboxOptions, run
+
+    options = SandboxOptions(speed=speed, kube_context=cluster, http_port=port)
+    configure_logging("WARNING", [])
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run(options, drill))
     return 0
 
 

@@ -293,6 +293,20 @@ def read_secret(*, env: str | None = None, file: Path | None = None) -> SecretSt
     return None
 
 
+class _SlackCredentials(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    slack_bot_token: str = Field(default="", alias="SLACK_BOT_TOKEN")
+    slack_signing_secret: str = Field(default="", alias="SLACK_SIGNING_SECRET")
+
+
+def slack_credentials_missing() -> bool:
+    """Neither Slack credential is set (environment or `.env`): `fireline serve` then starts
+    the local sandbox instead of failing. One set and not the other is a mistake to report."""
+    found = _SlackCredentials()
+    return not found.slack_bot_token.strip() and not found.slack_signing_secret.strip()
+
+
 def load_settings(**overrides: object) -> Settings:
     """Build the settings, turning pydantic's errors into one readable ConfigurationError."""
     try:

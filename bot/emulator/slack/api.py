@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -69,6 +70,8 @@ class WebApi:
         self.handlers: dict[str, Handler] = build_handlers()
         self._calls: list[CallRecord] = []
         self._calls_lock = threading.Lock()
+        self.listeners: list[Callable[[CallRecord], None]] = []
+        """Called after every answered call (the sandbox page redraws on them)."""
 
     # -- records ---------------------------------------------------------------------------
     def calls(self, method: str | None = None) -> list[CallRecord]:
@@ -93,6 +96,8 @@ class WebApi:
         rec = CallRecord(method, args, self.ctx.ws.now(), status, ok, error, token)
         with self._calls_lock:
             self._calls.append(rec)
+        for listener in self.listeners:
+            listener(rec)
 
     # -- endpoint --------------------------------------------------------------------------
     async def handle(self, request: web.Request) -> web.StreamResponse:

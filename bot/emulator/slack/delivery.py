@@ -23,6 +23,8 @@ class AppConfig:
     request_url: str | None = None
     signing_secret: str = "double-signing-secret"
     socket_mode: bool = False
+    bot_events: frozenset[str] | None = None
+    """Event types the app subscribes to (its manifest's `bot_events`); None: every type."""
 
 
 class Deliverer:

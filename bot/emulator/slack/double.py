@@ -265,6 +265,10 @@ class SlackDouble(UserActionsMixin):
         with self.ws.lock:
             return [f.id for f in self.ws.files.values() if f.completed]
 
+    def on_call(self, listener: Callable[[CallRecord], None]) -> None:
+        """Call `listener` after every Web API call the double answers (from its loop)."""
+        self._api.listeners.append(listener)
+
     def open_views(self, user_id: str) -> list[dict[str, Any]]:
         """The user's modal stack, root first."""
         with self.ws.lock:

@@ -277,6 +277,15 @@ class InteractionsMixin:
                 self._apply_view_answer(user_id, view_id, result)
         return result
 
+    def close_view(self, user_id: str, view_id: str) -> None:
+        """The user presses the modal's close button: the whole stack closes, as in Slack
+        (the app hears of it only with ``notify_on_close``, which Fireline does not set)."""
+        with self.ws.lock:
+            stack = self.ws.view_stacks.get(user_id, [])
+            if view_id not in stack:
+                raise LookupError(f"view {view_id} is not open for {user_id}")
+            stack.clear()
+
     def _apply_view_answer(self, user_id: str, view_id: str, result: Delivery) -> None:
         stack = self.ws.view_stacks.setdefault(user_id, [])
         body = result.json or {}

@@ -29,6 +29,9 @@ class UserActionsMixin(InteractionsMixin):
     ) -> Delivery | None:
         if self.ws.bot_user.id not in ch.members or not self._deliverer.has_target(socket):
             return None
+        subscribed = self._deliverer.app.bot_events
+        if subscribed is not None and event.get("type") not in subscribed:
+            return None
         return await self.send_event(event, socket=socket)
 
     async def post_as_user(

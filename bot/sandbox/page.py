@@ -1,0 +1,230 @@
+"""The sandbox page: a small Slack-like client served by the bot's own HTTP server.
+
+`/sandbox` is a static page (vanilla JS, no build step) that reads the emulated workspace
+through `/sandbox/api/state` and acts through the Slack double's user-actions API (slash
+commands, clicks, selections, modal submissions), so every request reaches the bot signed,
+exactly as Slack would send it. `/sandbox/api/events` is a Server-Sent Events stream: one
+event per change of the workspace (every Web API call the bot makes, every action taken on
+the page), on which the page redraws — no reloading, no polling.
+
+These routes exist only in the sandbox wiring, on a server bound to 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from bot.emulator.slack import SlackError
+
+if TYPE_CHECKING:
+    from bot.sandbox.world import Sandbox
+
+STATIC = Path(__file__).parent / "static"
+ASSETS = {"app.js": "text/javascript", "app.css": "text/css"}
+KEEPALIVE_S = 15.0
+COALESCE_S = 0.05
+COMMANDS = ("/incident",)
+
+
+class Changes:
+    """A revision number bumped on every change, and a way to wait for the next one."""
+
+    def __init__(self) -> None:
+        self.revision = 0
+        self._waiters: set[asyncio.Future[None]] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+
+    def bump(self) -> None:
+        """Safe from any thread (the Slack double may serve from its own)."""
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._bump)
+
+    def _bump(self) -> None:
+        self.revision += 1
+        for waiter in self._waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+        self._waiters.clear()
+
+    async def wait(self, seen: int, limit_s: float) -> int:
+        if self.revision == seen:
+            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._waiters.add(waiter)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(waiter, limit_s)
+            self._waiters.discard(waiter)
+        return self.revision
+
+
+class BadRequest(Exception):
+    """What the page sent cannot be done; the message says why."""
+
+
+def page_routes(sandbox: Sandbox) -> list[web.RouteDef]:
+    from bot.sandbox.state import snapshot
+
+    changes = Changes()
+    sandbox.changes = changes
+    sandbox.slack.on_call(lambda _record: changes.bump())
+
+    async def index(_: web.Request) -> web.StreamResponse:
+        changes.bind(asyncio.get_running_loop())
+        return web.FileResponse(STATIC / "index.html")
+
+    async def asset(request: web.Request) -> web.StreamResponse:
+        name = request.match_info["name"]
+        if name not in ASSETS:
+            raise web.HTTPNotFound()
+        return web.FileResponse(STATIC / name, headers={"Content-Type": ASSETS[name]})
+
+    async def state(request: web.Request) -> web.Response:
+        query = request.query
+        body = snapshot(
+            sandbox,
+            viewer=query.get("as", ""),
+            channel=query.get("channel", ""),
+            thread=query.get("thread") or None,
+        )
+        body["revision"] = changes.revision
+        return web.json_response(body)
+
+    async def events(request: web.Request) -> web.StreamResponse:
+        changes.bind(asyncio.get_running_loop())
+        response = web.StreamResponse(
+            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+        )
+        await response.prepare(request)
+        seen = -1
+        with contextlib.suppress(ConnectionResetError, asyncio.CancelledError):
+            while True:
+                if seen != changes.revision:
+                    seen = changes.revision
+                    await response.write(f"data: {seen}\n\n".encode())
+                else:
+                    await response.write(b": keepalive\n\n")
+                revision = await changes.wait(seen, KEEPALIVE_S)
+                if revision != seen:
+                    await asyncio.sleep(COALESCE_S)  # one redraw for a burst of calls
+        return response
+
+    def act(
+        work: Callable[[dict[str, Any]], Awaitable[dict[str, Any]]],
+    ) -> Callable[[web.Request], Awaitable[web.Response]]:
+        async def handler(request: web.Request) -> web.Response:
+            changes.bind(asyncio.get_running_loop())
+            try:
+                data = await request.json()
+                if not isinstance(data, dict):
+                    raise BadRequest("send a JSON object")
+                result = await work(data)
+            except (BadRequest, LookupError, ValueError) as exc:
+                return web.json_response({"ok": False, "error": str(exc)}, status=400)
+            except SlackError as exc:
+                return web.json_response({"ok": False, "error": exc.code}, status=400)
+            finally:
+                changes.bump()
+            return web.json_response({"ok": True, **result})
+
+        return handler
+
+    def person(data: dict[str, Any]) -> str:
+        user = str(data.get("as", ""))
+        if user not in sandbox.people:
+            raise BadRequest("choose who you are first")
+        return user
+
+    async def command(data: dict[str, Any]) -> dict[str, Any]:
+        text = str(data.get("text", "")).strip()
+        name, _, rest = text.partition(" ")
+        if name not in COMMANDS:
+            raise BadRequest(f"`{name}` is not a command here; type /incident help")
+        delivery = await sandbox.slack.slash_command(
+            person(data), str(data.get("channel")), rest.strip(), name
+        )
+        return {"status": delivery.status}
+
+    async def message(data: dict[str, Any]) -> dict[str, Any]:
+        text = str(data.get("text", "")).strip()
+        if not text:
+            raise BadRequest("type something first")
+        ts = await sandbox.slack.post_as_user(
+            person(data), str(data.get("channel")), text, data.get("thread_ts") or None
+        )
+        return {"ts": ts}
+
+    async def action(data: dict[str, Any]) -> dict[str, Any]:
+        user, slack = person(data), sandbox.slack
+        kind, action_id = str(data.get("kind")), str(data.get("action_id"))
+        block_id = data.get("block_id") or None
+        if data.get("view_id"):
+            delivery = await slack.click_view_button(
+                user, str(data["view_id"]), action_id, data.get("value"), block_id
+            )
+            return {"status": delivery.status}
+        channel, ts = str(data.get("channel")), str(data.get("ts"))
+        if kind == "button":
+            delivery = await slack.click_button(
+                user, channel, ts, action_id, data.get("value"), block_id
+            )
+        elif kind in {"static_select", "radio_buttons", "overflow"}:
+            delivery = await slack.select_option(
+                user, channel, ts, action_id, str(data.get("value")), block_id
+            )
+        elif kind in {"checkboxes", "multi_static_select"}:
+            values = [str(v) for v in data.get("values") or []]
+            delivery = await slack.check_boxes(user, channel, ts, action_id, values, block_id)
+        else:
+            raise BadRequest(f"the sandbox cannot do {kind!r} elements yet")
+        return {"status": delivery.status}
+
+    async def view(data: dict[str, Any]) -> dict[str, Any]:
+        user, view_id = person(data), str(data.get("view_id"))
+        if data.get("op") == "close":
+            sandbox.slack.close_view(user, view_id)
+            return {}
+        values = data.get("values") or {}
+        if not isinstance(values, dict):
+            raise BadRequest("values must be {block_id: {action_id: value}}")
+        delivery = await sandbox.slack.submit_view(user, view_id, values)
+        return {"status": delivery.status, "response": delivery.json}
+
+    async def alert(data: dict[str, Any]) -> dict[str, Any]:
+        examples = {e.name: e for e in sandbox.alert_examples()}
+        chosen = examples.get(str(data.get("name")))
+        if chosen is None:
+            raise BadRequest(f"no example alert {data.get('name')!r}; known: {sorted(examples)}")
+        status = "resolved" if data.get("resolved") else "firing"
+        answered = await sandbox.fire_alert(chosen, status=status)
+        return {"status": answered}
+
+    async def file(request: web.Request) -> web.Response:
+        file_id = request.match_info["file_id"]
+        try:
+            content = sandbox.slack.file_content(file_id)
+        except (KeyError, LookupError):
+            raise web.HTTPNotFound() from None
+        kind = "image/png" if content.startswith(b"\x89PNG") else "text/plain"
+        return web.Response(body=content, content_type=kind, charset=None)
+
+    return [
+        web.get("/sandbox", index),
+        web.get("/sandbox/", index),
+        web.get("/sandbox/static/{name}", asset),
+        web.get("/sandbox/api/state", state),
+        web.get("/sandbox/api/events", events),
+        web.post("/sandbox/api/command", act(command)),
+        web.post("/sandbox/api/message", act(message)),
+        web.post("/sandbox/api/action", act(action)),
+        web.post("/sandbox/api/view", act(view)),
+        web.post("/sandbox/api/alert", act(alert)),
+        web.get("/sandbox/files/{file_id}", file),
+    ]

@@ -1,0 +1,210 @@
+"""The sandbox: Fireline as it runs in production, wired to local doubles instead of Slack and
+Kubernetes.
+
+`Sandbox.start()` starts the Slack workspace emulator (the same `SlackDouble` the tests use),
+the simulated cluster (the same `KubernetesDouble`, with the `orion_prod` scenario) or the
+person's own cluster read-only, then builds the bot with `create_app(settings, deps)` — the
+production composition root, unchanged — pointed at them, adds the sandbox page's routes to
+the bot's own HTTP server, and starts it. Nothing here changes how the production bot behaves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import tempfile
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from bot.app import Deps, Fireline, create_app
+from bot.emulator.kubernetes import Cluster as SimulatedCluster
+from bot.emulator.kubernetes import KubernetesDouble, Timing, api_client, orion_prod
+from bot.emulator.slack import SlackDouble
+from bot.redis_server import RedisHandle
+from bot.sandbox.alerts import (
+    BUILTIN_EXAMPLES,
+    AlertExample,
+    AlertSource,
+    AllExamples,
+    ExampleFile,
+    PlaybookExamples,
+    notification,
+)
+from bot.sandbox.clock import ScaledClock
+from bot.sandbox.people import (
+    PERSONAS,
+    SIMULATED,
+    Persona,
+    kubeconfig_cluster,
+    sandbox_policy,
+    simulated_cluster,
+)
+from bot.settings import DEFAULT_PLAYBOOKS_DIR, Settings, load_settings
+
+if TYPE_CHECKING:
+    from bot.sandbox.drill import DrillRun
+    from bot.sandbox.page import Changes
+
+log = logging.getLogger(__name__)
+
+PLAYBOOKS_DIR = DEFAULT_PLAYBOOKS_DIR
+LOOPBACK = "127.0.0.1"
+BROADCAST, ALERTS, WAR_ROOM = "incidents", "alerts", "war-room"
+# Controllers of the simulated cluster, in sandbox seconds: a pod becomes Ready 8 s after it
+# is created, a rollout replaces one pod every 5 s (seen at the chosen --speed).
+CLUSTER_TIMING = Timing(rollout_step=5.0, pod_ready=8.0)
+BOT_EVENTS = frozenset({"reaction_added", "reaction_removed"})
+"""The events Fireline's Slack app subscribes to (deploy/slack-app-manifest.yml, checked by a
+test): the workspace delivers only these, as Slack would."""
+
+
+@dataclass
+class SandboxOptions:
+    speed: float = 1.0
+    http_port: int | None = None
+    """The page's port (None: FIRELINE_HTTP_PORT, else 3000; 0: any free port)."""
+    kube_context: str | None = None
+    """A kubeconfig context to use instead of the simulated cluster (read-only)."""
+    alerts: AlertSource | None = None
+    """Where the fire-an-alert control's examples come from (default: the simulated problems,
+    then one per playbook)."""
+    redis: RedisHandle | None = None
+    """A Redis to use (tests); default: a fresh embedded one in a temporary directory."""
+    redis_prefix: str = "fireline-sandbox:"
+    settings: dict[str, Any] = field(default_factory=dict)
+    """Further settings (field names) over the environment's, e.g. checklist or reminder times."""
+
+
+class Sandbox:
+    def __init__(self, options: SandboxOptions | None = None) -> None:
+        self.options = options or SandboxOptions()
+        self.clock = ScaledClock(self.options.speed)
+        # The workspace keeps Slack's own (wall-clock) time: trigger IDs and response URLs
+        # expire in real seconds for the person clicking, whatever the sandbox speed.
+        self.slack = SlackDouble(
+            signing_secret=secrets.token_hex(16),
+            team_name="Fireline Sandbox",
+            team_domain="fireline-sandbox",
+        )
+        self.slack.app.bot_events = BOT_EVENTS
+        self.alert_source: AlertSource = self.options.alerts or AllExamples(
+            ExampleFile(BUILTIN_EXAMPLES), PlaybookExamples(PLAYBOOKS_DIR)
+        )
+        self.people: dict[str, Persona] = {}
+        self.channels: dict[str, str] = {}
+        self.cluster: SimulatedCluster | None = None
+        self.kube: KubernetesDouble | None = None
+        self.app: Fireline | None = None
+        self.webhook_token = secrets.token_urlsafe(24)
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self._http = httpx.AsyncClient(timeout=10)
+        self.changes: Changes | None = None
+        """The page's change feed (set when the page's routes are added)."""
+        self.drill: DrillRun | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    async def start(self) -> Sandbox:
+        await self.slack.start()
+        self._populate_workspace()
+        kube_clients: dict[str, Any] = {}
+        if self.options.kube_context is None:
+            self.cluster = orion_prod(SimulatedCluster(self.clock, timing=CLUSTER_TIMING))
+            self.kube = KubernetesDouble(self.cluster, reconcile_interval=0.2)
+            await asyncio.to_thread(self.kube.start)
+            kube_clients[SIMULATED] = api_client(self.kube.base_url)
+            cluster_name, cluster = SIMULATED, simulated_cluster()
+        else:
+            cluster_name = self.options.kube_context
+            cluster = kubeconfig_cluster(self.options.kube_context)
+        deps = Deps(
+            clock=self.clock,
+            redis=self.options.redis,
+            policy=sandbox_policy(
+                self.people, cluster, cluster_name, simulated=cluster_name == SIMULATED
+            ),
+            kube_clients=kube_clients,
+        )
+        self.app = create_app(self._settings(), deps)
+        from bot.sandbox.page import page_routes  # the page needs the started sandbox
+
+        self.app.web.add_routes(page_routes(self))
+        await self.app.start()
+        self.slack.request_url = f"{self.app.url}/slack/events"
+        return self
+
+    async def stop(self) -> None:
+        if self.app is not None:
+            await self.app.stop()
+            self.app = None
+        if self.kube is not None:
+            await asyncio.to_thread(self.kube.stop)
+            self.kube = None
+        await self.slack.aclose()
+        await self._http.aclose()
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+
+    @property
+    def url(self) -> str:
+        """The sandbox page."""
+        assert self.app is not None, "the sandbox is not started"
+        return f"{self.app.url}/sandbox"
+
+    def _populate_workspace(self) -> None:
+        slack = self.slack
+        for persona in PERSONAS:
+            uid = slack.add_user(persona.handle, real_name=persona.real_name)
+            self.people[uid] = replace(persona, user_id=uid)
+        everyone = list(self.people)
+        for name in (BROADCAST, ALERTS, WAR_ROOM):
+            self.channels[name] = slack.add_channel(name, members=everyone)
+        self.oncall_group = slack.add_usergroup(
+            "oncall", [uid for uid, p in self.people.items() if p.role == "responder"]
+        )
+
+    def _settings(self) -> Settings:
+        data_dir = Path(".")
+        if self.options.redis is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="fireline-sandbox-")
+            data_dir = Path(self._tmp.name)
+        values: dict[str, Any] = {
+            "slack_bot_token": self.slack.bot_token,
+            "slack_signing_secret": self.slack.app.signing_secret,
+            "slack_app_token": None,
+            "slack_api_url": self.slack.api_url,
+            "redis_url": None,
+            "redis_prefix": self.options.redis_prefix,
+            "data_dir": data_dir,
+            "http_host": LOOPBACK,
+            "broadcast_channel": self.channels[BROADCAST],
+            "alerts_channel": self.channels[ALERTS],
+            "webhook_token": self.webhook_token,
+            "instance_name": "sandbox",
+            "oncall_groups": f"P0={self.oncall_group},P1={self.oncall_group}",
+            "policy_file": None,
+            **self.options.settings,
+        }
+        if self.options.http_port is not None:
+            values["http_port"] = self.options.http_port
+        return load_settings(**values)
+
+    # -- what the page and drills do -----------------------------------------------------------
+    def alert_examples(self) -> list[AlertExample]:
+        return self.alert_source.examples()
+
+    async def fire_alert(self, example: AlertExample, *, status: str = "firing") -> int:
+        """POST the example's Alertmanager notification to the bot's webhook, as Alertmanager
+        would (bearer token, JSON); returns the HTTP status the bot answered."""
+        assert self.app is not None
+        body = notification(example, self.clock.now(), status=status)
+        response = await self._http.post(
+            f"{self.app.url}/webhooks/alertmanager",
+            json=body,
+            headers={"Authorization": f"Bearer {self.webhook_token}"},
+        )
+        return response.status_code

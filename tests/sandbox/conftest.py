@@ -1,0 +1,51 @@
+"""The sandbox, started as `fireline sandbox` starts it (real Redis, a fresh key prefix), and a
+real headless browser (Debian's chromium driven by Playwright) looking at its page."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot.redis_server import RedisHandle
+from bot.sandbox import Sandbox, SandboxOptions
+
+CHROMIUM = shutil.which("chromium") or ""
+SHOTS = os.environ.get("FIRELINE_SANDBOX_SCREENSHOTS")
+"""Set to a directory (docs/sandbox) to keep the screenshots the browser tests take."""
+
+
+@pytest.fixture
+def speed() -> float:
+    return 150.0  # the 5-minute checklist after 2 s
+
+
+@pytest.fixture
+async def sandbox(redis_handle: RedisHandle, prefix: str, speed: float) -> AsyncIterator[Sandbox]:
+    options = SandboxOptions(speed=speed, http_port=0, redis=redis_handle, redis_prefix=prefix)
+    world = await Sandbox(options).start()
+    yield world
+    await world.stop()
+
+
+@pytest.fixture
+async def browser_page(sandbox: Sandbox) -> AsyncIterator[object]:
+    from playwright.async_api import async_playwright
+
+    if not CHROMIUM:
+        pytest.fail("chromium is not installed: run ./scripts/ensure-services (apt-get install)")
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = await browser.new_page(viewport={"width": 1360, "height": 860})
+        yield page
+        await browser.close()
+
+
+@pytest.fixture
+def shots(tmp_path: Path) -> Path:
+    target = Path(SHOTS) if SHOTS else tmp_path
+    target.mkdir(parents=True, exist_ok=True)
+    return target

@@ -1,0 +1,62 @@
+"""`make run` on a fresh clone with no Slack tokens: `fireline serve` starts the sandbox and
+prints the page's address, and that page works (state read, a command typed, the bot answers)."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_serve_without_tokens_starts_a_working_sandbox(tmp_path: Path) -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "serve"],
+        cwd=tmp_path,  # no .env here
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "FIRELINE_HTTP_PORT": "0"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()  # blocks until the sandbox is up (or it died)
+        found = re.search(r"open (http://127\.0\.0\.1:\d+/sandbox)", line)
+        assert found, f"no sandbox address in {line!r}; stderr: {process.stderr.read()[-2000:]}"  # type: ignore[union-attr]
+        url = found.group(1)
+        page = httpx.get(url, timeout=10)
+        assert page.status_code == 200 and "Fireline sandbox" in page.text
+        state = httpx.get(f"{url}/api/state", timeout=10).json()
+        riley = next(p["id"] for p in state["people"] if p["role"] == "responder")
+        answer = httpx.post(
+            f"{url}/api/command",
+            json={"as": riley, "channel": state["channel"], "text": "/incident declare P2 Slow"},
+            timeout=10,
+        ).json()
+        assert answer == {"ok": True, "status": 200}
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            state = httpx.get(
+                f"{url}/api/state", params={"as": riley, "channel": state["channel"]}, timeout=10
+            ).json()
+            if any(c["name"].startswith("inc-") for c in state["channels"]):
+                break
+            time.sleep(0.1)
+        assert [c["name"] for c in state["channels"] if c["name"].startswith("inc-")]
+        assert any("INC-1 declared" in (e["text"] or "") for e in state["ephemerals"])
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            _, err = process.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.kill(process.pid, signal.SIGKILL)
+            raise
+    assert process.returncode == 0, err[-2000:]
+    assert "No Slack tokens are set" in err and "SLACK_BOT_TOKEN" in err

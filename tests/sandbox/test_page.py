@@ -1,0 +1,123 @@
+"""The sandbox page in a real headless browser: what a person trying Fireline does and sees.
+
+Every click here goes page → sandbox API → the Slack double's user actions → a signed request
+to the running bot → the bot's Web API calls back to the double → an SSE event → the page
+redraws. Nothing is reloaded: each expectation waits for the live update.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from playwright.async_api import Page, expect
+
+from bot.sandbox import Sandbox
+
+WAIT_MS = 10_000
+
+
+async def open_as(page: Page, sandbox: Sandbox, who: str) -> None:
+    await page.goto(sandbox.url)
+    await expect(page.locator("#live")).to_have_text("live", timeout=WAIT_MS)
+    await page.select_option("#who", label=who)
+
+
+async def type_in_composer(page: Page, text: str) -> None:
+    await page.fill("#compose", text)
+    await page.press("#compose", "Enter")
+
+
+async def declare(page: Page, text: str) -> Any:
+    await type_in_composer(page, f"/incident declare {text}")
+    await expect(page.locator(".msg.ephemeral", has_text="declared as")).to_be_visible(
+        timeout=WAIT_MS
+    )
+    channel = page.locator("#channels a", has_text="inc-")
+    await expect(channel).to_have_count(1, timeout=WAIT_MS)
+    return channel
+
+
+async def test_declare_acknowledge_tick_and_update_from_the_page(
+    browser_page: Page, sandbox: Sandbox, shots: Path
+) -> None:
+    page = browser_page
+    await open_as(page, sandbox, "Riley Responder — responder")
+    channel = await declare(page, "P1 Checkout errors after deploy")
+    await page.screenshot(path=str(shots / "1-declared.png"))
+
+    await channel.click()
+    card = page.locator(".msg", has=page.locator("h3", has_text="INC-1")).first
+    await expect(card).to_contain_text("Checkout errors after deploy", timeout=WAIT_MS)
+    await expect(card).to_contain_text("Declared")
+    await card.get_by_role("button", name="Acknowledge").click()
+    await expect(card).to_contain_text("Acknowledged", timeout=WAIT_MS)
+    await expect(card.get_by_role("button", name="Acknowledge")).to_have_count(0)
+
+    # At ×150 the 5-minute checklist arrives within seconds of sandbox time passing.
+    checklist = page.locator(".msg", has=page.locator("h3", has_text="First 5 minutes"))
+    await expect(checklist).to_be_visible(timeout=WAIT_MS)
+    await checklist.get_by_role("button", name="Done").first.click()
+    await expect(checklist).to_contain_text("✅ Done", timeout=WAIT_MS)
+    await expect(checklist).to_contain_text("@Riley Responder")
+    await page.screenshot(path=str(shots / "2-card-and-checklist.png"))
+
+    # A modal the bot opens: post a status update through it.
+    await card.get_by_role("button", name="Post update").click()
+    modal = page.locator("#modal")
+    await expect(modal).to_be_visible(timeout=WAIT_MS)
+    await modal.locator("textarea, input[type=text]").first.fill("Rolled back to 2.3.0")
+    await page.screenshot(path=str(shots / "3-modal.png"))
+    await modal.get_by_role("button", name="Post").click()
+    await expect(modal).to_be_hidden(timeout=WAIT_MS)
+    await expect(page.locator("#messages")).to_contain_text("Rolled back to 2.3.0", timeout=WAIT_MS)
+
+
+async def test_fire_an_alert_and_open_its_thread(
+    browser_page: Page, sandbox: Sandbox, shots: Path
+) -> None:
+    page = browser_page
+    await open_as(page, sandbox, "Casey Commander — commander")
+    await page.locator("#channels a", has_text="alerts").click()
+    await page.select_option("#alert-name", label="Error rate after a rollout")
+    await page.click("#fire")
+    parent = page.locator("#messages .msg", has_text="HighErrorRate")
+    await expect(parent).to_contain_text("FIRING [critical] HighErrorRate", timeout=WAIT_MS)
+    await expect(parent).to_contain_text("deployment=checkout")
+    # The same alert resolved: Fireline answers in the alert's thread and edits the parent.
+    await page.click("#resolve-alert")
+    replies = parent.locator("button.replies")
+    await expect(replies).to_be_visible(timeout=WAIT_MS)
+    await replies.click()
+    thread = page.locator("#thread")
+    await expect(thread).to_contain_text("RESOLVED", timeout=WAIT_MS)
+    await page.screenshot(path=str(shots / "4-alert-thread.png"))
+
+
+async def test_who_you_are_decides_what_is_allowed(browser_page: Page, sandbox: Sandbox) -> None:
+    page = browser_page
+    await open_as(page, sandbox, "Nico Newcomer — no role")
+    await type_in_composer(page, "/incident logs checkout")
+    refused = page.locator(".msg.ephemeral", has_text="needs the role")
+    await expect(refused).to_be_visible(timeout=WAIT_MS)
+    await page.select_option("#who", label="Riley Responder — responder")
+    await expect(refused).to_have_count(0)  # Nico's ephemerals are Nico's alone
+    await type_in_composer(page, "/incident pods checkout")
+    await expect(page.locator("#messages")).to_contain_text("Pods of", timeout=WAIT_MS)
+
+
+async def test_drill_panel_follows_the_script(
+    browser_page: Page, sandbox: Sandbox, shots: Path
+) -> None:
+    from bot.sandbox.drill import load_drill, start_drill
+
+    start_drill(sandbox, load_drill("checkout-rollout"))
+    page = browser_page
+    await open_as(page, sandbox, "Riley Responder — responder")
+    panel = page.locator("#drill-status")
+    await expect(panel).to_contain_text("HighErrorRate fired for checkout", timeout=WAIT_MS)
+    await expect(panel).to_contain_text("support asked in #incidents", timeout=WAIT_MS)
+    await page.locator("#channels a", has_text="incidents").click()
+    await expect(page.locator("#messages")).to_contain_text("card payments fail")
+    await expect(panel).to_contain_text("Declare an incident to start the scoring")
+    await page.screenshot(path=str(shots / "5-drill.png"))
