@@ -94,6 +94,36 @@ async def test_fire_an_alert_and_open_its_thread(
     await page.screenshot(path=str(shots / "4-alert-thread.png"))
 
 
+async def test_rollback_requested_by_one_person_is_approved_by_another(
+    browser_page: Page, sandbox: Sandbox, shots: Path
+) -> None:
+    """The two-person rule as a trial user meets it: Riley asks for a rollback of the bad
+    checkout rollout, cannot approve it herself, and Avery's click rolls it back for real."""
+    page = browser_page
+    await open_as(page, sandbox, "Riley Responder — responder")
+    channel = await declare(page, "P2 Checkout errors after deploy")
+    await channel.click()
+    await type_in_composer(page, "/incident rollback checkout")
+    card = page.locator("#messages .msg:not(.ephemeral)", has_text="rollback checkout")
+    await expect(card).to_contain_text("Waiting for approval", timeout=WAIT_MS)
+    await expect(card).to_contain_text("checkout:2.4.0")  # what runs now → what comes back
+    await card.get_by_role("button", name="Approve").click()
+    refused = page.locator(".msg.ephemeral", has_text="someone else must approve it")
+    await expect(refused).to_be_visible(timeout=WAIT_MS)
+    await expect(card).to_contain_text("Waiting for approval")  # nothing changed
+
+    await page.select_option("#who", label="Avery Approver — approver")
+    await card.get_by_role("button", name="Approve").click()
+    await expect(card).to_contain_text("Approved by", timeout=WAIT_MS)
+    await expect(card).to_contain_text("Done", timeout=30_000)
+    await page.screenshot(path=str(shots / "6-rollback-approved.png"))
+    assert sandbox.cluster is not None
+    deployment = sandbox.cluster.get("apps/v1", "Deployment", "orion-prod", "checkout")
+    assert deployment is not None
+    images = [c["image"] for c in deployment["spec"]["template"]["spec"]["containers"]]
+    assert images and all(not image.endswith(":2.4.0") for image in images)
+
+
 async def test_who_you_are_decides_what_is_allowed(browser_page: Page, sandbox: Sandbox) -> None:
     page = browser_page
     await open_as(page, sandbox, "Nico Newcomer — no role")

@@ -363,9 +363,20 @@ def _deployment_status(cluster: Cluster, deployment: Obj, now: datetime) -> None
         progressing = ("True", "ReplicaSetUpdated", f'ReplicaSet "{name}" is progressing.')
         old = next((c for c in previous if c["type"] == "Progressing"), None)
         deadline = int(deployment["spec"].get("progressDeadlineSeconds", 600))
-        if old is not None and (
-            (old["reason"] == "ProgressDeadlineExceeded" and f'"{name}"' in old["message"])
-            or (now - parse_time(old["lastUpdateTime"])).total_seconds() > deadline
+        # The deadline runs from the last progress of *this* rollout (the condition last
+        # updated for this ReplicaSet), as the deployment controller measures it: a condition
+        # left by the previous, finished rollout says nothing about how long this one took.
+        same_rollout = old is not None and f'"{name}"' in old["message"]
+        if (
+            old is not None
+            and same_rollout
+            and (
+                old["reason"] == "ProgressDeadlineExceeded"
+                or (
+                    old["reason"] == "ReplicaSetUpdated"
+                    and (now - parse_time(old["lastUpdateTime"])).total_seconds() > deadline
+                )
+            )
         ):
             progressing = (
                 "False",
