@@ -295,14 +295,22 @@ class RemediationRunner:
         )
 
     async def show(self, record: Record) -> None:
-        """Edit the card in place (derived state: a failed edit is logged, the next one fixes)."""
+        """Edit the card in place to the record's *latest* state (derived state: a failed edit
+        is logged, the next one fixes it).
+
+        Edits of one card are serialised and each renders the record as it is when its turn
+        comes, so an older render (the approve click's "Approved …") can never land after a
+        newer one (the run job's "Not applied"): the last edit always shows the last state.
+        """
         if not record.card_ts:
             return
-        text, blocks = approval_blocks.card(record, await self.approvers(record))
-        try:
-            await self.slack.update_message(record.channel, record.card_ts, text, blocks)
-        except FirelineError as exc:
-            log.warning("could not update the card of %s: %s", record.id, exc)
+        async with self.store.lock(f"remediation-card:{record.id}", wait_s=10.0):
+            latest = await self.records.get(record.id) or record
+            text, blocks = approval_blocks.card(latest, await self.approvers(latest))
+            try:
+                await self.slack.update_message(latest.channel, record.card_ts, text, blocks)
+            except FirelineError as exc:
+                log.warning("could not update the card of %s: %s", record.id, exc)
 
     async def announce(self, record: Record, event: str, actor: str | None) -> None:
         await self.show(record)
