@@ -23,6 +23,7 @@ from bot.playbook_loader import load_playbooks, params_models
 from bot.playbooks import Example, Playbooks
 from bot.policy import Cluster, Policy, RoleGrant
 from bot.redis_server import RedisHandle
+from bot.remediation_policy import RemediationPolicy
 from bot.settings import DEFAULT_PLAYBOOKS_DIR
 from tests.e2e.harness import SIGNING_SECRET, WEBHOOK_TOKEN, eventually, settings_for
 
@@ -143,6 +144,7 @@ async def make_world(
         instance: str = "replica-a",
         playbooks: Playbooks = SHIPPED,
         http_port: int = 0,
+        remediation: RemediationPolicy | None = None,
     ) -> World:
         if not people:
             people.update(
@@ -174,6 +176,8 @@ async def make_world(
         policy = policy.model_copy(
             update={"alerts": policy.alerts.model_copy(update={"routes": routes})}
         )
+        if remediation is not None:
+            policy = policy.model_copy(update={"remediation": remediation})
         deps = Deps(redis=redis_handle, policy=policy, kube_clients={"test": api},
                     playbooks=playbooks)  # fmt: skip
         overrides: dict[str, Any] = {

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bot import blocks
+from bot import approval_blocks, blocks
+from bot.remediation_policy import RemediationPolicy, RemediationRule
 from tests.e2e.harness import eventually
 from tests.playbooks.conftest import SHIPPED, World
 
@@ -81,6 +82,39 @@ async def test_a_run_posts_diagnostics_then_guidance_with_remediation_buttons(ma
     audit = await world.app.services.store.audit_log()
     assert {a["action"] for a in audit} >= {"top", "pods", "rollout-history"}
     assert {a["user"] for a in audit} == {world.oncall}
+
+
+async def test_a_remediation_button_of_the_guidance_asks_for_approval_in_the_thread(
+    make_world,
+) -> None:
+    """The playbook's button goes through the approval flow: a dry-run preview card in the
+    run's thread, nothing changed until someone else approves."""
+    rule = RemediationRule(request_roles=("responder",), namespaces=("orion-*",))
+    world = await make_world(remediation=RemediationPolicy(enabled=True, actions={"restart": rule}))
+    header, thread = await run_thread(
+        world, world.oncall, "playbook memory-leak task-service -n orion-prod"
+    )
+    guidance = thread[-1]
+    restart = remediation_buttons(guidance)[0]
+    await world.slack.click_button(
+        world.oncall, world.room, guidance["ts"], blocks.REMEDIATION_REQUEST, restart["value"]
+    )
+    card = await eventually(
+        lambda: next(
+            (m for m in world.thread(world.room, header["ts"]) if m["text"].startswith("🛠")),
+            None,
+        ),
+        10.0,
+        "the approval card in the playbook's thread",
+    )
+    shown = flat(card)
+    assert "restart task-service" in shown and "Waiting for approval" in shown
+    assert f"<@{world.oncall}>" in shown  # the requester
+    record = await world.app.remediation.records.get("R-1")
+    assert record is not None and record.thread_ts == header["ts"] and record.state == "pending"
+    await world.slack.click_button(world.oncall, world.room, card["ts"], approval_blocks.APPROVE)
+    told = await world.told_eventually(world.oncall, "someone else must approve it")
+    assert "R-1" in told
 
 
 async def test_what_the_person_may_not_run_is_told_to_them_alone(make_world) -> None:
