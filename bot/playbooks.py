@@ -18,22 +18,27 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from bot.actions.remediations import Remediation, default_remediations
 from bot.playbook_templates import LABEL, ParamValue, check_template
+from bot.remediation_policy import RemediationName
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
-RemediationName = Literal["restart", "scale", "rollback", "delete-pod"]
-KUBE_WHERE = frozenset({"namespace", "cluster"})
+
+def _params_of(action: Remediation) -> tuple[frozenset[str], frozenset[str]]:
+    fields = action.Params.model_fields
+    required = frozenset(n for n, f in fields.items() if f.is_required())
+    return required, frozenset(fields) - required
+
+
 REMEDIATION_PARAMS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
-    # name: (required, optional) — the contract with the remediation actions (issue 5).
-    "restart": (frozenset({"deployment"}), KUBE_WHERE),
-    "scale": (frozenset({"deployment", "replicas"}), KUBE_WHERE),
-    "rollback": (frozenset({"deployment"}), KUBE_WHERE | {"to_revision"}),
-    "delete-pod": (frozenset({"pod"}), KUBE_WHERE),
+    # name: (required, optional), read off the remediation actions' own Params models.
+    action.name: _params_of(action)
+    for action in default_remediations()
 }
 
 
