@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -13,35 +14,20 @@ from bot.alert_threads import declare_form
 from bot.dispatch import Reply
 from bot.incident import Role, Severity
 from bot.services import Services
-from handlers.common import before_ack, explain
-from handlers.replies import deliver
+from handlers.replies import answer_click
 
 
 def register(app: AsyncApp, services: Services) -> None:
     dispatcher = services.dispatcher
 
     async def run(
-        ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, what: str, make: Any
+        ack: AsyncAck,
+        body: dict[str, Any],
+        respond: AsyncRespond,
+        what: str,
+        make: Callable[[], Awaitable[Reply]],
     ) -> None:
-        await ack()  # buttons: ack first, then answer through the response URL
-
-        async def tell(text: str) -> None:
-            await respond(text=text, response_type="ephemeral", replace_original=False)
-
-        try:
-            reply: Reply = await before_ack(make())
-        except Exception as exc:
-            await tell(explain(exc, what))
-            return
-        await deliver(
-            reply,
-            ack=None,
-            tell=tell,
-            slack=services.slack,
-            trigger_id=body.get("trigger_id"),
-            what=what,
-            inflight=services.inflight,
-        )
+        await answer_click(services, ack, body, respond, what, make)
 
     def user_of(body: dict[str, Any]) -> str:
         return str(body["user"]["id"])

@@ -13,8 +13,7 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from bot import checklist_blocks
 from bot.dispatch import Reply
 from bot.services import Services
-from handlers.common import before_ack, explain
-from handlers.replies import deliver
+from handlers.replies import answer_click
 
 SNOOZE_ACTION = re.compile(rf"^{checklist_blocks.SNOOZE}_")
 
@@ -29,25 +28,7 @@ def register(app: AsyncApp, services: Services) -> None:
         what: str,
         make: Callable[[], Awaitable[Reply]],
     ) -> None:
-        await ack()
-
-        async def tell(text: str) -> None:
-            await respond(text=text, response_type="ephemeral", replace_original=False)
-
-        try:
-            reply = await before_ack(make())
-        except Exception as exc:
-            await tell(explain(exc, what))
-            return
-        await deliver(
-            reply,
-            ack=None,
-            tell=tell,
-            slack=services.slack,
-            trigger_id=None,
-            what=what,
-            inflight=services.inflight,
-        )
+        await answer_click(services, ack, body, respond, what, make)
 
     def answer(kind: Any) -> Any:
         async def on_click(

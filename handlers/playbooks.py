@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -9,9 +10,9 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 
 from bot import alert_blocks
+from bot.dispatch import Reply
 from bot.services import Services
-from handlers.common import before_ack, explain
-from handlers.replies import deliver
+from handlers.replies import answer_click
 
 
 def register(app: AsyncApp, services: Services) -> None:
@@ -20,27 +21,13 @@ def register(app: AsyncApp, services: Services) -> None:
         return
 
     async def click(
-        ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, what: str, make: Any
+        ack: AsyncAck,
+        body: dict[str, Any],
+        respond: AsyncRespond,
+        what: str,
+        make: Callable[[], Awaitable[Reply]],
     ) -> None:
-        await ack()
-
-        async def tell(text: str) -> None:
-            await respond(text=text, response_type="ephemeral", replace_original=False)
-
-        try:
-            reply = await before_ack(make())
-        except Exception as exc:
-            await tell(explain(exc, what))
-            return
-        await deliver(
-            reply,
-            ack=None,
-            tell=tell,
-            slack=services.slack,
-            trigger_id=body.get("trigger_id"),
-            what=what,
-            inflight=services.inflight,
-        )
+        await answer_click(services, ack, body, respond, what, make)
 
     @app.action(alert_blocks.RUN_PLAYBOOK)
     @services.inflight.wrap

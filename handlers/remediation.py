@@ -18,7 +18,7 @@ from bot.errors import FirelineError
 from bot.remediation import RemediationService
 from bot.services import Services
 from handlers.common import before_ack, explain
-from handlers.replies import deliver
+from handlers.replies import answer_click, deliver
 
 
 def register(app: AsyncApp, services: Services) -> None:
@@ -33,25 +33,7 @@ def register(app: AsyncApp, services: Services) -> None:
         what: str,
         make: Callable[[], Awaitable[Reply]],
     ) -> None:
-        await ack()
-
-        async def tell(text: str) -> None:
-            await respond(text=text, response_type="ephemeral", replace_original=False)
-
-        try:
-            reply = await before_ack(make())
-        except Exception as exc:
-            await tell(explain(exc, what))
-            return
-        await deliver(
-            reply,
-            ack=None,
-            tell=tell,
-            slack=services.slack,
-            trigger_id=body.get("trigger_id"),
-            what=what,
-            inflight=services.inflight,
-        )
+        await answer_click(services, ack, body, respond, what, make)
 
     def user_of(body: dict[str, Any]) -> str:
         return str(body["user"]["id"])

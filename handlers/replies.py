@@ -7,11 +7,13 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.respond.async_respond import AsyncRespond
 
 from bot.dispatch import Reply
 from bot.inflight import InFlight
+from bot.services import Services
 from bot.slack import SlackGateway
-from handlers.common import explain
+from handlers.common import before_ack, explain
 
 log = logging.getLogger(__name__)
 
@@ -54,3 +56,34 @@ async def deliver(
             text = explain(exc, what)
         if text:
             await tell(text)
+
+
+async def answer_click(
+    services: Services,
+    ack: AsyncAck,
+    body: dict[str, Any],
+    respond: AsyncRespond,
+    what: str,
+    make: Callable[[], Awaitable[Reply]],
+) -> None:
+    """A button or menu: ack at once, then do `make` (bounded before-ack work) and answer
+    through the response URL, only to the person who clicked."""
+    await ack()
+
+    async def tell(text: str) -> None:
+        await respond(text=text, response_type="ephemeral", replace_original=False)
+
+    try:
+        reply = await before_ack(make())
+    except Exception as exc:
+        await tell(explain(exc, what))
+        return
+    await deliver(
+        reply,
+        ack=None,
+        tell=tell,
+        slack=services.slack,
+        trigger_id=body.get("trigger_id"),
+        what=what,
+        inflight=services.inflight,
+    )
