@@ -34,6 +34,16 @@ def stall_rollouts(w: World) -> None:
     w.kube.cluster.timing.pod_ready = 3600
 
 
+def patient(w: World) -> None:
+    """Follow rollouts for a minute (not 3 s), so a stalled one is still being verified when
+    the test stops the bot, however busy the machine is."""
+    from tests.e2e.remediation_world import make_policy
+
+    w.app.remediation.guard.authorizer.policy = make_policy(  # type: ignore[union-attr]
+        w.rita, w.apollo, w.cleo, w.otto, verify_timeout_s=60
+    )
+
+
 def unstall_rollouts(w: World) -> None:
     cluster = w.kube.cluster
     with cluster.lock:
@@ -109,6 +119,7 @@ async def test_restart_while_verifying_reconciles_without_re_applying(world: Wor
     w = world
     channel = await requested(w, "scale task-service 6")
     stall_rollouts(w)
+    patient(w)
     await approve_without_waiting(w, channel)
     await w.until_state("R-1", State.VERIFYING)
     await w.apps[0].stop()  # the process dies mid-verification (its job lease stays)
@@ -144,6 +155,7 @@ async def test_restart_after_the_write_landed_verifies_it(world: World) -> None:
     w = world
     channel = await requested(w, "scale task-service 6")
     stall_rollouts(w)
+    patient(w)
     await approve_without_waiting(w, channel)
     await w.until_state("R-1", State.VERIFYING)
     await w.apps[0].stop()
