@@ -153,6 +153,9 @@ class AlertThreads:
             new = [a for a in notification.alerts if a.event_key in unseen]
             if existing and not new:
                 return  # a repeat, or the other half of an HA pair
+            # A group of one is shown only by its parent; the alert it started with must be
+            # listed in the thread once the group grows, or its details vanish from view.
+            alone = list(group.alerts) if existing is not None and len(group.alerts) == 1 else []
             self._apply(group, notification, new)
             if existing is None:
                 # The parent shows the group; a listing follows in its thread if there are more.
@@ -160,8 +163,13 @@ class AlertThreads:
                 notes = [alert_blocks.changes(group, group.firing, group.resolved)] if many else []
                 storm = await self.writer.join_storm(group.channel)
             else:
-                firing = [group.alerts[a.fingerprint] for a in new if a.status == "firing"]
-                resolved = [group.alerts[a.fingerprint] for a in new if a.status == "resolved"]
+                changed = [a.fingerprint for a in new]
+                if len(group.alerts) > 1:
+                    changed = [f for f in alone if f not in changed] + changed
+                firing = [group.alerts[f] for f in changed if group.alerts[f].status == "firing"]
+                resolved = [
+                    group.alerts[f] for f in changed if group.alerts[f].status == "resolved"
+                ]
                 notes = [alert_blocks.changes(group, firing, resolved)]
                 storm = 0
             notes = [n for n in notes if n]

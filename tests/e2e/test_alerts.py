@@ -87,6 +87,32 @@ async def test_a_group_of_three_is_one_parent_listing_each(harness: Harness) -> 
     assert "def34" not in replies[1]["text"]
 
 
+async def test_a_group_that_grows_from_one_lists_its_first_alert_too(harness: Harness) -> None:
+    """The parent describes a lone alert; once others join, the thread lists it with them, so
+    the first alert's details are still somewhere to read."""
+    h = harness
+    data = json.loads(fixture("firing-group-of-3.json"))
+    first, *others = data["alerts"]
+    await h.webhook(json.dumps({**data, "alerts": [first]}).encode())
+    await h.alerts_done()
+    [parent] = h.alert_parents()
+    assert "1 firing" in flat(parent) and h.slack.thread(h.alerts, parent["ts"])[1:] == []
+
+    await h.webhook(json.dumps({**data, "alerts": [first, others[0]]}).encode())
+    await h.alerts_done()
+    [parent] = h.alert_parents()
+    assert "2 firing" in flat(parent)
+    [listing] = h.slack.thread(h.alerts, parent["ts"])[1:]
+    assert "2 firing" in listing["text"]
+    assert "abc12" in listing["text"] and "def34" in listing["text"]
+
+    await h.webhook(json.dumps({**data, "alerts": [first, *others]}).encode())
+    await h.alerts_done()
+    replies = h.slack.thread(h.alerts, parent["ts"])[1:]
+    assert len(replies) == 2 and "ghi56" in replies[1]["text"]
+    assert "abc12" not in replies[1]["text"]  # listed once the group grew; not again
+
+
 async def test_acknowledge_and_declare_from_the_alert(harness: Harness) -> None:
     h = harness
     await h.webhook(fixture("firing-single.json"))
