@@ -76,9 +76,7 @@ class AlertPlaybooks:
         return found.name if found else ""
 
     async def fired(self, group: AlertGroup) -> None:
-        if not group.playbook or not await self.store.claim(
-            CLAIM_SCOPE, group.group_id, ttl=CLAIM_TTL_S
-        ):
+        if not group.playbook:
             return
         job = Job(
             id=f"{JOB_KIND}:{group.group_id}",
@@ -86,7 +84,9 @@ class AlertPlaybooks:
             due=self.clock.now().timestamp(),
             data={"group": group.group_id},
         )
-        await self.scheduler.schedule(job)
+        # Claimed and scheduled in one step: once per group, and never claimed but lost.
+        claim = self.store.keys.claim(CLAIM_SCOPE, group.group_id)
+        await self.scheduler.schedule(job, once=(claim, CLAIM_TTL_S))
 
     async def _first_run(self, job: Job, late_by: float) -> None:
         group = await self.alerts.get_group(str(job.data["group"]))

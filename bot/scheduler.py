@@ -86,6 +86,9 @@ return out
 # Adds or replaces a job (a replaced job's running copy loses its lease). KEYS: job, due,
 # leased, group. ARGV: id, doc, due.
 _SCHEDULE = """
+if KEYS[5] ~= '' and not redis.call('SET', KEYS[5], '1', 'NX', 'EX', ARGV[4]) then
+  return 0
+end
 redis.call('HSET', KEYS[1], 'doc', ARGV[2], 'due', ARGV[3])
 redis.call('HDEL', KEYS[1], 'lease')
 redis.call('ZREM', KEYS[3], ARGV[1])
@@ -180,11 +183,18 @@ class JobQueue:
     def _group(self, job: Job) -> str:
         return self.keys.job_group(job.group) if job.group else ""
 
-    async def schedule(self, job: Job) -> None:
-        await self._run(
-            self._schedule,
-            [self.keys.job(job.id), self.keys.jobs_due, self.keys.jobs_leased, self._group(job)],
-            [job.id, job.model_dump_json(), repr(job.due)],
+    async def schedule(self, job: Job, *, once: tuple[str, int] | None = None) -> bool:
+        """Schedule (or reschedule) `job`. With `once=(claim key, ttl s)`, only if that claim
+        is not taken, and the claim is taken in the same step: a crash cannot leave a claim
+        without its job (work lost) or a job without its claim (work done twice)."""
+        claim, ttl = once or ("", 0)
+        keys = [self.keys.job(job.id), self.keys.jobs_due, self.keys.jobs_leased]
+        return bool(
+            await self._run(
+                self._schedule,
+                [*keys, self._group(job), claim],
+                [job.id, job.model_dump_json(), repr(job.due), str(ttl)],
+            )
         )
 
     async def cancel(self, *job_ids: str, group: str | None = None) -> int:
@@ -303,12 +313,15 @@ class Scheduler:
     def _now(self) -> float:
         return self.clock.now().timestamp()
 
-    async def schedule(self, job: Job) -> None:
+    async def schedule(self, job: Job, *, once: tuple[str, int] | None = None) -> bool:
+        """Schedule `job`; with `once`, only the first time that claim is taken (see
+        `JobQueue.schedule`). Returns whether it was scheduled."""
         if job.kind not in self.handlers:
             raise ValueError(f"no handler for job kind {job.kind!r}")
-        await self.queue.schedule(job)
-        if job.due < self._sleeping_until:
+        scheduled = await self.queue.schedule(job, once=once)
+        if scheduled and job.due < self._sleeping_until:
             self._wake.set()
+        return scheduled
 
     async def cancel(self, *job_ids: str, group: str | None = None) -> int:
         return await self.queue.cancel(*job_ids, group=group)

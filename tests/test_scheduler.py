@@ -170,6 +170,23 @@ async def test_rescheduling_moves_the_one_job(queue: JobQueue, clock: ManualCloc
         await quiet(lambda: rec.runs["r"] == 1)
 
 
+async def test_scheduled_once_runs_once_even_after_it_finished(
+    queue: JobQueue, clock: ManualClock
+) -> None:
+    """`once`: the claim and the job are one step, so a second schedule (a repeat alert, a
+    second replica) neither duplicates the job nor, after it ran, runs it again."""
+    rec = Recorder()
+    claim = queue.keys.claim("test-once", "group-1")
+    async with running(Scheduler(queue, clock, {"t": rec})) as s:
+        assert await s.schedule(job(clock, "o", 1), once=(claim, 3600))
+        assert not await s.schedule(job(clock, "o", 1), once=(claim, 3600))
+        clock.advance(2)
+        await eventually(lambda: rec.runs["o"] == 1, 2.0)
+        assert not await s.schedule(job(clock, "o", 1), once=(claim, 3600))
+        clock.advance(5)
+        await quiet(lambda: rec.runs["o"] == 1)
+
+
 async def test_temporary_failures_are_retried_with_backoff(
     queue: JobQueue, clock: ManualClock
 ) -> None:
