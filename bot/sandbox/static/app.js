@@ -316,10 +316,18 @@ async function load() {
   if (ui.loading) { ui.again = true; return; }
   ui.loading = true;
   try {
+    const asked = { as: ui.as, channel: ui.channel, thread: ui.thread };
     const q = new URLSearchParams({ as: ui.as, channel: ui.channel });
     if (ui.thread) q.set("thread", ui.thread);
     const res = await fetch(`/sandbox/api/state?${q}`);
-    ui.state = await res.json();
+    const state = await res.json();
+    // The person switched channel, thread or identity while this was in flight: this answer
+    // is for the old view; drawing it would undo their click. Ask again instead.
+    if (asked.as !== ui.as || asked.channel !== ui.channel || asked.thread !== ui.thread) {
+      ui.again = true;
+      return;
+    }
+    ui.state = state;
     if (!ui.as || !ui.state.people.some((p) => p.id === ui.as)) ui.as = ui.state.people[0].id;
     render();
   } finally {
