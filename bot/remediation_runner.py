@@ -39,6 +39,8 @@ from bot.slack import SlackGateway
 from bot.store import Store
 
 log = logging.getLogger(__name__)
+MAX_CARD_EDITS = 5
+"""Edits one `show()` makes while the record keeps changing under it."""
 
 RUN = "remediation-run"
 EXPIRE = "remediation-expire"
@@ -298,19 +300,26 @@ class RemediationRunner:
         """Edit the card in place to the record's *latest* state (derived state: a failed edit
         is logged, the next one fixes it).
 
-        Edits of one card are serialised and each renders the record as it is when its turn
-        comes, so an older render (the approve click's "Approved …") can never land after a
-        newer one (the run job's "Not applied"): the last edit always shows the last state.
+        Two edits can race (the approve click's "Approved …" and the run job's "Not applied"),
+        and Slack keeps whichever lands last. So each edit renders the record as it is now, and
+        after its edit lands re-reads it: if the record moved on meanwhile, it edits again. The
+        last edit to land is always followed by such a check, so the card ends on the last
+        state. (No lock: a process stopped mid-edit must not hold up the next one.)
         """
         if not record.card_ts:
             return
-        async with self.store.lock(f"remediation-card:{record.id}", wait_s=10.0):
-            latest = await self.records.get(record.id) or record
+        latest = await self.records.get(record.id) or record
+        for _ in range(MAX_CARD_EDITS):
             text, blocks = approval_blocks.card(latest, await self.approvers(latest))
             try:
                 await self.slack.update_message(latest.channel, record.card_ts, text, blocks)
             except FirelineError as exc:
                 log.warning("could not update the card of %s: %s", record.id, exc)
+                return
+            now = await self.records.get(record.id)
+            if now is None or now == latest:
+                return
+            latest = now
 
     async def announce(self, record: Record, event: str, actor: str | None) -> None:
         await self.show(record)

@@ -115,6 +115,7 @@ class World:
         """Wait until the bot is idle: acked work done, due jobs run."""
         store = self.app.services.store
         for _ in range(1000):
+            self.app.scheduler.wake()  # the manual clock may have jumped since it planned
             await asyncio.sleep(0.005)
             assert await self.app.drain(10.0)
             due = await store.redis.zrangebyscore(
@@ -123,7 +124,10 @@ class World:
             leased = await store.redis.zcard(store.keys.jobs_leased)
             if not due and not leased and not self.app.scheduler.busy:
                 return
-        raise AssertionError("the bot did not become idle")
+        raise AssertionError(
+            f"the bot did not become idle: due {due}, leased {leased}, "
+            f"scheduler busy {self.app.scheduler.busy}"
+        )
 
     async def type(self, user: str, text: str, channel: str | None = None) -> Any:
         response = await self.slack.slash_command(user, channel or self.room, text)
@@ -158,6 +162,15 @@ class World:
 
     def card_text(self, channel: str, index: int = -1) -> str:
         return _flatten(self.card(channel, index).get("blocks") or [])
+
+    async def card_shows(self, channel: str, fragment: str, limit_s: float = 10.0) -> None:
+        """Wait until the card (its text or its buttons) shows `fragment`: the card is edited
+        right after the record changes, so a test that saw the record must wait for it."""
+        await eventually(
+            lambda: fragment in str(self.card(channel)),
+            limit_s,
+            f"{fragment!r} on the card; it shows: {self.card_text(channel)}",
+        )
 
     async def click(self, user: str, channel: str, action_id: str, index: int = -1) -> None:
         card = self.card(channel, index)

@@ -62,11 +62,11 @@ async def test_scale_shows_replicas_before_and_after_and_reports_ready_replicas(
 ) -> None:
     w = world
     _, channel = await incident_with_request(w, "scale task-service 6 -n orion-prod")
-    assert "replicas: 3 → *6*" in w.card_text(channel)
+    await w.card_shows(channel, "replicas: 3 → *6*")
     await w.click(w.apollo, channel, approval_blocks.APPROVE)
     await w.until_state("R-1", State.SUCCEEDED)
-    assert "*Done*: rolled out: 6/6 replicas ready" in w.card_text(channel)
-    assert "After: 6/6 ready" in w.card_text(channel)
+    await w.card_shows(channel, "*Done*: rolled out: 6/6 replicas ready")
+    await w.card_shows(channel, "After: 6/6 ready")
     assert w.deployment("task-service")["spec"]["replicas"] == 6
 
 
@@ -161,7 +161,7 @@ async def test_expiry_closes_the_request_and_a_late_approval_changes_nothing(
     w.clock.advance(15 * 60 + 1)
     await w.settle()
     await w.until_state("R-1", State.EXPIRED)
-    assert "*Expired* without approval. Nothing was changed." in w.card_text(channel)
+    await w.card_shows(channel, "*Expired* without approval. Nothing was changed.")
     await w.slack.click_button(w.cleo, channel, pending_copy["ts"], approval_blocks.APPROVE,
                                message=pending_copy)  # fmt: skip
     await w.settle()
@@ -174,7 +174,7 @@ async def test_requester_cancels(world: World) -> None:
     _, channel = await incident_with_request(w, "restart task-service")
     await w.click(w.rita, channel, approval_blocks.CANCEL)
     await w.until_state("R-1", State.CANCELLED)
-    assert f"*Cancelled* by <@{w.rita}>" in w.card_text(channel)
+    await w.card_shows(channel, f"*Cancelled* by <@{w.rita}>")
     # The target is free again: a new request is accepted.
     await w.type(w.rita, "restart task-service", channel=channel)
     await eventually(lambda: len(w.cards(channel)) == 2)
@@ -191,7 +191,7 @@ async def test_deny_takes_a_reason_in_a_form(world: World) -> None:
     await w.settle()
     record = await w.until_state("R-1", State.DENIED)
     assert record.decided_by == w.apollo
-    assert f"*Denied* by <@{w.apollo}>: memory leak, not load" in w.card_text(channel)
+    await w.card_shows(channel, f"*Denied* by <@{w.apollo}>: memory leak, not load")
     assert not w.writes()
 
 
@@ -208,7 +208,7 @@ async def test_target_changed_since_preview_applies_nothing_and_offers_a_fresh_p
     record = await w.until_state("R-1", State.STALE)
     assert "resourceVersion" in (record.reason or "")
     assert not w.writes() and w.deployment("task-service")["spec"]["replicas"] == 3
-    assert "*Not applied*" in w.card_text(channel)
+    await w.card_shows(channel, "*Not applied*")
     await w.click(w.cleo, channel, approval_blocks.REPREVIEW)
     await eventually(lambda: len(w.cards(channel)) == 2, what=f"told {w.told(w.cleo)}")
     fresh = await w.record("R-2")
