@@ -345,6 +345,7 @@ class Fireline:
             log.warning("stopping with %d acked requests unfinished", self.services.inflight.count)
         self.services.alerts.stop()
         self.outbox.stop()
+        self.scheduler.stop()
         tasks = [*self._background, *self._loops]
         for task in tasks:
             task.cancel()

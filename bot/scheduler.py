@@ -327,6 +327,13 @@ class Scheduler:
     async def cancel(self, *job_ids: str, group: str | None = None) -> int:
         return await self.queue.cancel(*job_ids, group=group)
 
+    def stop(self) -> None:
+        """Stop looking for work and stop renewing leases, even if a cancellation of the loop
+        is swallowed by a library: the jobs this process holds go to another one when their
+        leases run out."""
+        self._stopped = True
+        self._wake.set()
+
     def wake(self) -> None:
         """Look at the queue now rather than at the planned time (for a clock that jumps, as
         a test's manual clock does: a jump between planning a sleep and starting it is
@@ -335,7 +342,7 @@ class Scheduler:
 
     async def run_forever(self) -> None:
         try:
-            while True:
+            while not self._stopped:
                 # redis-py (seen with 8.1) can swallow a cancellation that arrives mid-call
                 # and return normally; stop anyway.
                 raise_if_cancelled()
