@@ -8,11 +8,27 @@ import pytest
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from bot.emulator.kubernetes import ORION_PROD, Cluster, KubernetesDouble, orion_prod
+from bot.emulator.kubernetes import (
+    ORION_PROD,
+    Cluster,
+    KubernetesDouble,
+    ManualClock,
+    Timing,
+    orion_prod,
+)
 
 from .conftest import wait_for
 
 REVISION = "deployment.kubernetes.io/revision"
+
+
+@pytest.fixture
+def cluster(request: pytest.FixtureRequest) -> Cluster:
+    """The conftest's fast wall-clock cluster, or one on the manual clock a test asks for."""
+    if "clock" in request.fixturenames:
+        clock = request.getfixturevalue("clock")
+        return Cluster(clock, timing=Timing(rollout_step=1, pod_ready=1))
+    return Cluster(timing=Timing(rollout_step=0.02, pod_ready=0.02))
 
 
 @pytest.fixture
@@ -38,7 +54,14 @@ def replica_sets(apps: client.AppsV1Api, name: str) -> dict[int, client.V1Replic
     return {int(rs.metadata.annotations[REVISION]): rs for rs in items}
 
 
-def test_restart_creates_a_new_replica_set_and_rolls_out(k8s, orion):
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+def test_restart_creates_a_new_replica_set_and_rolls_out(k8s, orion, clock):
+    """On the manual clock the rollout cannot finish before the first read sees it underway,
+    however slow the machine; then the clock moves as `kubectl rollout status` waits."""
     apps = client.AppsV1Api(k8s)
     before = apps.read_namespaced_deployment("orders-api", ORION_PROD)
     restarted_at = datetime.now(UTC).isoformat()
@@ -59,7 +82,12 @@ def test_restart_creates_a_new_replica_set_and_rolls_out(k8s, orion):
     assert seen_progressing.status.updated_replicas != seen_progressing.spec.replicas or (
         seen_progressing.status.replicas > seen_progressing.spec.replicas
     )
-    done = wait_for(lambda: rollout_complete(apps, "orders-api"))
+
+    def after_a_second() -> client.V1Deployment | None:
+        clock.advance(1)
+        return rollout_complete(apps, "orders-api")
+
+    done = wait_for(after_a_second)
     conditions = {c.type: c for c in done.status.conditions}
     assert conditions["Available"].status == "True"
     assert conditions["Progressing"].reason == "NewReplicaSetAvailable"
