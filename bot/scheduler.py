@@ -390,19 +390,39 @@ class Scheduler:
                 return None
             now = self._now()
             jobs, next_at = await self.queue.claim(now, self.lease_s, min(self.batch, free))
-            for job, token in jobs:
-                started.append(self._start(job, token, now))
+            for chain in _chains(jobs):
+                started.append(self._start_chain(chain, now))
             if len(jobs) < min(self.batch, free):
                 break
         if wait and started:
             await asyncio.gather(*started, return_exceptions=True)
         return next_at
 
-    def _start(self, job: Job, token: str, now: float) -> asyncio.Task[None]:
-        task = asyncio.ensure_future(self._run(job, token, now))
+    def _start_chain(self, chain: list[tuple[Job, str]], now: float) -> asyncio.Task[None]:
+        task = asyncio.ensure_future(self._run_chain(chain, now))
         self._running.add(task)
         task.add_done_callback(self._running.discard)
         return task
+
+    async def _run_chain(self, chain: list[tuple[Job, str]], claimed_at: float) -> None:
+        """Jobs claimed together for one group, one after another in due order (an incident's
+        5-minute checklist is posted before its 15-minute one, even when both are overdue).
+        The leases of those still waiting are kept while they wait."""
+        waiting = {
+            job.id: asyncio.ensure_future(self._keep_lease(job, token)) for job, token in chain[1:]
+        }
+        try:
+            for job, token in chain:
+                renewer = waiting.pop(job.id, None)
+                if renewer is not None:
+                    renewer.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await renewer
+                await self._run(job, token, claimed_at)
+        finally:
+            for renewer in waiting.values():
+                renewer.cancel()
+            await asyncio.gather(*waiting.values(), return_exceptions=True)
 
     async def _run(self, job: Job, token: str, claimed_at: float) -> None:
         try:
@@ -463,6 +483,14 @@ class Scheduler:
                 return  # a stopped scheduler holds nothing: another replica takes the job over
             with contextlib.suppress(TemporaryError):
                 await self.queue.renew(job, token, self._now() + self.lease_s)
+
+
+def _chains(jobs: list[tuple[Job, str]]) -> list[list[tuple[Job, str]]]:
+    """Claimed jobs as chains: one per group (in due order), one per job without a group."""
+    chains: dict[str, list[tuple[Job, str]]] = {}
+    for job, token in sorted(jobs, key=lambda claimed: claimed[0].due):
+        chains.setdefault(job.group or f"job:{job.id}", []).append((job, token))
+    return list(chains.values())
 
 
 def _text(value: Any) -> str:

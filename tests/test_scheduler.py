@@ -232,3 +232,33 @@ async def test_an_idle_scheduler_does_not_wake_while_time_stands_still(
     async with running(s):
         await asyncio.sleep(0.2)
         assert s.wakeups == 1
+
+
+async def test_overdue_jobs_of_one_group_run_in_due_order_others_alongside(
+    queue: JobQueue, clock: ManualClock
+) -> None:
+    """After downtime an incident's 5- and 15-minute jobs are both due: the 15 starts only once
+    the 5 has finished (however slow), while another incident's job does not wait for them."""
+    events: list[str] = []
+
+    async def handler(job: Job, late_by: float) -> None:
+        events.append(f"start {job.id}")
+        if job.id == "inc1-5":
+            await asyncio.sleep(0.2)  # longer than it takes to start the others
+        events.append(f"end {job.id}")
+
+    scheduler = Scheduler(queue, clock, {"t": handler})
+    for j in (
+        job(clock, "inc1-15", 15 * 60),
+        job(clock, "inc1-5", 5 * 60),
+        job(clock, "inc2-5", 5 * 60, group="INC-2"),
+    ):
+        await scheduler.schedule(j)
+    clock.advance(20 * 60)
+    async with running(scheduler):
+        await eventually(lambda: "end inc1-15" in events, 5.0)
+    assert events.index("start inc1-15") > events.index("end inc1-5")
+    assert events.index("end inc2-5") < events.index("end inc1-5")  # not held up by INC-1
+    assert Counter(e for e in events if e.startswith("start")) == Counter(
+        {"start inc1-5": 1, "start inc1-15": 1, "start inc2-5": 1}
+    )
