@@ -33,7 +33,7 @@ from bot.incident import Incident, TimelineEntry
 from bot.kube import KubeGateway
 from bot.output import MAX_BLOCKS, Result, fit
 from bot.prometheus import PrometheusGateway
-from bot.slack import SlackGateway
+from bot.slack import Send, SlackGateway
 from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -165,17 +165,25 @@ class DiagnosticsService:
         return await self.run(action, params, user=user, incident=incident, per_minute=per_minute)
 
     async def post(
-        self, run: Run, channel: str, *, thread_ts: str | None = None, lead: str | None = None
+        self,
+        run: Run,
+        channel: str,
+        *,
+        thread_ts: str | None = None,
+        lead: str | None = None,
+        send: Send | None = None,
     ) -> str:
         """Post a run's result (files in its thread), `lead` as a first line; returns its ts.
 
-        Raises `SlackRejected` when the channel refuses it (Fireline is not a member)."""
+        `send` posts the message (default: straight to Slack). Raises `SlackRejected` when the
+        channel refuses it (Fireline is not a member)."""
         assert run.result is not None
         fitted = fit(run.result, _slug(run.action, run.target))
         body = fitted.blocks
         if lead and len(body) < MAX_BLOCKS:
             body = [context(lead), *body]
-        ts = await self.slack.post_message(channel, fitted.text, body, thread_ts=thread_ts)
+        send = send or self.slack.post_message
+        ts = await send(channel, fitted.text, body, thread_ts=thread_ts)
         for file in fitted.files:
             await self.slack.upload_file(
                 channel, file.filename, file.content, file.title, "", thread_ts=thread_ts or ts

@@ -33,9 +33,10 @@ from bot.errors import (
     UserError,
 )
 from bot.incident import Incident, TimelineEntry
+from bot.posts import Posts
 from bot.reminders import SNOOZES, ReminderPolicy, mentions_commander
 from bot.scheduler import Job, Scheduler
-from bot.slack import SlackGateway
+from bot.slack import Blocks, SlackGateway
 from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,11 @@ UNDELIVERABLE = frozenset(
 )
 
 
+def _occurrence(job: Job) -> str:
+    """One run of a job, however many attempts it takes (a retry keeps `due`)."""
+    return f"job:{job.id}:{job.due!r}"
+
+
 def job_id(incident_id: str, kind: str, minutes: int | None = None) -> str:
     return f"{incident_id}:{kind}" + (f":{minutes}" if minutes is not None else "")
 
@@ -76,6 +82,7 @@ class Followups:
     ) -> None:
         self.store = store
         self.slack = slack
+        self.posts = Posts(store.redis, store.keys, slack)
         self.clock = clock
         self.scheduler = scheduler
         self.checklists = checklists
@@ -189,9 +196,7 @@ class Followups:
         )
         text, body = checklist_blocks.checklist(incident, posted, overdue, mention)
         what = f"The “{spec.title}” checklist"
-        ts = await self._deliver(
-            incident, what, job, partial(self.slack.post_message, channel, text, body)
-        )
+        ts = await self._post(incident, what, job, channel, text, body)
         if ts is not None:
             await self.book.record_posted(posted.model_copy(update={"ts": ts}))
 
@@ -201,12 +206,7 @@ class Followups:
             return
         channel = _channel(incident)
         text, body = checklist_blocks.ack_reminder(incident, late_by)
-        await self._deliver(
-            incident,
-            "The acknowledgement reminder",
-            job,
-            partial(self.slack.post_message, channel, text, body),
-        )
+        await self._post(incident, "The acknowledgement reminder", job, channel, text, body)
 
     async def _escalate(self, job: Job, late_by: float) -> None:
         incident = await self._incident(job)
@@ -217,9 +217,7 @@ class Followups:
         waited = self.clock.now().timestamp() - incident.created_at.timestamp()
         sev = incident.severity.value
         text = messages.escalation(incident.id, sev, group, waited)
-        posted = await self._deliver(
-            incident, "The escalation", job, partial(self.slack.post_message, channel, text)
-        )
+        posted = await self._post(incident, "The escalation", job, channel, text)
         if posted is None:
             return
         entry = TimelineEntry(at=self.clock.now(), actor=ACTOR, kind="escalation", text=text)
@@ -227,18 +225,21 @@ class Followups:
         if self.broadcast_channel:
             notice = messages.escalation_broadcast(incident.id, sev, incident.channel_id)
             await self._deliver(
-                incident, "The escalation notice", job, partial(self._broadcast, notice)
+                incident,
+                "The escalation notice",
+                job,
+                partial(self._broadcast, f"{_occurrence(job)}:broadcast", notice),
             )
 
-    async def _broadcast(self, text: str) -> str:
+    async def _broadcast(self, key: str, text: str) -> str:
         assert self.broadcast_channel is not None
         try:
-            return await self.slack.post_message(self.broadcast_channel, text)
+            return await self.posts.once(key, self.broadcast_channel, text)
         except SlackRejected as exc:
             if exc.code != "not_in_channel":
                 raise
             await self.slack.join(self.broadcast_channel)
-            return await self.slack.post_message(self.broadcast_channel, text)
+            return await self.posts.once(key, self.broadcast_channel, text)
 
     async def _remind_update(self, job: Job, late_by: float) -> None:
         incident = await self._incident(job)
@@ -258,14 +259,22 @@ class Followups:
             return
         channel = _channel(incident)
         text, body = checklist_blocks.update_reminder(incident, now - base)
-        posted = await self._deliver(
-            incident,
-            "The status-update reminder",
-            job,
-            partial(self.slack.post_message, channel, text, body),
-        )
+        posted = await self._post(incident, "The status-update reminder", job, channel, text, body)
         if posted is not None:
             await self._schedule(incident, UPDATE_REMINDER, now + every)
+
+    async def _post(
+        self,
+        incident: Incident,
+        what: str,
+        job: Job,
+        channel: str,
+        text: str,
+        body: Blocks | None = None,
+    ) -> str | None:
+        """The job's message, posted once however often the job runs (`bot.posts`)."""
+        post = partial(self.posts.once, _occurrence(job), channel, text, body)
+        return await self._deliver(incident, what, job, post)
 
     async def _deliver(
         self, incident: Incident, what: str, job: Job, call: Callable[[], Awaitable[T]]

@@ -27,6 +27,7 @@ from bot.incident import Incident
 from bot.playbook_blocks import FilledOffer
 from bot.playbook_templates import MissingLabels, fill
 from bot.playbooks import REMEDIATION_PARAMS, Playbook, Playbooks, Step
+from bot.posts import Posts
 from bot.slack import SlackGateway
 from bot.store import Store
 
@@ -53,6 +54,7 @@ class PlaybookRunner:
         self.diagnostics = diagnostics
         self.store = store
         self.slack = slack
+        self.posts = Posts(store.redis, store.keys, slack)
 
     # --- filling parameters ------------------------------------------------------------------
 
@@ -99,13 +101,25 @@ class PlaybookRunner:
         incident: Incident | None,
         per_minute: int | None = None,
         tell: str | None = None,
+        once: str | None = None,
     ) -> Outcome:
         """Diagnostics (concurrently, posted in order), then the guidance, in the thread.
 
         `tell`: the person the problems are sent to (the thread then only counts them); None
-        (alert-triggered runs) puts them in the thread."""
+        (alert-triggered runs) puts them in the thread. `once`: a key for a run that may be
+        repeated (a scheduled job): each message is posted once under it (`bot.posts`), and a
+        step whose result is already in the thread is neither run nor posted again. (A stop
+        between a result and its file attachment leaves that file out.)"""
         outcome = Outcome()
-        prepared = [(step, *self.step_params(step, labels)) for step in playbook.diagnostics]
+        if once and await self.posts.posted(f"{once}:guidance"):
+            return outcome  # the run was complete
+        prepared = []
+        for number, step in enumerate(playbook.diagnostics):
+            key = f"{once}:step:{number}" if once else None
+            if key and await self.posts.posted(key):
+                outcome.shown.append(step.action)
+                continue
+            prepared.append((step, key, *self.step_params(step, labels)))
 
         async def one(step: Step, params: dict[str, Any]) -> Run:
             try:
@@ -115,8 +129,8 @@ class PlaybookRunner:
             except UserError as exc:  # the parameters filled from labels did not fit
                 return Run(step.action, user, "-", "rejected", 0, message=str(exc))
 
-        runs = iter(await asyncio.gather(*(one(s, p) for s, p, _ in prepared if p is not None)))
-        for step, params, note in prepared:
+        runs = iter(await asyncio.gather(*(one(s, p) for s, _, p, _ in prepared if p is not None)))
+        for step, key, params, note in prepared:
             if params is None:
                 outcome.problems.append(note or step.action)
                 continue
@@ -126,7 +140,10 @@ class PlaybookRunner:
                     messages.playbook_step_failed(step.action, run.message or run.outcome)
                 )
                 continue
-            await self.diagnostics.post(run, channel, thread_ts=thread_ts, lead=f"🔎 {step.why}")
+            send = partial(self.posts.once, key) if key else None
+            await self.diagnostics.post(
+                run, channel, thread_ts=thread_ts, lead=f"🔎 {step.why}", send=send
+            )
             outcome.shown.append(step.action)
         if tell and outcome.problems:
             notes = [messages.playbook_left_out(len(outcome.problems), tell)]
@@ -138,7 +155,10 @@ class PlaybookRunner:
             incident=incident.id if incident else None,
             notes=notes,
         )
-        await self.slack.post_message(channel, text, body, thread_ts=thread_ts)
+        if once:
+            await self.posts.once(f"{once}:guidance", channel, text, body, thread_ts=thread_ts)
+        else:
+            await self.slack.post_message(channel, text, body, thread_ts=thread_ts)
         return outcome
 
     # --- /incident playbook ----------------------------------------------------------------

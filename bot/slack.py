@@ -4,23 +4,31 @@ Every call first takes its share of Slack's rate limits from the budget shared b
 (`bot.slack_budget`), at this gateway's priority (incident work, or the alert outbox's
 `for_alerts()` view). A 429 blocks the bucket for everyone for `Retry-After`; incident calls then
 wait and try again, alert calls raise `Throttled` so the outbox keeps the entry. 5xx answers and
-dropped connections are retried by slack_sdk's own retry handlers; what still fails is raised as
-Fireline's errors (`Throttled`, `Unavailable`, `SlackRejected`), so callers decide what the
-user is told without knowing slack_sdk.
+dropped connections are retried by slack_sdk's own retry handlers, except for
+`chat.postMessage`: a post whose answer was lost may have been made, so every post carries a
+marker in its metadata and is looked up by it before it is tried again (`post_message`).
+What still fails is raised as Fireline's errors (`Throttled`, `Unavailable`, `SlackRejected`),
+so callers decide what the user is told without knowing slack_sdk.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+import secrets
+import time
+from typing import Any, Protocol
 
 from aiohttp import ClientError
 from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncServerErrorRetryHandler,
 )
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.errors import SlackRejected, Throttled, Unavailable
@@ -30,7 +38,43 @@ log = logging.getLogger(__name__)
 
 Blocks = list[dict[str, Any]]
 MARKER_EVENT = "fireline_outbox"
+
+
+class Send(Protocol):
+    """How a message is posted: `SlackGateway.post_message`, or once per key (`bot.posts`)."""
+
+    async def __call__(
+        self, channel: str, text: str, blocks: Blocks | None = None, *, thread_ts: str | None = None
+    ) -> str: ...
+
+
 RATE_LIMITED_ATTEMPTS = 4  # incident calls: the first try and three after Retry-After
+POST_ATTEMPTS = 3  # a post whose answer was lost: looked up, then tried again, twice
+POST_LOOKBACK_S = 60  # how far before a post Slack is searched for it (clock skew)
+NOT_RETRIED_BLINDLY = ("/chat.postMessage",)
+
+
+class _NotForPosts(AsyncRetryHandler):
+    """A slack_sdk retry handler that leaves posts alone (`SlackGateway.post_message` knows
+    whether a lost answer's post was made; a blind retry would post it twice)."""
+
+    def __init__(self, inner: AsyncRetryHandler) -> None:
+        super().__init__(inner.max_retry_count, inner.interval_calculator)
+        self.inner = inner
+
+    async def _can_retry_async(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        if request.url.endswith(NOT_RETRIED_BLINDLY):
+            return False
+        return await self.inner._can_retry_async(
+            state=state, request=request, response=response, error=error
+        )
 
 
 def build_client(token: str, base_url: str) -> AsyncWebClient:
@@ -40,8 +84,8 @@ def build_client(token: str, base_url: str) -> AsyncWebClient:
         base_url=base_url,
         timeout=10,
         retry_handlers=[
-            AsyncConnectionErrorRetryHandler(max_retry_count=2),
-            AsyncServerErrorRetryHandler(max_retry_count=2),
+            _NotForPosts(AsyncConnectionErrorRetryHandler(max_retry_count=2)),
+            _NotForPosts(AsyncServerErrorRetryHandler(max_retry_count=2)),
         ],
     )
 
@@ -158,20 +202,43 @@ class SlackGateway:
         thread_ts: str | None = None,
         marker: str | None = None,
     ) -> str:
-        """Post; `marker` goes into the message's metadata so `find_marked` can find it."""
-        data = await self._call(
-            "chat.postMessage",
-            channel=channel,
-            text=text,
-            blocks=blocks,
-            thread_ts=thread_ts,
-            unfurl_links=False,
-            unfurl_media=False,
-            metadata={"event_type": MARKER_EVENT, "event_payload": {"marker": marker}}
-            if marker
-            else None,
-        )
-        return str(data["ts"])
+        """Post once; returns the message's ts.
+
+        The post carries `marker` (or a fresh one) in its metadata. When Slack's answer is lost
+        (a dropped connection, a 5xx), the message may have been posted all the same, so Slack
+        is asked for the marker before the post is tried again: found, it is the answer."""
+        marker = marker or f"post#{secrets.token_hex(8)}"
+        since = f"{time.time() - POST_LOOKBACK_S:.6f}"
+        lost: Unavailable | None = None
+        for attempt in range(1, POST_ATTEMPTS + 1):
+            if lost is not None:
+                await asyncio.sleep(0.5 * attempt)
+                try:
+                    found = await self.find_marked(
+                        channel, marker, thread_ts=thread_ts, oldest=since
+                    )
+                except (Unavailable, Throttled):
+                    continue  # still cannot tell whether it was posted: not posted again
+                except SlackRejected:
+                    raise lost from None  # cannot be looked up here (a DM): not posted again
+                if found:
+                    return found
+            try:
+                data = await self._call(
+                    "chat.postMessage",
+                    channel=channel,
+                    text=text,
+                    blocks=blocks,
+                    thread_ts=thread_ts,
+                    unfurl_links=False,
+                    unfurl_media=False,
+                    metadata={"event_type": MARKER_EVENT, "event_payload": {"marker": marker}},
+                )
+                return str(data["ts"])
+            except Unavailable as exc:
+                lost = exc
+        assert lost is not None
+        raise lost
 
     async def find_marked(
         self, channel: str, marker: str, *, thread_ts: str | None, oldest: str

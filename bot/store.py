@@ -138,6 +138,10 @@ class Keys:
     def claim(self, scope: str, key: str) -> str:
         return f"{self.prefix}claim:{scope}:{key}"
 
+    def posted(self, key: str) -> str:
+        """A job's post made once (`bot.posts`): JSON of the attempt, then of its message."""
+        return f"{self.prefix}posted:{key}"
+
     def lock(self, name: str) -> str:
         return f"{self.prefix}lock:{name}"
 

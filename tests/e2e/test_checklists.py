@@ -73,7 +73,7 @@ async def idle(h: Harness, clock: ManualClock) -> None:
     """Wait until every job due by now has run and the bot has finished its Slack work."""
     store = h.app.services.store
     now = clock.now().timestamp()
-    for _ in range(500):
+    for _ in range(2000):
         await asyncio.sleep(0.005)
         due = await store.redis.zrangebyscore(store.keys.jobs_due, "-inf", now)
         leased = await store.redis.zcard(store.keys.jobs_leased)
@@ -356,6 +356,29 @@ async def test_a_mark_missed_while_down_is_posted_once_after_restart_labelled_la
     assert len(checklists(again, channel)) == 2
     await at_minute(again, clock, incident, 60)
     assert len(checklists(again, channel)) == 3
+
+
+async def test_a_checklist_whose_post_slack_made_but_could_not_confirm_is_not_posted_twice(
+    start: Start, clock: ManualClock
+) -> None:
+    """Slack posts the checklist, the answer is lost, and Slack cannot be asked either: the job
+    is tried again later, finds the message Slack did make, and keeps it (buttons work)."""
+    h = await start()
+    incident, channel = await declared(h, "P2 Search is slow")
+    await h.command(h.bob, "ack", channel)  # no reminder: the checklist is the next post
+    await h.settle()
+    h.slack.fail_next("chat.postMessage", lost_answer=True)
+    h.slack.fail_next("conversations.history", error="internal_error")
+    await at_minute(h, clock, incident, 5)
+    assert len(checklists(h, channel)) == 1
+    assert await h.app.scheduler.queue.get(f"{incident.id}:checklist:5") is not None  # retrying
+
+    await at_minute(h, clock, incident, 6)
+    [checklist] = checklists(h, channel)
+    assert await h.app.scheduler.queue.get(f"{incident.id}:checklist:5") is None  # done
+    await click(h, h.bob, channel, checklist, checklist_blocks.CHECK_DONE, 1)
+    await eventually(lambda: f"Done — <@{h.bob}>" in text_of(checklists(h, channel)[0]))
+    assert len(checklists(h, channel)) == 1
 
 
 async def test_an_undeliverable_checklist_stops_and_is_recorded(

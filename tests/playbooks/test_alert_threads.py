@@ -8,6 +8,7 @@ from typing import Any
 
 from bot import alert_blocks, blocks
 from bot.alert_playbooks import JOB_KIND
+from bot.scheduler import Job
 from tests.e2e.harness import eventually
 from tests.playbooks.conftest import SHIPPED, World, notification
 
@@ -90,6 +91,47 @@ async def test_first_firing_runs_the_playbook_once_as_the_alert_pipeline(make_wo
     assert "1 firing" in thread[-1]["text"] or "2 firing" in flat(
         world.slack.messages(world.alerts)[0]
     )
+
+
+async def test_an_outage_mid_run_then_the_retry_adds_only_what_is_missing(make_world) -> None:
+    """Slack refuses posts just after the run has started (500s, past the gateway's own tries):
+    the job is tried again later, and the thread ends with every message exactly once."""
+    world = await make_world()
+    armed = []
+
+    def outage_after_start(call: Any) -> None:
+        started = call.ok and STARTED in call.args.get("text", "")
+        if call.method == "chat.postMessage" and started and not armed:
+            armed.append(call)
+            world.slack.fail_next("chat.postMessage", times=3, status=500)
+
+    world.slack.on_call(outage_after_start)
+    assert await world.webhook(notification(SHIPPED.by_name["memory-leak"].example)) == 200
+    await world.alerts_done()
+    [parent] = world.slack.messages(world.alerts)
+    thread = await settled(world, world.alerts, parent["ts"])
+    refused = [c for c in world.slack.calls("chat.postMessage") if c.status == 500]
+    assert armed and len(refused) == 3  # the outage happened, mid-run
+    texts = [m.get("text", "") for m in thread]
+    assert sum(STARTED in t for t in texts) == 1
+    assert sum("Next steps" in t for t in texts) == 1
+    assert len(texts) == len(set(texts)), f"a message was posted twice: {texts}"
+
+
+async def test_a_run_taken_over_after_it_finished_posts_nothing_again(make_world) -> None:
+    """The lease ran out just as the job finished: another replica runs it again, and neither
+    the thread nor the audit log (no diagnostic runs again) changes."""
+    world = await make_world()
+    await world.webhook(notification(SHIPPED.by_name["memory-leak"].example))
+    await world.alerts_done()
+    [parent] = world.slack.messages(world.alerts)
+    thread = await settled(world, world.alerts, parent["ts"])
+    audit = await world.app.services.store.audit_log()
+    group_id = buttons(parent)[alert_blocks.RUN_PLAYBOOK]
+    job = Job(id=f"{JOB_KIND}:{group_id}", kind=JOB_KIND, due=0.0, data={"group": group_id})
+    await world.app.alert_playbooks._first_run(job, 0.0)
+    assert world.thread(world.alerts, parent["ts"]) == thread
+    assert await world.app.services.store.audit_log() == audit
 
 
 async def test_two_replicas_and_an_ha_pair_run_it_once(make_world) -> None:

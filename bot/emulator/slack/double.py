@@ -203,15 +203,21 @@ class SlackDouble(UserActionsMixin):
         status: int = 200,
         drop: bool = False,
         retry_after: int = 1,
+        lost_answer: bool = False,
     ) -> None:
         """Make the next ``times`` calls of ``method`` ("*" = any) fail.
 
         ``error`` -> ``{"ok": false, "error": error}`` with HTTP ``status``; ``status`` >= 500
-        alone -> a bare 5xx; ``drop`` -> connection closed without an answer.
+        alone -> a bare 5xx; ``drop`` -> connection closed without an answer; ``lost_answer``
+        -> the call is carried out, then the connection closed without an answer.
         """
-        if error is None and status < 400 and not drop:
-            raise ValueError("give an error code, an HTTP error status or drop=True")
-        self.faults.add(method, Fault(error, status, drop, retry_after), times)
+        if error is None and status < 400 and not drop and not lost_answer:
+            raise ValueError("give an error code, an HTTP error status, drop or lost_answer")
+        self.faults.add(
+            method,
+            Fault(error, status, drop, retry_after=retry_after, lost_answer=lost_answer),
+            times,
+        )
 
     # -- assertions --------------------------------------------------------------------------
     def calls(self, method: str | None = None) -> list[CallRecord]:

@@ -14,12 +14,15 @@ class Fault:
     ``error`` answers ``{"ok": false, "error": error}`` with HTTP ``status`` (200 by default;
     ``error="ratelimited"`` defaults to 429 with ``Retry-After: retry_after``). ``status`` >= 500
     without ``error`` answers a bare 5xx. ``drop`` closes the connection without any answer.
+    ``lost_answer`` carries the call out, then closes the connection before answering (Slack
+    did it; the caller cannot know).
     """
 
     error: str | None = None
     status: int = 200
     drop: bool = False
     retry_after: int = 1
+    lost_answer: bool = False
 
 
 class FaultInjector:
