@@ -359,7 +359,7 @@ class Scheduler:
                 delay = self.max_sleep_s if next_at is None else next_at - now
                 delay = min(max(delay, 0.0), self.max_sleep_s)
                 self._sleeping_until = now + delay
-                await self._sleep(delay)
+                await self._sleep_until(now + delay)
                 self._sleeping_until = float("-inf")
         finally:
             self._stopped = True
@@ -367,8 +367,13 @@ class Scheduler:
                 task.cancel()
             await asyncio.gather(*self._running, return_exceptions=True)
 
-    async def _sleep(self, delay: float) -> None:
-        sleeper = asyncio.ensure_future(self.clock.sleep(delay))
+    async def _sleep_until(self, deadline: float) -> None:
+        # The delay is worked out when the sleep starts, not when it was planned: a clock that
+        # jumps in between (a test's manual clock) is then seen at once.
+        async def sleep() -> None:
+            await self.clock.sleep(max(0.0, deadline - self._now()))
+
+        sleeper = asyncio.ensure_future(sleep())
         waker = asyncio.ensure_future(self._wake.wait())
         try:
             await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
