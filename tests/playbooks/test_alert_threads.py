@@ -116,6 +116,7 @@ async def test_an_outage_mid_run_then_the_retry_adds_only_what_is_missing(make_w
     assert sum(STARTED in t for t in texts) == 1
     assert sum("Next steps" in t for t in texts) == 1
     assert len(texts) == len(set(texts)), f"a message was posted twice: {texts}"
+    assert any("OOMKilled" in flat(m) for m in thread)  # and nothing lost: the pods result
 
 
 async def test_a_run_taken_over_after_it_finished_posts_nothing_again(make_world) -> None:
