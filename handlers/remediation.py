@@ -5,20 +5,18 @@ decide is told why, ephemerally, and nothing changes."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
-from slack_bolt.context.respond.async_respond import AsyncRespond
 
 from bot import approval_blocks, blocks, messages
-from bot.dispatch import Reply
 from bot.errors import FirelineError
 from bot.remediation import RemediationService
 from bot.services import Services
 from handlers.common import before_ack, explain
-from handlers.replies import answer_click, deliver
+from handlers.replies import deliver, on_click, user_of
 
 
 def register(app: AsyncApp, services: Services) -> None:
@@ -26,25 +24,10 @@ def register(app: AsyncApp, services: Services) -> None:
         return
     remediation: RemediationService = services.remediation
 
-    async def run(
-        ack: AsyncAck,
-        body: dict[str, Any],
-        respond: AsyncRespond,
-        what: str,
-        make: Callable[[], Awaitable[Reply]],
-    ) -> None:
-        await answer_click(services, ack, body, respond, what, make)
-
-    def user_of(body: dict[str, Any]) -> str:
-        return str(body["user"]["id"])
-
     def on(action_id: str, what: str, make: Callable[[str, str, dict[str, Any]], Any]) -> None:
-        async def listener(
-            ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond
-        ) -> None:
-            await run(ack, body, respond, what, lambda: make(action["value"], user_of(body), body))
-
-        app.action(action_id)(services.inflight.wrap(listener))
+        on_click(
+            app, services, action_id, what, lambda a, body: make(a["value"], user_of(body), body)
+        )
 
     def requested(value: str, user: str, body: dict[str, Any]) -> Any:
         container = body.get("container") or {}
@@ -67,7 +50,7 @@ def register(app: AsyncApp, services: Services) -> None:
     @app.view(approval_blocks.DENY_VIEW)
     @services.inflight.wrap
     async def on_deny(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
-        user = str(body["user"]["id"])
+        user = user_of(body)
         values = view["state"]["values"].get(approval_blocks.DENY_REASON, {})
         reason = str((values.get("value") or {}).get("value") or "").strip()
         if not reason:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 
@@ -87,3 +89,27 @@ async def answer_click(
         what=what,
         inflight=services.inflight,
     )
+
+
+Body = dict[str, Any]
+
+
+def user_of(body: Body) -> str:
+    """Who clicked."""
+    return str(body["user"]["id"])
+
+
+def on_click(
+    app: AsyncApp,
+    services: Services,
+    action_id: str | re.Pattern[str],
+    what: str,
+    make: Callable[[Body, Body], Awaitable[Reply]],
+) -> None:
+    """Register the listener of a button or menu: `make(action, body)` answered as
+    `answer_click` does, counted by `services.inflight`."""
+
+    async def listener(ack: AsyncAck, body: Body, action: Body, respond: AsyncRespond) -> None:
+        await answer_click(services, ack, body, respond, what, lambda: make(action, body))
+
+    app.action(action_id)(services.inflight.wrap(listener))
