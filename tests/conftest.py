@@ -7,6 +7,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis.exceptions
@@ -84,3 +85,14 @@ async def any_redis(
 @pytest.fixture
 def store(any_redis: Redis, prefix: str) -> Store:
     return Store(any_redis, prefix=prefix)
+
+
+@pytest.fixture
+def validator() -> Iterator[Any]:
+    """Every object the Kubernetes double serves is checked against the Kubernetes schemas
+    (strict): give it to the double as `on_serve`; the test fails on any invalid one."""
+    from tests.emulator.kubernetes.conftest import SchemaValidator
+
+    check = SchemaValidator()
+    yield check
+    assert not check.errors, "the double served schema-invalid objects:\n" + "\n".join(check.errors)

@@ -105,14 +105,6 @@ class RecordingSlack:
 
 
 @pytest.fixture
-def validator() -> Iterator[SchemaValidator]:
-    """Every object the double serves is checked against the Kubernetes schemas (strict)."""
-    check = SchemaValidator()
-    yield check
-    assert not check.errors, "the double served schema-invalid objects:\n" + "\n".join(check.errors)
-
-
-@pytest.fixture
 def kube_api(validator: SchemaValidator) -> Iterator[KubernetesDouble]:
     """The Kubernetes double serving `task_service_incident`."""
     cluster = new_cluster()

@@ -29,13 +29,6 @@ ACTIONS = {a.name: a for a in default_actions()}
 
 
 @pytest.fixture
-def validator() -> Iterator[SchemaValidator]:
-    check = SchemaValidator()
-    yield check
-    assert not check.errors, "the double served schema-invalid objects:\n" + "\n".join(check.errors)
-
-
-@pytest.fixture
 def double(validator: SchemaValidator) -> Iterator[KubernetesDouble]:
     cluster = Cluster(ManualClock(NOW), timing=Timing(rollout_step=0.02, pod_ready=0.02))
     orion_prod(cluster)

@@ -13,13 +13,6 @@ from tests.emulator.kubernetes.conftest import SchemaValidator
 
 
 @pytest.fixture
-def validator() -> Iterator[SchemaValidator]:
-    check = SchemaValidator()
-    yield check
-    assert not check.errors, "the double served schema-invalid objects:\n" + "\n".join(check.errors)
-
-
-@pytest.fixture
 def double(validator: SchemaValidator) -> Iterator[KubernetesDouble]:
     cluster = Cluster(timing=Timing(rollout_step=0.01, pod_ready=0.01))
     orion_prod(cluster)
