@@ -334,12 +334,6 @@ class Scheduler:
         self._stopped = True
         self._wake.set()
 
-    def wake(self) -> None:
-        """Look at the queue now rather than at the planned time (for a clock that jumps, as
-        a test's manual clock does: a jump between planning a sleep and starting it is
-        otherwise not seen until the planned sleep ends)."""
-        self._wake.set()
-
     async def run_forever(self) -> None:
         try:
             while not self._stopped:

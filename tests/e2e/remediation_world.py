@@ -115,7 +115,6 @@ class World:
         """Wait until the bot is idle: acked work done, due jobs run."""
         store = self.app.services.store
         for _ in range(1000):
-            self.app.scheduler.wake()  # the manual clock may have jumped since it planned
             await asyncio.sleep(0.005)
             assert await self.app.drain(10.0)
             due = await store.redis.zrangebyscore(
