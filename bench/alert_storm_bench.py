@@ -37,7 +37,7 @@ TOKEN = "bench-webhook-token-0123456789"
 
 
 def _run_double(conn: Any, scale: float) -> None:
-    from bot.emulator.slack import RateLimits, SlackDouble
+    from bot.sandbox.doubles.slack import RateLimits, SlackDouble
 
     async def main() -> None:
         limits = RateLimits.real() if scale == 1 else RateLimits.scaled(scale)

@@ -27,18 +27,18 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from bot.checklists import load_checklists
+from bot.checklists.models import load_checklists
+from bot.checklists.reminders import ReminderPolicy
+from bot.checklists.service import Followups
 from bot.clock import SystemClock
-from bot.followups import Followups
+from bot.gateways.slack import Blocks, SlackGateway, build_client
 from bot.incident import Change, Incident, Severity, declared_entry
-from bot.reminders import ReminderPolicy
-from bot.scheduler import JobQueue, Scheduler
-from bot.slack import Blocks, SlackGateway, build_client
-from bot.store import Store, new_incident
+from bot.runtime.scheduler import JobQueue, Scheduler
+from bot.store.store import Store, new_incident
 
 
 def _run_double(incidents: int, ready: Any, stop: Any) -> None:
-    from bot.emulator.slack import SlackDouble
+    from bot.sandbox.doubles.slack import SlackDouble
 
     async def main() -> None:
         async with SlackDouble() as double:

@@ -39,7 +39,7 @@ SECRET = "bench-signing-secret"
 
 
 def _run_double(ready: Any, stop: Any) -> None:
-    from bot.emulator.slack import SlackDouble
+    from bot.sandbox.doubles.slack import SlackDouble
 
     async def main() -> None:
         async with SlackDouble(signing_secret=SECRET) as double:

@@ -4,7 +4,7 @@ alone (the slowest single call).
 
     python -m bench.diagnose_bench [--pods 50] [--latency-ms 30] [--rounds 20]
 
-In a server process, as real servers are: the Kubernetes double (bot/emulator/kubernetes, its
+In a server process, as real servers are: the Kubernetes double (bot/sandbox/doubles/kubernetes, its
 orion-prod scenario plus a `bulk-worker` deployment of `--pods` replicas) with its latency fault
 on every request, and a local Prometheus HTTP API (`/api/v1/query`) with the same latency added.
 The bot side is Fireline's gateways: the official `kubernetes` client (each call pays its
@@ -43,13 +43,17 @@ from typing import Any
 import httpx
 from aiohttp import web
 
-from bot.actions.diagnose import ERROR_RATE_QUERY, Diagnose, Diagnosis
-from bot.actions.k8s_common import match_labels_selector
-from bot.authorizer import Authorizer
+from bot.actions.kubernetes import match_labels_selector
 from bot.clock import SystemClock
-from bot.database import DatabaseGateway
-from bot.diagnostics import DiagnosticsService, Gateways
-from bot.emulator.kubernetes import (
+from bot.diagnostics.actions.diagnose import ERROR_RATE_QUERY, Diagnose, Diagnosis
+from bot.diagnostics.service import DiagnosticsService, Gateways
+from bot.gateways.health import HealthChecker
+from bot.gateways.kubernetes import KubeGateway
+from bot.gateways.postgres import DatabaseGateway
+from bot.gateways.prometheus import PrometheusGateway
+from bot.policy.authorizer import Authorizer
+from bot.policy.models import Prometheus
+from bot.sandbox.doubles.kubernetes import (
     Cluster,
     KubernetesDouble,
     add_deployment,
@@ -58,10 +62,6 @@ from bot.emulator.kubernetes import (
     orion_prod,
     set_pod_usage,
 )
-from bot.health import HealthChecker
-from bot.kube import KubeGateway
-from bot.policy import Prometheus
-from bot.prometheus import PrometheusGateway
 from tests.diagnostics.conftest import COMMANDER, make_policy
 
 NS, DEPLOYMENT_50 = "orion-prod", "bulk-worker"

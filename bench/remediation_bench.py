@@ -30,20 +30,20 @@ from typing import Any
 from redis.asyncio import BlockingConnectionPool, Redis
 
 from bot.app import Deps, Fireline, create_app
-from bot.emulator.kubernetes import (
+from bot.policy.models import ALL_ACTIONS, Policy, RoleGrant
+from bot.policy.models import Cluster as PolicyCluster
+from bot.policy.remediation import REMEDIATIONS, RemediationPolicy, RemediationRule
+from bot.remediation.service import Origin
+from bot.remediation.store import State
+from bot.sandbox.doubles.kubernetes import (
     Cluster,
     KubernetesDouble,
     add_deployment,
     api_client,
     orion_prod,
 )
-from bot.emulator.slack import SlackDouble
-from bot.policy import ALL_ACTIONS, Policy, RoleGrant
-from bot.policy import Cluster as PolicyCluster
-from bot.redis_server import RedisHandle
-from bot.remediation import Origin
-from bot.remediation_policy import REMEDIATIONS, RemediationPolicy, RemediationRule
-from bot.remediation_store import State
+from bot.sandbox.doubles.slack import SlackDouble
+from bot.store.server import RedisHandle
 from tests.e2e.harness import settings_for
 
 NS = "orion-prod"

@@ -23,45 +23,45 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 
 import handlers
-from bot.actions import default_actions
 from bot.actions.base import Action
-from bot.actions.remediations import Remediation, default_remediations
-from bot.alert_playbooks import AlertPlaybooks
-from bot.alert_policy import ALERT_PRINCIPAL
-from bot.alert_store import AlertStore
-from bot.alert_threads import AlertThreads, Route, run_worker
-from bot.alert_writer import AlertWriter
-from bot.authorizer import Authorizer
-from bot.checklists import load_checklists
+from bot.alerts.outbox import Outbox
+from bot.alerts.playbooks import AlertPlaybooks
+from bot.alerts.service import AlertThreads, Route, run_worker
+from bot.alerts.store import AlertStore
+from bot.alerts.writer import AlertWriter
+from bot.checklists.models import load_checklists
+from bot.checklists.reminders import ReminderPolicy
+from bot.checklists.service import Followups
 from bot.clock import Clock, SystemClock
-from bot.database import DatabaseGateway
-from bot.diagnostics import DiagnosticsService, Gateways
-from bot.dispatch import Dispatcher
+from bot.commands.dispatch import Dispatcher
+from bot.diagnostics.actions import default_actions
+from bot.diagnostics.service import DiagnosticsService, Gateways
 from bot.errors import FirelineError
-from bot.followups import Followups
-from bot.health import HealthChecker
-from bot.inflight import InFlight
-from bot.kube import DEFAULT_TIMEOUT_S, KubeGateway, api_client_for
-from bot.lifecycle import IncidentService
-from bot.outbox import Outbox
-from bot.playbook_loader import load_playbooks, params_models
-from bot.playbook_runner import PlaybookRunner
-from bot.playbooks import Playbooks
-from bot.policy import Policy, load_policy
-from bot.prometheus import PrometheusGateway
-from bot.redis_server import RedisHandle, connect
-from bot.remediation import RemediationService
-from bot.remediation_guard import RemediationGuard
-from bot.remediation_runner import RemediationRunner
-from bot.remediation_store import RemediationStore
-from bot.reminders import ReminderPolicy
-from bot.scheduler import JobQueue, Scheduler
+from bot.gateways.alertmanager import AlertmanagerGateway
+from bot.gateways.health import HealthChecker
+from bot.gateways.kubernetes import DEFAULT_TIMEOUT_S, KubeGateway, api_client_for
+from bot.gateways.postgres import DatabaseGateway
+from bot.gateways.prometheus import PrometheusGateway
+from bot.gateways.slack import SlackGateway, build_client
+from bot.gateways.slack_budget import SlackBudget
+from bot.incidents.service import IncidentService
+from bot.playbooks.loader import load_playbooks, params_models
+from bot.playbooks.models import Playbooks
+from bot.playbooks.runner import PlaybookRunner
+from bot.policy.alerts import ALERT_PRINCIPAL
+from bot.policy.authorizer import Authorizer
+from bot.policy.models import Policy, load_policy
+from bot.remediation.actions import Remediation, default_remediations
+from bot.remediation.guard import RemediationGuard
+from bot.remediation.runner import RemediationRunner
+from bot.remediation.service import RemediationService
+from bot.remediation.store import RemediationStore
+from bot.runtime.inflight import InFlight
+from bot.runtime.scheduler import JobQueue, Scheduler
 from bot.services import Services
 from bot.settings import Settings
-from bot.silences import AlertmanagerGateway
-from bot.slack import SlackGateway, build_client
-from bot.slack_budget import SlackBudget
-from bot.store import Store
+from bot.store.server import RedisHandle, connect
+from bot.store.store import Store
 from handlers.http import alert_routes, routes
 
 log = logging.getLogger(__name__)

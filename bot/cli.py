@@ -95,7 +95,7 @@ def _speed(value: str) -> float:
 
 def _serve() -> int:
     from bot.app import serve
-    from bot.logs import configure as configure_logging
+    from bot.runtime.log import configure as configure_logging
     from bot.settings import load_settings, slack_credentials_missing
 
     if slack_credentials_missing():
@@ -111,8 +111,8 @@ def _serve() -> int:
 def _validate_playbooks(path: str | None) -> int:
     from pathlib import Path
 
-    from bot.actions import default_actions
-    from bot.playbook_loader import params_models, validate_dir, validate_file
+    from bot.diagnostics.actions import default_actions
+    from bot.playbooks.loader import params_models, validate_dir, validate_file
     from bot.settings import DEFAULT_PLAYBOOKS_DIR
 
     target = Path(path) if path else DEFAULT_PLAYBOOKS_DIR
@@ -133,8 +133,9 @@ def _validate_playbooks(path: str | None) -> int:
 
 
 def _sandbox(speed: float, drill: str | None, port: int | None, cluster: str | None) -> int:
-    from bot.logs import configure as configure_logging
-    from bot.sandbox import SandboxOptions, run
+    from bot.runtime.log import configure as configure_logging
+    from bot.sandbox.run import run
+    from bot.sandbox.world import SandboxOptions
 
     options = SandboxOptions(speed=speed, kube_context=cluster, http_port=port)
     configure_logging("WARNING", [])

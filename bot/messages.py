@@ -19,7 +19,7 @@ KUBE_FOOTER = (
 
 
 def usage(actions: list[tuple[str, str]] | None = None) -> str:
-    from bot.commands import SUBCOMMANDS  # late: commands imports this module
+    from bot.commands.parser import SUBCOMMANDS  # late: commands imports this module
 
     width = max(len(s.usage) for s in SUBCOMMANDS)
     lines = [f"/incident {s.usage.ljust(width)}  {s.summary}" for s in SUBCOMMANDS]

@@ -5,19 +5,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from bot.alert_playbooks import AlertPlaybooks
-from bot.alert_threads import AlertThreads
+from bot.alerts.playbooks import AlertPlaybooks
+from bot.alerts.service import AlertThreads
+from bot.checklists.service import Followups
 from bot.clock import Clock
-from bot.dispatch import Dispatcher
-from bot.followups import Followups
-from bot.inflight import InFlight
-from bot.lifecycle import IncidentService
+from bot.commands.dispatch import Dispatcher
+from bot.gateways.slack import SlackGateway
+from bot.incidents.service import IncidentService
+from bot.runtime.inflight import InFlight
 from bot.settings import Settings
-from bot.slack import SlackGateway
-from bot.store import Store
+from bot.store.store import Store
 
 if TYPE_CHECKING:
-    from bot.remediation import RemediationService
+    from bot.remediation.service import RemediationService
 
 
 @dataclass

@@ -19,8 +19,7 @@ from typing import Annotated
 from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from bot.errors import ConfigurationError
-from bot.reminders import (
+from bot.checklists.reminders import (
     DEFAULT_ACK_DEADLINES,
     DEFAULT_ESCALATE_AFTER,
     DEFAULT_UPDATE_REMINDERS,
@@ -28,6 +27,7 @@ from bot.reminders import (
     oncall_groups,
     parse_duration,
 )
+from bot.errors import ConfigurationError
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_PLAYBOOKS_DIR = Path(__file__).resolve().parents[1] / "playbooks"

@@ -6,10 +6,12 @@ from collections.abc import Awaitable, Callable
 
 from slack_bolt.async_app import AsyncApp
 
-from bot import alert_blocks, blocks, messages
-from bot.alert_threads import declare_form
-from bot.dispatch import Reply
+from bot import messages
+from bot.alerts import views as alert_blocks
+from bot.alerts.service import declare_form
+from bot.commands.dispatch import Reply
 from bot.incident import Role, Severity
+from bot.incidents import views as blocks
 from bot.services import Services
 from handlers.replies import Body, on_click, user_of
 

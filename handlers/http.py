@@ -10,9 +10,9 @@ from pydantic import SecretStr
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 
-from bot.alert_threads import AlertThreads
+from bot.alerts.service import AlertThreads
 from bot.errors import TemporaryError, UserError
-from bot.inflight import InFlight
+from bot.runtime.inflight import InFlight
 
 MAX_SLACK_BODY = 1024 * 1024  # Slack's payloads are far smaller; refuse anything huge
 MAX_ALERT_BODY = 4 * 1024 * 1024

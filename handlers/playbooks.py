@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
 
-from bot import alert_blocks
+from bot.alerts import views as alert_blocks
 from bot.services import Services
 from handlers.replies import on_click, user_of
 

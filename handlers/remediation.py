@@ -11,9 +11,11 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 
-from bot import approval_blocks, blocks, messages
+from bot import messages
 from bot.errors import FirelineError
-from bot.remediation import RemediationService
+from bot.incidents import views as blocks
+from bot.remediation import views as approval_blocks
+from bot.remediation.service import RemediationService
 from bot.services import Services
 from handlers.common import before_ack, explain
 from handlers.replies import deliver, on_click, user_of

@@ -11,10 +11,10 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 
-from bot.dispatch import Reply
-from bot.inflight import InFlight
+from bot.commands.dispatch import Reply
+from bot.gateways.slack import SlackGateway
+from bot.runtime.inflight import InFlight
 from bot.services import Services
-from bot.slack import SlackGateway
 from handlers.common import before_ack, explain
 
 log = logging.getLogger(__name__)

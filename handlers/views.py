@@ -7,10 +7,11 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 
-from bot import blocks, messages
-from bot.dispatch import Actor
+from bot import messages
+from bot.commands.dispatch import Actor
 from bot.errors import FirelineError, UserError
 from bot.incident import MAX_TITLE, Severity
+from bot.incidents import views as blocks
 from bot.services import Services
 from handlers.common import before_ack, explain
 from handlers.replies import deliver

@@ -13,8 +13,8 @@ import pytest
 import redis.exceptions
 from redis.asyncio import Redis
 
-from bot.redis_server import RedisHandle, start_embedded
-from bot.store import Store
+from bot.store.server import RedisHandle, start_embedded
+from bot.store.store import Store
 
 REDIS_URL = os.environ.get("FIRELINE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.alertmanager import MalformedPayload, parse
+from bot.alerts.payload import MalformedPayload, parse
 
 FIXTURES = Path(__file__).parent / "fixtures" / "alertmanager"
 

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.checklists import load_checklists
+from bot.checklists.models import load_checklists
+from bot.checklists.reminders import ReminderPolicy
 from bot.errors import ConfigurationError
 from bot.incident import Severity
-from bot.reminders import ReminderPolicy
 from bot.settings import load_settings
 
 GOOD = {"SLACK_BOT_TOKEN": "xoxb-1-2-abc", "SLACK_SIGNING_SECRET": "s3cret"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot import messages
-from bot.commands import SUBCOMMANDS, parse
+from bot.commands.parser import SUBCOMMANDS, parse
 from bot.errors import UsageError
 from bot.incident import Role, Severity
 
@@ -87,7 +87,7 @@ def test_help_lists_every_subcommand() -> None:
 def test_every_incident_subcommand_has_a_handler() -> None:
     from types import SimpleNamespace
 
-    from bot.dispatch import Dispatcher
+    from bot.commands.dispatch import Dispatcher
 
     dispatcher = Dispatcher(SimpleNamespace(store=None, clock=None))  # type: ignore[arg-type]
     wanted = {s.name for s in SUBCOMMANDS if s.needs_incident}

@@ -11,8 +11,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from bot.actions import default_actions
-from bot.policy import load_policy
+from bot.diagnostics.actions import default_actions
+from bot.policy.models import load_policy
 
 ROOT = Path(__file__).resolve().parents[1]
 MANIFESTS = sorted((ROOT / "deploy" / "kubernetes").glob("*.yaml"))

@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-REF = ROOT / "bot" / "emulator" / "slack_api_ref" / "methods"
+REF = ROOT / "bot" / "sandbox" / "doubles" / "slack_api_ref" / "methods"
 # files_upload_v2 is one client call made of these two Web API methods.
 UPLOAD_V2 = ["files.getUploadURLExternal", "files.completeUploadExternal"]
 
@@ -17,7 +17,7 @@ UPLOAD_V2 = ["files.getUploadURLExternal", "files.completeUploadExternal"]
 def methods_the_bot_calls() -> set[str]:
     called: set[str] = set()
     for path in (ROOT / "bot").rglob("*.py"):
-        if "emulator" in path.parts:
+        if "doubles" in path.parts:
             continue
         called |= set(re.findall(r'_call\(\s*"([a-z]+\.[A-Za-z.]+)"', path.read_text()))
         if "files_upload_v2" in path.read_text():

@@ -12,9 +12,9 @@ from redis.asyncio import Redis
 
 from bot.clock import SystemClock
 from bot.errors import Throttled
-from bot.redis_server import RedisHandle
-from bot.scheduler import Job, JobQueue, Scheduler
-from bot.store import Store
+from bot.runtime.scheduler import Job, JobQueue, Scheduler
+from bot.store.server import RedisHandle
+from bot.store.store import Store
 from tests.clock import ManualClock
 from tests.conftest import REDIS_URL
 from tests.e2e.harness import eventually

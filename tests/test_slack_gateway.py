@@ -6,9 +6,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bot.emulator.slack import SlackDouble
 from bot.errors import Unavailable
-from bot.slack import SlackGateway, build_client
+from bot.gateways.slack import SlackGateway, build_client
+from bot.sandbox.doubles.slack import SlackDouble
 
 
 @pytest.fixture

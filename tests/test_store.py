@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from bot import incident as model
 from bot.incident import Severity, declared_entry
-from bot.store import Store, new_incident
+from bot.store.store import Store, new_incident
 
 T0 = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
 
@@ -90,7 +90,7 @@ async def test_lock_excludes_a_second_holder(store: Store) -> None:
 
 async def test_embedded_redis_keeps_incidents_across_a_restart(tmp_path, prefix) -> None:
     """REDIS_URL unset: the append-only file under the data dir survives a bot restart."""
-    from bot.redis_server import start_embedded
+    from bot.store.server import start_embedded
 
     handle = start_embedded(tmp_path / "data")
     first = Store(handle.client, prefix=prefix)

@@ -21,15 +21,15 @@ from typing import Any, ClassVar, Generic, TypeVar, get_args
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from bot import messages
-from bot.authorizer import Scope
+from bot.actions.output import Result
 from bot.clock import Clock
-from bot.database import DatabaseGateway
 from bot.errors import NotFound, UsageError
-from bot.health import HealthChecker
-from bot.kube import KubeGateway
-from bot.output import Result
-from bot.policy import Policy
-from bot.prometheus import PrometheusGateway
+from bot.gateways.health import HealthChecker
+from bot.gateways.kubernetes import KubeGateway
+from bot.gateways.postgres import DatabaseGateway
+from bot.gateways.prometheus import PrometheusGateway
+from bot.policy.authorizer import Scope
+from bot.policy.models import Policy
 
 
 class Params(BaseModel):

@@ -1,30 +1,7 @@
 """The local sandbox: Fireline wired to a Slack workspace emulator and a simulated cluster.
 
 `fireline sandbox` (or `fireline serve` / `make run` with no Slack tokens) runs it; see
-`docs/sandbox.md`. `bot.sandbox.world.Sandbox` composes it, `bot.sandbox.page` serves the page.
+`docs/sandbox.md`. `bot.sandbox.world.Sandbox` composes it, `bot.sandbox.page` serves the page,
+`bot.sandbox.run` is the command, and `bot.sandbox.doubles` holds the Slack and Kubernetes
+API doubles it runs against (which the tests use too; the product never imports them).
 """
-
-from __future__ import annotations
-
-import asyncio
-
-from bot.sandbox.world import Sandbox, SandboxOptions
-
-__all__ = ["Sandbox", "SandboxOptions", "run"]
-
-
-async def run(options: SandboxOptions, drill: str | None = None) -> None:
-    """Start the sandbox, print where its page is, and serve until interrupted."""
-    from bot.sandbox.drill import load_drill, start_drill
-
-    script = load_drill(drill) if drill is not None else None  # a wrong name fails first
-    sandbox = Sandbox(options)
-    await sandbox.start()
-    try:
-        print(f"Fireline sandbox: open {sandbox.url}", flush=True)
-        if script is not None:
-            start_drill(sandbox, script)
-            print(f"Drill started: {script.title}. {script.about}", flush=True)
-        await asyncio.Event().wait()
-    finally:
-        await sandbox.stop()

@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from bot.emulator.kubernetes import add_logs, deployment_pods, mark_oom_killed
+from bot.checklists.reminders import parse_duration
 from bot.errors import ConfigurationError, FirelineError
 from bot.incident import Incident
-from bot.reminders import parse_duration
 from bot.sandbox import scorecard
+from bot.sandbox.doubles.kubernetes import add_logs, deployment_pods, mark_oom_killed
 from bot.sandbox.people import NAMESPACE
 from bot.services import Services
 

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from bot.emulator.slack import SlackError
+from bot.sandbox.doubles.slack import SlackError
 
 if TYPE_CHECKING:
     from bot.sandbox.world import Sandbox

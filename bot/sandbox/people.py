@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.alert_policy import AlertPolicy
-from bot.policy import ALL_ACTIONS, Cluster, Policy, RoleGrant
-from bot.remediation_policy import REMEDIATIONS, RemediationPolicy, RemediationRule
+from bot.policy.alerts import AlertPolicy
+from bot.policy.models import ALL_ACTIONS, Cluster, Policy, RoleGrant
+from bot.policy.remediation import REMEDIATIONS, RemediationPolicy, RemediationRule
 
 READS = ("pods", "describe", "events", "top", "rollout-history", "hpa", "endpoints")
 SIMULATED = "sandbox"

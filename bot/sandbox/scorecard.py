@@ -10,9 +10,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.alert_policy import ALERT_PRINCIPAL
-from bot.checklists import PostedChecklist
+from bot.checklists.models import PostedChecklist
 from bot.incident import Incident
+from bot.policy.alerts import ALERT_PRINCIPAL
 
 NO_RESULT = {"denied", "rate-limited", "rejected", "failed", "timeout", "error"}
 """Audit outcomes that did not show the person anything about the system."""

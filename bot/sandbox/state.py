@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from bot.emulator.slack.workspace import Channel
+from bot.sandbox.doubles.slack.workspace import Channel
 
 if TYPE_CHECKING:
     from bot.sandbox.world import Sandbox

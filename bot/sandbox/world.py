@@ -21,10 +21,6 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from bot.app import Deps, Fireline, create_app
-from bot.emulator.kubernetes import Cluster as SimulatedCluster
-from bot.emulator.kubernetes import KubernetesDouble, Timing, api_client, orion_prod
-from bot.emulator.slack import SlackDouble
-from bot.redis_server import RedisHandle
 from bot.sandbox.alerts import (
     BUILTIN_EXAMPLES,
     AlertExample,
@@ -35,6 +31,9 @@ from bot.sandbox.alerts import (
     notification,
 )
 from bot.sandbox.clock import ScaledClock
+from bot.sandbox.doubles.kubernetes import Cluster as SimulatedCluster
+from bot.sandbox.doubles.kubernetes import KubernetesDouble, Timing, api_client, orion_prod
+from bot.sandbox.doubles.slack import SlackDouble
 from bot.sandbox.people import (
     PERSONAS,
     SIMULATED,
@@ -44,6 +43,7 @@ from bot.sandbox.people import (
     simulated_cluster,
 )
 from bot.settings import DEFAULT_PLAYBOOKS_DIR, Settings, load_settings
+from bot.store.server import RedisHandle
 
 if TYPE_CHECKING:
     from bot.sandbox.drill import DrillRun

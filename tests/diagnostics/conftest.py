@@ -12,16 +12,16 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
-from bot.actions import default_actions
-from bot.authorizer import Authorizer
-from bot.database import DatabaseGateway
-from bot.diagnostics import DiagnosticsService, Gateways
-from bot.emulator.kubernetes import KubernetesDouble, api_client
-from bot.health import HealthChecker
-from bot.kube import KubeGateway
-from bot.policy import Cluster, Policy, RoleGrant
-from bot.prometheus import PrometheusGateway
-from bot.store import Store
+from bot.diagnostics.actions import default_actions
+from bot.diagnostics.service import DiagnosticsService, Gateways
+from bot.gateways.health import HealthChecker
+from bot.gateways.kubernetes import KubeGateway
+from bot.gateways.postgres import DatabaseGateway
+from bot.gateways.prometheus import PrometheusGateway
+from bot.policy.authorizer import Authorizer
+from bot.policy.models import Cluster, Policy, RoleGrant
+from bot.sandbox.doubles.kubernetes import KubernetesDouble, api_client
+from bot.store.store import Store
 from tests.diagnostics.scenario import (
     NOW,
     new_cluster,

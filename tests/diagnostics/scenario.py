@@ -1,4 +1,4 @@
-"""The diagnostics' exact fixture, built on the Kubernetes double (bot/emulator/kubernetes).
+"""The diagnostics' exact fixture, built on the Kubernetes double (bot/sandbox/doubles/kubernetes).
 
 `task-service` in `orion-prod`: 3 of 5 pods ready, 2 OOMKilled 10–11 minutes ago (one also
 failing its readiness probe ×7, one in back-off ×15), revision 3 (image task:42) rolled out
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from bot.emulator.kubernetes import (
+from bot.sandbox.doubles.kubernetes import (
     Cluster,
     ManualClock,
     Revision,
@@ -29,7 +29,7 @@ from bot.emulator.kubernetes import (
     set_pod_usage,
     sync_endpoints,
 )
-from bot.emulator.kubernetes.pods import set_ready
+from bot.sandbox.doubles.kubernetes.pods import set_ready
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 NS = "orion-prod"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.commands import parse
-from bot.dispatch import Actor
+from bot.commands.dispatch import Actor
+from bot.commands.parser import parse
 from bot.errors import UsageError
 from tests.diagnostics.conftest import RESPONDER, VIEWER, Rig
 
@@ -60,7 +60,7 @@ async def test_denied_command_is_told_only_to_the_person(rig: Rig) -> None:
 
 
 async def test_rate_limit_per_user(kube_api, diag_store) -> None:
-    from bot.policy import RateLimit
+    from bot.policy.models import RateLimit
     from tests.diagnostics.conftest import make_policy, make_rig
 
     rig = make_rig(kube_api, diag_store, make_policy(rate_limit=RateLimit(per_minute=2)))
@@ -70,7 +70,7 @@ async def test_rate_limit_per_user(kube_api, diag_store) -> None:
 
 
 async def test_help_lists_the_actions_with_their_docstrings(rig: Rig) -> None:
-    from bot.dispatch import Dispatcher
+    from bot.commands.dispatch import Dispatcher
 
     dispatcher = Dispatcher(incidents=_Incidents(rig.store), diagnostics=rig.service)
     reply = await dispatcher.command(parse("help", dispatcher.action_names), Actor("U1", "C1", "t"))

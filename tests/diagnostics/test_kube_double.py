@@ -1,4 +1,4 @@
-"""The Kubernetes diagnostics against the Kubernetes API double (bot/emulator/kubernetes) and its
+"""The Kubernetes diagnostics against the Kubernetes API double (bot/sandbox/doubles) and its
 `orion-prod` scenario, with every served object validated in strict mode (its `on_serve` hook)."""
 
 from __future__ import annotations
@@ -9,9 +9,11 @@ from typing import Any
 
 import pytest
 
-from bot.actions import default_actions
 from bot.actions.base import Context
-from bot.emulator.kubernetes import (
+from bot.diagnostics.actions import default_actions
+from bot.gateways.kubernetes import KubeGateway
+from bot.incident import Incident, Severity
+from bot.sandbox.doubles.kubernetes import (
     Cluster,
     KubernetesDouble,
     ManualClock,
@@ -19,8 +21,6 @@ from bot.emulator.kubernetes import (
     api_client,
     orion_prod,
 )
-from bot.incident import Incident, Severity
-from bot.kube import KubeGateway
 from tests.diagnostics.conftest import COMMANDER, FrozenClock, make_policy
 from tests.emulator.kubernetes.conftest import SchemaValidator
 

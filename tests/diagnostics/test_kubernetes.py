@@ -7,8 +7,8 @@ from datetime import timedelta
 
 import pytest
 
-from bot.emulator.kubernetes import KubernetesDouble
 from bot.incident import Incident, Severity
+from bot.sandbox.doubles.kubernetes import KubernetesDouble
 from tests.diagnostics.conftest import (
     ADMIN,
     COMMANDER,
@@ -222,7 +222,7 @@ async def test_an_unexpected_api_shape_is_answered_and_audited(diag_store) -> No
 async def test_viewer_without_logs_gets_diagnose_parts_it_may_see_only(
     kube_api, diag_store
 ) -> None:
-    from bot.policy import RoleGrant
+    from bot.policy.models import RoleGrant
 
     policy = make_policy()
     roles = dict(policy.roles)
@@ -235,7 +235,7 @@ async def test_viewer_without_logs_gets_diagnose_parts_it_may_see_only(
 
 
 async def test_cluster_is_chosen_by_name_and_checked(kube_api, diag_store) -> None:
-    from bot.policy import Cluster
+    from bot.policy.models import Cluster
 
     clusters = {
         "test": Cluster(context="test", namespaces=("orion-*",), default_namespace="orion-prod"),

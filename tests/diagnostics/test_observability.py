@@ -15,8 +15,8 @@ import psycopg
 import pytest
 from aiohttp import web
 
-from bot.policy import Database, HealthTarget, Prometheus
-from bot.prometheus import PrometheusGateway
+from bot.gateways.prometheus import PrometheusGateway
+from bot.policy.models import Database, HealthTarget, Prometheus
 from tests.diagnostics.conftest import COMMANDER, RESPONDER, VIEWER, make_policy, make_rig
 from tests.diagnostics.prometheus_api import prometheus_app, serve
 
@@ -165,7 +165,7 @@ async def test_db_sessions_long_queries_and_idle_transactions(
 async def test_db_is_read_only_and_unreachable_db_is_reported(
     kube_api, diag_store, monkeypatch
 ) -> None:
-    from bot.database import DatabaseGateway
+    from bot.gateways.postgres import DatabaseGateway
 
     conn_dsn = PG_DSN
     gateway = DatabaseGateway()
@@ -181,8 +181,8 @@ async def test_db_is_read_only_and_unreachable_db_is_reported(
 
 
 async def test_database_that_accepts_but_never_answers_times_out() -> None:
-    from bot.database import DatabaseGateway
     from bot.errors import Unavailable
+    from bot.gateways.postgres import DatabaseGateway
 
     writers: list[asyncio.StreamWriter] = []
 

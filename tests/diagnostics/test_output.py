@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from bot.logpatterns import group_errors, normalise
-from bot.output import MAX_BLOCKS, MAX_SECTION, Result, Section, fit
-from bot.redaction import redact
+from bot.actions.output import MAX_BLOCKS, MAX_SECTION, Result, Section, fit
+from bot.diagnostics.logpatterns import group_errors, normalise
+from bot.runtime.redaction import redact
 
 
 def test_redaction_covers_common_secret_shapes() -> None:

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.actions import default_actions
-from bot.authorizer import Authorizer, Scope
+from bot.diagnostics.actions import default_actions
 from bot.errors import ConfigurationError, Denied
-from bot.policy import (
+from bot.policy.authorizer import Authorizer, Scope
+from bot.policy.models import (
     Database,
     HealthTarget,
     Prometheus,
@@ -273,8 +273,8 @@ def test_app_refuses_to_start_with_an_invalid_policy(tmp_path: Path, monkeypatch
     from redis.asyncio import Redis
 
     from bot.app import Deps, create_app
-    from bot.redis_server import RedisHandle
     from bot.settings import load_settings
+    from bot.store.server import RedisHandle
 
     monkeypatch.chdir(tmp_path)
     path = tmp_path / "policy.yaml"

@@ -4,8 +4,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bot.emulator.slack import SlackDouble
-from bot.redis_server import RedisHandle
+from bot.sandbox.doubles.slack import SlackDouble
+from bot.store.server import RedisHandle
 from tests.e2e.harness import SIGNING_SECRET, WEBHOOK_TOKEN, Harness, start_bot
 
 

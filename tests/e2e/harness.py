@@ -14,10 +14,10 @@ from typing import Any, TypeVar
 
 from bot.app import Deps, Fireline, create_app
 from bot.clock import Clock
-from bot.emulator.slack import SlackDouble
-from bot.playbooks import Playbooks
-from bot.redis_server import RedisHandle
+from bot.playbooks.models import Playbooks
+from bot.sandbox.doubles.slack import SlackDouble
 from bot.settings import Settings
+from bot.store.server import RedisHandle
 
 T = TypeVar("T")
 SIGNING_SECRET = "e2e-signing-secret"

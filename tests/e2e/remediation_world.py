@@ -18,7 +18,11 @@ from typing import Any
 import pytest
 
 from bot.app import Deps, Fireline, create_app
-from bot.emulator.kubernetes import (
+from bot.policy.models import ALL_ACTIONS, Policy, RoleGrant
+from bot.policy.models import Cluster as PolicyCluster
+from bot.policy.remediation import REMEDIATIONS, RemediationPolicy, RemediationRule, SelfApproval
+from bot.remediation.store import Record, State
+from bot.sandbox.doubles.kubernetes import (
     Cluster,
     KubernetesDouble,
     Timing,
@@ -26,12 +30,8 @@ from bot.emulator.kubernetes import (
     api_client,
     orion_prod,
 )
-from bot.emulator.slack import SlackDouble
-from bot.policy import ALL_ACTIONS, Policy, RoleGrant
-from bot.policy import Cluster as PolicyCluster
-from bot.redis_server import RedisHandle
-from bot.remediation_policy import REMEDIATIONS, RemediationPolicy, RemediationRule, SelfApproval
-from bot.remediation_store import Record, State
+from bot.sandbox.doubles.slack import SlackDouble
+from bot.store.server import RedisHandle
 from tests.clock import ManualClock
 from tests.e2e.harness import _flatten, eventually, settings_for
 
@@ -216,7 +216,7 @@ class World:
     async def button_request(self, user: str, channel: str, value: dict[str, Any]) -> str:
         """A message with a `remediation.request` button (as another part of the bot posts),
         clicked by `user`; returns the message ts."""
-        from bot.blocks import REMEDIATION_REQUEST, button
+        from bot.incidents.views import REMEDIATION_REQUEST, button
 
         ts = await self.app.services.slack.post_message(
             channel,

@@ -6,9 +6,9 @@ import asyncio
 import json
 from pathlib import Path
 
-from bot import alert_blocks
-from bot.emulator.slack import SlackDouble
-from bot.redis_server import RedisHandle
+from bot.alerts import views as alert_blocks
+from bot.sandbox.doubles.slack import SlackDouble
+from bot.store.server import RedisHandle
 from tests.e2e.harness import WEBHOOK_TOKEN, Harness, start_bot
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "alertmanager"

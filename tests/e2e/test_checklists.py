@@ -12,10 +12,11 @@ from typing import Any
 
 import pytest
 
-from bot import blocks, checklist_blocks
-from bot.emulator.slack import SlackDouble
+from bot.checklists import views as checklist_blocks
 from bot.incident import Incident
-from bot.redis_server import RedisHandle
+from bot.incidents import views as blocks
+from bot.sandbox.doubles.slack import SlackDouble
+from bot.store.server import RedisHandle
 from tests.clock import ManualClock
 from tests.e2e.harness import Harness, eventually, start_bot
 

@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 
 from bot.app import Deps, Fireline, create_app
-from bot.emulator.kubernetes import KubernetesDouble, api_client
-from bot.emulator.slack import SlackDouble
-from bot.policy import Prometheus, RoleGrant
-from bot.redis_server import RedisHandle
+from bot.policy.models import Prometheus, RoleGrant
+from bot.sandbox.doubles.kubernetes import KubernetesDouble, api_client
+from bot.sandbox.doubles.slack import SlackDouble
+from bot.store.server import RedisHandle
 from tests.diagnostics.conftest import make_policy
 from tests.diagnostics.prometheus_api import prometheus_app, serve
 from tests.diagnostics.scenario import new_cluster, task_service_incident

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from bot import blocks
+from bot.incidents import views as blocks
 from tests.e2e.harness import Harness, eventually
 
 

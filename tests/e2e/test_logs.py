@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import logging
 
-from bot.logs import RedactSecrets, redact
+from bot.runtime.log import RedactSecrets, redact
 from tests.e2e.harness import SIGNING_SECRET, Harness
 
 

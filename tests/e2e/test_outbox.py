@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from bot.app import Fireline
-from bot.emulator.slack import RateLimits, SlackDouble
 from bot.errors import Unavailable
-from bot.redis_server import RedisHandle
+from bot.sandbox.doubles.slack import RateLimits, SlackDouble
+from bot.store.server import RedisHandle
 from tests.e2e import storm
 from tests.e2e.harness import SIGNING_SECRET, WEBHOOK_TOKEN, Harness, eventually, start_bot
 

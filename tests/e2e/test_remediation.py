@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import asyncio
 
-from bot import approval_blocks
-from bot.remediation_store import State
+from bot.remediation import views as approval_blocks
+from bot.remediation.store import State
 from tests.e2e.harness import eventually
 from tests.e2e.remediation_world import (  # noqa: F401  (the fixtures)
     NS,

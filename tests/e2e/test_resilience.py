@@ -10,9 +10,9 @@ from urllib.parse import urlencode
 import aiohttp
 from slack_sdk.signature import SignatureVerifier
 
-from bot import blocks
-from bot.emulator.slack import RateLimits, SlackDouble
-from bot.redis_server import RedisHandle
+from bot.incidents import views as blocks
+from bot.sandbox.doubles.slack import RateLimits, SlackDouble
+from bot.store.server import RedisHandle
 from tests.e2e.harness import SIGNING_SECRET, Harness, settle_all, start_bot
 
 
@@ -209,7 +209,7 @@ async def test_crash_after_channel_create_adopts_the_channel(harness: Harness) -
     from slack_sdk.web.async_client import AsyncWebClient
 
     from bot.incident import Severity, declared_entry
-    from bot.store import new_incident
+    from bot.store.store import new_incident
 
     h = harness
     services = h.app.services

@@ -13,18 +13,24 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.actions import default_actions
-from bot.alert_policy import AlertPolicy, AlertRoute
 from bot.app import Deps, Fireline, create_app
-from bot.emulator.kubernetes import Cluster as KubeCluster
-from bot.emulator.kubernetes import KubernetesDouble, ManualClock, Timing, api_client, orion_prod
-from bot.emulator.slack import SlackDouble
-from bot.playbook_loader import load_playbooks, params_models
-from bot.playbooks import Example, Playbooks
-from bot.policy import Cluster, Policy, RoleGrant
-from bot.redis_server import RedisHandle
-from bot.remediation_policy import RemediationPolicy
+from bot.diagnostics.actions import default_actions
+from bot.playbooks.loader import load_playbooks, params_models
+from bot.playbooks.models import Example, Playbooks
+from bot.policy.alerts import AlertPolicy, AlertRoute
+from bot.policy.models import Cluster, Policy, RoleGrant
+from bot.policy.remediation import RemediationPolicy
+from bot.sandbox.doubles.kubernetes import Cluster as KubeCluster
+from bot.sandbox.doubles.kubernetes import (
+    KubernetesDouble,
+    ManualClock,
+    Timing,
+    api_client,
+    orion_prod,
+)
+from bot.sandbox.doubles.slack import SlackDouble
 from bot.settings import DEFAULT_PLAYBOOKS_DIR
+from bot.store.server import RedisHandle
 from tests.e2e.harness import SIGNING_SECRET, WEBHOOK_TOKEN, eventually, settings_for
 
 SHIPPED = load_playbooks(DEFAULT_PLAYBOOKS_DIR, params_models(default_actions()))

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.alert_policy import ALERT_PRINCIPAL
-from bot.alert_threads import AlertThreads, NoAlertChannel, Route
-from bot.alertmanager import parse
-from bot.authorizer import Authorizer, Scope
+from bot.alerts.payload import parse
+from bot.alerts.service import AlertThreads, NoAlertChannel, Route
 from bot.errors import ConfigurationError, Denied
-from bot.policy import load_policy
+from bot.policy.alerts import ALERT_PRINCIPAL
+from bot.policy.authorizer import Authorizer, Scope
+from bot.policy.models import load_policy
 
 BASE = """
 roles:

@@ -6,9 +6,10 @@ import asyncio
 import json
 from typing import Any
 
-from bot import alert_blocks, blocks
-from bot.alert_playbooks import JOB_KIND
-from bot.scheduler import Job
+from bot.alerts import views as alert_blocks
+from bot.alerts.playbooks import JOB_KIND
+from bot.incidents import views as blocks
+from bot.runtime.scheduler import Job
 from tests.e2e.harness import eventually
 from tests.playbooks.conftest import SHIPPED, World, notification
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bot import approval_blocks, blocks
-from bot.remediation_policy import RemediationPolicy, RemediationRule
+from bot.incidents import views as blocks
+from bot.policy.remediation import RemediationPolicy, RemediationRule
+from bot.remediation import views as approval_blocks
 from tests.e2e.harness import eventually
 from tests.playbooks.conftest import SHIPPED, World
 

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.actions import default_actions
-from bot.alertmanager import parse
-from bot.playbook_loader import load_playbooks, params_models
-from bot.playbook_match import AlertFacts, best, ranked
-from bot.playbook_templates import fill_params
-from bot.playbooks import Playbook
+from bot.alerts.payload import parse
+from bot.diagnostics.actions import default_actions
+from bot.playbooks.loader import load_playbooks, params_models
+from bot.playbooks.match import AlertFacts, best, ranked
+from bot.playbooks.models import Playbook
+from bot.playbooks.templates import fill_params
 from bot.settings import DEFAULT_PLAYBOOKS_DIR
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "alertmanager"

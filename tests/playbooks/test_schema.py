@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from bot.actions import default_actions
 from bot.app import create_app
 from bot.cli import main
+from bot.diagnostics.actions import default_actions
 from bot.errors import ConfigurationError
-from bot.playbook_loader import load_playbooks, params_models, validate_dir, validate_file
-from bot.playbook_match import AlertFacts, best
-from bot.playbook_templates import MissingLabels
+from bot.playbooks.loader import load_playbooks, params_models, validate_dir, validate_file
+from bot.playbooks.match import AlertFacts, best
+from bot.playbooks.templates import MissingLabels
 from bot.settings import DEFAULT_PLAYBOOKS_DIR, Settings
 
 ACTIONS = params_models(default_actions())
@@ -198,7 +198,7 @@ def test_every_file_is_reported_not_only_the_first(tmp_path: Path) -> None:
 
 
 def test_templates_fill_from_labels_with_fallbacks_and_refuse_odd_values() -> None:
-    from bot.playbook_templates import fill
+    from bot.playbooks.templates import fill
 
     labels = {"app": "task-service", "namespace": "orion-prod", "odd": "a b; rm -rf /"}
     assert fill("{{ labels.deployment | labels.app }}", labels) == "task-service"
@@ -243,10 +243,11 @@ def test_a_bad_playbook_stops_start_up(tmp_path: Path) -> None:
 def test_every_shipped_remediation_button_follows_the_approval_contract() -> None:
     import json
 
-    from bot import blocks, playbook_blocks
-    from bot.playbook_blocks import FilledOffer
-    from bot.playbook_templates import fill_params
-    from bot.playbooks import REMEDIATION_PARAMS
+    from bot.incidents import views as blocks
+    from bot.playbooks import views as playbook_blocks
+    from bot.playbooks.models import REMEDIATION_PARAMS
+    from bot.playbooks.templates import fill_params
+    from bot.playbooks.views import FilledOffer
 
     for playbook in load_playbooks(DEFAULT_PLAYBOOKS_DIR, ACTIONS):
         labels = playbook.example.all_labels

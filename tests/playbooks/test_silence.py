@@ -8,7 +8,7 @@ from typing import Any
 
 import aiohttp
 
-from bot import alert_blocks
+from bot.alerts import views as alert_blocks
 from tests.e2e.alertmanager_process import free_port, running_alertmanager
 from tests.e2e.harness import WEBHOOK_TOKEN, eventually
 from tests.playbooks.conftest import SHIPPED, World

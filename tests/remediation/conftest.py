@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot.emulator.kubernetes import Cluster, KubernetesDouble, Timing, api_client, orion_prod
-from bot.kube import KubeGateway
+from bot.gateways.kubernetes import KubeGateway
+from bot.sandbox.doubles.kubernetes import Cluster, KubernetesDouble, Timing, api_client, orion_prod
 from tests.emulator.kubernetes.conftest import SchemaValidator
 
 

@@ -7,11 +7,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.actions.remediations import DeletePod, Plan, Remediation, Restart, Rollback, Scale
-from bot.emulator.kubernetes import KubernetesDouble
 from bot.errors import Conflict, UsageError
-from bot.kube import KubeGateway
-from bot.remediation_policy import RemediationRule
+from bot.gateways.kubernetes import KubeGateway
+from bot.policy.remediation import RemediationRule
+from bot.remediation.actions import DeletePod, Plan, Remediation, Restart, Rollback, Scale
+from bot.sandbox.doubles.kubernetes import KubernetesDouble
 
 NS = "orion-prod"
 NOW = datetime(2026, 1, 15, 9, 0, 0, tzinfo=UTC)

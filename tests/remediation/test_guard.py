@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from bot.actions.remediations import Change, Plan
-from bot.authorizer import Authorizer
 from bot.errors import ConfigurationError, Denied
-from bot.policy import ALL_ACTIONS, Cluster, Policy, RoleGrant, load_policy
-from bot.remediation_guard import RemediationGuard
-from bot.remediation_policy import REMEDIATIONS, RemediationPolicy, RemediationRule, SelfApproval
-from bot.remediation_store import Record
+from bot.policy.authorizer import Authorizer
+from bot.policy.models import ALL_ACTIONS, Cluster, Policy, RoleGrant, load_policy
+from bot.policy.remediation import REMEDIATIONS, RemediationPolicy, RemediationRule, SelfApproval
+from bot.remediation.actions import Change, Plan
+from bot.remediation.guard import RemediationGuard
+from bot.remediation.store import Record
 
 RITA, CLEO, APOLLO, OTTO = "URITA", "UCLEO", "UAPOLLO", "UOTTO"
 NOW = datetime(2026, 1, 15, 9, 0, tzinfo=UTC)

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.redis_server import RedisHandle
-from bot.sandbox import Sandbox, SandboxOptions
+from bot.sandbox.world import Sandbox, SandboxOptions
+from bot.store.server import RedisHandle
 
 CHROMIUM = shutil.which("chromium") or ""
 SHOTS = os.environ.get("FIRELINE_SANDBOX_SCREENSHOTS")

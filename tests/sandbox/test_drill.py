@@ -9,8 +9,8 @@ from __future__ import annotations
 import pytest
 
 from bot.errors import ConfigurationError
-from bot.sandbox import Sandbox
 from bot.sandbox.drill import load_drill, start_drill
+from bot.sandbox.world import Sandbox
 from tests.e2e.harness import eventually
 
 TOLERANCE_S = 25.0  # sandbox seconds: ~0.4 s of real time at ×60

@@ -12,7 +12,7 @@ from typing import Any
 
 from playwright.async_api import Page, expect
 
-from bot.sandbox import Sandbox
+from bot.sandbox.world import Sandbox
 
 WAIT_MS = 10_000
 

@@ -12,8 +12,6 @@ import pytest
 import yaml
 from kubernetes import client as k8s
 
-from bot.emulator.kubernetes import api_client, deployment_pods
-from bot.sandbox import Sandbox
 from bot.sandbox.alerts import (
     AlertExample,
     AllExamples,
@@ -22,7 +20,8 @@ from bot.sandbox.alerts import (
     notification,
 )
 from bot.sandbox.clock import ScaledClock
-from bot.sandbox.world import BOT_EVENTS
+from bot.sandbox.doubles.kubernetes import api_client, deployment_pods
+from bot.sandbox.world import BOT_EVENTS, Sandbox
 from tests.e2e.harness import eventually
 
 ROOT = Path(__file__).resolve().parents[2]

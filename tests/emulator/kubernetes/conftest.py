@@ -13,7 +13,7 @@ import kubernetes_validate.utils as kv_utils
 import pytest
 from referencing import Registry, Resource
 
-from bot.emulator.kubernetes import Cluster, KubernetesDouble, Timing, api_client
+from bot.sandbox.doubles.kubernetes import Cluster, KubernetesDouble, Timing, api_client
 
 K8S_VERSION = "1.37.0"
 _SCHEMA_DIR = "kubernetes-json-schema/v1.37.0-local-strict"

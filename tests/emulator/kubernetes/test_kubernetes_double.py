@@ -8,7 +8,7 @@ import pytest
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from bot.emulator.kubernetes import (
+from bot.sandbox.doubles.kubernetes import (
     ORION_PROD,
     Cluster,
     KubernetesDouble,
@@ -266,7 +266,7 @@ def test_validator_rejects_invalid_objects(k8s, cluster, double, schema_validato
 
 
 def test_manual_clock_makes_controllers_deterministic():
-    from bot.emulator.kubernetes import ManualClock, Timing, reconcile
+    from bot.sandbox.doubles.kubernetes import ManualClock, Timing, reconcile
 
     clock = ManualClock()
     cluster = Cluster(clock, timing=Timing(rollout_step=10, pod_ready=5))
@@ -292,7 +292,7 @@ def test_manual_clock_makes_controllers_deterministic():
 def test_controllers_skip_a_settled_cluster_until_something_they_read_changes(monkeypatch):
     """reconcile_if_due: the same rollout as above completes through it alone, and once the
     cluster is settled the controllers do not run again until a write or a due timer."""
-    from bot.emulator.kubernetes import ManualClock, Timing, controller
+    from bot.sandbox.doubles.kubernetes import ManualClock, Timing, controller
 
     runs: list[int] = []
     real = controller._reconcile

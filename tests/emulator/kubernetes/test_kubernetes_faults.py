@@ -10,7 +10,7 @@ import urllib3
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from bot.emulator.kubernetes import Cluster, KubernetesDouble, add_deployment, configuration
+from bot.sandbox.doubles.kubernetes import Cluster, KubernetesDouble, add_deployment, configuration
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import pytest
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from bot.emulator.kubernetes import (
+from bot.sandbox.doubles.kubernetes import (
     ORION_PROD,
     Cluster,
     KubernetesDouble,

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.emulator.slack import SlackDouble
+from bot.sandbox.doubles.slack import SlackDouble
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.http_retry.builtin_interval_calculators import FixedValueRetryIntervalCalculator
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.emulator.slack import MethodCatalog, RateLimits, SlackDouble
+from bot.sandbox.doubles.slack import MethodCatalog, RateLimits, SlackDouble
 
 FAST = FixedValueRetryIntervalCalculator(0.01)
 

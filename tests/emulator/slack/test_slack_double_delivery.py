@@ -16,7 +16,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.emulator.slack import SlackDouble
+from bot.sandbox.doubles.slack import SlackDouble
 
 MODAL = {
     "type": "modal",

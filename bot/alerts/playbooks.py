@@ -1,0 +1,219 @@
+"""Playbooks on alert threads: diagnostics on a group's first firing, Run playbook, Silence 1 h.
+
+- **First firing.** `AlertThreads` asks `playbook_for()` when a group is new (the name is kept
+  on the group) and calls `fired()` whenever a notification shows new firing alerts. `fired()`
+  claims the group once (`SET NX`, so repeats and a second replica do nothing) and schedules a
+  durable job; the job waits for the parent message (posted by the alert worker or its outbox),
+  then runs the playbook in the thread with the alert pipeline's authority (`alerts.run_as`,
+  audited as `ALERT_PRINCIPAL`) and its own rate limit. Each of its messages is posted once
+  (`bot.posts`): a job run again after a timeout or a restart only adds what is missing.
+- **Run playbook** runs it again in the thread as the person who clicked: their roles, their
+  rate limit, their audit entries; what they may not see is told to them alone.
+- **Silence 1 h** creates an Alertmanager silence (API v2) matching the group's common labels,
+  for the roles in `alerts.silence_roles`, claimed in Redis first so a double click or a second
+  replica makes one silence; who and until when are written in the thread.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot import messages
+from bot.alerts.payload import Notification
+from bot.alerts.store import AlertGroup, AlertStore
+from bot.clock import Clock
+from bot.commands.dispatch import Reply
+from bot.errors import Denied, FirelineError, TemporaryError, UserError
+from bot.gateways.alertmanager import AlertmanagerGateway
+from bot.gateways.slack import SlackGateway
+from bot.incidents import views as blocks
+from bot.playbooks.match import AlertFacts, best
+from bot.playbooks.runner import PlaybookRunner
+from bot.policy.alerts import ALERT_PRINCIPAL, AlertPolicy
+from bot.policy.authorizer import Authorizer
+from bot.runtime.scheduler import Job, Scheduler
+from bot.store.store import Store
+
+log = logging.getLogger(__name__)
+
+JOB_KIND = "alert-playbook"
+CLAIM_SCOPE = "alert-playbook"
+CLAIM_TTL_S = 7 * 24 * 3600
+SILENCE = timedelta(hours=1)
+PARENT_WAIT_S = 2.0
+
+
+class AlertPlaybooks:
+    def __init__(
+        self,
+        runner: PlaybookRunner,
+        alerts: AlertStore,
+        store: Store,
+        slack: SlackGateway,
+        clock: Clock,
+        scheduler: Scheduler,
+        authorizer: Authorizer,
+        policy: AlertPolicy,
+        alertmanager: AlertmanagerGateway | None,
+    ) -> None:
+        self.runner = runner
+        self.alerts = alerts
+        self.store = store
+        self.slack = slack
+        self.clock = clock
+        self.scheduler = scheduler
+        self.authorizer = authorizer
+        self.policy = policy
+        self.alertmanager = alertmanager
+        scheduler.register(JOB_KIND, self._first_run)
+
+    # --- hooks called by AlertThreads -----------------------------------------------------
+
+    def playbook_for(self, notification: Notification) -> str:
+        found = best(self.runner.playbooks, AlertFacts.of_notification(notification))
+        return found.name if found else ""
+
+    async def fired(self, group: AlertGroup) -> None:
+        if not group.playbook:
+            return
+        job = Job(
+            id=f"{JOB_KIND}:{group.group_id}",
+            kind=JOB_KIND,
+            due=self.clock.now().timestamp(),
+            data={"group": group.group_id},
+        )
+        # Claimed and scheduled in one step: once per group, and never claimed but lost.
+        claim = self.store.keys.claim(CLAIM_SCOPE, group.group_id)
+        await self.scheduler.schedule(job, once=(claim, CLAIM_TTL_S))
+
+    async def _first_run(self, job: Job, late_by: float) -> None:
+        group = await self.alerts.get_group(str(job.data["group"]))
+        playbook = self.runner.playbooks.get(group.playbook) if group else None
+        if group is None or playbook is None:
+            return  # the group expired, or the playbook was removed since
+        if group.parent_ts is None:
+            raise TemporaryError("the alert's parent message is not posted yet", retry_after=2.0)
+        # A second attempt (a timeout, a restart, another replica) adds nothing already shown.
+        once = f"job:{job.id}"
+        await self.runner.posts.once(
+            f"{once}:started",
+            group.channel,
+            messages.alert_playbook_started(playbook.title, self.policy.run_as),
+            thread_ts=group.parent_ts,
+        )
+        await self.runner.run(
+            playbook,
+            dict(group.common_labels),
+            user=ALERT_PRINCIPAL,
+            channel=group.channel,
+            thread_ts=group.parent_ts,
+            incident=None,
+            per_minute=self.policy.per_minute,
+            once=once,
+        )
+
+    # --- buttons ---------------------------------------------------------------------------
+
+    async def _group(self, group_id: str) -> AlertGroup:
+        group = await self.alerts.get_group(group_id)
+        if group is None or group.parent_ts is None:
+            raise UserError(messages.alert_group_unknown())
+        return group
+
+    async def run_clicked(self, group_id: str, user: str) -> Reply:
+        """Run playbook: before the ack, find the group; after it, run as the person."""
+        group = await self._group(group_id)
+        playbook = self.runner.playbooks.get(group.playbook)
+        if playbook is None:
+            raise UserError(messages.alert_no_playbook())
+        incident = await self.store.get(group.incident_id) if group.incident_id else None
+
+        async def later() -> str | None:
+            assert group.parent_ts is not None
+            await self.slack.post_message(
+                group.channel,
+                messages.alert_playbook_run_by(playbook.title, user),
+                thread_ts=group.parent_ts,
+            )
+            outcome = await self.runner.run(
+                playbook,
+                dict(group.common_labels),
+                user=user,
+                channel=group.channel,
+                thread_ts=group.parent_ts,
+                incident=incident,
+                tell=user,
+            )
+            if outcome.problems:
+                return messages.playbook_problems(len(outcome.problems), outcome.problems)
+            return None
+
+        return Reply(later=later)
+
+    async def silence(self, group_id: str, user: str) -> Reply:
+        """Silence 1 h: the role check and the claim before the ack, Alertmanager after it."""
+        if self.alertmanager is None:
+            raise UserError(messages.silence_not_configured())
+        held = await self.authorizer.roles_of(user)
+        if not set(held) & set(self.policy.silence_roles):
+            raise Denied(messages.silence_denied(held, self.policy.silence_roles))
+        group = await self._group(group_id)
+        matchers = dict(group.common_labels)
+        if not matchers:
+            raise UserError(messages.silence_no_matchers())
+        now = self.clock.now()
+        until = now + SILENCE
+        record = {"user": user, "until": until.isoformat(), "id": "", "token": secrets.token_hex(8)}
+        existing = await self.alerts.claim_silence(
+            group_id, json.dumps(record), int(SILENCE.total_seconds())
+        )
+        if existing is not None:
+            other = _record(existing)
+            shown = blocks.slack_date(_when(other.get("until"), until))
+            return Reply(text=messages.silence_exists(str(other.get("user", "?")), shown))
+
+        async def later() -> str | None:
+            assert self.alertmanager is not None and group.parent_ts is not None
+            link = await self.slack.permalink(group.channel, group.parent_ts)
+            try:
+                silence_id = await self.alertmanager.create_silence(
+                    matchers,
+                    starts=now,
+                    ends=until,
+                    created_by=f"{user} via Fireline",
+                    comment=f"Silenced from Slack by {user} for 1 h"
+                    + (f": {link}" if link else ""),
+                )
+            except FirelineError as exc:
+                await self.alerts.drop_silence(group_id)  # nothing was made: may be tried again
+                return messages.silence_failed(str(exc))
+            record["id"] = silence_id
+            await self.alerts.save_silence(group_id, json.dumps(record))
+            shown = " ".join(f"`{k}={v}`" for k, v in sorted(matchers.items()))
+            await self.slack.post_message(
+                group.channel,
+                messages.silence_recorded(user, blocks.slack_date(until), silence_id, shown),
+                thread_ts=group.parent_ts,
+            )
+            return None
+
+        return Reply(later=later)
+
+
+def _record(raw: str) -> dict[str, Any]:
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _when(value: object, default: datetime) -> datetime:
+    try:
+        return datetime.fromisoformat(str(value))
+    except ValueError:
+        return default

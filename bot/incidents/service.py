@@ -1,0 +1,415 @@
+"""Incident lifecycle: declare, change, and keep Slack showing what Redis holds.
+
+The order is always: record the change in Redis (atomically, with its timeline entries), then
+make Slack show it. Slack steps are idempotent and resumable: each artefact (channel, card,
+announcement) is recorded on the incident once made, and `reconcile()` finishes whatever a
+crash or a Slack outage left undone, so nothing a responder did is lost or done twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot import messages
+from bot.checklists.models import ChecklistBook
+from bot.clock import Clock
+from bot.errors import (
+    FirelineError,
+    IncidentNotFound,
+    SlackRejected,
+    UsageError,
+)
+from bot.gateways.slack import SlackGateway
+from bot.incident import (
+    Change,
+    Incident,
+    Severity,
+    declared_entry,
+    pinned_entry,
+)
+from bot.incidents import report
+from bot.incidents import views as blocks
+from bot.store.store import Store, new_incident
+
+log = logging.getLogger(__name__)
+
+MAX_CHANNEL_NAME = 80
+MAX_NAME_ATTEMPTS = 20
+REPAIR_INTERVAL_S = 30.0
+
+
+@dataclass(frozen=True)
+class Declared:
+    incident: Incident
+    created: bool
+
+
+def channel_name(prefix: str, title: str, created_at: datetime, number: int) -> str:
+    """`<prefix>-<yyyymmdd>-<slug>` within Slack's rules (lowercase, ≤ 80, no spaces/periods)."""
+    ascii_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_title.lower()).strip("-") or f"inc-{number}"
+    base = f"{prefix}-{created_at.strftime('%Y%m%d')}-{slug}"
+    return base[:MAX_CHANNEL_NAME].rstrip("-")
+
+
+def with_suffix(name: str, attempt: int) -> str:
+    if attempt == 0:
+        return name
+    suffix = f"-{attempt + 1}"
+    return name[: MAX_CHANNEL_NAME - len(suffix)].rstrip("-") + suffix
+
+
+class IncidentService:
+    """The lifecycle operations handlers call. Owns no Slack request context."""
+
+    def __init__(
+        self,
+        store: Store,
+        slack: SlackGateway,
+        clock: Clock,
+        *,
+        channel_prefix: str,
+        broadcast_channel: str | None,
+    ) -> None:
+        self.store = store
+        self.slack = slack
+        self.clock = clock
+        self.channel_prefix = channel_prefix
+        self.broadcast_channel = broadcast_channel
+        self.bot_user_id: str | None = None
+        self.checklists: ChecklistBook | None = None
+        """Set by the app: the report then lists who answered what on each checklist."""
+
+    # --- finding incidents -----------------------------------------------------------------
+
+    async def resolve_target(
+        self, incident_id: str | None, channel_id: str, usage: str
+    ) -> Incident:
+        """The incident a command is about: the ID given, else the channel's own incident."""
+        if incident_id:
+            return await self.store.get(incident_id)
+        incident = await self.store.find_by_channel(channel_id)
+        if incident is None:
+            raise UsageError(messages.needs_incident(usage))
+        return incident
+
+    # --- declaring -------------------------------------------------------------------------
+
+    async def declare(
+        self,
+        *,
+        request_key: str,
+        reporter: str,
+        title: str,
+        severity: Severity,
+        origin_channel: str | None,
+        service: str | None = None,
+        description: str | None = None,
+        commander: str | None = None,
+    ) -> Declared:
+        """Record the incident once per `request_key` (a Slack trigger ID)."""
+        template = new_incident(
+            title=title,
+            severity=severity,
+            reporter=reporter,
+            now=self.clock.now(),
+            service=service,
+            description=description,
+            commander=commander,
+            origin_channel=origin_channel,
+        )
+        incident, created = await self.store.create_incident(
+            request_key, template, declared_entry(template)
+        )
+        return Declared(incident, created)
+
+    async def provision(self, incident_id: str) -> Incident:
+        """Create whatever Slack artefacts the incident still lacks. Safe to call repeatedly."""
+        async with self.store.lock(f"provision:{incident_id}") as held:
+            incident = await self.store.get(incident_id)
+            if not held or incident.provisioned:
+                return incident
+            try:
+                incident = await self._ensure_channel(incident)
+                assert incident.channel_id is not None
+                await self.slack.invite(
+                    incident.channel_id,
+                    [
+                        u
+                        for u in {incident.reporter, incident.commander}
+                        if u and u != self.bot_user_id
+                    ],
+                )
+                incident = await self._ensure_card(incident)
+                incident = await self._ensure_announcement(incident)
+            except FirelineError as exc:
+                log.warning("provisioning %s stopped: %s", incident_id, exc)
+                await self.store.flag(incident_id)
+                reason = str(exc)
+                await self.store.mutate(
+                    incident_id,
+                    _setting(provision_error=reason),
+                    bump=False,
+                )
+                raise
+            incident, _ = await self.store.mutate(
+                incident_id, _setting(provisioned=True, provision_error=None), bump=False
+            )
+        await self.refresh_quietly(incident_id)  # the incident is set up; the card catches up
+        return await self.store.get(incident_id)
+
+    async def _ensure_channel(self, incident: Incident) -> Incident:
+        if incident.channel_id:
+            return incident
+        base = channel_name(
+            self.channel_prefix, incident.title, incident.created_at, incident.number
+        )
+        for attempt in range(MAX_NAME_ATTEMPTS):
+            name = with_suffix(base, attempt)
+            if incident.channel_name != name:
+                # Remember the name before creating, so a crash right after the create can
+                # recognise the channel as ours instead of making a second one.
+                incident, _ = await self.store.mutate(
+                    incident.id, _setting(channel_name=name), bump=False
+                )
+            try:
+                channel_id = await self.slack.create_channel(name)
+            except SlackRejected as exc:
+                if exc.code != "name_taken":
+                    raise
+                adopted = await self._adoptable(name, incident)
+                if adopted is None:
+                    continue
+                channel_id = adopted
+            updated, _ = await self.store.mutate(
+                incident.id, _setting(channel_id=channel_id, channel_name=name), bump=False
+            )
+            return updated
+        raise SlackRejected("conversations.create", "name_taken")
+
+    async def _adoptable(self, name: str, incident: Incident) -> str | None:
+        """The channel of that name if we created it for this incident before a crash.
+
+        Between `conversations.create` and saving its ID nothing else happens, so such a
+        channel was created by our bot user no earlier than the incident, has nobody in it but
+        the bot, and belongs to no other incident. Anyone else's channel fails one of these.
+        """
+        channel = await self.slack.find_channel_by_name(name)
+        if channel is None or channel.get("creator") != self.bot_user_id:
+            return None
+        if int(channel.get("num_members") or 0) > 1:
+            return None
+        if int(channel.get("created") or 0) < int(incident.created_at.timestamp()):
+            return None
+        channel_id = str(channel["id"])
+        if await self.store.find_by_channel(channel_id) is not None:
+            return None
+        return channel_id
+
+    async def _ensure_card(self, incident: Incident) -> Incident:
+        if incident.card_ts:
+            return incident
+        assert incident.channel_id is not None
+        ts = await self.slack.post_message(
+            incident.channel_id, blocks.card_text(incident), blocks.card(incident, self.clock.now())
+        )
+        await self.slack.pin(incident.channel_id, ts)
+        updated, _ = await self.store.mutate(
+            incident.id,
+            lambda i: (i.model_copy(update={"card_ts": ts, "rendered_version": i.version}), []),
+            bump=False,
+        )
+        return updated
+
+    async def _ensure_announcement(self, incident: Incident) -> Incident:
+        if incident.announcement_ts or not self.broadcast_channel:
+            return incident
+        text, body = blocks.announcement(incident)
+        ts = await self._post_in_broadcast(text, body)
+        updated, _ = await self.store.mutate(incident.id, _setting(announcement_ts=ts), bump=False)
+        return updated
+
+    async def _post_in_broadcast(self, text: str, body: blocks.Block | list[blocks.Block]) -> str:
+        assert self.broadcast_channel is not None
+        payload = body if isinstance(body, list) else [body]
+        try:
+            return await self.slack.post_message(self.broadcast_channel, text, payload)
+        except SlackRejected as exc:
+            if exc.code != "not_in_channel":
+                raise
+            await self.slack.join(self.broadcast_channel)
+            return await self.slack.post_message(self.broadcast_channel, text, payload)
+
+    # --- changing --------------------------------------------------------------------------
+
+    async def refresh_quietly(self, incident_id: str) -> None:
+        """Refresh Slack's view; a failure is logged and left for `reconcile()`."""
+        try:
+            await self.refresh(incident_id)
+        except FirelineError as exc:
+            log.warning("could not refresh %s in Slack yet: %s", incident_id, exc)
+            await self.store.flag(incident_id)
+
+    async def refresh(self, incident_id: str) -> None:
+        """Edit the card, topic and announcement in place to show the latest version."""
+        async with self.store.lock(f"render:{incident_id}") as held:
+            if not held:
+                return  # another worker is rendering; it reads the latest version
+            incident = await self.store.get(incident_id)
+            if not incident.channel_id or not incident.card_ts:
+                return
+            topic = blocks.topic(incident)
+            stale = incident.rendered_version < incident.version
+            if not stale and topic == incident.rendered_topic:
+                return
+            if topic != incident.rendered_topic:
+                await self.slack.set_topic(incident.channel_id, topic)
+            if not stale:
+                await self.store.mutate(incident_id, _setting(rendered_topic=topic), bump=False)
+                return
+            await self.slack.update_message(
+                incident.channel_id,
+                incident.card_ts,
+                blocks.card_text(incident),
+                blocks.card(incident, self.clock.now()),
+            )
+            if incident.announcement_ts and self.broadcast_channel:
+                text, body = blocks.announcement(incident)
+                await self.slack.update_message(
+                    self.broadcast_channel, incident.announcement_ts, text, body
+                )
+            version = incident.version
+            await self.store.mutate(
+                incident_id,
+                lambda i: (
+                    i.model_copy(
+                        update={
+                            "rendered_version": max(i.rendered_version, version),
+                            "rendered_topic": topic,
+                        }
+                    ),
+                    [],
+                ),
+                bump=False,
+            )
+
+    async def post_update(self, incident: Incident, actor: str, text: str) -> list[str]:
+        """Post a recorded status update in the channel and the broadcast channel.
+
+        Returns the places it could not be posted (the update is in the timeline regardless).
+        """
+        fallback, body = blocks.status_update(incident, actor, text)
+        missed: list[str] = []
+        targets = [incident.channel_id, self.broadcast_channel]
+        for target in [t for t in targets if t]:
+            try:
+                if target == self.broadcast_channel:
+                    await self._post_in_broadcast(fallback, body)
+                else:
+                    await self.slack.post_message(target, fallback, body)
+            except FirelineError as exc:
+                log.warning("update for %s not posted in %s: %s", incident.id, target, exc)
+                missed.append(f"<#{target}>")
+        return missed
+
+    async def record_pin(self, channel_id: str, ts: str, actor: str) -> bool:
+        """A 📌 reaction in an incident channel: add that message to the timeline, once."""
+        incident = await self.store.find_by_channel(channel_id)
+        if incident is None:
+            return False
+        message = await self.slack.message(channel_id, ts)
+        if message is None:
+            return False
+        text = str(message.get("text") or "(message without text)")[:500]
+        entry = pinned_entry(actor, message.get("user"), text, self.clock.now())
+        return await self.store.append_once(incident.id, f"pin:{channel_id}:{ts}", entry)
+
+    # --- reports ---------------------------------------------------------------------------
+
+    async def render_report(self, incident_id: str) -> tuple[Incident, str]:
+        incident = await self.store.get(incident_id)
+        entries = await self.store.timeline(incident_id)
+        people = {incident.reporter, *incident.roles.values()}
+        for entry in entries:
+            people.add(entry.actor)
+            people.update(re.findall(r"<@([UW][A-Z0-9]+)>", entry.text))
+        names = {user: await self.slack.display_name(user) for user in sorted(people)}
+        checklists = await self.checklists.all(incident_id) if self.checklists else []
+        return incident, report.render(
+            incident, entries, self.clock.now(), names, checklists=checklists
+        )
+
+    async def upload_report(self, incident_id: str) -> Incident:
+        incident, markdown = await self.render_report(incident_id)
+        if not incident.channel_id:
+            raise IncidentNotFound(
+                messages.declare_incomplete(incident.id, "it has no channel yet")
+            )
+        await self.slack.upload_file(
+            incident.channel_id,
+            report.filename(incident),
+            markdown,
+            f"Post-incident report: {incident.id}",
+            f"📝 Post-incident report for *{incident.id}* — fill in the prompts together.",
+        )
+        return incident
+
+    async def upload_report_once(self, incident_id: str) -> bool:
+        """On resolve: the report is uploaded once, however often resolve is clicked."""
+        if not await self.store.claim("resolve-report", incident_id):
+            return False
+        try:
+            await self.upload_report(incident_id)
+        except FirelineError:
+            await self.store.release_claim("resolve-report", incident_id)
+            raise
+        return True
+
+    # --- recovery --------------------------------------------------------------------------
+
+    async def reconcile(self, *, everything: bool = True) -> int:
+        """Finish what a crash or an outage left undone. Returns how many incidents it fixed.
+
+        `everything`: scan every incident (at start-up, after a crash that flagged nothing);
+        otherwise only those flagged when a Slack step failed (the periodic repair).
+        """
+        if everything:
+            candidates = await self.store.list_incidents(open_only=False)
+        else:
+            candidates = [await self.store.get(i) for i in await self.store.flagged()]
+        fixed = 0
+        for incident in candidates:
+            try:
+                if not incident.provisioned and incident.is_open:
+                    await self.provision(incident.id)
+                    fixed += 1
+                elif incident.rendered_version < incident.version:
+                    await self.refresh(incident.id)
+                    fixed += 1
+                await self.store.unflag(incident.id)
+            except FirelineError as exc:
+                log.warning("reconcile of %s left for later: %s", incident.id, exc)
+        return fixed
+
+    async def repair_forever(self, clock: Clock, every_s: float = REPAIR_INTERVAL_S) -> None:
+        """Every `every_s`, retry the Slack steps that failed (flagged incidents only)."""
+        while True:
+            await clock.sleep(every_s)
+            try:
+                await self.reconcile(everything=False)
+            except FirelineError as exc:
+                log.warning("repair pass failed: %s", exc)
+
+
+def _setting(**fields: object) -> Callable[[Incident], Change]:
+    """A bookkeeping change that sets `fields` and adds nothing to the timeline."""
+
+    def change(incident: Incident) -> Change:
+        return incident.model_copy(update=fields), []
+
+    return change

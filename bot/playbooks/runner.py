@@ -1,0 +1,236 @@
+"""Running a playbook: its diagnostics through the one diagnostics path, then its guidance.
+
+`run()` fills each diagnostic's parameters from labels (an alert's, or those a typed command
+stands for: `target` → the playbook's `target_label`, `-n` → `namespace`), runs them at the same
+time through `DiagnosticsService.run_named` (so the policy, the rate limit and the audit apply to
+whoever the run is for), posts each result in order in a thread, and ends with the guidance and
+the remediation buttons. What could not be shown (a denial, a label the alert lacks) is returned
+so the caller can tell the right person.
+
+`command()` is `/incident playbook [name] [target] [-n ns]`: parsed, and the channel's incident
+found, before the ack; the rest after it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shlex
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+from bot import messages
+from bot.commands.dispatch import Actor, Reply
+from bot.diagnostics.service import DiagnosticsService, Run
+from bot.errors import SlackRejected, UsageError, UserError
+from bot.gateways.slack import SlackGateway
+from bot.incident import Incident
+from bot.playbooks import views as playbook_blocks
+from bot.playbooks.models import REMEDIATION_PARAMS, Playbook, Playbooks, Step
+from bot.playbooks.templates import MissingLabels, fill
+from bot.playbooks.views import FilledOffer
+from bot.runtime.posts import Posts
+from bot.store.store import Store
+
+FLAGS = {"-n": "namespace", "--namespace": "namespace"}
+
+
+@dataclass
+class Outcome:
+    """What a run showed, and what it could not (one line each, for the person or the thread)."""
+
+    shown: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+class PlaybookRunner:
+    def __init__(
+        self,
+        playbooks: Playbooks,
+        diagnostics: DiagnosticsService,
+        store: Store,
+        slack: SlackGateway,
+    ) -> None:
+        self.playbooks = playbooks
+        self.diagnostics = diagnostics
+        self.store = store
+        self.slack = slack
+        self.posts = Posts(store.redis, store.keys, slack)
+
+    # --- filling parameters ------------------------------------------------------------------
+
+    def _fill(
+        self, params: dict[str, Any], required: set[str], labels: dict[str, str], action: str
+    ) -> tuple[dict[str, Any] | None, str | None]:
+        filled: dict[str, Any] = {}
+        for key, value in params.items():
+            try:
+                filled[key] = fill(value, labels)
+            except MissingLabels as exc:
+                if key in required:
+                    return None, messages.playbook_step_needs(action, key, exc.labels)
+                # Optional (a namespace): left out, so the action's default applies.
+        return filled, None
+
+    def step_params(
+        self, step: Step, labels: dict[str, str]
+    ) -> tuple[dict[str, Any] | None, str | None]:
+        model = self.diagnostics.actions[step.action].Params
+        required = {k for k, f in model.model_fields.items() if f.is_required()}
+        return self._fill(dict(step.params), required, labels, step.action)
+
+    def offers(self, playbook: Playbook, labels: dict[str, str]) -> list[FilledOffer]:
+        """The remediations whose parameters the labels fill; the others are not offered."""
+        out = []
+        for offer in playbook.remediations:
+            required = set(REMEDIATION_PARAMS[offer.action][0])
+            params, _ = self._fill(dict(offer.params), required, labels, offer.action)
+            if params is not None:
+                out.append(FilledOffer(offer, params))
+        return out
+
+    # --- running -----------------------------------------------------------------------------
+
+    async def run(
+        self,
+        playbook: Playbook,
+        labels: dict[str, str],
+        *,
+        user: str,
+        channel: str,
+        thread_ts: str,
+        incident: Incident | None,
+        per_minute: int | None = None,
+        tell: str | None = None,
+        once: str | None = None,
+    ) -> Outcome:
+        """Diagnostics (concurrently, posted in order), then the guidance, in the thread.
+
+        `tell`: the person the problems are sent to (the thread then only counts them); None
+        (alert-triggered runs) puts them in the thread. `once`: a key for a run that may be
+        repeated (a scheduled job): each message is posted once under it (`bot.posts`), and a
+        step whose result is already in the thread is neither run nor posted again. (A stop
+        between a result and its file attachment leaves that file out.)"""
+        outcome = Outcome()
+        if once and await self.posts.posted(f"{once}:guidance"):
+            return outcome  # the run was complete
+        prepared = []
+        for number, step in enumerate(playbook.diagnostics):
+            key = f"{once}:step:{number}" if once else None
+            if key and await self.posts.posted(key):
+                outcome.shown.append(step.action)
+                continue
+            prepared.append((step, key, *self.step_params(step, labels)))
+
+        async def one(step: Step, params: dict[str, Any]) -> Run:
+            try:
+                return await self.diagnostics.run_named(
+                    step.action, params, user=user, incident=incident, per_minute=per_minute
+                )
+            except UserError as exc:  # the parameters filled from labels did not fit
+                return Run(step.action, user, "-", "rejected", 0, message=str(exc))
+
+        runs = iter(await asyncio.gather(*(one(s, p) for s, _, p, _ in prepared if p is not None)))
+        for step, key, params, note in prepared:
+            if params is None:
+                outcome.problems.append(note or step.action)
+                continue
+            run = next(runs)
+            if run.result is None:
+                outcome.problems.append(
+                    messages.playbook_step_failed(step.action, run.message or run.outcome)
+                )
+                continue
+            send = partial(self.posts.once, key) if key else None
+            await self.diagnostics.post(
+                run, channel, thread_ts=thread_ts, lead=f"🔎 {step.why}", send=send
+            )
+            outcome.shown.append(step.action)
+        if tell and outcome.problems:
+            notes = [messages.playbook_left_out(len(outcome.problems), tell)]
+        else:
+            notes = [f"⚠️ {p}" for p in outcome.problems]
+        text, body = playbook_blocks.guidance(
+            playbook,
+            self.offers(playbook, labels),
+            incident=incident.id if incident else None,
+            notes=notes,
+        )
+        if once:
+            await self.posts.once(f"{once}:guidance", channel, text, body, thread_ts=thread_ts)
+        else:
+            await self.slack.post_message(channel, text, body, thread_ts=thread_ts)
+        return outcome
+
+    # --- /incident playbook ----------------------------------------------------------------
+
+    def find(self, name: str) -> Playbook:
+        playbook = self.playbooks.get(name.lower())
+        if playbook is None:
+            raise UsageError(messages.no_such_playbook(name, self.playbooks.close_matches(name)))
+        return playbook
+
+    def parse(self, text: str) -> tuple[Playbook | None, dict[str, str]]:
+        """`[name] [target] [-n ns]` → the playbook and the labels it stands for."""
+        try:
+            words = shlex.split(text)
+        except ValueError as exc:
+            raise UsageError(messages.bad_quoting(str(exc), messages.PLAYBOOK_USAGE)) from None
+        if not words:
+            return None, {}
+        playbook = self.find(words[0])
+        labels: dict[str, str] = {}
+        positional: list[str] = []
+        rest = iter(words[1:])
+        for word in rest:
+            if word.startswith("-"):
+                key = FLAGS.get(word)
+                value = next(rest, None)
+                if key is None:
+                    raise UsageError(messages.unknown_flag(word, messages.PLAYBOOK_USAGE))
+                if value is None:
+                    raise UsageError(messages.flag_needs_value(word, messages.PLAYBOOK_USAGE))
+                labels[key] = value
+            else:
+                positional.append(word)
+        if len(positional) > 1:
+            raise UsageError(
+                messages.unexpected_arguments(messages.PLAYBOOK_USAGE, " ".join(positional[1:]))
+            )
+        if positional:
+            labels[playbook.target_label] = positional[0]
+        return playbook, labels
+
+    async def command(self, text: str, actor: Actor) -> Reply:
+        playbook, labels = self.parse(text)
+        if playbook is None:
+            return Reply(text=playbook_blocks.listing(self.playbooks))
+        if not await self.store.claim("trigger", actor.trigger_id, ttl=3600):
+            return Reply(text=messages.delivered_twice())
+        incident = await self.store.find_by_channel(actor.channel)
+        where = playbook_blocks.where(labels, playbook.target_label)
+        return Reply(
+            text=messages.playbook_running(playbook.title, where),
+            later=partial(self._typed, playbook, labels, actor, incident),
+        )
+
+    async def _typed(
+        self, playbook: Playbook, labels: dict[str, str], actor: Actor, incident: Incident | None
+    ) -> str | None:
+        text, body = playbook_blocks.header(playbook, labels, actor.user)
+        try:
+            ts = await self.slack.post_message(actor.channel, text, body)
+        except SlackRejected as exc:
+            return messages.playbook_cannot_post(exc.code)
+        outcome = await self.run(
+            playbook,
+            labels,
+            user=actor.user,
+            channel=actor.channel,
+            thread_ts=ts,
+            incident=incident,
+            tell=actor.user,
+        )
+        if outcome.problems:
+            return messages.playbook_problems(len(outcome.problems), outcome.problems)
+        return None

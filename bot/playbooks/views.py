@@ -1,0 +1,121 @@
+"""How playbooks look in Slack: the list, a run's header, and its guidance with remediation buttons.
+
+Pure functions. Remediation buttons follow the contract with the approval flow (issue 5): action
+ID `blocks.REMEDIATION_REQUEST`, value JSON `{"action", "params", "incident"?}`. Each button is
+the accessory of its own section (a block's action IDs must be unique, and every remediation
+button shares one), beside the line that says when it is the right move.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from bot.incidents.views import REMEDIATION_REQUEST, Block, context, mrkdwn, section
+from bot.playbooks.models import Offer, Playbook
+
+VERBS = {
+    "restart": "Restart",
+    "scale": "Scale",
+    "rollback": "Roll back",
+    "delete-pod": "Delete pod",
+}
+MAX_BUTTON_TEXT = 75
+APPROVAL_NOTE = "Remediations ask for approval and show a preview before anything changes."
+
+
+@dataclass(frozen=True)
+class FilledOffer:
+    """A remediation offer with its parameters filled from the alert's labels."""
+
+    offer: Offer
+    params: dict[str, Any]
+
+    @property
+    def target(self) -> str:
+        return str(self.params.get("deployment") or self.params.get("pod") or "")
+
+    @property
+    def label(self) -> str:
+        text = f"{VERBS[self.offer.action]} {self.target}".strip()
+        if self.offer.action == "scale" and "replicas" in self.params:
+            text += f" to {self.params['replicas']}"
+        return text[:MAX_BUTTON_TEXT]
+
+
+def listing(playbooks: Iterable[Playbook]) -> str:
+    lines = ["*Playbooks* — run one with `/incident playbook <name> [target] [-n namespace]`:"]
+    for playbook in playbooks:
+        names = ", ".join(playbook.match.alertnames[:3])
+        hint = f" (alerts: {names})" if names else ""
+        lines.append(f"• `{playbook.name}` — {playbook.title}{hint}")
+    return "\n".join(lines)
+
+
+def where(labels: Mapping[str, str], target_label: str) -> str:
+    target = labels.get(target_label, "")
+    namespace = labels.get("namespace", "")
+    text = f" on `{target}`" if target else ""
+    return text + (f" in `{namespace}`" if namespace else "")
+
+
+def header(playbook: Playbook, labels: Mapping[str, str], user: str) -> tuple[str, list[Block]]:
+    """The channel message a typed run starts with; diagnostics and guidance go in its thread."""
+    text = f"📘 Playbook {playbook.title}{where(labels, playbook.target_label)}"
+    body = [
+        section(f"📘 *{playbook.title}*{where(labels, playbook.target_label)}\n{playbook.summary}"),
+        context(f"Run by <@{user}> · diagnostics and next steps in the thread 🧵"),
+    ]
+    return text, body
+
+
+def remediation_button(
+    action: str, params: Mapping[str, Any], text: str, incident: str | None = None
+) -> Block:
+    value: dict[str, Any] = {"action": action, "params": dict(params)}
+    if incident:
+        value["incident"] = incident
+    return {
+        "type": "button",
+        "text": {"type": "plain_text", "text": text},
+        "action_id": REMEDIATION_REQUEST,
+        "value": json.dumps(value, separators=(",", ":")),
+    }
+
+
+def guidance(
+    playbook: Playbook,
+    offers: list[FilledOffer],
+    *,
+    incident: str | None,
+    notes: list[str],
+) -> tuple[str, list[Block]]:
+    """Next steps: mitigations, long-term fixes, remediation buttons, links, what was left out."""
+    text = f"Next steps: {playbook.title}"
+    body: list[Block] = [section(f"🧭 *Next steps — {playbook.title}*")]
+    body.append(section("*Mitigate now*\n" + _bullets(playbook.guidance.immediate)))
+    body.append(section("*Fix for good*\n" + _bullets(playbook.guidance.long_term)))
+    if offers:
+        body.append(context(APPROVAL_NOTE))
+    for i, filled in enumerate(offers):
+        body.append(
+            {
+                "type": "section",
+                "block_id": f"remediation_{i}",
+                "text": mrkdwn(f"*{filled.label}* — {filled.offer.when}"[:3000]),
+                "accessory": remediation_button(
+                    filled.offer.action, filled.params, filled.label, incident
+                ),
+            }
+        )
+    links = " · ".join(f"<{link.url}|{link.title}>" for link in playbook.links)
+    body.append(context(f"📚 {links}"))
+    if notes:
+        body.append(context("\n".join(notes)))
+    return text, body
+
+
+def _bullets(lines: Iterable[str]) -> str:
+    return "\n".join(f"• {line}" for line in lines)

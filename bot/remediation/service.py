@@ -1,0 +1,273 @@
+"""Guarded remediation: request → dry-run preview → approval card → approve / deny / cancel /
+expire. Applying and verifying an approved change is `bot.remediation_runner`.
+
+Requests come from `/incident restart task-service -n orion-prod` or from a
+`remediation.request` button anywhere (`from_button`): the policy is checked first (a denial
+says why), then the write is sent with `dryRun=All` and the card shows exactly what would
+change, the target now and who asked. The card goes to the incident channel, or into the
+thread the button was clicked in. Decisions are checked before the ack (who may approve: the
+incident's commander or a policy approver, never the requester unless the policy says so) and
+the approval itself is the record's compare-and-set from `pending` (`RemediationStore.update`),
+so a double click, a Slack retry or two replicas approve once. Everything lands on the incident
+timeline and in the audit stream.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import partial
+from typing import Any
+
+from bot import messages
+from bot.actions.base import Context, kube_scope
+from bot.clock import Clock
+from bot.commands.dispatch import Actor, Reply
+from bot.errors import Denied, FirelineError, UsageError, UserError
+from bot.gateways.kubernetes import KubeGateway
+from bot.gateways.slack import SlackGateway
+from bot.incident import Incident
+from bot.remediation import views as approval_blocks
+from bot.remediation.actions import Remediation
+from bot.remediation.guard import RemediationGuard
+from bot.remediation.runner import EXPIRE, RUN, RemediationRunner, job_for
+from bot.remediation.store import Record, RemediationStore, State
+from bot.store.store import Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Who asked, and where the card goes (the incident channel, or a button's thread)."""
+
+    user: str
+    channel: str
+    thread_ts: str | None
+    incident: Incident | None
+
+
+class RemediationService:
+    def __init__(
+        self,
+        actions: tuple[Remediation, ...],
+        guard: RemediationGuard,
+        records: RemediationStore,
+        store: Store,
+        slack: SlackGateway,
+        clock: Clock,
+        runner: RemediationRunner,
+        kube: Callable[[str], KubeGateway],
+        context_for: Callable[[str], Context],
+    ) -> None:
+        self.actions: dict[str, Remediation] = {a.name: a for a in actions}
+        self.guard = guard
+        self.records = records
+        self.store = store
+        self.slack = slack
+        self.clock = clock
+        self.runner = runner
+        self.kube = kube
+        self.context_for = context_for
+
+    # --- requesting ------------------------------------------------------------------------
+
+    async def command(self, name: str, text: str, actor: Actor) -> Reply:
+        """`/incident restart task-service …`: parse and find the incident before the ack."""
+        action = self.actions[name]
+        params = action.parse(text)
+        if not await self.store.claim("trigger", actor.trigger_id, ttl=3600):
+            return Reply(text=messages.delivered_twice())
+        incident = await self.store.find_by_channel(actor.channel)
+        origin = Origin(actor.user, actor.channel, None, incident)
+        return Reply(
+            text=messages.remediation_previewing(name, " ".join(text.split())),
+            later=partial(self.request, action, params, origin),
+        )
+
+    async def from_button(
+        self, value: str, user: str, channel: str, message_ts: str | None, thread_ts: str | None
+    ) -> Reply:
+        """A `remediation.request` button: `{"action", "params", "incident"?}` as its value."""
+        try:
+            data = json.loads(value)
+            action = self.actions[str(data["action"])]
+            values = dict(data.get("params") or {})
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise UsageError(messages.remediation_bad_button()) from None
+        params = action.build(values)
+        incident_id = data.get("incident")
+        incident = (
+            await self.store.get(str(incident_id))
+            if incident_id
+            else await self.store.find_by_channel(channel)
+        )
+        origin = Origin(user, channel, thread_ts or message_ts, incident)
+        shown = " ".join(str(v) for v in values.values())
+        return Reply(
+            text=messages.remediation_previewing(action.name, shown),
+            later=partial(self.request, action, params, origin),
+        )
+
+    async def request(self, action: Remediation, params: Any, origin: Origin) -> str | None:
+        """Policy, dry-run preview, record, card, expiry. Returns what the requester is told."""
+        try:
+            return await self._request(action, params, origin)
+        except UserError as exc:
+            await self.runner.audit_request(action.name, origin, "denied" if isinstance(
+                exc, Denied) else "rejected", str(exc))  # fmt: skip
+            return str(exc)
+        except FirelineError as exc:
+            await self.runner.audit_request(action.name, origin, "failed", str(exc))
+            return messages.action_failed(action.name, str(exc))
+
+    async def _request(self, action: Remediation, params: Any, origin: Origin) -> str | None:
+        scope = kube_scope(self.context_for(origin.user), params, action.target(params))
+        assert scope.cluster is not None and scope.namespace is not None
+        rule = await self.guard.check_request(
+            origin.user, action.name, scope.cluster, scope.namespace
+        )
+        now = self.clock.now()
+        kube = self.kube(scope.cluster)
+        plan = await action.preview(params, kube, scope.cluster, scope.namespace, rule, now)
+        section = self.guard.authorizer.policy.remediation
+        incident = origin.incident
+        record = Record(
+            id=await self.records.new_id(),
+            action=action.name,
+            params=params.model_dump(exclude_none=True),
+            plan=plan,
+            requester=origin.user,
+            channel=incident.channel_id if incident and incident.channel_id and not
+            origin.thread_ts else origin.channel,
+            thread_ts=origin.thread_ts,
+            incident_id=incident.id if incident else None,
+            severity=incident.severity.value if incident else None,
+            requested_at=now,
+            expires_at=now + timedelta(minutes=section.expiry_minutes),
+        )  # fmt: skip
+        cooling = await self.records.cooldown(record.target_key)
+        if cooling is not None:
+            raise Denied(messages.remediation_cooldown(plan.target, cooling[0], cooling[1]))
+        hold = int(section.expiry_minutes * 60 + section.verify_timeout_s + 600)
+        held_by = await self.records.create(record, hold)
+        if held_by:
+            return messages.remediation_open(plan.target, held_by)
+        text, blocks = approval_blocks.card(record, await self.runner.approvers(record))
+        try:
+            ts = await self.slack.post_message(
+                record.channel, text, blocks, thread_ts=record.thread_ts
+            )
+        except FirelineError as exc:
+            failed = {"state": State.FAILED, "reason": str(exc)}
+            await self.records.update(record.id, lambda r: r.model_copy(update=failed))
+            raise
+        record, _ = await self.records.update(
+            record.id, lambda r: r.model_copy(update={"card_ts": ts})
+        )
+        await self.runner.scheduler.schedule(job_for(record, EXPIRE, record.expires_at.timestamp()))
+        await self.runner.record(record, "requested", origin.user, None)
+        return (
+            None if record.channel == origin.channel else messages.remediation_requested(record.id)
+        )
+
+    async def repreview(self, remediation_id: str, user: str) -> Reply:
+        """ "Preview again" on a card that went stale: a fresh request, same action and target."""
+        record = await self._get(remediation_id)
+        if record.state != State.STALE:
+            return Reply(text=messages.remediation_no_longer(record.id, record.state.value))
+        if user != record.requester:
+            await self.guard.check_approver(record, user, await self.runner.commander(record))
+        action = self.actions[record.action]
+        params = action.build(dict(record.params))
+        incident = await self.store.get(record.incident_id) if record.incident_id else None
+        # Still the requester's request (so they still cannot approve it themselves).
+        origin = Origin(record.requester, record.channel, record.thread_ts or record.card_ts,
+                        incident)  # fmt: skip
+        return Reply(
+            text=messages.remediation_previewing(action.name, record.plan.name),
+            later=partial(self.request, action, params, origin),
+        )
+
+    # --- deciding (before the ack: checks and the compare-and-set; Slack after it) ---------
+
+    async def _get(self, remediation_id: str) -> Record:
+        record = await self.records.get(remediation_id)
+        if record is None:
+            raise UsageError(messages.remediation_unknown_id())
+        return record
+
+    async def _pending(self, remediation_id: str) -> Record:
+        record = await self._get(remediation_id)
+        if record.state != State.PENDING:
+            raise UsageError(messages.remediation_no_longer(record.id, record.state.value))
+        return record
+
+    async def approve(self, remediation_id: str, user: str) -> Reply:
+        record = await self._pending(remediation_id)
+        await self.guard.check_approver(record, user, await self.runner.commander(record))
+        now = self.clock.now()
+
+        def claim(r: Record) -> Record | None:
+            if r.state != State.PENDING:
+                return None
+            if now >= r.expires_at:
+                return r.model_copy(update={"state": State.EXPIRED, "finished_at": now})
+            return r.model_copy(
+                update={"state": State.APPROVED, "approver": user, "approved_at": now}
+            )
+
+        record, won = await self.records.update(remediation_id, claim)
+        if not won or record.state != State.APPROVED:
+            if won:  # it had expired: show that
+                await self.runner.finish(record, "expired", None)
+            return Reply(text=messages.remediation_no_longer(record.id, record.state.value))
+        # Durable from here: the run job survives a restart (and start-up reconciles a crash
+        # between the claim and this line).
+        await self.runner.scheduler.schedule(job_for(record, RUN, now.timestamp()))
+        return Reply(later=partial(self.runner.announce, record, "approved", user))
+
+    async def deny_form(self, remediation_id: str, user: str) -> Reply:
+        record = await self._pending(remediation_id)
+        await self.guard.check_approver(record, user, await self.runner.commander(record))
+        return Reply(view=approval_blocks.deny_modal(record))
+
+    async def deny(self, remediation_id: str, user: str, reason: str) -> Reply:
+        record = await self._pending(remediation_id)
+        await self.guard.check_approver(record, user, await self.runner.commander(record))
+        return await self._decide(remediation_id, user, State.DENIED, reason)
+
+    async def cancel(self, remediation_id: str, user: str) -> Reply:
+        record = await self._pending(remediation_id)
+        if user != record.requester:
+            raise Denied(messages.only_requester_cancels(record.id, record.requester))
+        return await self._decide(remediation_id, user, State.CANCELLED, None)
+
+    async def _decide(
+        self, remediation_id: str, user: str, state: State, reason: str | None
+    ) -> Reply:
+        now = self.clock.now()
+
+        def decide(r: Record) -> Record | None:
+            if r.state != State.PENDING:
+                return None
+            return r.model_copy(
+                update={"state": state, "decided_by": user, "reason": reason, "finished_at": now}
+            )
+
+        record, won = await self.records.update(remediation_id, decide)
+        if not won:
+            return Reply(text=messages.remediation_no_longer(record.id, record.state.value))
+        await self.runner.scheduler.cancel(f"remediation:{record.id}:{EXPIRE}")
+        return Reply(later=partial(self.runner.finish, record, state.value, user))
+
+    async def recheck(self, remediation_id: str, user: str) -> Reply:
+        record = await self._get(remediation_id)
+        if record.state != State.UNKNOWN:
+            return Reply(text=messages.remediation_no_longer(record.id, record.state.value))
+        if user != record.requester:
+            await self.guard.check_approver(record, user, await self.runner.commander(record))
+        return Reply(later=partial(self.runner.recheck, record.id))

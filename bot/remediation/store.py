@@ -1,0 +1,202 @@
+"""Remediation requests in Redis: the record, its state machine, and the claims around it.
+
+A request's whole life is one JSON record (`Keys.remediation`). Every change goes through
+`RemediationStore.update()`: read, apply a pure transition, write only if nobody wrote in
+between (WATCH/MULTI), retried otherwise. That compare-and-set is the exactly-once claim: of
+two Approve clicks (a double click, a Slack retry, two replicas) both read `pending`, both
+compute `approved`, one write lands; the other re-reads `approved` and its transition refuses.
+
+Around the record: one open request per target (`remediation_target`, SET NX, so a second
+request for the same deployment says which one is open), the set of requests not yet final
+(`remediations_active`, reconciled at start-up), and a cooldown per target.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Callable
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, Field
+from redis.asyncio import Redis
+from redis.exceptions import RedisError, WatchError
+
+from bot.errors import ConcurrentModification
+from bot.remediation.actions import Plan
+from bot.store.store import Keys, redis_unavailable
+
+MAX_ATTEMPTS = 50
+
+
+class State(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    EXECUTING = "executing"
+    VERIFYING = "verifying"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    UNKNOWN = "unknown"
+    """Applied or not, its outcome is not known (a write or a rollout timed out): re-check."""
+    STALE = "stale"
+    """Not applied: the target changed since the preview."""
+    EXPIRED = "expired"
+    DENIED = "denied"
+    CANCELLED = "cancelled"
+
+
+FINAL = frozenset(
+    {State.SUCCEEDED, State.FAILED, State.STALE, State.EXPIRED, State.DENIED, State.CANCELLED}
+)
+"""States nothing leaves. UNKNOWN is not among them: a re-check may still settle it."""
+
+
+class Record(BaseModel):
+    """One remediation request, from request to outcome."""
+
+    id: str
+    action: str
+    params: dict[str, Any]
+    plan: Plan
+    requester: str
+    channel: str
+    thread_ts: str | None = None
+    card_ts: str | None = None
+    incident_id: str | None = None
+    severity: str | None = None
+    state: State = State.PENDING
+    requested_at: datetime
+    expires_at: datetime
+    approver: str | None = None
+    approved_at: datetime | None = None
+    decided_by: str | None = None
+    """Who denied or cancelled it."""
+    reason: str | None = None
+    """Why it was denied, or why it failed / went stale / is unknown."""
+    applied: bool | None = None
+    """Whether the change reached Kubernetes: None until known."""
+    progress: str | None = None
+    """The last thing verification saw (ready replicas, the replacement pod)."""
+    after: str | None = None
+    """The target's state after the change."""
+    finished_at: datetime | None = None
+    history: list[str] = Field(default_factory=list)
+
+    @property
+    def target_key(self) -> str:
+        p = self.plan
+        return f"{p.cluster}/{p.namespace}/{p.kind}/{p.name}"
+
+    @property
+    def final(self) -> bool:
+        return self.state in FINAL
+
+
+Transition = Callable[[Record], Record | None]
+"""A pure change to a record; None means "nothing to do" (and nothing is written)."""
+
+
+class RemediationStore:
+    def __init__(self, redis: Redis, keys: Keys) -> None:
+        self.redis = redis
+        self.keys = keys
+
+    async def new_id(self) -> str:
+        try:
+            return f"R-{await self.redis.incr(self.keys.remediation_sequence)}"
+        except RedisError as exc:
+            raise redis_unavailable(exc) from exc
+
+    async def create(self, record: Record, hold_s: int) -> str | None:
+        """Save a new request unless its target has an open one; returns that one's ID if so."""
+        target = self.keys.remediation_target(record.target_key)
+        try:
+            if not await self.redis.set(target, record.id, nx=True, ex=hold_s):
+                held = await self.redis.get(target)
+                return held.decode() if isinstance(held, bytes) else str(held or "")
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.set(self.keys.remediation(record.id), record.model_dump_json())
+                pipe.sadd(self.keys.remediations_active, record.id)
+                await pipe.execute()
+        except RedisError as exc:
+            raise redis_unavailable(exc) from exc
+        return None
+
+    async def get(self, remediation_id: str) -> Record | None:
+        try:
+            raw = await self.redis.get(self.keys.remediation(remediation_id))
+        except RedisError as exc:
+            raise redis_unavailable(exc) from exc
+        return Record.model_validate_json(raw) if raw else None
+
+    async def update(self, remediation_id: str, change: Transition) -> tuple[Record, bool]:
+        """Apply `change` atomically (optimistic locking); returns the record and whether this
+        call changed it. A final state also drops the target's open-request hold."""
+        key = self.keys.remediation(remediation_id)
+        for attempt in range(MAX_ATTEMPTS):
+            try:
+                async with self.redis.pipeline(transaction=True) as pipe:
+                    await pipe.watch(key)
+                    raw = await pipe.get(key)
+                    if raw is None:
+                        raise KeyError(remediation_id)
+                    current = Record.model_validate_json(raw)
+                    new = change(current)
+                    if new is None or new == current:
+                        await pipe.unwatch()  # type: ignore[no-untyped-call]
+                        return current, False
+                    pipe.multi()  # type: ignore[no-untyped-call]
+                    pipe.set(key, new.model_dump_json())
+                    if new.final:
+                        pipe.srem(self.keys.remediations_active, remediation_id)
+                    await pipe.execute()
+                if new.final:
+                    await self._release_target(new)
+                return new, True
+            except WatchError:
+                await asyncio.sleep(random.uniform(0, 0.002 * (attempt + 1)))
+            except RedisError as exc:
+                raise redis_unavailable(exc) from exc
+        raise ConcurrentModification(f"{remediation_id} kept changing; nothing was applied.")
+
+    async def _release_target(self, record: Record) -> None:
+        target = self.keys.remediation_target(record.target_key)
+        try:
+            if await self.redis.get(target) in (record.id, record.id.encode()):
+                await self.redis.delete(target)
+        except RedisError as exc:
+            raise redis_unavailable(exc) from exc
+
+    async def active(self) -> list[Record]:
+        try:
+            ids = await self.redis.smembers(self.keys.remediations_active)
+        except RedisError as exc:
+            raise redis_unavailable(exc) from exc
+        found = [await self.get(i.decode() if isinstance(i, bytes) else str(i)) for i in ids]
+        return sorted((r for r in found if r is not None), key=lambda r: r.requested_at)
+
+    async def start_cooldown(self, record: Record, seconds: float) -> None:
+        if seconds <= 0:
+            return
+        try:
+            await self.redis.set(
+                self.keys.remediation_cooldown(record.target_key), record.id, ex=int(seconds) or 1
+            )
+        except RedisError as exc:
+            raise redis_unavailable(exc) from exc
+
+    async def cooldown(self, target_key: str) -> tuple[str, int] | None:
+        """The remediation that last changed the target and the seconds left, if cooling down."""
+        key = self.keys.remediation_cooldown(target_key)
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                pipe.get(key)
+                pipe.ttl(key)
+                held, ttl = await pipe.execute()
+        except RedisError as exc:
+            raise redis_unavailable(exc) from exc
+        if not held:
+            return None
+        return (held.decode() if isinstance(held, bytes) else str(held)), max(int(ttl), 1)

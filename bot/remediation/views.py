@@ -1,0 +1,93 @@
+"""The remediation approval card: what will change, the target now, who asked, and the buttons
+for where the request stands. A pure function of the record; edited in place at every step."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot import messages
+from bot.incidents.views import Block, button, context, section, slack_date
+from bot.remediation.store import Record, State
+
+APPROVE = "remediation.approve"
+DENY = "remediation.deny"
+CANCEL = "remediation.cancel"
+RECHECK = "remediation.recheck"
+REPREVIEW = "remediation.repreview"
+DENY_VIEW = "remediation.deny_view"
+DENY_REASON = "reason"
+
+
+def what(record: Record) -> str:
+    """`restart task-service` — the request as typed."""
+    return f"{record.action} {record.plan.name}"
+
+
+def card(record: Record, approvers: str) -> tuple[str, list[Block]]:
+    plan = record.plan
+    incident = f" · {record.incident_id} ({record.severity})" if record.incident_id else ""
+    changes = "\n".join(f"• {c.what}: {c.before} → *{c.after}*" for c in plan.changes)
+    status = messages.remediation_state_line(
+        record.state.value,
+        approver=record.approver,
+        decided_by=record.decided_by,
+        reason=record.reason,
+        progress=record.progress,
+        expires=slack_date(record.expires_at, "{time}"),
+        approvers=approvers,
+    )
+    text = f"🛠 {record.id} {what(record)} — {record.state.value}"
+    blocks: list[Block] = [
+        section(
+            f"🛠 *{record.id}* · `{what(record)}` · {plan.kind} `{plan.name}` in "
+            f"`{plan.cluster}/{plan.namespace}`\nRequested by <@{record.requester}>{incident}"
+        ),
+        section(f"*What changes*\n{changes}"),
+        context(f"Now: {plan.state}" + (f"   ·   After: {record.after}" if record.after else "")),
+        section(status),
+    ]
+    buttons = _buttons(record)
+    if buttons:
+        blocks.append(
+            {"type": "actions", "block_id": f"remediation-{record.id}", "elements": buttons}
+        )
+    return text, blocks
+
+
+def _buttons(record: Record) -> list[Block]:
+    if record.state == State.PENDING:
+        return [
+            button("Approve", APPROVE, record.id, "primary"),
+            button("Deny", DENY, record.id, "danger"),
+            button("Cancel", CANCEL, record.id),
+        ]
+    if record.state == State.UNKNOWN:
+        return [button("Re-check", RECHECK, record.id)]
+    if record.state == State.STALE:
+        return [button("Preview again", REPREVIEW, record.id)]
+    return []
+
+
+def deny_modal(record: Record) -> dict[str, Any]:
+    return {
+        "type": "modal",
+        "callback_id": DENY_VIEW,
+        "private_metadata": record.id,
+        "title": {"type": "plain_text", "text": f"Deny {record.id}"},
+        "submit": {"type": "plain_text", "text": "Deny"},
+        "close": {"type": "plain_text", "text": "Back"},
+        "blocks": [
+            section(f"`{what(record)}` requested by <@{record.requester}>"),
+            {
+                "type": "input",
+                "block_id": DENY_REASON,
+                "label": {"type": "plain_text", "text": "Why (the requester reads this)"},
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": "value",
+                    "multiline": True,
+                    "max_length": 500,
+                },
+            },
+        ],
+    }

@@ -1,0 +1,83 @@
+"""Posts made once: a scheduled job's message never appears twice, whatever happened to the job.
+
+A job that posts to Slack can run again after the post went out: the call timed out after
+Slack took it, the bot stopped between the post and recording it, or its lease ran out and
+another replica took the job over. `Posts.once(key, …)` makes such a post idempotent by key:
+
+1. a key whose message is recorded returns that message's ts, and nothing is sent;
+2. otherwise the attempt is recorded in Redis before the call, and the message carries the key
+   in its metadata (`SlackGateway.post_message(marker=…)`);
+3. a key found with an attempt but no ts is looked up in Slack first (`find_marked`): the
+   message found is adopted instead of posted again.
+
+The outbox does the same for alert writes (with its own queue); this is the one for jobs.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from bot.gateways.slack import Blocks, SlackGateway
+from bot.store.store import Keys, redis_unavailable
+
+KEEP_S = 7 * 24 * 3600
+LOOKBACK_S = 60
+"""How far before an attempt Slack is searched for it (clock skew between us and Slack)."""
+
+
+class Posts:
+    def __init__(self, redis: Redis, keys: Keys, slack: SlackGateway) -> None:
+        self.redis = redis
+        self.keys = keys
+        self.slack = slack
+
+    async def posted(self, key: str) -> str | None:
+        """The ts of the message posted under `key`, if one is recorded."""
+        state = await self._state(key)
+        return str(state["ts"]) if state and state.get("ts") else None
+
+    async def once(
+        self,
+        key: str,
+        channel: str,
+        text: str,
+        blocks: Blocks | None = None,
+        *,
+        thread_ts: str | None = None,
+    ) -> str:
+        """Post under `key` unless a message under it exists already; its ts either way."""
+        state = await self._state(key)
+        if state and state.get("ts"):
+            return str(state["ts"])
+        if state and state.get("channel") == channel:
+            found = await self.slack.find_marked(
+                channel, key, thread_ts=thread_ts, oldest=str(state["at"])
+            )
+            if found:
+                await self._save(key, {**state, "ts": found})
+                return found
+        attempt = {"channel": channel, "at": f"{time.time() - LOOKBACK_S:.6f}"}
+        await self._save(key, attempt)
+        ts = await self.slack.post_message(channel, text, blocks, thread_ts=thread_ts, marker=key)
+        await self._save(key, {**attempt, "ts": ts})
+        return ts
+
+    async def _state(self, key: str) -> dict[str, str] | None:
+        try:
+            raw = await self.redis.get(self.keys.posted(key))
+        except RedisError as exc:
+            raise redis_unavailable(exc) from exc
+        if not raw:
+            return None
+        value = json.loads(raw)
+        return value if isinstance(value, dict) else None
+
+    async def _save(self, key: str, state: dict[str, str]) -> None:
+        try:
+            await self.redis.set(self.keys.posted(key), json.dumps(state), ex=KEEP_S)
+        except RedisError as exc:
+            raise redis_unavailable(exc) from exc

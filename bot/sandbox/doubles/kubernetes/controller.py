@@ -1,0 +1,390 @@
+"""A small deployment + replicaset controller and a kubelet that makes new pods Ready.
+
+`reconcile(cluster)` is idempotent and driven by the cluster clock: the server calls it
+before every request and on a short timer, tests with a ManualClock call it directly.
+Rollouts move one step per `timing.rollout_step` seconds (surge one new pod, then retire
+one old pod once enough new pods are available), so callers can follow them the way
+`kubectl rollout status` does.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import math
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from bot.sandbox.doubles.kubernetes.clock import format_time, parse_time
+from bot.sandbox.doubles.kubernetes.pods import is_ready, new_pod, set_ready
+from bot.sandbox.doubles.kubernetes.store import Cluster, Obj
+
+REVISION = "deployment.kubernetes.io/revision"
+DESIRED = "deployment.kubernetes.io/desired-replicas"
+MAX_REPLICAS = "deployment.kubernetes.io/max-replicas"
+CHANGE_CAUSE = "kubernetes.io/change-cause"
+HASH_LABEL = "pod-template-hash"
+
+
+def template_hash(template: dict[str, Any]) -> str:
+    digest = hashlib.sha256(json.dumps(template, sort_keys=True).encode()).digest()
+    alphabet = "bcdfghjklmnpqrstvwxz2456789"
+    return "".join(alphabet[b % len(alphabet)] for b in digest[:10])
+
+
+def strip_hash(template: dict[str, Any]) -> dict[str, Any]:
+    result = copy.deepcopy(template)
+    labels = result.get("metadata", {}).get("labels", {})
+    labels.pop(HASH_LABEL, None)
+    return result
+
+
+def revision_of(obj: Obj) -> int:
+    return int(obj["metadata"].get("annotations", {}).get(REVISION, "0"))
+
+
+def owned_by(obj: Obj, owner: Obj) -> bool:
+    return any(
+        ref.get("uid") == owner["metadata"]["uid"]
+        for ref in obj["metadata"].get("ownerReferences", [])
+    )
+
+
+def _resolve(value: Any, total: int, round_up: bool) -> int:
+    if isinstance(value, str) and value.endswith("%"):
+        scaled = total * int(value[:-1]) / 100
+        return math.ceil(scaled) if round_up else math.floor(scaled)
+    return int(value)
+
+
+def _limits(deployment: Obj) -> tuple[int, int]:
+    desired = int(deployment["spec"].get("replicas", 1))
+    rolling = deployment["spec"].get("strategy", {}).get("rollingUpdate", {})
+    surge = _resolve(rolling.get("maxSurge", "25%"), desired, True)
+    unavailable = _resolve(rolling.get("maxUnavailable", "25%"), desired, False)
+    if surge == 0 and unavailable == 0:
+        surge = 1
+    return surge, unavailable
+
+
+def new_replica_set(cluster: Cluster, deployment: Obj, revision: int, replicas: int) -> Obj:
+    """The ReplicaSet the deployment controller creates for the current pod template."""
+    meta = deployment["metadata"]
+    template = copy.deepcopy(deployment["spec"]["template"])
+    pod_hash = template_hash(template)
+    template.setdefault("metadata", {}).setdefault("labels", {})[HASH_LABEL] = pod_hash
+    selector = copy.deepcopy(deployment["spec"]["selector"])
+    selector.setdefault("matchLabels", {})[HASH_LABEL] = pod_hash
+    annotations = {
+        REVISION: str(revision),
+        DESIRED: str(deployment["spec"].get("replicas", 1)),
+        MAX_REPLICAS: str(deployment["spec"].get("replicas", 1) + _limits(deployment)[0]),
+    }
+    if cause := meta.get("annotations", {}).get(CHANGE_CAUSE):
+        annotations[CHANGE_CAUSE] = cause
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "ReplicaSet",
+        "metadata": {
+            "name": f"{meta['name']}-{pod_hash}",
+            "namespace": meta["namespace"],
+            "labels": dict(template["metadata"]["labels"]),
+            "annotations": annotations,
+            "ownerReferences": [
+                {
+                    "apiVersion": "apps/v1",
+                    "kind": "Deployment",
+                    "name": meta["name"],
+                    "uid": meta["uid"],
+                    "controller": True,
+                    "blockOwnerDeletion": True,
+                }
+            ],
+        },
+        "spec": {"replicas": replicas, "selector": selector, "template": template},
+        "status": {"replicas": 0},
+    }
+
+
+SETTLED_RECHECK_S = 1.0
+"""How often a cluster with an unfinished rollout is re-checked when nothing else changed (its
+progress deadline is counted in seconds)."""
+_NEVER = datetime.max.replace(tzinfo=UTC)
+
+
+def reconcile_if_due(cluster: Cluster) -> bool:
+    """Reconcile unless the last run changed nothing and nothing it reads has changed since.
+
+    `reconcile` is a function of the stored objects (their resourceVersion), the kubelet and
+    rollout timers, and the clock; a run that wrote nothing records them and when the clock
+    next matters (a pod due Ready, a rollout step, a rollout's progress deadline). Until one of
+    those moves, another run would write nothing too, so it is skipped: a settled cluster costs
+    no controller CPU per request or per tick. Returns whether it ran.
+    """
+    with cluster.lock:
+        now = cluster.now()
+        settled = cluster.settled
+        if settled is not None and settled[0] == _inputs(cluster) and now < settled[1]:
+            return False
+        reconcile(cluster)
+        return True
+
+
+def _inputs(cluster: Cluster) -> tuple[object, ...]:
+    return (
+        cluster.resource_version,
+        tuple(sorted(cluster.pod_ready_at.items())),
+        tuple(sorted(cluster.rollout_next_step.items())),
+    )
+
+
+def _next_due(cluster: Cluster, now: datetime) -> datetime:
+    due = list(cluster.pod_ready_at.values())
+    due += [t for t in cluster.rollout_next_step.values() if t > now]
+    for deployment in cluster.scan("apps/v1", "Deployment"):
+        conditions = deployment.get("status", {}).get("conditions", [])
+        progressing = next((c for c in conditions if c["type"] == "Progressing"), None)
+        if progressing is None or progressing.get("reason") != "NewReplicaSetAvailable":
+            due.append(now + timedelta(seconds=SETTLED_RECHECK_S))
+            break
+    return min(due, default=_NEVER)
+
+
+def reconcile(cluster: Cluster) -> None:
+    with cluster.lock:
+        before = _inputs(cluster)
+        _reconcile(cluster)
+        after = _inputs(cluster)
+        now = cluster.now()
+        cluster.settled = (after, _next_due(cluster, now)) if after == before else None
+
+
+def _reconcile(cluster: Cluster) -> None:
+    with cluster.lock:
+        now = cluster.now()
+        _kubelet(cluster, now)
+        for deployment in cluster.list("apps/v1", "Deployment"):
+            _rollout(cluster, deployment, now)
+        for replica_set in cluster.list("apps/v1", "ReplicaSet"):
+            _sync_replica_set(cluster, replica_set, now)
+        _kubelet(cluster, now)
+        for replica_set in cluster.list("apps/v1", "ReplicaSet"):
+            _replica_set_status(cluster, replica_set)
+        for deployment in cluster.list("apps/v1", "Deployment"):
+            _deployment_status(cluster, deployment, now)
+
+
+def _kubelet(cluster: Cluster, now: datetime) -> None:
+    for (namespace, name), when in list(cluster.pod_ready_at.items()):
+        if when <= now:
+            del cluster.pod_ready_at[(namespace, name)]
+            pod = cluster.get("v1", "Pod", namespace, name)
+            if pod is not None:
+                set_ready(pod, True, now)
+                cluster.update(pod)
+
+
+def _pods_of(cluster: Cluster, replica_set: Obj) -> list[Obj]:
+    namespace = replica_set["metadata"]["namespace"]
+    return [p for p in cluster.scan("v1", "Pod", namespace) if owned_by(p, replica_set)]
+
+
+def _replica_sets_of(cluster: Cluster, deployment: Obj) -> list[Obj]:
+    namespace = deployment["metadata"]["namespace"]
+    return [
+        rs for rs in cluster.list("apps/v1", "ReplicaSet", namespace) if owned_by(rs, deployment)
+    ]
+
+
+def _current(cluster: Cluster, deployment: Obj, now: datetime) -> tuple[Obj, list[Obj]]:
+    """Find or create the ReplicaSet matching the template; returns (new, old ones)."""
+    owned = _replica_sets_of(cluster, deployment)
+    template = deployment["spec"]["template"]
+    latest = max((revision_of(rs) for rs in owned), default=0)
+    match = next((rs for rs in owned if strip_hash(rs["spec"]["template"]) == template), None)
+    key = (deployment["metadata"]["namespace"], deployment["metadata"]["name"])
+    if match is None:
+        match = cluster.create(new_replica_set(cluster, deployment, latest + 1, 0))
+        cluster.rollout_next_step[key] = now
+    elif revision_of(match) < latest:  # rollback: the old template becomes the newest revision
+        match["metadata"]["annotations"][REVISION] = str(latest + 1)
+        cause = deployment["metadata"].get("annotations", {}).get(CHANGE_CAUSE)
+        if cause:
+            match["metadata"]["annotations"][CHANGE_CAUSE] = cause
+        match = cluster.update(match)
+        cluster.rollout_next_step[key] = now
+    annotations = deployment["metadata"].setdefault("annotations", {})
+    if annotations.get(REVISION) != str(revision_of(match)):
+        annotations[REVISION] = str(revision_of(match))
+        cluster.update(deployment)
+    old = [rs for rs in owned if rs["metadata"]["uid"] != match["metadata"]["uid"]]
+    return match, old
+
+
+def _rollout(cluster: Cluster, deployment: Obj, now: datetime) -> None:
+    new, old = _current(cluster, deployment, now)
+    key = (deployment["metadata"]["namespace"], deployment["metadata"]["name"])
+    if now < cluster.rollout_next_step.get(key, now):
+        return
+    desired = int(deployment["spec"].get("replicas", 1))
+    surge, max_unavailable = _limits(deployment)
+    active_old = [rs for rs in old if rs["spec"].get("replicas", 0) > 0]
+    new_count = int(new["spec"].get("replicas", 0))
+    changed = False
+    if not active_old:
+        if new_count != desired:
+            new["spec"]["replicas"] = desired
+            changed = True
+    else:
+        old_total = sum(rs["spec"]["replicas"] for rs in active_old)
+        if new_count < desired and new_count + old_total < desired + surge:
+            new["spec"]["replicas"] = new_count + 1
+            changed = True
+        ready_new = sum(1 for p in _pods_of(cluster, new) if is_ready(p))
+        ready_old = sum(1 for rs in active_old for p in _pods_of(cluster, rs) if is_ready(p))
+        victim = min(active_old, key=revision_of)
+        victim_ready = any(is_ready(p) for p in _pods_of(cluster, victim))
+        floor = desired - max_unavailable
+        if not victim_ready or ready_new + ready_old - 1 >= floor or ready_new >= desired:
+            victim["spec"]["replicas"] -= 1
+            cluster.update(victim)
+            changed = True
+    if changed:
+        new["metadata"]["annotations"][DESIRED] = str(desired)
+        cluster.update(new)
+        cluster.rollout_next_step[key] = now + timedelta(seconds=cluster.timing.rollout_step)
+
+
+def _sync_replica_set(cluster: Cluster, replica_set: Obj, now: datetime) -> None:
+    pods = _pods_of(cluster, replica_set)
+    wanted = int(replica_set["spec"].get("replicas", 0))
+    namespace = replica_set["metadata"]["namespace"]
+    for _ in range(wanted - len(pods)):
+        name = f"{replica_set['metadata']['name']}-{cluster.random_suffix()}"
+        pod = new_pod(
+            cluster,
+            namespace,
+            name,
+            replica_set["spec"]["template"],
+            owner=replica_set,
+            ready=False,
+        )
+        cluster.create(pod)
+        cluster.pod_ready_at[(namespace, name)] = now + timedelta(seconds=cluster.timing.pod_ready)
+    if len(pods) > wanted:
+        # Like the real controller: delete not-ready pods first, then the newest.
+        pods.sort(key=lambda p: p["metadata"]["creationTimestamp"], reverse=True)
+        pods.sort(key=is_ready)
+        for pod in pods[: len(pods) - wanted]:
+            cluster.delete("v1", "Pod", namespace, pod["metadata"]["name"])
+
+
+def _replica_set_status(cluster: Cluster, replica_set: Obj) -> None:
+    pods = _pods_of(cluster, replica_set)
+    ready = sum(1 for p in pods if is_ready(p))
+    status: dict[str, Any] = {
+        "replicas": len(pods),
+        "observedGeneration": replica_set["metadata"].get("generation", 1),
+    }
+    if pods:
+        status["fullyLabeledReplicas"] = len(pods)
+    if ready:
+        status["readyReplicas"] = ready
+        status["availableReplicas"] = ready
+    if replica_set.get("status") != status:
+        replica_set["status"] = status
+        cluster.update(replica_set)
+
+
+def _condition(
+    previous: list[dict[str, Any]], kind: str, status: str, reason: str, message: str, at: str
+) -> dict[str, Any]:
+    old = next((c for c in previous if c["type"] == kind), None)
+    condition = {
+        "type": kind,
+        "status": status,
+        "lastUpdateTime": at,
+        "lastTransitionTime": at,
+        "reason": reason,
+        "message": message,
+    }
+    if old is not None:
+        if old["status"] == status:
+            condition["lastTransitionTime"] = old["lastTransitionTime"]
+        if old["status"] == status and old.get("reason") == reason and old["message"] == message:
+            condition["lastUpdateTime"] = old["lastUpdateTime"]
+    return condition
+
+
+def _deployment_status(cluster: Cluster, deployment: Obj, now: datetime) -> None:
+    owned = _replica_sets_of(cluster, deployment)
+    template = deployment["spec"]["template"]
+    new = next((rs for rs in owned if strip_hash(rs["spec"]["template"]) == template), None)
+    desired = int(deployment["spec"].get("replicas", 1))
+    _, max_unavailable = _limits(deployment)
+    all_pods = [p for rs in owned for p in _pods_of(cluster, rs)]
+    new_pods = _pods_of(cluster, new) if new else []
+    ready = sum(1 for p in all_pods if is_ready(p))
+    status: dict[str, Any] = {"observedGeneration": deployment["metadata"].get("generation", 1)}
+    counts = {
+        "replicas": len(all_pods),
+        "updatedReplicas": len(new_pods),
+        "readyReplicas": ready,
+        "availableReplicas": ready,
+        "unavailableReplicas": max(len(all_pods), desired) - ready,
+    }
+    status.update({k: v for k, v in counts.items() if v > 0})
+    at = format_time(now)
+    previous = deployment.get("status", {}).get("conditions", [])
+    available = ready >= desired - max_unavailable
+    conditions = [
+        _condition(
+            previous,
+            "Available",
+            "True" if available else "False",
+            "MinimumReplicasAvailable" if available else "MinimumReplicasUnavailable",
+            "Deployment has minimum availability."
+            if available
+            else "Deployment does not have minimum availability.",
+            at,
+        )
+    ]
+    name = new["metadata"]["name"] if new else deployment["metadata"]["name"]
+    new_ready = sum(1 for p in new_pods if is_ready(p))
+    complete = len(new_pods) == desired and len(all_pods) == desired and new_ready >= desired
+    if complete:
+        progressing = (
+            "True",
+            "NewReplicaSetAvailable",
+            f'ReplicaSet "{name}" has successfully progressed.',
+        )
+    else:
+        progressing = ("True", "ReplicaSetUpdated", f'ReplicaSet "{name}" is progressing.')
+        old = next((c for c in previous if c["type"] == "Progressing"), None)
+        deadline = int(deployment["spec"].get("progressDeadlineSeconds", 600))
+        # The deadline runs from the last progress of *this* rollout (the condition last
+        # updated for this ReplicaSet), as the deployment controller measures it: a condition
+        # left by the previous, finished rollout says nothing about how long this one took.
+        same_rollout = old is not None and f'"{name}"' in old["message"]
+        if (
+            old is not None
+            and same_rollout
+            and (
+                old["reason"] == "ProgressDeadlineExceeded"
+                or (
+                    old["reason"] == "ReplicaSetUpdated"
+                    and (now - parse_time(old["lastUpdateTime"])).total_seconds() > deadline
+                )
+            )
+        ):
+            progressing = (
+                "False",
+                "ProgressDeadlineExceeded",
+                f'ReplicaSet "{name}" has timed out progressing.',
+            )
+    conditions.append(_condition(previous, "Progressing", *progressing, at))
+    status["conditions"] = conditions
+    if deployment.get("status") != status:
+        deployment["status"] = status
+        cluster.update(deployment)

@@ -1,0 +1,85 @@
+"""pods/log: the kubelet's container log endpoint semantics (plain text, not JSON)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+
+from bot.sandbox.doubles.kubernetes.clock import format_log_time, parse_time
+from bot.sandbox.doubles.kubernetes.errors import ApiError, bad_request
+from bot.sandbox.doubles.kubernetes.store import Cluster
+
+
+def _flag(query: Mapping[str, str], name: str) -> bool:
+    return query.get(name, "false").lower() in ("true", "1")
+
+
+def _int(query: Mapping[str, str], name: str) -> int | None:
+    if name not in query:
+        return None
+    try:
+        return int(query[name])
+    except ValueError:
+        raise bad_request(f"{name}: Invalid value: {query[name]!r}: must be an integer") from None
+
+
+def read_log(cluster: Cluster, namespace: str, pod_name: str, query: Mapping[str, str]) -> str:
+    """Render a container log for GET .../pods/{name}/log with the kubelet's options."""
+    with cluster.lock:
+        pod = cluster.require("v1", "Pod", namespace, pod_name)
+        names = [c["name"] for c in pod["spec"]["containers"]]
+        container = query.get("container")
+        if not container:
+            if len(names) > 1:
+                raise bad_request(
+                    f"a container name must be specified for pod {pod_name}, "
+                    f"choose one of: [{' '.join(names)}]"
+                )
+            container = names[0]
+        if container not in names:
+            raise bad_request(f"container {container} is not valid for pod {pod_name}")
+        status: dict[str, Any] = next(
+            (s for s in pod["status"].get("containerStatuses", []) if s["name"] == container), {}
+        )
+        logs = cluster.container_logs(namespace, pod_name, container)
+        previous = _flag(query, "previous")
+        if previous:
+            if logs.previous is None and "terminated" not in status.get("lastState", {}):
+                raise bad_request(
+                    f'previous terminated container "{container}" in pod "{pod_name}" not found'
+                )
+            lines = list(logs.previous or [])
+        else:
+            waiting = status.get("state", {}).get("waiting")
+            if waiting and waiting.get("reason") in ("ImagePullBackOff", "ErrImagePull"):
+                raise bad_request(
+                    f'container "{container}" in pod "{pod_name}" is waiting to start: '
+                    "trying and failing to pull image"
+                )
+            if waiting and waiting.get("reason") == "ContainerCreating":
+                raise bad_request(
+                    f'container "{container}" in pod "{pod_name}" is waiting to start: '
+                    "ContainerCreating"
+                )
+            lines = list(logs.current)
+        since_seconds = _int(query, "sinceSeconds")
+        if since_seconds is not None:
+            if since_seconds < 1:
+                raise ApiError(
+                    422, "sinceSeconds: Invalid value: must be greater than 0", "Invalid"
+                )
+            cutoff = cluster.now() - timedelta(seconds=since_seconds)
+            lines = [entry for entry in lines if entry[0] >= cutoff]
+        if "sinceTime" in query:
+            since = parse_time(query["sinceTime"])
+            lines = [entry for entry in lines if entry[0] >= since]
+        tail = _int(query, "tailLines")
+        if tail is not None:
+            lines = lines[-tail:] if tail > 0 else []
+        stamps = _flag(query, "timestamps")
+        text = "".join(
+            f"{format_log_time(at)} {line}\n" if stamps else f"{line}\n" for at, line in lines
+        )
+        limit = _int(query, "limitBytes")
+        return text[:limit] if limit is not None else text

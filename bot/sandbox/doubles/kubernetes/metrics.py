@@ -1,0 +1,146 @@
+"""metrics.k8s.io/v1beta1 usage: quantities, builders, and PodMetrics/NodeMetrics rendering.
+
+Like metrics-server, objects are synthesised on read from the running pods and nodes;
+CPU is reported in nanocores (`n`) and memory in kibibytes (`Ki`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from bot.sandbox.doubles.kubernetes.clock import format_time
+from bot.sandbox.doubles.kubernetes.store import Cluster, Obj
+
+_CPU_SUFFIX = {"n": Decimal(1), "u": Decimal(1_000), "m": Decimal(1_000_000), "": Decimal(10**9)}
+_MEM_SUFFIX = {
+    "Ki": 2**10,
+    "Mi": 2**20,
+    "Gi": 2**30,
+    "Ti": 2**40,
+    "k": 10**3,
+    "M": 10**6,
+    "G": 10**9,
+    "T": 10**12,
+    "": 1,
+}
+DEFAULT_USAGE = (2_000_000, 24 * 2**20)  # 2m CPU, 24Mi: an idle container
+
+
+def parse_cpu(quantity: str) -> int:
+    """CPU quantity -> nanocores ("250m" -> 250000000)."""
+    for suffix in ("n", "u", "m"):
+        if quantity.endswith(suffix):
+            return int(Decimal(quantity[:-1]) * _CPU_SUFFIX[suffix])
+    return int(Decimal(quantity) * _CPU_SUFFIX[""])
+
+
+def parse_memory(quantity: str) -> int:
+    """Memory quantity -> bytes ("512Mi" -> 536870912)."""
+    for suffix in ("Ki", "Mi", "Gi", "Ti", "k", "M", "G", "T"):
+        if quantity.endswith(suffix):
+            return int(Decimal(quantity[: -len(suffix)]) * _MEM_SUFFIX[suffix])
+    return int(Decimal(quantity))
+
+
+def set_pod_usage(
+    cluster: Cluster,
+    namespace: str,
+    pod: str,
+    *,
+    cpu: str,
+    memory: str,
+    container: str | None = None,
+) -> None:
+    with cluster.lock:
+        obj = cluster.require("v1", "Pod", namespace, pod)
+        name = container or obj["spec"]["containers"][0]["name"]
+        usage = cluster.pod_usage.setdefault((namespace, pod), {})
+        usage[name] = (parse_cpu(cpu), parse_memory(memory))
+
+
+def add_node(
+    cluster: Cluster,
+    name: str,
+    *,
+    cpu: str = "4",
+    memory: str = "16Gi",
+    usage_cpu: str = "1200m",
+    usage_memory: str = "7Gi",
+) -> Obj:
+    with cluster.lock:
+        cluster.node_usage[name] = (parse_cpu(usage_cpu), parse_memory(usage_memory))
+        capacity = {"cpu": cpu, "memory": memory, "pods": "110"}
+        return cluster.create(
+            {
+                "apiVersion": "v1",
+                "kind": "Node",
+                "metadata": {
+                    "name": name,
+                    "labels": {"kubernetes.io/hostname": name, "kubernetes.io/os": "linux"},
+                },
+                "spec": {},
+                "status": {
+                    "capacity": capacity,
+                    "allocatable": capacity,
+                    "conditions": [
+                        {
+                            "type": "Ready",
+                            "status": "True",
+                            "reason": "KubeletReady",
+                            "message": "kubelet is posting ready status",
+                            "lastHeartbeatTime": format_time(cluster.now()),
+                            "lastTransitionTime": format_time(cluster.now()),
+                        }
+                    ],
+                },
+            }
+        )
+
+
+def _usage(cpu_nanos: int, memory_bytes: int) -> dict[str, str]:
+    return {"cpu": f"{cpu_nanos}n", "memory": f"{memory_bytes // 1024}Ki"}
+
+
+def pod_metrics(cluster: Cluster, pod: Obj) -> Obj | None:
+    """The PodMetrics metrics-server would report, or None for pods it does not scrape."""
+    if pod["status"].get("phase") != "Running":
+        return None
+    meta = pod["metadata"]
+    usage: Mapping[str, tuple[int, int]] = cluster.pod_usage.get(
+        (meta["namespace"], meta["name"]), {}
+    )
+    containers: list[dict[str, Any]] = [
+        {"name": c["name"], "usage": _usage(*usage.get(c["name"], DEFAULT_USAGE))}
+        for c in pod["spec"]["containers"]
+    ]
+    return {
+        "kind": "PodMetrics",
+        "apiVersion": "metrics.k8s.io/v1beta1",
+        "metadata": {
+            "name": meta["name"],
+            "namespace": meta["namespace"],
+            "creationTimestamp": format_time(cluster.now()),
+            "labels": dict(meta.get("labels", {})),
+        },
+        "timestamp": format_time(cluster.now()),
+        "window": "15.008s",
+        "containers": containers,
+    }
+
+
+def node_metrics(cluster: Cluster, node: Obj) -> Obj:
+    name = node["metadata"]["name"]
+    return {
+        "kind": "NodeMetrics",
+        "apiVersion": "metrics.k8s.io/v1beta1",
+        "metadata": {
+            "name": name,
+            "creationTimestamp": format_time(cluster.now()),
+            "labels": dict(node["metadata"].get("labels", {})),
+        },
+        "timestamp": format_time(cluster.now()),
+        "window": "20.022s",
+        "usage": _usage(*cluster.node_usage.get(name, DEFAULT_USAGE)),
+    }
