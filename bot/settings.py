@@ -98,7 +98,8 @@ class Settings(BaseSettings):
     """Multiplies the Slack rate limits Fireline keeps to (1 = Slack's published limits)."""
 
     checklists_file: Path | None = Field(default=None, alias="FIRELINE_CHECKLISTS_FILE")
-    """YAML file of quick-response checklists (format: bot/data/checklists.yaml). Unset: that."""
+    """YAML file of quick-response checklists (format: bot/checklists/data/checklists.yaml).
+    Unset: that one."""
 
     ack_deadlines: str = Field(default=DEFAULT_ACK_DEADLINES, alias="FIRELINE_ACK_DEADLINES")
     """Time to acknowledge by severity (`P0=0,P1=15m,…`, `off`); then a reminder in its channel."""

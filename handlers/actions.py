@@ -6,13 +6,14 @@ from collections.abc import Awaitable, Callable
 
 from slack_bolt.async_app import AsyncApp
 
-from bot import messages
+from bot import blockkit
 from bot.alerts import views as alert_blocks
 from bot.alerts.service import declare_form
-from bot.commands.dispatch import Reply
 from bot.incident import Role, Severity
 from bot.incidents import views as blocks
+from bot.interaction import Reply
 from bot.services import Services
+from handlers import messages
 from handlers.replies import Body, on_click, user_of
 
 
@@ -23,12 +24,12 @@ def register(app: AsyncApp, services: Services) -> None:
         on_click(app, services, action_id, what, make)
 
     click(
-        blocks.ACK,
+        blockkit.ACK,
         "Acknowledging",
         lambda action, body: dispatcher.acknowledge(action["value"], user_of(body)),
     )
     click(
-        blocks.TAKE_COMMAND,
+        blockkit.TAKE_COMMAND,
         "Taking command",
         lambda action, body: dispatcher.assign(
             action["value"], user_of(body), Role.COMMANDER, user_of(body)
@@ -39,7 +40,7 @@ def register(app: AsyncApp, services: Services) -> None:
         incident_id, _, chosen = action["selected_option"]["value"].partition("|")
         return await dispatcher.set_severity(incident_id, user_of(body), Severity(chosen))
 
-    click(blocks.SEVERITY, "Changing severity", severity)
+    click(blockkit.SEVERITY, "Changing severity", severity)
 
     async def form(
         callback_id: str, incident_id: str, title: str, label: str, submit: str, optional: bool
@@ -48,10 +49,10 @@ def register(app: AsyncApp, services: Services) -> None:
         return Reply(view=blocks.text_modal(callback_id, incident, title, label, submit, optional))
 
     click(
-        blocks.POST_UPDATE,
+        blockkit.POST_UPDATE,
         "Opening the update form",
         lambda action, body: form(
-            blocks.UPDATE_VIEW,
+            blockkit.UPDATE_VIEW,
             action["value"],
             "Post an update",
             "What changed, what is next",
@@ -60,10 +61,10 @@ def register(app: AsyncApp, services: Services) -> None:
         ),
     )
     click(
-        blocks.RESOLVE,
+        blockkit.RESOLVE,
         "Opening the resolve form",
         lambda action, body: form(
-            blocks.RESOLVE_VIEW,
+            blockkit.RESOLVE_VIEW,
             action["value"],
             "Resolve incident",
             "Summary: what happened, what fixed it",

@@ -9,7 +9,7 @@ from slack_bolt.async_app import AsyncApp
 
 from bot.checklists import views as checklist_blocks
 from bot.checklists.models import AnswerKind
-from bot.commands.dispatch import Reply
+from bot.interaction import Reply
 from bot.services import Services
 from handlers.replies import Body, on_click, user_of
 

@@ -8,8 +8,8 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 
-from bot.commands.dispatch import Actor
 from bot.commands.parser import parse
+from bot.interaction import Actor
 from bot.services import Services
 from handlers.common import before_ack, explain
 from handlers.replies import deliver

@@ -7,8 +7,8 @@ import logging
 from collections.abc import Awaitable
 from typing import TypeVar
 
-from bot import messages
 from bot.errors import FirelineError, SlackRejected, UserError
+from handlers import messages
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -11,12 +11,12 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 
-from bot import messages
+from bot import blockkit as blocks
 from bot.errors import FirelineError
-from bot.incidents import views as blocks
 from bot.remediation import views as approval_blocks
 from bot.remediation.service import RemediationService
 from bot.services import Services
+from handlers import messages
 from handlers.common import before_ack, explain
 from handlers.replies import deliver, on_click, user_of
 

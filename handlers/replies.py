@@ -11,8 +11,8 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 
-from bot.commands.dispatch import Reply
 from bot.gateways.slack import SlackGateway
+from bot.interaction import Reply
 from bot.runtime.inflight import InFlight
 from bot.services import Services
 from handlers.common import before_ack, explain

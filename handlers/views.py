@@ -7,12 +7,14 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 
-from bot import messages
-from bot.commands.dispatch import Actor
+from bot import blockkit
+from bot.commands import messages as commands_messages
 from bot.errors import FirelineError, UserError
 from bot.incident import MAX_TITLE, Severity
 from bot.incidents import views as blocks
+from bot.interaction import Actor
 from bot.services import Services
+from handlers import messages
 from handlers.common import before_ack, explain
 from handlers.replies import deliver
 
@@ -45,7 +47,7 @@ def register(app: AsyncApp, services: Services) -> None:
 
         return tell
 
-    @app.view(blocks.DECLARE_VIEW)
+    @app.view(blockkit.DECLARE_VIEW)
     @services.inflight.wrap
     async def on_declare(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
         user = body["user"]["id"]
@@ -56,7 +58,7 @@ def register(app: AsyncApp, services: Services) -> None:
         if len(title) > MAX_TITLE:
             await ack(
                 response_action="errors",
-                errors={"title": messages.title_too_long(len(title), MAX_TITLE)},
+                errors={"title": commands_messages.title_too_long(len(title), MAX_TITLE)},
             )
             return
         severity = Severity(_value(view, "severity") or "P2")
@@ -122,7 +124,7 @@ def register(app: AsyncApp, services: Services) -> None:
             inflight=services.inflight,
         )
 
-    @app.view(blocks.UPDATE_VIEW)
+    @app.view(blockkit.UPDATE_VIEW)
     @services.inflight.wrap
     async def on_update(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
         if not _value(view, "text"):
@@ -130,7 +132,7 @@ def register(app: AsyncApp, services: Services) -> None:
             return
         await text_form(ack, body, view, "Posting the update", dispatcher.status_update)
 
-    @app.view(blocks.RESOLVE_VIEW)
+    @app.view(blockkit.RESOLVE_VIEW)
     @services.inflight.wrap
     async def on_resolve(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
         await text_form(ack, body, view, "Resolving", dispatcher.resolve)

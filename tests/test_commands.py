@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot import messages
+from bot.commands import messages
 from bot.commands.parser import SUBCOMMANDS, parse
 from bot.errors import UsageError
 from bot.incident import Role, Severity
@@ -79,7 +79,7 @@ def test_aliases_and_empty_text() -> None:
 
 
 def test_help_lists_every_subcommand() -> None:
-    usage = messages.usage()
+    usage = messages.usage(SUBCOMMANDS)
     for sub in SUBCOMMANDS:
         assert f"/incident {sub.usage}" in usage
 

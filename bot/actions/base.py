@@ -20,7 +20,8 @@ from typing import Any, ClassVar, Generic, TypeVar, get_args
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from bot import messages
+from bot import messages as shared
+from bot.actions import messages
 from bot.actions.output import Result
 from bot.clock import Clock
 from bot.errors import NotFound, UsageError
@@ -99,7 +100,7 @@ class TypedAction(Generic[P]):
         try:
             words = shlex.split(text)
         except ValueError as exc:
-            raise UsageError(messages.bad_quoting(str(exc), self.usage)) from None
+            raise UsageError(shared.bad_quoting(str(exc), self.usage)) from None
         return self.build(parse_words(self.Params, words, self.usage))
 
     def build(self, values: dict[str, Any]) -> P:
@@ -141,18 +142,18 @@ def parse_words(model: type[Params], words: list[str], usage: str) -> dict[str, 
         if word.startswith("-") and len(word) > 1:
             field_name = model.flags.get(word)
             if field_name is None:
-                raise UsageError(messages.unknown_flag(word, usage))
+                raise UsageError(shared.unknown_flag(word, usage))
             if _is_bool(model, field_name):
                 values[field_name] = True
             else:
                 if i + 1 >= len(words):
-                    raise UsageError(messages.flag_needs_value(word, usage))
+                    raise UsageError(shared.flag_needs_value(word, usage))
                 values[field_name] = words[i + 1]
                 i += 1
         elif positional:
             values[positional.pop(0)] = word
         else:
-            raise UsageError(messages.unexpected_arguments(usage, word))
+            raise UsageError(shared.unexpected_arguments(usage, word))
         i += 1
     return values
 
@@ -171,7 +172,7 @@ def kube_cluster(ctx: Context, params: KubeParams) -> str:
     if params.cluster not in ctx.policy.clusters:
         names = sorted(ctx.policy.clusters)
         close = close_matches(params.cluster, names)
-        raise NotFound(messages.no_such_named("cluster", params.cluster, names, close))
+        raise NotFound(shared.no_such_named("cluster", params.cluster, names, close))
     return params.cluster
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.alerts.store import AlertGroup
 from bot.alerts.views import SEVERITY_EMOJI, headline
-from bot.incidents.views import Block, context, section
+from bot.blockkit import Block, context, section
 
 SECTION_CHARS = 2900  # a section's text may hold 3,000
 MAX_SECTIONS = 45  # a message may hold 50 blocks

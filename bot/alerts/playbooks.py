@@ -22,15 +22,16 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot import messages
+from bot import blockkit as blocks
+from bot import messages as shared
+from bot.alerts import messages
 from bot.alerts.payload import Notification
 from bot.alerts.store import AlertGroup, AlertStore
 from bot.clock import Clock
-from bot.commands.dispatch import Reply
 from bot.errors import Denied, FirelineError, TemporaryError, UserError
 from bot.gateways.alertmanager import AlertmanagerGateway
 from bot.gateways.slack import SlackGateway
-from bot.incidents import views as blocks
+from bot.interaction import Reply
 from bot.playbooks.match import AlertFacts, best
 from bot.playbooks.runner import PlaybookRunner
 from bot.policy.alerts import ALERT_PRINCIPAL, AlertPolicy
@@ -74,7 +75,7 @@ class AlertPlaybooks:
     # --- hooks called by AlertThreads -----------------------------------------------------
 
     def playbook_for(self, notification: Notification) -> str:
-        found = best(self.runner.playbooks, AlertFacts.of_notification(notification))
+        found = best(self.runner.playbooks, alert_facts(notification))
         return found.name if found else ""
 
     async def fired(self, group: AlertGroup) -> None:
@@ -149,7 +150,7 @@ class AlertPlaybooks:
                 tell=user,
             )
             if outcome.problems:
-                return messages.playbook_problems(len(outcome.problems), outcome.problems)
+                return shared.playbook_problems(len(outcome.problems), outcome.problems)
             return None
 
         return Reply(later=later)
@@ -217,3 +218,14 @@ def _when(value: object, default: datetime) -> datetime:
         return datetime.fromisoformat(str(value))
     except ValueError:
         return default
+
+
+def alert_facts(notification: Notification) -> AlertFacts:
+    """What playbook matching looks at in a notification: its common labels and annotations."""
+    labels = dict(notification.commonLabels)
+    labels.setdefault("alertname", notification.title)
+    annotations = [
+        notification.commonAnnotations,
+        *(a.annotations for a in notification.alerts),
+    ]
+    return AlertFacts.of(labels, *annotations)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.alerts.store import AlertGroup, AlertState
-from bot.incidents.views import Block, button, context, section
+from bot.blockkit import Block, button, context, section
 
 MAX_LISTED = 10
 ACK_ALERT = "alert_ack"

@@ -1,8 +1,8 @@
 """Quick-response checklists: what a team asks itself at 5, 15 and 60 minutes into an incident.
 
-The questions are data (`bot/data/checklists.yaml`, or the file `FIRELINE_CHECKLISTS_FILE`
-names), validated when Fireline starts so a typo stops the start with the file, the field and
-what was expected — never a surprise at minute 15 of an outage.
+The questions are data (`bot/checklists/data/checklists.yaml`, or the file that
+`FIRELINE_CHECKLISTS_FILE` names), validated when Fireline starts so a typo stops the start
+with the file, the field and what was expected — never a surprise at minute 15 of an outage.
 
 `ChecklistBook` keeps what happened to each posted checklist in Redis: which message shows it,
 and the first answer to each item. An answer is recorded with HSETNX together with its
@@ -102,7 +102,7 @@ DEFAULT_FILE = "checklists.yaml"
 def load_checklists(path: Path | None = None) -> ChecklistConfig:
     """Read and validate the checklists file (the packaged default when `path` is None)."""
     if path is None:
-        where = f"bot/data/{DEFAULT_FILE}"
+        where = f"bot/checklists/data/{DEFAULT_FILE}"
         text = resources.files("bot.checklists").joinpath("data", DEFAULT_FILE).read_text("utf-8")
     else:
         where = str(path)

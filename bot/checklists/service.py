@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import TypeVar
 
-from bot import messages
+from bot.checklists import messages
 from bot.checklists import views as checklist_blocks
 from bot.checklists.models import (
     Answer,
@@ -31,7 +31,6 @@ from bot.checklists.models import (
 )
 from bot.checklists.reminders import SNOOZES, ReminderPolicy, mentions_commander
 from bot.clock import Clock
-from bot.commands.dispatch import Reply
 from bot.errors import (
     FirelineError,
     IncidentNotFound,
@@ -42,6 +41,7 @@ from bot.errors import (
 )
 from bot.gateways.slack import Blocks, SlackGateway
 from bot.incident import Incident, TimelineEntry
+from bot.interaction import Reply
 from bot.runtime.posts import Posts
 from bot.runtime.scheduler import Job, Scheduler
 from bot.store.store import Store

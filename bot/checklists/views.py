@@ -6,11 +6,11 @@ message a click came from), so editing it in place after any click shows every a
 
 from __future__ import annotations
 
-from bot import messages
+from bot.blockkit import ACK, Block, button, slack_date
+from bot.checklists import messages
 from bot.checklists.models import Answer, PostedChecklist
 from bot.checklists.reminders import SNOOZES
 from bot.incident import Incident
-from bot.incidents.views import ACK, Block, button, slack_date
 
 CHECK_DONE = "checklist_done"
 CHECK_NA = "checklist_na"

@@ -11,25 +11,25 @@ user ephemerally.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from bot import incident as model
-from bot import messages
+from bot import messages as shared
 from bot.alerts.service import AlertThreads
-from bot.commands.parser import Command
+from bot.commands import messages
+from bot.commands.parser import SUBCOMMANDS, Command
 from bot.errors import FirelineError, UsageError
 from bot.incident import DEFAULT_SEVERITY, Incident, Role, Severity, TimelineEntry
 from bot.incidents import views as blocks
 from bot.incidents.service import Declared, IncidentService
+from bot.interaction import Actor, Later, Reply
 
 if TYPE_CHECKING:
     from bot.diagnostics.service import DiagnosticsService
     from bot.playbooks.runner import PlaybookRunner
     from bot.remediation.service import RemediationService
 
-Later = Callable[[], Awaitable[str | None]]
-IncidentCommand = Callable[[Command, "Actor", Incident], Awaitable["Reply"]]
+IncidentCommand = Callable[[Command, Actor, Incident], Awaitable[Reply]]
 
 
 class LifecycleHooks(Protocol):
@@ -38,22 +38,6 @@ class LifecycleHooks(Protocol):
     async def declared(self, incident: Incident) -> None: ...
 
     async def changed(self, incident: Incident, entries: list[TimelineEntry]) -> None: ...
-
-
-@dataclass(frozen=True)
-class Actor:
-    user: str
-    channel: str
-    trigger_id: str
-
-
-@dataclass
-class Reply:
-    text: str | None = None
-    blocks: list[dict[str, Any]] | None = None
-    view: dict[str, Any] | None = None
-    save: Callable[[], Awaitable[None]] | None = None
-    later: Later | None = None
 
 
 class Dispatcher:
@@ -105,7 +89,7 @@ class Dispatcher:
             actions: list[Any] = list(self.diagnostics.actions.values()) if self.diagnostics else []
             if self.remediation:
                 actions += list(self.remediation.actions.values())
-            return Reply(text=messages.usage([(a.usage, a.help()) for a in actions]))
+            return Reply(text=messages.usage(SUBCOMMANDS, [(a.usage, a.help()) for a in actions]))
         if cmd.name == "declare":
             return await self._declare_command(cmd, actor)
         if cmd.name == "playbook":
@@ -118,7 +102,7 @@ class Dispatcher:
                 text=blocks.incident_list(incidents) if incidents else messages.no_open_incidents()
             )
         if not await self.store.claim("trigger", actor.trigger_id, ttl=3600):
-            return Reply(text=messages.delivered_twice())
+            return Reply(text=shared.delivered_twice())
         incident = await self.incidents.resolve_target(
             cmd.incident_id, actor.channel, cmd.spec.usage
         )
@@ -185,7 +169,7 @@ class Dispatcher:
             if alert_group and self.alerts is not None:
                 await self.alerts.link_incident(alert_group, incident)
         except FirelineError as exc:
-            return messages.declare_incomplete(
+            return shared.declare_incomplete(
                 incident_id, f"Slack did not finish setting it up ({exc})"
             )
         assert incident.channel_id is not None

@@ -11,7 +11,8 @@ import re
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
-from bot import messages
+from bot import messages as shared
+from bot.commands import messages
 from bot.errors import UsageError
 from bot.incident import MAX_TEXT, MAX_TITLE, Role, Severity, parse_incident_id
 
@@ -120,7 +121,7 @@ def _take_incident_id(rest: str) -> tuple[str | None, str]:
 
 def _no_args(spec: Subcommand, incident_id: str | None, rest: str) -> Command:
     if rest:
-        raise UsageError(messages.unexpected_arguments(spec.usage, rest))
+        raise UsageError(shared.unexpected_arguments(spec.usage, rest))
     return Command(spec.name, incident_id=incident_id)
 
 

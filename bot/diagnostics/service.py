@@ -20,11 +20,12 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from bot import messages
+from bot import messages as shared
 from bot.actions.base import Action, Context, close_matches
 from bot.actions.output import MAX_BLOCKS, Result, fit
+from bot.blockkit import context
 from bot.clock import Clock
-from bot.commands.dispatch import Actor, Reply
+from bot.diagnostics import messages
 from bot.errors import Denied, FirelineError, RateLimited, SlackRejected, UsageError, UserError
 from bot.gateways.health import HealthChecker
 from bot.gateways.kubernetes import KubeGateway
@@ -32,7 +33,7 @@ from bot.gateways.postgres import DatabaseGateway
 from bot.gateways.prometheus import PrometheusGateway
 from bot.gateways.slack import Send, SlackGateway
 from bot.incident import Incident, TimelineEntry
-from bot.incidents.views import context
+from bot.interaction import Actor, Reply
 from bot.policy.authorizer import Authorizer
 from bot.store.store import Store
 
@@ -132,16 +133,16 @@ class DiagnosticsService:
             run.outcome, run.message = "rejected", str(exc)
         except TimeoutError:
             run.outcome = "timeout"
-            run.message = messages.action_failed(
+            run.message = shared.action_failed(
                 action.name, messages.action_timed_out(action.name, self.timeout_s)
             )
         except FirelineError as exc:
-            run.outcome, run.message = "failed", messages.action_failed(action.name, str(exc))
+            run.outcome, run.message = "failed", shared.action_failed(action.name, str(exc))
         except Exception:
             # A bug (an API shape we did not expect): still audited, still answered.
             log.exception("%s failed unexpectedly for %s", action.name, user)
             run.outcome = "error"
-            run.message = messages.action_failed(action.name, messages.internal_error())
+            run.message = shared.action_failed(action.name, messages.internal_error())
         run.duration_ms = round((time.perf_counter() - started) * 1000)
         await self._record(run, incident)
         return run
@@ -160,7 +161,7 @@ class DiagnosticsService:
         if action is None:
             known = sorted(self.actions)
             close = close_matches(name, known)
-            raise UsageError(messages.no_such_named("action", name, known, close))
+            raise UsageError(shared.no_such_named("action", name, known, close))
         params = action.build(dict(values))
         return await self.run(action, params, user=user, incident=incident, per_minute=per_minute)
 

@@ -32,7 +32,6 @@ from tenacity import (
 from urllib3.exceptions import HTTPError as Urllib3Error
 from urllib3.exceptions import TimeoutError as Urllib3TimeoutError
 
-from bot import messages
 from bot.errors import (
     ConfigurationError,
     Conflict,
@@ -42,6 +41,7 @@ from bot.errors import (
     Throttled,
     Unavailable,
 )
+from bot.gateways import messages
 from bot.policy.models import Cluster
 
 Obj = dict[str, Any]

@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
+from bot.blockkit import human_duration
 from bot.checklists.models import PostedChecklist
 from bot.incident import Incident, Role, TimelineEntry
-from bot.incidents.views import human_duration
 
 PROMPT = "_To be written: {what}_"
 

@@ -15,7 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot import messages
+from bot import messages as shared
+from bot.blockkit import Block
 from bot.checklists.models import ChecklistBook
 from bot.clock import Clock
 from bot.errors import (
@@ -32,7 +33,7 @@ from bot.incident import (
     declared_entry,
     pinned_entry,
 )
-from bot.incidents import report
+from bot.incidents import messages, report
 from bot.incidents import views as blocks
 from bot.store.store import Store, new_incident
 
@@ -234,7 +235,7 @@ class IncidentService:
         updated, _ = await self.store.mutate(incident.id, _setting(announcement_ts=ts), bump=False)
         return updated
 
-    async def _post_in_broadcast(self, text: str, body: blocks.Block | list[blocks.Block]) -> str:
+    async def _post_in_broadcast(self, text: str, body: Block | list[Block]) -> str:
         assert self.broadcast_channel is not None
         payload = body if isinstance(body, list) else [body]
         try:
@@ -347,9 +348,7 @@ class IncidentService:
     async def upload_report(self, incident_id: str) -> Incident:
         incident, markdown = await self.render_report(incident_id)
         if not incident.channel_id:
-            raise IncidentNotFound(
-                messages.declare_incomplete(incident.id, "it has no channel yet")
-            )
+            raise IncidentNotFound(shared.declare_incomplete(incident.id, "it has no channel yet"))
         await self.slack.upload_file(
             incident.channel_id,
             report.filename(incident),

@@ -13,7 +13,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
 
-from bot.alerts.payload import Notification
 from bot.playbooks.models import Playbook, glob_any
 
 TEXT_ANNOTATIONS = ("summary", "description", "message")
@@ -31,16 +30,6 @@ class AlertFacts:
         parts = [v for a in annotations for k, v in a.items() if k in TEXT_ANNOTATIONS]
         parts += [v for k, v in labels.items() if k != "alertname"]
         return cls(dict(labels), "\n".join(parts).lower())
-
-    @classmethod
-    def of_notification(cls, notification: Notification) -> AlertFacts:
-        labels = dict(notification.commonLabels)
-        labels.setdefault("alertname", notification.title)
-        annotations = [
-            notification.commonAnnotations,
-            *(a.annotations for a in notification.alerts),
-        ]
-        return cls.of(labels, *annotations)
 
 
 @cache

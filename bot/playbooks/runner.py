@@ -19,12 +19,13 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from bot import messages
-from bot.commands.dispatch import Actor, Reply
+from bot import messages as shared
 from bot.diagnostics.service import DiagnosticsService, Run
 from bot.errors import SlackRejected, UsageError, UserError
 from bot.gateways.slack import SlackGateway
 from bot.incident import Incident
+from bot.interaction import Actor, Reply
+from bot.playbooks import messages
 from bot.playbooks import views as playbook_blocks
 from bot.playbooks.models import REMEDIATION_PARAMS, Playbook, Playbooks, Step
 from bot.playbooks.templates import MissingLabels, fill
@@ -175,7 +176,7 @@ class PlaybookRunner:
         try:
             words = shlex.split(text)
         except ValueError as exc:
-            raise UsageError(messages.bad_quoting(str(exc), messages.PLAYBOOK_USAGE)) from None
+            raise UsageError(shared.bad_quoting(str(exc), messages.PLAYBOOK_USAGE)) from None
         if not words:
             return None, {}
         playbook = self.find(words[0])
@@ -187,15 +188,15 @@ class PlaybookRunner:
                 key = FLAGS.get(word)
                 value = next(rest, None)
                 if key is None:
-                    raise UsageError(messages.unknown_flag(word, messages.PLAYBOOK_USAGE))
+                    raise UsageError(shared.unknown_flag(word, messages.PLAYBOOK_USAGE))
                 if value is None:
-                    raise UsageError(messages.flag_needs_value(word, messages.PLAYBOOK_USAGE))
+                    raise UsageError(shared.flag_needs_value(word, messages.PLAYBOOK_USAGE))
                 labels[key] = value
             else:
                 positional.append(word)
         if len(positional) > 1:
             raise UsageError(
-                messages.unexpected_arguments(messages.PLAYBOOK_USAGE, " ".join(positional[1:]))
+                shared.unexpected_arguments(messages.PLAYBOOK_USAGE, " ".join(positional[1:]))
             )
         if positional:
             labels[playbook.target_label] = positional[0]
@@ -206,7 +207,7 @@ class PlaybookRunner:
         if playbook is None:
             return Reply(text=playbook_blocks.listing(self.playbooks))
         if not await self.store.claim("trigger", actor.trigger_id, ttl=3600):
-            return Reply(text=messages.delivered_twice())
+            return Reply(text=shared.delivered_twice())
         incident = await self.store.find_by_channel(actor.channel)
         where = playbook_blocks.where(labels, playbook.target_label)
         return Reply(
@@ -232,5 +233,5 @@ class PlaybookRunner:
             tell=actor.user,
         )
         if outcome.problems:
-            return messages.playbook_problems(len(outcome.problems), outcome.problems)
+            return shared.playbook_problems(len(outcome.problems), outcome.problems)
         return None

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bot.incidents.views import REMEDIATION_REQUEST, Block, context, mrkdwn, section
+from bot.blockkit import REMEDIATION_REQUEST, Block, context, mrkdwn, section
 from bot.playbooks.models import Offer, Playbook
 
 VERBS = {

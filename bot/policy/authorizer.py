@@ -14,8 +14,9 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from bot import messages
+from bot import messages as shared
 from bot.errors import Denied
+from bot.policy import messages
 from bot.policy.models import ALL_ACTIONS, TARGET_FIELDS, Policy
 
 GROUP_CACHE_S = 60.0
@@ -131,9 +132,7 @@ class Authorizer:
         cluster = self.policy.clusters[scope.cluster]
         if not _matches(scope.namespace, cluster.namespaces):
             raise Denied(
-                messages.denied_namespace_cluster(
-                    scope.namespace, scope.cluster, cluster.namespaces
-                )
+                shared.denied_namespace_cluster(scope.namespace, scope.cluster, cluster.namespaces)
             )
         if not any(_matches(scope.namespace, self.policy.roles[r].namespaces) for r in roles):
             granting = [

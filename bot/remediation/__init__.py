@@ -1,0 +1,3 @@
+"""Guarded remediation: restart, scale, rollback and pod delete, each previewed, approved by a
+person the policy names, applied once and verified.
+"""

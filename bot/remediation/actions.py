@@ -24,12 +24,12 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, Field
 
-from bot import messages
 from bot.actions.base import KUBE_FLAGS, KubeParams, TypedAction
 from bot.actions.kubernetes import get_pod, match_labels_selector, resolve_deployment
 from bot.errors import NotFound, UsageError
 from bot.gateways.kubernetes import KubeGateway, Obj
 from bot.policy.remediation import RemediationName, RemediationRule
+from bot.remediation import messages
 
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 REVISION = "deployment.kubernetes.io/revision"

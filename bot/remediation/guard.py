@@ -9,10 +9,11 @@ namespace. Every refusal is a `Denied` whose text says what is missing.
 
 from __future__ import annotations
 
-from bot import messages
+from bot import messages as shared
 from bot.errors import Denied
 from bot.policy.authorizer import Authorizer
 from bot.policy.remediation import RemediationRule, matches
+from bot.remediation import messages
 from bot.remediation.store import Record
 
 
@@ -37,7 +38,7 @@ class RemediationGuard:
             raise Denied(messages.namespace_frozen(namespace))
         allowed = policy.clusters[cluster].namespaces
         if not matches(namespace, allowed):
-            raise Denied(messages.denied_namespace_cluster(namespace, cluster, allowed))
+            raise Denied(shared.denied_namespace_cluster(namespace, cluster, allowed))
         if not matches(namespace, rule.namespaces):
             raise Denied(messages.remediation_namespace(action, namespace, rule.namespaces))
         return rule

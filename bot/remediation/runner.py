@@ -26,12 +26,13 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from bot import messages
+from bot import messages as shared
 from bot.clock import Clock
 from bot.errors import Conflict, FirelineError, Forbidden, NotFound, TemporaryError, Unavailable
 from bot.gateways.kubernetes import KubeGateway
 from bot.gateways.slack import SlackGateway
 from bot.incident import TimelineEntry
+from bot.remediation import messages
 from bot.remediation import views as approval_blocks
 from bot.remediation.actions import Plan, Remediation, deployment_state
 from bot.remediation.guard import RemediationGuard
@@ -245,7 +246,7 @@ class RemediationRunner:
                     record, _ = await self._move(record, State.UNKNOWN, applied=True)
                 progress = await action.check(kube, record.plan)
             except TemporaryError as exc:
-                return messages.action_failed(record.action, str(exc))
+                return shared.action_failed(record.action, str(exc))
             if progress.status == "progressing":
                 record, won = await self._move(
                     record,

@@ -22,14 +22,15 @@ from datetime import timedelta
 from functools import partial
 from typing import Any
 
-from bot import messages
+from bot import messages as shared
 from bot.actions.base import Context, kube_scope
 from bot.clock import Clock
-from bot.commands.dispatch import Actor, Reply
 from bot.errors import Denied, FirelineError, UsageError, UserError
 from bot.gateways.kubernetes import KubeGateway
 from bot.gateways.slack import SlackGateway
 from bot.incident import Incident
+from bot.interaction import Actor, Reply
+from bot.remediation import messages
 from bot.remediation import views as approval_blocks
 from bot.remediation.actions import Remediation
 from bot.remediation.guard import RemediationGuard
@@ -80,7 +81,7 @@ class RemediationService:
         action = self.actions[name]
         params = action.parse(text)
         if not await self.store.claim("trigger", actor.trigger_id, ttl=3600):
-            return Reply(text=messages.delivered_twice())
+            return Reply(text=shared.delivered_twice())
         incident = await self.store.find_by_channel(actor.channel)
         origin = Origin(actor.user, actor.channel, None, incident)
         return Reply(
@@ -122,7 +123,7 @@ class RemediationService:
             return str(exc)
         except FirelineError as exc:
             await self.runner.audit_request(action.name, origin, "failed", str(exc))
-            return messages.action_failed(action.name, str(exc))
+            return shared.action_failed(action.name, str(exc))
 
     async def _request(self, action: Remediation, params: Any, origin: Origin) -> str | None:
         scope = kube_scope(self.context_for(origin.user), params, action.target(params))

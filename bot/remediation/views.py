@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot import messages
-from bot.incidents.views import Block, button, context, section, slack_date
+from bot.blockkit import Block, button, context, section, slack_date
+from bot.remediation import messages
 from bot.remediation.store import Record, State
 
 APPROVE = "remediation.approve"

@@ -1,0 +1,3 @@
+"""What keeps the bot running: the durable scheduler, work in flight after an ack, posts made
+once, logging set-up and secret redaction.
+"""

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from bot.commands.dispatch import Actor
 from bot.commands.parser import parse
 from bot.errors import UsageError
+from bot.interaction import Actor
 from tests.diagnostics.conftest import RESPONDER, VIEWER, Rig
 
 NAMES = ["pods", "logs", "events", "diagnose", "query"]

@@ -216,7 +216,7 @@ class World:
     async def button_request(self, user: str, channel: str, value: dict[str, Any]) -> str:
         """A message with a `remediation.request` button (as another part of the bot posts),
         clicked by `user`; returns the message ts."""
-        from bot.incidents.views import REMEDIATION_REQUEST, button
+        from bot.blockkit import REMEDIATION_REQUEST, button
 
         ts = await self.app.services.slack.post_message(
             channel,

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
+from bot import blockkit as blocks
 from bot.checklists import views as checklist_blocks
 from bot.incident import Incident
-from bot.incidents import views as blocks
 from bot.sandbox.doubles.slack import SlackDouble
 from bot.store.server import RedisHandle
 from tests.clock import ManualClock

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from bot.incidents import views as blocks
+from bot import blockkit as blocks
 from tests.e2e.harness import Harness, eventually
 
 

@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 import aiohttp
 from slack_sdk.signature import SignatureVerifier
 
-from bot.incidents import views as blocks
+from bot import blockkit as blocks
 from bot.sandbox.doubles.slack import RateLimits, SlackDouble
 from bot.store.server import RedisHandle
 from tests.e2e.harness import SIGNING_SECRET, Harness, settle_all, start_bot

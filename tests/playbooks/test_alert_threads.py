@@ -6,9 +6,9 @@ import asyncio
 import json
 from typing import Any
 
+from bot import blockkit as blocks
 from bot.alerts import views as alert_blocks
 from bot.alerts.playbooks import JOB_KIND
-from bot.incidents import views as blocks
 from bot.runtime.scheduler import Job
 from tests.e2e.harness import eventually
 from tests.playbooks.conftest import SHIPPED, World, notification

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.alerts.payload import parse
+from bot.alerts.playbooks import alert_facts
 from bot.diagnostics.actions import default_actions
 from bot.playbooks.loader import load_playbooks, params_models
 from bot.playbooks.match import AlertFacts, best, ranked
@@ -29,7 +30,7 @@ def facts(alertname: str, labels: dict[str, str] | None = None, **annotations: s
 
 def test_a_captured_notification_finds_its_playbook_and_fills_its_parameters(playbooks) -> None:
     notification = parse((FIXTURES / "firing-single.json").read_bytes())
-    playbook = best(playbooks, AlertFacts.of_notification(notification))
+    playbook = best(playbooks, alert_facts(notification))
     assert playbook is not None and playbook.name == "high-error-rate"
     labels = notification.commonLabels
     filled = [fill_params(step.params, labels) for step in playbook.diagnostics]
@@ -40,7 +41,7 @@ def test_a_captured_notification_finds_its_playbook_and_fills_its_parameters(pla
 
 def test_the_group_of_three_is_a_memory_leak(playbooks) -> None:
     notification = parse((FIXTURES / "firing-group-of-3.json").read_bytes())
-    playbook = best(playbooks, AlertFacts.of_notification(notification))
+    playbook = best(playbooks, alert_facts(notification))
     assert playbook is not None and playbook.name == "memory-leak"
 
 
@@ -107,6 +108,6 @@ def test_the_notification_text_includes_every_alert_and_label_values() -> None:
     data = json.loads((FIXTURES / "firing-group-of-3.json").read_bytes())
     data["commonAnnotations"] = {}
     data["alerts"][2]["annotations"]["description"] = "java.lang.OutOfMemoryError: heap"
-    seen = AlertFacts.of_notification(parse(json.dumps(data).encode()))
+    seen = alert_facts(parse(json.dumps(data).encode()))
     assert "java.lang.outofmemoryerror" in seen.text
     assert seen.labels["alertname"] == "PodMemoryGrowing"

@@ -243,7 +243,7 @@ def test_a_bad_playbook_stops_start_up(tmp_path: Path) -> None:
 def test_every_shipped_remediation_button_follows_the_approval_contract() -> None:
     import json
 
-    from bot.incidents import views as blocks
+    from bot import blockkit as blocks
     from bot.playbooks import views as playbook_blocks
     from bot.playbooks.models import REMEDIATION_PARAMS
     from bot.playbooks.templates import fill_params

@@ -1,4 +1,4 @@
-"""Fireline's actions (diagnostics now, remediations later), each one small class.
+"""The diagnostic actions, each one small class.
 
 `default_actions()` is the list the app is built with; `create_app` receives it explicitly
 (through `Deps`), so a test or a deployment can run with any other tuple. Nothing registers

@@ -15,10 +15,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from bot import messages
 from bot.actions.base import Action, Context, KubeParams, kube_scope
 from bot.actions.kubernetes import PodRow, pod_row, probe_failures, resolve_deployment
 from bot.actions.output import Result, Section, table
+from bot.diagnostics import messages
 from bot.diagnostics.actions.pods import event_table, fold_events, pods_headline
 from bot.diagnostics.actions.workloads import (
     Revision,

@@ -9,10 +9,11 @@ from typing import ClassVar
 
 from pydantic import Field, field_validator
 
-from bot import messages
+from bot import messages as shared
 from bot.actions.base import KUBE_FLAGS, Action, Context, KubeParams, close_matches, kube_scope
 from bot.actions.kubernetes import is_selector, pods_for
 from bot.actions.output import Attachment, Result, Section, table
+from bot.diagnostics import messages
 from bot.diagnostics.logpatterns import Template, group_errors
 from bot.errors import FirelineError, NotFound
 from bot.gateways.kubernetes import KubeGateway, Obj
@@ -219,5 +220,5 @@ async def _target_pods(kube: KubeGateway, namespace: str, target: str) -> list[O
         deployments = [d["metadata"]["name"] for d in await kube.list_deployments(namespace)]
         close = close_matches(target, [*deployments, *pods])
         raise NotFound(
-            messages.no_such_object("pod or deployment", target, namespace, close)
+            shared.no_such_object("pod or deployment", target, namespace, close)
         ) from None

@@ -11,9 +11,10 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from bot import messages
+from bot import messages as shared
 from bot.actions.base import Action, Context, Params, close_matches
 from bot.actions.output import Attachment, Result, Section, table
+from bot.diagnostics import messages
 from bot.diagnostics.charts import line_chart
 from bot.errors import NotFound
 from bot.gateways.health import HealthResult
@@ -28,7 +29,7 @@ from bot.settings import read_secret
 def _named(kind: str, name: str, known: dict[str, object]) -> None:
     if name not in known:
         names = sorted(known)
-        raise NotFound(messages.no_such_named(kind, name, names, close_matches(name, names)))
+        raise NotFound(shared.no_such_named(kind, name, names, close_matches(name, names)))
 
 
 class HealthParams(Params):

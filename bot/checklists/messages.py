@@ -1,0 +1,103 @@
+"""What the checklists feature says to a person, as small functions.
+
+Written for someone woken at 3 a.m.: what happened first, then exactly what to type. Nothing
+here may include a token or secret.
+"""
+
+from __future__ import annotations
+
+LATE_AFTER_S = 60.0
+
+
+def _span(seconds: float) -> str:
+    minutes = int(seconds // 60)
+    if minutes < 1:
+        return f"{int(seconds)} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min" if hours else f"{minutes} min"
+
+
+def checklist_heading(incident_id: str, title: str, late_by: float) -> str:
+    return f"📋 {incident_id} checklist: {title}"
+
+
+def late(late_by: float) -> str:
+    return f"⏱ Posted {_span(late_by)} late: Fireline was not running at its time."
+
+
+def checklist_fallback(incident_id: str, title: str, answered: int, total: int) -> str:
+    return f"📋 {incident_id} checklist: {title} ({answered}/{total} answered)"
+
+
+def overdue_heading(commander: str | None, count: int) -> str:
+    who = f"<@{commander}>, " if commander else ""
+    items = "item is" if count == 1 else "items are"
+    return f"⚠️ {who}{count} {items} still open from earlier checklists:"
+
+
+def checklist_answered(incident_id: str, title: str, item: str, kind: str, user: str) -> str:
+    what = "done" if kind == "done" else "not applicable"
+    return f"Checklist ({title}): “{item}” marked {what} by <@{user}>"
+
+
+def checklist_already_answered(item: str, kind: str, user: str) -> str:
+    what = "done" if kind == "done" else "not applicable"
+    return f"“{item}” was already marked {what} by <@{user}>; your click changed nothing."
+
+
+def checklist_thanks(item: str, kind: str) -> str:
+    what = "done" if kind == "done" else "not applicable"
+    return f"Recorded: “{item}” is {what}."
+
+
+def checklist_unknown() -> str:
+    return "That checklist is not one Fireline posted; nothing was recorded."
+
+
+def ack_reminder(incident_id: str, severity: str, commander: str | None, late_s: float) -> str:
+    who = f"<@{commander}>, " if commander else ""
+    return (
+        f"⏰ {who}{incident_id} ({severity}) has not been acknowledged yet. Acknowledge it "
+        f"(button below or `/incident ack`), or it is escalated to on-call."
+    )
+
+
+def escalation(incident_id: str, severity: str, group: str | None, waited_s: float) -> str:
+    page = f"<!subteam^{group}> " if group else ""
+    missing = "" if group else f" (no on-call group is set for {severity}: FIRELINE_ONCALL_GROUPS)"
+    return (
+        f"🚨 {page}{incident_id} ({severity}) is escalated: not acknowledged "
+        f"{_span(waited_s)} after it was declared{missing}. `/incident ack {incident_id}`."
+    )
+
+
+def escalation_broadcast(incident_id: str, severity: str, channel: str | None) -> str:
+    where = f" in <#{channel}>" if channel else ""
+    return f"🚨 {incident_id} ({severity}) was escalated to on-call: not acknowledged{where}."
+
+
+def update_reminder(incident_id: str, commander: str | None, silent_s: float) -> str:
+    who = f"<@{commander}>, " if commander else ""
+    return (
+        f"📣 {who}no status update on {incident_id} for {_span(silent_s)}. Post one with "
+        f"`/incident update <what changed, what is next>`."
+    )
+
+
+def snoozed(incident_id: str, user: str, choice: str) -> str:
+    span = {"30m": "for 30 min", "1h": "for 1 h", "resolved": "until it is resolved"}[choice]
+    return f"😴 Update reminders for {incident_id} snoozed {span} by <@{user}>."
+
+
+def undeliverable(what: str, code: str, channel: str | None) -> str:
+    where = f" in <#{channel}>" if channel else ""
+    reason = {
+        "is_archived": "the channel is archived",
+        "not_in_channel": "Fireline was removed from the channel",
+        "channel_not_found": "the channel no longer exists or Fireline cannot see it",
+        "invalid_auth": "Fireline's Slack token is no longer valid",
+        "token_revoked": "Fireline's Slack token was revoked",
+        "account_inactive": "Fireline's Slack app was deactivated",
+        "gave_up": "Slack kept failing after repeated retries",
+    }.get(code, f"Slack refused it ({code})")
+    return f"⚠️ {what} could not be posted{where}: {reason}. It will not be retried."

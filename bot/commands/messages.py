@@ -1,0 +1,141 @@
+"""What the commands feature says to a person, as small functions.
+
+Written for someone woken at 3 a.m.: what happened first, then exactly what to type. Nothing
+here may include a token or secret.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+
+class _Usage(Protocol):
+    @property
+    def usage(self) -> str: ...
+
+    @property
+    def summary(self) -> str: ...
+
+
+HELP_FOOTER = (
+    "In an incident channel the ID can be left out; elsewhere put it after the subcommand, "
+    "e.g. `/incident ack INC-42`."
+)
+
+
+KUBE_FOOTER = (
+    "Kubernetes diagnostics also take `-n <namespace>` and `--cluster <name>` (the policy's "
+    "defaults when left out)."
+)
+
+
+def usage(subcommands: Sequence[_Usage], actions: list[tuple[str, str]] | None = None) -> str:
+    width = max(len(s.usage) for s in subcommands)
+    lines = [f"/incident {s.usage.ljust(width)}  {s.summary}" for s in subcommands]
+    text = "*Fireline* — `/incident` commands:\n```" + "\n".join(lines) + "```\n" + HELP_FOOTER
+    if actions:
+        diag = [f"/incident {u}\n    {h}" for u, h in actions]
+        text += "\n*Diagnostics* (what you may run depends on your role):\n```"
+        text += "\n".join(diag) + "```\n" + KUBE_FOOTER
+    return text
+
+
+def unknown_subcommand(word: str, suggestion: str | None) -> str:
+    hint = f" Did you mean `/incident {suggestion}`?" if suggestion else ""
+    return f"`{word}` is not an `/incident` command.{hint} `/incident help` lists them all."
+
+
+def id_before_subcommand(word: str) -> str:
+    return f"Put the subcommand first and the ID after it, e.g. `/incident status {word.upper()}`."
+
+
+def missing_title(severity: str) -> str:
+    return f"Give the incident a title: `/incident declare {severity} <what is broken>`."
+
+
+def title_too_long(length: int, limit: int) -> str:
+    return (
+        f"That title is {length} characters; keep it under {limit}. Put details in "
+        "`/incident note` once the incident is declared."
+    )
+
+
+def bad_severity(token: str, usage_text: str) -> str:
+    return (
+        f"`{token}` is not a severity. Use P0 (outage, data loss, breach), P1 (major, > 5 % "
+        f"errors), P2 (minor) or P3 (minor bug): `/incident {usage_text}`."
+    )
+
+
+def assign_usage(usage_text: str) -> str:
+    return f"Name a role and a person: `/incident {usage_text}`, e.g. `assign comms @dana`."
+
+
+def bad_role(word: str, usage_text: str) -> str:
+    return (
+        f"`{word}` is not a role. Roles are commander, comms and scribe: `/incident {usage_text}`."
+    )
+
+
+def bad_mention(word: str, usage_text: str) -> str:
+    return (
+        f"`{word}` is not a person. Type `@` and pick them from Slack's list: "
+        f"`/incident {usage_text}`."
+    )
+
+
+def missing_text(usage_text: str) -> str:
+    return f"Add the text: `/incident {usage_text}`."
+
+
+def text_too_long(length: int, limit: int, usage_text: str) -> str:
+    return (
+        f"That text is {length} characters; Slack shows at most {limit}. Split it in two: "
+        f"`/incident {usage_text}` twice."
+    )
+
+
+def declaring(title: str, severity: str, defaulted: bool) -> str:
+    note = (
+        f" Severity {severity} (the default; add P0–P3 before the title to choose)."
+        if defaulted
+        else f" Severity {severity}."
+    )
+    return f"Declaring *{title}* …{note}"
+
+
+def declared(incident_id: str, channel_id: str, severity: str, defaulted: bool) -> str:
+    note = " (default — change it with `/incident severity P1`)" if defaulted else ""
+    return (
+        f"{incident_id} declared as {severity}{note}. Join <#{channel_id}> — it has the live card."
+    )
+
+
+def already_declared(incident_id: str, channel_id: str | None) -> str:
+    where = f" in <#{channel_id}>" if channel_id else ""
+    return f"That request already declared {incident_id}{where}; nothing new was created."
+
+
+def setup_incomplete(reason: str) -> str:
+    return f"⚠️ Slack set-up incomplete: {reason}. Fireline retries every 30 seconds."
+
+
+def nothing_changed(incident_id: str, what: str) -> str:
+    return f"{incident_id} {what} already; nothing changed."
+
+
+def done(incident_id: str, what: str) -> str:
+    return f"{incident_id}: {what}."
+
+
+def no_open_incidents() -> str:
+    return "No open incidents. 🎉 `/incident declare <title>` starts one."
+
+
+def report_posted(incident_id: str) -> str:
+    return f"The post-incident report for {incident_id} is uploaded to this channel."
+
+
+def no_playbooks() -> str:
+    return "Playbooks are not available in this Fireline."

@@ -1,0 +1,53 @@
+"""What the diagnostics feature says to a person, as small functions.
+
+Written for someone woken at 3 a.m.: what happened first, then exactly what to type. Nothing
+here may include a token or secret.
+"""
+
+from __future__ import annotations
+
+
+def diagnose_query_not_reached(query: str) -> str:
+    return f"query: not included (your roles do not reach query `{query}`)"
+
+
+def rate_limited(limit: int, retry_after: float) -> str:
+    return (
+        f"⏳ You ran {limit} actions in the last minute, the most the policy allows. "
+        f"Try again in {max(1, round(retry_after))} s."
+    )
+
+
+def not_configured(what: str) -> str:
+    return f"{what} is not configured in the Fireline policy; an admin can add it."
+
+
+def running(action: str, what: str) -> str:
+    return f"Running `{action}` on {what} …"
+
+
+def action_timed_out(action: str, seconds: float) -> str:
+    return f"`{action}` did not finish within {seconds:g} s"
+
+
+def internal_error() -> str:
+    return "Fireline hit an internal error (it is in the bot's log); try another diagnostic"
+
+
+def posted_here_only(reason: str) -> str:
+    return f"(Shown only to you: Fireline could not post in this channel — {reason}.)"
+
+
+def no_log_lines(grep: str | None) -> str:
+    return f"No lines match `{grep}`." if grep else "No log lines in that window."
+
+
+def timeline_action(action: str, target: str, outcome: str, headline: str) -> str:
+    return f"ran `{action}` on {target}: {outcome}" + (f" — {headline}" if headline else "")
+
+
+def diagnose_next(deployment: str) -> str:
+    return (
+        f"Next: `/incident logs {deployment} --since 30m` groups the error lines; "
+        f"`/incident events {deployment}` shows what Kubernetes did."
+    )

@@ -1,0 +1,278 @@
+"""What the remediation feature says to a person, as small functions.
+
+Written for someone woken at 3 a.m.: what happened first, then exactly what to type. Nothing
+here may include a token or secret.
+"""
+
+from __future__ import annotations
+
+from bot import messages as shared
+
+
+def deployment_state(ready: int, replicas: int, images: str, revision: str) -> str:
+    return f"{ready}/{replicas} ready · {images} · revision {revision}"
+
+
+def pods_running(replicas: int) -> str:
+    return f"{replicas} pod(s) running"
+
+
+def pods_replaced(replicas: int) -> str:
+    return f"{replicas} new pod(s), replaced one by one (rolling)"
+
+
+def scale_unchanged(deployment: str, replicas: int) -> str:
+    return f"`{deployment}` already runs {replicas} replicas; nothing to change."
+
+
+def scale_out_of_bounds(wanted: int, low: int, high: int) -> str:
+    return (
+        f"{wanted} replicas is outside what the policy allows ({low}–{high}). "
+        f"Ask for a number between {low} and {high}."
+    )
+
+
+def scale_step_too_big(before: int, wanted: int, step: int) -> str:
+    nearest = before + step if wanted > before else max(before - step, 0)
+    return (
+        f"{before} → {wanted} is a step of {abs(wanted - before)}; the policy allows at most "
+        f"{step} at a time. Try `{nearest}` first."
+    )
+
+
+def rollback_same_template(deployment: str, revision: int) -> str:
+    return f"`{deployment}` already runs revision {revision}'s pod template; nothing to roll back."
+
+
+def revision_after(revision: int) -> str:
+    return f"{revision}'s template (recorded as a new revision)"
+
+
+def no_previous_revision(deployment: str) -> str:
+    return (
+        f"`{deployment}` has no earlier revision to roll back to. "
+        f"`/incident rollout-history {deployment}` shows what it has."
+    )
+
+
+def no_such_revision(deployment: str, revision: int, known: list[int]) -> str:
+    listed = ", ".join(str(n) for n in known) or "none"
+    return f"`{deployment}` has no revision {revision} (it has: {listed})."
+
+
+def rollout_deadline(ready: int, wanted: int) -> str:
+    return f"the rollout exceeded its progress deadline ({ready}/{wanted} ready)"
+
+
+def rollout_waiting_controller() -> str:
+    return "waiting for the deployment controller to see the change"
+
+
+def rollout_updated(updated: int, wanted: int) -> str:
+    return f"{updated} of {wanted} new replicas created"
+
+
+def rollout_old_pods(old: int) -> str:
+    return f"{old} old replica(s) still terminating"
+
+
+def rollout_available(available: int, updated: int) -> str:
+    return f"{available} of {updated} updated replicas available"
+
+
+def rollout_done(ready: int, wanted: int) -> str:
+    return f"rolled out: {ready}/{wanted} replicas ready"
+
+
+def pod_without_controller(pod: str) -> str:
+    return (
+        f"`{pod}` has no controller, so nothing would replace it. Fireline only deletes pods a "
+        "ReplicaSet will replace."
+    )
+
+
+def pod_state(pod: dict[str, object]) -> str:
+    status = pod.get("status") or {}
+    assert isinstance(status, dict)
+    statuses = status.get("containerStatuses") or []
+    restarts = sum(int(c.get("restartCount") or 0) for c in statuses)
+    ready = sum(1 for c in statuses if c.get("ready"))
+    return f"{status.get('phase', '?')}, {ready}/{len(statuses)} ready, {restarts} restart(s)"
+
+
+def pod_replaced(owner_kind: str, owner: str) -> str:
+    return f"deleted; {owner_kind} {owner} starts a replacement"
+
+
+def replacement_ready(pod: str) -> str:
+    return f"replacement pod {pod} is Ready"
+
+
+def replacement_waiting(pod: str | None) -> str:
+    return f"replacement pod {pod} not Ready yet" if pod else "no replacement pod yet"
+
+
+def remediation_disabled() -> str:
+    return (
+        "🚫 Remediation is switched off in the Fireline policy (`remediation.enabled: false`). "
+        "Make the change by hand, or ask an admin to switch it on."
+    )
+
+
+def remediation_not_allowed(action: str, listed: list[str]) -> str:
+    open_ = ", ".join(f"`{a}`" for a in listed) or "none"
+    return f"🚫 `{action}` is not enabled in the policy's `remediation.actions` (enabled: {open_})."
+
+
+def namespace_frozen(namespace: str) -> str:
+    return (
+        f"🧊 `{namespace}` is frozen in the Fireline policy: nothing may be changed there. "
+        "Ask an admin to lift the freeze, or make the change by hand under your change process."
+    )
+
+
+def remediation_namespace(action: str, namespace: str, allowed: tuple[str, ...]) -> str:
+    listed = ", ".join(allowed) or "none"
+    return f"🚫 `{action}` may not change anything in `{namespace}` (allowed: {listed})."
+
+
+def remediation_request_role(action: str, held: list[str], allowing: tuple[str, ...]) -> str:
+    need = " or ".join(allowing) or "a role the policy does not name"
+    return (
+        f"🚫 Requesting `{action}` needs the role {need}; you have {shared._roles(held)}. "
+        "Ask someone who has it, or an admin to add you."
+    )
+
+
+def self_approval_refused(remediation_id: str) -> str:
+    return (
+        f"🚫 You requested {remediation_id}, so someone else must approve it: the incident "
+        "commander or an approver named in the policy."
+    )
+
+
+def cannot_approve(
+    remediation_id: str, commander: str | None, roles: tuple[str, ...], held: list[str]
+) -> str:
+    who = f"the incident commander (<@{commander}>)" if commander else "the incident commander"
+    return (
+        f"🚫 Only {who} or someone with the role {' or '.join(roles) or '(none)'} can approve or "
+        f"deny {remediation_id}; you have {shared._roles(held)}. Nothing was changed."
+    )
+
+
+def only_requester_cancels(remediation_id: str, requester: str) -> str:
+    return f"🚫 Only <@{requester}>, who requested {remediation_id}, can cancel it."
+
+
+def remediation_cooldown(target: str, other: str, seconds: int) -> str:
+    minutes = max(1, round(seconds / 60))
+    return (
+        f"⏳ {target} was changed by {other} moments ago; the policy's cooldown has about "
+        f"{minutes} min left. Watch it settle, then request again."
+    )
+
+
+def remediation_open(target: str, other: str) -> str:
+    return (
+        f"{other} is already open for {target}. Approve, deny or cancel it (its card is in "
+        "the channel) before requesting another."
+    )
+
+
+def remediation_no_longer(remediation_id: str, state: str) -> str:
+    return f"{remediation_id} is {state}; nothing was changed."
+
+
+def remediation_previewing(action: str, what: str) -> str:
+    return f"Previewing `{action} {what}` (a dry run; nothing changes yet) …"
+
+
+def remediation_requested(remediation_id: str) -> str:
+    return f"{remediation_id} is waiting for approval: its card is in the channel."
+
+
+def remediation_unknown_id() -> str:
+    return "That remediation request no longer exists; nothing was changed."
+
+
+def remediation_bad_button() -> str:
+    return "That button does not carry a remediation Fireline understands; nothing was changed."
+
+
+def remediation_state_line(
+    state: str,
+    *,
+    approver: str | None,
+    decided_by: str | None,
+    reason: str | None,
+    progress: str | None,
+    expires: str,
+    approvers: str,
+) -> str:
+    by = f" Approved by <@{approver}>." if approver else ""
+    lines = {
+        "pending": f"⏳ *Waiting for approval* by {approvers}. Expires {expires}.",
+        "approved": f"✅ *Approved* by <@{approver}>; applying …",
+        "executing": f"⚙️ *Applying* (approved by <@{approver}>) …",
+        "verifying": f"🔄 *Applied*; following the rollout: {progress or 'starting'} …{by}",
+        "succeeded": f"✅ *Done*: {progress}.{by}",
+        "failed": f"❌ *Failed*: {reason}.{by}",
+        "unknown": f"❓ *Outcome unknown*: {reason}.{by} Re-check to see where it stands.",
+        "stale": f"♻️ *Not applied*: {reason}. Nothing was changed; preview again to decide "
+        "on the target as it is now.",
+        "expired": "⌛ *Expired* without approval. Nothing was changed.",
+        "denied": f"🚫 *Denied* by <@{decided_by}>: {reason}. Nothing was changed.",
+        "cancelled": f"↩️ *Cancelled* by <@{decided_by}>. Nothing was changed.",
+    }
+    return lines[state]
+
+
+def remediation_approvers(commander: str | None, roles: tuple[str, ...], self_ok: bool) -> str:
+    who = f"the incident commander <@{commander}>" if commander else "the incident commander"
+    rest = "" if self_ok else " (not the requester)"
+    return f"{who} or a {' / '.join(roles)}{rest}"
+
+
+def remediation_timeline(remediation_id: str, what: str, event: str) -> str:
+    return f"🛠 {remediation_id} `{what}`: {event}"
+
+
+def target_changed(before: str, now: str) -> str:
+    return f"the target changed since the preview (resourceVersion {before} → {now})"
+
+
+def target_conflict() -> str:
+    return "Kubernetes reported the target changed since the preview (409 Conflict)"
+
+
+def target_gone(detail: str) -> str:
+    return f"the target no longer exists ({detail})"
+
+
+def write_outcome_unknown(detail: str) -> str:
+    return f"{detail}; the change may or may not have been applied"
+
+
+def interrupted_not_applied() -> str:
+    return (
+        "the write was interrupted and Kubernetes does not show the change, so nothing was "
+        "changed; request it again if it is still needed"
+    )
+
+
+def not_read_before_applying(detail: str) -> str:
+    return f"the target could not be read before applying ({detail}); nothing was changed"
+
+
+def verify_timed_out(seconds: float, seen: str) -> str:
+    return f"applied, but not settled after {seconds:g} s (last seen: {seen})"
+
+
+def verify_unreachable(detail: str) -> str:
+    return f"applied, but Kubernetes could not be read to verify it ({detail})"
+
+
+def remediation_event(state: str, actor: str | None, detail: str | None) -> str:
+    who = f" by <@{actor}>" if actor else ""
+    return f"{state}{who}" + (f": {detail}" if detail else "")
