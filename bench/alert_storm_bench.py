@@ -28,7 +28,7 @@ from typing import Any
 
 import aiohttp
 
-from tests.e2e import storm
+from tests.alerts import storm
 
 TOKEN = "bench-webhook-token-0123456789"
 

@@ -13,8 +13,11 @@ import pytest
 import redis.exceptions
 from redis.asyncio import Redis
 
+from bot.sandbox.doubles.slack import SlackDouble
 from bot.store.server import RedisHandle, start_embedded
 from bot.store.store import Store
+from tests.harness import SIGNING_SECRET, WEBHOOK_TOKEN, Harness, start_bot
+from tests.playbooks.world import make_world  # noqa: F401  (the fixture)
 
 REDIS_URL = os.environ.get("FIRELINE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
@@ -91,8 +94,29 @@ def store(any_redis: Redis, prefix: str) -> Store:
 def validator() -> Iterator[Any]:
     """Every object the Kubernetes double serves is checked against the Kubernetes schemas
     (strict): give it to the double as `on_serve`; the test fails on any invalid one."""
-    from tests.emulator.kubernetes.conftest import SchemaValidator
+    from tests.sandbox.doubles.kubernetes.conftest import SchemaValidator
 
     check = SchemaValidator()
     yield check
     assert not check.errors, "the double served schema-invalid objects:\n" + "\n".join(check.errors)
+
+
+@pytest.fixture
+async def slack() -> AsyncIterator[SlackDouble]:
+    async with SlackDouble(signing_secret=SIGNING_SECRET) as double:
+        yield double
+
+
+@pytest.fixture
+async def harness(
+    slack: SlackDouble, redis_handle: RedisHandle, prefix: str
+) -> AsyncIterator[Harness]:
+    alice, bob, carol = (slack.add_user(n) for n in ("alice", "bob", "carol"))
+    war_room = slack.add_channel("war-room", members=[alice, bob, carol])
+    broadcast = slack.add_channel("incidents", members=[alice, bob, carol], bot_member=False)
+    alerts = slack.add_channel("alerts", members=[alice, bob, carol])
+    app = await start_bot(
+        slack, broadcast, redis_handle, prefix, alerts_channel=alerts, webhook_token=WEBHOOK_TOKEN
+    )
+    yield Harness(slack, app, alice, bob, carol, war_room, broadcast, alerts)
+    await app.stop()

@@ -8,8 +8,8 @@ from typing import Any
 from bot import blockkit as blocks
 from bot.policy.remediation import RemediationPolicy, RemediationRule
 from bot.remediation import views as approval_blocks
-from tests.e2e.harness import eventually
-from tests.playbooks.conftest import SHIPPED, World
+from tests.harness import eventually
+from tests.playbooks.world import SHIPPED, World
 
 
 def flat(message: dict[str, Any]) -> str:

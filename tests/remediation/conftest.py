@@ -9,7 +9,7 @@ import pytest
 
 from bot.gateways.kubernetes import KubeGateway
 from bot.sandbox.doubles.kubernetes import Cluster, KubernetesDouble, Timing, api_client, orion_prod
-from tests.emulator.kubernetes.conftest import SchemaValidator
+from tests.sandbox.doubles.kubernetes.conftest import SchemaValidator
 
 
 @pytest.fixture

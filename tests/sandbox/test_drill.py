@@ -11,7 +11,7 @@ import pytest
 from bot.errors import ConfigurationError
 from bot.sandbox.drill import load_drill, start_drill
 from bot.sandbox.world import Sandbox
-from tests.e2e.harness import eventually
+from tests.harness import eventually
 
 TOLERANCE_S = 25.0  # sandbox seconds: ~0.4 s of real time at ×60
 

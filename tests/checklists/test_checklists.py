@@ -18,7 +18,7 @@ from bot.incident import Incident
 from bot.sandbox.doubles.slack import SlackDouble
 from bot.store.server import RedisHandle
 from tests.clock import ManualClock
-from tests.e2e.harness import Harness, eventually, start_bot
+from tests.harness import Harness, eventually, start_bot
 
 GROUP = "S0ONCALL1"
 FIVE = [
@@ -91,7 +91,7 @@ async def at_minute(h: Harness, clock: ManualClock, incident: Incident, minutes:
 
 
 def text_of(message: dict[str, Any]) -> str:
-    from tests.e2e.harness import _flatten
+    from tests.harness import _flatten
 
     return f"{message.get('text', '')} {_flatten(message.get('blocks') or [])}"
 

@@ -7,8 +7,8 @@ import asyncio
 
 from bot.remediation import views as approval_blocks
 from bot.remediation.store import State
-from tests.e2e.harness import eventually
-from tests.e2e.remediation_world import (  # noqa: F401  (the fixtures)
+from tests.harness import eventually
+from tests.remediation.world import (  # noqa: F401  (the fixtures)
     World,
     kube_double_fixture,
     world_fixture,
@@ -37,7 +37,7 @@ def stall_rollouts(w: World) -> None:
 def patient(w: World) -> None:
     """Follow rollouts for ten minutes (not 3 s), so a stalled one is still being verified when
     the test stops the bot, however busy the machine is."""
-    from tests.e2e.remediation_world import make_policy
+    from tests.remediation.world import make_policy
 
     w.app.remediation.guard.authorizer.policy = make_policy(  # type: ignore[union-attr]
         w.rita, w.apollo, w.cleo, w.otto, verify_timeout_s=600

@@ -8,9 +8,14 @@ double's workspace now shows (channels, messages, pins, files, ephemerals).
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
+from urllib.parse import urlencode
+
+import aiohttp
+from slack_sdk.signature import SignatureVerifier
 
 from bot.app import Deps, Fireline, create_app
 from bot.clock import Clock
@@ -35,6 +40,22 @@ async def eventually(check: Callable[[], T | None], limit_s: float = 5.0, what: 
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"timed out waiting for {what or check}")
         await asyncio.sleep(0.01)
+
+
+async def post_signed(url: str, form: dict[str, str], *, timestamp: int | None = None) -> int:
+    body = urlencode(form)
+    ts = str(int(time.time()) if timestamp is None else timestamp)
+    signature = SignatureVerifier(SIGNING_SECRET).generate_signature(timestamp=ts, body=body)
+    headers = {
+        "X-Slack-Request-Timestamp": ts,
+        "X-Slack-Signature": signature or "",
+        "Content-Type": "application/x-www-form-urlencoded",
+    }
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(url, data=body, headers=headers) as r,
+    ):
+        return r.status
 
 
 @dataclass
@@ -154,7 +175,7 @@ def settings_for(slack: SlackDouble, broadcast: str, **overrides: Any) -> Settin
         "broadcast_channel": broadcast,
         "redis_url": None,
         # The double these tests use by default does not rate-limit; tests of the limits pass
-        # the double's scale (tests/e2e/test_outbox.py).
+        # the double's scale (tests/alerts/test_outbox.py).
         "slack_rate_scale": 20.0,
         **overrides,
     }

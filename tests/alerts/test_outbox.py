@@ -14,8 +14,8 @@ from bot.app import Fireline
 from bot.errors import Unavailable
 from bot.sandbox.doubles.slack import RateLimits, SlackDouble
 from bot.store.server import RedisHandle
-from tests.e2e import storm
-from tests.e2e.harness import SIGNING_SECRET, WEBHOOK_TOKEN, Harness, eventually, start_bot
+from tests.alerts import storm
+from tests.harness import SIGNING_SECRET, WEBHOOK_TOKEN, Harness, eventually, start_bot
 
 SCALE = 4.0  # Slack's limits, four times faster, on both sides: a 4-posts-a-second channel
 

@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 from bot.gateways.slack_budget import POST_BURST, TIERS, Priority, SlackBudget
 from bot.store.store import Keys
 
-REFERENCE = Path(__file__).parents[1] / "bot" / "sandbox" / "doubles" / "slack_api_ref" / "methods"
+REFERENCE = Path(__file__).parents[2] / "bot" / "sandbox" / "doubles" / "slack_api_ref" / "methods"
 
 
 def test_tiers_are_the_method_references() -> None:

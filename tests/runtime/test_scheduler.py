@@ -17,7 +17,7 @@ from bot.store.server import RedisHandle
 from bot.store.store import Store
 from tests.clock import ManualClock
 from tests.conftest import REDIS_URL
-from tests.e2e.harness import eventually
+from tests.harness import eventually
 
 
 class Recorder:

@@ -11,9 +11,9 @@ import pytest
 
 from bot.settings import Settings
 from tests.conftest import REDIS_URL
-from tests.e2e.harness import SIGNING_SECRET, Harness
+from tests.harness import SIGNING_SECRET, Harness
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

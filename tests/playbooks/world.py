@@ -31,7 +31,7 @@ from bot.sandbox.doubles.kubernetes import (
 from bot.sandbox.doubles.slack import SlackDouble
 from bot.settings import DEFAULT_PLAYBOOKS_DIR
 from bot.store.server import RedisHandle
-from tests.e2e.harness import SIGNING_SECRET, WEBHOOK_TOKEN, eventually, settings_for
+from tests.harness import WEBHOOK_TOKEN, eventually, settings_for
 
 SHIPPED = load_playbooks(DEFAULT_PLAYBOOKS_DIR, params_models(default_actions()))
 READS = ("pods", "describe", "events", "top", "rollout-history", "hpa", "endpoints")
@@ -129,12 +129,6 @@ def world_policy(oncall: str, viewer: str) -> Policy:
         },
         alerts=AlertPolicy(run_as="responder", silence_roles=("responder",), routes=()),
     )
-
-
-@pytest.fixture
-async def slack() -> AsyncIterator[SlackDouble]:
-    async with SlackDouble(signing_secret=SIGNING_SECRET) as double:
-        yield double
 
 
 @pytest.fixture

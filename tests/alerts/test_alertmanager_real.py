@@ -11,8 +11,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.e2e.alertmanager_process import running_alertmanager
-from tests.e2e.harness import WEBHOOK_TOKEN, Harness
+from tests.alerts.alertmanager_process import running_alertmanager
+from tests.harness import WEBHOOK_TOKEN, Harness
 
 
 @pytest.fixture

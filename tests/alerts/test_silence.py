@@ -9,9 +9,9 @@ from typing import Any
 import aiohttp
 
 from bot.alerts import views as alert_blocks
-from tests.e2e.alertmanager_process import free_port, running_alertmanager
-from tests.e2e.harness import WEBHOOK_TOKEN, eventually
-from tests.playbooks.conftest import SHIPPED, World
+from tests.alerts.alertmanager_process import free_port, running_alertmanager
+from tests.harness import WEBHOOK_TOKEN, eventually
+from tests.playbooks.world import SHIPPED, World
 
 
 async def get(url: str) -> Any:
@@ -104,7 +104,7 @@ async def test_silence_for_an_hour_through_the_real_alertmanager(
 
 
 async def test_without_an_alertmanager_url_the_button_says_what_to_set(make_world) -> None:
-    from tests.playbooks.conftest import notification
+    from tests.playbooks.world import notification
 
     world = await make_world()
     await world.webhook(notification(SHIPPED.by_name["memory-leak"].example))

@@ -10,8 +10,8 @@ from bot import blockkit as blocks
 from bot.alerts import views as alert_blocks
 from bot.alerts.playbooks import JOB_KIND
 from bot.runtime.scheduler import Job
-from tests.e2e.harness import eventually
-from tests.playbooks.conftest import SHIPPED, World, notification
+from tests.harness import eventually
+from tests.playbooks.world import SHIPPED, World, notification
 
 STARTED = "running its diagnostics"
 

@@ -33,7 +33,7 @@ from bot.sandbox.doubles.kubernetes import (
 from bot.sandbox.doubles.slack import SlackDouble
 from bot.store.server import RedisHandle
 from tests.clock import ManualClock
-from tests.e2e.harness import _flatten, eventually, settings_for
+from tests.harness import _flatten, eventually, settings_for
 
 READS = ("pods", "describe", "events")
 NS = "orion-prod"

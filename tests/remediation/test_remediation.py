@@ -7,8 +7,8 @@ import asyncio
 
 from bot.remediation import views as approval_blocks
 from bot.remediation.store import State
-from tests.e2e.harness import eventually
-from tests.e2e.remediation_world import (  # noqa: F401  (the fixtures)
+from tests.harness import eventually
+from tests.remediation.world import (  # noqa: F401  (the fixtures)
     NS,
     World,
     kube_double_fixture,

@@ -19,8 +19,8 @@ from bot.store.server import RedisHandle
 from tests.diagnostics.conftest import make_policy
 from tests.diagnostics.prometheus_api import prometheus_app, serve
 from tests.diagnostics.scenario import new_cluster, task_service_incident
-from tests.e2e.harness import eventually, settings_for
-from tests.emulator.kubernetes.conftest import SchemaValidator
+from tests.harness import eventually, settings_for
+from tests.sandbox.doubles.kubernetes.conftest import SchemaValidator
 
 
 @dataclass

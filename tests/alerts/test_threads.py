@@ -9,7 +9,7 @@ from pathlib import Path
 from bot.alerts import views as alert_blocks
 from bot.sandbox.doubles.slack import SlackDouble
 from bot.store.server import RedisHandle
-from tests.e2e.harness import WEBHOOK_TOKEN, Harness, start_bot
+from tests.harness import WEBHOOK_TOKEN, Harness, start_bot
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "alertmanager"
 
