@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,11 +13,13 @@ import pytest
 import redis.exceptions
 from redis.asyncio import Redis
 
+from bot.playbooks.models import Playbooks
+from bot.policy.remediation import RemediationPolicy
 from bot.sandbox.doubles.slack import SlackDouble
 from bot.store.server import RedisHandle, start_embedded
 from bot.store.store import Store
-from tests.harness import SIGNING_SECRET, WEBHOOK_TOKEN, Harness, start_bot
-from tests.playbooks.world import make_world  # noqa: F401  (the fixture)
+from tests.harness import SIGNING_SECRET, Builder, Harness
+from tests.playbooks.world import SHIPPED, alert_world
 
 REDIS_URL = os.environ.get("FIRELINE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
@@ -108,15 +110,59 @@ async def slack() -> AsyncIterator[SlackDouble]:
 
 
 @pytest.fixture
-async def harness(
+async def build(
     slack: SlackDouble, redis_handle: RedisHandle, prefix: str
-) -> AsyncIterator[Harness]:
-    alice, bob, carol = (slack.add_user(n) for n in ("alice", "bob", "carol"))
-    war_room = slack.add_channel("war-room", members=[alice, bob, carol])
-    broadcast = slack.add_channel("incidents", members=[alice, bob, carol], bot_member=False)
-    alerts = slack.add_channel("alerts", members=[alice, bob, carol])
-    app = await start_bot(
-        slack, broadcast, redis_handle, prefix, alerts_channel=alerts, webhook_token=WEBHOOK_TOKEN
+) -> AsyncIterator[Callable[..., Builder]]:
+    """`build()` describes a bot to run (tests/harness.py) on the Slack double and the test's
+    Redis and key prefix; `build(slack=..., redis=None)` on others. Everything it started is
+    stopped after the test."""
+    builders: list[Builder] = []
+
+    def new(*, slack: SlackDouble = slack, redis: RedisHandle | None = redis_handle) -> Builder:
+        builders.append(Builder(slack, redis, prefix))
+        return builders[-1]
+
+    yield new
+    for builder in reversed(builders):
+        await builder.close()
+
+
+@pytest.fixture
+async def harness(build: Callable[..., Builder]) -> Harness:
+    """alice, bob and carol in #war-room (`h.room`) and #alerts; #incidents, which the bot
+    is not in, is the broadcast channel."""
+    return await (
+        build()
+        .people("alice", "bob", "carol")
+        .channel("room", "war-room")
+        .channel("broadcast", "incidents", bot_member=False)
+        .channel("alerts")
+        .start()
     )
-    yield Harness(slack, app, alice, bob, carol, war_room, broadcast, alerts)
-    await app.stop()
+
+
+@pytest.fixture
+def make_world(build: Callable[..., Builder]) -> Callable[..., Awaitable[Harness]]:
+    """A bot with the shipped playbooks, alert routes and the `orion-prod` cluster, as
+    tests/playbooks/world.py describes it: `await make_world(...)`; a second call starts a
+    replica on the same build."""
+    started: list[Harness] = []
+
+    async def make(
+        *,
+        alertmanager_url: str | None = None,
+        instance: str = "replica-a",
+        playbooks: Playbooks = SHIPPED,
+        http_port: int = 0,
+        remediation: RemediationPolicy | None = None,
+    ) -> Harness:
+        settings: dict[str, Any] = {"instance_name": instance, "http_port": http_port}
+        if alertmanager_url:
+            settings["alertmanager_url"] = alertmanager_url
+        if started:
+            first = started[0]
+            return await first.replica(playbooks=playbooks, **settings)
+        started.append(await alert_world(build(), playbooks, remediation, **settings))
+        return started[0]
+
+    return make

@@ -10,8 +10,8 @@ from bot import blockkit as blocks
 from bot.alerts import views as alert_blocks
 from bot.alerts.playbooks import JOB_KIND
 from bot.runtime.scheduler import Job
-from tests.harness import eventually
-from tests.playbooks.world import SHIPPED, World, notification
+from tests.harness import Harness, eventually
+from tests.playbooks.world import SHIPPED, notification
 
 STARTED = "running its diagnostics"
 
@@ -29,7 +29,7 @@ def buttons(message: dict[str, Any]) -> dict[str, str]:
     }
 
 
-async def settled(world: World, channel: str, parent_ts: str) -> list[dict[str, Any]]:
+async def settled(world: Harness, channel: str, parent_ts: str) -> list[dict[str, Any]]:
     """The thread once the group's playbook job has finished (or was never scheduled)."""
     group_id = buttons(world.slack.messages(channel)[0])[alert_blocks.SILENCE_ALERT]
     queue = world.app.scheduler.queue
@@ -42,13 +42,13 @@ async def settled(world: World, channel: str, parent_ts: str) -> list[dict[str, 
             break
         await asyncio.sleep(0.02)
     assert await idle(), "the playbook job did not finish"
-    return world.thread(channel, parent_ts)
+    return world.replies(channel, parent_ts)
 
 
 async def test_first_firing_runs_the_playbook_once_as_the_alert_pipeline(make_world) -> None:
     world = await make_world()
     memory = SHIPPED.by_name["memory-leak"]
-    assert await world.webhook(notification(memory.example)) == 200
+    assert (await world.webhook(notification(memory.example)))[0] == 200
     await world.alerts_done()
     [parent] = world.slack.messages(world.alerts)
     assert set(buttons(parent)) == {
@@ -107,7 +107,7 @@ async def test_an_outage_mid_run_then_the_retry_adds_only_what_is_missing(make_w
             world.slack.fail_next("chat.postMessage", times=3, status=500)
 
     world.slack.on_call(outage_after_start)
-    assert await world.webhook(notification(SHIPPED.by_name["memory-leak"].example)) == 200
+    assert (await world.webhook(notification(SHIPPED.by_name["memory-leak"].example)))[0] == 200
     await world.alerts_done()
     [parent] = world.slack.messages(world.alerts)
     thread = await settled(world, world.alerts, parent["ts"])
@@ -132,7 +132,7 @@ async def test_a_run_taken_over_after_it_finished_posts_nothing_again(make_world
     group_id = buttons(parent)[alert_blocks.RUN_PLAYBOOK]
     job = Job(id=f"{JOB_KIND}:{group_id}", kind=JOB_KIND, due=0.0, data={"group": group_id})
     await world.app.alert_playbooks._first_run(job, 0.0)
-    assert world.thread(world.alerts, parent["ts"]) == thread
+    assert world.replies(world.alerts, parent["ts"]) == thread
     assert await world.app.services.store.audit_log() == audit
 
 
@@ -144,7 +144,7 @@ async def test_two_replicas_and_an_ha_pair_run_it_once(make_world) -> None:
     await asyncio.gather(a.alerts_done(), b.alerts_done())
     [parent] = a.slack.messages(a.alerts)
     await eventually(
-        lambda: any("Next steps" in m.get("text", "") for m in a.thread(a.alerts, parent["ts"])),
+        lambda: any("Next steps" in m.get("text", "") for m in a.replies(a.alerts, parent["ts"])),
         10.0,
     )
     thread = await settled(a, a.alerts, parent["ts"])
@@ -167,14 +167,14 @@ async def test_run_playbook_runs_it_again_as_the_person_who_clicked(make_world) 
     thread = await eventually(
         lambda: (
             t
-            if len(t := world.thread(world.alerts, parent["ts"])) > before
+            if len(t := world.replies(world.alerts, parent["ts"])) > before
             and "Next steps" in t[-1].get("text", "")
             else None
         ),
         10.0,
     )
     assert f"<@{world.viewer}> ran the *Memory leak* playbook" in thread[before]["text"]
-    told = await world.told_eventually(world.viewer, "not shown")
+    told = await world.told(world.viewer, "not shown")
     assert "`top`" in told and "needs the role" in told  # the viewer's roles, not the pipeline's
     audit = await world.app.services.store.audit_log()
     assert any(a["user"] == world.viewer and a["action"] == "pods" for a in audit)
@@ -204,7 +204,7 @@ async def test_routes_from_the_policy_first_match_wins(make_world) -> None:
         (notification(latency, "g4"), world.alerts),
     ]  # fmt: skip
     for body, _ in cases:
-        assert await world.webhook(body) == 200
+        assert (await world.webhook(body))[0] == 200
     await world.alerts_done()
     assert len(world.slack.messages(world.critical)) == 1
     assert len(world.slack.messages(world.payments)) == 1

@@ -12,9 +12,7 @@ from tests.harness import Harness, post_signed
 
 async def test_bad_signatures_and_stale_requests_are_refused(harness: Harness) -> None:
     h = harness
-    response = await h.slack.slash_command(
-        h.alice, h.war_room, "declare P0 Fake", bad_signature=True
-    )
+    response = await h.slack.slash_command(h.alice, h.room, "declare P0 Fake", bad_signature=True)
     assert response.status == 401
     assert await h.app.services.store.list_ids(open_only=False) == []
 

@@ -1,39 +1,28 @@
-"""A running bot for remediation tests: the Slack double (signed deliveries), real Redis, and the
-Kubernetes double over real HTTP with the orion-prod scenario plus a staging and a frozen
-namespace. Time is a `ManualClock` for the bot (expiry, leases); the cluster runs in real time.
+"""What remediation tests run and read: a bot (the `world` fixture in conftest.py builds it) on
+the Slack double (signed deliveries), real Redis, and the Kubernetes double over real HTTP with
+the orion-prod scenario plus a staging and a frozen namespace. Time is a `ManualClock` for the
+bot (expiry, leases); the cluster runs in real time.
 
 People: rita (responder: may request), apollo (commander role: a policy approver), cleo
 (viewer, declares the incident so she is its commander), otto (viewer: anyone else).
+
+The helpers read the approval cards, the records and the cluster's writes through the harness.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import pytest
-
-from bot.app import Deps, Fireline, create_app
 from bot.policy.models import ALL_ACTIONS, Policy, RoleGrant
 from bot.policy.models import Cluster as PolicyCluster
 from bot.policy.remediation import REMEDIATIONS, RemediationPolicy, RemediationRule, SelfApproval
 from bot.remediation.store import Record, State
-from bot.sandbox.doubles.kubernetes import (
-    Cluster,
-    KubernetesDouble,
-    Timing,
-    add_deployment,
-    api_client,
-    orion_prod,
-)
-from bot.sandbox.doubles.slack import SlackDouble
-from bot.store.server import RedisHandle
+from bot.sandbox.doubles.kubernetes import Cluster, Timing, add_deployment, orion_prod
 from tests.clock import ManualClock
-from tests.harness import _flatten, eventually, settings_for
+from tests.harness import Builder, Harness, eventually, flatten
 
 READS = ("pods", "describe", "events")
 NS = "orion-prod"
@@ -74,184 +63,111 @@ def make_policy(rita: str, apollo: str, cleo: str, otto: str, **overrides: Any) 
     )
 
 
-@dataclass
-class World:
-    slack: SlackDouble
-    kube: KubernetesDouble
-    redis: RedisHandle
-    prefix: str
-    clock: ManualClock
-    rita: str
-    apollo: str
-    cleo: str
-    otto: str
-    room: str
-    broadcast: str
-    policy: Policy
-    apps: list[Fireline] = field(default_factory=list)
-
-    @property
-    def app(self) -> Fireline:
-        return self.apps[-1]
-
-    async def start(self, policy: Policy | None = None) -> Fireline:
-        deps = Deps(
-            redis=self.redis,
-            policy=policy or self.policy,
-            clock=self.clock,
-            kube_clients={"test": api_client(self.kube.base_url)},
-            kube_timeout_s=1.0,
-            kube_attempts=2,
-            remediation_poll_s=0.02,
-        )
-        settings = settings_for(self.slack, self.broadcast, redis_prefix=self.prefix)
-        app = create_app(settings, deps)
-        await app.start()
-        self.slack.request_url = f"{app.url}/slack/events"
-        self.apps.append(app)
-        return app
-
-    async def settle(self) -> None:
-        """Wait until the bot is idle: acked work done, due jobs run."""
-        store = self.app.services.store
-        for _ in range(1000):
-            await asyncio.sleep(0.005)
-            assert await self.app.drain(10.0)
-            due = await store.redis.zrangebyscore(
-                store.keys.jobs_due, "-inf", self.clock.now().timestamp()
-            )
-            leased = await store.redis.zcard(store.keys.jobs_leased)
-            if not due and not leased and not self.app.scheduler.busy:
-                return
-        raise AssertionError(
-            f"the bot did not become idle: due {due}, leased {leased}, "
-            f"scheduler busy {self.app.scheduler.busy}"
-        )
-
-    async def type(self, user: str, text: str, channel: str | None = None) -> Any:
-        response = await self.slack.slash_command(user, channel or self.room, text)
-        await self.settle()
-        return response
-
-    async def declare(self, user: str, text: str) -> tuple[str, str]:
-        await self.type(user, f"declare {text}")
-        channel = await eventually(
-            lambda: next(
-                (c.id for c in self.slack.ws.channels.values() if c.name.startswith("inc-")),
-                None,
-            )
-        )
-        incident = await self.app.services.store.find_by_channel(channel)
-        assert incident is not None
-        for person in (self.rita, self.apollo, self.otto):
-            await self.app.services.slack.invite(channel, [person])
-        return incident.id, channel
-
-    def cards(self, channel: str) -> list[dict[str, Any]]:
-        return [
-            m
-            for m in self.slack.messages(channel, include_replies=True)
-            if str(m.get("text", "")).startswith("🛠")
-        ]
-
-    def card(self, channel: str, index: int = -1) -> dict[str, Any]:
-        cards = self.cards(channel)
-        assert cards, f"no remediation card in {channel}"
-        return cards[index]
-
-    def card_text(self, channel: str, index: int = -1) -> str:
-        return _flatten(self.card(channel, index).get("blocks") or [])
-
-    async def card_shows(self, channel: str, fragment: str, limit_s: float = 10.0) -> None:
-        """Wait until the card (its text or its buttons) shows `fragment`: the card is edited
-        right after the record changes, so a test that saw the record must wait for it."""
-        await eventually(
-            lambda: fragment in str(self.card(channel)),
-            limit_s,
-            f"{fragment!r} on the card; it shows: {self.card_text(channel)}",
-        )
-
-    async def click(self, user: str, channel: str, action_id: str, index: int = -1) -> None:
-        card = self.card(channel, index)
-        await self.slack.click_button(user, channel, card["ts"], action_id)
-        await self.settle()
-
-    async def record(self, remediation_id: str) -> Record:
-        assert self.app.remediation is not None
-        record = await self.app.remediation.records.get(remediation_id)
-        assert record is not None
-        return record
-
-    async def until_state(
-        self, remediation_id: str, *states: State, limit_s: float = 10.0
-    ) -> Record:
-        deadline = asyncio.get_running_loop().time() + limit_s
-        while True:
-            record = await self.record(remediation_id)
-            if record.state in states:
-                return record
-            assert asyncio.get_running_loop().time() < deadline, f"{record.id} is {record.state}"
-            await asyncio.sleep(0.01)
-
-    def told(self, user: str) -> list[str]:
-        return [
-            " ".join([e.text or "", _flatten(e.blocks or [])])
-            for e in self.slack.ephemerals(user_id=user)
-        ]
-
-    async def told_about(self, user: str, fragment: str) -> str:
-        return await eventually(
-            lambda: next((t for t in self.told(user) if fragment in t), None),
-            5.0,
-            f"{fragment!r} shown to {user}; shown: {self.told(user)}",
-        )
-
-    def writes(self, verb: str = "patch", path: str = "") -> list[Any]:
-        """Real (not dry-run) writes the cluster received."""
-        return [r for r in self.kube.requests.find(verb, path) if r.query.get("dryRun") != "All"]
-
-    def deployment(self, name: str, namespace: str = NS) -> dict[str, Any]:
-        return self.kube.cluster.require("apps/v1", "Deployment", namespace, name)
-
-    async def button_request(self, user: str, channel: str, value: dict[str, Any]) -> str:
-        """A message with a `remediation.request` button (as another part of the bot posts),
-        clicked by `user`; returns the message ts."""
-        from bot.blockkit import REMEDIATION_REQUEST, button
-
-        ts = await self.app.services.slack.post_message(
-            channel,
-            "Suggested fix",
-            [{"type": "actions", "elements": [
-                button("Restart", REMEDIATION_REQUEST, json.dumps(value))]}],
-        )  # fmt: skip
-        await self.slack.click_button(user, channel, ts, REMEDIATION_REQUEST)
-        await self.settle()
-        return ts
-
-
-@pytest.fixture(name="kube_double")
-def kube_double_fixture() -> Any:
+def scenario() -> Cluster:
+    """orion-prod, plus task-service in orion-staging and in the frozen orion-frozen."""
     cluster = Cluster(timing=Timing(rollout_step=0.01, pod_ready=0.01))
     orion_prod(cluster)
     add_deployment(cluster, "orion-staging", "task-service", replicas=2)
     add_deployment(cluster, "orion-frozen", "task-service", replicas=2)
-    with KubernetesDouble(cluster, reconcile_interval=0.01) as server:
-        yield server
+    return cluster
 
 
-@pytest.fixture(name="world")
-async def world_fixture(
-    slack: SlackDouble, kube_double: KubernetesDouble, redis_handle: RedisHandle, prefix: str
-) -> AsyncIterator[World]:
-    rita, apollo, cleo, otto = (slack.add_user(n) for n in ("rita", "apollo", "cleo", "otto"))
-    room = slack.add_channel("war-room", members=[rita, apollo, cleo, otto])
-    broadcast = slack.add_channel("incidents", members=[cleo], bot_member=False)
-    clock = ManualClock(datetime.now(UTC).replace(microsecond=0))
-    w = World(
-        slack, kube_double, redis_handle, prefix, clock, rita, apollo, cleo, otto, room, broadcast,
-        make_policy(rita, apollo, cleo, otto),
+async def remediation_world(build: Builder) -> Harness:
+    build.people("rita", "apollo", "cleo", "otto").channel("room", "war-room")
+    build.channel("broadcast", "incidents", members=["cleo"], bot_member=False)
+    ids = build.ids
+    return await (
+        build.kubernetes(scenario(), reconcile_interval=0.01)
+        .clock(ManualClock(datetime.now(UTC).replace(microsecond=0)))
+        .policy(make_policy(ids["rita"], ids["apollo"], ids["cleo"], ids["otto"]))
+        .playbooks(None)
+        .deps(kube_timeout_s=1.0, kube_attempts=2, remediation_poll_s=0.02)
+        .wait_for_jobs()
+        .start()
+    )
+
+
+async def declare(w: Harness, user: str, text: str) -> tuple[str, str]:
+    """`user` declares; everyone else joins the incident channel. (incident ID, channel)"""
+    incident_id, channel = await w.declare(user, text)
+    for person in (w.rita, w.apollo, w.otto):
+        await w.app.services.slack.invite(channel, [person])
+    return incident_id, channel
+
+
+def approval_cards(w: Harness, channel: str) -> list[dict[str, Any]]:
+    return [
+        m
+        for m in w.slack.messages(channel, include_replies=True)
+        if str(m.get("text", "")).startswith("🛠")
+    ]
+
+
+def approval_card(w: Harness, channel: str, index: int = -1) -> dict[str, Any]:
+    cards = approval_cards(w, channel)
+    assert cards, f"no remediation card in {channel}"
+    return cards[index]
+
+
+def approval_text(w: Harness, channel: str, index: int = -1) -> str:
+    return flatten(approval_card(w, channel, index).get("blocks") or [])
+
+
+async def card_shows(w: Harness, channel: str, fragment: str, limit_s: float = 10.0) -> None:
+    """Wait until the card (its text or its buttons) shows `fragment`: the card is edited
+    right after the record changes, so a test that saw the record must wait for it."""
+    await eventually(
+        lambda: fragment in str(approval_card(w, channel)),
+        limit_s,
+        f"{fragment!r} on the card; it shows: {approval_text(w, channel)}",
+    )
+
+
+async def click(w: Harness, user: str, channel: str, action_id: str, index: int = -1) -> None:
+    card = approval_card(w, channel, index)
+    await w.slack.click_button(user, channel, card["ts"], action_id)
+    await w.settle()
+
+
+async def record_of(w: Harness, remediation_id: str) -> Record:
+    assert w.app.remediation is not None
+    record = await w.app.remediation.records.get(remediation_id)
+    assert record is not None
+    return record
+
+
+async def until_state(
+    w: Harness, remediation_id: str, *states: State, limit_s: float = 10.0
+) -> Record:
+    deadline = asyncio.get_running_loop().time() + limit_s
+    while True:
+        record = await record_of(w, remediation_id)
+        if record.state in states:
+            return record
+        assert asyncio.get_running_loop().time() < deadline, f"{record.id} is {record.state}"
+        await asyncio.sleep(0.01)
+
+
+def writes(w: Harness, verb: str = "patch", path: str = "") -> list[Any]:
+    """Real (not dry-run) writes the cluster received."""
+    return [r for r in w.kube.requests.find(verb, path) if r.query.get("dryRun") != "All"]
+
+
+def deployment_of(w: Harness, name: str, namespace: str = NS) -> dict[str, Any]:
+    return w.kube.cluster.require("apps/v1", "Deployment", namespace, name)
+
+
+async def button_request(w: Harness, user: str, channel: str, value: dict[str, Any]) -> str:
+    """A message with a `remediation.request` button (as another part of the bot posts),
+    clicked by `user`; returns the message ts."""
+    from bot.blockkit import REMEDIATION_REQUEST, button
+
+    ts = await w.app.services.slack.post_message(
+        channel,
+        "Suggested fix",
+        [{"type": "actions", "elements": [
+            button("Restart", REMEDIATION_REQUEST, json.dumps(value))]}],
     )  # fmt: skip
-    await w.start()
-    yield w
-    for app in w.apps:
-        await app.stop()
+    await w.slack.click_button(user, channel, ts, REMEDIATION_REQUEST)
+    await w.settle()
+    return ts
