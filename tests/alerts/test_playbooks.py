@@ -6,6 +6,8 @@ import asyncio
 import json
 from typing import Any
 
+import pytest
+
 from bot import blockkit as blocks
 from bot.alerts import views as alert_blocks
 from bot.alerts.playbooks import JOB_KIND
@@ -45,6 +47,7 @@ async def settled(world: Harness, channel: str, parent_ts: str) -> list[dict[str
     return world.replies(channel, parent_ts)
 
 
+@pytest.mark.slow
 async def test_first_firing_runs_the_playbook_once_as_the_alert_pipeline(make_world) -> None:
     world = await make_world()
     memory = SHIPPED.by_name["memory-leak"]
@@ -94,6 +97,7 @@ async def test_first_firing_runs_the_playbook_once_as_the_alert_pipeline(make_wo
     )
 
 
+@pytest.mark.slow
 async def test_an_outage_mid_run_then_the_retry_adds_only_what_is_missing(make_world) -> None:
     """Slack refuses posts just after the run has started (500s, past the gateway's own tries):
     the job is tried again later, and the thread ends with every message exactly once."""
@@ -120,6 +124,7 @@ async def test_an_outage_mid_run_then_the_retry_adds_only_what_is_missing(make_w
     assert any("OOMKilled" in flat(m) for m in thread)  # and nothing lost: the pods result
 
 
+@pytest.mark.slow
 async def test_a_run_taken_over_after_it_finished_posts_nothing_again(make_world) -> None:
     """The lease ran out just as the job finished: another replica runs it again, and neither
     the thread nor the audit log (no diagnostic runs again) changes."""
@@ -136,6 +141,7 @@ async def test_a_run_taken_over_after_it_finished_posts_nothing_again(make_world
     assert await world.app.services.store.audit_log() == audit
 
 
+@pytest.mark.slow
 async def test_two_replicas_and_an_ha_pair_run_it_once(make_world) -> None:
     a = await make_world(instance="replica-a")
     b = await make_world(instance="replica-b")
@@ -153,6 +159,7 @@ async def test_two_replicas_and_an_ha_pair_run_it_once(make_world) -> None:
     assert sum("Next steps" in m.get("text", "") for m in thread) == 1
 
 
+@pytest.mark.slow
 async def test_run_playbook_runs_it_again_as_the_person_who_clicked(make_world) -> None:
     world = await make_world()
     example = SHIPPED.by_name["memory-leak"].example

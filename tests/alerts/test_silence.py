@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 
 from bot.alerts import views as alert_blocks
 from tests.alerts.alertmanager_process import free_port, running_alertmanager
@@ -37,6 +38,8 @@ def group_of(world: Harness) -> tuple[dict[str, Any], str]:
     return parent, group_id
 
 
+@pytest.mark.process
+@pytest.mark.slow
 async def test_silence_for_an_hour_through_the_real_alertmanager(
     make_world, tmp_path: Path
 ) -> None:

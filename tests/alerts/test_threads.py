@@ -7,6 +7,8 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from bot.alerts import views as alert_blocks
 from bot.sandbox.doubles.slack import SlackDouble
 from tests.harness import Builder, Harness
@@ -168,6 +170,7 @@ async def alert_bots(build: Callable[..., Builder]) -> Harness:
     )  # fmt: skip
 
 
+@pytest.mark.slow
 async def test_accepted_alerts_survive_a_restart(
     slack: SlackDouble, build: Callable[..., Builder]
 ) -> None:

@@ -345,6 +345,7 @@ async def test_a_mark_missed_while_down_is_posted_once_after_restart_labelled_la
     assert len(checklists(again, channel)) == 3
 
 
+@pytest.mark.slow
 async def test_a_checklist_whose_post_slack_made_but_could_not_confirm_is_not_posted_twice(
     start: Start, clock: ManualClock
 ) -> None:

@@ -147,6 +147,7 @@ async def test_double_faults_503_retried_then_partial_diagnose(
     assert len(double.requests.find(path="/apis/metrics.k8s.io/")) >= 2  # retried once
 
 
+@pytest.mark.slow
 async def test_double_hang_is_a_client_timeout(
     double: KubernetesDouble, gateway: KubeGateway
 ) -> None:

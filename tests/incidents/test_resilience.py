@@ -7,6 +7,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from bot import blockkit as blocks
 from bot.sandbox.doubles.slack import RateLimits, SlackDouble
 from tests.harness import SIGNING_SECRET, Builder, Harness, post_signed, settle_all
@@ -46,6 +48,8 @@ async def test_redelivery_to_two_replicas_declares_once(
         await h.close()
 
 
+@pytest.mark.process
+@pytest.mark.slow
 async def test_restart_keeps_incidents_cards_and_timeline_embedded_redis(
     build: Callable[..., Builder], tmp_path: Path
 ) -> None:
@@ -72,6 +76,7 @@ async def test_restart_keeps_incidents_cards_and_timeline_embedded_redis(
         await h.close()
 
 
+@pytest.mark.slow
 async def test_slack_outage_during_declare_is_told_and_finished_later(harness: Harness) -> None:
     h = harness
     h.slack.fail_next("conversations.create", times=10, status=503)
@@ -104,6 +109,7 @@ async def test_slack_refusal_is_explained_and_nothing_is_half_done(harness: Harn
     assert "Acknowledged" in h.card_text(channel)
 
 
+@pytest.mark.slow
 async def test_rate_limited_posts_are_retried_not_lost(build: Callable[..., Builder]) -> None:
     async with SlackDouble(
         signing_secret=SIGNING_SECRET, rate_limits=RateLimits.real(post_burst=2)

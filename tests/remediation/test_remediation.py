@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from bot.remediation import views as approval_blocks
 from bot.remediation.store import State
 from tests.harness import Harness, eventually
@@ -35,6 +37,7 @@ async def incident_with_request(w: Harness, text: str, severity: str = "P1") -> 
     return incident_id, channel
 
 
+@pytest.mark.slow
 async def test_restart_previewed_approved_by_the_commander_applied_once_and_verified(
     world: Harness,
 ) -> None:

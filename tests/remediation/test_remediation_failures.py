@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from bot.remediation import views as approval_blocks
 from bot.remediation.store import State
 from tests.harness import Harness, eventually
@@ -100,6 +102,7 @@ async def test_403_on_the_dry_run_is_told_to_the_requester_before_any_card(world
     assert not approval_cards(w, w.room)
 
 
+@pytest.mark.slow
 async def test_write_timeout_is_unknown_and_re_check_settles_it(world: Harness) -> None:
     w = world
     channel = await requested(w, "scale task-service 5")
@@ -115,6 +118,7 @@ async def test_write_timeout_is_unknown_and_re_check_settles_it(world: Harness) 
     assert deployment_of(w, "task-service")["spec"]["replicas"] == 3
 
 
+@pytest.mark.slow
 async def test_rollout_not_settled_in_time_is_unknown_then_re_check_reports_success(
     world: Harness,
 ) -> None:

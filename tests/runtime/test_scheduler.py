@@ -212,6 +212,7 @@ async def test_temporary_failures_are_retried_with_backoff(
     assert attempts == [0.0, 30.0, 60.0]
 
 
+@pytest.mark.slow
 async def test_an_idle_scheduler_with_many_future_jobs_sleeps(queue: JobQueue) -> None:
     clock = SystemClock()
     base = clock.now().timestamp() + 86_400

@@ -25,6 +25,7 @@ def persona(sandbox: Sandbox, handle: str) -> str:
     return next(u for u, p in sandbox.people.items() if p.handle == handle)
 
 
+@pytest.mark.slow
 async def test_drill_report_shows_the_scripted_team_timings(sandbox: Sandbox) -> None:
     run = start_drill(sandbox, load_drill("checkout-rollout"))
     slack, clock = sandbox.slack, sandbox.clock
