@@ -35,7 +35,8 @@ from bot.incident import (
 )
 from bot.incidents import messages, report
 from bot.incidents import views as blocks
-from bot.store.store import Store, new_incident
+from bot.store.incidents import new_incident
+from bot.store.store import Store
 
 log = logging.getLogger(__name__)
 
