@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from bot.checklists.reminders import parse_duration
+from bot.durations import parse_duration
 from bot.errors import ConfigurationError, FirelineError
 from bot.incident import Incident
 from bot.sandbox import scorecard
@@ -77,7 +77,7 @@ class Step(_Strict):
 
     @property
     def seconds(self) -> float:
-        return parse_duration(self.at)
+        return parse_duration(self.at).total_seconds()
 
 
 class Drill(_Strict):
@@ -91,7 +91,7 @@ class Drill(_Strict):
     """Target times from the alert: declare, acknowledge, diagnose, mitigate."""
 
     def target_seconds(self) -> dict[str, float]:
-        return {k: parse_duration(v) for k, v in self.targets.items()}
+        return {k: parse_duration(v).total_seconds() for k, v in self.targets.items()}
 
 
 def available() -> list[str]:
@@ -191,7 +191,7 @@ class DrillRun:
                     self._changed()
             else:
                 incident = await store.get(incident.id)
-            over = (clock.now() - self.started).total_seconds() >= ends_after
+            over = clock.now() - self.started >= ends_after
             if incident is not None and (incident.resolved_at is not None or over):
                 await self.finish(incident)
             elif over:
