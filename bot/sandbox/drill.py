@@ -15,7 +15,6 @@ import asyncio
 import logging
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -25,11 +24,9 @@ from bot.errors import ConfigurationError, FirelineError
 from bot.incident import Incident
 from bot.sandbox import scorecard
 from bot.sandbox.doubles.kubernetes import add_logs, deployment_pods, mark_oom_killed
+from bot.sandbox.live import LiveSandbox
 from bot.sandbox.people import NAMESPACE
 from bot.services import Services
-
-if TYPE_CHECKING:
-    from bot.sandbox.world import Sandbox
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +109,7 @@ def load_drill(name: str, directory: Path = DRILLS) -> Drill:
 class DrillRun:
     """One drill being played in a sandbox: its script, then its score."""
 
-    def __init__(self, sandbox: Sandbox, drill: Drill) -> None:
+    def __init__(self, sandbox: LiveSandbox, drill: Drill) -> None:
         self.sandbox = sandbox
         self.drill = drill
         self.started: datetime = sandbox.clock.now()
@@ -244,7 +241,7 @@ class DrillRun:
             self.sandbox.changes.bump()
 
 
-def start_drill(sandbox: Sandbox, drill: Drill) -> DrillRun:
+def start_drill(sandbox: LiveSandbox, drill: Drill) -> DrillRun:
     """Start `drill` in a running sandbox: the script and the watcher run until it stops."""
     assert sandbox.app is not None
     run = DrillRun(sandbox, drill)
