@@ -100,8 +100,9 @@ async def test_what_decide_raises_stops_the_loop_and_writes_nothing(
 async def test_any_other_redis_failure_is_unavailable(redis_server: Redis, prefix: str) -> None:
     key = f"{prefix}cas"
     await redis_server.rpush(key, "not a string")  # GET answers WRONGTYPE
-    with pytest.raises(Unavailable, match="WRONGTYPE"):
+    with pytest.raises(Unavailable) as raised:
         await compare_and_set(redis_server, key, lambda raw: Decision(raw), gave_up="no")
+    assert isinstance(raised.value.__cause__, redis.exceptions.ResponseError)
 
 
 # --- the incident store uses it (the remediation store too: tests/e2e/test_remediation*) ---
@@ -129,5 +130,6 @@ async def test_incident_changes_go_through_it(
 
     await redis_server.delete(key)
     await redis_server.rpush(key, "not an incident")
-    with pytest.raises(Unavailable):
+    with pytest.raises(Unavailable) as raised:
         await store.mutate(incident.id, note)
+    assert isinstance(raised.value.__cause__, redis.exceptions.ResponseError)
