@@ -204,10 +204,10 @@ class Fireline:
             deps.clock,
             self.scheduler,
             load_checklists(settings.checklists_file),
-            ReminderPolicy.parse(
-                ack_deadlines=settings.ack_deadlines,
+            ReminderPolicy(
+                ack_deadline=settings.ack_deadlines,
                 escalate_after=settings.ack_escalate_after,
-                update_reminders=settings.update_reminders,
+                update_every=settings.update_reminders,
                 oncall=settings.oncall_groups,
             ),
             broadcast_channel=settings.broadcast_channel,

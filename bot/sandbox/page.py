@@ -16,14 +16,13 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 
 from bot.sandbox.doubles.slack import SlackError
-
-if TYPE_CHECKING:
-    from bot.sandbox.world import Sandbox
+from bot.sandbox.live import Changes, LiveSandbox
+from bot.sandbox.state import snapshot
 
 STATIC = Path(__file__).parent / "static"
 ASSETS = {"app.js": "text/javascript", "app.css": "text/css"}
@@ -32,46 +31,11 @@ COALESCE_S = 0.05
 COMMANDS = ("/incident",)
 
 
-class Changes:
-    """A revision number bumped on every change, and a way to wait for the next one."""
-
-    def __init__(self) -> None:
-        self.revision = 0
-        self._waiters: set[asyncio.Future[None]] = set()
-        self._loop: asyncio.AbstractEventLoop | None = None
-
-    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop = loop
-
-    def bump(self) -> None:
-        """Safe from any thread (the Slack double may serve from its own)."""
-        if self._loop is not None:
-            self._loop.call_soon_threadsafe(self._bump)
-
-    def _bump(self) -> None:
-        self.revision += 1
-        for waiter in self._waiters:
-            if not waiter.done():
-                waiter.set_result(None)
-        self._waiters.clear()
-
-    async def wait(self, seen: int, limit_s: float) -> int:
-        if self.revision == seen:
-            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            self._waiters.add(waiter)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(waiter, limit_s)
-            self._waiters.discard(waiter)
-        return self.revision
-
-
 class BadRequest(Exception):
     """What the page sent cannot be done; the message says why."""
 
 
-def page_routes(sandbox: Sandbox) -> list[web.RouteDef]:
-    from bot.sandbox.state import snapshot
-
+def page_routes(sandbox: LiveSandbox) -> list[web.RouteDef]:
     changes = Changes()
     sandbox.changes = changes
     sandbox.slack.on_call(lambda _record: changes.bump())
