@@ -287,10 +287,13 @@ def raise_if_cancelled() -> None:
 
 
 def redis_unavailable(exc: RedisError) -> Unavailable:
-    """The Fireline error for a failed Redis call (or CancelledError, if that is what it was)."""
+    """The Fireline error for a failed Redis call (or CancelledError, if that is what it was).
+
+    Its message reaches people in Slack, so it says what failed, not where: redis-py's text
+    names the host and port ("Error 111 connecting to 10.0.0.5:6379"). The log keeps that."""
     raise_if_cancelled()
-    detail = f": {exc}" if str(exc) else ""
-    return Unavailable(f"Redis did not answer: {type(exc).__name__}{detail}")
+    log.warning("Redis call failed: %s: %s", type(exc).__name__, exc)
+    return Unavailable(f"Redis did not answer ({type(exc).__name__})")
 
 
 class Store:
