@@ -62,7 +62,7 @@ from bot.services import Services
 from bot.settings import Settings
 from bot.store.server import RedisHandle, connect
 from bot.store.store import Store
-from handlers.http import alert_routes, routes
+from handlers.http import MAX_REQUEST_BODY, alert_routes, routes
 
 log = logging.getLogger(__name__)
 
@@ -255,8 +255,10 @@ class Fireline:
             process_before_response=False,
         )
         handlers.register(self.bolt, self.services)
-        self.web = web.Application(client_max_size=2 * 1024 * 1024)
-        self.web.add_routes(routes(self.bolt, self.readiness, self.services.inflight))
+        self.web = web.Application(client_max_size=MAX_REQUEST_BODY)
+        self.web.add_routes(
+            routes(self.bolt, self.readiness, self.services.inflight, settings.slack_signing_secret)
+        )
         self.web.add_routes(alert_routes(self.services.alerts, settings.webhook_token))
         self._runner: web.AppRunner | None = None
         self._socket: AsyncSocketModeHandler | None = None

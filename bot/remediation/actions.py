@@ -24,7 +24,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, Field
 
-from bot.actions.base import KUBE_FLAGS, KubeParams, TypedAction
+from bot.actions.base import KUBE_FLAGS, KubeParams, ObjectName, TypedAction
 from bot.actions.kubernetes import get_pod, match_labels_selector, resolve_deployment
 from bot.errors import NotFound, UsageError
 from bot.gateways.kubernetes import KubeGateway, Obj
@@ -106,7 +106,7 @@ class Remediation(TypedAction[KubeParams], ABC):
 class DeploymentParams(KubeParams):
     positional: ClassVar[tuple[str, ...]] = ("deployment",)
 
-    deployment: str
+    deployment: ObjectName
     """The deployment to change."""
 
 
@@ -127,7 +127,7 @@ class RollbackParams(DeploymentParams):
 class PodParams(KubeParams):
     positional = ("pod",)
 
-    pod: str
+    pod: ObjectName
     """The pod to delete (its controller starts a replacement)."""
 
 

@@ -9,6 +9,7 @@ what it was.
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any, cast
 
 from redis.asyncio import Redis
@@ -16,6 +17,8 @@ from redis.exceptions import RedisError
 
 from bot.errors import Unavailable
 from bot.store.keys import Keys
+
+log = logging.getLogger(__name__)
 
 
 def raise_if_cancelled() -> None:
@@ -30,10 +33,13 @@ def raise_if_cancelled() -> None:
 
 
 def redis_unavailable(exc: RedisError) -> Unavailable:
-    """The Fireline error for a failed Redis call (or CancelledError, if that is what it was)."""
+    """The Fireline error for a failed Redis call (or CancelledError, if that is what it was).
+
+    Its message reaches people in Slack, so it says what failed, not where: redis-py's text
+    names the host and port ("Error 111 connecting to 10.0.0.5:6379"). The log keeps that."""
     raise_if_cancelled()
-    detail = f": {exc}" if str(exc) else ""
-    return Unavailable(f"Redis did not answer: {type(exc).__name__}{detail}")
+    log.warning("Redis call failed: %s: %s", type(exc).__name__, exc)
+    return Unavailable(f"Redis did not answer ({type(exc).__name__})")
 
 
 def text(value: Any) -> str:
