@@ -25,7 +25,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError, WatchError
 
 from bot.errors import ConcurrentModification
-from bot.remediation.actions import Plan
+from bot.remediation.actions.base import Plan
 from bot.store.store import Keys, redis_unavailable
 
 MAX_ATTEMPTS = 50
