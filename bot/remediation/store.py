@@ -23,7 +23,7 @@ from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 from redis.exceptions import RedisError
 
-from bot.remediation.actions import Plan
+from bot.remediation.actions.base import Plan
 from bot.store.calls import redis_unavailable
 from bot.store.cas import Decision, compare_and_set
 from bot.store.keys import Keys
