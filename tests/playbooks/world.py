@@ -13,12 +13,15 @@ from bot.playbooks.models import Example, Playbooks
 from bot.policy.alerts import AlertPolicy, AlertRoute
 from bot.policy.models import Cluster, Policy, RoleGrant
 from bot.policy.remediation import RemediationPolicy
+from bot.remediation.actions import default_remediations
 from bot.sandbox.doubles.kubernetes import Cluster as KubeCluster
 from bot.sandbox.doubles.kubernetes import ManualClock, Timing, orion_prod
 from bot.settings import DEFAULT_PLAYBOOKS_DIR
 from tests.harness import Builder, Harness
 
-SHIPPED = load_playbooks(DEFAULT_PLAYBOOKS_DIR, params_models(default_actions()))
+SHIPPED = load_playbooks(
+    DEFAULT_PLAYBOOKS_DIR, params_models(default_actions(), default_remediations())
+)
 READS = ("pods", "describe", "events", "top", "rollout-history", "hpa", "endpoints")
 
 

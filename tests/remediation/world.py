@@ -18,7 +18,8 @@ from typing import Any
 
 from bot.policy.models import ALL_ACTIONS, Policy, RoleGrant
 from bot.policy.models import Cluster as PolicyCluster
-from bot.policy.remediation import REMEDIATIONS, RemediationPolicy, RemediationRule, SelfApproval
+from bot.policy.remediation import RemediationPolicy, RemediationRule, SelfApproval
+from bot.remediation.actions import default_remediations
 from bot.remediation.store import Record, State
 from bot.sandbox.doubles.kubernetes import Cluster, Timing, add_deployment, orion_prod
 from tests.clock import ManualClock
@@ -42,7 +43,7 @@ def remediation_policy(**overrides: Any) -> RemediationPolicy:
         "frozen_namespaces": ("orion-frozen",),
         "expiry_minutes": 15,
         "verify_timeout_s": 3,
-        "actions": dict.fromkeys(REMEDIATIONS, rule),
+        "actions": dict.fromkeys((r.name for r in default_remediations()), rule),
     }
     values.update(overrides)
     return RemediationPolicy(**values)
