@@ -343,9 +343,14 @@ async def test_socket_mode_delivery_to_bolt_handler() -> None:
             [eph] = d.ephemerals(user_id=alice)
             assert eph.text == "Declared: cache down"
             await d.click_button(alice, cid, eph.ts, "ack_incident")
+            await eventually(
+                lambda: any("Acknowledged" in (e.text or "") for e in d.ephemerals(user_id=alice)),
+                what="the respond() replacement",
+            )
             assert d.ephemerals(user_id=alice)[0].text == f"Acknowledged by <@{alice}>"
             ts = (await client.chat_postMessage(channel=cid, text="x"))["ts"]
             await d.add_reaction_as_user(alice, cid, ts, "eyes")
+            await eventually(lambda: seen.events, what="the event listener")
             assert seen.events[0]["reaction"] == "eyes"
             kinds = [e["type"] for e in d.socket_envelopes]
             assert kinds == ["slash_commands", "interactive", "events_api"]
