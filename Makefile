@@ -30,7 +30,7 @@ test: $(STAMP)
 	./scripts/ensure-services
 	$(BIN)/python -m pytest -q
 
-# The fast subset while working (about a minute): no slow, browser or process tests.
+# The fast subset while working (a third of the time): no slow, browser or process tests.
 .PHONY: test-fast
 test-fast: $(STAMP)
 	./scripts/ensure-services
