@@ -7,12 +7,13 @@ and resourceVersion preconditions (stale -> 409 Conflict).
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from bot.sandbox.doubles.kubernetes.clock import format_time
 from bot.sandbox.doubles.kubernetes.errors import ApiError, bad_request, conflict, invalid
 from bot.sandbox.doubles.kubernetes.patch import apply_patch
+from bot.sandbox.doubles.kubernetes.pods import terminate
 from bot.sandbox.doubles.kubernetes.resources import ResourceType
 from bot.sandbox.doubles.kubernetes.selectors import label_selector_matches, selector_string
 from bot.sandbox.doubles.kubernetes.store import Cluster, Obj
@@ -136,10 +137,13 @@ def patch(
     body: Any,
     content_type: str,
     dry_run: bool,
+    check: Callable[[Obj], object] | None = None,
 ) -> Obj:
     with cluster.lock:
         stored = cluster.require(resource.api_version, resource.kind, namespace, name)
         patched = apply_patch(stored, body, content_type)
+        if check is not None:
+            check(patched)
         _check_version(resource, stored, patched.get("metadata", {}).get("resourceVersion"))
         for field in ("name", "namespace", "uid"):
             if patched.get("metadata", {}).get(field) != stored["metadata"].get(field):
@@ -157,7 +161,13 @@ def patch(
 
 
 def delete(
-    cluster: Cluster, resource: ResourceType, namespace: str, name: str, body: Any, dry_run: bool
+    cluster: Cluster,
+    resource: ResourceType,
+    namespace: str,
+    name: str,
+    body: Any,
+    dry_run: bool,
+    query_grace: int | None = None,
 ) -> Obj:
     with cluster.lock:
         stored = cluster.require(resource.api_version, resource.kind, namespace, name)
@@ -170,9 +180,14 @@ def delete(
                 f"UID in object meta: {stored['metadata']['uid']}",
                 "Conflict",
             )
-        grace = 30
+        grace: int | None = None
         if isinstance(body, dict) and body.get("gracePeriodSeconds") is not None:
             grace = int(body["gracePeriodSeconds"])
+        if query_grace is not None:
+            grace = query_grace
+        if resource.kind == "Pod":
+            return terminate(cluster, stored, grace, dry_run=dry_run)
+        grace = 0 if grace is None else grace
         result = copy.deepcopy(stored)
         result["metadata"]["deletionTimestamp"] = format_time(cluster.now())
         result["metadata"]["deletionGracePeriodSeconds"] = grace
@@ -233,3 +248,27 @@ def write_scale(
             )
         deployment["spec"]["replicas"] = replicas
         return scale_of(cluster.update(deployment, dry_run=dry_run))
+
+
+# -- authorization.k8s.io/v1 SelfSubjectAccessReview ---------------------------------------------
+def access_review(body: Any) -> Obj:
+    """`kubectl auth can-i`: the double authorises everything its token can do (everything)."""
+    if not isinstance(body, dict) or not isinstance(body.get("spec"), dict):
+        raise bad_request("SelfSubjectAccessReview: spec is required")
+    spec = body["spec"]
+    if not spec.get("resourceAttributes") and not spec.get("nonResourceAttributes"):
+        raise invalid(
+            "SelfSubjectAccessReview",
+            "",
+            "authorization.k8s.io",
+            "spec.resourceAttributes",
+            "Invalid value: null: exactly one of nonResourceAttributes or resourceAttributes "
+            "must be specified",
+        )
+    return {
+        "kind": "SelfSubjectAccessReview",
+        "apiVersion": "authorization.k8s.io/v1",
+        "metadata": {},
+        "spec": spec,
+        "status": {"allowed": True, "reason": "the Kubernetes double allows every request"},
+    }
