@@ -277,14 +277,10 @@ def _rollout(cluster: Cluster, deployment: Obj, now: datetime) -> None:
     else:
         old_total = sum(rs["spec"]["replicas"] for rs in active_old)
         if new_count < desired and new_count + old_total < desired + surge:
-            new["spec"]["replicas"] = new_count + 1
+            new["spec"]["replicas"] = new_count = new_count + 1
             changed = True
-        ready_new = sum(1 for p in _pods_of(cluster, new) if is_ready(p))
-        ready_old = sum(1 for rs in active_old for p in _pods_of(cluster, rs) if is_ready(p))
-        victim = min(active_old, key=revision_of)
-        victim_ready = any(is_ready(p) for p in _pods_of(cluster, victim))
-        floor = desired - max_unavailable
-        if not victim_ready or ready_new + ready_old - 1 >= floor or ready_new >= desired:
+        victim = _scale_down_victim(cluster, new, active_old, desired - max_unavailable)
+        if victim is not None:
             victim["spec"]["replicas"] -= 1
             cluster.update(victim)
             changed = True
@@ -292,6 +288,29 @@ def _rollout(cluster: Cluster, deployment: Obj, now: datetime) -> None:
         new["metadata"]["annotations"][DESIRED] = str(desired)
         cluster.update(new)
         cluster.rollout_next_step[key] = now + timedelta(seconds=cluster.timing.rollout_step)
+
+
+def _available(cluster: Cluster, replica_set: Obj) -> int:
+    return sum(1 for p in _pods_of(cluster, replica_set) if is_ready(p))
+
+
+def _scale_down_victim(
+    cluster: Cluster, new: Obj, old: list[Obj], min_available: int
+) -> Obj | None:
+    """The old ReplicaSet to scale down by one, as reconcileOldReplicaSets chooses: nothing
+    while that would leave fewer than `min_available` pods available (counting the new
+    ReplicaSet's unavailable pods against the budget); unhealthy old pods go first, then the
+    oldest revision's."""
+    new_unavailable = int(new["spec"].get("replicas", 0)) - _available(cluster, new)
+    all_count = int(new["spec"].get("replicas", 0)) + sum(rs["spec"]["replicas"] for rs in old)
+    if all_count - min_available - new_unavailable <= 0:
+        return None
+    by_age = sorted(old, key=revision_of)
+    for replica_set in by_age:
+        if replica_set["spec"]["replicas"] > _available(cluster, replica_set):
+            return replica_set
+    available = _available(cluster, new) + sum(_available(cluster, rs) for rs in old)
+    return by_age[0] if available > min_available else None
 
 
 def _sync_replica_set(cluster: Cluster, replica_set: Obj, now: datetime) -> None:
