@@ -12,7 +12,6 @@ same definitions: an unknown field is a 400, as the API server answers.
 
 from __future__ import annotations
 
-import copy
 import functools
 import hashlib
 import json
@@ -245,15 +244,16 @@ def v3_index() -> dict[str, Any]:
     return {"paths": entries}
 
 
-# -- strict field validation ------------------------------------------------------------------
-def unknown_fields(obj: Any, definition: str) -> list[str]:
-    """Fields of `obj` its schema does not declare, as `spec.template.spec.foo` paths."""
+# -- field validation -------------------------------------------------------------------------
+def unknown_fields(obj: Any, definition: str, *, prune: bool = False) -> list[str]:
+    """Fields of `obj` its schema does not declare, as `spec.template.spec.foo` paths; with
+    `prune`, also removed from `obj` (as decoding into the API's Go types drops them)."""
     found: list[str] = []
-    _walk(obj, definitions().get(definition, {}), "", found)
+    _walk(obj, definitions().get(definition, {}), "", found, prune)
     return found
 
 
-def _walk(value: Any, schema: Schema, path: str, found: list[str]) -> None:
+def _walk(value: Any, schema: Schema, path: str, found: list[str], prune: bool) -> None:
     defs = definitions()
     while "$ref" in schema or "allOf" in schema:
         ref = schema.get("$ref") or schema["allOf"][0]["$ref"]
@@ -261,27 +261,30 @@ def _walk(value: Any, schema: Schema, path: str, found: list[str]) -> None:
     if isinstance(value, dict):
         properties = schema.get("properties")
         extra = schema.get("additionalProperties")
-        for key, item in value.items():
+        for key, item in list(value.items()):
             where = f"{path}.{key}" if path else key
             if properties is not None and key in properties:
-                _walk(item, properties[key], where, found)
+                _walk(item, properties[key], where, found, prune)
             elif isinstance(extra, dict):
-                _walk(item, extra, where, found)
+                _walk(item, extra, where, found, prune)
             elif properties is not None and extra is None:
                 found.append(where)
+                if prune:
+                    del value[key]
     elif isinstance(value, list) and isinstance(schema.get("items"), dict):
         for index, item in enumerate(value):
-            _walk(item, schema["items"], f"{path}[{index}]", found)
+            _walk(item, schema["items"], f"{path}[{index}]", found, prune)
 
 
 def check_fields(obj: Any, resource: ResourceType, directive: str | None) -> list[str]:
-    """Apply `fieldValidation`: Strict rejects unknown fields with the API server's 400; Warn
-    (the default) returns them as warnings for the response's Warning headers."""
+    """Apply `fieldValidation` to an object about to be stored, as the API server does:
+    Strict rejects unknown fields with its 400; Warn (the default) and Ignore drop them (Go
+    types have nowhere to keep them), Warn returning them for the response's Warning header."""
     definition = definition_of(resource.group, resource.version, resource.kind)
-    if directive == "Ignore" or definition is None or not isinstance(obj, dict):
+    if definition is None or not isinstance(obj, dict):
         return []
-    unknown = unknown_fields(copy.deepcopy(obj), definition)
-    if not unknown:
+    unknown = unknown_fields(obj, definition, prune=directive != "Strict")
+    if not unknown or directive == "Ignore":
         return []
     if directive == "Strict":
         fields = ", ".join(f'unknown field "{path}"' for path in unknown)

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Mapping
+from datetime import timedelta
 from typing import Any
 
+from bot.sandbox.doubles.kubernetes import defaults
 from bot.sandbox.doubles.kubernetes.clock import format_time
 from bot.sandbox.doubles.kubernetes.errors import ApiError, bad_request, conflict, invalid
 from bot.sandbox.doubles.kubernetes.patch import apply_patch
-from bot.sandbox.doubles.kubernetes.pods import terminate
+from bot.sandbox.doubles.kubernetes.pods import new_pod, terminate
 from bot.sandbox.doubles.kubernetes.resources import ResourceType
 from bot.sandbox.doubles.kubernetes.selectors import label_selector_matches, selector_string
 from bot.sandbox.doubles.kubernetes.store import Cluster, Obj
@@ -95,8 +97,27 @@ def create(
     meta = obj.setdefault("metadata", {})
     if "name" not in meta and "generateName" in meta:
         meta["name"] = meta["generateName"] + cluster.random_suffix()
+    meta.pop("creationTimestamp", None)  # kubectl sends null; the server sets it
+    defaults.on_create(cluster, obj)
     validate(resource, obj)
+    if resource.kind == "Pod" and not obj.get("status"):
+        return _schedule(cluster, obj, dry_run)
     return cluster.create(obj, dry_run=dry_run)
+
+
+def _schedule(cluster: Cluster, obj: Obj, dry_run: bool) -> Obj:
+    """A pod created on its own (`kubectl run`): bound to a node, Ready once started."""
+    with cluster.lock:
+        meta = obj["metadata"]
+        template = {"metadata": meta, "spec": obj["spec"]}
+        pod = new_pod(cluster, meta["namespace"], meta["name"], template, ready=False)
+        pod["metadata"] = {**pod["metadata"], **meta}
+        pod["metadata"].pop("creationTimestamp", None)
+        stored = cluster.create(pod, dry_run=dry_run)
+        if not dry_run:
+            key = (meta["namespace"], meta["name"])
+            cluster.pod_ready_at[key] = cluster.now() + timedelta(seconds=cluster.timing.pod_ready)
+        return stored
 
 
 def _keep_status(stored: Obj, updated: Obj) -> Obj:
