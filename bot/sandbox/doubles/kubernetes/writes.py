@@ -214,7 +214,25 @@ def delete(
         result["metadata"]["deletionGracePeriodSeconds"] = grace
         if not dry_run:
             cluster.delete(resource.api_version, resource.kind, namespace, name)
+            policy = body.get("propagationPolicy") if isinstance(body, dict) else None
+            if policy != "Orphan":
+                _collect_garbage(cluster, namespace, stored["metadata"]["uid"])
         return result
+
+
+def _collect_garbage(cluster: Cluster, namespace: str, owner_uid: str) -> None:
+    """What the garbage collector does after a cascading delete: the owner's dependents go
+    too (ReplicaSets of a Deployment, pods of a ReplicaSet, gracefully)."""
+    for kind, api_version in (("ReplicaSet", "apps/v1"), ("Pod", "v1")):
+        for obj in cluster.list(api_version, kind, namespace):
+            refs = obj["metadata"].get("ownerReferences") or []
+            if not any(ref.get("uid") == owner_uid for ref in refs):
+                continue
+            if kind == "Pod":
+                terminate(cluster, obj)
+            else:
+                cluster.delete(api_version, kind, namespace, obj["metadata"]["name"])
+                _collect_garbage(cluster, namespace, obj["metadata"]["uid"])
 
 
 # -- deployments/scale (autoscaling/v1 Scale) ------------------------------------------------

@@ -334,3 +334,20 @@ def test_strict_field_validation_rejects_unknown_fields(http, orion):
 
 def test_http_client_is_plain(http: httpx.Client, orion):
     assert http.get("/version").json()["gitVersion"] == "v1.37.0"
+
+
+def test_deleting_a_deployment_cascades_unless_orphaned(http, orion, clock: ManualClock):
+    http.request("DELETE", f"{APPS}/deployments/payments", json={"propagationPolicy": "Background"})
+    assert (
+        http.get(f"{APPS}/replicasets", params={"labelSelector": "app=payments"}).json()["items"]
+        == []
+    )
+    pods = rows(table(http, f"{NS}/pods", labelSelector="app=payments"))
+    assert {p["Status"] for p in pods.values()} == {"Terminating"}
+    clock.advance(1)
+    assert wait_for(
+        lambda: not http.get(f"{NS}/pods", params={"labelSelector": "app=payments"}).json()["items"]
+    )
+    http.request("DELETE", f"{APPS}/deployments/search", json={"propagationPolicy": "Orphan"})
+    orphans = http.get(f"{APPS}/replicasets", params={"labelSelector": "app=search"}).json()
+    assert len(orphans["items"]) == 1
