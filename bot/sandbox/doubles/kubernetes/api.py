@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import json
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -19,6 +17,7 @@ from bot.sandbox.doubles.kubernetes import (
     discovery,
     openapi,
     openapi_v2,
+    paging,
     protobuf,
     tables,
     watch,
@@ -133,29 +132,6 @@ def _json_response(
     response = web.Response(body=orjson.dumps(body), status=status, headers=headers)
     response.headers["Content-Type"] = content_type
     return response
-
-
-def _continue_token(resource_version: str, start: str) -> str:
-    """A continue token shaped as the API server's: base64 of the version and the next key."""
-    raw = json.dumps({"v": "meta.k8s.io/v1", "rv": int(resource_version), "start": start})
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def _continue_start(token: str) -> str:
-    try:
-        data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-        start = data["start"]
-        if data.get("v") != "meta.k8s.io/v1" or not isinstance(start, str):
-            raise ValueError(start)
-    except (ValueError, KeyError, TypeError, binascii.Error):
-        raise ApiError(400, "continue key is not valid: incorrect encoded start resourceVersion"
-                       " (version meta.k8s.io/v1)") from None  # fmt: skip
-    return start
-
-
-def _object_key(obj: Obj) -> str:
-    meta = obj["metadata"]
-    return f"{meta.get('namespace', '')}/{meta['name']}"
 
 
 READ_VERBS = frozenset({"get", "list", "watch"})
@@ -290,7 +266,7 @@ class Api:
     ) -> web.Response:
         for item in items:
             self._serve(item)
-        items, metadata = self._page(items, query)
+        items, metadata = paging.page(items, query, self.cluster.resource_version)
         media = tables.wants_table(request.headers.get("Accept", ""))
         if media is not None:
             table = tables.table(
@@ -311,26 +287,6 @@ class Api:
         }
         self._serve(body)
         return _json_response(body)
-
-    def _page(self, items: list[Obj], query: Mapping[str, str]) -> tuple[list[Obj], Obj]:
-        """`limit` and `continue`: at most `limit` items from the continue token's key on, and a
-        token for the rest (the double continues from the current state, not a snapshot)."""
-        metadata: Obj = {"resourceVersion": self.cluster.resource_version}
-        if query.get("continue"):
-            start = _continue_start(query["continue"])
-            items = [item for item in items if _object_key(item) >= start]
-        try:
-            limit = int(query.get("limit") or 0)
-        except ValueError:
-            raise bad_request(f"limit: Invalid value: {query['limit']!r}") from None
-        if 0 < limit < len(items):
-            rest = len(items) - limit
-            items = items[:limit]
-            metadata["continue"] = _continue_token(
-                metadata["resourceVersion"], _object_key(items[-1]) + "\x00"
-            )
-            metadata["remainingItemCount"] = rest
-        return items, metadata
 
     # -- dispatch ----------------------------------------------------------------------
     def _dispatch(
