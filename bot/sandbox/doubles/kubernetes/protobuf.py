@@ -192,11 +192,16 @@ def decode(body: bytes) -> dict[str, Any]:
     """A Kubernetes protobuf body as the JSON object it encodes."""
     if not body.startswith(MAGIC):
         raise cannot_decode("no Kubernetes protobuf envelope")
-    unknown = decode_message("Unknown", body[len(MAGIC) :])
-    type_meta = unknown.get("typeMeta", {})
-    api_version, kind = type_meta.get("apiVersion", ""), type_meta.get("kind", "")
-    message = TOP_LEVEL.get((api_version, kind))
-    if message is None:
-        raise cannot_decode(f"{api_version} {kind} cannot be decoded from protobuf by the double")
-    obj = decode_message(message, unknown.get("raw", b""))
+    try:
+        unknown = decode_message("Unknown", body[len(MAGIC) :])
+        type_meta = unknown.get("typeMeta", {})
+        api_version, kind = type_meta.get("apiVersion", ""), type_meta.get("kind", "")
+        message = TOP_LEVEL.get((api_version, kind))
+        if message is None:
+            raise cannot_decode(
+                f"{api_version} {kind} cannot be decoded from protobuf by the double"
+            )
+        obj = decode_message(message, unknown.get("raw", b""))
+    except (ValueError, TypeError) as error:  # not UTF-8 where a string is, a map of garbage
+        raise cannot_decode(f"malformed protobuf ({error})") from None
     return {"apiVersion": api_version, "kind": kind, **obj}

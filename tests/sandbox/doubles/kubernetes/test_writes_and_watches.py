@@ -259,6 +259,11 @@ def test_protobuf_the_double_cannot_decode_is_a_415(http, orion):
         "/api/v1/namespaces", content=namespace, headers={"Content-Type": protobuf.MEDIA}
     )
     assert unknown_field.status_code == 415
+    garbage = _envelope("v1", "Namespace", _field(1, _field(1, b"\xff\xfe")))
+    malformed = http.post(
+        "/api/v1/namespaces", content=garbage, headers={"Content-Type": protobuf.MEDIA}
+    )
+    assert malformed.status_code == 415 and "malformed protobuf" in malformed.json()["message"]
 
 
 # -- OpenAPI and field validation -------------------------------------------------------------
