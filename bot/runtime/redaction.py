@@ -16,12 +16,13 @@ never scans far past its own end). Rules apply in order, the widest first: a PEM
 leave a piece that no rule recognises. One combined search decides first whether any rule can
 match at all, so a clean line costs one pass.
 
-Large texts (a pod's logs, up to 1 MB) are redacted with `redact_async`, off the event loop.
+Linear is not free: a megabyte built to match a rule every few bytes takes about a second. A
+caller with a large text (the logs action: a pod's log, up to 1 MB) redacts it in a worker
+thread; the logging filter cuts a record to 64 KiB first.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -29,8 +30,6 @@ from bot.runtime.patterns import Match, Pattern, linear
 
 REDACTED = "[redacted]"
 _REDACTED = REDACTED.encode()
-# Below this many characters redaction is quicker than the hop to a thread.
-INLINE_LIMIT = 16 * 1024
 
 # Key names that say "the value is a secret", in `key=value`, `key: value`, JSON and YAML.
 _SECRET_KEY = (
@@ -158,7 +157,7 @@ _ANY = linear("|".join(f"(?:{r.pattern.source})" for r in RULES), capture=False)
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
     """`text` with every secret replaced by `[redacted]`; `secrets` are exact values to remove
-    too (the configured tokens). Linear in `len(text)`; see `redact_async` for large texts."""
+    too (the configured tokens). Linear in `len(text)`."""
     for secret in secrets:
         if secret:
             text = text.replace(secret, REDACTED)
@@ -170,10 +169,3 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
     for rule in RULES:
         data = rule.pattern.sub(rule.replace, data)
     return data.decode("utf-8", "surrogatepass")
-
-
-async def redact_async(text: str, secrets: Iterable[str] = ()) -> str:
-    """`redact`, in a worker thread when the text is large, so the event loop keeps serving."""
-    if len(text) <= INLINE_LIMIT:
-        return redact(text, secrets)
-    return await asyncio.to_thread(redact, text, tuple(secrets))

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from bot.runtime import redaction
 from bot.runtime.patterns import Pattern
-from bot.runtime.redaction import REDACTED, redact, redact_async
+from bot.runtime.redaction import REDACTED, redact
 
 CORPUS_FILE = Path(__file__).parent / "data" / "secrets.jsonl"
 
@@ -112,24 +112,6 @@ def test_every_rule_is_a_linear_time_pattern() -> None:
     for rule in redaction.RULES:
         assert isinstance(rule.pattern, Pattern), rule.name
     assert isinstance(redaction._ANY, Pattern)
-
-
-async def test_large_texts_are_redacted_in_a_worker_thread(monkeypatch) -> None:
-    import threading
-
-    threads: list[str] = []
-    real = redaction.redact
-
-    def spy(text: str, secrets=()) -> str:
-        threads.append(threading.current_thread().name)
-        return real(text, secrets)
-
-    monkeypatch.setattr(redaction, "redact", spy)
-    small = await redact_async("password=hunter2")
-    large = await redact_async("x " * redaction.INLINE_LIMIT + "password=hunter2")
-    assert small == "password=[redacted]" and large.endswith("password=[redacted]")
-    assert threads[0] == threading.current_thread().name
-    assert threads[1] != threading.current_thread().name
 
 
 # --- properties ------------------------------------------------------------------------------
