@@ -43,10 +43,22 @@ NS = "orion-prod"
 SECRETS = ("hunter2", "AKIAIOSFODNN7EXAMPLE", "ZmFrZXVzZXI6ZmFrZXBhc3N3b3Jk")
 # Finding 5's line (16 KB of it took 17 s in the old redaction; this is 60 KB, within the
 # 64 KiB a pod's log is read to), then an error line carrying secrets.
+# Finding 8: what redaction missed, one log line each.
+FINDING_8 = {
+    "ERROR auth failed Authorization: Basic ZmFrZXVzZXI6ZmFrZXBhc3N3b3Jk": "ZmFrZXVzZXI6",
+    "ERROR auth failed Authorization: Token 9944b09199c62bcf9418ad846dd0e4bbdfc6ee4b": "9944b091",
+    "ERROR db down postgres://app:p@ss/w0rd@db:5432/orders": "p@ss/w0rd",
+    "ERROR notify https://hooks.slack.com/services/T0000/B0000/FAKEfakeFAKEfake": "FAKEfakeFAKE",
+    "ERROR charge sk_live_FAKEfakeFAKEfake0123456789": "FAKEfakeFAKEfake0123",
+    "ERROR push github_pat_11FAKE0123456789_" + "f" * 59: "github_pat_11FAKE",
+    "ERROR maps AIzaSyFAKEfakeFAKEfake0123456789abcdEF": "AIzaSyFAKE",
+    "ERROR request Cookie: session=FAKEsessionFAKEsession0123": "FAKEsession",
+}
 HOSTILE = [
     "a." * 30_000,
     "ERROR upstream 500 password=hunter2 key=AKIAIOSFODNN7EXAMPLE "
     "Authorization: Basic ZmFrZXVzZXI6ZmFrZXBhc3N3b3Jk",
+    *FINDING_8,
 ]
 
 
@@ -163,6 +175,16 @@ async def test_finding_4_the_worst_grep_pattern_is_answered_and_the_bot_stays_up
     posted = [m for m in world.slack.messages(world.room) if "Logs of" in flat(m)]
     assert "ERROR upstream 500 password=[redacted]" in flat(posted[-1])
     assert not any(secret in flat(posted[-1]) for secret in SECRETS)
+
+
+async def test_finding_8_no_secret_shape_reaches_slack(world: World) -> None:
+    await world.type(world.oncall, "logs task-service")
+    [posted] = [m for m in world.slack.messages(world.room) if "Logs of" in flat(m)]
+    shown = json.dumps(world.slack.thread(world.room, posted["ts"])) + flat(posted)
+    shown += "".join(world.slack.file_content(f).decode() for f in world.slack.file_ids())
+    assert "Authorization: Basic [redacted]" in shown and "sk_live" not in shown
+    for line, secret in FINDING_8.items():
+        assert secret not in shown, line
 
 
 @pytest.mark.parametrize(
