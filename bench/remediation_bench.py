@@ -32,7 +32,8 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from bot.app import Deps, Fireline, create_app
 from bot.policy.models import ALL_ACTIONS, Policy, RoleGrant
 from bot.policy.models import Cluster as PolicyCluster
-from bot.policy.remediation import REMEDIATIONS, RemediationPolicy, RemediationRule
+from bot.policy.remediation import RemediationPolicy, RemediationRule
+from bot.remediation.actions import default_remediations
 from bot.remediation.service import Origin
 from bot.remediation.store import State
 from bot.sandbox.doubles.kubernetes import (
@@ -62,7 +63,9 @@ def policy(requester: str, approver: str) -> Policy:
         },
         clusters={"k": PolicyCluster(context="k", namespaces=(NS, "bulk-*"), default_namespace=NS)},
         remediation=RemediationPolicy(
-            enabled=True, verify_timeout_s=120, actions=dict.fromkeys(REMEDIATIONS, rule)
+            enabled=True,
+            verify_timeout_s=120,
+            actions=dict.fromkeys((r.name for r in default_remediations()), rule),
         ),
     )
 

@@ -51,7 +51,8 @@ from bot.playbooks.runner import PlaybookRunner
 from bot.policy.alerts import ALERT_PRINCIPAL
 from bot.policy.authorizer import Authorizer
 from bot.policy.models import Policy, load_policy
-from bot.remediation.actions import Remediation, default_remediations
+from bot.remediation.actions import default_remediations
+from bot.remediation.actions.base import AnyRemediation
 from bot.remediation.guard import RemediationGuard
 from bot.remediation.runner import RemediationRunner
 from bot.remediation.service import RemediationService
@@ -62,7 +63,7 @@ from bot.services import Services
 from bot.settings import Settings
 from bot.store.server import RedisHandle, connect
 from bot.store.store import Store
-from handlers.http import alert_routes, routes
+from handlers.http import MAX_REQUEST_BODY, alert_routes, routes
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +81,8 @@ class Deps:
     clock: Clock = field(default_factory=SystemClock)
     redis: RedisHandle | None = None
     actions: tuple[Action[Any, Any], ...] = field(default_factory=default_actions)
-    """The actions users may run (the explicit registry)."""
+    """The diagnostics users may run (the explicit registry): the policy's roles and the
+    playbooks' steps may name only these."""
     policy: Policy | None = None
     """A policy object instead of reading `FIRELINE_POLICY_FILE`."""
     kube_clients: Mapping[str, Any] = field(default_factory=dict)
@@ -89,8 +91,9 @@ class Deps:
     """Attempts per Kubernetes read (temporary errors only)."""
     kube_timeout_s: float = DEFAULT_TIMEOUT_S
     """Per-request Kubernetes timeout."""
-    remediations: tuple[Remediation, ...] = field(default_factory=default_remediations)
-    """The remediation actions (the explicit registry)."""
+    remediations: tuple[AnyRemediation, ...] = field(default_factory=default_remediations)
+    """The remediation actions (the explicit registry): `/incident <name>`, approval, runner,
+    the policy's `remediation.actions` and the playbooks' offers all know only these."""
     remediation_poll_s: float = 1.0
     """How often a rollout being verified is looked at."""
     playbooks: Playbooks | None = None
@@ -120,7 +123,9 @@ class Fireline:
         self.playbooks = (
             deps.playbooks
             if deps.playbooks is not None
-            else load_playbooks(settings.playbooks_dir, params_models(deps.actions))
+            else load_playbooks(
+                settings.playbooks_dir, params_models(deps.actions, deps.remediations)
+            )
         )
         self.redis = deps.redis or connect(settings.redis_url, settings.data_dir)
         self._owns_redis = deps.redis is None
@@ -135,7 +140,11 @@ class Fireline:
             channel_prefix=settings.channel_prefix,
             broadcast_channel=settings.broadcast_channel,
         )
-        policy = deps.policy or load_policy(settings.policy_file, [a.name for a in deps.actions])
+        policy = deps.policy or load_policy(
+            settings.policy_file,
+            [a.name for a in deps.actions],
+            [r.name for r in deps.remediations],
+        )
         self.http = httpx.AsyncClient(follow_redirects=False)
         prometheus = (
             PrometheusGateway(
@@ -183,7 +192,9 @@ class Fireline:
             ),
         )
         self.scheduler = Scheduler(JobQueue(store), deps.clock)
-        playbooks = PlaybookRunner(self.playbooks, self.diagnostics, store, slack)
+        playbooks = PlaybookRunner(
+            self.playbooks, self.diagnostics, store, slack, remediations=deps.remediations
+        )
         self.alert_playbooks = AlertPlaybooks(
             playbooks,
             alerts.alerts,
@@ -204,10 +215,10 @@ class Fireline:
             deps.clock,
             self.scheduler,
             load_checklists(settings.checklists_file),
-            ReminderPolicy.parse(
-                ack_deadlines=settings.ack_deadlines,
+            ReminderPolicy(
+                ack_deadline=settings.ack_deadlines,
                 escalate_after=settings.ack_escalate_after,
-                update_reminders=settings.update_reminders,
+                update_every=settings.update_reminders,
                 oncall=settings.oncall_groups,
             ),
             broadcast_channel=settings.broadcast_channel,
@@ -255,8 +266,10 @@ class Fireline:
             process_before_response=False,
         )
         handlers.register(self.bolt, self.services)
-        self.web = web.Application(client_max_size=2 * 1024 * 1024)
-        self.web.add_routes(routes(self.bolt, self.readiness, self.services.inflight))
+        self.web = web.Application(client_max_size=MAX_REQUEST_BODY)
+        self.web.add_routes(
+            routes(self.bolt, self.readiness, self.services.inflight, settings.slack_signing_secret)
+        )
         self.web.add_routes(alert_routes(self.services.alerts, settings.webhook_token))
         self._runner: web.AppRunner | None = None
         self._socket: AsyncSocketModeHandler | None = None

@@ -113,10 +113,11 @@ def _validate_playbooks(path: str | None) -> int:
 
     from bot.diagnostics.actions import default_actions
     from bot.playbooks.loader import params_models, validate_dir, validate_file
+    from bot.remediation.actions import default_remediations
     from bot.settings import DEFAULT_PLAYBOOKS_DIR
 
     target = Path(path) if path else DEFAULT_PLAYBOOKS_DIR
-    actions = params_models(default_actions())
+    actions = params_models(default_actions(), default_remediations())
     if target.is_file():
         playbook, errors = validate_file(target, actions)
         names = [playbook.name] if playbook else []

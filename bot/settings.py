@@ -5,6 +5,11 @@ Built once at start-up (`load_settings()`), passed down explicitly. No other mod
 `.env.example` and the configuration reference in the README are kept equal to these fields
 by a test.
 
+Values are typed where they are read: durations are `timedelta` (`15m` in the environment,
+parsed once by `bot.durations`), per-severity values are dicts keyed by `Severity`, so nothing
+downstream parses a setting again. This module imports no feature: it sits with the shared
+types, below everything that reads it (`.importlinter`).
+
 Never log a `Settings` object's secrets: tokens are `SecretStr`, so `repr()` and logs show
 `**********`.
 """
@@ -12,27 +17,62 @@ Never log a `Settings` object's secrets: tokens are `SecretStr`, so `repr()` and
 from __future__ import annotations
 
 import os
+import re
 import socket
+from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
-
-from bot.checklists.reminders import (
-    DEFAULT_ACK_DEADLINES,
-    DEFAULT_ESCALATE_AFTER,
-    DEFAULT_UPDATE_REMINDERS,
-    durations,
-    oncall_groups,
-    parse_duration,
+from pydantic import (
+    AnyHttpUrl,
+    BeforeValidator,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
 )
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from bot.durations import durations_by_severity, parse_by_severity, parse_duration
 from bot.errors import ConfigurationError
+from bot.incident import Severity
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_PLAYBOOKS_DIR = Path(__file__).resolve().parents[1] / "playbooks"
+DEFAULT_ACK_DEADLINES = "P0=0,P1=15m,P2=1h,P3=1d"
+DEFAULT_ESCALATE_AFTER = "5m"
+DEFAULT_UPDATE_REMINDERS = "P0=15m,P1=30m,P2=1h,P3=off"
+
+_GROUP = re.compile(r"^S[A-Z0-9]{2,}$")
+
+
+def user_groups_by_severity(text: str) -> dict[Severity, str]:
+    """`P0=S0123ABCD,…` → Slack user-group IDs by severity (an @handle is refused)."""
+    groups = parse_by_severity(text, what="on-call groups")
+    for severity, group in groups.items():
+        if not _GROUP.match(group):
+            raise ValueError(
+                f"{severity.value}={group}: give the user group's ID (S0123ABCD), not its "
+                "@handle (Slack: the group's profile → ⋯ → Copy group ID)"
+            )
+    return groups
+
+
+def _from_text(parse: Callable[[str], object]) -> BeforeValidator:
+    """Parse a setting given as text (environment, `.env`); typed values pass as they are."""
+    return BeforeValidator(lambda value: parse(value) if isinstance(value, str) else value)
+
 
 Port = Annotated[int, Field(ge=0, le=65535)]
+Duration = Annotated[timedelta, _from_text(parse_duration)]
+DurationsBySeverity = Annotated[
+    dict[Severity, timedelta | None],
+    NoDecode,  # text such as P0=15m, not JSON
+    _from_text(lambda text: durations_by_severity(text, what="values")),
+]
+UserGroupsBySeverity = Annotated[dict[Severity, str], NoDecode, _from_text(user_groups_by_severity)]
 
 
 class Settings(BaseSettings):
@@ -101,20 +141,24 @@ class Settings(BaseSettings):
     """YAML file of quick-response checklists (format: bot/checklists/data/checklists.yaml).
     Unset: that one."""
 
-    ack_deadlines: str = Field(default=DEFAULT_ACK_DEADLINES, alias="FIRELINE_ACK_DEADLINES")
+    ack_deadlines: DurationsBySeverity = Field(
+        default=DEFAULT_ACK_DEADLINES, alias="FIRELINE_ACK_DEADLINES", validate_default=True
+    )
     """Time to acknowledge by severity (`P0=0,P1=15m,…`, `off`); then a reminder in its channel."""
 
-    ack_escalate_after: str = Field(
-        default=DEFAULT_ESCALATE_AFTER, alias="FIRELINE_ACK_ESCALATE_AFTER"
+    ack_escalate_after: Duration = Field(
+        default=DEFAULT_ESCALATE_AFTER, alias="FIRELINE_ACK_ESCALATE_AFTER", validate_default=True
     )
     """Time after that reminder before the on-call group is paged and the broadcast told."""
 
-    update_reminders: str = Field(
-        default=DEFAULT_UPDATE_REMINDERS, alias="FIRELINE_UPDATE_REMINDERS"
+    update_reminders: DurationsBySeverity = Field(
+        default=DEFAULT_UPDATE_REMINDERS, alias="FIRELINE_UPDATE_REMINDERS", validate_default=True
     )
     """Remind to post `/incident update` after this long without one, by severity, or `off`."""
 
-    oncall_groups: str = Field(default="", alias="FIRELINE_ONCALL_GROUPS")
+    oncall_groups: UserGroupsBySeverity = Field(
+        default="", alias="FIRELINE_ONCALL_GROUPS", validate_default=True
+    )
     """Slack user-group IDs paged on escalation, by severity (`P0=S0123ABCD,P1=S0123ABCD`)."""
 
     log_level: str = Field(default="INFO", alias="FIRELINE_LOG_LEVEL")
@@ -222,24 +266,6 @@ class Settings(BaseSettings):
             return None
         if not value.is_file():
             raise ValueError(f"names {value}, which is not a readable file")
-        return value
-
-    @field_validator("ack_deadlines", "update_reminders")
-    @classmethod
-    def _durations_shape(cls, value: str) -> str:
-        durations(value, what="values", allow_off=True)
-        return value
-
-    @field_validator("ack_escalate_after")
-    @classmethod
-    def _duration_shape(cls, value: str) -> str:
-        parse_duration(value)
-        return value
-
-    @field_validator("oncall_groups")
-    @classmethod
-    def _groups_shape(cls, value: str) -> str:
-        oncall_groups(value)
         return value
 
     @field_validator("log_level")

@@ -8,7 +8,6 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 
-from bot.commands.parser import parse
 from bot.interaction import Actor
 from bot.services import Services
 from handlers.common import before_ack, explain
@@ -27,7 +26,7 @@ def register(app: AsyncApp, services: Services) -> None:
         actor = Actor(command["user_id"], command["channel_id"], command.get("trigger_id", ""))
         what = f"`/incident {command.get('text', '').split(' ')[0]}`".replace(" ``", "")
         try:
-            cmd = parse(command.get("text", ""), services.dispatcher.action_names)
+            cmd = services.dispatcher.parse(command.get("text", ""))
             reply = await before_ack(services.dispatcher.command(cmd, actor))
         except Exception as exc:
             await ack(text=explain(exc, what))

@@ -1,36 +1,74 @@
-"""The bot's HTTP endpoints: Slack's requests, liveness and readiness."""
+"""The bot's HTTP endpoints: Slack's requests, Alertmanager's webhook, liveness and readiness.
+
+Anyone on the network can reach these, so whatever arrives is answered with a 4xx that says
+what is wrong, never a 500: a request that is not Slack's or lacks the bearer token gets 401
+(whatever its headers hold), a body over the route's limit 413 (checked while reading, so a
+chunked body is never buffered past it), a malformed notification 400 with the reason. What is
+refused is logged by its size and the reason only: never its body or its headers.
+"""
 
 from __future__ import annotations
 
 import hmac
+import logging
+import time
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 from pydantic import SecretStr
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
 
+from bot.alerts.payload import MAX_PAYLOAD_BYTES
 from bot.alerts.service import AlertThreads
 from bot.errors import TemporaryError, UserError
 from bot.runtime.inflight import InFlight
+from handlers.signature import signature_problem
 
-MAX_SLACK_BODY = 1024 * 1024  # Slack's payloads are far smaller; refuse anything huge
-MAX_ALERT_BODY = 4 * 1024 * 1024
+log = logging.getLogger(__name__)
+
+MAX_SLACK_BODY = 1024 * 1024
+"""Slack's payloads are far smaller (a modal submission is a few KB); refuse anything huge."""
+MAX_ALERT_BODY = MAX_PAYLOAD_BYTES
+"""The webhook's one limit, defined with the payload it bounds."""
+MAX_REQUEST_BODY = 1024 * 1024
+"""aiohttp's `client_max_size`: the limit for routes that read a whole body at once (the sandbox
+page's JSON). The two routes above read a bounded stream instead, each with its own limit."""
 
 
 def routes(
-    bolt: AsyncApp, ready: Callable[[], Awaitable[dict[str, bool]]], inflight: InFlight
+    bolt: AsyncApp,
+    ready: Callable[[], Awaitable[dict[str, bool]]],
+    inflight: InFlight,
+    signing_secret: SecretStr,
 ) -> list[web.RouteDef]:
+    secret = signing_secret.get_secret_value().encode()
+
     async def slack_events(request: web.Request) -> web.Response:
         async with inflight.receiving():
             return await _dispatch(request)
 
     async def _dispatch(request: web.Request) -> web.Response:
-        if request.content_length is not None and request.content_length > MAX_SLACK_BODY:
-            return web.json_response({"error": "request too large"}, status=413)
-        try:
-            bolt_request = await to_bolt_request(request)
-        except ValueError:  # Bolt parses the body eagerly; a broken payload is the sender's fault
+        body = await read_at_most(request, MAX_SLACK_BODY)
+        if body is None:
+            return _refused("/slack/events", request, 413, "request too large")
+        problem = signature_problem(
+            secret,
+            request.headers.get("X-Slack-Request-Timestamp"),
+            request.headers.get("X-Slack-Signature"),
+            body,
+            time.time(),
+        )
+        if problem is not None:
+            return _refused("/slack/events", request, 401, problem, len(body))
+        try:  # Bolt parses the body eagerly; a broken payload is the sender's fault
+            bolt_request = AsyncBoltRequest(
+                body=body.decode("utf-8"),
+                query=request.query_string,
+                headers=request.headers,  # type: ignore[arg-type]
+            )
+        except ValueError:
             return web.json_response({"error": "malformed Slack payload"}, status=400)
         bolt_response = await bolt.async_dispatch(bolt_request)
         return await to_aiohttp_response(bolt_response)
@@ -54,16 +92,17 @@ def routes(
 
 def alert_routes(alerts: AlertThreads, token: SecretStr | None) -> list[web.RouteDef]:
     """`POST /webhooks/alertmanager`: bearer-token auth; stored durably before the 200."""
+    expected = f"Bearer {token.get_secret_value()}".encode() if token else None
 
     async def alertmanager(request: web.Request) -> web.Response:
-        given = request.headers.get("Authorization", "")
-        expected = f"Bearer {token.get_secret_value()}" if token else None
-        if expected is None or not hmac.compare_digest(given.encode(), expected.encode()):
-            return web.json_response({"error": "missing or wrong bearer token"}, status=401)
-        if request.content_length and request.content_length > MAX_ALERT_BODY:
-            return web.json_response({"error": "payload too large"}, status=413)
+        if expected is None or not _same(request.headers.get("Authorization", ""), expected):
+            return _refused("/webhooks/alertmanager", request, 401, "missing or wrong bearer token")
+        body = await read_at_most(request, MAX_ALERT_BODY)
+        if body is None:
+            reason = f"payload too large: the limit is {MAX_ALERT_BODY} bytes"
+            return _refused("/webhooks/alertmanager", request, 413, reason)
         try:
-            entry = await alerts.accept(await request.read())
+            entry = await alerts.accept(body)
         except UserError as exc:
             return web.json_response({"error": str(exc)}, status=400)
         except TemporaryError as exc:  # Alertmanager retries 5xx
@@ -71,3 +110,33 @@ def alert_routes(alerts: AlertThreads, token: SecretStr | None) -> list[web.Rout
         return web.json_response({"status": "accepted", "id": entry})
 
     return [web.post("/webhooks/alertmanager", alertmanager)]
+
+
+async def read_at_most(request: web.Request, limit: int) -> bytes | None:
+    """The body, or None once it is known to be longer than `limit` (declared or streamed)."""
+    if request.content_length is not None and request.content_length > limit:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.content.iter_any():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _same(given: str, expected: bytes) -> bool:
+    """Constant-time comparison of a header with the expected bytes. Header values are `str`
+    decoded by aiohttp (non-UTF-8 bytes become lone surrogates that cannot be encoded back):
+    anything not ASCII is not a token we issued."""
+    return given.isascii() and hmac.compare_digest(given.encode("ascii"), expected)
+
+
+def _refused(
+    route: str, request: web.Request, status: int, reason: str, size: int | None = None
+) -> web.Response:
+    """Answer a refused request; the log gets the size and the reason, never the content."""
+    length = size if size is not None else request.content_length
+    log.info("refused a request to %s (%s bytes): %s", route, length, reason)
+    return web.json_response({"error": reason}, status=status)

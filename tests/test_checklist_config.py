@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -84,15 +85,15 @@ def test_a_missing_file_says_how_to_fix_it(tmp_path: Path) -> None:
 def test_default_reminder_policy_matches_the_severity_matrix() -> None:
     policy = ReminderPolicy.parse()
     assert policy.ack_deadline == {
-        Severity.P0: 0,
-        Severity.P1: 15 * 60,
-        Severity.P2: 3600,
-        Severity.P3: 86400,
+        Severity.P0: timedelta(seconds=0),
+        Severity.P1: timedelta(seconds=15 * 60),
+        Severity.P2: timedelta(seconds=3600),
+        Severity.P3: timedelta(seconds=86400),
     }
     assert policy.update_every == {
-        Severity.P0: 15 * 60,
-        Severity.P1: 30 * 60,
-        Severity.P2: 3600,
+        Severity.P0: timedelta(seconds=15 * 60),
+        Severity.P1: timedelta(seconds=30 * 60),
+        Severity.P2: timedelta(seconds=3600),
         Severity.P3: None,
     }
 

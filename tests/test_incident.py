@@ -9,7 +9,7 @@ import pytest
 from bot import incident as model
 from bot.errors import InvalidTransition
 from bot.incident import Role, Severity, Status
-from bot.incidents.service import channel_name, with_suffix
+from bot.incidents.provision import channel_name, with_suffix
 from bot.store.store import new_incident
 
 T0 = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)

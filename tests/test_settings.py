@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from bot.errors import ConfigurationError
+from bot.incident import Severity
 from bot.settings import Settings, load_settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -89,3 +91,41 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = load_settings()
     assert settings.channel_prefix == "inc" and not settings.socket_mode
     assert settings.slack_api_base == "https://slack.com/api/"
+
+
+def test_durations_are_read_once_into_timedelta(monkeypatch: pytest.MonkeyPatch) -> None:
+    for k, v in GOOD.items():
+        monkeypatch.setenv(k, v)
+    defaults = load_settings()
+    assert defaults.ack_deadlines == {
+        Severity.P0: timedelta(0),
+        Severity.P1: timedelta(minutes=15),
+        Severity.P2: timedelta(hours=1),
+        Severity.P3: timedelta(days=1),
+    }
+    assert defaults.ack_escalate_after == timedelta(minutes=5)
+    assert defaults.update_reminders[Severity.P3] is None and defaults.oncall_groups == {}
+
+    monkeypatch.setenv("FIRELINE_ACK_DEADLINES", "P0=90s, p2=off")
+    monkeypatch.setenv("FIRELINE_ACK_ESCALATE_AFTER", "2h")
+    monkeypatch.setenv("FIRELINE_ONCALL_GROUPS", "P0=S0123ABCD")
+    settings = load_settings()
+    assert settings.ack_deadlines == {
+        Severity.P0: timedelta(seconds=90),
+        Severity.P1: None,
+        Severity.P2: None,
+        Severity.P3: None,
+    }
+    assert settings.ack_escalate_after == timedelta(hours=2)
+    assert settings.oncall_groups == {Severity.P0: "S0123ABCD"}
+
+
+def test_typed_values_pass_as_they_are(monkeypatch: pytest.MonkeyPatch) -> None:
+    for k, v in GOOD.items():
+        monkeypatch.setenv(k, v)
+    settings = load_settings(
+        ack_escalate_after=timedelta(seconds=30),
+        update_reminders={Severity.P0: timedelta(minutes=1)},
+    )
+    assert settings.ack_escalate_after == timedelta(seconds=30)
+    assert settings.update_reminders == {Severity.P0: timedelta(minutes=1)}

@@ -11,14 +11,15 @@ nothing registers itself.
 from __future__ import annotations
 
 import difflib
+import re
 import shlex
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, ClassVar, Generic, TypeVar, get_args
+from typing import Annotated, Any, ClassVar, Generic, TypeVar, get_args
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
 
 from bot import messages as shared
 from bot.actions import messages
@@ -42,6 +43,58 @@ class Params(BaseModel):
     flags: ClassVar[dict[str, str]] = {}
 
 
+# --- Kubernetes names, checked before any API call --------------------------------------------
+# A name goes into an API path, and a namespace into a policy pattern too (`orion-*` matched
+# `orion-x/../../api`): every name a person, a button or an alert label supplies must have the
+# shape Kubernetes itself requires (RFC 1123, as `kubectl` checks), or nothing is called.
+
+_LABEL = re.compile(r"[a-z0-9](?:[-a-z0-9]*[a-z0-9])?")
+_SELECTOR = re.compile(r"[A-Za-z0-9._/\-=!,() ]{1,1024}")
+
+
+def is_dns_label(value: str) -> bool:
+    """A namespace or container name: one RFC 1123 label, at most 63 characters."""
+    return len(value) <= 63 and _LABEL.fullmatch(value) is not None
+
+
+def is_dns_subdomain(value: str) -> bool:
+    """The name of a deployment, pod, service…: RFC 1123 labels joined by dots, at most 253."""
+    return len(value) <= 253 and all(_LABEL.fullmatch(part) for part in value.split("."))
+
+
+def _namespace(value: str) -> str:
+    if not is_dns_label(value):
+        raise ValueError(messages.not_a_namespace())
+    return value
+
+
+def _object_name(value: str) -> str:
+    if not is_dns_subdomain(value):
+        raise ValueError(messages.not_an_object_name())
+    return value
+
+
+def _container_name(value: str) -> str:
+    if not is_dns_label(value):
+        raise ValueError(messages.not_a_container_name())
+    return value
+
+
+def _name_or_selector(value: str) -> str:
+    # A selector goes into the query string (the API server parses it); a name into the path.
+    looks_like_selector = "=" in value or " in " in value or "," in value
+    if not (is_dns_subdomain(value) or (looks_like_selector and _SELECTOR.fullmatch(value))):
+        raise ValueError(messages.not_a_name_or_selector())
+    return value
+
+
+Namespace = Annotated[str, AfterValidator(_namespace)]
+ObjectName = Annotated[str, AfterValidator(_object_name)]
+"""A deployment, pod, service, HPA… name (a DNS subdomain)."""
+ContainerName = Annotated[str, AfterValidator(_container_name)]
+NameOrSelector = Annotated[str, AfterValidator(_name_or_selector)]
+"""A deployment or pod name, or a label selector."""
+
 KUBE_FLAGS = {"-n": "namespace", "--namespace": "namespace", "--cluster": "cluster"}
 
 
@@ -50,7 +103,7 @@ class KubeParams(Params):
 
     flags: ClassVar[dict[str, str]] = KUBE_FLAGS
 
-    namespace: str | None = None
+    namespace: Namespace | None = None
     """Namespace; the cluster's default namespace when left out."""
 
     cluster: str | None = None

@@ -20,3 +20,31 @@ def bad_argument(field: str, problem: str, usage_text: str) -> str:
 
 def missing_argument(field: str, usage_text: str) -> str:
     return f"Say which {field}: `/incident {usage_text}`."
+
+
+def not_a_namespace() -> str:
+    return (
+        "must be a namespace name: lowercase letters, digits and `-`, starting and ending with a "
+        "letter or digit, at most 63 characters (like `orion-prod`)"
+    )
+
+
+def not_an_object_name() -> str:
+    return (
+        "must be a Kubernetes name: lowercase letters, digits, `-` and `.`, starting and ending "
+        "with a letter or digit, at most 253 characters (like `checkout` or `checkout-7d9f8-x2x4q`)"
+    )
+
+
+def not_a_container_name() -> str:
+    return (
+        "must be a container name: lowercase letters, digits and `-`, starting and ending with a "
+        "letter or digit, at most 63 characters (like `app`)"
+    )
+
+
+def not_a_name_or_selector() -> str:
+    return (
+        "must be a Kubernetes name (lowercase letters, digits, `-` and `.`, like `checkout`) "
+        "or a label selector (like `app=checkout,tier!=canary`)"
+    )

@@ -16,7 +16,6 @@ from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 from redis.exceptions import RedisError, ResponseError
 
-from bot.errors import Unavailable
 from bot.store.store import Keys, redis_unavailable
 
 ALERT_WORKERS = "fireline-alerts"
@@ -85,7 +84,7 @@ class AlertStore:
             )
         except ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
-                raise Unavailable(f"Redis refused the alert inbox: {exc}") from exc
+                raise redis_unavailable(exc) from exc
         except RedisError as exc:
             raise redis_unavailable(exc) from exc
 

@@ -261,14 +261,15 @@ class Followups:
             await self._schedule(incident, UPDATE_REMINDER, snooze)
             return
         base = (incident.last_update_at or incident.created_at).timestamp()
-        if now < base + every:
-            await self._schedule(incident, UPDATE_REMINDER, base + every)
+        interval = every.total_seconds()
+        if now < base + interval:
+            await self._schedule(incident, UPDATE_REMINDER, base + interval)
             return
         channel = _channel(incident)
         text, body = checklist_blocks.update_reminder(incident, now - base)
         posted = await self._post(incident, "The status-update reminder", job, channel, text, body)
         if posted is not None:
-            await self._schedule(incident, UPDATE_REMINDER, now + every)
+            await self._schedule(incident, UPDATE_REMINDER, now + interval)
 
     async def _post(
         self,

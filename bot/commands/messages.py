@@ -6,7 +6,7 @@ here may include a token or secret.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable
 from typing import Protocol
 
 
@@ -30,7 +30,8 @@ KUBE_FOOTER = (
 )
 
 
-def usage(subcommands: Sequence[_Usage], actions: list[tuple[str, str]] | None = None) -> str:
+def usage(subcommands: Iterable[_Usage], actions: list[tuple[str, str]] | None = None) -> str:
+    subcommands = list(subcommands)
     width = max(len(s.usage) for s in subcommands)
     lines = [f"/incident {s.usage.ljust(width)}  {s.summary}" for s in subcommands]
     text = "*Fireline* — `/incident` commands:\n```" + "\n".join(lines) + "```\n" + HELP_FOOTER

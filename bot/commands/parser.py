@@ -2,72 +2,28 @@
 
 Pure: no I/O, no Slack. The grammar is `/incident <subcommand> [INC-n] [arguments]`; the
 incident ID may be left out inside an incident's own channel.
+
+Which subcommands exist is not decided here: a `Subcommands` table (built by the dispatcher,
+which owns the handlers) lists each one with its usage, summary, aliases, argument parser and
+handler, and parsing, `help` and dispatch all read that one table. This module holds the table's
+types and the argument parsers its entries name.
 """
 
 from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Callable, Collection
+from collections.abc import Awaitable, Callable, Collection, Iterator
 from dataclasses import dataclass
 
 from bot import messages as shared
 from bot.commands import messages
 from bot.errors import UsageError
-from bot.incident import MAX_TEXT, MAX_TITLE, Role, Severity, parse_incident_id
+from bot.incident import MAX_TEXT, MAX_TITLE, Incident, Role, Severity, parse_incident_id
+from bot.interaction import Actor, Reply
 
 MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
 SEVERITY_LIKE = re.compile(r"^(?:p|sev)\d+$", re.IGNORECASE)
-
-ALIASES = {
-    "acknowledge": "ack",
-    "sev": "severity",
-    "mitigate": "mitigated",
-    "resolved": "resolve",
-    "close": "resolve",
-    "ls": "list",
-    "follow-up": "followup",
-    "action": "followup",
-    "playbooks": "playbook",
-    "runbook": "playbook",
-}
-
-
-@dataclass(frozen=True)
-class Subcommand:
-    name: str
-    usage: str
-    summary: str
-    needs_incident: bool
-
-
-SUBCOMMANDS: tuple[Subcommand, ...] = (
-    Subcommand(
-        "declare", "declare [P0|P1|P2|P3] <title>", "declare an incident (no title: a form)", False
-    ),
-    Subcommand("ack", "ack", "acknowledge: someone is on it", True),
-    Subcommand("severity", "severity <P0|P1|P2|P3>", "change the severity", True),
-    Subcommand("assign", "assign <commander|comms|scribe> @person", "give someone a role", True),
-    Subcommand(
-        "update", "update <text>", "post a status update (here and in the broadcast channel)", True
-    ),
-    Subcommand("note", "note <text>", "add a note to the timeline", True),
-    Subcommand("followup", "followup <text>", "add an action item to the report", True),
-    Subcommand("mitigated", "mitigated", "impact has stopped; root cause may remain", True),
-    Subcommand("resolve", "resolve [summary]", "resolve and post the report", True),
-    Subcommand("status", "status", "show the incident's summary", True),
-    Subcommand("timeline", "timeline", "show the timeline", True),
-    Subcommand("report", "report", "upload the post-incident report", True),
-    Subcommand("list", "list", "open incidents, everywhere", False),
-    Subcommand(
-        "playbook",
-        "playbook [name] [target] [-n namespace]",
-        "list the playbooks, or run one: its diagnostics, then what to do",
-        False,
-    ),
-    Subcommand("help", "help", "this help", False),
-)
-BY_NAME = {s.name: s for s in SUBCOMMANDS}
 
 
 @dataclass(frozen=True)
@@ -79,38 +35,105 @@ class Command:
     role: Role | None = None
     user: str | None = None
     text: str | None = None
-    action: bool = False  # a diagnostic (or later remediation) action; `text` holds its arguments
+    action: bool = False  # a diagnostic or remediation action; `text` holds its arguments
+
+
+Handler = Callable[[Command, Actor], Awaitable[Reply]]
+"""Does a subcommand that is about no incident in particular."""
+
+IncidentHandler = Callable[[Command, Actor, Incident], Awaitable[Reply]]
+"""Does a subcommand about one incident, once the router has found it."""
+
+
+@dataclass(frozen=True)
+class OnIncident:
+    """Marks a subcommand as about one incident: the parser takes an `INC-n` after its name, and
+    the router claims the request (a redelivery does nothing) and finds the incident (the ID
+    given, else the channel's) before calling `handler`."""
+
+    handler: IncidentHandler
+
+
+Parse = Callable[["Subcommand", str | None, str], Command]
+"""A subcommand's arguments → its `Command`: (the entry, the incident ID taken, the rest)."""
+
+
+def no_args(spec: Subcommand, incident_id: str | None, rest: str) -> Command:
+    if rest:
+        raise UsageError(shared.unexpected_arguments(spec.usage, rest))
+    return Command(spec.name, incident_id=incident_id)
+
+
+@dataclass(frozen=True)
+class Subcommand:
+    """One `/incident` subcommand: everything the parser, `help` and the router need."""
+
+    name: str
+    usage: str
+    """What to type after `/incident`, e.g. `severity <P0|P1|P2|P3>` (help shows it)."""
+    summary: str
+    """What it does, one line (help shows it)."""
+    handler: Handler | OnIncident
+    """What it does; `OnIncident(...)` when it is about one incident."""
+    parse: Parse = no_args
+    """Its arguments → the `Command`; the default takes none."""
+    aliases: tuple[str, ...] = ()
+    """Other words that mean it (`sev` for `severity`)."""
 
     @property
-    def spec(self) -> Subcommand:
-        return BY_NAME[self.name]
+    def needs_incident(self) -> bool:
+        return isinstance(self.handler, OnIncident)
 
 
-_Parser = Callable[[Subcommand, "str | None", str], "Command"]
+class Subcommands:
+    """The subcommands an app has, in the order `help` lists them (the one table)."""
 
+    def __init__(self, *entries: Subcommand) -> None:
+        self._entries = entries
+        self._by_word: dict[str, Subcommand] = {}
+        for entry in entries:
+            for word in (entry.name, *entry.aliases):
+                if word in self._by_word:
+                    raise ValueError(f"two subcommands are called {word!r}")
+                self._by_word[word] = entry
 
-def parse(raw: str, actions: Collection[str] = ()) -> Command:
-    """Parse `/incident …`; `actions` are the action names the app was built with."""
-    raw = raw.strip() if raw else ""
-    text = " ".join(raw.split())
-    if not text:
-        return Command("help")
-    word, _, rest = text.partition(" ")
-    if word.lower() in actions:
-        # Actions parse their own arguments (quoted patterns keep their spaces).
-        return Command(word.lower(), text=raw.split(None, 1)[1] if " " in raw else "", action=True)
-    name = ALIASES.get(word.lower(), word.lower())
-    if name not in BY_NAME:
-        if parse_incident_id(word):
-            raise UsageError(messages.id_before_subcommand(word))
-        words = [*BY_NAME, *ALIASES, *actions]
-        close = difflib.get_close_matches(name, words, n=1, cutoff=0.6)
-        suggestion = ALIASES.get(close[0], close[0]) if close else None
-        raise UsageError(messages.unknown_subcommand(word, suggestion))
-    spec = BY_NAME[name]
-    incident_id, rest = _take_incident_id(rest) if spec.needs_incident else (None, rest)
-    parser = _PARSERS.get(name)
-    return parser(spec, incident_id, rest) if parser else _no_args(spec, incident_id, rest)
+    def __iter__(self) -> Iterator[Subcommand]:
+        return iter(self._entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __getitem__(self, name: str) -> Subcommand:
+        return self._by_word[name]
+
+    def parse(self, raw: str, actions: Collection[str] = ()) -> Command:
+        """Parse `/incident …`; `actions` are the action names the app was built with."""
+        raw = raw.strip() if raw else ""
+        text = " ".join(raw.split())
+        if not text:
+            return Command("help")
+        word, _, rest = text.partition(" ")
+        if word.lower() in actions:
+            # Actions parse their own arguments (quoted patterns keep their spaces).
+            return Command(
+                word.lower(), text=raw.split(None, 1)[1] if " " in raw else "", action=True
+            )
+        spec = self._by_word.get(word.lower())
+        if spec is None:
+            if parse_incident_id(word):
+                raise UsageError(messages.id_before_subcommand(word))
+            raise UsageError(messages.unknown_subcommand(word, self._suggest(word, actions)))
+        incident_id, rest = _take_incident_id(rest) if spec.needs_incident else (None, rest)
+        return spec.parse(spec, incident_id, rest)
+
+    def _suggest(self, word: str, actions: Collection[str]) -> str | None:
+        """The subcommand (an alias stands for its subcommand) or action a typo is closest to."""
+        words = [*self._by_word, *actions]
+        close = difflib.get_close_matches(word.lower(), words, n=1, cutoff=0.6)
+        if not close:
+            return None
+        entry = self._by_word.get(close[0])
+        return entry.name if entry else close[0]
 
 
 def _take_incident_id(rest: str) -> tuple[str | None, str]:
@@ -119,22 +142,19 @@ def _take_incident_id(rest: str) -> tuple[str | None, str]:
     return (incident_id, remainder) if incident_id else (None, rest)
 
 
-def _no_args(spec: Subcommand, incident_id: str | None, rest: str) -> Command:
-    if rest:
-        raise UsageError(shared.unexpected_arguments(spec.usage, rest))
-    return Command(spec.name, incident_id=incident_id)
+# --- the argument parsers the table's entries name -------------------------------------------
 
 
-def _declare(spec: Subcommand, incident_id: str | None, rest: str) -> Command:
+def declare(spec: Subcommand, incident_id: str | None, rest: str) -> Command:
     first, _, title = rest.partition(" ")
     if SEVERITY_LIKE.match(first):
         severity = _severity(first, spec.usage)
         if not title:
             raise UsageError(messages.missing_title(severity.value))
-        return Command("declare", severity=severity, severity_given=True, text=_title(title))
+        return Command(spec.name, severity=severity, severity_given=True, text=_title(title))
     if not rest:
-        return Command("declare")  # no title: the handler opens the form
-    return Command("declare", severity=None, text=_title(rest))
+        return Command(spec.name)  # no title: the handler opens the form
+    return Command(spec.name, severity=None, text=_title(rest))
 
 
 def _title(title: str) -> str:
@@ -151,13 +171,13 @@ def _severity(token: str, usage: str) -> Severity:
         raise UsageError(messages.bad_severity(token, usage)) from None
 
 
-def _severity_cmd(spec: Subcommand, incident_id: str | None, rest: str) -> Command:
+def severity(spec: Subcommand, incident_id: str | None, rest: str) -> Command:
     if not rest or " " in rest:
         raise UsageError(messages.bad_severity(rest or "(nothing)", spec.usage))
-    return Command("severity", incident_id=incident_id, severity=_severity(rest, spec.usage))
+    return Command(spec.name, incident_id=incident_id, severity=_severity(rest, spec.usage))
 
 
-def _assign(spec: Subcommand, incident_id: str | None, rest: str) -> Command:
+def assign(spec: Subcommand, incident_id: str | None, rest: str) -> Command:
     parts = rest.split(" ")
     if len(parts) != 2:
         raise UsageError(messages.assign_usage(spec.usage))
@@ -169,10 +189,12 @@ def _assign(spec: Subcommand, incident_id: str | None, rest: str) -> Command:
     mention = MENTION.match(who)
     if not mention:
         raise UsageError(messages.bad_mention(who, spec.usage))
-    return Command("assign", incident_id=incident_id, role=role, user=mention.group(1))
+    return Command(spec.name, incident_id=incident_id, role=role, user=mention.group(1))
 
 
-def _with_text(required: bool) -> _Parser:
+def text(*, required: bool) -> Parse:
+    """Free text after the subcommand (and the incident ID), within Slack's length."""
+
     def parse_text(spec: Subcommand, incident_id: str | None, rest: str) -> Command:
         if required and not rest:
             raise UsageError(messages.missing_text(spec.usage))
@@ -181,15 +203,3 @@ def _with_text(required: bool) -> _Parser:
         return Command(spec.name, incident_id=incident_id, text=rest or None)
 
     return parse_text
-
-
-_PARSERS: dict[str, _Parser] = {
-    "declare": _declare,
-    "severity": _severity_cmd,
-    "assign": _assign,
-    "update": _with_text(required=True),
-    "note": _with_text(required=True),
-    "followup": _with_text(required=True),
-    "resolve": _with_text(required=False),
-    "playbook": _with_text(required=False),
-}

@@ -11,8 +11,9 @@ import time
 from dataclasses import dataclass, field
 
 import httpx
-from tenacity import AsyncRetrying, retry_if_result, stop_after_attempt, wait_fixed
 
+from bot.errors import Unavailable
+from bot.gateways.retry import with_retries
 from bot.policy.models import HealthTarget
 
 
@@ -31,15 +32,20 @@ class HealthChecker:
         self.client = client
 
     async def check(self, name: str, target: HealthTarget, attempts: int = 2) -> HealthResult:
-        # Retry only what may be temporary: no answer at all, or a 5xx; report the last try.
-        retrying = AsyncRetrying(
-            retry=retry_if_result(lambda r: r.status is None or r.status >= 500),
-            stop=stop_after_attempt(attempts),
-            wait=wait_fixed(0.1),
-            retry_error_callback=lambda state: state.outcome.result() if state.outcome else None,
-        )
-        result: HealthResult = await retrying(self._once, name, target)
-        return result
+        # What may be temporary (no answer at all, or a 5xx) is tried again, by the gateways'
+        # policy; a failure is a finding, so the last try is reported rather than raised.
+        tries: list[HealthResult] = []
+
+        async def once() -> HealthResult:
+            tries.append(result := await self._once(name, target))
+            if result.status is None or result.status >= 500:
+                raise Unavailable(result.error or f"{name} answered {result.status}")
+            return result
+
+        try:
+            return await with_retries(once, attempts=attempts, backoff_s=0.1)
+        except Unavailable:
+            return tries[-1]
 
     async def _once(self, name: str, target: HealthTarget) -> HealthResult:
         started = time.perf_counter()

@@ -7,7 +7,8 @@ Kubernetes REST shapes (`status.containerStatuses`…), not one client version's
 
 Errors are mapped to Fireline's (404 → `NotFound`, 403 → `Forbidden`, 409 → `Conflict`,
 429 → `Throttled`, 5xx/connection/timeout → `Unavailable`), raised `from` the original.
-Only temporary errors are retried (tenacity, bounded), and only for reads. The few writes
+Only temporary errors are retried (the gateways' policy, `bot.gateways.retry`), and only
+for reads. The few writes
 (remediation: patch, scale, delete) always carry a resourceVersion precondition, take a
 dry-run flag, and are never retried; a refused write names the RBAC verb and resource.
 """
@@ -23,12 +24,6 @@ import urllib3
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
-from tenacity import (
-    AsyncRetrying,
-    retry_if_exception_type,
-    stop_after_attempt,
-    wait_exponential,
-)
 from urllib3.exceptions import HTTPError as Urllib3Error
 from urllib3.exceptions import TimeoutError as Urllib3TimeoutError
 
@@ -37,11 +32,11 @@ from bot.errors import (
     Conflict,
     Forbidden,
     NotFound,
-    TemporaryError,
     Throttled,
     Unavailable,
 )
 from bot.gateways import messages
+from bot.gateways.retry import with_retries
 from bot.policy.models import Cluster
 
 Obj = dict[str, Any]
@@ -169,16 +164,11 @@ class KubeGateway:
         return data if isinstance(data, dict) else {}
 
     async def _get(self, path: str, query: list[tuple[str, Any]], *, accept: str) -> bytes:
-        retrying = AsyncRetrying(
-            retry=retry_if_exception_type(TemporaryError),
-            stop=stop_after_attempt(self.attempts),
-            wait=wait_exponential(multiplier=self.backoff_s, max=2.0),
-            reraise=True,
+        return await with_retries(
+            lambda: asyncio.to_thread(self._get_blocking, path, query, accept),
+            attempts=self.attempts,
+            backoff_s=self.backoff_s,
         )
-        async for attempt in retrying:
-            with attempt:
-                return await asyncio.to_thread(self._get_blocking, path, query, accept)
-        raise AssertionError("unreachable")  # pragma: no cover
 
     def _get_blocking(self, path: str, query: list[tuple[str, Any]], accept: str) -> bytes:
         return self._request_blocking("GET", path, query, accept)
@@ -194,8 +184,9 @@ class KubeGateway:
         verb: str = "get",
     ) -> bytes:
         # The client's ApiClient builds the URL and auth headers and owns the connection pool
-        # (TLS, proxy); the request itself is made with urllib3's retries off, so tenacity is
-        # the only retry layer (the REST client would otherwise retry read timeouts 3 times).
+        # (TLS, proxy); the request itself is made with urllib3's retries off, so the gateways'
+        # policy (`bot.gateways.retry`) is the only retry layer (the REST client would
+        # otherwise retry read timeouts 3 times).
         headers_in = {"Accept": accept}
         if content_type:
             headers_in["Content-Type"] = content_type

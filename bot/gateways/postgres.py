@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import psycopg
 from psycopg import errors as pg_errors
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from bot.errors import Forbidden, Unavailable
+from bot.gateways.retry import with_retries
 
 
 @dataclass(frozen=True)
@@ -92,25 +92,19 @@ class DatabaseGateway:
         )
 
     async def _connect(self, dsn: str) -> psycopg.AsyncConnection[tuple[object, ...]]:
-        retrying = AsyncRetrying(
-            retry=retry_if_exception_type(Unavailable),
-            stop=stop_after_attempt(self.attempts),
-            wait=wait_exponential(multiplier=0.2, max=1.0),
-            reraise=True,
-        )
-        async for attempt in retrying:
-            with attempt:
-                try:
-                    return await psycopg.AsyncConnection.connect(
-                        dsn,
-                        connect_timeout=max(2, int(self.connect_timeout_s)),
-                        autocommit=True,  # libpq: >= 2
-                    )
-                except pg_errors.InsufficientPrivilege as exc:
-                    raise Forbidden("the database refused Fireline's credentials") from exc
-                except psycopg.OperationalError as exc:
-                    raise Unavailable("the database could not be reached") from exc
-        raise AssertionError("unreachable")  # pragma: no cover
+        return await with_retries(lambda: self._connect_once(dsn), attempts=self.attempts)
+
+    async def _connect_once(self, dsn: str) -> psycopg.AsyncConnection[tuple[object, ...]]:
+        try:
+            return await psycopg.AsyncConnection.connect(
+                dsn,
+                connect_timeout=max(2, int(self.connect_timeout_s)),
+                autocommit=True,  # libpq: >= 2
+            )
+        except pg_errors.InsufficientPrivilege as exc:
+            raise Forbidden("the database refused Fireline's credentials") from exc
+        except psycopg.OperationalError as exc:
+            raise Unavailable("the database could not be reached") from exc
 
 
 async def _one(conn: psycopg.AsyncConnection[tuple[object, ...]], sql: str) -> str:

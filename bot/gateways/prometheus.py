@@ -1,8 +1,8 @@
 """The Prometheus gateway: the HTTP API (`/api/v1/query`, `/api/v1/query_range`) via httpx.
 
 Only the policy's named queries reach it. Temporary failures (connection, timeout, 5xx, 429)
-are retried a bounded number of times; a query Prometheus rejects (400/422) is a user-facing
-error that names the query. It returns plain series, never httpx objects.
+are retried by the gateways' policy (`bot.gateways.retry`); a query Prometheus rejects
+(400/422) is a user-facing error that names the query. It returns plain series, never httpx objects.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from datetime import datetime
 from typing import Any
 
 import httpx
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
-from bot.errors import PermanentError, TemporaryError, Throttled, Unavailable
+from bot.errors import PermanentError, Throttled, Unavailable
+from bot.gateways.retry import with_retries
 
 
 @dataclass(frozen=True)
@@ -56,16 +56,7 @@ class PrometheusGateway:
         return _series(await self._get("/query_range", params))
 
     async def _get(self, path: str, params: dict[str, Any]) -> dict[str, Any]:
-        retrying = AsyncRetrying(
-            retry=retry_if_exception_type(TemporaryError),
-            stop=stop_after_attempt(self.attempts),
-            wait=wait_exponential(multiplier=0.2, max=2.0),
-            reraise=True,
-        )
-        async for attempt in retrying:
-            with attempt:
-                return await self._get_once(path, params)
-        raise AssertionError("unreachable")  # pragma: no cover
+        return await with_retries(lambda: self._get_once(path, params), attempts=self.attempts)
 
     async def _get_once(self, path: str, params: dict[str, Any]) -> dict[str, Any]:
         try:

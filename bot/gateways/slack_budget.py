@@ -23,7 +23,8 @@ import math
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from bot.store.store import Keys, redis_unavailable
+from bot.store.calls import redis_unavailable
+from bot.store.keys import Keys
 
 # Method -> tier, from Slack's method reference (`tests/test_slack_budget.py` checks them).
 TIERS: dict[str, str] = {

@@ -10,24 +10,18 @@ from __future__ import annotations
 
 import logging
 import re
-import unicodedata
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 
 from bot import messages as shared
-from bot.blockkit import Block
 from bot.checklists.models import ChecklistBook
 from bot.clock import Clock
 from bot.errors import (
     FirelineError,
     IncidentNotFound,
-    SlackRejected,
     UsageError,
 )
 from bot.gateways.slack import SlackGateway
 from bot.incident import (
-    Change,
     Incident,
     Severity,
     declared_entry,
@@ -35,13 +29,12 @@ from bot.incident import (
 )
 from bot.incidents import messages, report
 from bot.incidents import views as blocks
-from bot.runtime.redaction import redact
-from bot.store.store import Store, new_incident
+from bot.incidents.provision import Provisioner, setting
+from bot.store.incidents import new_incident
+from bot.store.store import Store
 
 log = logging.getLogger(__name__)
 
-MAX_CHANNEL_NAME = 80
-MAX_NAME_ATTEMPTS = 20
 REPAIR_INTERVAL_S = 30.0
 
 
@@ -49,24 +42,6 @@ REPAIR_INTERVAL_S = 30.0
 class Declared:
     incident: Incident
     created: bool
-
-
-def channel_name(prefix: str, title: str, created_at: datetime, number: int) -> str:
-    """`<prefix>-<yyyymmdd>-<slug>` within Slack's rules (lowercase, ≤ 80, no spaces/periods).
-    A secret typed into the title stays out of the name: every member can see channel names, and
-    the slug's dashes would hide it from the redaction of logs."""
-    clean = redact(title)
-    ascii_title = unicodedata.normalize("NFKD", clean).encode("ascii", "ignore").decode()
-    slug = re.sub(r"[^a-z0-9]+", "-", ascii_title.lower()).strip("-") or f"inc-{number}"
-    base = f"{prefix}-{created_at.strftime('%Y%m%d')}-{slug}"
-    return base[:MAX_CHANNEL_NAME].rstrip("-")
-
-
-def with_suffix(name: str, attempt: int) -> str:
-    if attempt == 0:
-        return name
-    suffix = f"-{attempt + 1}"
-    return name[: MAX_CHANNEL_NAME - len(suffix)].rstrip("-") + suffix
 
 
 class IncidentService:
@@ -84,11 +59,25 @@ class IncidentService:
         self.store = store
         self.slack = slack
         self.clock = clock
-        self.channel_prefix = channel_prefix
         self.broadcast_channel = broadcast_channel
-        self.bot_user_id: str | None = None
+        self.provisioner = Provisioner(
+            store,
+            slack,
+            clock,
+            channel_prefix=channel_prefix,
+            broadcast_channel=broadcast_channel,
+        )
         self.checklists: ChecklistBook | None = None
         """Set by the app: the report then lists who answered what on each checklist."""
+
+    @property
+    def bot_user_id(self) -> str | None:
+        """Fireline's own Slack user (set by the app once Slack said who it is)."""
+        return self.provisioner.bot_user_id
+
+    @bot_user_id.setter
+    def bot_user_id(self, user_id: str | None) -> None:
+        self.provisioner.bot_user_id = user_id
 
     # --- finding incidents -----------------------------------------------------------------
 
@@ -140,115 +129,22 @@ class IncidentService:
             if not held or incident.provisioned:
                 return incident
             try:
-                incident = await self._ensure_channel(incident)
-                assert incident.channel_id is not None
-                await self.slack.invite(
-                    incident.channel_id,
-                    [
-                        u
-                        for u in {incident.reporter, incident.commander}
-                        if u and u != self.bot_user_id
-                    ],
-                )
-                incident = await self._ensure_card(incident)
-                incident = await self._ensure_announcement(incident)
+                incident = await self.provisioner.complete(incident)
             except FirelineError as exc:
                 log.warning("provisioning %s stopped: %s", incident_id, exc)
                 await self.store.flag(incident_id)
                 reason = str(exc)
                 await self.store.mutate(
                     incident_id,
-                    _setting(provision_error=reason),
+                    setting(provision_error=reason),
                     bump=False,
                 )
                 raise
             incident, _ = await self.store.mutate(
-                incident_id, _setting(provisioned=True, provision_error=None), bump=False
+                incident_id, setting(provisioned=True, provision_error=None), bump=False
             )
         await self.refresh_quietly(incident_id)  # the incident is set up; the card catches up
         return await self.store.get(incident_id)
-
-    async def _ensure_channel(self, incident: Incident) -> Incident:
-        if incident.channel_id:
-            return incident
-        base = channel_name(
-            self.channel_prefix, incident.title, incident.created_at, incident.number
-        )
-        for attempt in range(MAX_NAME_ATTEMPTS):
-            name = with_suffix(base, attempt)
-            if incident.channel_name != name:
-                # Remember the name before creating, so a crash right after the create can
-                # recognise the channel as ours instead of making a second one.
-                incident, _ = await self.store.mutate(
-                    incident.id, _setting(channel_name=name), bump=False
-                )
-            try:
-                channel_id = await self.slack.create_channel(name)
-            except SlackRejected as exc:
-                if exc.code != "name_taken":
-                    raise
-                adopted = await self._adoptable(name, incident)
-                if adopted is None:
-                    continue
-                channel_id = adopted
-            updated, _ = await self.store.mutate(
-                incident.id, _setting(channel_id=channel_id, channel_name=name), bump=False
-            )
-            return updated
-        raise SlackRejected("conversations.create", "name_taken")
-
-    async def _adoptable(self, name: str, incident: Incident) -> str | None:
-        """The channel of that name if we created it for this incident before a crash.
-
-        Between `conversations.create` and saving its ID nothing else happens, so such a
-        channel was created by our bot user no earlier than the incident, has nobody in it but
-        the bot, and belongs to no other incident. Anyone else's channel fails one of these.
-        """
-        channel = await self.slack.find_channel_by_name(name)
-        if channel is None or channel.get("creator") != self.bot_user_id:
-            return None
-        if int(channel.get("num_members") or 0) > 1:
-            return None
-        if int(channel.get("created") or 0) < int(incident.created_at.timestamp()):
-            return None
-        channel_id = str(channel["id"])
-        if await self.store.find_by_channel(channel_id) is not None:
-            return None
-        return channel_id
-
-    async def _ensure_card(self, incident: Incident) -> Incident:
-        if incident.card_ts:
-            return incident
-        assert incident.channel_id is not None
-        ts = await self.slack.post_message(
-            incident.channel_id, blocks.card_text(incident), blocks.card(incident, self.clock.now())
-        )
-        await self.slack.pin(incident.channel_id, ts)
-        updated, _ = await self.store.mutate(
-            incident.id,
-            lambda i: (i.model_copy(update={"card_ts": ts, "rendered_version": i.version}), []),
-            bump=False,
-        )
-        return updated
-
-    async def _ensure_announcement(self, incident: Incident) -> Incident:
-        if incident.announcement_ts or not self.broadcast_channel:
-            return incident
-        text, body = blocks.announcement(incident)
-        ts = await self._post_in_broadcast(text, body)
-        updated, _ = await self.store.mutate(incident.id, _setting(announcement_ts=ts), bump=False)
-        return updated
-
-    async def _post_in_broadcast(self, text: str, body: Block | list[Block]) -> str:
-        assert self.broadcast_channel is not None
-        payload = body if isinstance(body, list) else [body]
-        try:
-            return await self.slack.post_message(self.broadcast_channel, text, payload)
-        except SlackRejected as exc:
-            if exc.code != "not_in_channel":
-                raise
-            await self.slack.join(self.broadcast_channel)
-            return await self.slack.post_message(self.broadcast_channel, text, payload)
 
     # --- changing --------------------------------------------------------------------------
 
@@ -275,7 +171,7 @@ class IncidentService:
             if topic != incident.rendered_topic:
                 await self.slack.set_topic(incident.channel_id, topic)
             if not stale:
-                await self.store.mutate(incident_id, _setting(rendered_topic=topic), bump=False)
+                await self.store.mutate(incident_id, setting(rendered_topic=topic), bump=False)
                 return
             await self.slack.update_message(
                 incident.channel_id,
@@ -314,7 +210,7 @@ class IncidentService:
         for target in [t for t in targets if t]:
             try:
                 if target == self.broadcast_channel:
-                    await self._post_in_broadcast(fallback, body)
+                    await self.provisioner.post_in_broadcast(fallback, body)
                 else:
                     await self.slack.post_message(target, fallback, body)
             except FirelineError as exc:
@@ -407,12 +303,3 @@ class IncidentService:
                 await self.reconcile(everything=False)
             except FirelineError as exc:
                 log.warning("repair pass failed: %s", exc)
-
-
-def _setting(**fields: object) -> Callable[[Incident], Change]:
-    """A bookkeeping change that sets `fields` and adds nothing to the timeline."""
-
-    def change(incident: Incident) -> Change:
-        return incident.model_copy(update=fields), []
-
-    return change

@@ -1,6 +1,10 @@
 """Loading playbook files: the schema, then the checks that need the app's actions, every
 problem named by file, field and what is expected.
 
+The actions are those the app was built with (`Deps.actions` and `Deps.remediations`), handed in
+as their `Params` models (`params_models`): a playbook may name only those, with their
+parameters.
+
 Used at start-up (`load_playbooks`: a bad file stops Fireline) and by
 `fireline playbooks validate [PATH]` (`validate_dir` / `validate_file`).
 """
@@ -9,21 +13,48 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from bot.actions.base import TypedAction
 from bot.errors import ConfigurationError
 from bot.playbooks.match import AlertFacts, score
 from bot.playbooks.models import Playbook, Playbooks
 from bot.playbooks.templates import MissingLabels, ParamValue, fill
 
 
-def validate_file(
-    path: Path, actions: Mapping[str, type[BaseModel]]
-) -> tuple[Playbook | None, list[str]]:
+@dataclass(frozen=True)
+class ActionModels:
+    """Action name → its `Params` model, for the actions a playbook may name."""
+
+    diagnostics: Mapping[str, type[BaseModel]]
+    """What `diagnostics:` steps may run."""
+    remediations: Mapping[str, type[BaseModel]]
+    """What `remediations:` may offer."""
+
+
+def params_models(
+    actions: Iterable[TypedAction[Any]], remediations: Iterable[TypedAction[Any]]
+) -> ActionModels:
+    """The `Params` models of the action instances the app was built with."""
+    return ActionModels(
+        diagnostics={a.name: a.Params for a in actions},
+        remediations={r.name: r.Params for r in remediations},
+    )
+
+
+def fields_of(model: type[BaseModel]) -> tuple[frozenset[str], frozenset[str]]:
+    """A `Params` model's (required, optional) field names."""
+    fields = model.model_fields
+    required = frozenset(n for n, f in fields.items() if f.is_required())
+    return required, frozenset(fields) - required
+
+
+def validate_file(path: Path, actions: ActionModels) -> tuple[Playbook | None, list[str]]:
     """One playbook file → the playbook, or the errors naming the file, the field, the fix."""
     name = path.name.removesuffix(".yaml").removesuffix(".yml")
     try:
@@ -40,14 +71,13 @@ def validate_file(
         playbook = Playbook.model_validate({"name": name, **raw})
     except ValidationError as exc:
         return None, [f"{path}: {line}" for line in _describe(exc)]
-    errors = [f"{path}: {line}" for line in _check_steps(playbook, actions)]
+    errors = [f"{path}: {line}" for line in _check_steps(playbook, actions.diagnostics)]
+    errors += [f"{path}: {line}" for line in _check_offers(playbook, actions.remediations)]
     errors += [f"{path}: {line}" for line in _check_example(playbook)]
     return (None if errors else playbook), errors
 
 
-def validate_dir(
-    directory: Path, actions: Mapping[str, type[BaseModel]]
-) -> tuple[Playbooks, list[str]]:
+def validate_dir(directory: Path, actions: ActionModels) -> tuple[Playbooks, list[str]]:
     """Every `*.yaml` in `directory`; the errors of all files (not just the first)."""
     if not directory.is_dir():
         return Playbooks({}, directory), [f"{directory}: not a directory of playbooks"]
@@ -66,7 +96,7 @@ def validate_dir(
     return Playbooks(found, directory), errors
 
 
-def load_playbooks(directory: Path, actions: Mapping[str, type[BaseModel]]) -> Playbooks:
+def load_playbooks(directory: Path, actions: ActionModels) -> Playbooks:
     """For start-up: the playbooks, or a ConfigurationError listing every problem."""
     playbooks, errors = validate_dir(directory, actions)
     if errors:
@@ -75,11 +105,6 @@ def load_playbooks(directory: Path, actions: Mapping[str, type[BaseModel]]) -> P
             + "\n".join(f"  {e}" for e in errors)
         )
     return playbooks
-
-
-def params_models(actions: Iterable[Any]) -> dict[str, type[BaseModel]]:
-    """Action name → its Params model, from the action instances the app was built with."""
-    return {a.name: a.Params for a in actions}
 
 
 def _describe(exc: ValidationError) -> list[str]:
@@ -119,6 +144,41 @@ def _check_steps(playbook: Playbook, actions: Mapping[str, type[BaseModel]]) -> 
             continue
         errors += [f"{where}.params.{e}" for e in _check_params(step.action, step.params, model)]
     return errors
+
+
+def _check_offers(playbook: Playbook, remediations: Mapping[str, type[BaseModel]]) -> list[str]:
+    errors = []
+    for i, offer in enumerate(playbook.remediations):
+        where = f"remediations.{i}"
+        model = remediations.get(offer.action)
+        if model is None:
+            close = difflib.get_close_matches(offer.action, list(remediations), n=2, cutoff=0.5)
+            hint = f"; did you mean {' or '.join(close)}?" if close else ""
+            errors.append(
+                f"{where}.action: Input should be {_one_of(list(remediations))} "
+                f"(value: {offer.action!r}){hint}"
+            )
+            continue
+        required, optional = fields_of(model)
+        unknown = sorted(set(offer.params) - required - optional)
+        missing = sorted(required - set(offer.params))
+        if unknown:
+            accepted = ", ".join(sorted(required | optional))
+            errors.append(
+                f"{where}.params: {offer.action} takes no parameter {', '.join(unknown)} "
+                f"(accepted: {accepted})"
+            )
+        elif missing:
+            errors.append(f"{where}.params: {offer.action} needs {', '.join(missing)}")
+    return errors
+
+
+def _one_of(names: list[str]) -> str:
+    """'a', 'b' or 'c'."""
+    quoted = [repr(n) for n in names]
+    if len(quoted) < 2:
+        return "".join(quoted) or "one of the remediations (this Fireline has none)"
+    return f"{', '.join(quoted[:-1])} or {quoted[-1]}"
 
 
 def _check_params(

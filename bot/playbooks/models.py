@@ -6,8 +6,9 @@ diagnostics to run with parameters filled from the alert's labels, which remedia
 mitigations, long-term fixes, links). Each carries an `example` alert, which must match it and
 fill every parameter: the sandbox fires it, and the tests do.
 
-This module is the schema and the collection; templates are `bot.playbook_templates`, loading
-and the checks against the app's actions `bot.playbook_loader`.
+This module is the schema and the collection; templates are `bot.playbooks.templates`, loading
+and the checks against the app's actions (diagnostics and remediations, their names and their
+parameters) `bot.playbooks.loader`. The schema knows no action by name.
 """
 
 from __future__ import annotations
@@ -20,26 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from bot.playbooks.templates import LABEL, ParamValue, check_template
-from bot.policy.remediation import RemediationName
-from bot.remediation.actions import Remediation, default_remediations
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
-
-
-def _params_of(action: Remediation) -> tuple[frozenset[str], frozenset[str]]:
-    fields = action.Params.model_fields
-    required = frozenset(n for n, f in fields.items() if f.is_required())
-    return required, frozenset(fields) - required
-
-
-REMEDIATION_PARAMS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
-    # name: (required, optional), read off the remediation actions' own Params models.
-    action.name: _params_of(action)
-    for action in default_remediations()
-}
 
 
 class _Strict(BaseModel):
@@ -107,8 +93,8 @@ class Step(_Strict):
 class Offer(_Strict):
     """A remediation offered as a button; clicking it asks for approval, nothing runs directly."""
 
-    action: RemediationName
-    """restart, scale, rollback or delete-pod."""
+    action: str
+    """A remediation (restart, scale, rollback, delete-pod: `/incident help` lists them)."""
 
     params: dict[str, ParamValue]
     """The remediation's parameters, e.g. `deployment: "{{ labels.deployment }}"`."""
@@ -118,23 +104,10 @@ class Offer(_Strict):
 
     @field_validator("params")
     @classmethod
-    def _contract(cls, value: dict[str, ParamValue], info: ValidationInfo) -> dict[str, ParamValue]:
+    def _templates(cls, value: dict[str, ParamValue]) -> dict[str, ParamValue]:
         for item in value.values():
             if isinstance(item, str):
                 check_template(item)
-        action = info.data.get("action")
-        if action not in REMEDIATION_PARAMS:
-            return value  # the action's own error is reported
-        required, optional = REMEDIATION_PARAMS[action]
-        unknown = sorted(set(value) - required - optional)
-        if unknown:
-            accepted = ", ".join(sorted(required | optional))
-            raise ValueError(
-                f"{action} takes no parameter {', '.join(unknown)} (accepted: {accepted})"
-            )
-        missing = sorted(required - set(value))
-        if missing:
-            raise ValueError(f"{action} needs {', '.join(missing)}")
         return value
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import shlex
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -27,9 +28,11 @@ from bot.incident import Incident
 from bot.interaction import Actor, Reply
 from bot.playbooks import messages
 from bot.playbooks import views as playbook_blocks
-from bot.playbooks.models import REMEDIATION_PARAMS, Playbook, Playbooks, Step
+from bot.playbooks.loader import fields_of
+from bot.playbooks.models import Playbook, Playbooks, Step
 from bot.playbooks.templates import MissingLabels, fill
 from bot.playbooks.views import FilledOffer
+from bot.remediation.actions.base import AnyRemediation
 from bot.runtime.posts import Posts
 from bot.store.store import Store
 
@@ -51,9 +54,13 @@ class PlaybookRunner:
         diagnostics: DiagnosticsService,
         store: Store,
         slack: SlackGateway,
+        *,
+        remediations: Iterable[AnyRemediation],
     ) -> None:
         self.playbooks = playbooks
         self.diagnostics = diagnostics
+        self.remediations = {r.name: r for r in remediations}
+        """What guidance may offer as buttons (the app's own remediations)."""
         self.store = store
         self.slack = slack
         self.posts = Posts(store.redis, store.keys, slack)
@@ -81,13 +88,17 @@ class PlaybookRunner:
         return self._fill(dict(step.params), required, labels, step.action)
 
     def offers(self, playbook: Playbook, labels: dict[str, str]) -> list[FilledOffer]:
-        """The remediations whose parameters the labels fill; the others are not offered."""
+        """The remediations whose parameters the labels fill; the others are not offered (nor
+        one this app was built without)."""
         out = []
         for offer in playbook.remediations:
-            required = set(REMEDIATION_PARAMS[offer.action][0])
+            remediation = self.remediations.get(offer.action)
+            if remediation is None:
+                continue
+            required = set(fields_of(remediation.Params)[0])
             params, _ = self._fill(dict(offer.params), required, labels, offer.action)
             if params is not None:
-                out.append(FilledOffer(offer, params))
+                out.append(FilledOffer(offer, params, remediation.button(params)))
         return out
 
     # --- running -----------------------------------------------------------------------------

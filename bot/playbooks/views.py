@@ -16,12 +16,6 @@ from typing import Any
 from bot.blockkit import REMEDIATION_REQUEST, Block, context, mrkdwn, section
 from bot.playbooks.models import Offer, Playbook
 
-VERBS = {
-    "restart": "Restart",
-    "scale": "Scale",
-    "rollback": "Roll back",
-    "delete-pod": "Delete pod",
-}
 MAX_BUTTON_TEXT = 75
 APPROVAL_NOTE = "Remediations ask for approval and show a preview before anything changes."
 
@@ -32,17 +26,12 @@ class FilledOffer:
 
     offer: Offer
     params: dict[str, Any]
-
-    @property
-    def target(self) -> str:
-        return str(self.params.get("deployment") or self.params.get("pod") or "")
+    text: str
+    """What the remediation calls itself with these parameters (`Remediation.button`)."""
 
     @property
     def label(self) -> str:
-        text = f"{VERBS[self.offer.action]} {self.target}".strip()
-        if self.offer.action == "scale" and "replicas" in self.params:
-            text += f" to {self.params['replicas']}"
-        return text[:MAX_BUTTON_TEXT]
+        return self.text[:MAX_BUTTON_TEXT]
 
 
 def listing(playbooks: Iterable[Playbook]) -> str:

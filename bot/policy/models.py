@@ -316,8 +316,15 @@ def default_policy() -> Policy:
     )
 
 
-def load_policy(path: Path | None, known_actions: Iterable[str] = ()) -> Policy:
-    """Read and validate the policy; every error names the file, the field and the value."""
+def load_policy(
+    path: Path | None,
+    known_actions: Iterable[str] = (),
+    remediations: Iterable[str] | None = None,
+) -> Policy:
+    """Read and validate the policy; every error names the file, the field and the value.
+
+    `known_actions` and `remediations` are the names of the actions the app was built with: the
+    roles and the `remediation:` section may name only those (left out: not checked)."""
     if path is None:
         return default_policy()
     try:
@@ -339,6 +346,9 @@ def load_policy(path: Path | None, known_actions: Iterable[str] = ()) -> Policy:
                         f"Policy file {path}: roles.{name}.actions: {action!r} is not an action "
                         f"(known: {', '.join(sorted(known))})"
                     )
+    problems = [] if remediations is None else policy.remediation.unknown_actions(remediations)
+    if problems:
+        raise ConfigurationError(f"Policy file {path} is invalid: " + "; ".join(problems))
     return policy
 
 

@@ -5,18 +5,18 @@ Each remediation action (restart, scale, rollback, delete-pod) is bounded separa
 that may request it and the roles that may approve it, the namespaces it may touch (inside what
 the cluster allows), replica bounds and the largest step (scale), a cooldown per target, and
 where the requester may approve their own change. Frozen namespaces and the `enabled` switch
-override everything. Role names are checked against the policy's roles by `bot.policy`.
+override everything. Role names are checked against the policy's roles by `bot.policy`; action
+names against the remediations the app was built with, which are handed in (`unknown_actions`):
+the policy knows no remediation by itself, so a new one needs only its class and its entry here.
 """
 
 from __future__ import annotations
 
 import fnmatch
+from collections.abc import Iterable
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-
-RemediationName = Literal["restart", "scale", "rollback", "delete-pod"]
-REMEDIATIONS: tuple[RemediationName, ...] = ("restart", "scale", "rollback", "delete-pod")
 
 
 class _Strict(BaseModel):
@@ -89,8 +89,9 @@ class RemediationPolicy(_Strict):
     verify_timeout_s: float = Field(default=300.0, gt=0, le=3600)
     """How long to follow a rollout before calling the outcome unknown."""
 
-    actions: dict[RemediationName, RemediationRule] = Field(default_factory=dict)
-    """Action name → its bounds; an action not listed cannot be requested."""
+    actions: dict[str, RemediationRule] = Field(default_factory=dict)
+    """Remediation name (restart, scale, rollback, delete-pod) → its bounds; an action not
+    listed cannot be requested."""
 
     def roles_named(self) -> list[tuple[str, str]]:
         """(dotted field, role name) for every role this section mentions."""
@@ -103,6 +104,16 @@ class RemediationPolicy(_Strict):
                 (f"remediation.actions.{action}.approve_roles", r) for r in rule.approve_roles
             ]
         return named
+
+    def unknown_actions(self, known: Iterable[str]) -> list[str]:
+        """What is wrong with the action names, given the remediations the app has."""
+        names = sorted(set(known))
+        listed = ", ".join(names) or "none"
+        return [
+            f"remediation.actions.{action}: {action!r} is not a remediation (known: {listed})"
+            for action in self.actions
+            if action not in names
+        ]
 
     def frozen(self, namespace: str) -> bool:
         return matches(namespace, self.frozen_namespaces)

@@ -1,7 +1,8 @@
 """What the remediation feature says to a person, as small functions.
 
 Written for someone woken at 3 a.m.: what happened first, then exactly what to type. Nothing
-here may include a token or secret.
+here may include a token or secret. What only one remediation says lives with it, at the end of
+its module in `bot.remediation.actions`, so that a remediation is one module.
 """
 
 from __future__ import annotations
@@ -11,53 +12,6 @@ from bot import messages as shared
 
 def deployment_state(ready: int, replicas: int, images: str, revision: str) -> str:
     return f"{ready}/{replicas} ready · {images} · revision {revision}"
-
-
-def pods_running(replicas: int) -> str:
-    return f"{replicas} pod(s) running"
-
-
-def pods_replaced(replicas: int) -> str:
-    return f"{replicas} new pod(s), replaced one by one (rolling)"
-
-
-def scale_unchanged(deployment: str, replicas: int) -> str:
-    return f"`{deployment}` already runs {replicas} replicas; nothing to change."
-
-
-def scale_out_of_bounds(wanted: int, low: int, high: int) -> str:
-    return (
-        f"{wanted} replicas is outside what the policy allows ({low}–{high}). "
-        f"Ask for a number between {low} and {high}."
-    )
-
-
-def scale_step_too_big(before: int, wanted: int, step: int) -> str:
-    nearest = before + step if wanted > before else max(before - step, 0)
-    return (
-        f"{before} → {wanted} is a step of {abs(wanted - before)}; the policy allows at most "
-        f"{step} at a time. Try `{nearest}` first."
-    )
-
-
-def rollback_same_template(deployment: str, revision: int) -> str:
-    return f"`{deployment}` already runs revision {revision}'s pod template; nothing to roll back."
-
-
-def revision_after(revision: int) -> str:
-    return f"{revision}'s template (recorded as a new revision)"
-
-
-def no_previous_revision(deployment: str) -> str:
-    return (
-        f"`{deployment}` has no earlier revision to roll back to. "
-        f"`/incident rollout-history {deployment}` shows what it has."
-    )
-
-
-def no_such_revision(deployment: str, revision: int, known: list[int]) -> str:
-    listed = ", ".join(str(n) for n in known) or "none"
-    return f"`{deployment}` has no revision {revision} (it has: {listed})."
 
 
 def rollout_deadline(ready: int, wanted: int) -> str:
@@ -82,34 +36,6 @@ def rollout_available(available: int, updated: int) -> str:
 
 def rollout_done(ready: int, wanted: int) -> str:
     return f"rolled out: {ready}/{wanted} replicas ready"
-
-
-def pod_without_controller(pod: str) -> str:
-    return (
-        f"`{pod}` has no controller, so nothing would replace it. Fireline only deletes pods a "
-        "ReplicaSet will replace."
-    )
-
-
-def pod_state(pod: dict[str, object]) -> str:
-    status = pod.get("status") or {}
-    assert isinstance(status, dict)
-    statuses = status.get("containerStatuses") or []
-    restarts = sum(int(c.get("restartCount") or 0) for c in statuses)
-    ready = sum(1 for c in statuses if c.get("ready"))
-    return f"{status.get('phase', '?')}, {ready}/{len(statuses)} ready, {restarts} restart(s)"
-
-
-def pod_replaced(owner_kind: str, owner: str) -> str:
-    return f"deleted; {owner_kind} {owner} starts a replacement"
-
-
-def replacement_ready(pod: str) -> str:
-    return f"replacement pod {pod} is Ready"
-
-
-def replacement_waiting(pod: str | None) -> str:
-    return f"replacement pod {pod} not Ready yet" if pod else "no replacement pod yet"
 
 
 def remediation_disabled() -> str:

@@ -32,9 +32,11 @@ from bot.errors import Conflict, FirelineError, Forbidden, NotFound, TemporaryEr
 from bot.gateways.kubernetes import KubeGateway
 from bot.gateways.slack import SlackGateway
 from bot.incident import TimelineEntry
+from bot.policy.remediation import RemediationPolicy, RemediationRule
 from bot.remediation import messages
 from bot.remediation import views as approval_blocks
-from bot.remediation.actions import Plan, Remediation, deployment_state
+from bot.remediation.actions.base import AnyRemediation, Plan
+from bot.remediation.actions.deployment import deployment_state
 from bot.remediation.guard import RemediationGuard
 from bot.remediation.store import Record, RemediationStore, State
 from bot.runtime.scheduler import Job, Scheduler
@@ -57,7 +59,7 @@ def job_for(record: Record, kind: str, due: float) -> Job:
 class RemediationRunner:
     def __init__(
         self,
-        actions: tuple[Remediation, ...],
+        actions: tuple[AnyRemediation, ...],
         guard: RemediationGuard,
         records: RemediationStore,
         store: Store,
@@ -68,7 +70,7 @@ class RemediationRunner:
         *,
         poll_s: float = 1.0,
     ) -> None:
-        self.actions: dict[str, Remediation] = {a.name: a for a in actions}
+        self.actions: dict[str, AnyRemediation] = {a.name: a for a in actions}
         self.guard = guard
         self.records = records
         self.store = store
@@ -81,7 +83,7 @@ class RemediationRunner:
         scheduler.register(EXPIRE, self._expire_job)
 
     @property
-    def _section(self) -> Any:
+    def _section(self) -> RemediationPolicy:
         return self.guard.authorizer.policy.remediation
 
     # --- jobs ------------------------------------------------------------------------------
@@ -225,8 +227,8 @@ class RemediationRunner:
         if plan.kind != "deployment":
             return None
         try:
-            return deployment_state(await self.kube(plan.cluster).get_deployment(
-                plan.namespace, plan.name))  # fmt: skip
+            deployment = await self.kube(plan.cluster).get_deployment(plan.namespace, plan.name)
+            return deployment_state(deployment)
         except FirelineError:
             return None
 
@@ -240,8 +242,8 @@ class RemediationRunner:
             try:
                 if record.applied is None:
                     if not await action.applied(kube, record.plan):
-                        await self._end(record, State.UNKNOWN, State.FAILED,
-                                        messages.interrupted_not_applied())  # fmt: skip
+                        why = messages.interrupted_not_applied()
+                        await self._end(record, State.UNKNOWN, State.FAILED, why)
                         return None
                     record, _ = await self._move(record, State.UNKNOWN, applied=True)
                 progress = await action.check(kube, record.plan)
@@ -254,7 +256,7 @@ class RemediationRunner:
                     progress=progress.text,
                     reason=messages.verify_timed_out(0, progress.text),
                 )
-                if won:  # fmt: skip
+                if won:
                     await self.show(record)
                 return None
             to = State.SUCCEEDED if progress.status == "done" else State.FAILED
@@ -280,7 +282,7 @@ class RemediationRunner:
 
     # --- showing and recording -------------------------------------------------------------
 
-    def _rule(self, record: Record) -> Any:
+    def _rule(self, record: Record) -> RemediationRule:
         return self._section.actions[record.action]
 
     async def commander(self, record: Record) -> str | None:
@@ -363,27 +365,31 @@ class RemediationRunner:
                 await self.store.append_once(
                     record.incident_id,
                     f"remediation:{record.id}:{event}",
-                    TimelineEntry(at=self.clock.now(), actor=entry["user"], kind="remediation",
-                                  text=text),
-                )  # fmt: skip
+                    TimelineEntry(
+                        at=self.clock.now(), actor=entry["user"], kind="remediation", text=text
+                    ),
+                )
         except FirelineError:
             log.exception("could not record %s %s", record.id, event)
 
-    async def audit_request(self, action: str, origin: Any, outcome: str, detail: str) -> None:
+    async def audit_request(
+        self, action: str, user: str, incident_id: str | None, outcome: str, detail: str
+    ) -> None:
+        """A request that ended before it had a record (denied, rejected, failed to preview)."""
         entry = {
             "at": self.clock.now().isoformat(),
-            "user": origin.user,
+            "user": user,
             "action": action,
             "target": "-",
             "outcome": outcome,
             "duration_ms": "0",
-            "incident": origin.incident.id if origin.incident else "",
+            "incident": incident_id or "",
             "detail": detail[:500],
         }
         try:
             await self.store.audit(entry)
         except FirelineError:
-            log.exception("could not audit a %s request by %s", action, origin.user)
+            log.exception("could not audit a %s request by %s", action, user)
 
 
 async def _version(kube: KubeGateway, plan: Plan) -> str:

@@ -20,10 +20,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 from bot import messages as shared
-from bot.actions.base import Context, kube_scope
+from bot.actions.base import Context, KubeParams, kube_scope
 from bot.clock import Clock
 from bot.errors import Denied, FirelineError, UsageError, UserError
 from bot.gateways.kubernetes import KubeGateway
@@ -32,13 +32,15 @@ from bot.incident import Incident
 from bot.interaction import Actor, Reply
 from bot.remediation import messages
 from bot.remediation import views as approval_blocks
-from bot.remediation.actions import Remediation
+from bot.remediation.actions.base import AnyRemediation, Preview, Remediation
 from bot.remediation.guard import RemediationGuard
 from bot.remediation.runner import EXPIRE, RUN, RemediationRunner, job_for
 from bot.remediation.store import Record, RemediationStore, State
 from bot.store.store import Store
 
 log = logging.getLogger(__name__)
+
+P = TypeVar("P", bound=KubeParams)
 
 
 @dataclass(frozen=True)
@@ -54,7 +56,7 @@ class Origin:
 class RemediationService:
     def __init__(
         self,
-        actions: tuple[Remediation, ...],
+        actions: tuple[AnyRemediation, ...],
         guard: RemediationGuard,
         records: RemediationStore,
         store: Store,
@@ -64,7 +66,7 @@ class RemediationService:
         kube: Callable[[str], KubeGateway],
         context_for: Callable[[str], Context],
     ) -> None:
-        self.actions: dict[str, Remediation] = {a.name: a for a in actions}
+        self.actions: dict[str, AnyRemediation] = {a.name: a for a in actions}
         self.guard = guard
         self.records = records
         self.store = store
@@ -113,43 +115,51 @@ class RemediationService:
             later=partial(self.request, action, params, origin),
         )
 
-    async def request(self, action: Remediation, params: Any, origin: Origin) -> str | None:
+    async def request(self, action: Remediation[P, Any], params: P, origin: Origin) -> str | None:
         """Policy, dry-run preview, record, card, expiry. Returns what the requester is told."""
+        incident_id = origin.incident.id if origin.incident else None
         try:
             return await self._request(action, params, origin)
         except UserError as exc:
-            await self.runner.audit_request(action.name, origin, "denied" if isinstance(
-                exc, Denied) else "rejected", str(exc))  # fmt: skip
+            outcome = "denied" if isinstance(exc, Denied) else "rejected"
+            await self.runner.audit_request(
+                action.name, origin.user, incident_id, outcome, str(exc)
+            )
             return str(exc)
         except FirelineError as exc:
-            await self.runner.audit_request(action.name, origin, "failed", str(exc))
+            await self.runner.audit_request(
+                action.name, origin.user, incident_id, "failed", str(exc)
+            )
             return shared.action_failed(action.name, str(exc))
 
-    async def _request(self, action: Remediation, params: Any, origin: Origin) -> str | None:
+    async def _request(self, action: Remediation[P, Any], params: P, origin: Origin) -> str | None:
         scope = kube_scope(self.context_for(origin.user), params, action.target(params))
         assert scope.cluster is not None and scope.namespace is not None
         rule = await self.guard.check_request(
             origin.user, action.name, scope.cluster, scope.namespace
         )
         now = self.clock.now()
-        kube = self.kube(scope.cluster)
-        plan = await action.preview(params, kube, scope.cluster, scope.namespace, rule, now)
+        plan = await action.preview(
+            Preview(params, self.kube(scope.cluster), scope.cluster, scope.namespace, rule, now)
+        )
         section = self.guard.authorizer.policy.remediation
         incident = origin.incident
+        channel = origin.channel
+        if incident and incident.channel_id and not origin.thread_ts:
+            channel = incident.channel_id  # a typed request's card goes to the incident channel
         record = Record(
             id=await self.records.new_id(),
             action=action.name,
             params=params.model_dump(exclude_none=True),
             plan=plan,
             requester=origin.user,
-            channel=incident.channel_id if incident and incident.channel_id and not
-            origin.thread_ts else origin.channel,
+            channel=channel,
             thread_ts=origin.thread_ts,
             incident_id=incident.id if incident else None,
             severity=incident.severity.value if incident else None,
             requested_at=now,
             expires_at=now + timedelta(minutes=section.expiry_minutes),
-        )  # fmt: skip
+        )
         cooling = await self.records.cooldown(record.target_key)
         if cooling is not None:
             raise Denied(messages.remediation_cooldown(plan.target, cooling[0], cooling[1]))
@@ -186,8 +196,8 @@ class RemediationService:
         params = action.build(dict(record.params))
         incident = await self.store.get(record.incident_id) if record.incident_id else None
         # Still the requester's request (so they still cannot approve it themselves).
-        origin = Origin(record.requester, record.channel, record.thread_ts or record.card_ts,
-                        incident)  # fmt: skip
+        thread = record.thread_ts or record.card_ts
+        origin = Origin(record.requester, record.channel, thread, incident)
         return Reply(
             text=messages.remediation_previewing(action.name, record.plan.name),
             later=partial(self.request, action, params, origin),

@@ -13,8 +13,6 @@ request for the same deployment says which one is open), the set of requests not
 
 from __future__ import annotations
 
-import asyncio
-import random
 from collections.abc import Callable
 from datetime import datetime
 from enum import StrEnum
@@ -22,13 +20,13 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 from redis.asyncio import Redis
-from redis.exceptions import RedisError, WatchError
+from redis.asyncio.client import Pipeline
+from redis.exceptions import RedisError
 
-from bot.errors import ConcurrentModification
-from bot.remediation.actions import Plan
-from bot.store.store import Keys, redis_unavailable
-
-MAX_ATTEMPTS = 50
+from bot.remediation.actions.base import Plan
+from bot.store.calls import redis_unavailable
+from bot.store.cas import Decision, compare_and_set
+from bot.store.keys import Keys
 
 
 class State(StrEnum):
@@ -134,32 +132,31 @@ class RemediationStore:
     async def update(self, remediation_id: str, change: Transition) -> tuple[Record, bool]:
         """Apply `change` atomically (optimistic locking); returns the record and whether this
         call changed it. A final state also drops the target's open-request hold."""
-        key = self.keys.remediation(remediation_id)
-        for attempt in range(MAX_ATTEMPTS):
-            try:
-                async with self.redis.pipeline(transaction=True) as pipe:
-                    await pipe.watch(key)
-                    raw = await pipe.get(key)
-                    if raw is None:
-                        raise KeyError(remediation_id)
-                    current = Record.model_validate_json(raw)
-                    new = change(current)
-                    if new is None or new == current:
-                        await pipe.unwatch()  # type: ignore[no-untyped-call]
-                        return current, False
-                    pipe.multi()  # type: ignore[no-untyped-call]
-                    pipe.set(key, new.model_dump_json())
-                    if new.final:
-                        pipe.srem(self.keys.remediations_active, remediation_id)
-                    await pipe.execute()
+
+        def decide(raw: bytes | str | None) -> Decision[tuple[Record, bool]]:
+            if raw is None:
+                raise KeyError(remediation_id)
+            current = Record.model_validate_json(raw)
+            new = change(current)
+            if new is None or new == current:
+                return Decision((current, False))
+
+            def writes(pipe: Pipeline) -> None:
+                pipe.set(self.keys.remediation(remediation_id), new.model_dump_json())
                 if new.final:
-                    await self._release_target(new)
-                return new, True
-            except WatchError:
-                await asyncio.sleep(random.uniform(0, 0.002 * (attempt + 1)))
-            except RedisError as exc:
-                raise redis_unavailable(exc) from exc
-        raise ConcurrentModification(f"{remediation_id} kept changing; nothing was applied.")
+                    pipe.srem(self.keys.remediations_active, remediation_id)
+
+            return Decision((new, True), writes)
+
+        record, changed = await compare_and_set(
+            self.redis,
+            self.keys.remediation(remediation_id),
+            decide,
+            gave_up=f"{remediation_id} kept changing; nothing was applied.",
+        )
+        if changed and record.final:
+            await self._release_target(record)
+        return record, changed
 
     async def _release_target(self, record: Record) -> None:
         target = self.keys.remediation_target(record.target_key)

@@ -15,21 +15,18 @@ import asyncio
 import logging
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from bot.checklists.reminders import parse_duration
+from bot.durations import parse_duration
 from bot.errors import ConfigurationError, FirelineError
 from bot.incident import Incident
 from bot.sandbox import scorecard
 from bot.sandbox.doubles.kubernetes import add_logs, deployment_pods, mark_oom_killed
+from bot.sandbox.live import LiveSandbox
 from bot.sandbox.people import NAMESPACE
 from bot.services import Services
-
-if TYPE_CHECKING:
-    from bot.sandbox.world import Sandbox
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +74,7 @@ class Step(_Strict):
 
     @property
     def seconds(self) -> float:
-        return parse_duration(self.at)
+        return parse_duration(self.at).total_seconds()
 
 
 class Drill(_Strict):
@@ -91,7 +88,7 @@ class Drill(_Strict):
     """Target times from the alert: declare, acknowledge, diagnose, mitigate."""
 
     def target_seconds(self) -> dict[str, float]:
-        return {k: parse_duration(v) for k, v in self.targets.items()}
+        return {k: parse_duration(v).total_seconds() for k, v in self.targets.items()}
 
 
 def available() -> list[str]:
@@ -112,7 +109,7 @@ def load_drill(name: str, directory: Path = DRILLS) -> Drill:
 class DrillRun:
     """One drill being played in a sandbox: its script, then its score."""
 
-    def __init__(self, sandbox: Sandbox, drill: Drill) -> None:
+    def __init__(self, sandbox: LiveSandbox, drill: Drill) -> None:
         self.sandbox = sandbox
         self.drill = drill
         self.started: datetime = sandbox.clock.now()
@@ -191,7 +188,7 @@ class DrillRun:
                     self._changed()
             else:
                 incident = await store.get(incident.id)
-            over = (clock.now() - self.started).total_seconds() >= ends_after
+            over = clock.now() - self.started >= ends_after
             if incident is not None and (incident.resolved_at is not None or over):
                 await self.finish(incident)
             elif over:
@@ -244,7 +241,7 @@ class DrillRun:
             self.sandbox.changes.bump()
 
 
-def start_drill(sandbox: Sandbox, drill: Drill) -> DrillRun:
+def start_drill(sandbox: LiveSandbox, drill: Drill) -> DrillRun:
     """Start `drill` in a running sandbox: the script and the watcher run until it stops."""
     assert sandbox.app is not None
     run = DrillRun(sandbox, drill)

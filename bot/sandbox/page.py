@@ -7,7 +7,8 @@ exactly as Slack would send it. `/sandbox/api/events` is a Server-Sent Events st
 event per change of the workspace (every Web API call the bot makes, every action taken on
 the page), on which the page redraws — no reloading, no polling.
 
-These routes exist only in the sandbox wiring, on a server bound to 127.0.0.1.
+These routes exist only in the sandbox wiring, on a server bound to 127.0.0.1, and answer
+only the page itself (`bot.sandbox.guard`: loopback `Host`, a per-run token, same-origin JSON).
 """
 
 from __future__ import annotations
@@ -16,69 +17,51 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 
 from bot.sandbox.doubles.slack import SlackError
-
-if TYPE_CHECKING:
-    from bot.sandbox.world import Sandbox
+from bot.sandbox.guard import PageGuard
+from bot.sandbox.live import Changes, LiveSandbox
+from bot.sandbox.state import snapshot
 
 STATIC = Path(__file__).parent / "static"
 ASSETS = {"app.js": "text/javascript", "app.css": "text/css"}
 KEEPALIVE_S = 15.0
 COALESCE_S = 0.05
 COMMANDS = ("/incident",)
-
-
-class Changes:
-    """A revision number bumped on every change, and a way to wait for the next one."""
-
-    def __init__(self) -> None:
-        self.revision = 0
-        self._waiters: set[asyncio.Future[None]] = set()
-        self._loop: asyncio.AbstractEventLoop | None = None
-
-    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop = loop
-
-    def bump(self) -> None:
-        """Safe from any thread (the Slack double may serve from its own)."""
-        if self._loop is not None:
-            self._loop.call_soon_threadsafe(self._bump)
-
-    def _bump(self) -> None:
-        self.revision += 1
-        for waiter in self._waiters:
-            if not waiter.done():
-                waiter.set_result(None)
-        self._waiters.clear()
-
-    async def wait(self, seen: int, limit_s: float) -> int:
-        if self.revision == seen:
-            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            self._waiters.add(waiter)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(waiter, limit_s)
-            self._waiters.discard(waiter)
-        return self.revision
+TOKEN_PLACEHOLDER = "{{sandbox-token}}"
 
 
 class BadRequest(Exception):
     """What the page sent cannot be done; the message says why."""
 
 
-def page_routes(sandbox: Sandbox) -> list[web.RouteDef]:
-    from bot.sandbox.state import snapshot
-
+def page_routes(sandbox: LiveSandbox) -> list[web.RouteDef]:
     changes = Changes()
     sandbox.changes = changes
     sandbox.slack.on_call(lambda _record: changes.bump())
+    guard = PageGuard(lambda: sandbox.app.port if sandbox.app is not None else None)
+    page = (STATIC / "index.html").read_text().replace(TOKEN_PLACEHOLDER, guard.token)
+
+    def guarded(
+        handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
+        *,
+        reads: bool = False,
+        writes: bool = False,
+    ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+        async def check(request: web.Request) -> web.StreamResponse:
+            refusal = guard.refuse(request, reads=reads, writes=writes)
+            return refusal if refusal is not None else await handler(request)
+
+        return check
 
     async def index(_: web.Request) -> web.StreamResponse:
         changes.bind(asyncio.get_running_loop())
-        return web.FileResponse(STATIC / "index.html")
+        return web.Response(
+            text=page, content_type="text/html", headers={"Cache-Control": "no-store"}
+        )
 
     async def asset(request: web.Request) -> web.StreamResponse:
         name = request.match_info["name"]
@@ -216,15 +199,15 @@ def page_routes(sandbox: Sandbox) -> list[web.RouteDef]:
         return web.Response(body=content, content_type=kind, charset=None)
 
     return [
-        web.get("/sandbox", index),
-        web.get("/sandbox/", index),
-        web.get("/sandbox/static/{name}", asset),
-        web.get("/sandbox/api/state", state),
-        web.get("/sandbox/api/events", events),
-        web.post("/sandbox/api/command", act(command)),
-        web.post("/sandbox/api/message", act(message)),
-        web.post("/sandbox/api/action", act(action)),
-        web.post("/sandbox/api/view", act(view)),
-        web.post("/sandbox/api/alert", act(alert)),
-        web.get("/sandbox/files/{file_id}", file),
+        web.get("/sandbox", guarded(index)),
+        web.get("/sandbox/", guarded(index)),
+        web.get("/sandbox/static/{name}", guarded(asset)),
+        web.get("/sandbox/api/state", guarded(state, reads=True)),
+        web.get("/sandbox/api/events", guarded(events)),
+        web.post("/sandbox/api/command", guarded(act(command), writes=True)),
+        web.post("/sandbox/api/message", guarded(act(message), writes=True)),
+        web.post("/sandbox/api/action", guarded(act(action), writes=True)),
+        web.post("/sandbox/api/view", guarded(act(view), writes=True)),
+        web.post("/sandbox/api/alert", guarded(act(alert), writes=True)),
+        web.get("/sandbox/files/{file_id}", guarded(file)),
     ]

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 from bot.policy.alerts import AlertPolicy
 from bot.policy.models import ALL_ACTIONS, Cluster, Policy, RoleGrant
-from bot.policy.remediation import REMEDIATIONS, RemediationPolicy, RemediationRule
+from bot.policy.remediation import RemediationPolicy, RemediationRule
+from bot.remediation.actions import default_remediations
 
 READS = ("pods", "describe", "events", "top", "rollout-history", "hpa", "endpoints")
 SIMULATED = "sandbox"
@@ -65,7 +66,7 @@ def sandbox_policy(
                     namespaces=("orion-*",),
                     cooldown_minutes=1.0,
                 )
-                for action in REMEDIATIONS
+                for action in (r.name for r in default_remediations())
             }
             if simulated
             else {},

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bot.sandbox.doubles.slack.workspace import Channel
-
-if TYPE_CHECKING:
-    from bot.sandbox.world import Sandbox
+from bot.sandbox.live import LiveSandbox
 
 MAX_MESSAGES = 200
 
@@ -23,7 +21,9 @@ def _channel_info(ch: Channel, first: dict[str, int]) -> dict[str, Any]:
     }
 
 
-def snapshot(sandbox: Sandbox, *, viewer: str, channel: str, thread: str | None) -> dict[str, Any]:
+def snapshot(
+    sandbox: LiveSandbox, *, viewer: str, channel: str, thread: str | None
+) -> dict[str, Any]:
     ws = sandbox.slack.ws
     fixed = {name: i for i, name in enumerate(sandbox.channels)}
     with ws.lock:

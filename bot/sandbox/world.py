@@ -16,7 +16,7 @@ import secrets
 import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 
@@ -34,6 +34,7 @@ from bot.sandbox.clock import ScaledClock
 from bot.sandbox.doubles.kubernetes import Cluster as SimulatedCluster
 from bot.sandbox.doubles.kubernetes import KubernetesDouble, Timing, api_client, orion_prod
 from bot.sandbox.doubles.slack import SlackDouble
+from bot.sandbox.live import Changes, DrillStatus
 from bot.sandbox.people import (
     PERSONAS,
     SIMULATED,
@@ -44,10 +45,6 @@ from bot.sandbox.people import (
 )
 from bot.settings import DEFAULT_PLAYBOOKS_DIR, Settings, load_settings
 from bot.store.server import RedisHandle
-
-if TYPE_CHECKING:
-    from bot.sandbox.drill import DrillRun
-    from bot.sandbox.page import Changes
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +101,7 @@ class Sandbox:
         self._http = httpx.AsyncClient(timeout=10)
         self.changes: Changes | None = None
         """The page's change feed (set when the page's routes are added)."""
-        self.drill: DrillRun | None = None
+        self.drill: DrillStatus | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def start(self) -> Sandbox:

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 
-from bot.commands.parser import parse
+from bot.commands.dispatch import Dispatcher
+from bot.commands.parser import Command
 from bot.errors import UsageError
 from bot.interaction import Actor
 from tests.diagnostics.conftest import RESPONDER, VIEWER, Rig
 
 NAMES = ["pods", "logs", "events", "diagnose", "query"]
+
+
+def parse(text: str, actions: list[str]) -> Command:
+    """The router's table of subcommands, with these action names beside it."""
+    router = Dispatcher(SimpleNamespace(store=None, clock=None))  # type: ignore[arg-type]
+    return router.subcommands.parse(text, actions)
 
 
 def test_action_words_become_action_commands_keeping_quotes() -> None:
@@ -70,10 +79,8 @@ async def test_rate_limit_per_user(kube_api, diag_store) -> None:
 
 
 async def test_help_lists_the_actions_with_their_docstrings(rig: Rig) -> None:
-    from bot.commands.dispatch import Dispatcher
-
     dispatcher = Dispatcher(incidents=_Incidents(rig.store), diagnostics=rig.service)
-    reply = await dispatcher.command(parse("help", dispatcher.action_names), Actor("U1", "C1", "t"))
+    reply = await dispatcher.command(dispatcher.parse("help"), Actor("U1", "C1", "t"))
     assert "/incident diagnose <deployment> [-n namespace]" in reply.text
     assert "Diagnoses a deployment in one go" in reply.text
 

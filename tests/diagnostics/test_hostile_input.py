@@ -22,6 +22,7 @@ from bot.diagnostics.actions import logs as logs_action
 from bot.playbooks.loader import load_playbooks, params_models
 from bot.policy.alerts import AlertPolicy
 from bot.policy.models import Cluster, Policy, RoleGrant
+from bot.remediation.actions import default_remediations
 from bot.sandbox.doubles.kubernetes import Cluster as KubeCluster
 from bot.sandbox.doubles.kubernetes import (
     KubernetesDouble,
@@ -139,7 +140,8 @@ async def world(slack: SlackDouble, redis_handle: RedisHandle, prefix: str) -> A
         clusters={"test": Cluster(context="test", namespaces=("orion-*",), default_namespace=NS)},
         alerts=AlertPolicy(run_as="responder", silence_roles=("responder",), routes=()),
     )
-    playbooks = load_playbooks(DEFAULT_PLAYBOOKS_DIR, params_models(default_actions()))
+    models = params_models(default_actions(), default_remediations())
+    playbooks = load_playbooks(DEFAULT_PLAYBOOKS_DIR, models)
     deps = Deps(redis=redis_handle, policy=policy, kube_clients={"test": api}, playbooks=playbooks)
     settings = settings_for(
         slack, broadcast, redis_prefix=prefix, alerts_channel=alerts, webhook_token=WEBHOOK_TOKEN

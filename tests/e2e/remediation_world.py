@@ -20,7 +20,8 @@ import pytest
 from bot.app import Deps, Fireline, create_app
 from bot.policy.models import ALL_ACTIONS, Policy, RoleGrant
 from bot.policy.models import Cluster as PolicyCluster
-from bot.policy.remediation import REMEDIATIONS, RemediationPolicy, RemediationRule, SelfApproval
+from bot.policy.remediation import RemediationPolicy, RemediationRule, SelfApproval
+from bot.remediation.actions import default_remediations
 from bot.remediation.store import Record, State
 from bot.sandbox.doubles.kubernetes import (
     Cluster,
@@ -53,7 +54,7 @@ def remediation_policy(**overrides: Any) -> RemediationPolicy:
         "frozen_namespaces": ("orion-frozen",),
         "expiry_minutes": 15,
         "verify_timeout_s": 3,
-        "actions": dict.fromkeys(REMEDIATIONS, rule),
+        "actions": dict.fromkeys((r.name for r in default_remediations()), rule),
     }
     values.update(overrides)
     return RemediationPolicy(**values)
@@ -94,7 +95,9 @@ class World:
     def app(self) -> Fireline:
         return self.apps[-1]
 
-    async def start(self, policy: Policy | None = None) -> Fireline:
+    async def start(
+        self, policy: Policy | None = None, remediations: tuple[Any, ...] | None = None
+    ) -> Fireline:
         deps = Deps(
             redis=self.redis,
             policy=policy or self.policy,
@@ -103,6 +106,7 @@ class World:
             kube_timeout_s=1.0,
             kube_attempts=2,
             remediation_poll_s=0.02,
+            remediations=remediations if remediations is not None else default_remediations(),
         )
         settings = settings_for(self.slack, self.broadcast, redis_prefix=self.prefix)
         app = create_app(settings, deps)

@@ -20,6 +20,7 @@ from bot.playbooks.models import Example, Playbooks
 from bot.policy.alerts import AlertPolicy, AlertRoute
 from bot.policy.models import Cluster, Policy, RoleGrant
 from bot.policy.remediation import RemediationPolicy
+from bot.remediation.actions import default_remediations
 from bot.sandbox.doubles.kubernetes import Cluster as KubeCluster
 from bot.sandbox.doubles.kubernetes import (
     KubernetesDouble,
@@ -33,7 +34,9 @@ from bot.settings import DEFAULT_PLAYBOOKS_DIR
 from bot.store.server import RedisHandle
 from tests.e2e.harness import SIGNING_SECRET, WEBHOOK_TOKEN, eventually, settings_for
 
-SHIPPED = load_playbooks(DEFAULT_PLAYBOOKS_DIR, params_models(default_actions()))
+SHIPPED = load_playbooks(
+    DEFAULT_PLAYBOOKS_DIR, params_models(default_actions(), default_remediations())
+)
 READS = ("pods", "describe", "events", "top", "rollout-history", "hpa", "endpoints")
 
 

@@ -14,6 +14,7 @@ from bot.playbooks.loader import load_playbooks, params_models
 from bot.playbooks.match import AlertFacts, best, ranked
 from bot.playbooks.models import Playbook
 from bot.playbooks.templates import fill_params
+from bot.remediation.actions import default_remediations
 from bot.settings import DEFAULT_PLAYBOOKS_DIR
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "alertmanager"
@@ -21,7 +22,9 @@ FIXTURES = Path(__file__).parents[1] / "fixtures" / "alertmanager"
 
 @pytest.fixture(scope="module")
 def playbooks():  # type: ignore[no-untyped-def]
-    return load_playbooks(DEFAULT_PLAYBOOKS_DIR, params_models(default_actions()))
+    return load_playbooks(
+        DEFAULT_PLAYBOOKS_DIR, params_models(default_actions(), default_remediations())
+    )
 
 
 def facts(alertname: str, labels: dict[str, str] | None = None, **annotations: str) -> AlertFacts:

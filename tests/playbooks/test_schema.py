@@ -11,12 +11,19 @@ from bot.app import create_app
 from bot.cli import main
 from bot.diagnostics.actions import default_actions
 from bot.errors import ConfigurationError
-from bot.playbooks.loader import load_playbooks, params_models, validate_dir, validate_file
+from bot.playbooks.loader import (
+    fields_of,
+    load_playbooks,
+    params_models,
+    validate_dir,
+    validate_file,
+)
 from bot.playbooks.match import AlertFacts, best
 from bot.playbooks.templates import MissingLabels
+from bot.remediation.actions import default_remediations
 from bot.settings import DEFAULT_PLAYBOOKS_DIR, Settings
 
-ACTIONS = params_models(default_actions())
+ACTIONS = params_models(default_actions(), default_remediations())
 
 GOOD = """
 title: Disk full
@@ -245,13 +252,14 @@ def test_every_shipped_remediation_button_follows_the_approval_contract() -> Non
 
     from bot import blockkit as blocks
     from bot.playbooks import views as playbook_blocks
-    from bot.playbooks.models import REMEDIATION_PARAMS
     from bot.playbooks.templates import fill_params
     from bot.playbooks.views import FilledOffer
 
+    remediations = {r.name: r for r in default_remediations()}
     for playbook in load_playbooks(DEFAULT_PLAYBOOKS_DIR, ACTIONS):
         labels = playbook.example.all_labels
-        offers = [FilledOffer(o, fill_params(o.params, labels)) for o in playbook.remediations]
+        filled = [(o, fill_params(o.params, labels)) for o in playbook.remediations]
+        offers = [FilledOffer(o, p, remediations[o.action].button(p)) for o, p in filled]
         _, body = playbook_blocks.guidance(playbook, offers, incident="INC-3", notes=[])
         buttons = [b["accessory"] for b in body if "accessory" in b]
         assert len(buttons) == len(playbook.remediations), playbook.name
@@ -259,7 +267,7 @@ def test_every_shipped_remediation_button_follows_the_approval_contract() -> Non
             assert button["action_id"] == blocks.REMEDIATION_REQUEST == "remediation.request"
             value = json.loads(button["value"])
             assert value["action"] == offer.action and value["incident"] == "INC-3"
-            required, optional = REMEDIATION_PARAMS[offer.action]
+            required, optional = fields_of(ACTIONS.remediations[offer.action])
             assert required <= set(value["params"]) <= required | optional
             assert not any("{{" in str(v) for v in value["params"].values()), playbook.name
             assert len(button["value"]) <= 2000 and len(button["text"]["text"]) <= 75

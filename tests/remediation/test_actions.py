@@ -10,7 +10,11 @@ import pytest
 from bot.errors import Conflict, UsageError
 from bot.gateways.kubernetes import KubeGateway
 from bot.policy.remediation import RemediationRule
-from bot.remediation.actions import DeletePod, Plan, Remediation, Restart, Rollback, Scale
+from bot.remediation.actions.base import AnyRemediation, Plan, Preview
+from bot.remediation.actions.delete_pod import DeletePod
+from bot.remediation.actions.restart import Restart
+from bot.remediation.actions.rollback import Rollback
+from bot.remediation.actions.scale import Scale
 from bot.sandbox.doubles.kubernetes import KubernetesDouble
 
 NS = "orion-prod"
@@ -18,11 +22,11 @@ NOW = datetime(2026, 1, 15, 9, 0, 0, tzinfo=UTC)
 RULE = RemediationRule(namespaces=("orion-*",), min_replicas=1, max_replicas=8, max_step=4)
 
 
-async def preview(action: Remediation, text: str, kube: KubeGateway) -> Plan:
-    return await action.preview(action.parse(text), kube, "test", NS, RULE, NOW)
+async def preview(action: AnyRemediation, text: str, kube: KubeGateway) -> Plan:
+    return await action.preview(Preview(action.parse(text), kube, "test", NS, RULE, NOW))
 
 
-async def until_done(action: Remediation, kube: KubeGateway, plan: Plan) -> str:
+async def until_done(action: AnyRemediation, kube: KubeGateway, plan: Plan) -> str:
     for _ in range(400):
         progress = await action.check(kube, plan)
         assert progress.status != "failed", progress.text

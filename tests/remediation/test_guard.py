@@ -11,12 +11,14 @@ import pytest
 from bot.errors import ConfigurationError, Denied
 from bot.policy.authorizer import Authorizer
 from bot.policy.models import ALL_ACTIONS, Cluster, Policy, RoleGrant, load_policy
-from bot.policy.remediation import REMEDIATIONS, RemediationPolicy, RemediationRule, SelfApproval
-from bot.remediation.actions import Change, Plan
+from bot.policy.remediation import RemediationPolicy, RemediationRule, SelfApproval
+from bot.remediation.actions import default_remediations
+from bot.remediation.actions.base import Change, Plan
 from bot.remediation.guard import RemediationGuard
 from bot.remediation.store import Record
 
 RITA, CLEO, APOLLO, OTTO = "URITA", "UCLEO", "UAPOLLO", "UOTTO"
+REMEDIATIONS = tuple(r.name for r in default_remediations())
 NOW = datetime(2026, 1, 15, 9, 0, tzinfo=UTC)
 
 
@@ -51,7 +53,7 @@ def guard(enabled: bool = True) -> RemediationGuard:
 
 
 def record(action: str, namespace: str, severity: str) -> Record:
-    plan = Plan(action=action, kind="deployment", name="task-service", cluster="c",  # type: ignore[arg-type]
+    plan = Plan(action=action, kind="deployment", name="task-service", cluster="c",
                 namespace=namespace, resource_version="1", uid="u", state="",
                 changes=[Change(what="x", before="1", after="2")])  # fmt: skip
     return Record(
@@ -164,5 +166,5 @@ def test_invalid_sections_name_file_field_and_value(
         f"remediation: {{enabled: true, {section}}}\n"
     )
     with pytest.raises(ConfigurationError) as err:
-        load_policy(path)
+        load_policy(path, remediations=REMEDIATIONS)
     assert str(path) in str(err.value) and message in str(err.value)

@@ -33,18 +33,26 @@ def test_serve_without_tokens_starts_a_working_sandbox(tmp_path: Path) -> None:
         url = found.group(1)
         page = httpx.get(url, timeout=10)
         assert page.status_code == 200 and "Fireline sandbox" in page.text
-        state = httpx.get(f"{url}/api/state", timeout=10).json()
+        # As the page does: this run's token from the page, its own Origin on changes.
+        token = re.search(r'name="sandbox-token" content="([^"]+)"', page.text)
+        assert token
+        page_headers = {"X-Sandbox-Token": token.group(1)}
+        state = httpx.get(f"{url}/api/state", headers=page_headers, timeout=10).json()
         riley = next(p["id"] for p in state["people"] if p["role"] == "responder")
         answer = httpx.post(
             f"{url}/api/command",
             json={"as": riley, "channel": state["channel"], "text": "/incident declare P2 Slow"},
+            headers={**page_headers, "Origin": url.removesuffix("/sandbox")},
             timeout=10,
         ).json()
         assert answer == {"ok": True, "status": 200}
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             state = httpx.get(
-                f"{url}/api/state", params={"as": riley, "channel": state["channel"]}, timeout=10
+                f"{url}/api/state",
+                params={"as": riley, "channel": state["channel"]},
+                headers=page_headers,
+                timeout=10,
             ).json()
             if any(c["name"].startswith("inc-") for c in state["channels"]):
                 break

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from bot.actions.base import Action, Context, KubeParams, kube_scope
+from bot.actions.base import Action, Context, KubeParams, ObjectName, kube_scope
 from bot.actions.kubernetes import PodRow, pod_row, probe_failures, resolve_deployment
 from bot.actions.output import Result, Section, table
 from bot.diagnostics import messages
@@ -41,7 +41,7 @@ ERROR_RATE_QUERY = "error-rate"
 class DiagnoseParams(KubeParams):
     positional = ("deployment",)
 
-    deployment: str
+    deployment: ObjectName
     """The deployment to diagnose."""
 
 

@@ -15,7 +15,16 @@ from typing import ClassVar
 from pydantic import Field, field_validator
 
 from bot import messages as shared
-from bot.actions.base import KUBE_FLAGS, Action, Context, KubeParams, close_matches, kube_scope
+from bot.actions.base import (
+    KUBE_FLAGS,
+    Action,
+    ContainerName,
+    Context,
+    KubeParams,
+    NameOrSelector,
+    close_matches,
+    kube_scope,
+)
 from bot.actions.kubernetes import is_selector, pods_for
 from bot.actions.output import Attachment, Result, Section, table
 from bot.diagnostics import messages
@@ -53,7 +62,7 @@ class LogsParams(KubeParams):
         "--container": "container",
     }
 
-    target: str
+    target: NameOrSelector
     """A pod name, a deployment name, or a label selector."""
 
     since: str = "10m"
@@ -66,7 +75,7 @@ class LogsParams(KubeParams):
     """Only lines matching this regular expression (case-insensitive; RE2 syntax: no
     backreferences or lookarounds)."""
 
-    container: str | None = None
+    container: ContainerName | None = None
     """Container name; the pod's first container when left out."""
 
     tail_lines: int = Field(default=200, ge=1, le=1000)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.actions.base import Action, Context, KubeParams, kube_scope
+from bot.actions.base import Action, Context, KubeParams, NameOrSelector, ObjectName, kube_scope
 from bot.actions.kubernetes import (
     PodRow,
     age,
@@ -31,7 +31,7 @@ MAX_EVENT_ROWS = 40
 class TargetParams(KubeParams):
     positional = ("target",)
 
-    target: str
+    target: NameOrSelector
     """A deployment name, or a label selector such as `app=orion,tier=api`."""
 
 
@@ -118,7 +118,7 @@ class Pods(Action[TargetParams, PodsFindings]):
 class PodParams(KubeParams):
     positional = ("pod",)
 
-    pod: str
+    pod: ObjectName
     """The pod's name."""
 
 
@@ -245,7 +245,7 @@ def event_table(events: list[FoldedEvent], now: datetime) -> str:
 class EventsParams(KubeParams):
     positional = ("object",)
 
-    object: str | None = None
+    object: ObjectName | None = None
     """Only events about this object (a pod, deployment, … name)."""
 
 

@@ -7,7 +7,15 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot import messages
-from bot.actions.base import Action, Context, KubeParams, close_matches, kube_cluster, kube_scope
+from bot.actions.base import (
+    Action,
+    Context,
+    KubeParams,
+    ObjectName,
+    close_matches,
+    kube_cluster,
+    kube_scope,
+)
 from bot.actions.kubernetes import (
     age,
     match_labels_selector,
@@ -27,7 +35,7 @@ LIMIT_WARN = 0.8
 class TopParams(KubeParams):
     positional = ("target",)
 
-    target: str
+    target: ObjectName
     """A deployment name, or a namespace the cluster lists by name (every pod in it)."""
 
 
@@ -145,7 +153,7 @@ def _mem(value: float) -> str:
 class DeploymentParams(KubeParams):
     positional = ("deployment",)
 
-    deployment: str
+    deployment: ObjectName
     """The deployment's name."""
 
 
@@ -237,7 +245,7 @@ class RolloutHistory(Action[DeploymentParams, list[Revision]]):
 class HpaParams(KubeParams):
     positional = ("name",)
 
-    name: str | None = None
+    name: ObjectName | None = None
     """Only this HorizontalPodAutoscaler (or the one targeting this deployment)."""
 
 
@@ -332,7 +340,7 @@ def _metric(metric: Obj) -> tuple[str, str]:
 class EndpointsParams(KubeParams):
     positional = ("service",)
 
-    service: str
+    service: ObjectName
     """The service's name."""
 
 

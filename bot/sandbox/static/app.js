@@ -293,9 +293,11 @@ function renderModal(views) {
 }
 
 // ---------------------------------------------------------------- talking to the sandbox
+// The sandbox answers only its own page: this run's token (in the page) goes with every request.
+const TOKEN = { "X-Sandbox-Token": document.querySelector('meta[name="sandbox-token"]').content };
 async function post(what, body) {
   try {
-    const res = await fetch(`/sandbox/api/${what}`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ as: ui.as, ...body }) });
+    const res = await fetch(`/sandbox/api/${what}`, { method: "POST", headers: { "Content-Type": "application/json", ...TOKEN }, body: JSON.stringify({ as: ui.as, ...body }) });
     const data = await res.json();
     if (!data.ok) toast(data.error);
     else if (data.status && data.status >= 400) toast(`Fireline answered ${data.status}`);
@@ -319,7 +321,7 @@ async function load() {
     const asked = { as: ui.as, channel: ui.channel, thread: ui.thread };
     const q = new URLSearchParams({ as: ui.as, channel: ui.channel });
     if (ui.thread) q.set("thread", ui.thread);
-    const res = await fetch(`/sandbox/api/state?${q}`);
+    const res = await fetch(`/sandbox/api/state?${q}`, { headers: TOKEN });
     const state = await res.json();
     // The person switched channel, thread or identity while this was in flight: this answer
     // is for the old view; drawing it would undo their click. Ask again instead.

@@ -1,0 +1,188 @@
+"""What a change to an incident does, wherever it was asked for: a subcommand, a button, a form.
+
+Each operation returns a `Reply`: what to say in the ack (decided within Slack's 3 seconds;
+for changes, the Redis write happens before it, so "done" means saved), an optional `save`
+run straight after the ack (declare: acked at once as "Declaring …", recorded right after,
+so a burst of declares is acked as fast as Slack's floor allows), and an optional `later`
+for the Slack work that follows (channel, card edits, broadcasts), whose result is told to the
+user ephemerally.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+from bot import incident as model
+from bot import messages as shared
+from bot.alerts.service import AlertThreads
+from bot.commands import messages
+from bot.errors import FirelineError, UsageError
+from bot.incident import Incident, Role, Severity, TimelineEntry
+from bot.incidents.service import Declared, IncidentService
+from bot.interaction import Actor, Later, Reply
+
+
+class LifecycleHooks(Protocol):
+    """Told of every declaration and recorded change (before the ack: Redis work only)."""
+
+    async def declared(self, incident: Incident) -> None: ...
+
+    async def changed(self, incident: Incident, entries: list[TimelineEntry]) -> None: ...
+
+
+class IncidentOperations:
+    """Declaring and changing incidents; `Dispatcher` routes subcommands, buttons and forms here."""
+
+    def __init__(
+        self,
+        incidents: IncidentService,
+        alerts: AlertThreads | None = None,
+        hooks: LifecycleHooks | None = None,
+    ) -> None:
+        self.incidents = incidents
+        self.alerts = alerts
+        self.hooks = hooks
+        self.store = incidents.store
+        self.clock = incidents.clock
+
+    async def declare(
+        self,
+        actor: Actor,
+        *,
+        title: str,
+        severity: Severity,
+        defaulted: bool,
+        request_key: str,
+        service: str | None = None,
+        description: str | None = None,
+        commander: str | None = None,
+        alert_group: str | None = None,
+    ) -> Reply:
+        if not title.strip():
+            raise UsageError(messages.missing_title(severity.value))
+        recorded: list[Declared] = []
+
+        async def save() -> None:
+            recorded.append(
+                await self.incidents.declare(
+                    request_key=request_key,
+                    reporter=actor.user,
+                    title=title,
+                    severity=severity,
+                    origin_channel=actor.channel,
+                    service=service,
+                    description=description,
+                    commander=commander,
+                )
+            )
+            if recorded[0].created and self.hooks:
+                await self.hooks.declared(recorded[0].incident)
+
+        async def later() -> str:
+            incident = recorded[0].incident
+            if not recorded[0].created:
+                return messages.already_declared(incident.id, incident.channel_id)
+            return await self._provision(incident.id, defaulted, alert_group)
+
+        return Reply(
+            text=messages.declaring(title, severity.value, defaulted), save=save, later=later
+        )
+
+    async def _provision(self, incident_id: str, defaulted: bool, alert_group: str | None) -> str:
+        try:
+            incident = await self.incidents.provision(incident_id)
+            if alert_group and self.alerts is not None:
+                await self.alerts.link_incident(alert_group, incident)
+        except FirelineError as exc:
+            return shared.declare_incomplete(
+                incident_id, f"Slack did not finish setting it up ({exc})"
+            )
+        assert incident.channel_id is not None
+        return messages.declared(
+            incident.id, incident.channel_id, incident.severity.value, defaulted
+        )
+
+    async def _change(
+        self,
+        incident_id: str,
+        change: Callable[[Incident], model.Change],
+        *,
+        done: str,
+        unchanged: str,
+        after: Later | None = None,
+    ) -> Reply:
+        incident, entries = await self.store.mutate(incident_id, change)
+        if not entries:
+            return Reply(text=messages.nothing_changed(incident_id, unchanged))
+        if self.hooks:
+            await self.hooks.changed(incident, entries)
+
+        async def publish() -> str | None:
+            await self.incidents.refresh_quietly(incident_id)
+            return await after() if after else None
+
+        return Reply(text=messages.done(incident_id, done), later=publish)
+
+    async def acknowledge(self, incident_id: str, user: str) -> Reply:
+        return await self._change(
+            incident_id,
+            lambda i: model.acknowledge(i, user, self.clock.now()),
+            done="acknowledged — thank you",
+            unchanged="was acknowledged",
+        )
+
+    async def set_severity(self, incident_id: str, user: str, severity: Severity) -> Reply:
+        return await self._change(
+            incident_id,
+            lambda i: model.change_severity(i, user, severity, self.clock.now()),
+            done=f"severity is now {severity.value}",
+            unchanged=f"is {severity.value}",
+        )
+
+    async def assign(self, incident_id: str, user: str, role: Role, assignee: str) -> Reply:
+        async def invite() -> None:
+            incident = await self.store.get(incident_id)
+            if incident.channel_id:
+                await self.incidents.slack.invite(incident.channel_id, [assignee])
+            return None
+
+        return await self._change(
+            incident_id,
+            lambda i: model.assign(i, user, role, assignee, self.clock.now()),
+            done=f"<@{assignee}> is now {role.value}",
+            unchanged=f"has <@{assignee}> as {role.value}",
+            after=invite,
+        )
+
+    async def status_update(self, incident_id: str, user: str, text: str) -> Reply:
+        async def post() -> str | None:
+            incident = await self.store.get(incident_id)
+            missed = await self.incidents.post_update(incident, user, text)
+            if missed:
+                return (
+                    f"Your update is in the timeline, but could not be posted in "
+                    f"{', '.join(missed)}. Try `/incident update` again later."
+                )
+            return None
+
+        return await self._change(
+            incident_id,
+            lambda i: model.post_update(i, user, text, self.clock.now()),
+            done="update posted",
+            unchanged="has that update",
+            after=post,
+        )
+
+    async def resolve(self, incident_id: str, user: str, summary: str | None) -> Reply:
+        async def report() -> str | None:
+            await self.incidents.upload_report_once(incident_id)
+            return None
+
+        return await self._change(
+            incident_id,
+            lambda i: model.resolve(i, user, summary, self.clock.now()),
+            done="resolved; the post-incident report follows in the channel",
+            unchanged="is resolved",
+            after=report,
+        )

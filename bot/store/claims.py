@@ -1,0 +1,83 @@
+"""Once-only claims and short locks across replicas, on Redis.
+
+A claim (`SET NX EX`) is taken before anything that must happen once per key (a command
+delivered twice, a report on resolve); a lock (`SET NX PX` + a token, released by a Lua step
+only by its holder) serialises short work on one thing (rendering an incident's card).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from bot.store import scripts
+from bot.store.calls import RedisPart, redis_unavailable
+from bot.store.keys import Keys
+
+log = logging.getLogger(__name__)
+
+CLAIM_TTL_SECONDS = 24 * 3600
+
+
+class Claims(RedisPart):
+    def __init__(self, redis: Redis, keys: Keys) -> None:
+        super().__init__(redis, keys)
+        self._release = redis.register_script(scripts.RELEASE_LOCK)
+
+    async def claim(self, scope: str, key: str, ttl: int = CLAIM_TTL_SECONDS) -> bool:
+        """True for the first caller with this (scope, key) within `ttl`; False for the rest."""
+        try:
+            return bool(await self.redis.set(self.keys.claim(scope, key), "1", nx=True, ex=ttl))
+        except RedisError as exc:
+            raise redis_unavailable(exc) from exc
+
+    async def release_claim(self, scope: str, key: str) -> None:
+        """Give a claim back (the work it guarded failed and may be tried again)."""
+        try:
+            await self.redis.delete(self.keys.claim(scope, key))
+        except RedisError as exc:
+            raise redis_unavailable(exc) from exc
+
+    @asynccontextmanager
+    async def lock(
+        self, name: str, ttl_ms: int = 30_000, wait_s: float = 10.0
+    ) -> AsyncIterator[bool]:
+        """A short mutual-exclusion lock across replicas. Yields False if not acquired in time."""
+        token = secrets.token_hex(8)
+        key = self.keys.lock(name)
+        acquired = False
+        lock_wait = _Backoff(wait_s)
+        try:
+            while True:
+                acquired = bool(await self.redis.set(key, token, nx=True, px=ttl_ms))
+                if acquired or not await lock_wait.sleep():
+                    break
+            yield acquired
+        finally:
+            if acquired:
+                try:
+                    await self._release(keys=[key], args=[token])
+                except RedisError:
+                    log.warning("could not release lock %s; it expires in %d ms", name, ttl_ms)
+
+
+class _Backoff:
+    """Sleeps 5 ms, 10 ms, … up to 200 ms between lock attempts, until `total` has passed."""
+
+    def __init__(self, total: float) -> None:
+        self.remaining = total
+        self.delay = 0.005
+
+    async def sleep(self) -> bool:
+        if self.remaining <= 0:
+            return False
+        await asyncio.sleep(self.delay)
+        self.remaining -= self.delay
+        self.delay = min(self.delay * 2, 0.2)
+        return True
