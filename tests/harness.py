@@ -333,10 +333,13 @@ class Harness:
         await self.settle()
 
     # -- acting as people and as Alertmanager ----------------------------------------------------
-    async def command(self, user: str, text: str, channel: str | None = None) -> Any:
-        """Type `/incident <text>`; returns Slack's view of the ack once the bot is idle again."""
+    async def command(
+        self, user: str, text: str, channel: str | None = None, *, limit_s: float = 10.0
+    ) -> Any:
+        """Type `/incident <text>`; returns Slack's view of the ack once the bot is idle again
+        (within `limit_s`)."""
         response = await self.slack.slash_command(user, channel or self.room, text)
-        await self.settle()
+        await self.settle(limit_s)
         return response
 
     async def declare(self, user: str, text: str) -> tuple[str, str]:
