@@ -1,6 +1,6 @@
 """Lateness of scheduled checklists with 1,000 open incidents, and CPU used while idle.
 
-    python -m bench.checklists_bench [--incidents 1000] [--spread 20] [--idle 10] [--lead 5]
+    python -m bench.checklists_bench [--incidents 1000] [--spread 20] [--idle 10] [--lead 10]
                                      [--redis-url URL] [--smoke]
 
 1,000 incidents are put in Redis with their 5-minute marks staggered over `--spread` seconds
@@ -24,6 +24,7 @@ import argparse
 import asyncio
 import contextlib
 import multiprocessing as mp
+import os
 import statistics
 import time
 import uuid
@@ -196,7 +197,7 @@ def cli() -> None:
     parser.add_argument("--spread", type=float, default=20.0, help="seconds the marks span")
     parser.add_argument("--idle", type=float, default=10.0, help="idle window, seconds")
     parser.add_argument(
-        "--lead", type=float, default=5.0, help="seconds from the set-up's start to the first mark"
+        "--lead", type=float, default=10.0, help="seconds from the set-up's start to the first mark"
     )
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/15")
     add_smoke_flag(parser)
@@ -214,6 +215,7 @@ def cli() -> None:
         f"CPU {result['idle_cpu_ms']:.1f} ms ({result['idle_cpu_pct']:.2f} %), "
         f"{result['idle_wakeups']:.0f} scheduler wake-ups"
     )
+    print(f"load average (1 min, {os.cpu_count()} CPUs): {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":
