@@ -165,6 +165,7 @@ async def run(
         with contextlib.suppress(TimeoutError):  # reported as fewer posted than incidents
             await asyncio.wait_for(slack.all_posted.wait(), lead_s + spread + 30)
         cpu_posting = time.process_time() - cpu_posting
+        wakeups_posting = scheduler.wakeups
         late = [slack.posted[c] - due[c] for c in slack.posted]
 
         await asyncio.sleep(1.0)  # let the last runs finish their bookkeeping
@@ -203,6 +204,7 @@ async def run(
         "late_max_ms": 1000 * max(late),
         "late_min_ms": 1000 * min(late),
         "posting_cpu_ms": 1000 * cpu_posting,
+        "posting_wakeups": wakeups_posting,
         "idle_cpu_ms": 1000 * cpu_idle,
         "idle_cpu_pct": 100 * cpu_idle / idle_s,
         "idle_wakeups": wakeups,
@@ -235,7 +237,8 @@ def cli() -> None:
     print(
         f"CPU while posting: {result['posting_cpu_ms']:.0f} ms, "
         f"{result['posting_cpu_ms'] / result['posted']:.2f} ms per checklist (this process: "
-        "scheduler, store, gateway; not the Slack double)"
+        f"scheduler, store, gateway; not the Slack double), "
+        f"{result['posting_wakeups']:.0f} scheduler wake-ups"
     )
     print(
         f"idle {result['idle_s']:.0f} s with {result['still_scheduled']:.0f} jobs scheduled: "
