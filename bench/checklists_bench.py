@@ -54,15 +54,15 @@ SETUP_CONCURRENCY = 16
 
 
 def _run_double(incidents: int, conn: Connection) -> None:
-    """The Slack double; on request, how many top-level messages each channel holds."""
+    """The Slack double; asked, how many top-level messages each channel holds; until "stop"."""
     from bot.sandbox.doubles.slack import SlackDouble
 
     async def main() -> None:
         async with SlackDouble() as double:
             channels = [double.add_channel(f"inc-{n}") for n in range(incidents)]
             conn.send({"api_url": double.api_url, "token": double.bot_token, "channels": channels})
-            await asyncio.get_running_loop().run_in_executor(None, conn.recv)
-            conn.send({c: len(double.messages(c)) for c in channels})
+            while await asyncio.get_running_loop().run_in_executor(None, conn.recv) != "stop":
+                conn.send({c: len(double.messages(c)) for c in channels})
 
     asyncio.run(main())
 
@@ -180,7 +180,8 @@ async def run(
         here.send("count")
         in_slack: dict[str, int] = await loop.run_in_executor(None, here.recv)
     finally:
-        here.send("stop")
+        with contextlib.suppress(OSError):  # the double died: the error that says so is raised
+            here.send("stop")
         double.join(5)
         async for key in redis.scan_iter(match=f"{prefix}*", count=1000):
             await redis.delete(key)
