@@ -30,6 +30,12 @@ test: $(STAMP)
 	./scripts/ensure-services
 	$(BIN)/python -m pytest -q
 
+# The fast subset while working (a third of the time): no slow, browser or process tests.
+.PHONY: test-fast
+test-fast: $(STAMP)
+	./scripts/ensure-services
+	$(BIN)/python -m pytest -q -m "not slow and not browser and not process"
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 
 from bench._support import Broken, add_smoke_flag, check
-from tests.e2e import storm
+from tests.alerts import storm
 
 if TYPE_CHECKING:  # imported where used: each process loads only its own side
     from bot.app import Fireline

@@ -50,7 +50,7 @@ from bot.sandbox.doubles.kubernetes import (
 )
 from bot.sandbox.doubles.slack import SlackDouble
 from bot.store.server import RedisHandle
-from tests.e2e.harness import settings_for
+from tests.harness import settings_for
 
 NS = "orion-prod"
 T = TypeVar("T")

@@ -58,6 +58,7 @@ def test_too_many_requests_carries_retry_after(seeded):
     assert json.loads(raised.value.body)["details"]["retryAfterSeconds"] == 3
 
 
+@pytest.mark.slow
 def test_default_client_retries_a_429_after_retry_after(k8s, seeded):
     seeded.faults.fail("list", r"/pods$", 429, retry_after=1)
     assert len(client.CoreV1Api(k8s).list_namespaced_pod("x").items) == 1

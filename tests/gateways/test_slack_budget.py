@@ -7,12 +7,13 @@ import json
 import time
 from pathlib import Path
 
+import pytest
 from redis.asyncio import Redis
 
 from bot.gateways.slack_budget import POST_BURST, TIERS, Priority, SlackBudget
 from bot.store.store import Keys
 
-REFERENCE = Path(__file__).parents[1] / "bot" / "sandbox" / "doubles" / "slack_api_ref" / "methods"
+REFERENCE = Path(__file__).parents[2] / "bot" / "sandbox" / "doubles" / "slack_api_ref" / "methods"
 
 
 def test_tiers_are_the_method_references() -> None:
@@ -21,6 +22,7 @@ def test_tiers_are_the_method_references() -> None:
         assert spec["rate_limits"] == tier, method
 
 
+@pytest.mark.slow
 async def test_incident_calls_go_ahead_of_waiting_alert_calls(
     redis_server: Redis, prefix: str
 ) -> None:
@@ -40,6 +42,7 @@ async def test_incident_calls_go_ahead_of_waiting_alert_calls(
     assert order[0] == "incident"
 
 
+@pytest.mark.slow
 async def test_two_budgets_on_one_redis_share_the_channel_rate(
     redis_server: Redis, prefix: str
 ) -> None:
@@ -52,6 +55,7 @@ async def test_two_budgets_on_one_redis_share_the_channel_rate(
     assert time.monotonic() - start > 0.8
 
 
+@pytest.mark.slow
 async def test_retry_after_blocks_the_bucket_for_everyone(redis_server: Redis, prefix: str) -> None:
     a, b = (SlackBudget(redis_server, Keys(prefix)) for _ in range(2))
     await a.blocked("chat.update", None, 1.0)

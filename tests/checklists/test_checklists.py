@@ -6,7 +6,7 @@ Time is a `ManualClock`: tests move it to a mark and wait for the bot to be idle
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,10 +15,8 @@ import pytest
 from bot import blockkit as blocks
 from bot.checklists import views as checklist_blocks
 from bot.incident import Incident
-from bot.sandbox.doubles.slack import SlackDouble
-from bot.store.server import RedisHandle
 from tests.clock import ManualClock
-from tests.e2e.harness import Harness, eventually, start_bot
+from tests.harness import Builder, Harness, eventually, flatten
 
 GROUP = "S0ONCALL1"
 FIVE = [
@@ -49,40 +47,30 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture
-async def start(
-    slack: SlackDouble, redis_handle: RedisHandle, prefix: str, clock: ManualClock
-) -> AsyncIterator[Start]:
-    """Start a bot (again, for restarts) on the same Slack, Redis and clock."""
-    alice, bob, carol = (slack.add_user(n) for n in ("alice", "bob", "carol"))
-    war_room = slack.add_channel("war-room", members=[alice, bob, carol])
-    broadcast = slack.add_channel("incidents", members=[alice, bob, carol], bot_member=False)
-    running: list[Harness] = []
+def start(build: Callable[..., Builder], clock: ManualClock) -> Start:
+    """Start a bot (again, for restarts and replicas) on the same Slack, Redis and clock."""
+    builder = (
+        build()
+        .people("alice", "bob", "carol")
+        .channel("room", "war-room")
+        .channel("broadcast", "incidents", bot_member=False)
+        .clock(clock)
+    )
+    started: list[Harness] = []
 
     async def make(**overrides: Any) -> Harness:
         overrides.setdefault("oncall_groups", f"P0={GROUP},P1={GROUP}")
-        app = await start_bot(slack, broadcast, redis_handle, prefix, clock=clock, **overrides)
-        h = Harness(slack, app, alice, bob, carol, war_room, broadcast)
-        running.append(h)
-        return h
+        if not started:
+            started.append(await builder.settings(**overrides).start())
+            return started[0]
+        return await started[0].replica(**overrides)
 
-    yield make
-    for h in running:
-        await h.app.stop()
+    return make
 
 
 async def idle(h: Harness, clock: ManualClock) -> None:
     """Wait until every job due by now has run and the bot has finished its Slack work."""
-    store = h.app.services.store
-    now = clock.now().timestamp()
-    for _ in range(2000):
-        await asyncio.sleep(0.005)
-        due = await store.redis.zrangebyscore(store.keys.jobs_due, "-inf", now)
-        leased = await store.redis.zcard(store.keys.jobs_leased)
-        if not due and not leased and not h.app.scheduler.busy:
-            break
-    else:
-        raise AssertionError("the scheduler did not finish the due jobs")
-    await h.settle()
+    await h.idle()
 
 
 async def at_minute(h: Harness, clock: ManualClock, incident: Incident, minutes: float) -> None:
@@ -91,9 +79,7 @@ async def at_minute(h: Harness, clock: ManualClock, incident: Incident, minutes:
 
 
 def text_of(message: dict[str, Any]) -> str:
-    from tests.e2e.harness import _flatten
-
-    return f"{message.get('text', '')} {_flatten(message.get('blocks') or [])}"
+    return f"{message.get('text', '')} {flatten(message.get('blocks') or [])}"
 
 
 def posted(h: Harness, channel: str, marker: str) -> list[dict[str, Any]]:
@@ -344,7 +330,7 @@ async def test_a_mark_missed_while_down_is_posted_once_after_restart_labelled_la
     h = await start()
     incident, channel = await declared(h, "P2 Reports missing")
     await h.command(h.bob, "ack", channel)
-    await h.app.stop()
+    await h.stop()
     clock.set(incident.created_at + timedelta(minutes=20))  # down across the 5 and 15 marks
 
     again = await start()
@@ -359,6 +345,7 @@ async def test_a_mark_missed_while_down_is_posted_once_after_restart_labelled_la
     assert len(checklists(again, channel)) == 3
 
 
+@pytest.mark.slow
 async def test_a_checklist_whose_post_slack_made_but_could_not_confirm_is_not_posted_twice(
     start: Start, clock: ManualClock
 ) -> None:

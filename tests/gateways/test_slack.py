@@ -22,6 +22,7 @@ def slack(double: SlackDouble) -> SlackGateway:
     return SlackGateway(build_client(double.bot_token, double.api_url))
 
 
+@pytest.mark.slow
 async def test_a_post_slack_made_but_whose_answer_was_lost_is_adopted(
     double: SlackDouble, slack: SlackGateway
 ) -> None:
@@ -33,6 +34,7 @@ async def test_a_post_slack_made_but_whose_answer_was_lost_is_adopted(
     assert len(double.calls("chat.postMessage")) == 1  # looked up, not posted again
 
 
+@pytest.mark.slow
 async def test_a_lost_reply_in_a_thread_is_adopted_too(
     double: SlackDouble, slack: SlackGateway
 ) -> None:
@@ -44,6 +46,7 @@ async def test_a_lost_reply_in_a_thread_is_adopted_too(
     assert [(r["ts"], r["text"]) for r in replies] == [(ts, "🔎 pods")]
 
 
+@pytest.mark.slow
 async def test_a_post_that_never_reached_slack_is_made_once(
     double: SlackDouble, slack: SlackGateway
 ) -> None:
@@ -55,6 +58,7 @@ async def test_a_post_that_never_reached_slack_is_made_once(
     assert [c.status for c in double.calls("chat.postMessage")] == [0, 502, 200]
 
 
+@pytest.mark.slow
 async def test_a_post_slack_keeps_refusing_raises_and_nothing_is_posted(
     double: SlackDouble, slack: SlackGateway
 ) -> None:
@@ -65,6 +69,7 @@ async def test_a_post_slack_keeps_refusing_raises_and_nothing_is_posted(
     assert double.messages(channel) == []
 
 
+@pytest.mark.slow
 async def test_a_post_is_not_repeated_while_slack_cannot_say_whether_it_was_made(
     double: SlackDouble, slack: SlackGateway
 ) -> None:

@@ -6,7 +6,7 @@ import io
 import logging
 
 from bot.runtime.log import RedactSecrets, redact
-from tests.e2e.harness import SIGNING_SECRET, Harness
+from tests.harness import SIGNING_SECRET, Harness
 
 
 def test_redact_known_shapes() -> None:

@@ -6,12 +6,14 @@ import asyncio
 import json
 from typing import Any
 
+import pytest
+
 from bot import blockkit as blocks
 from bot.alerts import views as alert_blocks
 from bot.alerts.playbooks import JOB_KIND
 from bot.runtime.scheduler import Job
-from tests.e2e.harness import eventually
-from tests.playbooks.conftest import SHIPPED, World, notification
+from tests.harness import Harness, eventually
+from tests.playbooks.world import SHIPPED, notification
 
 STARTED = "running its diagnostics"
 
@@ -29,7 +31,7 @@ def buttons(message: dict[str, Any]) -> dict[str, str]:
     }
 
 
-async def settled(world: World, channel: str, parent_ts: str) -> list[dict[str, Any]]:
+async def settled(world: Harness, channel: str, parent_ts: str) -> list[dict[str, Any]]:
     """The thread once the group's playbook job has finished (or was never scheduled)."""
     group_id = buttons(world.slack.messages(channel)[0])[alert_blocks.SILENCE_ALERT]
     queue = world.app.scheduler.queue
@@ -42,13 +44,14 @@ async def settled(world: World, channel: str, parent_ts: str) -> list[dict[str, 
             break
         await asyncio.sleep(0.02)
     assert await idle(), "the playbook job did not finish"
-    return world.thread(channel, parent_ts)
+    return world.replies(channel, parent_ts)
 
 
+@pytest.mark.slow
 async def test_first_firing_runs_the_playbook_once_as_the_alert_pipeline(make_world) -> None:
     world = await make_world()
     memory = SHIPPED.by_name["memory-leak"]
-    assert await world.webhook(notification(memory.example)) == 200
+    assert (await world.webhook(notification(memory.example)))[0] == 200
     await world.alerts_done()
     [parent] = world.slack.messages(world.alerts)
     assert set(buttons(parent)) == {
@@ -94,6 +97,7 @@ async def test_first_firing_runs_the_playbook_once_as_the_alert_pipeline(make_wo
     )
 
 
+@pytest.mark.slow
 async def test_an_outage_mid_run_then_the_retry_adds_only_what_is_missing(make_world) -> None:
     """Slack refuses posts just after the run has started (500s, past the gateway's own tries):
     the job is tried again later, and the thread ends with every message exactly once."""
@@ -107,7 +111,7 @@ async def test_an_outage_mid_run_then_the_retry_adds_only_what_is_missing(make_w
             world.slack.fail_next("chat.postMessage", times=3, status=500)
 
     world.slack.on_call(outage_after_start)
-    assert await world.webhook(notification(SHIPPED.by_name["memory-leak"].example)) == 200
+    assert (await world.webhook(notification(SHIPPED.by_name["memory-leak"].example)))[0] == 200
     await world.alerts_done()
     [parent] = world.slack.messages(world.alerts)
     thread = await settled(world, world.alerts, parent["ts"])
@@ -120,6 +124,7 @@ async def test_an_outage_mid_run_then_the_retry_adds_only_what_is_missing(make_w
     assert any("OOMKilled" in flat(m) for m in thread)  # and nothing lost: the pods result
 
 
+@pytest.mark.slow
 async def test_a_run_taken_over_after_it_finished_posts_nothing_again(make_world) -> None:
     """The lease ran out just as the job finished: another replica runs it again, and neither
     the thread nor the audit log (no diagnostic runs again) changes."""
@@ -132,10 +137,11 @@ async def test_a_run_taken_over_after_it_finished_posts_nothing_again(make_world
     group_id = buttons(parent)[alert_blocks.RUN_PLAYBOOK]
     job = Job(id=f"{JOB_KIND}:{group_id}", kind=JOB_KIND, due=0.0, data={"group": group_id})
     await world.app.alert_playbooks._first_run(job, 0.0)
-    assert world.thread(world.alerts, parent["ts"]) == thread
+    assert world.replies(world.alerts, parent["ts"]) == thread
     assert await world.app.services.store.audit_log() == audit
 
 
+@pytest.mark.slow
 async def test_two_replicas_and_an_ha_pair_run_it_once(make_world) -> None:
     a = await make_world(instance="replica-a")
     b = await make_world(instance="replica-b")
@@ -144,7 +150,7 @@ async def test_two_replicas_and_an_ha_pair_run_it_once(make_world) -> None:
     await asyncio.gather(a.alerts_done(), b.alerts_done())
     [parent] = a.slack.messages(a.alerts)
     await eventually(
-        lambda: any("Next steps" in m.get("text", "") for m in a.thread(a.alerts, parent["ts"])),
+        lambda: any("Next steps" in m.get("text", "") for m in a.replies(a.alerts, parent["ts"])),
         10.0,
     )
     thread = await settled(a, a.alerts, parent["ts"])
@@ -153,6 +159,7 @@ async def test_two_replicas_and_an_ha_pair_run_it_once(make_world) -> None:
     assert sum("Next steps" in m.get("text", "") for m in thread) == 1
 
 
+@pytest.mark.slow
 async def test_run_playbook_runs_it_again_as_the_person_who_clicked(make_world) -> None:
     world = await make_world()
     example = SHIPPED.by_name["memory-leak"].example
@@ -167,14 +174,14 @@ async def test_run_playbook_runs_it_again_as_the_person_who_clicked(make_world) 
     thread = await eventually(
         lambda: (
             t
-            if len(t := world.thread(world.alerts, parent["ts"])) > before
+            if len(t := world.replies(world.alerts, parent["ts"])) > before
             and "Next steps" in t[-1].get("text", "")
             else None
         ),
         10.0,
     )
     assert f"<@{world.viewer}> ran the *Memory leak* playbook" in thread[before]["text"]
-    told = await world.told_eventually(world.viewer, "not shown")
+    told = await world.told(world.viewer, "not shown")
     assert "`top`" in told and "needs the role" in told  # the viewer's roles, not the pipeline's
     audit = await world.app.services.store.audit_log()
     assert any(a["user"] == world.viewer and a["action"] == "pods" for a in audit)
@@ -204,7 +211,7 @@ async def test_routes_from_the_policy_first_match_wins(make_world) -> None:
         (notification(latency, "g4"), world.alerts),
     ]  # fmt: skip
     for body, _ in cases:
-        assert await world.webhook(body) == 200
+        assert (await world.webhook(body))[0] == 200
     await world.alerts_done()
     assert len(world.slack.messages(world.critical)) == 1
     assert len(world.slack.messages(world.payments)) == 1

@@ -11,8 +11,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.e2e.alertmanager_process import running_alertmanager
-from tests.e2e.harness import WEBHOOK_TOKEN, Harness
+from tests.alerts.alertmanager_process import running_alertmanager
+from tests.harness import WEBHOOK_TOKEN, Harness
 
 
 @pytest.fixture
@@ -61,6 +61,8 @@ async def wait_for(check, limit_s: float = 15.0):
     raise AssertionError("Alertmanager's notification did not show up in Slack in time")
 
 
+@pytest.mark.process
+@pytest.mark.slow
 async def test_alertmanager_fires_groups_and_resolves_into_one_thread(
     harness: Harness, alertmanager: str
 ) -> None:

@@ -7,11 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 
 from bot.alerts import views as alert_blocks
-from tests.e2e.alertmanager_process import free_port, running_alertmanager
-from tests.e2e.harness import WEBHOOK_TOKEN, eventually
-from tests.playbooks.conftest import SHIPPED, World
+from tests.alerts.alertmanager_process import free_port, running_alertmanager
+from tests.harness import WEBHOOK_TOKEN, Harness, eventually
+from tests.playbooks.world import SHIPPED
 
 
 async def get(url: str) -> Any:
@@ -25,7 +26,7 @@ async def post(url: str, body: Any) -> None:
         assert response.status == 200, await response.text()
 
 
-def group_of(world: World) -> tuple[dict[str, Any], str]:
+def group_of(world: Harness) -> tuple[dict[str, Any], str]:
     [parent] = world.slack.messages(world.alerts)
     group_id = next(
         e["value"]
@@ -37,6 +38,8 @@ def group_of(world: World) -> tuple[dict[str, Any], str]:
     return parent, group_id
 
 
+@pytest.mark.process
+@pytest.mark.slow
 async def test_silence_for_an_hour_through_the_real_alertmanager(
     make_world, tmp_path: Path
 ) -> None:
@@ -63,7 +66,7 @@ async def test_silence_for_an_hour_through_the_real_alertmanager(
         await world.slack.click_button(
             world.viewer, world.alerts, parent["ts"], alert_blocks.SILENCE_ALERT, group_id
         )
-        denied = await world.told_eventually(world.viewer, "🚫")
+        denied = await world.told(world.viewer, "🚫")
         assert "needs the role responder; you have viewer" in denied
 
         clicked_at = datetime.now(UTC)
@@ -72,7 +75,7 @@ async def test_silence_for_an_hour_through_the_real_alertmanager(
                 world.oncall, world.alerts, parent["ts"], alert_blocks.SILENCE_ALERT, group_id
             )
             assert await world.app.drain(10.0)
-        await world.told_eventually(world.oncall, "already silenced by")
+        await world.told(world.oncall, "already silenced by")
 
         silences = await get(f"{am}/api/v2/silences")
         [silence] = [s for s in silences if s["status"]["state"] == "active"]
@@ -87,7 +90,7 @@ async def test_silence_for_an_hour_through_the_real_alertmanager(
             lambda: next(
                 (
                     m["text"]
-                    for m in world.thread(world.alerts, parent["ts"])
+                    for m in world.replies(world.alerts, parent["ts"])
                     if "🔕" in m.get("text", "")
                 ),
                 None,
@@ -104,7 +107,7 @@ async def test_silence_for_an_hour_through_the_real_alertmanager(
 
 
 async def test_without_an_alertmanager_url_the_button_says_what_to_set(make_world) -> None:
-    from tests.playbooks.conftest import notification
+    from tests.playbooks.world import notification
 
     world = await make_world()
     await world.webhook(notification(SHIPPED.by_name["memory-leak"].example))
@@ -113,5 +116,5 @@ async def test_without_an_alertmanager_url_the_button_says_what_to_set(make_worl
     await world.slack.click_button(
         world.oncall, world.alerts, parent["ts"], alert_blocks.SILENCE_ALERT, group_id
     )
-    told = await world.told_eventually(world.oncall, "FIRELINE_ALERTMANAGER_URL")
+    told = await world.told(world.oncall, "FIRELINE_ALERTMANAGER_URL")
     assert "Silences are not configured" in told

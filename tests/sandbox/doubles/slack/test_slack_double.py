@@ -367,6 +367,7 @@ async def test_tier_rate_limit_applies_per_method() -> None:
         assert (await c.conversations_info(channel=cid))["ok"]
 
 
+@pytest.mark.slow
 async def test_rate_limit_retry_handler_recovers() -> None:
     async with SlackDouble(rate_limits=RateLimits.scaled(1.0, post_burst=1)) as d:
         c = AsyncWebClient(

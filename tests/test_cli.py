@@ -11,9 +11,9 @@ import pytest
 
 from bot.settings import Settings
 from tests.conftest import REDIS_URL
-from tests.e2e.harness import SIGNING_SECRET, Harness
+from tests.harness import SIGNING_SECRET, Harness
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -23,6 +23,8 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.chdir(tmp_path)
 
 
+@pytest.mark.process
+@pytest.mark.slow
 async def test_report_prints_the_incident_locally(
     harness: Harness, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, prefix: str
 ) -> None:
@@ -67,6 +69,8 @@ def test_report_with_a_bad_id_says_the_form(
     assert "use the form INC-42" in capsys.readouterr().err
 
 
+@pytest.mark.process
+@pytest.mark.slow
 def test_serve_with_one_token_missing_explains_what_to_set(tmp_path: Path) -> None:
     """Half a Slack set-up is a mistake to report, not a reason to start the sandbox."""
     result = subprocess.run(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
@@ -13,9 +13,8 @@ import pytest
 from bot.app import Fireline
 from bot.errors import Unavailable
 from bot.sandbox.doubles.slack import RateLimits, SlackDouble
-from bot.store.server import RedisHandle
-from tests.e2e import storm
-from tests.e2e.harness import SIGNING_SECRET, WEBHOOK_TOKEN, Harness, eventually, start_bot
+from tests.alerts import storm
+from tests.harness import SIGNING_SECRET, Builder, Harness, eventually
 
 SCALE = 4.0  # Slack's limits, four times faster, on both sides: a 4-posts-a-second channel
 
@@ -28,20 +27,19 @@ async def limited() -> AsyncIterator[SlackDouble]:
         yield double
 
 
-async def bot(
-    slack: SlackDouble, redis: RedisHandle, prefix: str, alerts: str, **overrides: Any
-) -> Harness:
-    broadcast = overrides.pop("broadcast", None) or slack.add_channel("incidents")
-    values: dict[str, Any] = {
-        "alerts_channel": alerts,
-        "webhook_token": WEBHOOK_TOKEN,
-        "slack_rate_scale": SCALE,
-        "alert_storm_threshold": 6,
-        "instance_name": "replica-a",
-        **overrides,
-    }
-    app = await start_bot(slack, broadcast, redis, prefix, **values)
-    return Harness(slack, app, "", "", "", "", broadcast, alerts)
+@pytest.fixture
+def slack(limited: SlackDouble) -> SlackDouble:
+    """Every bot here talks to the rate-limited double."""
+    return limited
+
+
+async def bot(build: Builder, alerts: str = "alerts", **channel: Any) -> Harness:
+    """A bot whose alerts go to #`alerts`, at the double's rate scale, as replica-a."""
+    return await (
+        build.channel("alerts", alerts, **channel)
+        .settings(slack_rate_scale=SCALE, alert_storm_threshold=6, instance_name="replica-a")
+        .start()
+    )
 
 
 def top_level(slack: SlackDouble, channel: str) -> list[dict[str, Any]]:
@@ -85,12 +83,13 @@ async def drained(*apps: Fireline, limit_s: float = 60.0) -> None:
         await asyncio.sleep(0.05)
 
 
+@pytest.mark.slow
 async def test_a_storm_is_one_digest_then_every_thread_without_a_429(
-    limited: SlackDouble, redis_handle: RedisHandle, prefix: str
+    limited: SlackDouble, build: Callable[..., Builder]
 ) -> None:
-    alerts = limited.add_channel("alerts")
-    a = await bot(limited, redis_handle, prefix, alerts)
-    b = await bot(limited, redis_handle, prefix, alerts, instance_name="replica-b")
+    a = await bot(build())
+    b = await a.replica(instance_name="replica-b")
+    alerts = a.alerts
     groups, per_group = 24, 3
     try:
         # Alertmanager HA pair: both replicas get every notification, as fast as it can send.
@@ -120,23 +119,23 @@ async def test_a_storm_is_one_digest_then_every_thread_without_a_429(
         # The two replicas kept to one channel's rate together: Slack never said 429.
         assert [c for c in limited.calls() if c.status == 429] == []
     finally:
-        await a.app.stop()
-        await b.app.stop()
+        await a.close()
 
 
+@pytest.mark.slow
 async def test_restart_mid_storm_loses_and_repeats_nothing(
-    limited: SlackDouble, redis_handle: RedisHandle, prefix: str
+    limited: SlackDouble, build: Callable[..., Builder]
 ) -> None:
-    alerts = limited.add_channel("alerts")
-    h = await bot(limited, redis_handle, prefix, alerts)
+    h = await bot(build())
+    alerts = h.alerts
     groups = 16
     for g in range(groups):
         assert (await h.webhook(storm.notification(g, 2)))[0] == 200
     await eventually(lambda: len(parents(limited, alerts)) >= 3, limit_s=10)
-    await h.app.stop()  # mid-storm: most parents and threads are still queued
+    await h.stop()  # mid-storm: most parents and threads are still queued
     assert len(parents(limited, alerts)) < groups
 
-    h = await bot(limited, redis_handle, prefix, alerts, broadcast=h.broadcast)
+    await h.start()
     try:
         await drained(h.app)
         assert len(parents(limited, alerts)) == groups
@@ -145,23 +144,24 @@ async def test_restart_mid_storm_loses_and_repeats_nothing(
         for parent in parents(limited, alerts).values():
             assert len(limited.thread(alerts, parent["ts"])) == 2  # parent + one listing
     finally:
-        await h.app.stop()
+        await h.close()
 
 
+@pytest.mark.slow
 async def test_successive_changes_are_coalesced_into_one_post(
-    limited: SlackDouble, redis_handle: RedisHandle, prefix: str
+    limited: SlackDouble, build: Callable[..., Builder]
 ) -> None:
-    alerts = limited.add_channel("alerts")
-    h = await bot(limited, redis_handle, prefix, alerts)
+    h = await bot(build())
+    alerts = h.alerts
     h.app.outbox.stop()  # Slack is out of reach for a while: writes wait in the outbox
     await asyncio.sleep(1.2)
     for n in range(2, 7):
         await h.webhook(storm.notification(0, n))
     await inbox_read(h)
     assert limited.calls("chat.postMessage") == []
-    await h.app.stop()
+    await h.stop()
 
-    h = await bot(limited, redis_handle, prefix, alerts, broadcast=h.broadcast)
+    await h.start()
     try:
         await drained(h.app)
         [parent] = parents(limited, alerts).values()
@@ -172,17 +172,16 @@ async def test_successive_changes_are_coalesced_into_one_post(
         assert limited.calls("chat.update") == []
         assert len([c for c in limited.calls("chat.postMessage") if c.ok]) == 2
     finally:
-        await h.app.stop()
+        await h.close()
 
 
+@pytest.mark.slow
 async def test_incident_posts_go_ahead_of_an_alert_backlog_in_the_same_channel(
-    limited: SlackDouble, redis_handle: RedisHandle, prefix: str
+    limited: SlackDouble, build: Callable[..., Builder]
 ) -> None:
-    alice = limited.add_user("alice")
-    room = limited.add_channel("war-room", members=[alice])
-    shared = limited.add_channel("ops", members=[alice])  # alerts and announcements together
-    h = await bot(limited, redis_handle, prefix, shared, broadcast=shared)
-    h.alice, h.war_room = alice, room
+    # Alerts and announcements together, in #ops.
+    h = await bot(build().people("alice").channel("room", "war-room"), "ops", also=["broadcast"])
+    alice, shared = h.alice, h.alerts
     try:
         for g in range(20):
             await h.webhook(storm.notification(g, 2))
@@ -201,14 +200,15 @@ async def test_incident_posts_go_ahead_of_an_alert_backlog_in_the_same_channel(
         await drained(h.app)
         assert [c for c in limited.calls() if c.status == 429] == []
     finally:
-        await h.app.stop()
+        await h.close()
 
 
+@pytest.mark.slow
 async def test_a_crash_between_posting_and_recording_does_not_post_twice(
-    limited: SlackDouble, redis_handle: RedisHandle, prefix: str
+    limited: SlackDouble, build: Callable[..., Builder]
 ) -> None:
-    alerts = limited.add_channel("alerts")
-    h = await bot(limited, redis_handle, prefix, alerts)
+    h = await bot(build())
+    alerts = h.alerts
     outbox = h.app.outbox
     outbox.stop()
     await asyncio.sleep(1.2)
@@ -222,9 +222,9 @@ async def test_a_crash_between_posting_and_recording_does_not_post_twice(
     with pytest.raises(Unavailable):
         await outbox.send(alerts, "parent:" + (await _only_group(h)))
     assert len(top_level(limited, alerts)) == 1  # posted, but the outbox does not know it
-    await h.app.stop()
+    await h.stop()
 
-    h = await bot(limited, redis_handle, prefix, alerts, broadcast=h.broadcast)
+    await h.start()
     try:
         await drained(h.app)
         assert len(top_level(limited, alerts)) == 1  # found by its marker, not posted again
@@ -232,14 +232,14 @@ async def test_a_crash_between_posting_and_recording_does_not_post_twice(
         assert len(limited.thread(alerts, parent["ts"])) == 2
         assert limited.calls("conversations.history")  # it looked before posting
     finally:
-        await h.app.stop()
+        await h.close()
 
 
 async def test_refused_alert_messages_are_parked_and_can_be_retried(
-    limited: SlackDouble, redis_handle: RedisHandle, prefix: str
+    limited: SlackDouble, build: Callable[..., Builder]
 ) -> None:
-    alerts = limited.add_channel("alerts", bot_member=False)  # Slack: not_in_channel
-    h = await bot(limited, redis_handle, prefix, alerts)
+    h = await bot(build(), bot_member=False)  # Slack: not_in_channel
+    alerts = h.alerts
     try:
         await h.webhook(storm.notification(0, 2))
         parked = await _eventually_parked(h, alerts, 2)
@@ -254,7 +254,7 @@ async def test_refused_alert_messages_are_parked_and_can_be_retried(
         assert len(limited.thread(alerts, parent["ts"])) == 2
         assert await h.app.outbox.parked(alerts) == {}
     finally:
-        await h.app.stop()
+        await h.close()
 
 
 async def inbox_read(h: Harness, limit_s: float = 10.0) -> None:

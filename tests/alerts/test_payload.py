@@ -9,7 +9,7 @@ import pytest
 
 from bot.alerts.payload import MalformedPayload, parse
 
-FIXTURES = Path(__file__).parent / "fixtures" / "alertmanager"
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "alertmanager"
 
 
 def load(name: str) -> bytes:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
+import pytest
+
 from bot import incident as model
 from bot.incident import Severity, declared_entry
 from bot.store.store import Store, new_incident
@@ -88,6 +90,8 @@ async def test_lock_excludes_a_second_holder(store: Store) -> None:
         assert third
 
 
+@pytest.mark.process
+@pytest.mark.slow
 async def test_embedded_redis_keeps_incidents_across_a_restart(tmp_path, prefix) -> None:
     """REDIS_URL unset: the append-only file under the data dir survives a bot restart."""
     from bot.store.server import start_embedded

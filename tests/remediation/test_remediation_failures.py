@@ -5,46 +5,59 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from bot.remediation import views as approval_blocks
 from bot.remediation.store import State
-from tests.e2e.harness import eventually
-from tests.e2e.remediation_world import (  # noqa: F401  (the fixtures)
-    World,
-    kube_double_fixture,
-    world_fixture,
+from tests.harness import Harness, eventually
+from tests.remediation.world import (
+    approval_card,
+    approval_cards,
+    card_shows,
+    click,
+    declare,
+    deployment_of,
+    record_of,
+    until_state,
+    writes,
 )
 
 SCALE = r"deployments/task-service/scale$"
 
 
-async def requested(w: World, text: str) -> str:
+async def requested(w: Harness, text: str) -> str:
     """rita requests in the incident channel cleo commands; returns the channel."""
-    _, channel = await w.declare(w.cleo, "P1 tasks failing")
-    await w.type(w.rita, text, channel=channel)
-    await eventually(lambda: w.cards(channel), what=f"a card; rita was told {w.told(w.rita)}")
+    _, channel = await declare(w, w.cleo, "P1 tasks failing")
+    await w.command(w.rita, text, channel=channel)
+    await eventually(
+        lambda: approval_cards(w, channel),
+        what=f"a card; rita was told {w.ephemeral_texts(w.rita)}",
+    )
     return channel
 
 
-async def approve_without_waiting(w: World, channel: str) -> None:
-    await w.slack.click_button(w.cleo, channel, w.card(channel)["ts"], approval_blocks.APPROVE)
+async def approve_without_waiting(w: Harness, channel: str) -> None:
+    await w.slack.click_button(
+        w.cleo, channel, approval_card(w, channel)["ts"], approval_blocks.APPROVE
+    )
 
 
-def stall_rollouts(w: World) -> None:
+def stall_rollouts(w: Harness) -> None:
     """New pods never become Ready, so a rollout cannot finish."""
     w.kube.cluster.timing.pod_ready = 3600
 
 
-def patient(w: World) -> None:
+def patient(w: Harness) -> None:
     """Follow rollouts for ten minutes (not 3 s), so a stalled one is still being verified when
     the test stops the bot, however busy the machine is."""
-    from tests.e2e.remediation_world import make_policy
+    from tests.remediation.world import make_policy
 
     w.app.remediation.guard.authorizer.policy = make_policy(  # type: ignore[union-attr]
         w.rita, w.apollo, w.cleo, w.otto, verify_timeout_s=600
     )
 
 
-async def expire_dead_locks(w: World) -> None:
+async def expire_dead_locks(w: Harness) -> None:
     """The stopped process's run lock on R-1 (if it died holding it) expires after a minute of
     wall time in Redis; the test's clock jump of 61 s cannot move Redis's TTLs, so the lock is
     expired here, as a minute would."""
@@ -52,7 +65,7 @@ async def expire_dead_locks(w: World) -> None:
     await store.redis.delete(store.keys.lock("remediation:R-1"))
 
 
-def unstall_rollouts(w: World) -> None:
+def unstall_rollouts(w: Harness) -> None:
     cluster = w.kube.cluster
     with cluster.lock:
         cluster.timing.pod_ready = 0.01
@@ -60,114 +73,116 @@ def unstall_rollouts(w: World) -> None:
             cluster.pod_ready_at[key] = cluster.now()
 
 
-async def test_409_on_apply_is_re_previewed_never_retried(world: World) -> None:
+async def test_409_on_apply_is_re_previewed_never_retried(world: Harness) -> None:
     w = world
     channel = await requested(w, "scale task-service 5")
     w.kube.faults.fail("patch", SCALE, 409)
-    await w.click(w.cleo, channel, approval_blocks.APPROVE)
-    record = await w.until_state("R-1", State.STALE)
+    await click(w, w.cleo, channel, approval_blocks.APPROVE)
+    record = await until_state(w, "R-1", State.STALE)
     assert "409 Conflict" in (record.reason or "")
-    assert len(w.writes("patch", SCALE)) == 1  # the one refused, not retried
-    await w.card_shows(channel, approval_blocks.REPREVIEW)
+    assert len(writes(w, "patch", SCALE)) == 1  # the one refused, not retried
+    await card_shows(w, channel, approval_blocks.REPREVIEW)
 
 
-async def test_403_on_apply_names_the_missing_rbac_verb_and_resource(world: World) -> None:
+async def test_403_on_apply_names_the_missing_rbac_verb_and_resource(world: Harness) -> None:
     w = world
     channel = await requested(w, "scale task-service 5")
     w.kube.faults.fail("patch", SCALE, 403)
-    await w.click(w.cleo, channel, approval_blocks.APPROVE)
-    record = await w.until_state("R-1", State.FAILED)
+    await click(w, w.cleo, channel, approval_blocks.APPROVE)
+    record = await until_state(w, "R-1", State.FAILED)
     assert "may not `patch` `deployments/scale` in `orion-prod`" in (record.reason or "")
-    await w.card_shows(channel, "fireline-remediation Role")
+    await card_shows(w, channel, "fireline-remediation Role")
 
 
-async def test_403_on_the_dry_run_is_told_to_the_requester_before_any_card(world: World) -> None:
+async def test_403_on_the_dry_run_is_told_to_the_requester_before_any_card(world: Harness) -> None:
     w = world
     w.kube.faults.fail("patch", r"deployments/task-service$", 403)
-    await w.type(w.rita, "restart task-service")
-    await w.told_about(w.rita, "may not `patch` `deployments` in `orion-prod`")
-    assert not w.cards(w.room)
+    await w.command(w.rita, "restart task-service")
+    await w.told(w.rita, "may not `patch` `deployments` in `orion-prod`")
+    assert not approval_cards(w, w.room)
 
 
-async def test_write_timeout_is_unknown_and_re_check_settles_it(world: World) -> None:
+@pytest.mark.slow
+async def test_write_timeout_is_unknown_and_re_check_settles_it(world: Harness) -> None:
     w = world
     channel = await requested(w, "scale task-service 5")
     w.kube.faults.hang("patch", SCALE)
-    await w.click(w.cleo, channel, approval_blocks.APPROVE)
-    record = await w.until_state("R-1", State.UNKNOWN)
+    await click(w, w.cleo, channel, approval_blocks.APPROVE)
+    record = await until_state(w, "R-1", State.UNKNOWN)
     assert "may or may not have been applied" in (record.reason or "")
-    await w.card_shows(channel, "Outcome unknown")
-    await w.card_shows(channel, approval_blocks.RECHECK)
-    await w.click(w.rita, channel, approval_blocks.RECHECK)
-    record = await w.until_state("R-1", State.FAILED)
+    await card_shows(w, channel, "Outcome unknown")
+    await card_shows(w, channel, approval_blocks.RECHECK)
+    await click(w, w.rita, channel, approval_blocks.RECHECK)
+    record = await until_state(w, "R-1", State.FAILED)
     assert "nothing was changed" in (record.reason or "")
-    assert w.deployment("task-service")["spec"]["replicas"] == 3
+    assert deployment_of(w, "task-service")["spec"]["replicas"] == 3
 
 
+@pytest.mark.slow
 async def test_rollout_not_settled_in_time_is_unknown_then_re_check_reports_success(
-    world: World,
+    world: Harness,
 ) -> None:
     w = world
     channel = await requested(w, "restart task-service")
     stall_rollouts(w)
-    await w.click(w.cleo, channel, approval_blocks.APPROVE)
-    record = await w.until_state("R-1", State.UNKNOWN)
+    await click(w, w.cleo, channel, approval_blocks.APPROVE)
+    record = await until_state(w, "R-1", State.UNKNOWN)
     assert "not settled after 3 s" in (record.reason or "") and record.applied
     unstall_rollouts(w)
     for _ in range(200):
-        await w.click(w.cleo, channel, approval_blocks.RECHECK)
-        if (await w.record("R-1")).state == State.SUCCEEDED:
+        await click(w, w.cleo, channel, approval_blocks.RECHECK)
+        if (await record_of(w, "R-1")).state == State.SUCCEEDED:
             break
         await asyncio.sleep(0.05)
-    await w.card_shows(channel, "*Done*: rolled out: 3/3 replicas ready")
-    assert len(w.writes("patch", r"deployments/task-service$")) == 1
+    await card_shows(w, channel, "*Done*: rolled out: 3/3 replicas ready")
+    assert len(writes(w, "patch", r"deployments/task-service$")) == 1
 
 
-async def test_restart_while_verifying_reconciles_without_re_applying(world: World) -> None:
+async def test_restart_while_verifying_reconciles_without_re_applying(world: Harness) -> None:
     w = world
     channel = await requested(w, "scale task-service 6")
     stall_rollouts(w)
     patient(w)
     await approve_without_waiting(w, channel)
-    await w.until_state("R-1", State.VERIFYING)
-    await w.apps[0].stop()  # the process dies mid-verification (its job lease stays)
+    await until_state(w, "R-1", State.VERIFYING)
+    await w.stop(w.apps[0])  # the process dies mid-verification (its job lease stays)
     unstall_rollouts(w)
     await w.start()
     await expire_dead_locks(w)
     w.clock.advance(61)  # the dead replica's lease runs out
     await w.settle()
-    record = await w.until_state("R-1", State.SUCCEEDED)
+    record = await until_state(w, "R-1", State.SUCCEEDED)
     assert record.progress == "rolled out: 6/6 replicas ready"
-    assert len(w.writes("patch", SCALE)) == 1
-    await w.card_shows(channel, "*Done*: rolled out: 6/6 replicas ready")
+    assert len(writes(w, "patch", SCALE)) == 1
+    await card_shows(w, channel, "*Done*: rolled out: 6/6 replicas ready")
 
 
 async def test_restart_while_applying_checks_the_cluster_and_never_applies_again(
-    world: World,
+    world: Harness,
 ) -> None:
     w = world
     channel = await requested(w, "scale task-service 6")
     w.kube.faults.hang("patch", SCALE)
     await approve_without_waiting(w, channel)
-    await w.until_state("R-1", State.EXECUTING)
-    await eventually(lambda: w.writes("patch", SCALE))
-    await w.apps[0].stop()  # dies while its write hangs
+    await until_state(w, "R-1", State.EXECUTING)
+    await eventually(lambda: writes(w, "patch", SCALE))
+    await w.stop(w.apps[0])  # dies while its write hangs
     await w.start()
     await expire_dead_locks(w)
     w.clock.advance(61)
     await w.settle()
-    record = await w.until_state("R-1", State.FAILED)
+    record = await until_state(w, "R-1", State.FAILED)
     assert "nothing was changed" in (record.reason or "")
-    assert len(w.writes("patch", SCALE)) == 1  # the hung one; never sent again
+    assert len(writes(w, "patch", SCALE)) == 1  # the hung one; never sent again
 
 
-async def test_restart_after_the_write_landed_verifies_it(world: World) -> None:
+async def test_restart_after_the_write_landed_verifies_it(world: Harness) -> None:
     w = world
     channel = await requested(w, "scale task-service 6")
     stall_rollouts(w)
     await approve_without_waiting(w, channel)
-    await w.until_state("R-1", State.VERIFYING)
-    await w.apps[0].stop()
+    await until_state(w, "R-1", State.VERIFYING)
+    await w.stop(w.apps[0])
     # As if it died right after the write, before recording it: back to `executing`.
     records = w.app.remediation.records if w.app.remediation else None
     assert records is not None
@@ -177,5 +192,5 @@ async def test_restart_after_the_write_landed_verifies_it(world: World) -> None:
     await expire_dead_locks(w)
     w.clock.advance(61)
     await w.settle()
-    await w.until_state("R-1", State.SUCCEEDED)
-    assert len(w.writes("patch", SCALE)) == 1
+    await until_state(w, "R-1", State.SUCCEEDED)
+    assert len(writes(w, "patch", SCALE)) == 1

@@ -17,7 +17,7 @@ from bot.store.server import RedisHandle
 from bot.store.store import Store
 from tests.clock import ManualClock
 from tests.conftest import REDIS_URL
-from tests.e2e.harness import eventually
+from tests.harness import eventually
 
 
 class Recorder:
@@ -212,6 +212,7 @@ async def test_temporary_failures_are_retried_with_backoff(
     assert attempts == [0.0, 30.0, 60.0]
 
 
+@pytest.mark.slow
 async def test_an_idle_scheduler_with_many_future_jobs_sleeps(queue: JobQueue) -> None:
     clock = SystemClock()
     base = clock.now().timestamp() + 86_400

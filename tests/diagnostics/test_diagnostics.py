@@ -5,74 +5,62 @@ against the Kubernetes schemas), and the answer shown in Slack."""
 from __future__ import annotations
 
 import io
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
 
-from bot.app import Deps, Fireline, create_app
 from bot.policy.models import Prometheus, RoleGrant
-from bot.sandbox.doubles.kubernetes import KubernetesDouble, api_client
-from bot.sandbox.doubles.slack import SlackDouble
-from bot.store.server import RedisHandle
 from tests.diagnostics.conftest import make_policy
 from tests.diagnostics.prometheus_api import prometheus_app, serve
 from tests.diagnostics.scenario import new_cluster, task_service_incident
-from tests.e2e.harness import eventually, settings_for
-from tests.emulator.kubernetes.conftest import SchemaValidator
-
-
-@dataclass
-class World:
-    slack: SlackDouble
-    app: Fireline
-    kube: KubernetesDouble
-    oncall: str
-    viewer: str
-    room: str
-    prometheus_calls: list[dict[str, str]]
-
-    async def type(self, user: str, text: str, channel: str | None = None) -> None:
-        await self.slack.slash_command(user, channel or self.room, text)
-        assert await self.app.drain(10.0)
-
-    def told(self, user: str) -> list[str]:
-        return [e.text or "" for e in self.slack.ephemerals(user_id=user)]
+from tests.harness import Builder, Harness, eventually
+from tests.sandbox.doubles.kubernetes.conftest import SchemaValidator
 
 
 @pytest.fixture
-async def world(slack: SlackDouble, redis_handle: RedisHandle, prefix: str) -> AsyncIterator[World]:
+async def prometheus() -> AsyncIterator[tuple[str, list[dict[str, str]]]]:
+    """A Prometheus HTTP API on loopback: its URL, and the range queries it was asked."""
+    state: dict[str, Any] = {}
+    server = serve(prometheus_app(state))
+    url = await server.__aenter__()
+    yield url, state.setdefault("calls", [])
+    await server.__aexit__(None, None, None)
+
+
+@pytest.fixture
+async def world(
+    build: Callable[..., Builder], prometheus: tuple[str, list[dict[str, str]]]
+) -> AsyncIterator[Harness]:
+    """oncall (@olive, responder through the @oncall group) and viewer (@victor: pods and
+    events) in #war-room; the task-service incident on the cluster; Prometheus."""
     cluster = new_cluster()
     task_service_incident(cluster)
     validator = SchemaValidator()
-    kube = KubernetesDouble(cluster, on_serve=validator)
-    kube.start()
-    oncall, viewer = slack.add_user("olive"), slack.add_user("victor")
-    group = slack.add_usergroup("oncall", [oncall])
-    room = slack.add_channel("war-room", members=[oncall, viewer])
+    builder = (
+        build().people(oncall="olive", viewer="victor").usergroup("group", "oncall", ["oncall"])
+    )
+    builder.channel("room", "war-room").channel("broadcast", "incidents", members=["oncall"])
     base = make_policy()
     roles = dict(base.roles)
+    group = builder.ids["group"]
     roles["responder"] = roles["responder"].model_copy(update={"groups": (group,), "users": ()})
-    roles["viewer"] = RoleGrant(users=(viewer,), actions=("pods", "events"))
-    prometheus: dict[str, Any] = {}
-    server = serve(prometheus_app(prometheus))
-    url = await server.__aenter__()
+    roles["viewer"] = RoleGrant(users=(builder.ids["viewer"],), actions=("pods", "events"))
+    url, _ = prometheus
     policy = base.model_copy(update={"roles": roles, "prometheus": Prometheus(url=url)})
-    deps = Deps(redis=redis_handle, policy=policy, kube_clients={"test": api_client(kube.base_url)})
-    broadcast = slack.add_channel("incidents", members=[oncall])
-    app = create_app(settings_for(slack, broadcast, redis_prefix=prefix), deps)
-    await app.start()
-    slack.request_url = f"{app.url}/slack/events"
-    yield World(slack, app, kube, oncall, viewer, room, prometheus.setdefault("calls", []))
-    await app.stop()
-    await server.__aexit__(None, None, None)
-    kube.stop()
+    h = await builder.kubernetes(cluster, on_serve=validator).policy(policy).playbooks(None).start()
+    yield h
+    await h.close()
     assert not validator.errors, "\n".join(validator.errors)
 
 
+def told(world: Harness, user: str) -> list[str]:
+    """The texts `user` was shown privately (their text only)."""
+    return [e.text or "" for e in world.slack.ephemerals(user_id=user)]
+
+
 async def test_group_member_runs_logs_and_gets_the_report_with_a_file_in_thread(world) -> None:
-    await world.type(world.oncall, "logs task-service --since 30m")
+    await world.command(world.oncall, "logs task-service --since 30m")
     posted = await eventually(
         lambda: [m for m in world.slack.messages(world.room) if "Logs of" in m.get("text", "")]
     )
@@ -88,8 +76,8 @@ async def test_group_member_runs_logs_and_gets_the_report_with_a_file_in_thread(
 
 
 async def test_viewer_is_denied_logs_with_what_is_missing(world) -> None:
-    await world.type(world.viewer, "logs task-service")
-    text = await eventually(lambda: next((t for t in world.told(world.viewer) if "🚫" in t), None))
+    await world.command(world.viewer, "logs task-service")
+    text = await eventually(lambda: next((t for t in told(world, world.viewer) if "🚫" in t), None))
     assert "`logs` needs the role responder or commander or admin; you have viewer" in text
     assert not [m for m in world.slack.messages(world.room) if "Logs of" in m.get("text", "")]
 
@@ -100,13 +88,13 @@ async def test_bad_input_is_an_ephemeral_saying_what_to_type(world) -> None:
     response = await world.slack.slash_command(world.viewer, world.room, "pods task-svc")
     await world.app.drain(5.0)
     text = await eventually(
-        lambda: next((t for t in world.told(world.viewer) if "did you mean" in t), None)
+        lambda: next((t for t in told(world, world.viewer) if "did you mean" in t), None)
     )
     assert text == "No deployment `task-svc` in `orion-prod`; did you mean `task-service`?"
 
 
 async def test_run_in_an_incident_channel_lands_on_its_timeline(world) -> None:
-    await world.type(world.oncall, "declare P1 tasks failing")
+    await world.command(world.oncall, "declare P1 tasks failing")
     channel = await eventually(
         lambda: next(
             (c.id for c in world.slack.ws.channels.values() if c.name.startswith("inc-")), None
@@ -115,19 +103,21 @@ async def test_run_in_an_incident_channel_lands_on_its_timeline(world) -> None:
     store = world.app.services.store
     incident = await store.find_by_channel(channel)
     assert incident is not None
-    await world.type(world.oncall, "pods task-service", channel=channel)
+    await world.command(world.oncall, "pods task-service", channel=channel)
     timeline = await store.timeline(incident.id)
     assert any(e.kind == "diagnostic" and "3/5 pods ready" in e.text for e in timeline)
     posted = [m for m in world.slack.messages(channel) if "Pods of" in m.get("text", "")]
     assert posted and "3/5 pods ready" in posted[0]["text"]
 
 
-async def test_query_chart_is_a_png_of_the_series_uploaded_into_the_thread(world) -> None:
+async def test_query_chart_is_a_png_of_the_series_uploaded_into_the_thread(
+    world, prometheus
+) -> None:
     """`query` through Slack: the answer in the channel, the chart uploaded by Slack's external
     upload flow into that message's thread, and the image really drawn from the series."""
     from PIL import Image
 
-    await world.type(world.oncall, "query error-rate --range 30")
+    await world.command(world.oncall, "query error-rate --range 30")
     message = await eventually(
         lambda: next(
             (m for m in world.slack.messages(world.room) if "error-rate" in m.get("text", "")),
@@ -135,7 +125,7 @@ async def test_query_chart_is_a_png_of_the_series_uploaded_into_the_thread(world
         )
     )
     assert "task-service" in str(message["blocks"])  # the latest values, highest first
-    sent = world.prometheus_calls[0]
+    sent = prometheus[1][0]
     assert float(sent["end"]) - float(sent["start"]) == 30 * 60
     # Slack's v2 upload: ask for a URL, POST the bytes there, complete into the thread.
     asked = world.slack.calls("files.getUploadURLExternal")

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from pathlib import Path
+
+import pytest
 
 from bot.alerts import views as alert_blocks
 from bot.sandbox.doubles.slack import SlackDouble
-from bot.store.server import RedisHandle
-from tests.e2e.harness import WEBHOOK_TOKEN, Harness, start_bot
+from tests.harness import Builder, Harness
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "alertmanager"
 
@@ -160,69 +162,39 @@ async def test_acknowledge_and_declare_from_the_alert(harness: Harness) -> None:
     assert view is not None
 
 
-async def test_accepted_alerts_survive_a_restart(
-    slack: SlackDouble, redis_handle: RedisHandle, prefix: str
-) -> None:
-    alerts = slack.add_channel("alerts")
-    broadcast = slack.add_channel("incidents")
-    app = await start_bot(
-        slack,
-        broadcast,
-        redis_handle,
-        prefix,
-        alerts_channel=alerts,
-        webhook_token=WEBHOOK_TOKEN,
-        instance_name="replica-a",
-    )
-    app.services.alerts.stop()  # the worker stops; the webhook still accepts
-    await asyncio.sleep(1.2)
-    h = Harness(slack, app, "", "", "", "", broadcast, alerts)
-    assert (await h.webhook(fixture("firing-single.json")))[0] == 200
-    await app.stop()
-    assert slack.messages(alerts) == []
+async def alert_bots(build: Callable[..., Builder]) -> Harness:
+    """A bot with only #alerts and #incidents, as replica-a."""
+    return await (
+        build().channel("alerts").channel("broadcast", "incidents")
+        .settings(instance_name="replica-a").start()
+    )  # fmt: skip
 
-    app = await start_bot(
-        slack,
-        broadcast,
-        redis_handle,
-        prefix,
-        alerts_channel=alerts,
-        webhook_token=WEBHOOK_TOKEN,
-        instance_name="replica-a",
-    )
-    h.app = app
-    try:
-        await h.alerts_done()
-        assert len(slack.messages(alerts)) == 1
-    finally:
-        await app.stop()
+
+@pytest.mark.slow
+async def test_accepted_alerts_survive_a_restart(
+    slack: SlackDouble, build: Callable[..., Builder]
+) -> None:
+    h = await alert_bots(build)
+    h.app.services.alerts.stop()  # the worker stops; the webhook still accepts
+    await asyncio.sleep(1.2)
+    assert (await h.webhook(fixture("firing-single.json")))[0] == 200
+    await h.stop()
+    assert slack.messages(h.alerts) == []
+
+    await h.start()
+    await h.alerts_done()
+    assert len(slack.messages(h.alerts)) == 1
 
 
 async def test_two_replicas_post_one_parent(
-    slack: SlackDouble, redis_handle: RedisHandle, prefix: str
+    slack: SlackDouble, build: Callable[..., Builder]
 ) -> None:
-    alerts = slack.add_channel("alerts")
-    broadcast = slack.add_channel("incidents")
-    apps = [
-        await start_bot(
-            slack,
-            broadcast,
-            redis_handle,
-            prefix,
-            alerts_channel=alerts,
-            webhook_token=WEBHOOK_TOKEN,
-            instance_name=name,
-        )
-        for name in ("replica-a", "replica-b")
-    ]
-    try:
-        hs = [Harness(slack, a, "", "", "", "", broadcast, alerts) for a in apps]
-        # An Alertmanager HA pair: both members notify, each reaching a different replica.
-        await asyncio.gather(*[h.webhook(fixture("firing-group-of-3.json")) for h in hs])
-        await asyncio.gather(*[h.alerts_done() for h in hs])
-        assert len(slack.messages(alerts)) == 1
-        parent = slack.messages(alerts)[0]
-        assert len(slack.thread(alerts, parent["ts"])) == 2  # parent + one listing
-    finally:
-        for app in apps:
-            await app.stop()
+    h = await alert_bots(build)
+    hs = [h, await h.replica(instance_name="replica-b")]
+    alerts = h.alerts
+    # An Alertmanager HA pair: both members notify, each reaching a different replica.
+    await asyncio.gather(*[h.webhook(fixture("firing-group-of-3.json")) for h in hs])
+    await asyncio.gather(*[h.alerts_done() for h in hs])
+    assert len(slack.messages(alerts)) == 1
+    parent = slack.messages(alerts)[0]
+    assert len(slack.thread(alerts, parent["ts"])) == 2  # parent + one listing

@@ -17,6 +17,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.sandbox.doubles.slack import SlackDouble
+from tests.harness import eventually
 
 MODAL = {
     "type": "modal",
@@ -169,6 +170,7 @@ async def test_slash_command_ack_and_response_url(
     assert cmd["team_id"] == double.team_id and cmd["response_url"].startswith(double.base_url)
     [eph] = double.ephemerals(user_id=alice, channel_id=cid)
     assert eph.text == "Declared: db down" and eph.source == "slash_command_ack"
+    await eventually(lambda: double.messages(cid), what="the response_url post")  # after the ack
     assert double.messages(cid)[-1]["text"] == f"<@{alice}> declared"
     assert double.response_url_posts[0].body["response_type"] == "in_channel"
 
@@ -181,6 +183,10 @@ async def test_click_button_on_ephemeral_replaces_it(
     [eph] = double.ephemerals(user_id=alice)
     result = await double.click_button(alice, cid, eph.ts, "ack_incident")
     assert result.status == 200
+    await eventually(
+        lambda: any("Acknowledged" in (e.text or "") for e in double.ephemerals(user_id=alice)),
+        what="the respond() replacement",
+    )
     body = http_app.actions[0]
     assert body["type"] == "block_actions" and body["container"]["is_ephemeral"]
     assert body["actions"][0]["value"] == "inc-1" and body["actions"][0]["block_id"] == "controls"
@@ -202,6 +208,7 @@ async def test_click_button_uses_stored_or_stale_message(
     await double.click_button(alice, cid, ts, "ack_incident")
     await double.click_button(alice, cid, ts, "ack_incident", message=old)
     assert [a["message"]["text"] for a in http_app.actions] == ["v2", "v1"]
+    await eventually(lambda: double.message(cid, ts)["text"] != "v2", what="the respond() edit")
     assert double.message(cid, ts)["text"] == f"Acknowledged by <@{alice}>"
     with pytest.raises(LookupError):
         await double.click_button(alice, cid, ts, "no_such_button")
@@ -227,6 +234,7 @@ async def test_modal_open_errors_and_submit(
 ) -> None:
     alice, cid = people
     await double.slash_command(alice, cid, "open")
+    await eventually(lambda: double.open_views(alice), what="views.open after the ack")
     [view] = double.open_views(alice)
     assert view["callback_id"] == "declare"
     rejected = await double.submit_view(alice, view["id"], {"title": {"title_input": ""}})
@@ -335,9 +343,14 @@ async def test_socket_mode_delivery_to_bolt_handler() -> None:
             [eph] = d.ephemerals(user_id=alice)
             assert eph.text == "Declared: cache down"
             await d.click_button(alice, cid, eph.ts, "ack_incident")
+            await eventually(
+                lambda: any("Acknowledged" in (e.text or "") for e in d.ephemerals(user_id=alice)),
+                what="the respond() replacement",
+            )
             assert d.ephemerals(user_id=alice)[0].text == f"Acknowledged by <@{alice}>"
             ts = (await client.chat_postMessage(channel=cid, text="x"))["ts"]
             await d.add_reaction_as_user(alice, cid, ts, "eyes")
+            await eventually(lambda: seen.events, what="the event listener")
             assert seen.events[0]["reaction"] == "eyes"
             kinds = [e["type"] for e in d.socket_envelopes]
             assert kinds == ["slash_commands", "interactive", "events_api"]
