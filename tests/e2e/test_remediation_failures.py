@@ -26,7 +26,7 @@ async def requested(w: World, text: str) -> str:
 
 
 async def approve_without_waiting(w: World, channel: str) -> None:
-    await w.slack.click_button(w.cleo, channel, w.card(channel)["ts"], approval_blocks.APPROVE)
+    await w.slack.click_button(w.apollo, channel, w.card(channel)["ts"], approval_blocks.APPROVE)
 
 
 def stall_rollouts(w: World) -> None:
@@ -64,7 +64,7 @@ async def test_409_on_apply_is_re_previewed_never_retried(world: World) -> None:
     w = world
     channel = await requested(w, "scale task-service 5")
     w.kube.faults.fail("patch", SCALE, 409)
-    await w.click(w.cleo, channel, approval_blocks.APPROVE)
+    await w.click(w.apollo, channel, approval_blocks.APPROVE)
     record = await w.until_state("R-1", State.STALE)
     assert "409 Conflict" in (record.reason or "")
     assert len(w.writes("patch", SCALE)) == 1  # the one refused, not retried
@@ -75,7 +75,7 @@ async def test_403_on_apply_names_the_missing_rbac_verb_and_resource(world: Worl
     w = world
     channel = await requested(w, "scale task-service 5")
     w.kube.faults.fail("patch", SCALE, 403)
-    await w.click(w.cleo, channel, approval_blocks.APPROVE)
+    await w.click(w.apollo, channel, approval_blocks.APPROVE)
     record = await w.until_state("R-1", State.FAILED)
     assert "may not `patch` `deployments/scale` in `orion-prod`" in (record.reason or "")
     await w.card_shows(channel, "fireline-remediation Role")
@@ -93,7 +93,7 @@ async def test_write_timeout_is_unknown_and_re_check_settles_it(world: World) ->
     w = world
     channel = await requested(w, "scale task-service 5")
     w.kube.faults.hang("patch", SCALE)
-    await w.click(w.cleo, channel, approval_blocks.APPROVE)
+    await w.click(w.apollo, channel, approval_blocks.APPROVE)
     record = await w.until_state("R-1", State.UNKNOWN)
     assert "may or may not have been applied" in (record.reason or "")
     await w.card_shows(channel, "Outcome unknown")
@@ -110,12 +110,12 @@ async def test_rollout_not_settled_in_time_is_unknown_then_re_check_reports_succ
     w = world
     channel = await requested(w, "restart task-service")
     stall_rollouts(w)
-    await w.click(w.cleo, channel, approval_blocks.APPROVE)
+    await w.click(w.apollo, channel, approval_blocks.APPROVE)
     record = await w.until_state("R-1", State.UNKNOWN)
     assert "not settled after 3 s" in (record.reason or "") and record.applied
     unstall_rollouts(w)
     for _ in range(200):
-        await w.click(w.cleo, channel, approval_blocks.RECHECK)
+        await w.click(w.apollo, channel, approval_blocks.RECHECK)
         if (await w.record("R-1")).state == State.SUCCEEDED:
             break
         await asyncio.sleep(0.05)

@@ -131,7 +131,7 @@ async def test_a_new_remediation_class_is_a_command_previewed_approved_and_appli
     assert "note: none → *paged-db-team*" in w.card_text(channel)
     assert _note(w.deployment("task-service")) is None  # previewed, not applied
 
-    await w.click(w.cleo, channel, approval_blocks.APPROVE)
+    await w.click(w.apollo, channel, approval_blocks.APPROVE)  # a policy approver
     await w.until_state("R-1", State.SUCCEEDED)
     assert _note(w.deployment("task-service")) == "paged-db-team"
     assert len(w.writes("patch", "deployments/task-service")) == 1
