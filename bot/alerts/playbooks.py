@@ -172,7 +172,8 @@ class AlertPlaybooks:
         group = await self._group(group_id, click, "alert.silence")
         held = await self.authorizer.roles_of(user)
         if not set(held) & set(self.policy.silence_roles):
-            reason = messages.silence_denied(held, self.policy.silence_roles)
+            roles = self.policy.silence_roles
+            reason = messages.silence_denied(held, roles, self.authorizer.holders(roles))
             await self.authority.refuse(user, "alert.silence", group.incident_id, reason)
         matchers = dict(group.common_labels)
         if not matchers:

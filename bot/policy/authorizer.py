@@ -86,8 +86,9 @@ class Authorizer:
 
     def holders(self, roles: Iterable[str], *, limit: int = 6) -> str:
         """Who holds `roles`, as far as the policy lists them: user IDs as mentions, user groups
-        as groups, "everyone" for the default role. For ephemeral refusals only (a mention in a
-        channel message would ping)."""
+        as groups, "everyone" for the default role. For ephemeral refusals only: a mention in a
+        channel message would ping (which is why a diagnostic's denial, which an alert-triggered
+        playbook run posts in its thread, does not name holders)."""
         roles = list(roles)
         if self.policy.default_role in roles:
             return "everyone"
