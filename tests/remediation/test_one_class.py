@@ -140,7 +140,7 @@ async def test_a_new_remediation_class_is_a_command_previewed_approved_and_appli
     assert "note: none → *paged-db-team*" in approval_text(w, channel)
     assert _note(deployment_of(w, "task-service")) is None  # previewed, not applied
 
-    await click(w, w.cleo, channel, approval_blocks.APPROVE)
+    await click(w, w.apollo, channel, approval_blocks.APPROVE)  # a policy approver
     await until_state(w, "R-1", State.SUCCEEDED)
     assert _note(deployment_of(w, "task-service")) == "paged-db-team"
     assert len(writes(w, "patch", "deployments/task-service")) == 1

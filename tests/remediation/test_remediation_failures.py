@@ -38,7 +38,7 @@ async def requested(w: Harness, text: str) -> str:
 
 async def approve_without_waiting(w: Harness, channel: str) -> None:
     await w.slack.click_button(
-        w.cleo, channel, approval_card(w, channel)["ts"], approval_blocks.APPROVE
+        w.apollo, channel, approval_card(w, channel)["ts"], approval_blocks.APPROVE
     )
 
 
@@ -77,7 +77,7 @@ async def test_409_on_apply_is_re_previewed_never_retried(world: Harness) -> Non
     w = world
     channel = await requested(w, "scale task-service 5")
     w.kube.faults.fail("patch", SCALE, 409)
-    await click(w, w.cleo, channel, approval_blocks.APPROVE)
+    await click(w, w.apollo, channel, approval_blocks.APPROVE)
     record = await until_state(w, "R-1", State.STALE)
     assert "409 Conflict" in (record.reason or "")
     assert len(writes(w, "patch", SCALE)) == 1  # the one refused, not retried
@@ -88,7 +88,7 @@ async def test_403_on_apply_names_the_missing_rbac_verb_and_resource(world: Harn
     w = world
     channel = await requested(w, "scale task-service 5")
     w.kube.faults.fail("patch", SCALE, 403)
-    await click(w, w.cleo, channel, approval_blocks.APPROVE)
+    await click(w, w.apollo, channel, approval_blocks.APPROVE)
     record = await until_state(w, "R-1", State.FAILED)
     assert "may not `patch` `deployments/scale` in `orion-prod`" in (record.reason or "")
     await card_shows(w, channel, "fireline-remediation Role")
@@ -107,7 +107,7 @@ async def test_write_timeout_is_unknown_and_re_check_settles_it(world: Harness) 
     w = world
     channel = await requested(w, "scale task-service 5")
     w.kube.faults.hang("patch", SCALE)
-    await click(w, w.cleo, channel, approval_blocks.APPROVE)
+    await click(w, w.apollo, channel, approval_blocks.APPROVE)
     record = await until_state(w, "R-1", State.UNKNOWN)
     assert "may or may not have been applied" in (record.reason or "")
     await card_shows(w, channel, "Outcome unknown")
@@ -125,12 +125,12 @@ async def test_rollout_not_settled_in_time_is_unknown_then_re_check_reports_succ
     w = world
     channel = await requested(w, "restart task-service")
     stall_rollouts(w)
-    await click(w, w.cleo, channel, approval_blocks.APPROVE)
+    await click(w, w.apollo, channel, approval_blocks.APPROVE)
     record = await until_state(w, "R-1", State.UNKNOWN)
     assert "not settled after 3 s" in (record.reason or "") and record.applied
     unstall_rollouts(w)
     for _ in range(200):
-        await click(w, w.cleo, channel, approval_blocks.RECHECK)
+        await click(w, w.apollo, channel, approval_blocks.RECHECK)
         if (await record_of(w, "R-1")).state == State.SUCCEEDED:
             break
         await asyncio.sleep(0.05)

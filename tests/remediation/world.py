@@ -4,7 +4,8 @@ the orion-prod scenario plus a staging and a frozen namespace. Time is a `Manual
 bot (expiry, leases); the cluster runs in real time.
 
 People: rita (responder: may request), apollo (commander role: a policy approver), cleo
-(viewer, declares the incident so she is its commander), otto (viewer: anyone else).
+(viewer, declares the incident so she is its commander: the policy lets every role run the
+lifecycle here, but commanding gives no approval), otto (viewer: anyone else).
 
 The helpers read the approval cards, the records and the cluster's writes through the harness.
 """
@@ -16,7 +17,8 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.policy.models import ALL_ACTIONS, Policy, RoleGrant
+from bot.policy.incidents import IncidentPolicy
+from bot.policy.models import ALL_ACTIONS, REQUIRED_ROLES, Policy, RoleGrant
 from bot.policy.models import Cluster as PolicyCluster
 from bot.policy.remediation import RemediationPolicy, RemediationRule, SelfApproval
 from bot.remediation.actions import default_remediations
@@ -61,6 +63,7 @@ def make_policy(rita: str, apollo: str, cleo: str, otto: str, **overrides: Any) 
             "test": PolicyCluster(context="test", namespaces=("orion-*",), default_namespace=NS)
         },
         remediation=remediation_policy(**overrides),
+        incidents=IncidentPolicy.open_to_all(REQUIRED_ROLES),
     )
 
 
