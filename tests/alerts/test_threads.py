@@ -6,6 +6,7 @@ import asyncio
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,8 +21,9 @@ def fixture(name: str) -> bytes:
     return (FIXTURES / name).read_bytes()
 
 
-def flat(message: dict) -> str:
-    return json.dumps(message.get("blocks") or [], ensure_ascii=False) + message.get("text", "")
+def flat(message: dict[str, Any]) -> str:
+    text: str = message.get("text", "")
+    return json.dumps(message.get("blocks") or [], ensure_ascii=False) + text
 
 
 async def test_webhook_needs_the_bearer_token_and_a_valid_payload(harness: Harness) -> None:

@@ -142,10 +142,13 @@ async def test_query_chart_is_a_png_of_the_series_uploaded_into_the_thread(
     assert image.size == (800, 320)
     # Two series, drawn in matplotlib's first two colours: task-service (~6 %) high on the
     # plot, orion-api (~0.2 %) low. Right of the legend, each colour is one line.
-    rows = {colour: [] for colour in ((31, 119, 180), (255, 127, 14))}
+    rows: dict[tuple[int, int, int], list[int]] = {
+        colour: [] for colour in ((31, 119, 180), (255, 127, 14))
+    }
     for x in range(420, 760, 2):
         for y in range(image.height):
             pixel = image.getpixel((x, y))
+            assert isinstance(pixel, tuple)  # an RGB image's pixels are triples
             for colour, found in rows.items():
                 if all(abs(a - b) < 40 for a, b in zip(pixel, colour, strict=True)):
                     found.append(y)

@@ -124,7 +124,8 @@ async def world(build: Callable[..., Builder]) -> Harness:
 
 
 def flat(message: dict[str, Any]) -> str:
-    return json.dumps(message.get("blocks") or [], ensure_ascii=False) + message.get("text", "")
+    text: str = message.get("text", "")
+    return json.dumps(message.get("blocks") or [], ensure_ascii=False) + text
 
 
 async def test_finding_4_the_worst_grep_pattern_is_answered_and_the_bot_stays_up(
@@ -230,6 +231,7 @@ async def test_a_1_mb_hostile_line_through_the_logs_action(
     params = action.build({"target": rig.pods[0], "limit_bytes": 1024 * 1024, "since": "1h"})
     run = await rig.service.run(action, params, user=RESPONDER, incident=None)
     assert run.outcome == "ok", run.message
+    assert run.result is not None
     text = text_of(run) + "".join(str(f.content) for f in run.result.files)
     assert "AKIAIOSFODNN7EXAMPLE" not in text and "=x," not in text
     assert "Error patterns" in text

@@ -13,7 +13,8 @@ from tests.playbooks.world import SHIPPED
 
 
 def flat(message: dict[str, Any]) -> str:
-    return json.dumps(message.get("blocks") or [], ensure_ascii=False) + message.get("text", "")
+    text: str = message.get("text", "")
+    return json.dumps(message.get("blocks") or [], ensure_ascii=False) + text
 
 
 def remediation_buttons(message: dict[str, Any]) -> list[dict[str, Any]]:
@@ -24,11 +25,13 @@ def remediation_buttons(message: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
-async def run_thread(world: Harness, user: str, text: str) -> tuple[dict, list[dict]]:
+async def run_thread(
+    world: Harness, user: str, text: str
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Type a playbook run; wait for its guidance; return the header and its thread."""
     before = len(world.slack.messages(world.room))
     await world.command(user, text)
-    header = await eventually(lambda: (world.slack.messages(world.room)[before:] or [None])[0])
+    header = await eventually(lambda: next(iter(world.slack.messages(world.room)[before:]), None))
     thread = await eventually(
         lambda: (
             t
