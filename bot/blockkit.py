@@ -36,9 +36,9 @@ Plain = Annotated[str, "plain"]
 it is rendered (a remediation's reason, a rollout's progress), or put in a plain_text object."""
 
 _ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
-_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,20}$")
-_CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,20}$")
-_USERGROUP_ID = re.compile(r"^S[A-Z0-9]{2,20}$")
+_USER_ID = re.compile(r"^[UW][A-Z0-9]{1,30}$")
+_CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{1,30}$")
+_USERGROUP_ID = re.compile(r"^S[A-Z0-9]{1,30}$")
 _URL = re.compile(r"^https?://[^\s<>|\x00-\x1f\x7f]+$", re.IGNORECASE)
 _DATE_FORMAT = re.compile(r"^[{}A-Za-z_ :,./-]*$")
 _TOKEN = re.compile(r"<([^<>]*)>")

@@ -30,7 +30,7 @@ def not_an_incident_channel_for_click() -> str:
 
 def declare_incomplete(incident_id: str, what: str) -> str:
     return (
-        f"{incident_id} is recorded, but {escape(what)}. Fireline keeps trying; "
+        f"{escape(incident_id)} is recorded, but {escape(what)}. Fireline keeps trying; "
         f"{typed(f'status {incident_id}')} shows where it stands."
     )
 

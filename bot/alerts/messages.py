@@ -66,7 +66,7 @@ def silence_failed(reason: str) -> str:
 
 def incident_declared(incident_id: str, channel_id: str | None) -> str:
     where = f" in {channel(channel_id)}" if channel_id else ""
-    return f"🚨 {incident_id} declared{where}."
+    return f"🚨 {escape(incident_id)} declared{where}."
 
 
 def acknowledged(user: str) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from bot.blockkit import Plain, escape, usergroup
 from bot.blockkit import channel as link_channel
 from bot.blockkit import user as mention
+from bot.messages import typed
 
 LATE_AFTER_S = 60.0
 
@@ -31,7 +32,7 @@ def late(late_by: float) -> str:
 
 
 def checklist_fallback(incident_id: str, title: str, answered: int, total: int) -> str:
-    return f"📋 {incident_id} checklist: {escape(title)} ({answered}/{total} answered)"
+    return f"📋 {escape(incident_id)} checklist: {escape(title)} ({answered}/{total} answered)"
 
 
 def overdue_heading(commander: str | None, count: int) -> str:
@@ -65,36 +66,43 @@ def checklist_unknown() -> str:
 def ack_reminder(incident_id: str, severity: str, commander: str | None, late_s: float) -> str:
     who = f"{mention(commander)}, " if commander else ""
     return (
-        f"⏰ {who}{incident_id} ({severity}) has not been acknowledged yet. Acknowledge it "
-        f"(button below or `/incident ack`), or it is escalated to on-call."
+        f"⏰ {who}{escape(incident_id)} ({escape(severity)}) has not been acknowledged yet. "
+        "Acknowledge it (button below or `/incident ack`), or it is escalated to on-call."
     )
 
 
 def escalation(incident_id: str, severity: str, group: str | None, waited_s: float) -> str:
     page = f"{usergroup(group)} " if group else ""
-    missing = "" if group else f" (no on-call group is set for {severity}: FIRELINE_ONCALL_GROUPS)"
+    missing = (
+        ""
+        if group
+        else f" (no on-call group is set for {escape(severity)}: FIRELINE_ONCALL_GROUPS)"
+    )
     return (
-        f"🚨 {page}{incident_id} ({severity}) is escalated: not acknowledged "
-        f"{_span(waited_s)} after it was declared{missing}. `/incident ack {incident_id}`."
+        f"🚨 {page}{escape(incident_id)} ({escape(severity)}) is escalated: not acknowledged "
+        f"{_span(waited_s)} after it was declared{missing}. {typed(f'ack {incident_id}')}."
     )
 
 
 def escalation_broadcast(incident_id: str, severity: str, channel: str | None) -> str:
     where = f" in {link_channel(channel)}" if channel else ""
-    return f"🚨 {incident_id} ({severity}) was escalated to on-call: not acknowledged{where}."
+    return (
+        f"🚨 {escape(incident_id)} ({escape(severity)}) was escalated to on-call: not "
+        f"acknowledged{where}."
+    )
 
 
 def update_reminder(incident_id: str, commander: str | None, silent_s: float) -> str:
     who = f"{mention(commander)}, " if commander else ""
     return (
-        f"📣 {who}no status update on {incident_id} for {_span(silent_s)}. Post one with "
+        f"📣 {who}no status update on {escape(incident_id)} for {_span(silent_s)}. Post one with "
         f"`/incident update &lt;what changed, what is next&gt;`."
     )
 
 
 def snoozed(incident_id: str, user: str, choice: str) -> str:
     span = {"30m": "for 30 min", "1h": "for 1 h", "resolved": "until it is resolved"}[choice]
-    return f"😴 Update reminders for {incident_id} snoozed {span} by {mention(user)}."
+    return f"😴 Update reminders for {escape(incident_id)} snoozed {span} by {mention(user)}."
 
 
 def undeliverable(what: str, code: str, channel: str | None) -> str:

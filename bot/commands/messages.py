@@ -103,9 +103,9 @@ def text_too_long(length: int, limit: int, usage_text: str) -> str:
 
 def declaring(title: str, severity: str, defaulted: bool) -> str:
     note = (
-        f" Severity {severity} (the default; add P0–P3 before the title to choose)."
+        f" Severity {escape(severity)} (the default; add P0–P3 before the title to choose)."
         if defaulted
-        else f" Severity {severity}."
+        else f" Severity {escape(severity)}."
     )
     return f"Declaring *{escape(title)}* …{note}"
 
@@ -113,14 +113,14 @@ def declaring(title: str, severity: str, defaulted: bool) -> str:
 def declared(incident_id: str, channel_id: str, severity: str, defaulted: bool) -> str:
     note = " (default — change it with `/incident severity P1`)" if defaulted else ""
     return (
-        f"{incident_id} declared as {severity}{note}. Join {channel(channel_id)} — it has the "
-        "live card."
+        f"{escape(incident_id)} declared as {escape(severity)}{note}. Join {channel(channel_id)} "
+        "— it has the live card."
     )
 
 
 def already_declared(incident_id: str, channel_id: str | None) -> str:
     where = f" in {channel(channel_id)}" if channel_id else ""
-    return f"That request already declared {incident_id}{where}; nothing new was created."
+    return f"That request already declared {escape(incident_id)}{where}; nothing new was created."
 
 
 def setup_incomplete(reason: str) -> str:
@@ -128,11 +128,11 @@ def setup_incomplete(reason: str) -> str:
 
 
 def nothing_changed(incident_id: str, what: Mrkdwn) -> str:
-    return f"{incident_id} {what} already; nothing changed."
+    return f"{escape(incident_id)} {what} already; nothing changed."
 
 
 def done(incident_id: str, what: Mrkdwn) -> str:
-    return f"{incident_id}: {what}."
+    return f"{escape(incident_id)}: {what}."
 
 
 def no_open_incidents() -> str:
@@ -140,7 +140,7 @@ def no_open_incidents() -> str:
 
 
 def report_posted(incident_id: str) -> str:
-    return f"The post-incident report for {incident_id} is uploaded to this channel."
+    return f"The post-incident report for {escape(incident_id)} is uploaded to this channel."
 
 
 def no_playbooks() -> str:

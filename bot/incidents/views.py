@@ -84,7 +84,7 @@ def card(incident: Incident, now: datetime) -> list[Block]:
     fields = [
         mrkdwn(
             f"*Severity*\n{incident.severity.emoji} {incident.severity.value} — "
-            f"{incident.severity.meaning}"
+            f"{escape(incident.severity.meaning)}"
         ),
         mrkdwn(f"*Status*\n{incident.status.label}"),
         mrkdwn(f"*Started*\n{started} ({duration})"),

@@ -80,7 +80,7 @@ def remediation_request_role(action: str, held: list[str], allowing: tuple[str, 
 
 def self_approval_refused(remediation_id: str) -> str:
     return (
-        f"🚫 You requested {remediation_id}, so someone else must approve it: the incident "
+        f"🚫 You requested {escape(remediation_id)}, so someone else must approve it: the incident "
         "commander or an approver named in the policy."
     )
 
@@ -94,12 +94,12 @@ def cannot_approve(
     return (
         f"🚫 Only {who} or someone with the role {escape(' or '.join(roles) or '(none)')} can "
         "approve or "
-        f"deny {remediation_id}; you have {shared._roles(held)}. Nothing was changed."
+        f"deny {escape(remediation_id)}; you have {shared._roles(held)}. Nothing was changed."
     )
 
 
 def only_requester_cancels(remediation_id: str, requester: str) -> str:
-    return f"🚫 Only {mention(requester)}, who requested {remediation_id}, can cancel it."
+    return f"🚫 Only {mention(requester)}, who requested {escape(remediation_id)}, can cancel it."
 
 
 def remediation_cooldown(target: str, other: str, seconds: int) -> str:
@@ -120,7 +120,7 @@ def remediation_open(target: str, other: str) -> str:
 
 
 def remediation_no_longer(remediation_id: str, state: str) -> str:
-    return f"{remediation_id} is {escape(state)}; nothing was changed."
+    return f"{escape(remediation_id)} is {escape(state)}; nothing was changed."
 
 
 def remediation_previewing(action: str, what: str) -> str:
@@ -128,7 +128,7 @@ def remediation_previewing(action: str, what: str) -> str:
 
 
 def remediation_requested(remediation_id: str) -> str:
-    return f"{remediation_id} is waiting for approval: its card is in the channel."
+    return f"{escape(remediation_id)} is waiting for approval: its card is in the channel."
 
 
 def remediation_unknown_id() -> str:
@@ -177,7 +177,7 @@ def remediation_approvers(commander: str | None, roles: tuple[str, ...], self_ok
 
 
 def remediation_timeline(remediation_id: str, what: str, event: Mrkdwn) -> str:
-    return f"🛠 {remediation_id} {code(what)}: {event}"
+    return f"🛠 {escape(remediation_id)} {code(what)}: {event}"
 
 
 def target_changed(before: str, now: str) -> Plain:

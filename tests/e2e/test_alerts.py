@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from bot.alerts import views as alert_blocks
+from bot.blockkit import unescape
 from bot.sandbox.doubles.slack import SlackDouble
 from bot.store.server import RedisHandle
 from tests.e2e.harness import WEBHOOK_TOKEN, Harness, start_bot
@@ -37,7 +38,7 @@ async def test_firing_then_repeat_then_resolved_is_one_thread(harness: Harness) 
     assert (await h.webhook(fixture("firing-single.json")))[0] == 200
     await h.alerts_done()
     [parent] = h.alert_parents()
-    shown = flat(parent)
+    shown = unescape(flat(parent))
     for fragment in (
         "FIRING",
         "critical",

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from bot.app import Deps, Fireline, create_app
+from bot.blockkit import unescape
 from bot.policy.models import Prometheus, RoleGrant
 from bot.sandbox.doubles.kubernetes import KubernetesDouble, api_client
 from bot.sandbox.doubles.slack import SlackDouble
@@ -96,7 +97,8 @@ async def test_viewer_is_denied_logs_with_what_is_missing(world) -> None:
 
 async def test_bad_input_is_an_ephemeral_saying_what_to_type(world) -> None:
     response = await world.slack.slash_command(world.viewer, world.room, "pods")
-    assert "Say which target: `/incident pods <deployment|label-selector>" in str(response)
+    said = unescape(str(response))
+    assert "Say which target: `/incident pods <deployment|label-selector>" in said
     response = await world.slack.slash_command(world.viewer, world.room, "pods task-svc")
     await world.app.drain(5.0)
     text = await eventually(

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from bot import blockkit as blocks
+from bot.blockkit import unescape
 from bot.policy.remediation import RemediationPolicy, RemediationRule
 from bot.remediation import views as approval_blocks
 from tests.e2e.harness import eventually
@@ -45,7 +46,7 @@ async def run_thread(world: World, user: str, text: str) -> tuple[dict, list[dic
 async def test_the_list_names_every_playbook_to_the_person_only(make_world) -> None:
     world = await make_world()
     response = await world.type(world.viewer, "playbook")
-    shown = str(response)
+    shown = unescape(str(response))
     for playbook in SHIPPED:
         assert f"`{playbook.name}` — {playbook.title}" in shown
     assert "/incident playbook <name> [target] [-n namespace]" in shown

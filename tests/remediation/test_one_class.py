@@ -13,6 +13,7 @@ from redis.asyncio import Redis
 
 from bot.actions.kubernetes import resolve_deployment
 from bot.app import Deps, create_app
+from bot.blockkit import unescape
 from bot.commands.dispatch import Dispatcher
 from bot.diagnostics.actions import default_actions
 from bot.errors import ConfigurationError, UsageError
@@ -123,7 +124,10 @@ async def test_a_new_remediation_class_is_a_command_previewed_approved_and_appli
         remediations=WITH_ANNOTATE,
     )
     await w.type(w.rita, "help")
-    assert any(Annotate.usage in t and "Leave a note on a deployment" in t for t in w.told(w.rita))
+    assert any(
+        Annotate.usage in unescape(t) and "Leave a note on a deployment" in t
+        for t in w.told(w.rita)
+    )
 
     _, channel = await w.declare(w.cleo, "P1 tasks failing")
     await w.type(w.rita, "annotate task-service paged-db-team", channel=channel)
