@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
+from bot.sandbox.doubles.kubernetes import ORION_PROD, write_kubeconfig
 from bot.sandbox.world import Sandbox, SandboxOptions
 
+KUBECONFIG = Path.home() / ".kube" / "fireline-sandbox.yaml"
+"""Where `fireline sandbox` writes the simulated cluster's kubeconfig (rewritten each run: the
+port changes), so a responder can run kubectl beside the bot."""
 
-async def run(options: SandboxOptions, drill: str | None = None) -> None:
-    """Start the sandbox, print where its page is, and serve until interrupted."""
+
+async def run(
+    options: SandboxOptions, drill: str | None = None, kubeconfig: Path = KUBECONFIG
+) -> None:
+    """Start the sandbox, print where its page is (and the simulated cluster's kubeconfig),
+    and serve until interrupted."""
     from bot.sandbox.drill import load_drill, start_drill
 
     script = load_drill(drill) if drill is not None else None  # a wrong name fails first
@@ -16,6 +25,10 @@ async def run(options: SandboxOptions, drill: str | None = None) -> None:
     await sandbox.start()
     try:
         print(f"Fireline sandbox: open {sandbox.url}", flush=True)
+        if sandbox.kube is not None:
+            kubeconfig.parent.mkdir(parents=True, exist_ok=True)
+            write_kubeconfig(kubeconfig, sandbox.kube.base_url, namespace=ORION_PROD)
+            print(f"Simulated cluster for kubectl: export KUBECONFIG={kubeconfig}", flush=True)
         if script is not None:
             start_drill(sandbox, script)
             print(f"Drill started: {script.title}. {script.about}", flush=True)
