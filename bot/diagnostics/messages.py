@@ -63,8 +63,9 @@ _GREP_INSTEAD = {
 }
 
 
-def bad_grep(kind: str, detail: str) -> str:
-    """Why a `--grep` pattern was refused and what to type instead (a ValueError's text)."""
+def bad_grep(kind: str, detail: str) -> Plain:
+    """Why a `--grep` pattern was refused and what to type instead (a ValueError's text).
+    Plain: `bot.actions.messages.bad_argument` escapes it."""
     instead = _GREP_INSTEAD.get(kind)
     if instead:
         return instead

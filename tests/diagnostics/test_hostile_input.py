@@ -17,6 +17,7 @@ import aiohttp
 import pytest
 
 from bot.app import Deps, Fireline, create_app
+from bot.blockkit import unescape
 from bot.diagnostics.actions import default_actions
 from bot.diagnostics.actions import logs as logs_action
 from bot.playbooks.loader import load_playbooks, params_models
@@ -202,7 +203,7 @@ async def test_a_pattern_re2_cannot_run_is_answered_with_what_to_type(
     world: World, pattern: str, told: str
 ) -> None:
     await world.type(world.oncall, f"logs task-service --grep '{pattern}'")
-    answer = next(t for t in world.told(world.oncall) if told in t)
+    answer = next(unescape(t) for t in world.told(world.oncall) if told in unescape(t))
     assert "e.g. `--grep '" in answer and "Type `/incident logs <pod|deployment>" in answer
     assert not [m for m in world.slack.messages(world.room) if "Logs of" in flat(m)]
 
