@@ -6,10 +6,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from playwright.async_api import Page, expect
 
 from bot.sandbox.world import Sandbox
 from tests.sandbox.test_page import WAIT_MS, declare, open_as, type_in_composer
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 TITLE = "<!channel> & <https://evil.example|sso.example.com> <img src=x onerror=alert(1)>"
 

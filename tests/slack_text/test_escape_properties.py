@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
@@ -22,6 +23,8 @@ from bot.blockkit import (
     usergroup,
 )
 from bot.sandbox.doubles.slack import mrkdwn as slack
+
+pytestmark = pytest.mark.slow  # property tests
 
 HOSTILE = [
     "<!channel>",

@@ -223,7 +223,7 @@ def test_checklists_escape_their_items() -> None:
 
 
 def test_playbook_guidance_written_with_ampersands_and_placeholders_reads_as_written() -> None:
-    from tests.playbooks.conftest import SHIPPED
+    from tests.playbooks.world import SHIPPED
 
     playbook = next(iter(SHIPPED))
     guidance = playbook.guidance.model_copy(
