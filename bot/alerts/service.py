@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Protocol
 
+from bot.alerts import messages
 from bot.alerts import views as alert_blocks
 from bot.alerts.payload import Alert, Notification, parse
 from bot.alerts.store import AlertGroup, AlertState, AlertStore
@@ -237,8 +238,7 @@ class AlertThreads:
             if group is None or group.incident_id == incident.id:
                 return
             group.incident_id = incident.id
-            where = f" in <#{incident.channel_id}>" if incident.channel_id else ""
-            await self._show(group, f"🚨 {incident.id} declared{where}.")
+            await self._show(group, messages.incident_declared(incident.id, incident.channel_id))
 
     async def incident_at(self, channel: str, thread_ts: str | None) -> Incident | None:
         """The incident a place belongs to: an incident channel's own, else the incident
@@ -260,7 +260,7 @@ class AlertThreads:
             if group.acknowledged_by is not None:
                 return False
             group.acknowledged_by = user
-            await self._show(group, f"👀 <@{user}> acknowledged these alerts.")
+            await self._show(group, messages.acknowledged(user))
         return True
 
 

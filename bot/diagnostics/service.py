@@ -226,7 +226,7 @@ class DiagnosticsService:
         incident = await self.store.find_by_channel(actor.channel)
         what = " ".join(text.split()) or "the defaults"
         return Reply(
-            text=messages.running(name, f"`{what}`"),
+            text=messages.running(name, what),
             later=partial(self._run_and_post, action, params, actor, incident),
         )
 

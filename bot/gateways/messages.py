@@ -6,11 +6,14 @@ here may include a token or secret.
 
 from __future__ import annotations
 
+from bot.blockkit import code
+
 
 def kube_write_forbidden(verb: str, resource: str, namespace: str) -> str:
-    where = f" in `{namespace}`" if namespace else ""
+    where = f" in {code(namespace)}" if namespace else ""
     return (
-        f"Kubernetes refused: Fireline's service account may not `{verb}` `{resource}`{where}. "
-        f"Grant `{verb}` on `{resource}` in the fireline-remediation Role and bind it in that "
+        f"Kubernetes refused: Fireline's service account may not {code(verb)} {code(resource)}"
+        f"{where}. Grant {code(verb)} on {code(resource)} in the fireline-remediation Role and "
+        "bind it in that "
         "namespace (deploy/kubernetes/rbac-remediation.yaml)."
     )

@@ -21,6 +21,7 @@ from functools import partial
 from typing import Any
 
 from bot import messages as shared
+from bot.blockkit import escape
 from bot.diagnostics.service import DiagnosticsService, Run
 from bot.errors import SlackRejected, UsageError, UserError
 from bot.gateways.slack import SlackGateway
@@ -155,7 +156,7 @@ class PlaybookRunner:
                 continue
             send = partial(self.posts.once, key) if key else None
             await self.diagnostics.post(
-                run, channel, thread_ts=thread_ts, lead=f"🔎 {step.why}", send=send
+                run, channel, thread_ts=thread_ts, lead=f"🔎 {escape(step.why)}", send=send
             )
             outcome.shown.append(step.action)
         if tell and outcome.problems:

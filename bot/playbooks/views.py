@@ -13,7 +13,20 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bot.blockkit import REMEDIATION_REQUEST, Block, context, mrkdwn, section
+from bot.blockkit import (
+    REMEDIATION_REQUEST,
+    Block,
+    Mrkdwn,
+    code,
+    context,
+    cut,
+    escape,
+    link,
+    mrkdwn,
+    plain,
+    section,
+    user,
+)
 from bot.playbooks.models import Offer, Playbook
 
 MAX_BUTTON_TEXT = 75
@@ -34,28 +47,34 @@ class FilledOffer:
         return self.text[:MAX_BUTTON_TEXT]
 
 
-def listing(playbooks: Iterable[Playbook]) -> str:
-    lines = ["*Playbooks* — run one with `/incident playbook <name> [target] [-n namespace]`:"]
+def listing(playbooks: Iterable[Playbook]) -> Mrkdwn:
+    lines = [
+        f"*Playbooks* — run one with {code('/incident playbook <name> [target] [-n namespace]')}:"
+    ]
     for playbook in playbooks:
         names = ", ".join(playbook.match.alertnames[:3])
-        hint = f" (alerts: {names})" if names else ""
-        lines.append(f"• `{playbook.name}` — {playbook.title}{hint}")
+        hint = f" (alerts: {escape(names)})" if names else ""
+        lines.append(f"• {code(playbook.name)} — {escape(playbook.title)}{hint}")
     return "\n".join(lines)
 
 
-def where(labels: Mapping[str, str], target_label: str) -> str:
+def where(labels: Mapping[str, str], target_label: str) -> Mrkdwn:
+    """` on `checkout` in `orion-prod``, from the labels (an alert's, or typed)."""
     target = labels.get(target_label, "")
     namespace = labels.get("namespace", "")
-    text = f" on `{target}`" if target else ""
-    return text + (f" in `{namespace}`" if namespace else "")
+    text = f" on {code(target)}" if target else ""
+    return text + (f" in {code(namespace)}" if namespace else "")
 
 
-def header(playbook: Playbook, labels: Mapping[str, str], user: str) -> tuple[str, list[Block]]:
+def header(playbook: Playbook, labels: Mapping[str, str], by: str) -> tuple[str, list[Block]]:
     """The channel message a typed run starts with; diagnostics and guidance go in its thread."""
-    text = f"📘 Playbook {playbook.title}{where(labels, playbook.target_label)}"
+    text = f"📘 Playbook {escape(playbook.title)}{where(labels, playbook.target_label)}"
     body = [
-        section(f"📘 *{playbook.title}*{where(labels, playbook.target_label)}\n{playbook.summary}"),
-        context(f"Run by <@{user}> · diagnostics and next steps in the thread 🧵"),
+        section(
+            f"📘 *{escape(playbook.title)}*{where(labels, playbook.target_label)}\n"
+            f"{escape(playbook.summary)}"
+        ),
+        context(f"Run by {user(by)} · diagnostics and next steps in the thread 🧵"),
     ]
     return text, body
 
@@ -68,7 +87,7 @@ def remediation_button(
         value["incident"] = incident
     return {
         "type": "button",
-        "text": {"type": "plain_text", "text": text},
+        "text": plain(text[:MAX_BUTTON_TEXT]),
         "action_id": REMEDIATION_REQUEST,
         "value": json.dumps(value, separators=(",", ":")),
     }
@@ -79,11 +98,14 @@ def guidance(
     offers: list[FilledOffer],
     *,
     incident: str | None,
-    notes: list[str],
+    notes: list[Mrkdwn],
 ) -> tuple[str, list[Block]]:
-    """Next steps: mitigations, long-term fixes, remediation buttons, links, what was left out."""
-    text = f"Next steps: {playbook.title}"
-    body: list[Block] = [section(f"🧭 *Next steps — {playbook.title}*")]
+    """Next steps: mitigations, long-term fixes, remediation buttons, links, what was left out.
+
+    The team wrote the playbook, but its words are still escaped (an `&` or a `<placeholder>` in
+    a runbook line must read as written), and its links pass `blockkit.link`."""
+    text = f"Next steps: {escape(playbook.title)}"
+    body: list[Block] = [section(f"🧭 *Next steps — {escape(playbook.title)}*")]
     body.append(section("*Mitigate now*\n" + _bullets(playbook.guidance.immediate)))
     body.append(section("*Fix for good*\n" + _bullets(playbook.guidance.long_term)))
     if offers:
@@ -93,13 +115,15 @@ def guidance(
             {
                 "type": "section",
                 "block_id": f"remediation_{i}",
-                "text": mrkdwn(f"*{filled.label}* — {filled.offer.when}"[:3000]),
+                "text": mrkdwn(
+                    cut(f"*{escape(filled.label)}* — {escape(filled.offer.when)}", 3000)
+                ),
                 "accessory": remediation_button(
                     filled.offer.action, filled.params, filled.label, incident
                 ),
             }
         )
-    links = " · ".join(f"<{link.url}|{link.title}>" for link in playbook.links)
+    links = " · ".join(link(item.url, item.title) for item in playbook.links)
     body.append(context(f"📚 {links}"))
     if notes:
         body.append(context("\n".join(notes)))
@@ -107,4 +131,4 @@ def guidance(
 
 
 def _bullets(lines: Iterable[str]) -> str:
-    return "\n".join(f"• {line}" for line in lines)
+    return "\n".join(f"• {escape(line)}" for line in lines)

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from bot.alerts import views as alert_blocks
+from bot.blockkit import unescape
 from bot.sandbox.doubles.slack import SlackDouble
 from tests.harness import Builder, Harness
 
@@ -41,7 +42,7 @@ async def test_firing_then_repeat_then_resolved_is_one_thread(harness: Harness) 
     assert (await h.webhook(fixture("firing-single.json")))[0] == 200
     await h.alerts_done()
     [parent] = h.alert_parents()
-    shown = flat(parent)
+    shown = unescape(flat(parent))
     for fragment in (
         "FIRING",
         "critical",

@@ -6,6 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from bot.blockkit import unescape
 from bot.commands.dispatch import Dispatcher
 from bot.commands.parser import Command
 from bot.errors import UsageError
@@ -48,7 +49,7 @@ def test_unknown_word_suggests_an_action() -> None:
 def test_bad_input_says_what_to_type(rig: Rig, name: str, text: str, expected: str) -> None:
     with pytest.raises(UsageError) as err:
         rig.action(name).parse(text)
-    assert expected in str(err.value)
+    assert expected in unescape(str(err.value))
 
 
 async def test_command_acks_then_posts_result_in_channel_with_files_in_thread(rig: Rig) -> None:
@@ -86,7 +87,7 @@ async def test_help_lists_the_actions_with_their_docstrings(rig: Rig) -> None:
     dispatcher = Dispatcher(incidents=_Incidents(rig.store), diagnostics=rig.service)  # type: ignore[arg-type]
     reply = await dispatcher.command(dispatcher.parse("help"), Actor("U1", "C1", "t"))
     assert reply.text is not None
-    assert "/incident diagnose <deployment> [-n namespace]" in reply.text
+    assert "/incident diagnose <deployment> [-n namespace]" in unescape(reply.text)
     assert "Diagnoses a deployment in one go" in reply.text
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from bot.blockkit import unescape
 from bot.policy.models import Prometheus, RoleGrant
 from tests.diagnostics.conftest import make_policy
 from tests.diagnostics.prometheus_api import prometheus_app, serve
@@ -84,7 +85,8 @@ async def test_viewer_is_denied_logs_with_what_is_missing(world) -> None:
 
 async def test_bad_input_is_an_ephemeral_saying_what_to_type(world) -> None:
     response = await world.slack.slash_command(world.viewer, world.room, "pods")
-    assert "Say which target: `/incident pods <deployment|label-selector>" in str(response)
+    said = unescape(str(response))
+    assert "Say which target: `/incident pods <deployment|label-selector>" in said
     response = await world.slack.slash_command(world.viewer, world.room, "pods task-svc")
     await world.app.drain(5.0)
     text = await eventually(

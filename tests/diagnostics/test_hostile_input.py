@@ -15,6 +15,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from bot.blockkit import unescape
 from bot.diagnostics.actions import default_actions
 from bot.diagnostics.actions import logs as logs_action
 from bot.playbooks.loader import load_playbooks, params_models
@@ -171,7 +172,7 @@ async def test_a_pattern_re2_cannot_run_is_answered_with_what_to_type(
     world: Harness, pattern: str, told: str
 ) -> None:
     await world.command(world.oncall, f"logs task-service --grep '{pattern}'", limit_s=20.0)
-    answer = next(t for t in told_texts(world, world.oncall) if told in t)
+    answer = next(unescape(t) for t in told_texts(world, world.oncall) if told in unescape(t))
     assert "e.g. `--grep '" in answer and "Type `/incident logs <pod|deployment>" in answer
     assert not [m for m in world.slack.messages(world.room) if "Logs of" in flat(m)]
 

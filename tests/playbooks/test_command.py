@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from bot import blockkit as blocks
+from bot.blockkit import unescape
 from bot.policy.remediation import RemediationPolicy, RemediationRule
 from bot.remediation import views as approval_blocks
 from tests.harness import Harness, eventually
@@ -48,7 +49,7 @@ async def run_thread(
 async def test_the_list_names_every_playbook_to_the_person_only(make_world) -> None:
     world = await make_world()
     response = await world.command(world.viewer, "playbook")
-    shown = str(response)
+    shown = unescape(str(response))
     for playbook in SHIPPED:
         assert f"`{playbook.name}` — {playbook.title}" in shown
     assert "/incident playbook <name> [target] [-n namespace]" in shown
