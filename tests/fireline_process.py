@@ -54,7 +54,9 @@ class Fireline:
         run.args = [executable, *args]
         return run
 
-    async def start(self) -> Fireline:
+    async def start(self, *, own_group: bool = False) -> Fireline:
+        """`own_group`: in a process group of its own, as a terminal runs a command (signals
+        then go to the whole group, as a Ctrl-C does: `signal_group`)."""
         self.process = await asyncio.create_subprocess_exec(
             *self.args,
             cwd=self.cwd,
@@ -62,6 +64,7 @@ class Fireline:
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
+            start_new_session=own_group,
         )
         assert self.process.stdout is not None and self.process.stderr is not None
         self._readers = [
@@ -129,6 +132,9 @@ class Fireline:
         assert self.process is not None
         self.process.send_signal(sig)
 
+    def signal_group(self, sig: signal.Signals) -> None:
+        os.killpg(self.pid, sig)
+
     def redis_children(self) -> list[int]:
         """The pids of the embedded redis-server processes this Fireline started."""
         try:
@@ -140,11 +146,21 @@ class Fireline:
     async def kill(self) -> None:
         """SIGKILL, for a test's clean-up: nothing of it survives the test but its leftovers."""
         if self.process is not None and self.process.returncode is None:
+            for child in _children(self.pid):
+                with contextlib.suppress(psutil.Error):
+                    child.kill()
             with contextlib.suppress(ProcessLookupError):
                 self.process.kill()
             await self.process.wait()
         for reader in self._readers:
             reader.cancel()
+
+
+def _children(pid: int) -> list[psutil.Process]:
+    try:
+        return psutil.Process(pid).children(recursive=True)
+    except psutil.Error:
+        return []
 
 
 def _name(process: psutil.Process) -> str:
