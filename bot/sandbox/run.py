@@ -1,4 +1,5 @@
-"""`fireline sandbox`: start the sandbox, say where its page is, serve until SIGTERM or SIGINT.
+"""`fireline sandbox`: start the sandbox, say where its page is (and the simulated cluster's
+kubeconfig), serve until SIGTERM or SIGINT.
 
 Whatever happens (a taken port, a wrong drill name, a signal during start-up), everything the
 sandbox started is stopped before the process exits: the embedded Redis, the doubles' servers,
@@ -7,12 +8,22 @@ the HTTP sessions.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from bot.app import run_until_signalled
+from bot.sandbox.doubles.kubernetes import ORION_PROD, write_kubeconfig
 from bot.sandbox.world import Sandbox, SandboxOptions
 
+KUBECONFIG = Path.home() / ".kube" / "fireline-sandbox.yaml"
+"""Where `fireline sandbox` writes the simulated cluster's kubeconfig (rewritten each run: the
+port changes), so a responder can run kubectl beside the bot."""
 
-async def run(options: SandboxOptions, drill: str | None = None) -> None:
-    """Start the sandbox, print where its page is, and serve until SIGTERM or SIGINT."""
+
+async def run(
+    options: SandboxOptions, drill: str | None = None, kubeconfig: Path = KUBECONFIG
+) -> None:
+    """Start the sandbox, print where its page is (and the simulated cluster's kubeconfig),
+    and serve until SIGTERM or SIGINT."""
     from bot.sandbox.drill import load_drill, start_drill
 
     script = load_drill(drill) if drill is not None else None  # a wrong name fails first
@@ -21,6 +32,10 @@ async def run(options: SandboxOptions, drill: str | None = None) -> None:
     async def start() -> None:
         await sandbox.start()
         print(f"Fireline sandbox: open {sandbox.url}", flush=True)
+        if sandbox.kube is not None:
+            kubeconfig.parent.mkdir(parents=True, exist_ok=True)
+            write_kubeconfig(kubeconfig, sandbox.kube.base_url, namespace=ORION_PROD)
+            print(f"Simulated cluster for kubectl: export KUBECONFIG={kubeconfig}", flush=True)
         if script is not None:
             start_drill(sandbox, script)
             print(f"Drill started: {script.title}. {script.about}", flush=True)

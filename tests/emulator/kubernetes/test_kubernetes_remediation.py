@@ -94,10 +94,23 @@ def test_restart_creates_a_new_replica_set_and_rolls_out(k8s, orion, clock):
     assert done.metadata.annotations[REVISION] == "2"
     history = replica_sets(apps, "orders-api")
     assert history[1].spec.replicas == 0 and history[2].spec.replicas == 2
-    pods = client.CoreV1Api(k8s).list_namespaced_pod(ORION_PROD, label_selector="app=orders-api")
     hash_label = history[2].metadata.labels["pod-template-hash"]
-    assert {p.metadata.labels["pod-template-hash"] for p in pods.items} == {hash_label}
-    assert all(p.metadata.annotations["kubectl.kubernetes.io/restartedAt"] for p in pods.items)
+
+    def old_pods_gone() -> list[client.V1Pod] | None:
+        """The last old pod is still Terminating when the rollout completes (as on a cluster:
+        `kubectl rollout status` returns before it is gone); it goes once its containers stop."""
+        pods = client.CoreV1Api(k8s).list_namespaced_pod(
+            ORION_PROD, label_selector="app=orders-api"
+        )
+        if {p.metadata.labels["pod-template-hash"] for p in pods.items} == {hash_label}:
+            return pods.items
+        assert all(p.metadata.deletion_timestamp for p in pods.items
+                   if p.metadata.labels["pod-template-hash"] != hash_label)  # fmt: skip
+        clock.advance(1)
+        return None
+
+    pods = wait_for(old_pods_gone)
+    assert all(p.metadata.annotations["kubectl.kubernetes.io/restartedAt"] for p in pods)
 
 
 def test_rollback_to_an_older_revision_like_kubectl_undo(k8s, orion):

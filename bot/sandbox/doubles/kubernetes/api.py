@@ -5,14 +5,24 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 from aiohttp import web
+from multidict import CIMultiDict
 
-from bot.sandbox.doubles.kubernetes import discovery, writes
+from bot.sandbox.doubles.kubernetes import (
+    discovery,
+    openapi,
+    openapi_v2,
+    paging,
+    protobuf,
+    tables,
+    watch,
+    writes,
+)
 from bot.sandbox.doubles.kubernetes.controller import reconcile, reconcile_if_due
 from bot.sandbox.doubles.kubernetes.errors import (
     ApiError,
@@ -29,7 +39,13 @@ from bot.sandbox.doubles.kubernetes.faults import Faults, RequestLog, RequestRec
 from bot.sandbox.doubles.kubernetes.logs import read_log
 from bot.sandbox.doubles.kubernetes.metrics import node_metrics, pod_metrics
 from bot.sandbox.doubles.kubernetes.resources import ResourceType, lookup
-from bot.sandbox.doubles.kubernetes.selectors import parse_field_selector, parse_label_selector
+from bot.sandbox.doubles.kubernetes.selectors import (
+    FieldRequirement,
+    Requirement,
+    parse_field_selector,
+    parse_label_selector,
+    supported_fields,
+)
 from bot.sandbox.doubles.kubernetes.store import Cluster, Obj
 
 OnServe = Callable[[dict[str, Any]], None]
@@ -105,13 +121,20 @@ def default_error(status: int, verb: str, target: Target | None) -> ApiError:
     return ApiError(status, f"injected fault {status}")
 
 
-def _json_response(body: object, status: int = 200) -> web.Response:
+def _json_response(
+    body: object,
+    status: int = 200,
+    content_type: str = "application/json",
+    headers: CIMultiDict[str] | None = None,
+) -> web.Response:
     """JSON with orjson: a namespace's pods encode in a fifth of json.dumps's time, and the
     double answers every request on one thread (concurrent reads queue behind each other)."""
-    return web.Response(body=orjson.dumps(body), status=status, content_type="application/json")
+    response = web.Response(body=orjson.dumps(body), status=status, headers=headers)
+    response.headers["Content-Type"] = content_type
+    return response
 
 
-READ_VERBS = frozenset({"get", "list"})
+READ_VERBS = frozenset({"get", "list", "watch"})
 READ_STALENESS_S = 0.02  # one background tick
 
 
@@ -137,12 +160,18 @@ class Api:
         target = parse_path(request.path)
         verb = k8s_verb(request.method, target, query)
         body: Any = None
+        media = request.headers.get("Content-Type", "").split(";")[0].strip().lower()
         try:
             if request.can_read_body:
                 raw = await request.read()
-                body = json.loads(raw) if raw else None
+                if media == protobuf.MEDIA:
+                    body = protobuf.decode(raw)
+                else:
+                    body = json.loads(raw) if raw else None
         except ValueError:
             return self._error(bad_request("the body of the request could not be decoded as JSON"))
+        except ApiError as error:
+            return self._error(error)
         self.requests.append(RequestRecord(request.method, verb, request.path, query, body))
         if self.faults.latency:
             await asyncio.sleep(self.faults.latency)
@@ -156,7 +185,10 @@ class Api:
                 return self._error(fault_error(rule, default_error(rule.status, verb, target)))
         try:
             self._catch_up(verb)
-            return self._dispatch(request, target, verb, query, body)
+            answer = self._dispatch(request, target, verb, query, body)
+            if isinstance(answer, web.StreamResponse):
+                return answer
+            return await answer
         except ApiError as error:
             return self._error(error)
 
@@ -197,13 +229,60 @@ class Api:
         self._serve(body)
         return web.json_response(body, status=error.code, headers=headers)
 
-    def _list(self, resource: ResourceType, items: list[Obj]) -> web.Response:
+    def _answer(
+        self,
+        request: web.Request,
+        resource: ResourceType,
+        obj: Obj,
+        status: int = 200,
+        warnings: list[str] | None = None,
+    ) -> web.Response:
+        """One object, or its Table row when kubectl asks for a Table."""
+        self._serve(obj)
+        headers = CIMultiDict[str]()
+        for warning in warnings or []:  # RFC 7234 warn-text: a quoted string
+            text = warning.replace("\\", "\\\\").replace('"', '\\"')
+            headers.add("Warning", f'299 - "{text}"')
+        media = tables.wants_table(request.headers.get("Accept", ""))
+        if media is not None and obj.get("kind") == resource.kind:
+            body = tables.table(
+                resource.api_version,
+                resource.kind,
+                [obj],
+                self.cluster.now(),
+                include_object=request.query.get("includeObject", "Metadata"),
+                metadata={"resourceVersion": obj["metadata"].get("resourceVersion", "")},
+            )
+            self._serve(body)
+            return _json_response(body, status, media, headers)
+        return _json_response(obj, status, headers=headers)
+
+    def _list(
+        self,
+        request: web.Request,
+        resource: ResourceType,
+        items: list[Obj],
+        query: Mapping[str, str],
+    ) -> web.Response:
         for item in items:
             self._serve(item)
+        items, metadata = paging.page(items, query, self.cluster.resource_version)
+        media = tables.wants_table(request.headers.get("Accept", ""))
+        if media is not None:
+            table = tables.table(
+                resource.api_version,
+                resource.kind,
+                items,
+                self.cluster.now(),
+                include_object=query.get("includeObject", "Metadata"),
+                metadata=metadata,
+            )
+            self._serve(table)
+            return _json_response(table, content_type=media)
         body = {
             "kind": resource.list_kind,
             "apiVersion": resource.api_version,
-            "metadata": {"resourceVersion": self.cluster.resource_version},
+            "metadata": metadata,
             "items": items,
         }
         self._serve(body)
@@ -217,38 +296,49 @@ class Api:
         verb: str,
         query: dict[str, str],
         body: Any,
-    ) -> web.StreamResponse:
+    ) -> web.StreamResponse | Awaitable[web.StreamResponse]:
         path = request.path.rstrip("/")
+        accept = request.headers.get("Accept", "")
         if path == "/version":
             return web.json_response(discovery.version_info())
-        if path == "/api":
-            return self._json(discovery.api_versions(f"{request.host}"))
-        if path == "/apis":
+        if path in ("/api", "/apis"):
+            media = discovery.wants_aggregated(accept)
+            if media is not None:
+                document = discovery.aggregated(path == "/api", media)
+                self._serve(document)
+                return _json_response(document, content_type=media)
+            if path == "/api":
+                return self._json(discovery.api_versions(f"{request.host}"))
             return self._json(discovery.api_group_list())
+        if path.startswith("/openapi/"):
+            return self._openapi(path, accept)
         parts = [p for p in path.split("/") if p]
         if (parts[:1] == ["api"] and len(parts) == 2) or (
             parts[:1] == ["apis"] and len(parts) == 3
         ):
             group, version = ("", parts[1]) if parts[0] == "api" else (parts[1], parts[2])
-            document = discovery.api_resource_list(group, version)
-            if document is None:
+            resource_list = discovery.api_resource_list(group, version)
+            if resource_list is None:
                 raise ApiError(404, "the server could not find the requested resource")
-            return self._json(document)
+            return self._json(resource_list)
         resource = lookup(target.group, target.version, target.plural) if target else None
         if target is None or resource is None:
             raise ApiError(404, "the server could not find the requested resource")
         if not resource.namespaced and target.namespace is not None:
             raise ApiError(404, "the server could not find the requested resource")
-        if verb == "watch":
-            raise ApiError(
-                405, "watch is not supported by the Kubernetes double", "MethodNotAllowed"
-            )
         if target.subresource is not None:
             return self._subresource(request, resource, target, verb, query, body)
-        if verb == "list":
-            return self._list(resource, self._read_list(resource, target.namespace, query))
+        if verb in ("list", "watch"):
+            if "list" not in resource.verbs:
+                raise ApiError(405, "the server does not allow this method on the requested "
+                               "resource", "MethodNotAllowed")  # fmt: skip
+            labels, fields = self._selectors(resource, query)
+            if verb == "watch":
+                return self._watch(request, resource, target.namespace, labels, fields, query)
+            items = self._read_list(resource, target.namespace, labels, fields)
+            return self._list(request, resource, items, query)
         if verb == "get":
-            return self._json(self._read_one(resource, target))
+            return self._answer(request, resource, self._read_one(resource, target))
         if verb not in resource.verbs:
             raise ApiError(
                 405,
@@ -257,12 +347,17 @@ class Api:
             )
         dry_run = writes.dry_run_requested(query, body)
         namespace = target.namespace or ""
+        directive = query.get("fieldValidation")
+        if resource.kind == "SelfSubjectAccessReview":
+            return self._answer(request, resource, writes.access_review(body), 201)
         if verb == "create":
-            return self._json(
-                writes.create(self.cluster, resource, target.namespace, body, dry_run), 201
-            )
+            warnings = openapi.check_fields(body, resource, directive)
+            created = writes.create(self.cluster, resource, target.namespace, body, dry_run)
+            return self._answer(request, resource, created, 201, warnings)
         assert target.name is not None
+        warnings = []
         if verb == "update":
+            warnings = openapi.check_fields(body, resource, directive)
             result = writes.update(self.cluster, resource, namespace, target.name, body, dry_run)
         elif verb == "patch":
             result = writes.patch(
@@ -273,10 +368,93 @@ class Api:
                 body,
                 request.headers.get("Content-Type", ""),
                 dry_run,
+                check=lambda obj: openapi.check_fields(obj, resource, directive),
             )
         else:
-            result = writes.delete(self.cluster, resource, namespace, target.name, body, dry_run)
-        return self._json(result)
+            grace = query.get("gracePeriodSeconds")
+            result = writes.delete(
+                self.cluster,
+                resource,
+                namespace,
+                target.name,
+                body,
+                dry_run,
+                int(grace) if grace not in (None, "") else None,
+            )
+        return self._answer(request, resource, result, warnings=warnings)
+
+    def _openapi(self, path: str, accept: str) -> web.Response:
+        if path == "/openapi/v2":
+            if openapi_v2.MEDIA in accept:
+                response = web.Response(body=openapi_v2.document())
+                response.headers["Content-Type"] = openapi_v2.RETURNED_MEDIA
+                return response
+            return web.Response(body=openapi.v2_document(), content_type="application/json")
+        if path == "/openapi/v3":
+            return _json_response(openapi.v3_index())
+        document = openapi.v3_document(path.removeprefix("/openapi/v3/"))
+        if document is None:
+            raise ApiError(404, "the server could not find the requested resource")
+        return web.Response(
+            body=document,
+            content_type="application/json",
+            headers={"Cache-Control": "public, immutable"},
+        )
+
+    def _selectors(
+        self, resource: ResourceType, query: Mapping[str, str]
+    ) -> tuple[list[Requirement], list[FieldRequirement]]:
+        labels = parse_label_selector(query.get("labelSelector"))
+        fields = parse_field_selector(query.get("fieldSelector"))
+        if resource.group != "metrics.k8s.io":
+            fields = supported_fields(resource.kind, fields)
+        return labels, fields
+
+    async def _watch(
+        self,
+        request: web.Request,
+        resource: ResourceType,
+        namespace: str | None,
+        labels: list[Requirement],
+        fields: list[FieldRequirement],
+        query: dict[str, str],
+    ) -> web.StreamResponse:
+        if resource.group == "metrics.k8s.io":
+            raise ApiError(405, "the server does not allow this method on the requested "
+                           "resource", "MethodNotAllowed")  # fmt: skip
+        media = tables.wants_table(request.headers.get("Accept", ""))
+        events_v1 = resource.group == "events.k8s.io"
+        include = query.get("includeObject", "Metadata")
+        now = self.cluster.now
+
+        def render(obj: Obj) -> Obj:
+            shown = to_events_v1(obj) if events_v1 else obj
+            self._serve(shown)
+            if media is None:
+                return shown
+            return tables.table(
+                resource.api_version,
+                resource.kind,
+                [shown],
+                now(),
+                include_object=include,
+                metadata={"resourceVersion": shown["metadata"].get("resourceVersion", "")},
+            )
+
+        return await watch.watch(
+            request,
+            self.cluster,
+            api_version="v1" if events_v1 else resource.api_version,
+            kind=resource.kind,
+            namespace=namespace,
+            labels=labels,
+            fields=fields,
+            query=query,
+            render=render,
+            content_type=media or "application/json",
+            closing=self.closing,
+            on_serve=self._serve,
+        )
 
     def _subresource(
         self,
@@ -286,9 +464,11 @@ class Api:
         verb: str,
         query: dict[str, str],
         body: Any,
-    ) -> web.StreamResponse:
+    ) -> web.StreamResponse | Awaitable[web.StreamResponse]:
         namespace, name = target.namespace or "", target.name or ""
         if resource.kind == "Pod" and target.subresource == "log" and verb == "get":
+            if query.get("follow", "false").lower() in ("true", "1"):
+                return watch.follow_log(request, self.cluster, namespace, name, query, self.closing)
             text = read_log(self.cluster, namespace, name, query)
             return web.Response(text=text, content_type="text/plain")
         if resource.kind == "Deployment" and target.subresource == "scale":
@@ -308,10 +488,12 @@ class Api:
         raise ApiError(404, "the server could not find the requested resource")
 
     def _read_list(
-        self, resource: ResourceType, namespace: str | None, query: Mapping[str, str]
+        self,
+        resource: ResourceType,
+        namespace: str | None,
+        labels: list[Requirement],
+        fields: list[FieldRequirement],
     ) -> list[Obj]:
-        labels = parse_label_selector(query.get("labelSelector"))
-        fields = parse_field_selector(query.get("fieldSelector"))
         cluster = self.cluster
         if resource.group == "metrics.k8s.io":
             source_kind = "Pod" if resource.plural == "pods" else "Node"

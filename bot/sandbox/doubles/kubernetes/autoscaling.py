@@ -59,6 +59,10 @@ def add_hpa(
                 "lastTransitionTime": since,
             },
         ]
+        deployment = cluster.get("apps/v1", "Deployment", namespace, target or name)
+        created = (
+            deployment["metadata"]["creationTimestamp"] if deployment else format_time(now)
+        )  # an HPA is usually set up with its workload
         current_metric: dict[str, Any] = {"averageUtilization": cpu_current_utilization}
         if cpu_current_millis is not None:
             current_metric["averageValue"] = f"{cpu_current_millis}m"
@@ -66,7 +70,7 @@ def add_hpa(
             {
                 "apiVersion": "autoscaling/v2",
                 "kind": "HorizontalPodAutoscaler",
-                "metadata": {"name": name, "namespace": namespace},
+                "metadata": {"name": name, "namespace": namespace, "creationTimestamp": created},
                 "spec": {
                     "scaleTargetRef": {
                         "apiVersion": "apps/v1",

@@ -17,7 +17,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.sandbox.doubles.kubernetes.clock import format_time, parse_time
-from bot.sandbox.doubles.kubernetes.pods import is_ready, new_pod, set_ready
+from bot.sandbox.doubles.kubernetes.pods import (
+    is_ready,
+    is_terminating,
+    new_pod,
+    set_ready,
+    terminate,
+)
 from bot.sandbox.doubles.kubernetes.store import Cluster, Obj
 
 REVISION = "deployment.kubernetes.io/revision"
@@ -38,6 +44,26 @@ def strip_hash(template: dict[str, Any]) -> dict[str, Any]:
     labels = result.get("metadata", {}).get("labels", {})
     labels.pop(HASH_LABEL, None)
     return result
+
+
+def _semantic(value: Any) -> Any:
+    """A value as the API server's Go types hold it: null, {} and [] are all "unset" (the
+    deployment controller compares templates with `apiequality.Semantic.DeepEqual`, to which a
+    nil and an empty map or slice are equal, and a zero `creationTimestamp` is no timestamp)."""
+    if isinstance(value, dict):
+        kept = {k: _semantic(v) for k, v in value.items()}
+        return {k: v for k, v in kept.items() if v not in (None, {}, [])}
+    if isinstance(value, list):
+        return [_semantic(v) for v in value]
+    return value
+
+
+def same_template(replica_set_template: dict[str, Any], template: dict[str, Any]) -> bool:
+    """Whether a ReplicaSet runs `template`: equal ignoring the pod-template-hash label and
+    fields that are null or empty on either side (EqualIgnoreHash). `kubectl rollout undo`
+    patches the deployment with the old ReplicaSet's template as Go serialises it, with
+    `metadata.creationTimestamp: null` and `resources: {}`: that must find the old revision."""
+    return bool(_semantic(strip_hash(replica_set_template)) == _semantic(strip_hash(template)))
 
 
 def revision_of(obj: Obj) -> int:
@@ -136,11 +162,12 @@ def _inputs(cluster: Cluster) -> tuple[object, ...]:
         cluster.resource_version,
         tuple(sorted(cluster.pod_ready_at.items())),
         tuple(sorted(cluster.rollout_next_step.items())),
+        tuple(sorted(cluster.pod_gone_at.items())),
     )
 
 
 def _next_due(cluster: Cluster, now: datetime) -> datetime:
-    due = list(cluster.pod_ready_at.values())
+    due = list(cluster.pod_ready_at.values()) + list(cluster.pod_gone_at.values())
     due += [t for t in cluster.rollout_next_step.values() if t > now]
     for deployment in cluster.scan("apps/v1", "Deployment"):
         conditions = deployment.get("status", {}).get("conditions", [])
@@ -176,6 +203,11 @@ def _reconcile(cluster: Cluster) -> None:
 
 
 def _kubelet(cluster: Cluster, now: datetime) -> None:
+    for (namespace, name), when in list(cluster.pod_gone_at.items()):
+        if when <= now:
+            del cluster.pod_gone_at[(namespace, name)]
+            if cluster.get("v1", "Pod", namespace, name) is not None:
+                cluster.delete("v1", "Pod", namespace, name)
     for (namespace, name), when in list(cluster.pod_ready_at.items()):
         if when <= now:
             del cluster.pod_ready_at[(namespace, name)]
@@ -186,8 +218,14 @@ def _kubelet(cluster: Cluster, now: datetime) -> None:
 
 
 def _pods_of(cluster: Cluster, replica_set: Obj) -> list[Obj]:
+    """The ReplicaSet's active pods (a Terminating pod no longer counts, as in the controller's
+    FilterActivePods)."""
     namespace = replica_set["metadata"]["namespace"]
-    return [p for p in cluster.scan("v1", "Pod", namespace) if owned_by(p, replica_set)]
+    return [
+        p
+        for p in cluster.scan("v1", "Pod", namespace)
+        if owned_by(p, replica_set) and not is_terminating(p)
+    ]
 
 
 def _replica_sets_of(cluster: Cluster, deployment: Obj) -> list[Obj]:
@@ -202,7 +240,7 @@ def _current(cluster: Cluster, deployment: Obj, now: datetime) -> tuple[Obj, lis
     owned = _replica_sets_of(cluster, deployment)
     template = deployment["spec"]["template"]
     latest = max((revision_of(rs) for rs in owned), default=0)
-    match = next((rs for rs in owned if strip_hash(rs["spec"]["template"]) == template), None)
+    match = next((rs for rs in owned if same_template(rs["spec"]["template"], template)), None)
     key = (deployment["metadata"]["namespace"], deployment["metadata"]["name"])
     if match is None:
         match = cluster.create(new_replica_set(cluster, deployment, latest + 1, 0))
@@ -239,14 +277,10 @@ def _rollout(cluster: Cluster, deployment: Obj, now: datetime) -> None:
     else:
         old_total = sum(rs["spec"]["replicas"] for rs in active_old)
         if new_count < desired and new_count + old_total < desired + surge:
-            new["spec"]["replicas"] = new_count + 1
+            new["spec"]["replicas"] = new_count = new_count + 1
             changed = True
-        ready_new = sum(1 for p in _pods_of(cluster, new) if is_ready(p))
-        ready_old = sum(1 for rs in active_old for p in _pods_of(cluster, rs) if is_ready(p))
-        victim = min(active_old, key=revision_of)
-        victim_ready = any(is_ready(p) for p in _pods_of(cluster, victim))
-        floor = desired - max_unavailable
-        if not victim_ready or ready_new + ready_old - 1 >= floor or ready_new >= desired:
+        victim = _scale_down_victim(cluster, new, active_old, desired - max_unavailable)
+        if victim is not None:
             victim["spec"]["replicas"] -= 1
             cluster.update(victim)
             changed = True
@@ -254,6 +288,29 @@ def _rollout(cluster: Cluster, deployment: Obj, now: datetime) -> None:
         new["metadata"]["annotations"][DESIRED] = str(desired)
         cluster.update(new)
         cluster.rollout_next_step[key] = now + timedelta(seconds=cluster.timing.rollout_step)
+
+
+def _available(cluster: Cluster, replica_set: Obj) -> int:
+    return sum(1 for p in _pods_of(cluster, replica_set) if is_ready(p))
+
+
+def _scale_down_victim(
+    cluster: Cluster, new: Obj, old: list[Obj], min_available: int
+) -> Obj | None:
+    """The old ReplicaSet to scale down by one, as reconcileOldReplicaSets chooses: nothing
+    while that would leave fewer than `min_available` pods available (counting the new
+    ReplicaSet's unavailable pods against the budget); unhealthy old pods go first, then the
+    oldest revision's."""
+    new_unavailable = int(new["spec"].get("replicas", 0)) - _available(cluster, new)
+    all_count = int(new["spec"].get("replicas", 0)) + sum(rs["spec"]["replicas"] for rs in old)
+    if all_count - min_available - new_unavailable <= 0:
+        return None
+    by_age = sorted(old, key=revision_of)
+    for replica_set in by_age:
+        if replica_set["spec"]["replicas"] > _available(cluster, replica_set):
+            return replica_set
+    available = _available(cluster, new) + sum(_available(cluster, rs) for rs in old)
+    return by_age[0] if available > min_available else None
 
 
 def _sync_replica_set(cluster: Cluster, replica_set: Obj, now: datetime) -> None:
@@ -277,7 +334,7 @@ def _sync_replica_set(cluster: Cluster, replica_set: Obj, now: datetime) -> None
         pods.sort(key=lambda p: p["metadata"]["creationTimestamp"], reverse=True)
         pods.sort(key=is_ready)
         for pod in pods[: len(pods) - wanted]:
-            cluster.delete("v1", "Pod", namespace, pod["metadata"]["name"])
+            terminate(cluster, pod)
 
 
 def _replica_set_status(cluster: Cluster, replica_set: Obj) -> None:
@@ -320,7 +377,7 @@ def _condition(
 def _deployment_status(cluster: Cluster, deployment: Obj, now: datetime) -> None:
     owned = _replica_sets_of(cluster, deployment)
     template = deployment["spec"]["template"]
-    new = next((rs for rs in owned if strip_hash(rs["spec"]["template"]) == template), None)
+    new = next((rs for rs in owned if same_template(rs["spec"]["template"], template)), None)
     desired = int(deployment["spec"].get("replicas", 1))
     _, max_unavailable = _limits(deployment)
     all_pods = [p for rs in owned for p in _pods_of(cluster, rs)]

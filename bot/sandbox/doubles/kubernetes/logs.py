@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from bot.sandbox.doubles.kubernetes.clock import format_log_time, parse_time
@@ -24,8 +24,28 @@ def _int(query: Mapping[str, str], name: str) -> int | None:
         raise bad_request(f"{name}: Invalid value: {query[name]!r}: must be an integer") from None
 
 
+LogLines = list[tuple[datetime, str]]
+
+
 def read_log(cluster: Cluster, namespace: str, pod_name: str, query: Mapping[str, str]) -> str:
     """Render a container log for GET .../pods/{name}/log with the kubelet's options."""
+    _, lines, _ = log_lines(cluster, namespace, pod_name, query)
+    text = render_lines(lines, _flag(query, "timestamps"))
+    limit = _int(query, "limitBytes")
+    return text[:limit] if limit is not None else text
+
+
+def render_lines(lines: LogLines, stamps: bool) -> str:
+    return "".join(
+        f"{format_log_time(at)} {line}\n" if stamps else f"{line}\n" for at, line in lines
+    )
+
+
+def log_lines(
+    cluster: Cluster, namespace: str, pod_name: str, query: Mapping[str, str]
+) -> tuple[str, LogLines, int]:
+    """The container, the lines the query selects, and how many lines the container has
+    written so far (where following it starts)."""
     with cluster.lock:
         pod = cluster.require("v1", "Pod", namespace, pod_name)
         names = [c["name"] for c in pod["spec"]["containers"]]
@@ -43,6 +63,7 @@ def read_log(cluster: Cluster, namespace: str, pod_name: str, query: Mapping[str
             (s for s in pod["status"].get("containerStatuses", []) if s["name"] == container), {}
         )
         logs = cluster.container_logs(namespace, pod_name, container)
+        written = len(logs.current)
         previous = _flag(query, "previous")
         if previous:
             if logs.previous is None and "terminated" not in status.get("lastState", {}):
@@ -77,9 +98,4 @@ def read_log(cluster: Cluster, namespace: str, pod_name: str, query: Mapping[str
         tail = _int(query, "tailLines")
         if tail is not None:
             lines = lines[-tail:] if tail > 0 else []
-        stamps = _flag(query, "timestamps")
-        text = "".join(
-            f"{format_log_time(at)} {line}\n" if stamps else f"{line}\n" for at, line in lines
-        )
-        limit = _int(query, "limitBytes")
-        return text[:limit] if limit is not None else text
+        return container, lines, written

@@ -7,6 +7,7 @@ CPU is reported in nanocores (`n`) and memory in kibibytes (`Ki`).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -26,6 +27,8 @@ _MEM_SUFFIX = {
     "": 1,
 }
 DEFAULT_USAGE = (2_000_000, 24 * 2**20)  # 2m CPU, 24Mi: an idle container
+NODE_AGE = timedelta(days=30)
+KUBELET_VERSION = "v1.37.0"
 
 
 def parse_cpu(quantity: str) -> int:
@@ -72,6 +75,7 @@ def add_node(
     with cluster.lock:
         cluster.node_usage[name] = (parse_cpu(usage_cpu), parse_memory(usage_memory))
         capacity = {"cpu": cpu, "memory": memory, "pods": "110"}
+        address = f"10.0.0.{11 + len(cluster.scan('v1', 'Node'))}"
         return cluster.create(
             {
                 "apiVersion": "v1",
@@ -79,9 +83,26 @@ def add_node(
                 "metadata": {
                     "name": name,
                     "labels": {"kubernetes.io/hostname": name, "kubernetes.io/os": "linux"},
+                    "creationTimestamp": format_time(cluster.now() - NODE_AGE),
                 },
                 "spec": {},
                 "status": {
+                    "addresses": [
+                        {"type": "InternalIP", "address": address},
+                        {"type": "Hostname", "address": name},
+                    ],
+                    "nodeInfo": {
+                        "architecture": "amd64",
+                        "bootID": cluster.new_uid(),
+                        "containerRuntimeVersion": "containerd://2.1.4",
+                        "kernelVersion": "6.8.0-1021-gke",
+                        "kubeProxyVersion": "",
+                        "kubeletVersion": KUBELET_VERSION,
+                        "machineID": cluster.new_uid().replace("-", ""),
+                        "operatingSystem": "linux",
+                        "osImage": "Ubuntu 24.04.2 LTS",
+                        "systemUUID": cluster.new_uid(),
+                    },
                     "capacity": capacity,
                     "allocatable": capacity,
                     "conditions": [

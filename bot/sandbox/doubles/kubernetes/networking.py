@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from bot.sandbox.doubles.kubernetes.clock import format_time
 from bot.sandbox.doubles.kubernetes.pods import is_ready
 from bot.sandbox.doubles.kubernetes.selectors import Requirement
 from bot.sandbox.doubles.kubernetes.store import Cluster, Obj
@@ -27,7 +28,12 @@ def add_service(
             {
                 "apiVersion": "v1",
                 "kind": "Service",
-                "metadata": {"name": name, "namespace": namespace, "labels": {"app": name}},
+                "metadata": {
+                    "name": name,
+                    "namespace": namespace,
+                    "labels": {"app": name},
+                    "creationTimestamp": _created_with(cluster, namespace, name),
+                },
                 "spec": {
                     "type": "ClusterIP",
                     "selector": selector,
@@ -46,6 +52,14 @@ def add_service(
         )
         sync_endpoints(cluster, namespace, name)
         return service
+
+
+def _created_with(cluster: Cluster, namespace: str, name: str) -> str:
+    """A workload's Service is as old as its Deployment (else: created now)."""
+    deployment = cluster.get("apps/v1", "Deployment", namespace, name)
+    if deployment is not None:
+        return str(deployment["metadata"]["creationTimestamp"])
+    return format_time(cluster.now())
 
 
 def sync_endpoints(cluster: Cluster, namespace: str, name: str) -> Obj:
@@ -81,7 +95,12 @@ def sync_endpoints(cluster: Cluster, namespace: str, name: str) -> Obj:
         endpoints = {
             "apiVersion": "v1",
             "kind": "Endpoints",
-            "metadata": {"name": name, "namespace": namespace, "labels": {"app": name}},
+            "metadata": {
+                "name": name,
+                "namespace": namespace,
+                "labels": {"app": name},
+                "creationTimestamp": service["metadata"]["creationTimestamp"],
+            },
             "subsets": [subset] if ready or not_ready else [],
         }
         return cluster.upsert(endpoints)

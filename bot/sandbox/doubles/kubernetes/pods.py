@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.sandbox.doubles.kubernetes.clock import format_time
+from bot.sandbox.doubles.kubernetes.clock import format_time, parse_time
 from bot.sandbox.doubles.kubernetes.events import add_event
 from bot.sandbox.doubles.kubernetes.store import Cluster, Obj
 
@@ -143,6 +144,51 @@ def is_ready(pod: Obj) -> bool:
     return any(
         c["type"] == "Ready" and c["status"] == "True" for c in pod["status"].get("conditions", [])
     )
+
+
+def is_terminating(pod: Obj) -> bool:
+    return bool(pod["metadata"].get("deletionTimestamp"))
+
+
+def terminate(
+    cluster: Cluster, pod: Obj, grace: int | None = None, *, dry_run: bool = False
+) -> Obj:
+    """Delete a pod as the API server and the kubelet do: gracefully.
+
+    A pod bound to a node and not finished is marked Terminating (deletionTimestamp = now +
+    grace, deletionGracePeriodSeconds) and stays listed until the simulated kubelet has stopped
+    its containers (`Timing.termination`, at most the grace period), on the cluster's clock; its
+    controller already counts it gone and starts a replacement. Grace 0, an unscheduled pod or a
+    finished one is removed at once. Returns what the DELETE answers: the object with its
+    deletionTimestamp.
+    """
+    with cluster.lock:
+        namespace, name = pod["metadata"]["namespace"], pod["metadata"]["name"]
+        result = copy.deepcopy(pod)
+        meta = result["metadata"]
+        if grace is None:
+            grace = int(pod["spec"].get("terminationGracePeriodSeconds", 30))
+        now = cluster.now()
+        finished = pod.get("status", {}).get("phase") in ("Succeeded", "Failed")
+        if grace <= 0 or not pod["spec"].get("nodeName") or finished:
+            meta.setdefault("deletionTimestamp", format_time(now))
+            meta["deletionGracePeriodSeconds"] = 0
+            if not dry_run:
+                cluster.delete("v1", "Pod", namespace, name)
+            return result
+        deadline = now + timedelta(seconds=grace)
+        if meta.get("deletionTimestamp") and parse_time(meta["deletionTimestamp"]) <= deadline:
+            return result  # already terminating, and sooner: a later delete cannot lengthen it
+        meta["deletionTimestamp"] = format_time(deadline)
+        meta["deletionGracePeriodSeconds"] = grace
+        if dry_run:
+            return result
+        stored = cluster.update(result)
+        gone = now + timedelta(seconds=cluster.timing.termination(grace))
+        key = (namespace, name)
+        cluster.pod_gone_at[key] = min(gone, cluster.pod_gone_at.get(key, gone))
+        cluster.pod_ready_at.pop(key, None)
+        return stored
 
 
 def _mutate_container(
@@ -326,3 +372,4 @@ def add_logs(
             logs.previous = (logs.previous or []) + stamped
         else:
             logs.current.extend(stamped)
+        cluster.notify()  # a follower (`kubectl logs -f`) sends the new lines

@@ -132,3 +132,56 @@ def parse_field_selector(selector: str | None) -> list[FieldRequirement]:
 
 def matches_fields(obj: Mapping[str, Any], requirements: list[FieldRequirement]) -> bool:
     return all(req.matches(obj) for req in requirements)
+
+
+_OBJECT_FIELDS = frozenset({"metadata.name", "metadata.namespace"})
+_EVENT_FIELDS = frozenset(
+    {
+        "involvedObject.kind",
+        "involvedObject.namespace",
+        "involvedObject.name",
+        "involvedObject.uid",
+        "involvedObject.apiVersion",
+        "involvedObject.resourceVersion",
+        "involvedObject.fieldPath",
+        "reason",
+        "reportingComponent",
+        "source",
+        "type",
+    }
+)
+FIELD_LABELS: dict[str, frozenset[str]] = {
+    "Pod": frozenset(
+        {
+            "spec.nodeName",
+            "spec.restartPolicy",
+            "spec.schedulerName",
+            "spec.serviceAccountName",
+            "spec.hostNetwork",
+            "status.phase",
+            "status.podIP",
+            "status.nominatedNodeName",
+        }
+    ),
+    "Event": _EVENT_FIELDS,
+    "Node": frozenset({"spec.unschedulable"}),
+    "Namespace": frozenset({"status.phase"}),
+    "ReplicaSet": frozenset({"status.replicas"}),
+    "Service": frozenset({"spec.clusterIP", "spec.type"}),
+}
+"""The field labels the API server accepts per kind, beyond metadata.name and
+metadata.namespace (each kind's registry declares its own; anything else is a 400)."""
+_ALIASES = {"source": "source.component"}
+
+
+def supported_fields(kind: str, requirements: list[FieldRequirement]) -> list[FieldRequirement]:
+    """`requirements` on the object's paths, or 400 for a field label the kind does not
+    support, as the API server answers (not an empty list that looks like "none match")."""
+    allowed = _OBJECT_FIELDS | FIELD_LABELS.get(kind, frozenset())
+    checked: list[FieldRequirement] = []
+    for requirement in requirements:
+        if requirement.path not in allowed:
+            raise ApiError(400, f"field label not supported: {requirement.path}")
+        path = _ALIASES.get(requirement.path, requirement.path)
+        checked.append(FieldRequirement(path, requirement.value, requirement.negate))
+    return checked

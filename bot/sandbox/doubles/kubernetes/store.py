@@ -12,7 +12,8 @@ import copy
 import random
 import threading
 import uuid
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -33,6 +34,19 @@ Obj = dict[str, Any]
 ObjList = list[Obj]  # module-level: inside Cluster, `list` names the method
 
 _GENERATION_KINDS = {"Deployment", "ReplicaSet", "HorizontalPodAutoscaler"}
+HISTORY = 5000
+"""Changes kept for watches that resume from a resourceVersion (etcd's compaction window):
+a watch from an older one gets 410 Gone, as from a compacted etcd."""
+
+
+@dataclass(frozen=True)
+class Change:
+    """One write, as a watch sees it: the object after it (before it, for DELETED)."""
+
+    resource_version: int
+    type: str  # ADDED, MODIFIED, DELETED
+    obj: Obj
+    previous: Obj | None = None
 
 
 @dataclass
@@ -49,6 +63,12 @@ class Timing:
 
     rollout_step: float = 0.05
     pod_ready: float = 0.05
+    pod_terminate: float | None = None
+    """How long a deleted pod stays Terminating before its containers have stopped (at most
+    its grace period); None: as long as a new pod takes to become Ready."""
+
+    def termination(self, grace: float) -> float:
+        return min(grace, self.pod_ready if self.pod_terminate is None else self.pod_terminate)
 
 
 def _key(obj: Obj) -> ObjectKey:
@@ -87,6 +107,11 @@ class Cluster:
         self.pod_ready_at: dict[tuple[str, str], datetime] = {}
         # (namespace, deployment) -> earliest time of the next rollout step
         self.rollout_next_step: dict[tuple[str, str], datetime] = {}
+        # (namespace, pod) -> when the simulated kubelet has stopped a Terminating pod
+        self.pod_gone_at: dict[tuple[str, str], datetime] = {}
+        # every write, for watches; and who to tell (from any thread) that one happened
+        self.history: deque[Change] = deque(maxlen=HISTORY)
+        self._listeners: set[Callable[[], None]] = set()
         # what the controller last saw when a run of it changed nothing, and until when the
         # clock does not matter to it (controller.reconcile_if_due)
         self.settled: tuple[tuple[object, ...], datetime] | None = None
@@ -108,6 +133,34 @@ class Cluster:
     def _next_resource_version(self) -> str:
         self._resource_version += 1
         return str(self._resource_version)
+
+    def subscribe(self, listener: Callable[[], None]) -> None:
+        """Call `listener` (from the writing thread, under the lock: keep it short) after every
+        write and every log line."""
+        with self.lock:
+            self._listeners.add(listener)
+
+    def unsubscribe(self, listener: Callable[[], None]) -> None:
+        with self.lock:
+            self._listeners.discard(listener)
+
+    def notify(self) -> None:
+        with self.lock:
+            for listener in list(self._listeners):
+                listener()
+
+    def _record(self, kind: str, obj: Obj, previous: Obj | None = None) -> None:
+        self.history.append(Change(self._resource_version, kind, obj, previous))
+        self.notify()
+
+    def changes_since(self, resource_version: int) -> list[Change] | None:
+        """Changes after `resource_version`, or None when the history no longer reaches back
+        that far (a watch from there must start over)."""
+        with self.lock:
+            full = len(self.history) == self.history.maxlen
+            if full and self.history[0].resource_version > resource_version + 1:
+                return None
+            return [c for c in self.history if c.resource_version > resource_version]
 
     def new_uid(self) -> str:
         return str(uuid.UUID(int=self.random.getrandbits(128), version=4))
@@ -136,6 +189,7 @@ class Cluster:
                 return stored
             meta["resourceVersion"] = self._next_resource_version()
             self._objects[key] = stored
+            self._record("ADDED", stored)
             return copy.deepcopy(stored)
 
     def get(self, api_version: str, kind: str, namespace: str, name: str) -> Obj | None:
@@ -226,14 +280,18 @@ class Cluster:
                 return stored
             meta["resourceVersion"] = self._next_resource_version()
             self._objects[key] = stored
+            self._record("MODIFIED", stored, old)
             return copy.deepcopy(stored)
 
     def delete(self, api_version: str, kind: str, namespace: str, name: str) -> Obj:
         with self.lock:
             obj = self.require(api_version, kind, namespace, name)
-            del self._objects[(api_version, kind, namespace, name)]
-            self._next_resource_version()  # as etcd's revision moves on a delete
+            old = self._objects.pop((api_version, kind, namespace, name))
+            # etcd's revision moves on a delete, and the DELETED event carries it
+            rv = self._next_resource_version()
+            self._record("DELETED", {**old, "metadata": {**old["metadata"], "resourceVersion": rv}})
             if kind == "Pod":
+                self.pod_gone_at.pop((namespace, name), None)
                 self.pod_ready_at.pop((namespace, name), None)
                 self.pod_usage.pop((namespace, name), None)
                 for log_key in [k for k in self.logs if k[:2] == (namespace, name)]:

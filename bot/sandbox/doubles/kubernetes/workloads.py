@@ -39,6 +39,7 @@ def add_namespace(cluster: Cluster, name: str, labels: Mapping[str, str] | None 
             "metadata": {
                 "name": name,
                 "labels": {"kubernetes.io/metadata.name": name, **(labels or {})},
+                "creationTimestamp": format_time(cluster.now() - timedelta(days=30)),
             },
             "spec": {"finalizers": ["kubernetes"]},
             "status": {"phase": "Active"},

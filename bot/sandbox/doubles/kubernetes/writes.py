@@ -7,12 +7,15 @@ and resourceVersion preconditions (stale -> 409 Conflict).
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from datetime import timedelta
 from typing import Any
 
+from bot.sandbox.doubles.kubernetes import defaults
 from bot.sandbox.doubles.kubernetes.clock import format_time
 from bot.sandbox.doubles.kubernetes.errors import ApiError, bad_request, conflict, invalid
 from bot.sandbox.doubles.kubernetes.patch import apply_patch
+from bot.sandbox.doubles.kubernetes.pods import new_pod, terminate
 from bot.sandbox.doubles.kubernetes.resources import ResourceType
 from bot.sandbox.doubles.kubernetes.selectors import label_selector_matches, selector_string
 from bot.sandbox.doubles.kubernetes.store import Cluster, Obj
@@ -94,8 +97,27 @@ def create(
     meta = obj.setdefault("metadata", {})
     if "name" not in meta and "generateName" in meta:
         meta["name"] = meta["generateName"] + cluster.random_suffix()
+    meta.pop("creationTimestamp", None)  # kubectl sends null; the server sets it
+    defaults.on_create(cluster, obj)
     validate(resource, obj)
+    if resource.kind == "Pod" and not obj.get("status"):
+        return _schedule(cluster, obj, dry_run)
     return cluster.create(obj, dry_run=dry_run)
+
+
+def _schedule(cluster: Cluster, obj: Obj, dry_run: bool) -> Obj:
+    """A pod created on its own (`kubectl run`): bound to a node, Ready once started."""
+    with cluster.lock:
+        meta = obj["metadata"]
+        template = {"metadata": meta, "spec": obj["spec"]}
+        pod = new_pod(cluster, meta["namespace"], meta["name"], template, ready=False)
+        pod["metadata"] = {**pod["metadata"], **meta}
+        pod["metadata"].pop("creationTimestamp", None)
+        stored = cluster.create(pod, dry_run=dry_run)
+        if not dry_run:
+            key = (meta["namespace"], meta["name"])
+            cluster.pod_ready_at[key] = cluster.now() + timedelta(seconds=cluster.timing.pod_ready)
+        return stored
 
 
 def _keep_status(stored: Obj, updated: Obj) -> Obj:
@@ -136,10 +158,13 @@ def patch(
     body: Any,
     content_type: str,
     dry_run: bool,
+    check: Callable[[Obj], object] | None = None,
 ) -> Obj:
     with cluster.lock:
         stored = cluster.require(resource.api_version, resource.kind, namespace, name)
         patched = apply_patch(stored, body, content_type)
+        if check is not None:
+            check(patched)
         _check_version(resource, stored, patched.get("metadata", {}).get("resourceVersion"))
         for field in ("name", "namespace", "uid"):
             if patched.get("metadata", {}).get(field) != stored["metadata"].get(field):
@@ -157,7 +182,13 @@ def patch(
 
 
 def delete(
-    cluster: Cluster, resource: ResourceType, namespace: str, name: str, body: Any, dry_run: bool
+    cluster: Cluster,
+    resource: ResourceType,
+    namespace: str,
+    name: str,
+    body: Any,
+    dry_run: bool,
+    query_grace: int | None = None,
 ) -> Obj:
     with cluster.lock:
         stored = cluster.require(resource.api_version, resource.kind, namespace, name)
@@ -170,15 +201,38 @@ def delete(
                 f"UID in object meta: {stored['metadata']['uid']}",
                 "Conflict",
             )
-        grace = 30
+        grace: int | None = None
         if isinstance(body, dict) and body.get("gracePeriodSeconds") is not None:
             grace = int(body["gracePeriodSeconds"])
+        if query_grace is not None:
+            grace = query_grace
+        if resource.kind == "Pod":
+            return terminate(cluster, stored, grace, dry_run=dry_run)
+        grace = 0 if grace is None else grace
         result = copy.deepcopy(stored)
         result["metadata"]["deletionTimestamp"] = format_time(cluster.now())
         result["metadata"]["deletionGracePeriodSeconds"] = grace
         if not dry_run:
             cluster.delete(resource.api_version, resource.kind, namespace, name)
+            policy = body.get("propagationPolicy") if isinstance(body, dict) else None
+            if policy != "Orphan":
+                _collect_garbage(cluster, namespace, stored["metadata"]["uid"])
         return result
+
+
+def _collect_garbage(cluster: Cluster, namespace: str, owner_uid: str) -> None:
+    """What the garbage collector does after a cascading delete: the owner's dependents go
+    too (ReplicaSets of a Deployment, pods of a ReplicaSet, gracefully)."""
+    for kind, api_version in (("ReplicaSet", "apps/v1"), ("Pod", "v1")):
+        for obj in cluster.list(api_version, kind, namespace):
+            refs = obj["metadata"].get("ownerReferences") or []
+            if not any(ref.get("uid") == owner_uid for ref in refs):
+                continue
+            if kind == "Pod":
+                terminate(cluster, obj)
+            else:
+                cluster.delete(api_version, kind, namespace, obj["metadata"]["name"])
+                _collect_garbage(cluster, namespace, obj["metadata"]["uid"])
 
 
 # -- deployments/scale (autoscaling/v1 Scale) ------------------------------------------------
@@ -233,3 +287,27 @@ def write_scale(
             )
         deployment["spec"]["replicas"] = replicas
         return scale_of(cluster.update(deployment, dry_run=dry_run))
+
+
+# -- authorization.k8s.io/v1 SelfSubjectAccessReview ---------------------------------------------
+def access_review(body: Any) -> Obj:
+    """`kubectl auth can-i`: the double authorises everything its token can do (everything)."""
+    if not isinstance(body, dict) or not isinstance(body.get("spec"), dict):
+        raise bad_request("SelfSubjectAccessReview: spec is required")
+    spec = body["spec"]
+    if not spec.get("resourceAttributes") and not spec.get("nonResourceAttributes"):
+        raise invalid(
+            "SelfSubjectAccessReview",
+            "",
+            "authorization.k8s.io",
+            "spec.resourceAttributes",
+            "Invalid value: null: exactly one of nonResourceAttributes or resourceAttributes "
+            "must be specified",
+        )
+    return {
+        "kind": "SelfSubjectAccessReview",
+        "apiVersion": "authorization.k8s.io/v1",
+        "metadata": {},
+        "spec": spec,
+        "status": {"allowed": True, "reason": "the Kubernetes double allows every request"},
+    }

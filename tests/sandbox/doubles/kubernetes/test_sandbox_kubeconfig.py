@@ -1,0 +1,51 @@
+"""`fireline sandbox` writes a kubeconfig for its simulated cluster and says how to use it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bot.sandbox.run import run
+from bot.sandbox.world import SandboxOptions
+from bot.store.server import RedisHandle
+from tests.e2e.harness import eventually
+
+KUBECTL = Path("/usr/bin/kubectl")
+HAVE_KUBECTL = KUBECTL.exists()
+
+
+async def test_the_sandbox_prints_a_kubeconfig_for_its_cluster(
+    redis_handle: RedisHandle, prefix: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "kube" / "fireline-sandbox.yaml"
+    options = SandboxOptions(http_port=0, redis=redis_handle, redis_prefix=prefix)
+    serving = asyncio.create_task(run(options, kubeconfig=path))
+    try:
+        await eventually(path.exists, 20.0, "the kubeconfig")
+        config = yaml.safe_load(path.read_text())
+        server = config["clusters"][0]["cluster"]["server"]
+        assert server.startswith("http://127.0.0.1:")
+        assert config["contexts"][0]["context"]["namespace"] == "orion-prod"
+        printed = await eventually(lambda: "KUBECONFIG" in (out := capsys.readouterr().out) and out)
+        assert f"export KUBECONFIG={path}" in printed
+        if HAVE_KUBECTL:  # the real thing reads it (the kubectl tests cover the rest)
+            env = {**os.environ, "KUBECONFIG": str(path), "HOME": str(tmp_path)}
+            done = await asyncio.to_thread(
+                subprocess.run,
+                [str(KUBECTL), "get", "deploy", "checkout", "-o", "name"],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            assert done.stdout.strip() == "deployment.apps/checkout", done.stderr
+    finally:
+        serving.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await serving
