@@ -22,7 +22,7 @@ import gc
 import logging
 import signal
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +31,7 @@ import httpx
 from aiohttp import web
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 
 import handlers
 from bot.actions.base import Action
@@ -277,14 +278,12 @@ class Fireline:
             remediation=self.remediation,
             alert_playbooks=self.alert_playbooks,
         )
-        # Bolt reads SLACK_BOT_TOKEN from the environment when no token is given, then warns
-        # at every start that the client wins over it: the client is given on purpose.
-        with _silenced(logging.getLogger("slack_bolt.AsyncApp")):
-            self.bolt = AsyncApp(
-                client=client,
-                signing_secret=settings.slack_signing_secret.get_secret_value(),
-                process_before_response=False,
-            )
+        self.bolt = AsyncApp(
+            client=client,
+            signing_secret=settings.slack_signing_secret.get_secret_value(),
+            process_before_response=False,
+            logger=BOLT_LOG,
+        )
         handlers.register(self.bolt, self.services)
         self.web = web.Application(client_max_size=MAX_REQUEST_BODY)
         self.web.add_routes(
@@ -482,13 +481,17 @@ def create_app(settings: Settings, deps: Deps | None = None) -> Fireline:
     return Fireline(settings, deps or Deps())
 
 
-@contextlib.contextmanager
-def _silenced(logger: logging.Logger) -> Iterator[None]:
-    disabled, logger.disabled = logger.disabled, True
-    try:
-        yield
-    finally:
-        logger.disabled = disabled
+class _ClientIsMeant(logging.Filter):
+    """Bolt reads SLACK_BOT_TOKEN from the environment when given a client, then warns at every
+    start that the client wins over it: Fireline gives the client on purpose."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != warning_client_prioritized_and_token_skipped()
+
+
+BOLT_LOG = logging.getLogger("slack_bolt.AsyncApp")
+"""Bolt's base logger (its settings and filters pass to every logger Bolt makes)."""
+BOLT_LOG.addFilter(_ClientIsMeant())
 
 
 def token_refused(variable: str, code: str) -> str:

@@ -22,7 +22,14 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 UP = re.compile(r"Fireline is up on (http://[\d.]+:\d+)")
 SANDBOX = re.compile(r"open (http://127\.0\.0\.1:\d+)/sandbox")
-NOISE = ("Traceback", "Unclosed", "Task was destroyed", "Exception ignored")
+NOISE = (
+    "Traceback",
+    "Unclosed",
+    "Task was destroyed",
+    "Exception ignored",
+    "will be unused",  # Bolt, when SLACK_BOT_TOKEN is in the environment and a client is given
+    "A retry handler found",  # slack_sdk, at INFO, at every retry
+)
 """What a person must never see on a start or a stop, whatever went wrong."""
 
 
