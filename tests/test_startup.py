@@ -134,6 +134,26 @@ async def test_a_signal_stops_the_sandbox_and_its_redis(
     assert_quiet(run)
 
 
+async def test_a_signal_during_start_up_still_stops_everything(
+    tmp_path: Path, slack: SlackDouble
+) -> None:
+    """SIGTERM while start-up waits for Slack (connections dropped, slack_sdk retrying): the
+    start is abandoned, and what it had started is stopped."""
+    slack.fail_next("auth.test", times=10_000, drop=True)
+    data = tmp_path / "data"
+    run = await serve(tmp_path, bot_env(slack, data))
+    try:
+        await run.wait_for_line(re.compile("embedded Redis started"))
+        children = run.redis_children()
+        assert await run.stop(signal.SIGTERM) == 0, run.output
+    finally:
+        await run.kill()
+    assert "Fireline is up" not in run.output, "the signal should land while it waits"
+    assert children and not running(children[0])
+    assert redis_servers_in(data) == []
+    assert_quiet(run)
+
+
 async def test_a_crashed_bots_redis_is_reaped_at_the_next_start(
     tmp_path: Path, slack: SlackDouble
 ) -> None:
