@@ -60,6 +60,7 @@ from bot.playbooks.loader import load_playbooks, params_models
 from bot.playbooks.models import Playbooks
 from bot.playbooks.runner import PlaybookRunner
 from bot.policy.alerts import ALERT_PRINCIPAL
+from bot.policy.authority import Authority
 from bot.policy.authorizer import Authorizer
 from bot.policy.models import Policy, load_policy
 from bot.remediation.actions import default_remediations
@@ -174,6 +175,7 @@ class Fireline:
         authorizer = Authorizer(
             policy, slack.usergroup_members, principals={ALERT_PRINCIPAL: (policy.alerts.run_as,)}
         )
+        authority = Authority(authorizer, store, deps.clock)
         kube = kube_factory(policy, deps)
         self.diagnostics = DiagnosticsService(
             deps.actions,
@@ -220,7 +222,7 @@ class Fireline:
             slack,
             deps.clock,
             self.scheduler,
-            authorizer,
+            authority,
             policy.alerts,
             AlertmanagerGateway(self.http, str(settings.alertmanager_url))
             if settings.alertmanager_url
@@ -242,7 +244,7 @@ class Fireline:
             broadcast_channel=settings.broadcast_channel,
         )
         incidents.checklists = followups.book
-        guard = RemediationGuard(authorizer)
+        guard = RemediationGuard(authorizer, authority)
         records = RemediationStore(self.redis.client, store.keys)
         self.remediation = RemediationService(
             deps.remediations,
@@ -257,6 +259,7 @@ class Fireline:
             ),
             kube,
             lambda user: self.diagnostics.context(user, None),
+            alerts.incident_at,
         )  # fmt: skip
         self.services = Services(
             settings=settings,
@@ -271,6 +274,8 @@ class Fireline:
                 diagnostics=self.diagnostics,
                 remediation=self.remediation,
                 playbooks=playbooks,
+                authority=authority,
+                checklists=followups,
             ),
             inflight=InFlight(),
             alerts=alerts,
