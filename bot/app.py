@@ -4,15 +4,25 @@
 the Slack client, the domain services, the Bolt app with its listeners, and the one HTTP server
 (`/slack/events`, `/healthz`, `/readyz`). Socket Mode, when an app token is set, runs beside
 the same HTTP server so probes keep working.
+
+Start-up says what is wrong in one line and undoes what it did (`serve`: whatever fails, the
+embedded Redis is stopped and every session closed): a taken port names the port and how to
+choose another; a token Slack refuses (`invalid_auth`, `token_revoked`, …) names the setting
+to fix and stops; Slack out of reach is not a reason to stop: Fireline starts, says so once,
+answers `/readyz` with 503 and keeps trying until Slack answers. `serve` stops cleanly on
+SIGTERM and SIGINT.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import errno
 import gc
 import logging
+import signal
 import time
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +31,7 @@ import httpx
 from aiohttp import web
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 
 import handlers
 from bot.actions.base import Action
@@ -29,14 +40,14 @@ from bot.alerts.playbooks import AlertPlaybooks
 from bot.alerts.service import AlertThreads, Route, run_worker
 from bot.alerts.store import AlertStore
 from bot.alerts.writer import AlertWriter
-from bot.checklists.models import load_checklists
+from bot.checklists.models import ChecklistConfig, load_checklists
 from bot.checklists.reminders import ReminderPolicy
 from bot.checklists.service import Followups
 from bot.clock import Clock, SystemClock
 from bot.commands.dispatch import Dispatcher
 from bot.diagnostics.actions import default_actions
 from bot.diagnostics.service import DiagnosticsService, Gateways
-from bot.errors import FirelineError
+from bot.errors import ConfigurationError, FirelineError, SlackRejected, TemporaryError
 from bot.gateways.alertmanager import AlertmanagerGateway
 from bot.gateways.health import HealthChecker
 from bot.gateways.kubernetes import DEFAULT_TIMEOUT_S, KubeGateway, api_client_for
@@ -69,6 +80,11 @@ from handlers.http import MAX_REQUEST_BODY, alert_routes, routes
 log = logging.getLogger(__name__)
 
 SLACK_CHECK_TTL_S = 60.0
+SLACK_RETRY_FIRST_S = 1.0
+SLACK_RETRY_MAX_S = 30.0
+"""While Slack cannot be reached: tried again after 1 s, doubling up to every 30 s."""
+TOKEN_REFUSED = frozenset({"invalid_auth", "account_inactive", "token_revoked", "not_authed"})
+"""Slack's answers to a token that will never work: start-up stops and names the setting."""
 SHUTDOWN_GRACE_S = 10.0
 SLACK_CONNECTIONS = 20
 HTTP_SHUTDOWN_S = 3.0
@@ -120,7 +136,8 @@ class Fireline:
     def __init__(self, settings: Settings, deps: Deps) -> None:
         self.settings = settings
         self.deps = deps
-        # Before anything connects: a bad playbook stops start-up with every problem named.
+        # Before anything starts (the embedded Redis is a process): a bad playbook, policy or
+        # checklists file stops start-up with every problem named, and nothing to undo.
         self.playbooks = (
             deps.playbooks
             if deps.playbooks is not None
@@ -128,6 +145,12 @@ class Fireline:
                 settings.playbooks_dir, params_models(deps.actions, deps.remediations)
             )
         )
+        policy = deps.policy or load_policy(
+            settings.policy_file,
+            [a.name for a in deps.actions],
+            [r.name for r in deps.remediations],
+        )
+        checklists: ChecklistConfig = load_checklists(settings.checklists_file)
         self.redis = deps.redis or connect(settings.redis_url, settings.data_dir)
         self._owns_redis = deps.redis is None
         client = build_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_base)
@@ -140,11 +163,6 @@ class Fireline:
             deps.clock,
             channel_prefix=settings.channel_prefix,
             broadcast_channel=settings.broadcast_channel,
-        )
-        policy = deps.policy or load_policy(
-            settings.policy_file,
-            [a.name for a in deps.actions],
-            [r.name for r in deps.remediations],
         )
         self.http = httpx.AsyncClient(follow_redirects=False)
         prometheus = (
@@ -216,7 +234,7 @@ class Fireline:
             slack,
             deps.clock,
             self.scheduler,
-            load_checklists(settings.checklists_file),
+            checklists,
             ReminderPolicy(
                 ack_deadline=settings.ack_deadlines,
                 escalate_after=settings.ack_escalate_after,
@@ -269,6 +287,7 @@ class Fireline:
             client=client,
             signing_secret=settings.slack_signing_secret.get_secret_value(),
             process_before_response=False,
+            logger=BOLT_LOG,
         )
         handlers.register(self.bolt, self.services)
         self.web = web.Application(client_max_size=MAX_REQUEST_BODY)
@@ -279,6 +298,8 @@ class Fireline:
         self._runner: web.AppRunner | None = None
         self._socket: AsyncSocketModeHandler | None = None
         self._slack_ok_at = 0.0
+        self._slack_trouble: str | None = None
+        """What is wrong with Slack, once said (logged again only when it changes)."""
         self._background: set[asyncio.Task[object]] = set()
         self._loops: set[asyncio.Task[object]] = set()
         self.port: int | None = None
@@ -287,23 +308,65 @@ class Fireline:
     def url(self) -> str:
         return f"http://{self.settings.http_host}:{self.port}"
 
-    async def check_slack(self) -> bool:
+    async def check_slack(self, *, refusal_stops: bool = False) -> bool:
+        """Slack answers our bot token (`auth.test`, remembered for a minute). A change of
+        state is logged once: out of reach, refused, answering again. `refusal_stops` (at
+        start-up): a refused token raises ConfigurationError instead."""
         if time.monotonic() - self._slack_ok_at < SLACK_CHECK_TTL_S:
             return True
         try:
             identity = await self.services.slack.auth_test()
+        except SlackRejected as exc:
+            if exc.code in TOKEN_REFUSED and refusal_stops:
+                raise ConfigurationError(token_refused("SLACK_BOT_TOKEN", exc.code)) from None
+            if exc.code in TOKEN_REFUSED:
+                self._slack_says(logging.ERROR, token_refused("SLACK_BOT_TOKEN", exc.code))
+            else:
+                self._slack_says(logging.WARNING, f"Slack answered auth.test with {exc.code}")
+            return False
         except FirelineError as exc:
-            log.warning("Slack auth.test failed: %s", exc)
+            self._slack_says(
+                logging.WARNING,
+                f"Slack cannot be reached at {self.settings.slack_api_base} ({exc}); Fireline "
+                "keeps trying, and /readyz answers 503 until Slack answers",
+            )
             return False
         self.services.incidents.bot_user_id = str(identity.get("user_id") or "") or None
         self._slack_ok_at = time.monotonic()
+        if self._slack_trouble is not None:
+            self._slack_trouble = None
+            log.info("Slack answers again")
         return True
+
+    def _slack_says(self, level: int, trouble: str) -> None:
+        if trouble != self._slack_trouble:
+            self._slack_trouble = trouble
+            log.log(level, "%s", trouble)
 
     async def readiness(self) -> dict[str, bool]:
         redis_ok, slack_ok = await asyncio.gather(self.services.store.ping(), self.check_slack())
+        if self.settings.slack_app_token is not None and self._socket is None:
+            slack_ok = False  # Socket Mode: events arrive only once the socket is connected
         return {"redis": redis_ok, "slack": slack_ok}
 
     async def start(self) -> None:
+        """Listen, check Redis and Slack, connect Socket Mode, start the background work.
+        Raises ConfigurationError (one line: what to change) when it cannot work as set up;
+        the caller then calls `stop()`, which undoes whatever was done."""
+        # The port first: a taken one is said at once, before seconds spent asking Slack.
+        # Requests are answered within 3 s (pre-ack work is bounded at 2 s) and acked work is
+        # drained separately, so the HTTP server need not wait aiohttp's default 60 s.
+        self._runner = web.AppRunner(self.web, access_log=None, shutdown_timeout=HTTP_SHUTDOWN_S)
+        await self._runner.setup()
+        host, port = self.settings.http_host, self.settings.http_port
+        site = web.TCPSite(self._runner, host, port)
+        try:
+            await site.start()
+        except OSError as exc:
+            raise ConfigurationError(cannot_listen(host, port, exc)) from None
+        server = site._server
+        sockets = getattr(server, "sockets", None) or []
+        self.port = sockets[0].getsockname()[1] if sockets else port
         if not await self.services.store.ping():
             raise FirelineError(f"{self.redis.description} does not answer")
         # One pooled HTTP session for every Slack call: without it slack_sdk opens a new
@@ -311,32 +374,66 @@ class Fireline:
         self.services.slack.client.session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=SLACK_CONNECTIONS)
         )
-        await self.check_slack()
-        # Requests are answered within 3 s (pre-ack work is bounded at 2 s) and acked work is
-        # drained separately, so the HTTP server need not wait aiohttp's default 60 s.
-        self._runner = web.AppRunner(self.web, access_log=None, shutdown_timeout=HTTP_SHUTDOWN_S)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.settings.http_host, self.settings.http_port)
-        await site.start()
-        server = site._server
-        sockets = getattr(server, "sockets", None) or []
-        self.port = sockets[0].getsockname()[1] if sockets else self.settings.http_port
-        if self.settings.slack_app_token is not None:
-            self._socket = AsyncSocketModeHandler(
-                self.bolt, self.settings.slack_app_token.get_secret_value()
-            )
-            await self._socket.connect_async()  # type: ignore[no-untyped-call]
+        ready = await self.check_slack(refusal_stops=True) and await self._connect_socket(
+            refusal_stops=True
+        )
         # Everything built so far lives as long as the process: move it out of the garbage
         # collector's generations, so full collections (p99 pauses under load) stay short.
         gc.freeze()
+        if not ready:
+            self.spawn(self._until_slack_answers(), forever=True)
         self.spawn(self.services.incidents.reconcile())
         self.spawn(self.services.incidents.repair_forever(self.deps.clock), forever=True)
         self.spawn(run_worker(self.services.alerts), forever=True)
         self.spawn(self.remediation.runner.reconcile())
         self.spawn(self.outbox.run_forever(), forever=True)
         self.spawn(self.scheduler.run_forever(), forever=True)
-        mode = "Socket Mode" if self._socket else "HTTP mode"
-        log.info("Fireline is up on %s (%s, %s)", self.url, mode, self.redis.description)
+        mode = "Socket Mode" if self.settings.slack_app_token is not None else "HTTP mode"
+        waiting = "" if ready else "; waiting for Slack"
+        log.info("Fireline is up on %s (%s, %s)%s", self.url, mode, self.redis.description, waiting)
+
+    async def _connect_socket(self, *, refusal_stops: bool = False) -> bool:
+        """Socket Mode: ask for a WebSocket URL with the app token, then connect with it.
+        True when connected or not in Socket Mode; False while that cannot be done."""
+        if self.settings.slack_app_token is None or self._socket is not None:
+            return True
+        token = self.settings.slack_app_token.get_secret_value()
+        try:
+            url = await self.services.slack.open_connection(token)
+        except SlackRejected as exc:
+            refused = exc.code in TOKEN_REFUSED or exc.code == "not_allowed_token_type"
+            if refused and refusal_stops:
+                raise ConfigurationError(token_refused("SLACK_APP_TOKEN", exc.code)) from None
+            if refused:
+                self._slack_says(logging.ERROR, token_refused("SLACK_APP_TOKEN", exc.code))
+            else:
+                self._slack_says(logging.WARNING, f"Slack refused a Socket Mode URL: {exc.code}")
+            return False
+        except TemporaryError as exc:
+            self._slack_says(
+                logging.WARNING,
+                f"Slack Socket Mode cannot be reached ({exc}); Fireline keeps trying, and "
+                "/readyz answers 503 until it connects",
+            )
+            return False
+        handler = AsyncSocketModeHandler(self.bolt, token)
+        # slack_sdk asks for a URL itself when it has none, and on failure retries forever,
+        # logging a traceback each time; this one was just issued, and its failures are ours.
+        handler.client.wss_uri = url
+        await handler.connect_async()  # type: ignore[no-untyped-call]
+        self._socket = handler
+        return True
+
+    async def _until_slack_answers(self) -> None:
+        """Started when Slack could not be reached at start-up: try again (back-off doubling
+        to 30 s) until it answers, Socket Mode included."""
+        delay = SLACK_RETRY_FIRST_S
+        while True:
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, SLACK_RETRY_MAX_S)
+            if await self.check_slack() and await self._connect_socket():
+                log.info("Fireline is ready: Slack answers")
+                return
 
     def spawn(self, work: Coroutine[Any, Any, object], *, forever: bool = False) -> None:
         """Run `work` in the background; `forever` loops are cancelled at stop, not awaited."""
@@ -353,7 +450,8 @@ class Fireline:
         return drained
 
     async def stop(self) -> None:
-        """Stop taking requests, let acked work finish (bounded), then release everything."""
+        """Stop taking requests, let acked work finish (bounded), then release everything.
+        Also undoes a start-up that failed half-way; safe to call twice."""
         if self._runner is not None:
             await self._runner.shutdown()
         if self._socket is not None:
@@ -388,10 +486,91 @@ def create_app(settings: Settings, deps: Deps | None = None) -> Fireline:
     return Fireline(settings, deps or Deps())
 
 
-async def serve(settings: Settings) -> None:
-    app = create_app(settings)
-    await app.start()
+class _ClientIsMeant(logging.Filter):
+    """Bolt reads SLACK_BOT_TOKEN from the environment when given a client, then warns at every
+    start that the client wins over it: Fireline gives the client on purpose."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != warning_client_prioritized_and_token_skipped()
+
+
+BOLT_LOG = logging.getLogger("slack_bolt.AsyncApp")
+"""Bolt's base logger (its settings and filters pass to every logger Bolt makes)."""
+BOLT_LOG.addFilter(_ClientIsMeant())
+
+
+def token_refused(variable: str, code: str) -> str:
+    """One line: which token Slack refused, and where to find the right one."""
+    where = {
+        "SLACK_BOT_TOKEN": "the Bot User OAuth Token (xoxb-…) from the Slack app's "
+        "OAuth & Permissions page (reinstall the app if it was removed)",
+        "SLACK_APP_TOKEN": "an App-Level Token (xapp-…, scope connections:write) from the "
+        "Slack app's Basic Information page",
+    }[variable]
+    return f"Slack refused {variable} ({code}): set it to {where}, then start Fireline again."
+
+
+def cannot_listen(host: str, port: int, exc: OSError) -> str:
+    """One line: why the HTTP server cannot listen there, and how to choose another port."""
+    choose = "choose another with --port N, or FIRELINE_HTTP_PORT=N in .env or the environment"
+    if exc.errno == errno.EADDRINUSE:
+        return f"Port {port} is already in use on {host} (another program listens there): {choose}."
+    if exc.errno == errno.EACCES:
+        return f"Port {port} on {host} needs privileges Fireline does not have: {choose}."
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return (
+            f"FIRELINE_HTTP_HOST {host} is not an address of this machine: set it to 0.0.0.0 "
+            "(every address) or 127.0.0.1 (this machine only)."
+        )
+    return f"Fireline cannot listen on {host}:{port} ({exc.strerror or exc}): {choose}."
+
+
+async def run_until_signalled(
+    start: Callable[[], Awaitable[object]], stop: Callable[[], Awaitable[None]]
+) -> None:
+    """Run `start()`, then wait for SIGTERM or SIGINT; `stop()` always follows, whether start-up
+    finished, failed or was interrupted, so nothing it started (the embedded Redis, sessions,
+    servers) outlives the process. A signal during start-up stops it as soon as it is safe."""
+    loop = asyncio.get_running_loop()
+    stopping = asyncio.Event()
+    signals = (signal.SIGTERM, signal.SIGINT)
+    for sig in signals:
+        loop.add_signal_handler(sig, stopping.set)
+    waiting = asyncio.ensure_future(stopping.wait())
     try:
-        await asyncio.Event().wait()
+        starting = asyncio.ensure_future(start())
+        await asyncio.wait({starting, waiting}, return_when=asyncio.FIRST_COMPLETED)
+        if not starting.done():
+            starting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await starting
+            return
+        starting.result()  # a failed start-up raises here; stop() below undoes it
+        await waiting
     finally:
-        await app.stop()
+        waiting.cancel()
+        try:
+            await stop()
+        finally:
+            for sig in signals:
+                loop.remove_signal_handler(sig)
+
+
+async def serve(settings: Settings) -> None:
+    """`fireline serve`: the bot until SIGTERM or SIGINT, then a clean stop."""
+    app: Fireline | None = None
+    started = False
+
+    async def start() -> None:
+        nonlocal app, started
+        app = create_app(settings)
+        await app.start()
+        started = True
+
+    async def stop() -> None:
+        if app is not None:
+            await app.stop()
+        if started:
+            log.info("Fireline stopped")
+
+    await run_until_signalled(start, stop)

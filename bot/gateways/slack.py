@@ -153,6 +153,11 @@ class SlackGateway:
     async def auth_test(self) -> dict[str, Any]:
         return await self._call("auth.test")
 
+    async def open_connection(self, app_token: str) -> str:
+        """A Socket Mode WebSocket URL (`apps.connections.open`, with the app-level token)."""
+        data = await self._call("apps.connections.open", app_token=app_token)
+        return str(data["url"])
+
     async def create_channel(self, name: str) -> str:
         data = await self._call("conversations.create", name=name, is_private=False)
         return str(data["channel"]["id"])
