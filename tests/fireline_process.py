@@ -132,10 +132,10 @@ class Fireline:
         return code
 
     async def stop(self, sig: signal.Signals = signal.SIGTERM) -> int:
-        self.signal(sig)
+        self.send(sig)
         return await self.exit_code()
 
-    def signal(self, sig: signal.Signals) -> None:
+    def send(self, sig: signal.Signals) -> None:
         assert self.process is not None
         self.process.send_signal(sig)
 

@@ -34,7 +34,7 @@ def settings(slack: SlackDouble, prefix: str, **overrides: Any) -> Settings:
         "redis_prefix": prefix,
         **overrides,
     }
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return Settings(_env_file=None, **values)
 
 
 async def start_fails(config: Settings, redis: RedisHandle) -> str:

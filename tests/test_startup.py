@@ -164,7 +164,7 @@ async def test_a_crashed_bots_redis_is_reaped_at_the_next_start(
     try:
         await get(f"{await first.url()}/healthz")
         leftovers = first.redis_children()
-        first.signal(signal.SIGKILL)
+        first.send(signal.SIGKILL)
         assert await first.exit_code() == -signal.SIGKILL
         assert running(leftovers[0]), "a crash leaves the embedded Redis running"
 
