@@ -53,3 +53,30 @@ def silence_no_matchers() -> str:
 
 def silence_failed(reason: str) -> str:
     return f"The silence was not created: {reason}. Try again, or silence in Alertmanager."
+
+
+def _alertname(name: str) -> str:
+    """The policy's alert name inside code marks (it is the operator's text, kept literal)."""
+    return (
+        "`"
+        + name.replace("`", "'").replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        + "`"
+    )
+
+
+def heartbeat_missing(alertname: str, silent_for: str) -> str:
+    return (
+        f"🔕 The alert pipeline may be broken: Alertmanager's always-firing "
+        f"{_alertname(alertname)} alert has not reached Fireline for {silent_for}. Alerts may "
+        "not be arriving either. Check that Prometheus and Alertmanager are up and that "
+        "Alertmanager's route to Fireline's webhook works (its logs, `amtool`). Fireline says "
+        "so here when it arrives again."
+    )
+
+
+def heartbeat_back(alertname: str, silent_for: str) -> str:
+    return (
+        f"✅ Alertmanager's {_alertname(alertname)} alert is reaching Fireline again, after "
+        f"{silent_for} without it: the alert pipeline works. Alerts that fired meanwhile "
+        "follow as Alertmanager sends them."
+    )
