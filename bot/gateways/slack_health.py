@@ -129,6 +129,7 @@ class SlackHealth:
         if problem.key in self.problems:
             return
         self.problems[problem.key] = problem
+        self._rechecked = self.clock.now().timestamp()  # just seen: no need to ask again yet
         self._count()
         if self.slack is not None and self._can_tell(problem):
             task = asyncio.ensure_future(self._tell(problem))
