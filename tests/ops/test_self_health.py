@@ -5,6 +5,7 @@ Driven through the Slack double: a real removal from a channel, and its fault in
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import pytest
@@ -120,7 +121,8 @@ async def test_replicas_tell_it_once(bots) -> None:
         with pytest.raises(SlackRejected):
             await h.app.services.slack.post_message(h.alerts, "an alert")
         assert h.app.slack_health.problems
-    await eventually(lambda: told(first), what="the broadcast channel told")
+        await eventually(lambda: told(first), what="the broadcast channel told")
+        await asyncio.gather(*h.app.slack_health._telling)  # told, or knows it was
     await first.settle()
     await second.settle()
     assert len(told(first)) == 1
