@@ -40,6 +40,12 @@ bench: $(STAMP)
 	./scripts/ensure-services
 	$(BIN)/python -m bench.declare_latency
 
+# Every benchmark in bench/ on tiny inputs (~30 s): fails if one crashes or its checks fail.
+.PHONY: bench-smoke
+bench-smoke: $(STAMP)
+	./scripts/ensure-services
+	$(BIN)/python -m bench --smoke
+
 image:
 	@if docker info >/dev/null 2>&1; then \
 		docker build -f deploy/Dockerfile --build-arg PYTHON_IMAGE=$(PYTHON_IMAGE) -t $(IMAGE) . ; \

@@ -42,6 +42,29 @@ def no_log_lines(grep: str | None) -> str:
     return f"No lines match `{grep}`." if grep else "No log lines in that window."
 
 
+_GREP_INSTEAD = {
+    "backreference": "refers back to a group (`\\1`, `(?P=name)`), which the log search cannot "
+    "do (it runs in linear time); write the repeated text out, e.g. `--grep 'retry.*retry'`",
+    "lookaround": "uses a lookahead or lookbehind (`(?=…)`, `(?<!…)`), which the log search "
+    "cannot do; match the text itself, e.g. `--grep 'timeout [^0]'`",
+    "possessive": "uses a possessive or atomic group (`++`, `(?>…)`), which the log search "
+    "needs no help with; drop it, e.g. `--grep 'a+'`",
+    "unbalanced": "has an unmatched bracket; put `\\` before a literal `(`, `)` or `[`, "
+    "e.g. `--grep 'call\\(42\\)'`",
+    "repetition": "repeats more than 1000 times; use `+` or `*`, e.g. `--grep 'x+'`",
+    "end-anchor": "uses `\\Z`; use `$` for the end of the line, e.g. `--grep 'done$'`",
+    "too-large": "is too large to run; use a shorter pattern, e.g. `--grep 'error|fatal'`",
+}
+
+
+def bad_grep(kind: str, detail: str) -> str:
+    """Why a `--grep` pattern was refused and what to type instead (a ValueError's text)."""
+    instead = _GREP_INSTEAD.get(kind)
+    if instead:
+        return instead
+    return f"is not a pattern the log search understands ({detail}); e.g. `--grep 'error|fatal'`"
+
+
 def timeline_action(action: str, target: str, outcome: str, headline: str) -> str:
     return f"ran `{action}` on {target}: {outcome}" + (f" — {headline}" if headline else "")
 

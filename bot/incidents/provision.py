@@ -21,6 +21,7 @@ from bot.errors import SlackRejected
 from bot.gateways.slack import SlackGateway
 from bot.incident import Change, Incident
 from bot.incidents import views as blocks
+from bot.runtime.redaction import redact
 from bot.store.store import Store
 
 MAX_CHANNEL_NAME = 80
@@ -28,8 +29,11 @@ MAX_NAME_ATTEMPTS = 20
 
 
 def channel_name(prefix: str, title: str, created_at: datetime, number: int) -> str:
-    """`<prefix>-<yyyymmdd>-<slug>` within Slack's rules (lowercase, ≤ 80, no spaces/periods)."""
-    ascii_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
+    """`<prefix>-<yyyymmdd>-<slug>` within Slack's rules (lowercase, ≤ 80, no spaces/periods).
+    A secret typed into the title stays out of the name: every member can see channel names, and
+    the slug's dashes would hide it from the redaction of logs."""
+    clean = redact(title)
+    ascii_title = unicodedata.normalize("NFKD", clean).encode("ascii", "ignore").decode()
     slug = re.sub(r"[^a-z0-9]+", "-", ascii_title.lower()).strip("-") or f"inc-{number}"
     base = f"{prefix}-{created_at.strftime('%Y%m%d')}-{slug}"
     return base[:MAX_CHANNEL_NAME].rstrip("-")

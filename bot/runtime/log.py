@@ -1,32 +1,34 @@
 """Logging set-up that keeps secrets out of every log line.
 
-slack_sdk logs whole requests at DEBUG (headers included, so `Authorization: Bearer xoxb-…`),
-and an exception message can carry a URL with a password. Every record passes through
-`RedactSecrets` before any handler writes it: Slack tokens, bearer credentials, passwords in
-URLs, and the configured secret values themselves are replaced with `[redacted]`.
+slack_sdk logs whole requests at DEBUG (headers included, so `Authorization: Bearer xoxb-…`,
+and bodies, so every title and note a person typed), Bolt logs the requests it receives, and
+an exception message can carry a URL with a password. Every record passes through
+`RedactSecrets` before any handler writes it: the whole of `bot.runtime.redaction` (tokens,
+keys, credentials in URLs, headers and `key=value` pairs) plus the configured secret values
+themselves. A record longer than `MAX_LOGGED` characters is cut first: nothing useful is that
+long, and redaction runs wherever the record was logged, the event loop included.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterable
 
-PATTERNS = (
-    re.compile(r"\bx(?:ox[abposre]|app)-[A-Za-z0-9-]+"),  # Slack tokens
-    re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+"),  # Authorization headers
-    re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://[^:/\s@]*:)[^@\s/]+(@)"),  # user:password@ in URLs
-)
-REDACTED = "[redacted]"
+from bot.runtime.redaction import REDACTED, redact
+
+__all__ = ["MAX_LOGGED", "REDACTED", "RedactSecrets", "configure", "redact"]
+
+MAX_LOGGED = 64 * 1024
+# Read past the cut, so a secret that straddles it is still whole when it is redacted.
+_MARGIN = 8 * 1024
 
 
-def redact(text: str, secrets: Iterable[str] = ()) -> str:
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, REDACTED)
-    text = PATTERNS[0].sub(REDACTED, text)
-    text = PATTERNS[1].sub(lambda m: m.group(1) + REDACTED, text)
-    return PATTERNS[2].sub(lambda m: m.group(1) + REDACTED + m.group(2), text)
+def _bounded(text: str, secrets: Iterable[str]) -> str:
+    """`text` redacted, cut to `MAX_LOGGED` characters with a note of what was left out."""
+    if len(text) <= MAX_LOGGED:
+        return redact(text, secrets)
+    head = redact(text[: MAX_LOGGED + _MARGIN], secrets)[:MAX_LOGGED]
+    return f"{head} … [{len(text) - MAX_LOGGED} more characters not logged]"
 
 
 class RedactSecrets(logging.Filter):
@@ -38,11 +40,13 @@ class RedactSecrets(logging.Filter):
         message = record.getMessage()
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
-        clean = redact(message, self.secrets)
+        clean = _bounded(message, self.secrets)
         if clean != message:
             record.msg, record.args = clean, None
         if record.exc_text:
-            record.exc_text = redact(record.exc_text, self.secrets)
+            record.exc_text = _bounded(record.exc_text, self.secrets)
+        if record.stack_info:
+            record.stack_info = _bounded(record.stack_info, self.secrets)
         return True
 
 

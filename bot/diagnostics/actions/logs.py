@@ -1,4 +1,9 @@
-"""`logs`: a bounded tail of a pod's or deployment's logs, errors grouped first, secrets removed."""
+"""`logs`: a bounded tail of a pod's or deployment's logs, errors grouped first, secrets removed.
+
+A pod's log is outside text of up to 1 MB, and `--grep` is a person's pattern: the pattern runs
+in RE2 (linear time, `bot.runtime.patterns`), and redaction, the grep and the grouping of error
+lines run in a worker thread, so the event loop keeps acking while a hostile log is read.
+"""
 
 from __future__ import annotations
 
@@ -27,6 +32,7 @@ from bot.diagnostics.logpatterns import Template, group_errors
 from bot.errors import FirelineError, NotFound
 from bot.gateways.kubernetes import KubeGateway, Obj
 from bot.policy.authorizer import Scope
+from bot.runtime.patterns import Pattern, PatternError, user_pattern
 from bot.runtime.redaction import redact
 
 DURATION = re.compile(r"^(\d+)([smhd])$")
@@ -66,7 +72,8 @@ class LogsParams(KubeParams):
     """Read the previous (crashed) container instead of the running one."""
 
     grep: str | None = Field(default=None, max_length=200)
-    """Only lines matching this regular expression (case-insensitive)."""
+    """Only lines matching this regular expression (case-insensitive; RE2 syntax: no
+    backreferences or lookarounds)."""
 
     container: ContainerName | None = None
     """Container name; the pod's first container when left out."""
@@ -88,9 +95,9 @@ class LogsParams(KubeParams):
     def _grep(cls, value: str | None) -> str | None:
         if value is not None:
             try:
-                re.compile(value)
-            except re.error as exc:
-                raise ValueError(f"is not a valid regular expression ({exc})") from None
+                user_pattern(value)
+            except PatternError as exc:
+                raise ValueError(messages.bad_grep(exc.kind, exc.detail)) from None
         return value
 
 
@@ -106,6 +113,7 @@ class PodLog:
 class LogsFindings:
     logs: list[PodLog]
     pods_total: int
+    templates: list[Template]
 
 
 class Logs(Action[LogsParams, LogsFindings]):
@@ -129,7 +137,7 @@ class Logs(Action[LogsParams, LogsFindings]):
         pods.sort(key=lambda p: (_healthy(p), p["metadata"]["name"]))
         chosen = pods[:MAX_PODS]
         since_s = parse_since(params.since)
-        pattern = re.compile(params.grep, re.IGNORECASE) if params.grep else None
+        pattern = user_pattern(params.grep) if params.grep else None
 
         async def read(pod: Obj) -> PodLog:
             name = str(pod["metadata"]["name"])
@@ -145,23 +153,19 @@ class Logs(Action[LogsParams, LogsFindings]):
                 )
             except FirelineError as exc:
                 return PodLog(name, [], error=str(exc))
-            # Whole text first: a private key spans lines.
-            lines = [
-                _short_stamp(redact(line)) for line in redact(text).splitlines() if line.strip()
-            ]
-            if pattern:
-                lines = [line for line in lines if pattern.search(line)]
-            truncated = len(text.encode()) >= params.limit_bytes
+            lines, truncated = await asyncio.to_thread(_lines, text, pattern, params.limit_bytes)
             return PodLog(name, lines, truncated=truncated)
 
         logs = list(await asyncio.gather(*(read(p) for p in chosen)))
-        return LogsFindings(logs, len(pods))
+        all_lines = [(log.pod, line) for log in logs for line in log.lines]
+        templates = await asyncio.to_thread(group_errors, all_lines)
+        return LogsFindings(logs, len(pods), templates)
 
     def render(self, params: LogsParams, findings: LogsFindings, ctx: Context) -> Result:
         which = "previous container" if params.previous else f"last {params.since}"
         result = Result(f"Logs of `{params.target}` ({which})")
         all_lines = [(log.pod, line) for log in findings.logs for line in log.lines]
-        templates = group_errors(all_lines)
+        templates = findings.templates
         read = len(findings.logs)
         headline = f"{len(all_lines)} lines from {read} pod(s)"
         if findings.pods_total > read:
@@ -197,8 +201,18 @@ class Logs(Action[LogsParams, LogsFindings]):
 _API_STAMP = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\.\d+Z ")
 
 
+def _lines(text: str, pattern: Pattern | None, limit_bytes: int) -> tuple[list[str], bool]:
+    """A pod's log as the lines to show (in a worker thread: `text` may be 1 MB of anything).
+    The whole text is redacted at once, since a private key spans lines."""
+    lines = [_short_stamp(line) for line in redact(text).splitlines() if line.strip()]
+    if pattern:
+        lines = [line for line in lines if pattern.search(line)]
+    return lines, len(text.encode("utf-8", "surrogatepass")) >= limit_bytes
+
+
 def _short_stamp(line: str) -> str:
-    """The API's `timestamps=true` prefix, to the second (nanoseconds only add width)."""
+    """The API's `timestamps=true` prefix, to the second (nanoseconds only add width). Anchored
+    at the start and matched once, so `re` is linear here."""
     return _API_STAMP.sub(r"\1Z ", line, count=1)
 
 
