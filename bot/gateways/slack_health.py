@@ -15,9 +15,10 @@ Fireline a member again (`conversations.info`), proves the channel back; the sam
 succeeding proves the scope granted. A missing scope has no probe: adding one means
 reinstalling the app, which is followed by a restart.
 
-Incident channels are not watched: people archive them when an incident is over, and a reply
-there that fails is told to the person who asked. Problems are per replica (each sees what its
-own calls meet), like `/readyz` itself.
+Not being a member of the broadcast channel is not a loss: Fireline joins it before posting
+there (a failed join is one). Incident channels are not watched: people archive them when an
+incident is over, and a reply there that fails is told to the person who asked. Problems are
+per replica (each sees what its own calls meet), like `/readyz` itself.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from bot.clock import Clock
-from bot.errors import FirelineError
+from bot.errors import FirelineError, SlackRejected
 from bot.gateways import messages
 from bot.metrics import Metrics
 from bot.store.store import Store
@@ -79,6 +80,8 @@ class Prober(Protocol):
 
     async def post_message(self, channel: str, text: str) -> str: ...
 
+    async def join(self, channel: str) -> None: ...
+
 
 class SlackHealth:
     def __init__(
@@ -120,7 +123,13 @@ class SlackHealth:
             problem = Problem(code, "token", method)
         elif code in SCOPE_CODES:
             problem = Problem(code, method, method)
-        elif code in CHANNEL_CODES and channel in self.watched:
+        elif channel not in self.watched:
+            return
+        elif method == "conversations.join":
+            problem = Problem("not_in_channel", channel, method)  # and cannot get back in
+        elif code == "not_in_channel" and channel == self.broadcast:
+            return  # Fireline joins the broadcast channel itself (`post_in_broadcast`)
+        elif code in CHANNEL_CODES:
             problem = Problem(code, channel, method)
         else:
             return
@@ -219,7 +228,13 @@ class SlackHealth:
             ):
                 return  # another replica (or an earlier run of this one) told it
             text = messages.slack_access_lost(problem.reason, problem.subject, problem.method)
-            await self.slack.post_message(self.broadcast, text)
+            try:
+                await self.slack.post_message(self.broadcast, text)
+            except SlackRejected as exc:
+                if exc.code != "not_in_channel":
+                    raise
+                await self.slack.join(self.broadcast)  # as the incident announcements do
+                await self.slack.post_message(self.broadcast, text)
         except FirelineError as exc:
             log.warning("could not tell the broadcast channel about %s: %s", problem.key, exc)
 

@@ -38,12 +38,13 @@ async def bots(
     async def start(**overrides: Any) -> Harness:
         overrides.setdefault("alerts_channel", alerts)
         overrides.setdefault("webhook_token", WEBHOOK_TOKEN)
+        where = overrides.pop("broadcast", broadcast)
         app = await start_bot(
-            slack, broadcast, redis_handle, overrides.pop("prefix", prefix), **overrides
+            slack, where, redis_handle, overrides.pop("prefix", prefix), **overrides
         )
         app.metrics.min_refresh_s = 0  # every scrape reads Redis again: tests look twice
         started.append(app)
-        return Harness(slack, app, alice, alice, alice, war_room, broadcast, alerts)
+        return Harness(slack, app, alice, alice, alice, war_room, where, alerts)
 
     yield start
     for app in reversed(started):

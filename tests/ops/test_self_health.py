@@ -145,3 +145,26 @@ async def test_a_channel_fireline_is_not_configured_for_is_not_a_health_problem(
         == 1
     )
     assert value(samples, "fireline_slack_access_errors_total", reason="not_in_channel") == 0
+
+
+async def test_joining_the_broadcast_channel_is_not_a_loss(bots, slack, caplog) -> None:
+    outside = slack.add_channel("announcements", bot_member=False)
+    h = await bots(broadcast=outside)
+    await h.declare(h.alice, "P2 Checkout is slow")
+    await eventually(lambda: h.slack.messages(outside), what="the announcement")
+    assert (await readyz(h.app))[0] == 200
+    assert not h.app.slack_health.problems
+    assert [r for r in caplog.records if r.name == "bot.gateways.slack_health"] == []
+
+
+async def test_a_broadcast_channel_fireline_cannot_join_is_a_loss(bots, slack, caplog) -> None:
+    outside = slack.add_channel("announcements", bot_member=False)
+    h = await bots(broadcast=outside)
+    h.slack.fail_next("conversations.join", error="is_archived")
+    await h.command(h.alice, "declare P2 Checkout is slow")
+    await eventually(lambda: h.app.slack_health.problems, what="the problem noticed")
+    status, body = await readyz(h.app)
+    assert status == 503 and body["checks"]["slack_access"] is False
+    assert errors(caplog, "conversations.join")
+    await h.settle()
+    assert h.slack.messages(outside) == []  # the channel lost cannot be told
