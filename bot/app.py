@@ -39,6 +39,7 @@ from bot.alerts.outbox import Outbox
 from bot.alerts.playbooks import AlertPlaybooks
 from bot.alerts.service import AlertThreads, Route, run_worker
 from bot.alerts.store import AlertStore
+from bot.alerts.watchdog import Watchdog
 from bot.alerts.writer import AlertWriter
 from bot.checklists.models import ChecklistConfig, load_checklists
 from bot.checklists.reminders import ReminderPolicy
@@ -55,7 +56,9 @@ from bot.gateways.postgres import DatabaseGateway
 from bot.gateways.prometheus import PrometheusGateway
 from bot.gateways.slack import SlackGateway, build_client
 from bot.gateways.slack_budget import SlackBudget
+from bot.gateways.slack_health import SlackHealth
 from bot.incidents.service import IncidentService
+from bot.metrics import Metrics
 from bot.playbooks.loader import load_playbooks, params_models
 from bot.playbooks.models import Playbooks
 from bot.playbooks.runner import PlaybookRunner
@@ -70,12 +73,13 @@ from bot.remediation.runner import RemediationRunner
 from bot.remediation.service import RemediationService
 from bot.remediation.store import RemediationStore
 from bot.runtime.inflight import InFlight
+from bot.runtime.posts import Posts
 from bot.runtime.scheduler import JobQueue, Scheduler
 from bot.services import Services
 from bot.settings import Settings
 from bot.store.server import RedisHandle, connect
 from bot.store.store import Store
-from handlers.http import MAX_REQUEST_BODY, alert_routes, routes
+from handlers.http import MAX_REQUEST_BODY, alert_routes, metrics_routes, routes
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +160,12 @@ class Fireline:
         client = build_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_base)
         store = Store(self.redis.client, prefix=settings.redis_prefix)
         budget = SlackBudget(self.redis.client, store.keys, scale=settings.slack_rate_scale)
-        slack = SlackGateway(client, budget)
+        self.metrics = Metrics()  # this app's own registry, served at /metrics
+        self.slack_health = SlackHealth(
+            deps.clock, self.metrics, broadcast=settings.broadcast_channel
+        )
+        slack = SlackGateway(client, budget, metrics=self.metrics, health=self.slack_health)
+        self.slack_health.tell_through(slack, store)
         incidents = IncidentService(
             store,
             slack,
@@ -164,6 +173,9 @@ class Fireline:
             channel_prefix=settings.channel_prefix,
             broadcast_channel=settings.broadcast_channel,
         )
+        channels = _channel_roles(settings, policy)
+        self.metrics.name_channels(channels)
+        self.slack_health.watched = frozenset(channels)
         self.http = httpx.AsyncClient(follow_redirects=False)
         prometheus = (
             PrometheusGateway(
@@ -190,10 +202,15 @@ class Fireline:
                 databases=DatabaseGateway(),
             ),
             timeout_s=settings.action_timeout_s,
+            metrics=self.metrics,
         )
         alert_store = AlertStore(self.redis.client, store.keys)
         self.outbox = Outbox(
-            self.redis.client, store.keys, slack.for_alerts(), instance=settings.instance_name
+            self.redis.client,
+            store.keys,
+            slack.for_alerts(),
+            instance=settings.instance_name,
+            metrics=self.metrics,
         )
         alerts = AlertThreads(
             alert_store,
@@ -210,8 +227,11 @@ class Fireline:
                 self.outbox,
                 threshold=settings.alert_storm_threshold,
             ),
+            metrics=self.metrics,
         )
-        self.scheduler = Scheduler(JobQueue(store), deps.clock)
+        self.scheduler = Scheduler(JobQueue(store), deps.clock, metrics=self.metrics)
+        self.watchdog = _watchdog(self, settings, policy, store, slack)
+        alerts.beats = self.watchdog
         playbooks = PlaybookRunner(
             self.playbooks, self.diagnostics, store, slack, remediations=deps.remediations
         )
@@ -292,9 +312,22 @@ class Fireline:
         handlers.register(self.bolt, self.services)
         self.web = web.Application(client_max_size=MAX_REQUEST_BODY)
         self.web.add_routes(
-            routes(self.bolt, self.readiness, self.services.inflight, settings.slack_signing_secret)
+            routes(
+                self.bolt,
+                self.readiness,
+                self.services.inflight,
+                settings.slack_signing_secret,
+                self.metrics,
+            )
         )
-        self.web.add_routes(alert_routes(self.services.alerts, settings.webhook_token))
+        self.web.add_routes(
+            alert_routes(self.services.alerts, settings.webhook_token, self.metrics)
+        )
+        self.web.add_routes(metrics_routes(self.metrics))
+        self.metrics.read_at_scrape("outbox", self.outbox.report)
+        self.metrics.read_at_scrape("scheduler", self.scheduler.report)
+        if self.watchdog is not None:
+            self.metrics.read_at_scrape("heartbeat", self.watchdog.report)
         self._runner: web.AppRunner | None = None
         self._socket: AsyncSocketModeHandler | None = None
         self._slack_ok_at = 0.0
@@ -344,10 +377,14 @@ class Fireline:
             log.log(level, "%s", trouble)
 
     async def readiness(self) -> dict[str, bool]:
-        redis_ok, slack_ok = await asyncio.gather(self.services.store.ping(), self.check_slack())
+        redis_ok, slack_ok, access_ok = await asyncio.gather(
+            self.services.store.ping(), self.check_slack(), self.slack_health.recheck()
+        )
         if self.settings.slack_app_token is not None and self._socket is None:
             slack_ok = False  # Socket Mode: events arrive only once the socket is connected
-        return {"redis": redis_ok, "slack": slack_ok}
+        if not redis_ok:
+            self.metrics.redis_error("readiness")
+        return {"redis": redis_ok, "slack": slack_ok, "slack_access": access_ok}
 
     async def start(self) -> None:
         """Listen, check Redis and Slack, connect Socket Mode, start the background work.
@@ -388,6 +425,8 @@ class Fireline:
         self.spawn(self.remediation.runner.reconcile())
         self.spawn(self.outbox.run_forever(), forever=True)
         self.spawn(self.scheduler.run_forever(), forever=True)
+        if self.watchdog is not None:
+            self.spawn(self.watchdog.start())
         mode = "Socket Mode" if self.settings.slack_app_token is not None else "HTTP mode"
         waiting = "" if ready else "; waiting for Slack"
         log.info("Fireline is up on %s (%s, %s)%s", self.url, mode, self.redis.description, waiting)
@@ -478,8 +517,42 @@ class Fireline:
             await session.close()
             self.services.slack.client.session = None
         await self.http.aclose()
+        await self.slack_health.close()
         if self._owns_redis:
             await self.redis.close()
+
+
+def _channel_roles(settings: Settings, policy: Policy) -> dict[str, str]:
+    """The channels Fireline is configured to write to, by role: the labels `/metrics` may
+    use for them (never their IDs), and the ones whose loss is a self-health problem."""
+    roles: dict[str, str] = {}
+    if settings.alerts_channel:
+        roles[settings.alerts_channel] = "alerts"
+    for number, route in enumerate(policy.alerts.routes, start=1):
+        roles.setdefault(route.channel, f"route-{number}")
+    if settings.broadcast_channel:
+        roles.setdefault(settings.broadcast_channel, "broadcast")
+    return roles
+
+
+def _watchdog(
+    app: Fireline, settings: Settings, policy: Policy, store: Store, slack: SlackGateway
+) -> Watchdog | None:
+    """The alert pipeline's dead-man's switch, when the policy asks for one."""
+    heartbeat = policy.alerts.heartbeat
+    if heartbeat is None:
+        return None
+    channel = settings.alerts_channel or settings.broadcast_channel
+    if channel is None:
+        raise ConfigurationError(
+            "the policy's alerts.heartbeat needs a channel to speak in: "
+            "set FIRELINE_ALERTS_CHANNEL (or FIRELINE_BROADCAST_CHANNEL)"
+        )
+    posts = Posts(app.redis.client, store.keys, slack)
+    return Watchdog(
+        app.redis.client, store.keys, app.scheduler, posts, app.deps.clock, heartbeat,
+        channel=channel,
+    )  # fmt: skip
 
 
 def create_app(settings: Settings, deps: Deps | None = None) -> Fireline:

@@ -75,3 +75,26 @@ def incident_declared(incident_id: str, channel_id: str | None) -> str:
 
 def acknowledged(user: str) -> str:
     return f"👀 {mention(user)} acknowledged these alerts."
+
+
+def _alertname(name: str) -> str:
+    """The policy's alert name inside code marks (it is the operator's text, kept literal)."""
+    return code(name)
+
+
+def heartbeat_missing(alertname: str, silent_for: str) -> str:
+    return (
+        f"🔕 The alert pipeline may be broken: Alertmanager's always-firing "
+        f"{_alertname(alertname)} alert has not reached Fireline for {escape(silent_for)}. "
+        "Alerts may not be arriving either. Check that Prometheus and Alertmanager are up and that "
+        "Alertmanager's route to Fireline's webhook works (its logs, `amtool`). Fireline says "
+        "so here when it arrives again."
+    )
+
+
+def heartbeat_back(alertname: str, silent_for: str) -> str:
+    return (
+        f"✅ Alertmanager's {_alertname(alertname)} alert is reaching Fireline again, after "
+        f"{escape(silent_for)} without it: the alert pipeline works. Alerts that fired meanwhile "
+        "follow as Alertmanager sends them."
+    )
