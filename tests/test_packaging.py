@@ -133,7 +133,11 @@ async def test_fireline_serve_from_an_empty_directory(
     try:
         url = await run.url()
         assert (await get(f"{url}/healthz")).status_code == 200
-        assert (await get(f"{url}/readyz")).json()["checks"] == {"redis": True, "slack": True}
+        assert (await get(f"{url}/readyz")).json()["checks"] == {
+            "redis": True,
+            "slack": True,
+            "slack_access": True,
+        }
         assert await run.stop(signal.SIGTERM) == 0, run.output
     finally:
         await run.kill()

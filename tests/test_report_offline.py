@@ -23,7 +23,9 @@ async def declare(handle: RedisHandle) -> None:
     store = Store(handle.client, prefix="fireline:")  # the default prefix, as `.env` leaves it
     template = new_incident(title="Checkout down", severity=Severity.P1, reporter="U0ALICE", now=T0)
     incident, _ = await store.create_incident("t1", template, declared_entry(template))
-    await store.mutate(incident.id, lambda i: model.add_note(i, "U0BOB", "<@U0ALICE> paged", T0))
+    await store.mutate(
+        incident.id, lambda i: model.change_severity(i, "U0BOB", Severity.P0, T0)
+    )  # a timeline line in which Fireline names a person: "… by <@U0BOB>"
 
 
 async def report(cwd: Path) -> Fireline:
@@ -39,7 +41,7 @@ async def test_report_needs_only_redis(tmp_path: Path) -> None:
 
     run = await report(tmp_path)  # no SLACK_* anywhere, no .env
     assert run.lines[0] == "# Post-incident report: INC-1 — Checkout down"
-    assert "@U0ALICE paged" in run.output  # people by their Slack IDs without Slack
+    assert "P1 → P0 by @U0BOB" in run.output  # people by their Slack IDs without Slack
     assert redis_servers_in(tmp_path / "data") == []
 
 

@@ -231,7 +231,7 @@ async def test_slack_out_of_reach_keeps_the_bot_up_not_ready_until_it_answers(
         assert (await get(f"{url}/healthz")).status_code == 200
         not_ready = await get(f"{url}/readyz")
         assert not_ready.status_code == 503
-        assert not_ready.json()["checks"] == {"redis": True, "slack": False}
+        assert not_ready.json()["checks"] == {"redis": True, "slack": False, "slack_access": True}
 
         slack.faults.clear()  # Slack answers again
 

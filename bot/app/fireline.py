@@ -1,57 +1,41 @@
-"""The composition root: builds Fireline from its settings and runs it.
-
-`create_app(settings, deps)` wires one instance (no module-level app or registry): Redis,
-the Slack client, the domain services, the Bolt app with its listeners, and the one HTTP server
-(`/slack/events`, `/healthz`, `/readyz`). Socket Mode, when an app token is set, runs beside
-the same HTTP server so probes keep working.
-
-Start-up says what is wrong in one line and undoes what it did (`serve`: whatever fails, the
-embedded Redis is stopped and every session closed): a taken port names the port and how to
-choose another; a token Slack refuses (`invalid_auth`, `token_revoked`, …) names the setting
-to fix and stops; Slack out of reach is not a reason to stop: Fireline starts, says so once,
-answers `/readyz` with 503 and keeps trying until Slack answers. `serve` stops cleanly on
-SIGTERM and SIGINT.
+"""`Fireline`: one bot, wired from its settings and `Deps` (no module-level app or registry):
+Redis, the Slack client, the domain services, the Bolt app with its listeners, and the one HTTP
+server (`/slack/events`, `/healthz`, `/readyz`, `/metrics`, the Alertmanager webhook). Socket
+Mode, when an app token is set, runs beside the same HTTP server so probes keep working.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import errno
 import gc
 import logging
-import signal
-import time
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Coroutine
 from typing import Any
 
 import aiohttp
 import httpx
 from aiohttp import web
-from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 
 import handlers
-from bot.actions.base import Action
 from bot.alerts.outbox import Outbox
 from bot.alerts.playbooks import AlertPlaybooks
 from bot.alerts.service import AlertThreads, Route, run_worker
 from bot.alerts.store import AlertStore
 from bot.alerts.watchdog import Watchdog
 from bot.alerts.writer import AlertWriter
+from bot.app.deps import Deps, kube_factory
+from bot.app.messages import cannot_listen
+from bot.app.slack_link import SlackLink
 from bot.checklists.models import ChecklistConfig, load_checklists
 from bot.checklists.reminders import ReminderPolicy
 from bot.checklists.service import Followups
-from bot.clock import Clock, SystemClock
 from bot.commands.dispatch import Dispatcher
-from bot.diagnostics.actions import default_actions
 from bot.diagnostics.service import DiagnosticsService, Gateways
-from bot.errors import ConfigurationError, FirelineError, SlackRejected, TemporaryError
+from bot.errors import ConfigurationError, FirelineError
 from bot.gateways.alertmanager import AlertmanagerGateway
 from bot.gateways.health import HealthChecker
-from bot.gateways.kubernetes import DEFAULT_TIMEOUT_S, KubeGateway, api_client_for
 from bot.gateways.postgres import DatabaseGateway
 from bot.gateways.prometheus import PrometheusGateway
 from bot.gateways.slack import SlackGateway, build_client
@@ -60,14 +44,11 @@ from bot.gateways.slack_health import SlackHealth
 from bot.incidents.service import IncidentService
 from bot.metrics import Metrics
 from bot.playbooks.loader import load_playbooks, params_models
-from bot.playbooks.models import Playbooks
 from bot.playbooks.runner import PlaybookRunner
 from bot.policy.alerts import ALERT_PRINCIPAL
 from bot.policy.authority import Authority
 from bot.policy.authorizer import Authorizer
 from bot.policy.models import Policy, load_policy
-from bot.remediation.actions import default_remediations
-from bot.remediation.actions.base import AnyRemediation
 from bot.remediation.guard import RemediationGuard
 from bot.remediation.runner import RemediationRunner
 from bot.remediation.service import RemediationService
@@ -77,63 +58,29 @@ from bot.runtime.posts import Posts
 from bot.runtime.scheduler import JobQueue, Scheduler
 from bot.services import Services
 from bot.settings import Settings
-from bot.store.server import RedisHandle, connect
+from bot.store.server import connect
 from bot.store.store import Store
 from handlers.http import MAX_REQUEST_BODY, alert_routes, metrics_routes, routes
 
 log = logging.getLogger(__name__)
 
-SLACK_CHECK_TTL_S = 60.0
-SLACK_RETRY_FIRST_S = 1.0
-SLACK_RETRY_MAX_S = 30.0
-"""While Slack cannot be reached: tried again after 1 s, doubling up to every 30 s."""
-TOKEN_REFUSED = frozenset({"invalid_auth", "account_inactive", "token_revoked", "not_authed"})
-"""Slack's answers to a token that will never work: start-up stops and names the setting."""
 SHUTDOWN_GRACE_S = 10.0
 SLACK_CONNECTIONS = 20
 HTTP_SHUTDOWN_S = 3.0
 LOOP_STOP_S = 3.0
 
 
-@dataclass
-class Deps:
-    """What tests and the sandbox may replace; production leaves all defaults."""
+class _ClientIsMeant(logging.Filter):
+    """Bolt reads SLACK_BOT_TOKEN from the environment when given a client, then warns at every
+    start that the client wins over it: Fireline gives the client on purpose."""
 
-    clock: Clock = field(default_factory=SystemClock)
-    redis: RedisHandle | None = None
-    actions: tuple[Action[Any, Any], ...] = field(default_factory=default_actions)
-    """The diagnostics users may run (the explicit registry): the policy's roles and the
-    playbooks' steps may name only these."""
-    policy: Policy | None = None
-    """A policy object instead of reading `FIRELINE_POLICY_FILE`."""
-    kube_clients: Mapping[str, Any] = field(default_factory=dict)
-    """Cluster name → kubernetes ApiClient, instead of one built from the policy's context."""
-    kube_attempts: int = 3
-    """Attempts per Kubernetes read (temporary errors only)."""
-    kube_timeout_s: float = DEFAULT_TIMEOUT_S
-    """Per-request Kubernetes timeout."""
-    remediations: tuple[AnyRemediation, ...] = field(default_factory=default_remediations)
-    """The remediation actions (the explicit registry): `/incident <name>`, approval, runner,
-    the policy's `remediation.actions` and the playbooks' offers all know only these."""
-    remediation_poll_s: float = 1.0
-    """How often a rollout being verified is looked at."""
-    playbooks: Playbooks | None = None
-    """Playbooks instead of those in `FIRELINE_PLAYBOOKS_DIR`."""
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != warning_client_prioritized_and_token_skipped()
 
 
-def kube_factory(policy: Policy, deps: Deps) -> Callable[[str], KubeGateway]:
-    """One gateway per cluster, built on first use (a missing kubeconfig fails that action only)."""
-    built: dict[str, KubeGateway] = {}
-
-    def kube(name: str) -> KubeGateway:
-        if name not in built:
-            api = deps.kube_clients.get(name) or api_client_for(policy.clusters[name])
-            built[name] = KubeGateway(
-                api, attempts=deps.kube_attempts, timeout_s=deps.kube_timeout_s
-            )
-        return built[name]
-
-    return kube
+BOLT_LOG = logging.getLogger("slack_bolt.AsyncApp")
+"""Bolt's base logger (its settings and filters pass to every logger Bolt makes)."""
+BOLT_LOG.addFilter(_ClientIsMeant())
 
 
 class Fireline:
@@ -329,10 +276,7 @@ class Fireline:
         if self.watchdog is not None:
             self.metrics.read_at_scrape("heartbeat", self.watchdog.report)
         self._runner: web.AppRunner | None = None
-        self._socket: AsyncSocketModeHandler | None = None
-        self._slack_ok_at = 0.0
-        self._slack_trouble: str | None = None
-        """What is wrong with Slack, once said (logged again only when it changes)."""
+        self.slack_link = SlackLink(settings, slack, incidents, self.bolt)
         self._background: set[asyncio.Task[object]] = set()
         self._loops: set[asyncio.Task[object]] = set()
         self.port: int | None = None
@@ -341,47 +285,11 @@ class Fireline:
     def url(self) -> str:
         return f"http://{self.settings.http_host}:{self.port}"
 
-    async def check_slack(self, *, refusal_stops: bool = False) -> bool:
-        """Slack answers our bot token (`auth.test`, remembered for a minute). A change of
-        state is logged once: out of reach, refused, answering again. `refusal_stops` (at
-        start-up): a refused token raises ConfigurationError instead."""
-        if time.monotonic() - self._slack_ok_at < SLACK_CHECK_TTL_S:
-            return True
-        try:
-            identity = await self.services.slack.auth_test()
-        except SlackRejected as exc:
-            if exc.code in TOKEN_REFUSED and refusal_stops:
-                raise ConfigurationError(token_refused("SLACK_BOT_TOKEN", exc.code)) from None
-            if exc.code in TOKEN_REFUSED:
-                self._slack_says(logging.ERROR, token_refused("SLACK_BOT_TOKEN", exc.code))
-            else:
-                self._slack_says(logging.WARNING, f"Slack answered auth.test with {exc.code}")
-            return False
-        except FirelineError as exc:
-            self._slack_says(
-                logging.WARNING,
-                f"Slack cannot be reached at {self.settings.slack_api_base} ({exc}); Fireline "
-                "keeps trying, and /readyz answers 503 until Slack answers",
-            )
-            return False
-        self.services.incidents.bot_user_id = str(identity.get("user_id") or "") or None
-        self._slack_ok_at = time.monotonic()
-        if self._slack_trouble is not None:
-            self._slack_trouble = None
-            log.info("Slack answers again")
-        return True
-
-    def _slack_says(self, level: int, trouble: str) -> None:
-        if trouble != self._slack_trouble:
-            self._slack_trouble = trouble
-            log.log(level, "%s", trouble)
-
     async def readiness(self) -> dict[str, bool]:
         redis_ok, slack_ok, access_ok = await asyncio.gather(
-            self.services.store.ping(), self.check_slack(), self.slack_health.recheck()
+            self.services.store.ping(), self.slack_link.check(), self.slack_health.recheck()
         )
-        if self.settings.slack_app_token is not None and self._socket is None:
-            slack_ok = False  # Socket Mode: events arrive only once the socket is connected
+        slack_ok = slack_ok and self.slack_link.events_arrive
         if not redis_ok:
             self.metrics.redis_error("readiness")
         return {"redis": redis_ok, "slack": slack_ok, "slack_access": access_ok}
@@ -411,14 +319,15 @@ class Fireline:
         self.services.slack.client.session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=SLACK_CONNECTIONS)
         )
-        ready = await self.check_slack(refusal_stops=True) and await self._connect_socket(
+        link = self.slack_link
+        ready = await link.check(refusal_stops=True) and await link.connect_socket(
             refusal_stops=True
         )
         # Everything built so far lives as long as the process: move it out of the garbage
         # collector's generations, so full collections (p99 pauses under load) stay short.
         gc.freeze()
         if not ready:
-            self.spawn(self._until_slack_answers(), forever=True)
+            self.spawn(self.slack_link.until_answers(), forever=True)
         self.spawn(self.services.incidents.reconcile())
         self.spawn(self.services.incidents.repair_forever(self.deps.clock), forever=True)
         self.spawn(run_worker(self.services.alerts), forever=True)
@@ -430,49 +339,6 @@ class Fireline:
         mode = "Socket Mode" if self.settings.slack_app_token is not None else "HTTP mode"
         waiting = "" if ready else "; waiting for Slack"
         log.info("Fireline is up on %s (%s, %s)%s", self.url, mode, self.redis.description, waiting)
-
-    async def _connect_socket(self, *, refusal_stops: bool = False) -> bool:
-        """Socket Mode: ask for a WebSocket URL with the app token, then connect with it.
-        True when connected or not in Socket Mode; False while that cannot be done."""
-        if self.settings.slack_app_token is None or self._socket is not None:
-            return True
-        token = self.settings.slack_app_token.get_secret_value()
-        try:
-            url = await self.services.slack.open_connection(token)
-        except SlackRejected as exc:
-            refused = exc.code in TOKEN_REFUSED or exc.code == "not_allowed_token_type"
-            if refused and refusal_stops:
-                raise ConfigurationError(token_refused("SLACK_APP_TOKEN", exc.code)) from None
-            if refused:
-                self._slack_says(logging.ERROR, token_refused("SLACK_APP_TOKEN", exc.code))
-            else:
-                self._slack_says(logging.WARNING, f"Slack refused a Socket Mode URL: {exc.code}")
-            return False
-        except TemporaryError as exc:
-            self._slack_says(
-                logging.WARNING,
-                f"Slack Socket Mode cannot be reached ({exc}); Fireline keeps trying, and "
-                "/readyz answers 503 until it connects",
-            )
-            return False
-        handler = AsyncSocketModeHandler(self.bolt, token)
-        # slack_sdk asks for a URL itself when it has none, and on failure retries forever,
-        # logging a traceback each time; this one was just issued, and its failures are ours.
-        handler.client.wss_uri = url
-        await handler.connect_async()  # type: ignore[no-untyped-call]
-        self._socket = handler
-        return True
-
-    async def _until_slack_answers(self) -> None:
-        """Started when Slack could not be reached at start-up: try again (back-off doubling
-        to 30 s) until it answers, Socket Mode included."""
-        delay = SLACK_RETRY_FIRST_S
-        while True:
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, SLACK_RETRY_MAX_S)
-            if await self.check_slack() and await self._connect_socket():
-                log.info("Fireline is ready: Slack answers")
-                return
 
     def spawn(self, work: Coroutine[Any, Any, object], *, forever: bool = False) -> None:
         """Run `work` in the background; `forever` loops are cancelled at stop, not awaited."""
@@ -493,9 +359,7 @@ class Fireline:
         Also undoes a start-up that failed half-way; safe to call twice."""
         if self._runner is not None:
             await self._runner.shutdown()
-        if self._socket is not None:
-            await self._socket.close_async()  # type: ignore[no-untyped-call]
-            self._socket = None
+        await self.slack_link.close()
         if not await self.services.inflight.drain(SHUTDOWN_GRACE_S):
             log.warning("stopping with %d acked requests unfinished", self.services.inflight.count)
         self.services.alerts.stop()
@@ -557,93 +421,3 @@ def _watchdog(
 
 def create_app(settings: Settings, deps: Deps | None = None) -> Fireline:
     return Fireline(settings, deps or Deps())
-
-
-class _ClientIsMeant(logging.Filter):
-    """Bolt reads SLACK_BOT_TOKEN from the environment when given a client, then warns at every
-    start that the client wins over it: Fireline gives the client on purpose."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return record.getMessage() != warning_client_prioritized_and_token_skipped()
-
-
-BOLT_LOG = logging.getLogger("slack_bolt.AsyncApp")
-"""Bolt's base logger (its settings and filters pass to every logger Bolt makes)."""
-BOLT_LOG.addFilter(_ClientIsMeant())
-
-
-def token_refused(variable: str, code: str) -> str:
-    """One line: which token Slack refused, and where to find the right one."""
-    where = {
-        "SLACK_BOT_TOKEN": "the Bot User OAuth Token (xoxb-…) from the Slack app's "
-        "OAuth & Permissions page (reinstall the app if it was removed)",
-        "SLACK_APP_TOKEN": "an App-Level Token (xapp-…, scope connections:write) from the "
-        "Slack app's Basic Information page",
-    }[variable]
-    return f"Slack refused {variable} ({code}): set it to {where}, then start Fireline again."
-
-
-def cannot_listen(host: str, port: int, exc: OSError) -> str:
-    """One line: why the HTTP server cannot listen there, and how to choose another port."""
-    choose = "choose another with --port N, or FIRELINE_HTTP_PORT=N in .env or the environment"
-    if exc.errno == errno.EADDRINUSE:
-        return f"Port {port} is already in use on {host} (another program listens there): {choose}."
-    if exc.errno == errno.EACCES:
-        return f"Port {port} on {host} needs privileges Fireline does not have: {choose}."
-    if exc.errno == errno.EADDRNOTAVAIL:
-        return (
-            f"FIRELINE_HTTP_HOST {host} is not an address of this machine: set it to 0.0.0.0 "
-            "(every address) or 127.0.0.1 (this machine only)."
-        )
-    return f"Fireline cannot listen on {host}:{port} ({exc.strerror or exc}): {choose}."
-
-
-async def run_until_signalled(
-    start: Callable[[], Awaitable[object]], stop: Callable[[], Awaitable[None]]
-) -> None:
-    """Run `start()`, then wait for SIGTERM or SIGINT; `stop()` always follows, whether start-up
-    finished, failed or was interrupted, so nothing it started (the embedded Redis, sessions,
-    servers) outlives the process. A signal during start-up stops it as soon as it is safe."""
-    loop = asyncio.get_running_loop()
-    stopping = asyncio.Event()
-    signals = (signal.SIGTERM, signal.SIGINT)
-    for sig in signals:
-        loop.add_signal_handler(sig, stopping.set)
-    waiting = asyncio.ensure_future(stopping.wait())
-    try:
-        starting = asyncio.ensure_future(start())
-        await asyncio.wait({starting, waiting}, return_when=asyncio.FIRST_COMPLETED)
-        if not starting.done():
-            starting.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await starting
-            return
-        starting.result()  # a failed start-up raises here; stop() below undoes it
-        await waiting
-    finally:
-        waiting.cancel()
-        try:
-            await stop()
-        finally:
-            for sig in signals:
-                loop.remove_signal_handler(sig)
-
-
-async def serve(settings: Settings) -> None:
-    """`fireline serve`: the bot until SIGTERM or SIGINT, then a clean stop."""
-    app: Fireline | None = None
-    started = False
-
-    async def start() -> None:
-        nonlocal app, started
-        app = create_app(settings)
-        await app.start()
-        started = True
-
-    async def stop() -> None:
-        if app is not None:
-            await app.stop()
-        if started:
-            log.info("Fireline stopped")
-
-    await run_until_signalled(start, stop)
