@@ -18,7 +18,8 @@ import psutil
 import pytest
 import redis
 
-from bot.store.server import EmbeddedRedis, reap_leftovers, start_embedded
+from bot.store.redis_process import reap_leftovers
+from bot.store.server import EmbeddedRedis, start_embedded
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.process, pytest.mark.embedded]
