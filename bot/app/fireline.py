@@ -25,8 +25,8 @@ from bot.alerts.service import AlertThreads, Route, run_worker
 from bot.alerts.store import AlertStore
 from bot.alerts.watchdog import Watchdog
 from bot.alerts.writer import AlertWriter
+from bot.app.console import cannot_listen
 from bot.app.deps import Deps, kube_factory
-from bot.app.messages import cannot_listen
 from bot.app.slack_link import SlackLink
 from bot.checklists.models import ChecklistConfig, load_checklists
 from bot.checklists.reminders import ReminderPolicy

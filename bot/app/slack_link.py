@@ -14,7 +14,7 @@ import time
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 
-from bot.app.messages import token_refused
+from bot.app.console import token_refused
 from bot.errors import ConfigurationError, FirelineError, SlackRejected, TemporaryError
 from bot.gateways.slack import SlackGateway
 from bot.incidents.service import IncidentService

@@ -6,7 +6,7 @@ here may include a token or secret.
 
 from __future__ import annotations
 
-from bot.blockkit import code
+from bot.blockkit import channel, code
 
 
 def kube_write_forbidden(verb: str, resource: str, namespace: str) -> str:
@@ -19,7 +19,7 @@ def kube_write_forbidden(verb: str, resource: str, namespace: str) -> str:
     )
 
 
-_ACCESS_FIX = {
+ACCESS_FIX = {
     "not_in_channel": "invite Fireline back (`/invite @Fireline` in that channel)",
     "channel_not_found": "the channel was deleted or made private: invite Fireline, or point "
     "the setting or the policy's alert route at a channel that exists",
@@ -35,27 +35,14 @@ def _access_subject(reason: str, subject: str) -> str:
     if subject == "token":
         return "its token"
     if reason == "missing_scope":
-        return f"`{subject}` (a scope is missing)"
-    return f"<#{subject}>"
+        return f"{code(subject)} (a scope is missing)"
+    return channel(subject)
 
 
 def slack_access_lost(reason: str, subject: str, method: str) -> str:
     """Told once in the broadcast channel when Fireline loses access to something in Slack."""
     return (
-        f"⚠️ Fireline lost access in Slack: `{method}` on {_access_subject(reason, subject)} was "
-        f"refused with `{reason}`, so what it should post there is not shown. To fix: "
-        f"{_ACCESS_FIX.get(reason, 'check the app in Slack')}."
+        f"⚠️ Fireline lost access in Slack: {code(method)} on {_access_subject(reason, subject)} "
+        f"was refused with {code(reason)}, so what it should post there is not shown. To fix: "
+        f"{ACCESS_FIX.get(reason, 'check the app in Slack')}."
     )
-
-
-def slack_access_log(reason: str, subject: str, method: str) -> str:
-    where = "the bot token" if subject == "token" else subject
-    return (
-        f"Slack refused {method} ({reason}) on {where}: Fireline lost access; /readyz fails "
-        f"until it is back. To fix: {_ACCESS_FIX.get(reason, 'check the app in Slack')}"
-    )
-
-
-def slack_access_back_log(reason: str, subject: str) -> str:
-    where = "the bot token" if subject == "token" else subject
-    return f"Slack access is back: {reason} on {where} no longer applies"

@@ -137,7 +137,7 @@ class SlackHealth:
         if not (problem.kind == "token" and method == "auth.test"):
             # A refused token at auth.test is said by the app's Slack link, once, naming the
             # setting to fix (and at start-up, as the one line before it stops).
-            log.error("%s", messages.slack_access_log(problem.reason, problem.subject, method))
+            log.error("%s", _access_log(problem.reason, problem.subject, method))
         if problem.key in self.problems:
             return
         self.problems[problem.key] = problem
@@ -200,7 +200,7 @@ class SlackHealth:
         problem = self.problems.pop(key, None)
         if problem is None:
             return
-        log.warning("%s", messages.slack_access_back_log(problem.reason, problem.subject))
+        log.warning("%s", _access_back_log(problem.reason, problem.subject))
         self._count()
         if self.store is not None:
             task = asyncio.ensure_future(self._forget_told(problem))
@@ -245,3 +245,17 @@ class SlackHealth:
         assert self.store is not None
         with contextlib.suppress(FirelineError):
             await self.store.release_claim(CLAIM_SCOPE, problem.key)
+
+
+# Log lines (not Slack text: no mrkdwn).
+def _access_log(reason: str, subject: str, method: str) -> str:
+    where = "the bot token" if subject == "token" else subject
+    return (
+        f"Slack refused {method} ({reason}) on {where}: Fireline lost access; /readyz fails "
+        f"until it is back. To fix: {messages.ACCESS_FIX.get(reason, 'check the app in Slack')}"
+    )
+
+
+def _access_back_log(reason: str, subject: str) -> str:
+    where = "the bot token" if subject == "token" else subject
+    return f"Slack access is back: {reason} on {where} no longer applies"

@@ -1,5 +1,5 @@
-"""What start-up says to the person running Fireline when it cannot go on: one line each,
-naming what to change."""
+"""What start-up prints for the person running Fireline when it cannot go on: one line each,
+naming what to change (terminal text, not Slack mrkdwn)."""
 
 from __future__ import annotations
 
