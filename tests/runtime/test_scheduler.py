@@ -75,17 +75,19 @@ async def test_a_job_runs_at_its_time_not_before(queue: JobQueue, clock: ManualC
     assert rec.late["a"] == 0.0
 
 
-async def test_a_job_due_soon_runs_within_tolerance_on_the_real_clock(queue: JobQueue) -> None:
+async def test_a_job_due_soon_runs_at_its_time_on_the_real_clock(queue: JobQueue) -> None:
     clock = SystemClock()
     ran_at: list[float] = []
 
     async def handler(job: Job, late_by: float) -> None:
         ran_at.append(clock.now().timestamp() - job.due)
 
-    async with running(Scheduler(queue, clock, {"t": handler}, max_sleep_s=5.0)) as s:
+    # Woken by its own due time, not the 60 s ceiling: a wide margin, so that a busy machine
+    # (late by a second or two) still tells the two apart.
+    async with running(Scheduler(queue, clock, {"t": handler}, max_sleep_s=60.0)) as s:
         await s.schedule(Job(id="soon", kind="t", due=clock.now().timestamp() + 0.3))
-        await eventually(lambda: ran_at, 3.0)
-    assert 0.0 <= ran_at[0] < 0.2  # woken by its own due time, not the 5 s ceiling
+        await eventually(lambda: ran_at, 30.0)
+    assert 0.0 <= ran_at[0] < 30.0
 
 
 async def test_jobs_survive_a_restart_and_missed_ones_run_once_labelled_late(
