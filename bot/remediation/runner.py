@@ -40,6 +40,7 @@ from bot.remediation.actions.deployment import deployment_state
 from bot.remediation.guard import RemediationGuard
 from bot.remediation.store import Record, RemediationStore, State
 from bot.runtime.scheduler import Job, Scheduler
+from bot.store.calls import raise_if_cancelled
 from bot.store.store import Store
 
 log = logging.getLogger(__name__)
@@ -188,6 +189,10 @@ class RemediationRunner:
         seen = record.progress or ""
         next_edit = 0.0
         while True:
+            # A stopping bot cancels this run, but redis-py can swallow the cancellation (in a
+            # CAS, a card edit, even before this loop), and the loop would then verify on after
+            # `stop()` and mark the job done. Stop here instead: the job's lease hands it over.
+            raise_if_cancelled()
             try:
                 progress = await action.check(kube, record.plan)
             except TemporaryError as exc:

@@ -11,9 +11,10 @@ from typing import Any
 import pytest
 
 from bot.alerts import views as alert_blocks
+from bot.alerts.service import run_worker
 from bot.blockkit import unescape
 from bot.sandbox.doubles.slack import SlackDouble
-from tests.harness import Builder, Harness
+from tests.harness import Builder, Harness, eventually
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "alertmanager"
 
@@ -165,6 +166,13 @@ async def test_acknowledge_and_declare_from_the_alert(harness: Harness) -> None:
     assert view is not None
 
 
+def alert_worker_running() -> bool:
+    return any(
+        getattr(task.get_coro(), "__qualname__", None) == run_worker.__qualname__
+        for task in asyncio.all_tasks()
+    )
+
+
 async def alert_bots(build: Callable[..., Builder]) -> Harness:
     """A bot with only #alerts and #incidents, as replica-a."""
     return await (
@@ -178,8 +186,11 @@ async def test_accepted_alerts_survive_a_restart(
     slack: SlackDouble, build: Callable[..., Builder]
 ) -> None:
     h = await alert_bots(build)
+    assert alert_worker_running()
     h.app.services.alerts.stop()  # the worker stops; the webhook still accepts
-    await asyncio.sleep(1.2)
+    # Its read in flight (up to READ_BLOCK_MS) would still take the notification: wait until
+    # the worker has left its loop, not for a second and a bit.
+    await eventually(lambda: not alert_worker_running(), 10.0, "the alert worker to stop")
     assert (await h.webhook(fixture("firing-single.json")))[0] == 200
     await h.stop()
     assert slack.messages(h.alerts) == []

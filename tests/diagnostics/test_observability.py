@@ -130,21 +130,37 @@ async def test_health_status_latency_checks_and_timeouts(kube_api, diag_store, h
 
 @pytest.fixture
 async def pg_load(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[str]:
-    """A session idle in transaction and a query running for 3 s, in the real PostgreSQL."""
+    """A session idle in transaction and a query that has run for over 0.6 s (and runs until the
+    test ends), in the real PostgreSQL."""
     tag = f"fireline_{uuid.uuid4().hex[:8]}"
     idle = await psycopg.AsyncConnection.connect(PG_DSN, application_name=tag)
     await idle.execute(f"SELECT '{tag}'")  # opens a transaction and leaves it idle
     busy = await psycopg.AsyncConnection.connect(PG_DSN, autocommit=True, application_name=tag)
-    sleeper = asyncio.ensure_future(busy.execute(f"SELECT pg_sleep(3), '{tag}'"))
-    await asyncio.sleep(0.8)
-    monkeypatch.setenv("FIRELINE_TEST_ORDERS_DSN", PG_DSN)
-    yield tag
-    sleeper.cancel()
-    with contextlib.suppress(BaseException):
-        await sleeper
-    for conn in (idle, busy):
-        with contextlib.suppress(Exception):
-            await conn.close()
+    watch = await psycopg.AsyncConnection.connect(PG_DSN, autocommit=True)
+    sleeper = asyncio.ensure_future(busy.execute(f"SELECT pg_sleep(300), '{tag}'"))
+    # Wait until PostgreSQL shows it running longer than the test's 0.5 s threshold, however
+    # long the machine took to send it; it is cancelled below, not left to run out.
+    running_long = (
+        "SELECT pid FROM pg_stat_activity WHERE application_name = %s AND state = 'active'"
+        " AND clock_timestamp() - query_start > interval '0.6 seconds'"
+    )
+    try:
+        deadline = asyncio.get_running_loop().time() + 30
+        while not await (await watch.execute(running_long, (tag,))).fetchone():
+            assert asyncio.get_running_loop().time() < deadline, "the long query did not start"
+            await asyncio.sleep(0.05)
+        monkeypatch.setenv("FIRELINE_TEST_ORDERS_DSN", PG_DSN)
+        yield tag
+    finally:
+        await watch.execute(
+            "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name = %s",
+            (tag,),
+        )
+        with contextlib.suppress(BaseException):
+            await sleeper
+        for conn in (idle, busy, watch):
+            with contextlib.suppress(Exception):
+                await conn.close()
 
 
 async def test_db_sessions_long_queries_and_idle_transactions(
@@ -157,7 +173,7 @@ async def test_db_sessions_long_queries_and_idle_transactions(
     text = "\n".join([*run.result.headline, *(s.text for s in run.result.sections)])
     assert "queries > 0.5 s" in run.result.headline[0]
     long_running = next(s for s in run.result.sections if s.title.startswith("Running >"))
-    assert f"pg_sleep(3), '{pg_load}'" in long_running.text
+    assert f"pg_sleep(300), '{pg_load}'" in long_running.text
     idle = next(s for s in run.result.sections if s.title == "Idle in transaction")
     assert f"SELECT '{pg_load}'" in idle.text
     assert re.match(r"\d+/\d+ connections \(\d+%\)", run.result.headline[0])

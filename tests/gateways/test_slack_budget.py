@@ -12,6 +12,7 @@ from redis.asyncio import Redis
 
 from bot.gateways.slack_budget import POST_BURST, TIERS, Priority, SlackBudget
 from bot.store.store import Keys
+from tests.harness import eventually
 
 REFERENCE = Path(__file__).parents[2] / "bot" / "sandbox" / "doubles" / "slack_api_ref" / "methods"
 
@@ -36,7 +37,7 @@ async def test_incident_calls_go_ahead_of_waiting_alert_calls(
         order.append(name)
 
     alerts = [asyncio.create_task(take(f"alert{n}", Priority.ALERT)) for n in range(2)]
-    await asyncio.sleep(0.05)  # the alert calls are waiting first
+    await eventually(lambda: budget.waits >= 2, what="both alert calls waiting first")
     await take("incident", Priority.INCIDENT)
     await asyncio.gather(*alerts)
     assert order[0] == "incident"

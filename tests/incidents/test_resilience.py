@@ -11,7 +11,16 @@ import pytest
 
 from bot import blockkit as blocks
 from bot.sandbox.doubles.slack import RateLimits, SlackDouble
-from tests.harness import SIGNING_SECRET, Builder, Harness, post_signed, settle_all
+from tests.harness import (
+    SIGNING_SECRET,
+    Builder,
+    Harness,
+    eventually,
+    post_signed,
+    settle_all,
+)
+
+REMINDER = "has not been acknowledged yet"
 
 
 def responders(build: Builder, *people: str) -> Builder:
@@ -39,9 +48,19 @@ async def test_redelivery_to_two_replicas_declares_once(
         assert await first.services.store.list_ids(open_only=False) == ["INC-1"]
         assert len(slack.calls("conversations.create")) == 1
         incident = await first.services.store.get("INC-1")
-        assert incident.channel_id is not None
-        bot_posts = [m for m in slack.messages(incident.channel_id) if m.get("bot_id")]
-        assert len(bot_posts) == 1  # one card
+        channel = incident.channel_id
+        assert channel is not None
+        # A P0's acknowledgement deadline is 0: its reminder is due at once, on either
+        # replica's scheduler. Wait for it rather than count before or after it by luck.
+        await eventually(
+            lambda: any(REMINDER in m["text"] for m in slack.messages(channel)),
+            10.0,
+            "the P0 acknowledgement reminder",
+        )
+        await settle_all(first, second)
+        bot_posts = [m["text"] for m in slack.messages(channel) if m.get("bot_id")]
+        assert len(bot_posts) == 2, bot_posts  # one card and one reminder
+        assert len([t for t in bot_posts if REMINDER in t]) == 1
         assert len(slack.messages(broadcast)) == 1  # one announcement
         assert len(slack.calls("pins.add")) == 1
     finally:

@@ -4,10 +4,16 @@ restart in the middle of an execution — reconciled, verified and reported, nev
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import pytest
 
+from bot.gateways.kubernetes import KubeGateway
 from bot.remediation import views as approval_blocks
+from bot.remediation.actions import default_remediations
+from bot.remediation.actions.base import Plan, Progress
+from bot.remediation.actions.scale import Scale
+from bot.remediation.runner import RUN
 from bot.remediation.store import State
 from tests.harness import Harness, eventually
 from tests.remediation.world import (
@@ -63,6 +69,14 @@ async def expire_dead_locks(w: Harness) -> None:
     expired here, as a minute would."""
     store = w.app.services.store
     await store.redis.delete(store.keys.lock("remediation:R-1"))
+
+
+async def die(w: Harness) -> None:
+    """Stop the first bot and wait until no run of its is left: a test that then rewrites what
+    it left behind (as a crash would have left it) must not race a run still going."""
+    dead = w.apps[0]
+    await w.stop(dead)
+    await eventually(lambda: not dead.scheduler.busy, what="the stopped bot's runs to end")
 
 
 def unstall_rollouts(w: Harness) -> None:
@@ -145,7 +159,7 @@ async def test_restart_while_verifying_reconciles_without_re_applying(world: Har
     patient(w)
     await approve_without_waiting(w, channel)
     await until_state(w, "R-1", State.VERIFYING)
-    await w.stop(w.apps[0])  # the process dies mid-verification (its job lease stays)
+    await die(w)  # mid-verification (its job lease stays)
     unstall_rollouts(w)
     await w.start()
     await expire_dead_locks(w)
@@ -166,7 +180,7 @@ async def test_restart_while_applying_checks_the_cluster_and_never_applies_again
     await approve_without_waiting(w, channel)
     await until_state(w, "R-1", State.EXECUTING)
     await eventually(lambda: writes(w, "patch", SCALE))
-    await w.stop(w.apps[0])  # dies while its write hangs
+    await die(w)  # while its write hangs
     await w.start()
     await expire_dead_locks(w)
     w.manual_clock.advance(61)
@@ -182,7 +196,7 @@ async def test_restart_after_the_write_landed_verifies_it(world: Harness) -> Non
     stall_rollouts(w)
     await approve_without_waiting(w, channel)
     await until_state(w, "R-1", State.VERIFYING)
-    await w.stop(w.apps[0])
+    await die(w)
     # As if it died right after the write, before recording it: back to `executing`.
     records = w.app.remediation.records if w.app.remediation else None
     assert records is not None
@@ -194,3 +208,38 @@ async def test_restart_after_the_write_landed_verifies_it(world: Harness) -> Non
     await w.settle()
     await until_state(w, "R-1", State.SUCCEEDED)
     assert len(writes(w, "patch", SCALE)) == 1
+
+
+class SwallowingScale(Scale):
+    """`scale` whose first look at the rollout waits to be cancelled, then swallows the
+    cancellation and answers, as redis-py 8.1 can do with one that arrives mid-call."""
+
+    def __init__(self) -> None:
+        self.looking = asyncio.Event()
+
+    async def check(self, kube: KubeGateway, plan: Plan) -> Progress:
+        if not self.looking.is_set():
+            self.looking.set()
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.Event().wait()
+        return Progress(status="progressing", text="rolled out: 3/6 replicas ready")
+
+
+async def test_stopping_ends_a_verification_whose_cancellation_was_swallowed(
+    world: Harness,
+) -> None:
+    w = world
+    swallowing = SwallowingScale()
+    await w.stop()  # the fixture's app has only the default remediations
+    others = tuple(r for r in default_remediations() if r.name != swallowing.name)
+    app = await w.start(remediations=(swallowing, *others))
+    channel = await requested(w, "scale task-service 6")
+    patient(w)
+    await approve_without_waiting(w, channel)
+    await until_state(w, "R-1", State.VERIFYING)
+    await asyncio.wait_for(swallowing.looking.wait(), 10.0)
+    await w.stop(app)
+    await eventually(lambda: not app.scheduler.busy, what="the run to end after stop()")
+    # Not marked done: its lease runs out and another replica verifies it.
+    assert await app.scheduler.queue.get(f"remediation:R-1:{RUN}") is not None
+    assert (await record_of(w, "R-1")).state == State.VERIFYING

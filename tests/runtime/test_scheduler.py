@@ -71,21 +71,23 @@ async def test_a_job_runs_at_its_time_not_before(queue: JobQueue, clock: ManualC
         clock.advance(299)
         await quiet(lambda: rec.runs["a"] == 0)
         clock.advance(1)
-        await eventually(lambda: rec.runs["a"] == 1, 2.0)
+        await eventually(lambda: rec.runs["a"] == 1)
     assert rec.late["a"] == 0.0
 
 
-async def test_a_job_due_soon_runs_within_tolerance_on_the_real_clock(queue: JobQueue) -> None:
+async def test_a_job_due_soon_runs_at_its_time_on_the_real_clock(queue: JobQueue) -> None:
     clock = SystemClock()
     ran_at: list[float] = []
 
     async def handler(job: Job, late_by: float) -> None:
         ran_at.append(clock.now().timestamp() - job.due)
 
-    async with running(Scheduler(queue, clock, {"t": handler}, max_sleep_s=5.0)) as s:
+    # Woken by its own due time, not the 60 s ceiling: a wide margin, so that a busy machine
+    # (late by a second or two) still tells the two apart.
+    async with running(Scheduler(queue, clock, {"t": handler}, max_sleep_s=60.0)) as s:
         await s.schedule(Job(id="soon", kind="t", due=clock.now().timestamp() + 0.3))
-        await eventually(lambda: ran_at, 3.0)
-    assert 0.0 <= ran_at[0] < 0.2  # woken by its own due time, not the 5 s ceiling
+        await eventually(lambda: ran_at, 30.0)
+    assert 0.0 <= ran_at[0] < 30.0
 
 
 async def test_jobs_survive_a_restart_and_missed_ones_run_once_labelled_late(
@@ -100,7 +102,7 @@ async def test_jobs_survive_a_restart_and_missed_ones_run_once_labelled_late(
 
     fresh = JobQueue(Store(queue.redis, prefix=queue.keys.prefix))
     async with running(Scheduler(fresh, clock, {"t": rec})):
-        await eventually(lambda: rec.runs["at-60"] and rec.runs["at-600"], 2.0)
+        await eventually(lambda: rec.runs["at-60"] and rec.runs["at-600"])
         await quiet(lambda: rec.runs["at-9000"] == 0)
     assert rec.runs == Counter({"at-60": 1, "at-600": 1})
     assert rec.late == {"at-60": 640.0, "at-600": 100.0}
@@ -121,7 +123,7 @@ async def test_two_replicas_run_each_of_many_jobs_exactly_once(
         for _ in range(31):
             clock.advance(1)
             await asyncio.sleep(0)
-        await eventually(lambda: len(rec.runs) == 300, 5.0)
+        await eventually(lambda: len(rec.runs) == 300, 30.0)
         await asyncio.sleep(0.05)
     assert set(rec.runs.values()) == {1}
     await other.redis.aclose()
@@ -139,7 +141,7 @@ async def test_a_crashed_claimers_job_runs_after_its_lease(
     async with running(Scheduler(queue, clock, {"t": rec}, lease_s=60)):
         await quiet(lambda: rec.runs["x"] == 0)  # still leased
         clock.advance(61)
-        await eventually(lambda: rec.runs["x"] == 1, 2.0)
+        await eventually(lambda: rec.runs["x"] == 1)
 
 
 async def test_cancel_one_and_cancel_a_group(queue: JobQueue, clock: ManualClock) -> None:
@@ -152,7 +154,7 @@ async def test_cancel_one_and_cancel_a_group(queue: JobQueue, clock: ManualClock
         assert await s.cancel("solo") == 1
         assert await s.cancel(group="INC-1") == 2
         clock.advance(20)
-        await eventually(lambda: rec.runs["other"] == 1, 2.0)
+        await eventually(lambda: rec.runs["other"] == 1)
         await quiet(lambda: set(rec.runs) == {"other"})
 
 
@@ -165,7 +167,7 @@ async def test_rescheduling_moves_the_one_job(queue: JobQueue, clock: ManualCloc
         await quiet(lambda: rec.runs["r"] == 0)
         await s.schedule(job(clock, "r", 5))  # earlier again: the sleeping loop is woken
         clock.advance(5)
-        await eventually(lambda: rec.runs["r"] == 1, 2.0)
+        await eventually(lambda: rec.runs["r"] == 1)
         clock.advance(600)
         await quiet(lambda: rec.runs["r"] == 1)
 
@@ -181,7 +183,7 @@ async def test_scheduled_once_runs_once_even_after_it_finished(
         assert await s.schedule(job(clock, "o", 1), once=(claim, 3600))
         assert not await s.schedule(job(clock, "o", 1), once=(claim, 3600))
         clock.advance(2)
-        await eventually(lambda: rec.runs["o"] == 1, 2.0)
+        await eventually(lambda: rec.runs["o"] == 1)
         assert not await s.schedule(job(clock, "o", 1), once=(claim, 3600))
         clock.advance(5)
         await quiet(lambda: rec.runs["o"] == 1)
@@ -200,13 +202,13 @@ async def test_temporary_failures_are_retried_with_backoff(
     async with running(Scheduler(queue, clock, {"t": flaky})) as s:
         await s.schedule(job(clock, "f", 1))
         clock.advance(1)
-        await eventually(lambda: len(attempts) == 1, 2.0)
+        await eventually(lambda: len(attempts) == 1)
         clock.advance(29)
         await quiet(lambda: len(attempts) == 1)
         clock.advance(1)
-        await eventually(lambda: len(attempts) == 2, 2.0)
+        await eventually(lambda: len(attempts) == 2)
         clock.advance(30)
-        await eventually(lambda: len(attempts) == 3, 2.0)
+        await eventually(lambda: len(attempts) == 3)
         clock.advance(3600)
         await quiet(lambda: len(attempts) == 3)
     assert attempts == [0.0, 30.0, 60.0]
