@@ -7,6 +7,22 @@ here may include a token or secret.
 from __future__ import annotations
 
 
+def diagnose_part_not_allowed(action: str) -> str:
+    return f"{action}: not included (your roles do not allow `{action}`)"
+
+
+def nothing_wrong(checked: list[str]) -> str:
+    return "Nothing wrong found — checked: " + "; ".join(checked) + "."
+
+
+def diagnose_checked(checked: list[str]) -> str:
+    return "_Checked: " + "; ".join(checked) + "._"
+
+
+def not_offered(verdicts: list[tuple[str, str]]) -> str:
+    return "Not offered: " + "; ".join(f"`{action}` — {why}" for action, why in verdicts) + "."
+
+
 def diagnose_query_not_reached(query: str) -> str:
     return f"query: not included (your roles do not reach query `{query}`)"
 
@@ -69,8 +85,8 @@ def timeline_action(action: str, target: str, outcome: str, headline: str) -> st
     return f"ran `{action}` on {target}: {outcome}" + (f" — {headline}" if headline else "")
 
 
-def diagnose_next(deployment: str) -> str:
+def events_of_parent(pod: str, deployment: str) -> str:
     return (
-        f"Next: `/incident logs {deployment} --since 30m` groups the error lines; "
-        f"`/incident events {deployment}` shows what Kubernetes did."
+        f"No events about `{pod}` (it may have been replaced); these are the events of "
+        f"deployment `{deployment}`, which it belonged to."
     )

@@ -37,3 +37,20 @@ def playbook_cannot_post(code: str) -> str:
 def playbook_left_out(count: int, user: str | None) -> str:
     whom = f" — details sent to <@{user}>" if user else ""
     return f"⚠️ {count} diagnostic(s) not shown{whom}."
+
+
+def offer_left_out(button: str, reason: str) -> str:
+    return f"{button} ({reason})"
+
+
+def offer_not_checked(button: str, why: str) -> str:
+    reason = f": {why}" if why else ""
+    return f"{button} (its preconditions could not be checked without a diagnosis{reason})"
+
+
+def no_deployment_to_diagnose() -> str:
+    return "the alert names no deployment"
+
+
+def diagnosis_not_run(outcome: str) -> str:
+    return f"`diagnose` was {outcome}"

@@ -28,6 +28,8 @@ class FilledOffer:
     params: dict[str, Any]
     text: str
     """What the remediation calls itself with these parameters (`Remediation.button`)."""
+    reason: str = ""
+    """Why it is offered now, from the diagnosis (`bot.diagnostics.remedies`)."""
 
     @property
     def label(self) -> str:
@@ -80,8 +82,10 @@ def guidance(
     *,
     incident: str | None,
     notes: list[str],
+    left_out: list[str] | None = None,
 ) -> tuple[str, list[Block]]:
-    """Next steps: mitigations, long-term fixes, remediation buttons, links, what was left out."""
+    """Next steps: mitigations, long-term fixes, remediation buttons (each with why it is
+    offered now), the remediations not offered and why, links, what was left out."""
     text = f"Next steps: {playbook.title}"
     body: list[Block] = [section(f"🧭 *Next steps — {playbook.title}*")]
     body.append(section("*Mitigate now*\n" + _bullets(playbook.guidance.immediate)))
@@ -93,17 +97,42 @@ def guidance(
             {
                 "type": "section",
                 "block_id": f"remediation_{i}",
-                "text": mrkdwn(f"*{filled.label}* — {filled.offer.when}"[:3000]),
+                "text": mrkdwn(_offer_text(filled)[:3000]),
                 "accessory": remediation_button(
                     filled.offer.action, filled.params, filled.label, incident
                 ),
             }
         )
+    if left_out:
+        # TODO(escape): the reasons hold Kubernetes names; escape them with bot.blockkit's
+        # helper once it is on main.
+        body.append(context("Not offered: " + "; ".join(left_out)))
     links = " · ".join(f"<{link.url}|{link.title}>" for link in playbook.links)
     body.append(context(f"📚 {links}"))
     if notes:
         body.append(context("\n".join(notes)))
     return text, body
+
+
+def lead(first_line: str | None, intro: str | None) -> tuple[str, list[Block]]:
+    """A run's first message: what the diagnosis names, and who the run is for under it."""
+    # TODO(escape): `first_line` quotes log lines and Kubernetes text; escape it with
+    # bot.blockkit's helper once it is on main.
+    lines = [f"🩺 {first_line}"] if first_line else []
+    text = "\n".join([*lines, intro or ""]).strip()
+    body: list[Block] = []
+    if first_line:
+        body.append(section(f"🩺 {first_line}"))
+    if intro:
+        body.append(context(intro))
+    return text[:3000], body
+
+
+def _offer_text(filled: FilledOffer) -> str:
+    text = f"*{filled.label}* — {filled.offer.when}"
+    if filled.reason:
+        text += f"\n_Offered because {filled.reason}._"
+    return text
 
 
 def _bullets(lines: Iterable[str]) -> str:

@@ -82,7 +82,7 @@ async def test_help_lists_the_actions_with_their_docstrings(rig: Rig) -> None:
     dispatcher = Dispatcher(incidents=_Incidents(rig.store), diagnostics=rig.service)
     reply = await dispatcher.command(dispatcher.parse("help"), Actor("U1", "C1", "t"))
     assert "/incident diagnose <deployment> [-n namespace]" in reply.text
-    assert "Diagnoses a deployment in one go" in reply.text
+    assert "Names the likely cause of a deployment" in reply.text
 
 
 class _Incidents:

@@ -64,7 +64,7 @@ HOSTILE = [
 
 
 class LoopWatch:
-    """Holds each log-processing call (`logs._lines`) in its worker thread until the event loop
+    """Holds each log-processing call (`logs.read_lines`) in its worker thread until the event loop
     has answered `/healthz`. Were the processing on the loop, `/healthz` could not answer while
     a call waits, and the call would give up after 10 s: recorded as False."""
 
@@ -106,7 +106,7 @@ class World:
 
     def watch(self, monkeypatch: pytest.MonkeyPatch) -> LoopWatch:
         watch = LoopWatch(f"{self.app.url}/healthz")
-        monkeypatch.setattr(logs_action, "_lines", watch.wrap(logs_action._lines))
+        monkeypatch.setattr(logs_action, "read_lines", watch.wrap(logs_action.read_lines))
         return watch
 
 
