@@ -49,7 +49,8 @@ class PodState:
 
     @property
     def oom_killed(self) -> bool:
-        return self.last_reason == "OOMKilled" or self.last_exit == 137
+        # Exit 137 alone is any SIGKILL (a failed liveness probe too): only the reason says OOM.
+        return self.last_reason == "OOMKilled"
 
 
 def pod_state(pod: Obj, row: PodRow) -> PodState:
