@@ -24,6 +24,7 @@ from datetime import datetime
 
 MAX_LINE = 4096
 MAX_TEMPLATE = 300
+MAX_SEEN = 10_000
 
 _TIMESTAMP = re.compile(
     r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?"
@@ -42,6 +43,8 @@ _DURATION = re.compile(
 )
 _NUMBER = re.compile(r"\b\d+(?:\.\d+)?(?:[kKMGT]i?B?|B)?\b")
 _HTTP_STATUS = re.compile(r"[45]\d\d")
+_DIGIT = re.compile(r"\d")
+_API_STAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z ")
 _LEADING_TS = re.compile(r"^(?:\[?<ts>\]? ?)+")
 
 ERROR_WORDS = re.compile(
@@ -70,14 +73,21 @@ def _number(match: re.Match[str]) -> str:
 
 def normalise(line: str) -> str:
     """The template of one line: its words kept, what varies masked, a leading timestamp
-    dropped (every line has one)."""
-    line = _TIMESTAMP.sub("<ts>", line[:MAX_LINE])
-    line = _UUID.sub("<uuid>", line)
-    line = _IP.sub("<ip>", line)
+    dropped (every line has one). A pass that cannot match (no digit, no `:`) is skipped."""
+    line = line[:MAX_LINE]
+    digits = _DIGIT.search(line) is not None
+    if digits and (":" in line or "/" in line):
+        line = _TIMESTAMP.sub("<ts>", line)
+    if digits and "-" in line:
+        line = _UUID.sub("<uuid>", line)
+    if digits and "." in line:
+        line = _IP.sub("<ip>", line)
     line = _WORD.sub(_word, line)
-    line = _POD_SUFFIX.sub("<id>", line)
-    line = _DURATION.sub("<dur>", line)
-    line = _NUMBER.sub(_number, line)
+    if "<id>-" in line:
+        line = _POD_SUFFIX.sub("<id>", line)
+    if digits:
+        line = _DURATION.sub("<dur>", line)
+        line = _NUMBER.sub(_number, line)
     line = _LEADING_TS.sub("", " ".join(line.split()))
     return line[:MAX_TEMPLATE]
 
@@ -136,15 +146,23 @@ def group_lines(
 
     `split_at` (the latest rollout) counts each template's lines before and after it."""
     groups: dict[str, Template] = {}
+    # Lines repeat word for word once the API's timestamp is off: each is read once.
+    seen: dict[str, tuple[str, str]] = {}
     for index, (source, line) in enumerate(lines):
         text = line[:MAX_LINE]
-        kind = level(text)
+        stamp = _API_STAMP.match(text)
+        body = text[stamp.end() :] if stamp else text
+        known = seen.get(body)
+        if known is None:
+            known = seen[body] = (level(body), normalise(body))
+            if len(seen) > MAX_SEEN:
+                seen.clear()
+        kind, key = known
         if kind not in levels:
             continue
         at = line_time(text)
-        stamp = _TIMESTAMP.search(text)
-        when = stamp.group(0) if stamp else f"{source} line {index + 1}"
-        key = normalise(text)
+        found = stamp or _TIMESTAMP.search(text)
+        when = found.group(0).strip() if found else f"{source} line {index + 1}"
         group = groups.get(key)
         if group is None:
             group = groups[key] = Template(key, 0, when, when, text[:MAX_TEMPLATE], kind, at, at)
