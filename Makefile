@@ -30,6 +30,12 @@ test: $(STAMP)
 	./scripts/ensure-services
 	$(BIN)/python -m pytest -q
 
+# The fast subset while working (a third of the time): no slow, browser or process tests.
+.PHONY: test-fast
+test-fast: $(STAMP)
+	./scripts/ensure-services
+	$(BIN)/python -m pytest -q -m "not slow and not browser and not process"
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -39,6 +45,12 @@ lint: $(STAMP)
 bench: $(STAMP)
 	./scripts/ensure-services
 	$(BIN)/python -m bench.declare_latency
+
+# Every benchmark in bench/ on tiny inputs (~30 s): fails if one crashes or its checks fail.
+.PHONY: bench-smoke
+bench-smoke: $(STAMP)
+	./scripts/ensure-services
+	$(BIN)/python -m bench --smoke
 
 image:
 	@if docker info >/dev/null 2>&1; then \

@@ -1,6 +1,7 @@
 """An alert storm into one channel: 1,000 alerts in 100 groups delivered within 10 s.
 
     python -m bench.alert_storm_bench [--groups 100] [--alerts 10] [--seconds 10] [--scale 1]
+                                      [--smoke]
 
 Alertmanager's notifications are POSTed to the bot's webhook as Alertmanager sends them (each
 carries the group's alerts so far): a first round with two alerts per group, then one more
@@ -13,6 +14,9 @@ bot told the same scale): chat.postMessage about one a second per channel, the m
 - time until every alert is in its group's thread (the outbox drained);
 - Slack calls per alert; 429s met, and how many reached a user (raised to a caller as
   `Throttled` or parked); alerts lost (must be 0: every alert's pod is named in its thread).
+
+Checked in every run: every group visible and given one parent, every alert named exactly once
+in its group's thread, no notification refused for good. Only loopback addresses are used.
 """
 
 from __future__ import annotations
@@ -24,11 +28,17 @@ import multiprocessing as mp
 import time
 import uuid
 from collections import Counter
-from typing import Any
+from multiprocessing.connection import Connection
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
-from tests.e2e import storm
+from bench._support import Broken, add_smoke_flag, check
+from tests.alerts import storm
+
+if TYPE_CHECKING:  # imported where used: each process loads only its own side
+    from bot.app import Fireline
+    from bot.sandbox.doubles.slack import SlackDouble
 
 TOKEN = "bench-webhook-token-0123456789"
 
@@ -36,7 +46,7 @@ TOKEN = "bench-webhook-token-0123456789"
 # --- the Slack double, in its own process ----------------------------------------------------
 
 
-def _run_double(conn: Any, scale: float) -> None:
+def _run_double(conn: Connection, scale: float) -> None:
     from bot.sandbox.doubles.slack import RateLimits, SlackDouble
 
     async def main() -> None:
@@ -62,7 +72,7 @@ def _run_double(conn: Any, scale: float) -> None:
     asyncio.run(main())
 
 
-def _snapshot(double: Any, channel: str) -> dict[str, Any]:
+def _snapshot(double: SlackDouble, channel: str) -> dict[str, Any]:
     """What the channel shows (top-level texts and blocks, thread replies) and the call counts."""
     top = []
     for message in double.messages(channel):
@@ -80,13 +90,13 @@ def _snapshot(double: Any, channel: str) -> dict[str, Any]:
 # --- the measured process -----------------------------------------------------------------------
 
 
-async def _bot(info: dict[str, Any], redis_url: str, scale: float) -> Any:
+async def _bot(info: dict[str, Any], redis_url: str, scale: float) -> Fireline:
     from bot.app import create_app
     from bot.settings import Settings
 
     settings = Settings(
         _env_file=None,
-        slack_bot_token=info["token"],  # type: ignore[call-arg]
+        slack_bot_token=info["token"],
         slack_signing_secret="bench-signing-secret",
         slack_api_url=info["api_url"],
         http_host="127.0.0.1",
@@ -109,18 +119,34 @@ def _visible(snapshot: dict[str, Any], groups: int) -> int:
     return sum(1 for g in range(groups) if storm.title(g) in shown)
 
 
-def _lost(snapshot: dict[str, Any], groups: int, alerts: int) -> int:
-    threads = {}
+def _threads(snapshot: dict[str, Any]) -> dict[str, list[str]]:
+    """Each group's parents (by the group's three digits): the replies of each."""
+    threads: dict[str, list[str]] = {}
     for message in snapshot["messages"]:
         if "StormAlert" in message["text"] and not message["text"].startswith("Alert storm"):
             name = message["text"].split("StormAlert", 1)[1][:3]
-            threads[name] = " ".join(message["replies"])
+            threads.setdefault(name, []).append(" ".join(message["replies"]))
+    return threads
+
+
+def _lost(snapshot: dict[str, Any], groups: int, alerts: int) -> int:
+    threads = {name: " ".join(replies) for name, replies in _threads(snapshot).items()}
     return sum(
         1
         for g in range(groups)
         for n in range(alerts)
         if storm.pod(g, n) not in threads.get(f"{g:03d}", "")
     )
+
+
+def _doubled(snapshot: dict[str, Any], groups: int, alerts: int) -> list[str]:
+    """Groups with more than one parent, and alerts named more than once in their thread."""
+    threads = _threads(snapshot)
+    doubled = [storm.title(g) for g in range(groups) if len(threads.get(f"{g:03d}", [])) > 1]
+    for g in range(groups):
+        text = " ".join(threads.get(f"{g:03d}", []))
+        doubled += [storm.pod(g, n) for n in range(alerts) if text.count(storm.pod(g, n)) > 1]
+    return doubled
 
 
 async def main(groups: int, alerts: int, seconds: float, scale: float, redis_url: str) -> None:
@@ -150,10 +176,10 @@ async def main(groups: int, alerts: int, seconds: float, scale: float, redis_url
                     async with session.post(url, data=body, headers=headers) as response:
                         if response.status == 200:
                             return
-                        assert response.status >= 500, response.status
+                        check(response.status >= 500, f"notification refused: {response.status}")
                         refused[(await response.json()).get("error", str(response.status))] += 1
                     await asyncio.sleep(0.5)
-                raise AssertionError(f"notification refused 10 times: {refused}")
+                raise Broken(f"notification refused 10 times: {refused}")
 
             start = time.monotonic()
             visible_at: float | None = None
@@ -167,10 +193,11 @@ async def main(groups: int, alerts: int, seconds: float, scale: float, redis_url
             while visible_at is None:
                 if _visible(await snapshot(), groups) == groups:
                     visible_at = time.monotonic() - start
+                check(time.monotonic() - start < 600, "groups still not visible after 10 min")
                 await asyncio.sleep(0.1)
             store = app.services.alerts.alerts
             while await store.backlog() or await app.outbox.waiting():
-                assert time.monotonic() - start < 1800, "the outbox did not drain in 30 min"
+                check(time.monotonic() - start < 1800, "the outbox did not drain in 30 min")
                 await asyncio.sleep(0.25)
             drained = time.monotonic() - start
         final = await snapshot()
@@ -198,6 +225,10 @@ async def main(groups: int, alerts: int, seconds: float, scale: float, redis_url
         digest = [m for m in final["messages"] if m["text"].startswith("Alert storm")]
         listed = sum(1 for g in range(groups) for d in digest if storm.title(g) in d["shown"])
         print(f"storm digests: {len(digest)}, listing {listed} groups")
+        check(_visible(final, groups) == groups, "a group is no longer visible")
+        check(_lost(final, groups, alerts) == 0, "alerts lost")
+        doubled = _doubled(final, groups, alerts)
+        check(not doubled, f"posted more than once: {doubled}")
     finally:
         here.send(None)
         await app.stop()
@@ -211,13 +242,16 @@ async def main(groups: int, alerts: int, seconds: float, scale: float, redis_url
 
 
 def cli() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--groups", type=int, default=100)
     parser.add_argument("--alerts", type=int, default=10, help="alerts per group (>= 2)")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--scale", type=float, default=1.0, help="Slack's limits × this")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/15")
+    add_smoke_flag(parser)
     args = parser.parse_args()
+    if args.smoke:  # past the storm threshold (20 groups), Slack's limits × 20
+        args.groups, args.alerts, args.seconds, args.scale = 25, 3, 1.0, 20.0
     asyncio.run(main(args.groups, max(2, args.alerts), args.seconds, args.scale, args.redis_url))
 
 

@@ -29,6 +29,8 @@ from typing import Any
 
 import httpx
 
+from bench._support import add_smoke_flag
+
 from bot.clock import SystemClock
 from bot.diagnostics.actions.diagnose import Diagnose
 from bot.diagnostics.service import DiagnosticsService, Gateways
@@ -119,7 +121,7 @@ if __name__ == "__main__":
     parser.add_argument("--latency-ms", type=float, default=0.0)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--no-prometheus", action="store_true")
-    parser.add_argument("--smoke", action="store_true", help="one round; exit 1 on a miss")
+    add_smoke_flag(parser)
     args = parser.parse_args()
     rounds = 1 if args.smoke else max(1, args.rounds)
     sys.exit(asyncio.run(main(args.latency_ms, rounds, not args.no_prometheus, args.smoke)))

@@ -3,7 +3,7 @@ up to 5 pods and two Prometheus range queries too — beside the same reads made
 another, beside the reads of the command-by-command runbook, and beside each read alone (the
 slowest single call); and the whole slash command, end to end.
 
-    python -m bench.diagnose_bench [--pods 50] [--latency-ms 30] [--rounds 20]
+    python -m bench.diagnose_bench [--pods 50] [--latency-ms 30] [--rounds 20] [--smoke]
 
 In a server process, as real servers are: the Kubernetes double (bot/sandbox/doubles/kubernetes, its
 orion-prod scenario plus a `bulk-worker` deployment of `--pods` replicas, each with logs and
@@ -28,6 +28,8 @@ What each side does:
   channel's incident in Redis, run under the policy, audit in Redis, post (a recording Slack).
 
 Targets: diagnose within 1.3× the slowest single call, and the command under 2 s end to end.
+Checked in every run: each diagnosis reads every pod of the deployment, both signals and some
+logs, with no failed read, and the command posts the cause. Only loopback addresses are used.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ import httpx
 from aiohttp import web
 from redis.asyncio import Redis
 
+from bench._support import add_smoke_flag, check
 from bot.actions.kubernetes import match_labels_selector
 from bot.clock import SystemClock
 from bot.diagnostics.actions import default_actions
@@ -201,8 +204,10 @@ async def measure(
     async def diagnose_with(instance: Diagnose) -> None:
         findings = await instance.execute(params, ctx, scopes)
         evidence = findings.evidence
-        assert not evidence.failures and len(evidence.signals) == 2, evidence.failures
-        assert evidence.templates, "no logs read"
+        check(not evidence.failures, f"diagnose failed to read: {evidence.failures}")
+        check(len(evidence.signals) == 2, "diagnose read no error rate or latency")
+        check(len(evidence.pods) == pods, f"diagnose saw {len(evidence.pods)} of {pods} pods")
+        check(bool(evidence.templates), "diagnose read no logs")
         instance.render(params, findings, ctx)
 
     async def warm() -> None:
@@ -261,10 +266,11 @@ async def measure(
     async def command() -> None:
         actor = Actor(COMMANDER, "CBENCH01", f"trigger-{uuid.uuid4().hex}")
         reply = await service.command("diagnose", DEPLOYMENT_50, actor)
+        check(reply.later is not None, "the command did nothing after its ack")
         assert reply.later is not None
-        assert await reply.later() is None
+        check(await reply.later() is None, "the command's result was not posted")
         posted = slack.posts[-1]["text"]
-        assert "OOMKilled" in posted and "Partial" not in posted, posted
+        check("OOMKilled" in posted and "Partial" not in posted, f"posted: {posted[:300]}")
 
     await warm()  # warm-up: connections, threads
     await sequential_reads()
@@ -308,8 +314,8 @@ def _p90(samples: list[float]) -> float:
     return sorted(samples)[max(0, int(len(samples) * 0.9) - 1)]
 
 
-if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def cli() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--pods", type=int, default=50)
     parser.add_argument("--latency-ms", type=float, default=30.0)
     parser.add_argument("--rounds", type=int, default=20)
@@ -322,7 +328,14 @@ if __name__ == "__main__":
         default=None,
         help="sys.setswitchinterval for this run (Python's default is 5 ms)",
     )
+    add_smoke_flag(parser)
     args = parser.parse_args()
+    if args.smoke:
+        args.pods, args.latency_ms, args.rounds = 5, 1.0, 2
     if args.switch_interval_ms is not None:
         sys.setswitchinterval(args.switch_interval_ms / 1000)
     asyncio.run(main(args.pods, args.latency_ms, args.rounds, not args.no_scenario))
+
+
+if __name__ == "__main__":
+    cli()

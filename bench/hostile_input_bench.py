@@ -62,7 +62,7 @@ from bot.sandbox.doubles.kubernetes import (
 )
 from bot.sandbox.doubles.slack import SlackDouble
 from bot.store.server import RedisHandle
-from tests.e2e.harness import SIGNING_SECRET, settings_for
+from tests.harness import SIGNING_SECRET, settings_for
 from tests.runtime.adversarial import CASES, fill
 
 NS = "orion-prod"

@@ -1,6 +1,6 @@
 """Guarded remediation: time from Approve to a verified rollout, and approvals per second.
 
-    python -m bench.remediation_bench [--rounds 10] [--pending 100]
+    python -m bench.remediation_bench [--rounds 10] [--pending 100] [--smoke]
 
 The whole bot (`create_app`) on real Redis (127.0.0.1:6379, DB 15, a unique key prefix), the
 Slack Web API double and the Kubernetes double (orion-prod scenario, the double's default
@@ -13,6 +13,9 @@ HTTP; the Kubernetes double runs in its own process (a fresh one per phase).
 2. Throughput: `--pending` requests (`scale worker 2` in namespaces bulk-0 … bulk-N) waiting for
    approval, approved all at once; approvals processed per second (claims recorded and run
    jobs scheduled) and the time until every one of them is verified.
+
+Checked in every run: every request is recorded and every approval ends `succeeded` (none
+failed, stale or unknown). Only loopback addresses are used.
 """
 
 from __future__ import annotations
@@ -23,12 +26,14 @@ import multiprocessing
 import statistics
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Event
-from typing import Any
+from typing import Any, TypeVar
 
 from redis.asyncio import BlockingConnectionPool, Redis
 
+from bench._support import add_smoke_flag, check
 from bot.app import Deps, Fireline, create_app
 from bot.policy.models import ALL_ACTIONS, Policy, RoleGrant
 from bot.policy.models import Cluster as PolicyCluster
@@ -45,9 +50,10 @@ from bot.sandbox.doubles.kubernetes import (
 )
 from bot.sandbox.doubles.slack import SlackDouble
 from bot.store.server import RedisHandle
-from tests.e2e.harness import settings_for
+from tests.harness import settings_for
 
 NS = "orion-prod"
+T = TypeVar("T")
 
 
 def policy(requester: str, approver: str) -> Policy:
@@ -74,8 +80,10 @@ async def request(app: Fireline, origin: Origin, name: str, text: str) -> str:
     service = app.remediation
     action = service.actions[name]
     told = await service.request(action, action.parse(text), origin)
-    assert told is None or told.startswith("R-"), told
+    check(told is None or told.startswith("R-"), f"request {name} {text!r} refused: {told}")
     ids = await service.records.redis.get(service.records.keys.remediation_sequence)
+    check(ids is not None, "no remediation recorded")
+    assert ids is not None
     return f"R-{int(ids)}"
 
 
@@ -83,11 +91,12 @@ async def until(app: Fireline, remediation_id: str, state: State, limit_s: float
     deadline = time.perf_counter() + limit_s
     while True:
         record = await app.remediation.records.get(remediation_id)
+        check(record is not None, f"{remediation_id} not recorded")
         assert record is not None
         if record.state == state:
             return
-        assert record.state not in {State.FAILED, State.STALE, State.UNKNOWN}, record
-        assert time.perf_counter() < deadline, f"{remediation_id} still {record.state}"
+        check(record.state not in {State.FAILED, State.STALE, State.UNKNOWN}, f"{record}")
+        check(time.perf_counter() < deadline, f"{remediation_id} still {record.state}")
         await asyncio.sleep(0.005)
 
 
@@ -155,7 +164,9 @@ class DoubleProcess:
         self.process.join(5)
 
 
-async def running_bot(base_url: str, poll_s: float, work: Any) -> Any:
+async def running_bot(
+    base_url: str, poll_s: float, work: Callable[[Fireline, Origin, str], Awaitable[T]]
+) -> T:
     """Start the bot against `base_url`, run `work(app, origin, approver)`, clean up."""
     prefix = f"flbench:{uuid.uuid4().hex[:8]}:"
     # A blocking pool: redis-py 8's default pool raises past 100 connections, which 100
@@ -214,9 +225,16 @@ async def main(rounds: int, pending: int) -> None:
     )
 
 
-if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def cli() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--pending", type=int, default=100)
+    add_smoke_flag(parser)
     args = parser.parse_args()
+    if args.smoke:
+        args.rounds, args.pending = 1, 3
     asyncio.run(main(args.rounds, args.pending))
+
+
+if __name__ == "__main__":
+    cli()

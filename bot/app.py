@@ -49,6 +49,7 @@ from bot.playbooks.loader import load_playbooks, params_models
 from bot.playbooks.models import Playbooks
 from bot.playbooks.runner import PlaybookRunner
 from bot.policy.alerts import ALERT_PRINCIPAL
+from bot.policy.authority import Authority
 from bot.policy.authorizer import Authorizer
 from bot.policy.models import Policy, load_policy
 from bot.remediation.actions import default_remediations
@@ -156,6 +157,7 @@ class Fireline:
         authorizer = Authorizer(
             policy, slack.usergroup_members, principals={ALERT_PRINCIPAL: (policy.alerts.run_as,)}
         )
+        authority = Authority(authorizer, store, deps.clock)
         kube = kube_factory(policy, deps)
         self.diagnostics = DiagnosticsService(
             deps.actions,
@@ -202,7 +204,7 @@ class Fireline:
             slack,
             deps.clock,
             self.scheduler,
-            authorizer,
+            authority,
             policy.alerts,
             AlertmanagerGateway(self.http, str(settings.alertmanager_url))
             if settings.alertmanager_url
@@ -224,7 +226,7 @@ class Fireline:
             broadcast_channel=settings.broadcast_channel,
         )
         incidents.checklists = followups.book
-        guard = RemediationGuard(authorizer)
+        guard = RemediationGuard(authorizer, authority)
         records = RemediationStore(self.redis.client, store.keys)
         self.remediation = RemediationService(
             deps.remediations,
@@ -239,6 +241,7 @@ class Fireline:
             ),
             kube,
             lambda user: self.diagnostics.context(user, None),
+            alerts.incident_at,
         )  # fmt: skip
         self.services = Services(
             settings=settings,
@@ -253,6 +256,8 @@ class Fireline:
                 diagnostics=self.diagnostics,
                 remediation=self.remediation,
                 playbooks=playbooks,
+                authority=authority,
+                checklists=followups,
             ),
             inflight=InFlight(),
             alerts=alerts,

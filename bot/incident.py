@@ -40,6 +40,10 @@ class Severity(StrEnum):
     def emoji(self) -> str:
         return {"P0": "🔴", "P1": "🟠", "P2": "🟡", "P3": "🔵"}[self.value]
 
+    def worse(self, other: Severity | None) -> Severity:
+        """The more severe of the two (P0 is the most severe)."""
+        return self if other is None or self.value <= other.value else other
+
 
 SEVERITY_MATRIX: dict[Severity, tuple[str, str]] = {
     Severity.P0: ("Complete outage, data loss or security breach", "respond immediately"),
@@ -90,6 +94,9 @@ class Incident(BaseModel):
     number: int
     title: str
     severity: Severity
+    peak_severity: Severity | None = None
+    """The most severe grade it has had (None: never changed since declared). Only ever raised:
+    what may be done without a second person is judged on it, not on a grade anyone can lower."""
     status: Status = Status.DECLARED
     reporter: str
     roles: dict[Role, str] = Field(default_factory=dict)
@@ -119,6 +126,11 @@ class Incident(BaseModel):
     @property
     def commander(self) -> str | None:
         return self.roles.get(Role.COMMANDER)
+
+    @property
+    def most_severe(self) -> Severity:
+        """The most severe grade this incident has had, now included."""
+        return self.severity.worse(self.peak_severity)
 
     @property
     def is_open(self) -> bool:
@@ -163,7 +175,8 @@ def change_severity(incident: Incident, actor: str, severity: Severity, now: dat
     _require_open(incident, "re-graded")
     if incident.severity is severity:
         return incident, []
-    new = incident.model_copy(update={"severity": severity})
+    peak = severity.worse(incident.most_severe)
+    new = incident.model_copy(update={"severity": severity, "peak_severity": peak})
     text = f"Severity {incident.severity.value} → {severity.value} by <@{actor}>"
     return new, [_entry(now, actor, "severity", text)]
 

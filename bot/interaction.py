@@ -33,3 +33,16 @@ class Reply:
     view: dict[str, Any] | None = None
     save: Callable[[], Awaitable[None]] | None = None
     later: Later | None = None
+
+
+@dataclass(frozen=True)
+class Click:
+    """A button or menu click: who, and on which message. What the button's value names is a
+    request, checked against the record and the place clicked, never an authority."""
+
+    user: str
+    channel: str
+    message_ts: str | None = None
+    thread_ts: str | None = None
+    """The thread the message is in (None when it is a top-level message)."""
+    trigger_id: str | None = None

@@ -1,4 +1,8 @@
-"""Buttons and menus on the incident card."""
+"""Buttons and menus on the incident card and on alert messages.
+
+A button's value only names what it is about; `bot.commands.clicks` checks it against the
+place it was clicked and the clicker against the policy.
+"""
 
 from __future__ import annotations
 
@@ -8,79 +12,34 @@ from slack_bolt.async_app import AsyncApp
 
 from bot import blockkit
 from bot.alerts import views as alert_blocks
-from bot.alerts.service import declare_form
-from bot.incident import Role, Severity
-from bot.incidents import views as blocks
-from bot.interaction import Reply
+from bot.interaction import Click, Reply
 from bot.services import Services
 from handlers import messages
-from handlers.replies import Body, on_click, user_of
+from handlers.replies import Body, click_of, on_click
 
 
 def register(app: AsyncApp, services: Services) -> None:
     dispatcher = services.dispatcher
 
-    def click(action_id: str, what: str, make: Callable[[Body, Body], Awaitable[Reply]]) -> None:
-        on_click(app, services, action_id, what, make)
+    def click(action_id: str, what: str, make: Callable[[Click, str], Awaitable[Reply]]) -> None:
+        on_click(app, services, action_id, what, lambda a, body: make(click_of(body), a["value"]))
 
-    click(
-        blockkit.ACK,
-        "Acknowledging",
-        lambda action, body: dispatcher.acknowledge(action["value"], user_of(body)),
-    )
-    click(
-        blockkit.TAKE_COMMAND,
-        "Taking command",
-        lambda action, body: dispatcher.assign(
-            action["value"], user_of(body), Role.COMMANDER, user_of(body)
-        ),
-    )
+    click(blockkit.ACK, "Acknowledging", dispatcher.acknowledge_click)
+    click(blockkit.TAKE_COMMAND, "Taking command", dispatcher.take_command)
+    click(blockkit.POST_UPDATE, "Opening the update form", dispatcher.update_form)
+    click(blockkit.RESOLVE, "Opening the resolve form", dispatcher.resolve_form)
 
     async def severity(action: Body, body: Body) -> Reply:
-        incident_id, _, chosen = action["selected_option"]["value"].partition("|")
-        return await dispatcher.set_severity(incident_id, user_of(body), Severity(chosen))
+        chosen = str((action.get("selected_option") or {}).get("value") or "")
+        return await dispatcher.severity_click(click_of(body), chosen)
 
-    click(blockkit.SEVERITY, "Changing severity", severity)
+    on_click(app, services, blockkit.SEVERITY, "Changing severity", severity)
 
-    async def form(
-        callback_id: str, incident_id: str, title: str, label: str, submit: str, optional: bool
-    ) -> Reply:
-        incident = await services.store.get(incident_id)
-        return Reply(view=blocks.text_modal(callback_id, incident, title, label, submit, optional))
-
-    click(
-        blockkit.POST_UPDATE,
-        "Opening the update form",
-        lambda action, body: form(
-            blockkit.UPDATE_VIEW,
-            action["value"],
-            "Post an update",
-            "What changed, what is next",
-            "Post",
-            optional=False,
-        ),
-    )
-    click(
-        blockkit.RESOLVE,
-        "Opening the resolve form",
-        lambda action, body: form(
-            blockkit.RESOLVE_VIEW,
-            action["value"],
-            "Resolve incident",
-            "Summary: what happened, what fixed it",
-            "Resolve",
-            optional=True,
-        ),
-    )
-
-    async def acknowledge_alert(action: Body, body: Body) -> Reply:
-        first = await services.alerts.acknowledge(action["value"], user_of(body))
+    async def acknowledge_alert(clicked: Click, group_id: str) -> Reply:
+        first = await dispatcher.acknowledge_alert(clicked, group_id)
         return Reply(text=None if first else messages.alert_already_acknowledged())
 
     click(alert_blocks.ACK_ALERT, "Acknowledging the alert", acknowledge_alert)
-
-    async def declare_from_alert(action: Body, body: Body) -> Reply:
-        channel = str(body.get("channel", {}).get("id", ""))
-        return Reply(view=await declare_form(services.alerts, action["value"], channel))
-
-    click(alert_blocks.DECLARE_FROM_ALERT, "Opening the declare form", declare_from_alert)
+    click(
+        alert_blocks.DECLARE_FROM_ALERT, "Opening the declare form", dispatcher.declare_from_alert
+    )

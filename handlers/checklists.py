@@ -11,18 +11,17 @@ from bot.checklists import views as checklist_blocks
 from bot.checklists.models import AnswerKind
 from bot.interaction import Reply
 from bot.services import Services
-from handlers.replies import Body, on_click, user_of
+from handlers.replies import Body, click_of, on_click
 
 SNOOZE_ACTION = re.compile(rf"^{checklist_blocks.SNOOZE}_")
 
 
 def register(app: AsyncApp, services: Services) -> None:
-    followups = services.followups
+    dispatcher = services.dispatcher
 
     def answer(kind: AnswerKind) -> Callable[[Body, Body], Awaitable[Reply]]:
         async def make(action: Body, body: Body) -> Reply:
-            incident_id, minutes, item = checklist_blocks.parse_item_value(action["value"])
-            return await followups.answer(incident_id, minutes, item, user_of(body), kind)
+            return await dispatcher.answer_checklist(click_of(body), action["value"], kind)
 
         return make
 
@@ -30,14 +29,6 @@ def register(app: AsyncApp, services: Services) -> None:
     on_click(app, services, checklist_blocks.CHECK_NA, "Answering the checklist", answer("n/a"))
 
     async def snooze(action: Body, body: Body) -> Reply:
-        incident_id, _, choice = action["value"].partition("|")
-        container = body.get("container") or {}
-        return await followups.snooze(
-            incident_id,
-            user_of(body),
-            choice,
-            container.get("channel_id"),
-            container.get("message_ts"),
-        )
+        return await dispatcher.snooze(click_of(body), action["value"])
 
     on_click(app, services, SNOOZE_ACTION, "Snoozing reminders", snooze)

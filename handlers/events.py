@@ -1,4 +1,5 @@
-"""Events API: a 📌 reaction in an incident channel puts that message on the timeline."""
+"""Events API: a 📌 reaction in an incident channel puts that message on the timeline (for
+those the policy lets update the incident)."""
 
 from __future__ import annotations
 
@@ -18,8 +19,9 @@ def register(app: AsyncApp, services: Services) -> None:
         item = event.get("item") or {}
         if event.get("reaction") not in PIN_REACTIONS or item.get("type") != "message":
             return
-        # A Slack retry or a second 📌 reaches here again; record_pin appends once per message.
-        await services.incidents.record_pin(item["channel"], item["ts"], event["user"])
+        # A Slack retry or a second 📌 reaches here again; a pin is appended once per message.
+        # Only those the policy lets update the incident pin (the others are told why).
+        await services.dispatcher.pin(item["channel"], item["ts"], event["user"])
 
     @app.event("reaction_removed")
     @services.inflight.wrap

@@ -6,7 +6,7 @@ from slack_bolt.async_app import AsyncApp
 
 from bot.alerts import views as alert_blocks
 from bot.services import Services
-from handlers.replies import on_click, user_of
+from handlers.replies import click_of, on_click
 
 
 def register(app: AsyncApp, services: Services) -> None:
@@ -18,12 +18,12 @@ def register(app: AsyncApp, services: Services) -> None:
         services,
         alert_blocks.RUN_PLAYBOOK,
         "Running the playbook",
-        lambda action, body: alert_playbooks.run_clicked(action["value"], user_of(body)),
+        lambda action, body: alert_playbooks.run_clicked(action["value"], click_of(body)),
     )
     on_click(
         app,
         services,
         alert_blocks.SILENCE_ALERT,
         "Silencing the alerts",
-        lambda action, body: alert_playbooks.silence(action["value"], user_of(body)),
+        lambda action, body: alert_playbooks.silence(action["value"], click_of(body)),
     )

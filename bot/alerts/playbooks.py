@@ -11,6 +11,8 @@
   what is missing.
 - **Run playbook** runs it again in the thread as the person who clicked: their roles, their
   rate limit, their audit entries; what they may not see is told to them alone.
+- Both buttons act only on the group whose message was clicked: a value naming another group
+  is refused and recorded (a button's value is a request, never an authority).
 - **Silence 1 h** creates an Alertmanager silence (API v2) matching the group's common labels,
   for the roles in `alerts.silence_roles`, claimed in Redis first so a double click or a second
   replica makes one silence; who and until when are written in the thread.
@@ -30,14 +32,15 @@ from bot.alerts import messages
 from bot.alerts.payload import Notification
 from bot.alerts.store import AlertGroup, AlertStore
 from bot.clock import Clock
-from bot.errors import Denied, FirelineError, TemporaryError, UserError
+from bot.errors import FirelineError, TemporaryError, UserError
 from bot.gateways.alertmanager import AlertmanagerGateway
 from bot.gateways.slack import SlackGateway
-from bot.interaction import Reply
+from bot.interaction import Click, Reply
 from bot.playbooks.match import AlertFacts, best
 from bot.playbooks.runner import PlaybookRunner
+from bot.policy import messages as policy_messages
 from bot.policy.alerts import ALERT_PRINCIPAL, AlertPolicy
-from bot.policy.authorizer import Authorizer
+from bot.policy.authority import Authority
 from bot.runtime.scheduler import Job, Scheduler
 from bot.store.store import Store
 
@@ -59,7 +62,7 @@ class AlertPlaybooks:
         slack: SlackGateway,
         clock: Clock,
         scheduler: Scheduler,
-        authorizer: Authorizer,
+        authority: Authority,
         policy: AlertPolicy,
         alertmanager: AlertmanagerGateway | None,
     ) -> None:
@@ -69,7 +72,8 @@ class AlertPlaybooks:
         self.slack = slack
         self.clock = clock
         self.scheduler = scheduler
-        self.authorizer = authorizer
+        self.authority = authority
+        self.authorizer = authority.authorizer
         self.policy = policy
         self.alertmanager = alertmanager
         scheduler.register(JOB_KIND, self._first_run)
@@ -117,15 +121,20 @@ class AlertPlaybooks:
 
     # --- buttons ---------------------------------------------------------------------------
 
-    async def _group(self, group_id: str) -> AlertGroup:
-        group = await self.alerts.get_group(group_id)
+    async def _group(self, group_id: str, click: Click, what: str) -> AlertGroup:
+        """The group whose message was clicked, if it is the one the button names."""
+        group = await self.alerts.get_group(group_id[:64])
         if group is None or group.parent_ts is None:
             raise UserError(messages.alert_group_unknown())
+        if group.channel != click.channel or group.parent_ts != click.message_ts:
+            reason = policy_messages.not_this_alert(group_id[:24])
+            await self.authority.refuse(click.user, what, None, reason)
         return group
 
-    async def run_clicked(self, group_id: str, user: str) -> Reply:
+    async def run_clicked(self, group_id: str, click: Click) -> Reply:
         """Run playbook: before the ack, find the group; after it, run as the person."""
-        group = await self._group(group_id)
+        user = click.user
+        group = await self._group(group_id, click, "alert.run-playbook")
         playbook = self.runner.playbooks.get(group.playbook)
         if playbook is None:
             raise UserError(messages.alert_no_playbook())
@@ -153,14 +162,17 @@ class AlertPlaybooks:
 
         return Reply(later=later)
 
-    async def silence(self, group_id: str, user: str) -> Reply:
+    async def silence(self, group_id: str, click: Click) -> Reply:
         """Silence 1 h: the role check and the claim before the ack, Alertmanager after it."""
+        user = click.user
         if self.alertmanager is None:
             raise UserError(messages.silence_not_configured())
+        group = await self._group(group_id, click, "alert.silence")
         held = await self.authorizer.roles_of(user)
         if not set(held) & set(self.policy.silence_roles):
-            raise Denied(messages.silence_denied(held, self.policy.silence_roles))
-        group = await self._group(group_id)
+            roles = self.policy.silence_roles
+            reason = messages.silence_denied(held, roles, self.authorizer.holders(roles))
+            await self.authority.refuse(user, "alert.silence", group.incident_id, reason)
         matchers = dict(group.common_labels)
         if not matchers:
             raise UserError(messages.silence_no_matchers())

@@ -240,6 +240,17 @@ class AlertThreads:
             where = f" in <#{incident.channel_id}>" if incident.channel_id else ""
             await self._show(group, f"🚨 {incident.id} declared{where}.")
 
+    async def incident_at(self, channel: str, thread_ts: str | None) -> Incident | None:
+        """The incident a place belongs to: an incident channel's own, else the incident
+        declared from the alert group whose thread (or parent) it is."""
+        incident = await self.store.find_by_channel(channel)
+        if incident is not None or thread_ts is None:
+            return incident
+        group = await self.alerts.group_by_parent(channel, thread_ts)
+        if group is None or group.incident_id is None:
+            return None
+        return await self.store.get(group.incident_id)
+
     async def acknowledge(self, group_id: str, user: str) -> bool:
         """First acknowledgement wins; returns False if someone had already acknowledged."""
         async with self.store.lock(f"alertgroup:{group_id}", wait_s=5.0) as held:

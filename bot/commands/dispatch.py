@@ -11,24 +11,26 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from bot import incident as model
 from bot import messages as shared
 from bot.alerts.service import AlertThreads
 from bot.commands import messages, parser
-from bot.commands.operations import IncidentOperations, LifecycleHooks
+from bot.commands.clicks import ClickOperations
+from bot.commands.operations import LifecycleHooks
 from bot.commands.parser import Command, OnIncident, Subcommand, Subcommands
 from bot.incident import DEFAULT_SEVERITY, Incident
 from bot.incidents import views as blocks
 from bot.incidents.service import IncidentService
 from bot.interaction import Actor, Reply
+from bot.policy.authority import Authority
 
 if TYPE_CHECKING:
+    from bot.checklists.service import Followups
     from bot.diagnostics.service import DiagnosticsService
     from bot.playbooks.runner import PlaybookRunner
     from bot.remediation.service import RemediationService
 
 
-class Dispatcher(IncidentOperations):
+class Dispatcher(ClickOperations):
     def __init__(
         self,
         incidents: IncidentService,
@@ -37,8 +39,11 @@ class Dispatcher(IncidentOperations):
         diagnostics: DiagnosticsService | None = None,
         remediation: RemediationService | None = None,
         playbooks: PlaybookRunner | None = None,
+        authority: Authority | None = None,
+        checklists: Followups | None = None,
     ) -> None:
-        super().__init__(incidents, alerts, hooks)
+        super().__init__(incidents, alerts, hooks, authority)
+        self.checklists = checklists
         self.diagnostics = diagnostics
         self.remediation = remediation
         self.playbooks = playbooks
@@ -204,27 +209,14 @@ class Dispatcher(IncidentOperations):
 
     async def _cmd_note(self, cmd: Command, actor: Actor, incident: Incident) -> Reply:
         assert cmd.text is not None
-        text = cmd.text
-        await self.store.mutate(
-            incident.id, lambda i: model.add_note(i, actor.user, text, self.clock.now())
-        )
-        return Reply(text=messages.done(incident.id, "note added to the timeline"))
+        return await self.add_note(incident.id, actor.user, cmd.text)
 
     async def _cmd_followup(self, cmd: Command, actor: Actor, incident: Incident) -> Reply:
         assert cmd.text is not None
-        text = cmd.text
-        await self.store.mutate(
-            incident.id, lambda i: model.add_followup(i, actor.user, text, self.clock.now())
-        )
-        return Reply(text=messages.done(incident.id, "action item added to the report"))
+        return await self.add_followup(incident.id, actor.user, cmd.text)
 
     async def _cmd_mitigated(self, cmd: Command, actor: Actor, incident: Incident) -> Reply:
-        return await self._change(
-            incident.id,
-            lambda i: model.mitigate(i, actor.user, self.clock.now()),
-            done="marked mitigated",
-            unchanged="is mitigated",
-        )
+        return await self.mitigate(incident.id, actor.user)
 
     async def _cmd_resolve(self, cmd: Command, actor: Actor, incident: Incident) -> Reply:
         return await self.resolve(incident.id, actor.user, cmd.text)
@@ -244,8 +236,4 @@ class Dispatcher(IncidentOperations):
         return Reply(text=blocks.timeline_text(incident, entries)[:39000])
 
     async def _cmd_report(self, cmd: Command, actor: Actor, incident: Incident) -> Reply:
-        async def upload() -> str:
-            await self.incidents.upload_report(incident.id)
-            return messages.report_posted(incident.id)
-
-        return Reply(text=f"Writing the report for {incident.id} …", later=upload)
+        return await self.upload_report(incident.id, actor.user)

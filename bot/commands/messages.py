@@ -138,5 +138,9 @@ def report_posted(incident_id: str) -> str:
     return f"The post-incident report for {incident_id} is uploaded to this channel."
 
 
+def writing_report(incident_id: str) -> str:
+    return f"Writing the report for {incident_id} …"
+
+
 def no_playbooks() -> str:
     return "Playbooks are not available in this Fireline."

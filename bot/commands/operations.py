@@ -1,5 +1,11 @@
 """What a change to an incident does, wherever it was asked for: a subcommand, a button, a form.
 
+Every change first asks the policy (`Authority.require`, the `incidents:` section): a person
+who may not is refused before anything is written, told which roles would allow it and who holds
+them, and the attempt is recorded on the audit stream and the incident's timeline. Holding the
+commander role is a right of its own (`incidents.command`): taking command needs it, and so
+does being assigned it or keeping it after declaring.
+
 Each operation returns a `Reply`: what to say in the ack (decided within Slack's 3 seconds;
 for changes, the Redis write happens before it, so "done" means saved), an optional `save`
 run straight after the ack (declare: acked at once as "Declaring …", recorded right after,
@@ -17,10 +23,12 @@ from bot import incident as model
 from bot import messages as shared
 from bot.alerts.service import AlertThreads
 from bot.commands import messages
-from bot.errors import FirelineError, UsageError
+from bot.errors import ConfigurationError, FirelineError, UsageError
 from bot.incident import Incident, Role, Severity, TimelineEntry
 from bot.incidents.service import Declared, IncidentService
 from bot.interaction import Actor, Later, Reply
+from bot.policy.authority import Authority
+from bot.policy.incidents import Verb
 
 
 class LifecycleHooks(Protocol):
@@ -39,12 +47,21 @@ class IncidentOperations:
         incidents: IncidentService,
         alerts: AlertThreads | None = None,
         hooks: LifecycleHooks | None = None,
+        authority: Authority | None = None,
     ) -> None:
         self.incidents = incidents
         self.alerts = alerts
         self.hooks = hooks
         self.store = incidents.store
         self.clock = incidents.clock
+        self._authority = authority
+
+    @property
+    def authority(self) -> Authority:
+        """The policy's say on incident changes; a router built without one changes nothing."""
+        if self._authority is None:
+            raise ConfigurationError("this Fireline was built without an authority")
+        return self._authority
 
     async def declare(
         self,
@@ -61,6 +78,13 @@ class IncidentOperations:
     ) -> Reply:
         if not title.strip():
             raise UsageError(messages.missing_title(severity.value))
+        await self.authority.require(actor.user, Verb.DECLARE)
+        if commander:
+            await self.authority.require_commander(actor.user, commander, None)
+        elif await self.authority.may(actor.user, Verb.COMMAND):
+            commander = actor.user
+        # Otherwise the reporter may not hold command: the incident starts without a
+        # commander, for one who may to take it.
         recorded: list[Declared] = []
 
         async def save() -> None:
@@ -74,6 +98,7 @@ class IncidentOperations:
                     service=service,
                     description=description,
                     commander=commander,
+                    reporter_commands=False,
                 )
             )
             if recorded[0].created and self.hooks:
@@ -125,6 +150,7 @@ class IncidentOperations:
         return Reply(text=messages.done(incident_id, done), later=publish)
 
     async def acknowledge(self, incident_id: str, user: str) -> Reply:
+        await self.authority.require(user, Verb.ACKNOWLEDGE, incident_id)
         return await self._change(
             incident_id,
             lambda i: model.acknowledge(i, user, self.clock.now()),
@@ -133,6 +159,7 @@ class IncidentOperations:
         )
 
     async def set_severity(self, incident_id: str, user: str, severity: Severity) -> Reply:
+        await self.authority.require(user, Verb.SEVERITY, incident_id)
         return await self._change(
             incident_id,
             lambda i: model.change_severity(i, user, severity, self.clock.now()),
@@ -141,6 +168,15 @@ class IncidentOperations:
         )
 
     async def assign(self, incident_id: str, user: str, role: Role, assignee: str) -> Reply:
+        """Set an incident role. Taking command oneself needs `command`; anything else needs
+        `assign`, and the commander role also needs the assignee to be one who may hold it."""
+        if role is Role.COMMANDER and assignee == user:
+            await self.authority.require(user, Verb.COMMAND, incident_id)
+        else:
+            await self.authority.require(user, Verb.ASSIGN, incident_id)
+            if role is Role.COMMANDER:
+                await self.authority.require_commander(user, assignee, incident_id)
+
         async def invite() -> None:
             incident = await self.store.get(incident_id)
             if incident.channel_id:
@@ -156,6 +192,8 @@ class IncidentOperations:
         )
 
     async def status_update(self, incident_id: str, user: str, text: str) -> Reply:
+        await self.authority.require(user, Verb.UPDATE, incident_id)
+
         async def post() -> str | None:
             incident = await self.store.get(incident_id)
             missed = await self.incidents.post_update(incident, user, text)
@@ -174,7 +212,41 @@ class IncidentOperations:
             after=post,
         )
 
+    async def add_note(self, incident_id: str, user: str, text: str) -> Reply:
+        await self.authority.require(user, Verb.UPDATE, incident_id)
+        await self.store.mutate(
+            incident_id, lambda i: model.add_note(i, user, text, self.clock.now())
+        )
+        return Reply(text=messages.done(incident_id, "note added to the timeline"))
+
+    async def add_followup(self, incident_id: str, user: str, text: str) -> Reply:
+        await self.authority.require(user, Verb.UPDATE, incident_id)
+        await self.store.mutate(
+            incident_id, lambda i: model.add_followup(i, user, text, self.clock.now())
+        )
+        return Reply(text=messages.done(incident_id, "action item added to the report"))
+
+    async def upload_report(self, incident_id: str, user: str) -> Reply:
+        await self.authority.require(user, Verb.UPDATE, incident_id)
+
+        async def upload() -> str:
+            await self.incidents.upload_report(incident_id)
+            return messages.report_posted(incident_id)
+
+        return Reply(text=messages.writing_report(incident_id), later=upload)
+
+    async def mitigate(self, incident_id: str, user: str) -> Reply:
+        await self.authority.require(user, Verb.RESOLVE, incident_id)
+        return await self._change(
+            incident_id,
+            lambda i: model.mitigate(i, user, self.clock.now()),
+            done="marked mitigated",
+            unchanged="is mitigated",
+        )
+
     async def resolve(self, incident_id: str, user: str, summary: str | None) -> Reply:
+        await self.authority.require(user, Verb.RESOLVE, incident_id)
+
         async def report() -> str | None:
             await self.incidents.upload_report_once(incident_id)
             return None

@@ -105,6 +105,7 @@ class IncidentService:
         service: str | None = None,
         description: str | None = None,
         commander: str | None = None,
+        reporter_commands: bool = True,
     ) -> Declared:
         """Record the incident once per `request_key` (a Slack trigger ID)."""
         template = new_incident(
@@ -116,6 +117,7 @@ class IncidentService:
             description=description,
             commander=commander,
             origin_channel=origin_channel,
+            reporter_commands=reporter_commands,
         )
         incident, created = await self.store.create_incident(
             request_key, template, declared_entry(template)

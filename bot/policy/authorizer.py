@@ -84,6 +84,24 @@ class Authorizer:
         self._groups[group] = (now, members)
         return members
 
+    def holders(self, roles: Iterable[str], *, limit: int = 6) -> str:
+        """Who holds `roles`, as far as the policy lists them: user IDs as mentions, user groups
+        as groups, "everyone" for the default role. For ephemeral refusals only: a mention in a
+        channel message would ping (which is why a diagnostic's denial, which an alert-triggered
+        playbook run posts in its thread, does not name holders)."""
+        roles = list(roles)
+        if self.policy.default_role in roles:
+            return "everyone"
+        people: list[str] = []
+        for role in roles:
+            grant = self.policy.roles.get(role)
+            if grant is not None:
+                people += [f"<@{u}>" for u in grant.users]
+                people += [f"<!subteam^{g}>" for g in grant.groups]
+        unique = list(dict.fromkeys(people))
+        more = len(unique) - limit
+        return ", ".join(unique[:limit]) + (f" and {more} more" if more > 0 else "")
+
     def roles_allowing(self, action: str) -> list[str]:
         return [
             name

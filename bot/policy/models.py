@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from bot.errors import ConfigurationError
 from bot.policy.alerts import AlertPolicy
+from bot.policy.incidents import IncidentPolicy
 from bot.policy.remediation import RemediationPolicy
 
 REQUIRED_ROLES = ("viewer", "responder", "commander", "admin")
@@ -247,6 +248,9 @@ class Policy(_Strict):
     alerts: AlertPolicy = AlertPolicy()
     """Alert routing, the role alert-triggered diagnostics run as, who may silence."""
 
+    incidents: IncidentPolicy = IncidentPolicy()
+    """Who may declare, acknowledge, update, re-grade, assign, command and resolve incidents."""
+
     @field_validator("roles")
     @classmethod
     def _required_roles(cls, value: dict[str, RoleGrant]) -> dict[str, RoleGrant]:
@@ -265,7 +269,7 @@ class Policy(_Strict):
         for where, role in self.remediation.roles_named():
             if role not in self.roles:
                 raise ValueError(f"{where}: {role!r} is not one of the roles")
-        problems = self.alerts.role_errors(self.roles)
+        problems = self.alerts.role_errors(self.roles) + self.incidents.role_errors(self.roles)
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -298,7 +302,9 @@ class Policy(_Strict):
 def default_policy() -> Policy:
     """Used when no policy file is set: nobody is granted anything beyond the read-only viewer
     actions, which everyone holds, and no cluster, Prometheus, health or database target exists —
-    so every diagnostic answers that it is not configured rather than reaching anything."""
+    so every diagnostic answers that it is not configured rather than reaching anything.
+    Remediation is off, so the incident lifecycle is everyone's (the default role holds every
+    verb): a team without a policy file keeps working."""
     reads = ("pods", "describe", "events", "top", "rollout-history", "hpa", "endpoints")
     return Policy(
         roles={
@@ -313,6 +319,7 @@ def default_policy() -> Policy:
             ),
         },
         default_role="viewer",
+        incidents=IncidentPolicy.open_to_all(REQUIRED_ROLES),
     )
 
 
@@ -375,4 +382,5 @@ def summary(policy: Policy) -> dict[str, Any]:
         "queries": sorted(policy.prometheus.queries) if policy.prometheus else [],
         "health": sorted(policy.health),
         "databases": sorted(policy.databases),
+        "incidents": {verb: list(roles) for verb, roles in policy.incidents.model_dump().items()},
     }

@@ -4,7 +4,10 @@ Nothing here is on unless the policy says so (`enabled: false` by default, no ac
 Each remediation action (restart, scale, rollback, delete-pod) is bounded separately: the roles
 that may request it and the roles that may approve it, the namespaces it may touch (inside what
 the cluster allows), replica bounds and the largest step (scale), a cooldown per target, and
-where the requester may approve their own change. Frozen namespaces and the `enabled` switch
+where the requester may approve their own change (judged on the incident's most severe grade so
+far, never on one the requester could lower; `self_approval: false` forbids it everywhere).
+Nobody approves by being the incident's commander: only holders of `approve_roles` (and the
+requester where self-approval is allowed) do. Frozen namespaces and the `enabled` switch
 override everything. Role names are checked against the policy's roles by `bot.policy`; action
 names against the remediations the app was built with, which are handed in (`unknown_actions`):
 the policy knows no remediation by itself, so a new one needs only its class and its entry here.
@@ -27,7 +30,8 @@ class SelfApproval(_Strict):
     """Where a requester may approve their own change (nowhere unless listed)."""
 
     severities: tuple[Literal["P0", "P1", "P2", "P3"], ...] = ()
-    """Incident severities where self-approval is allowed (e.g. [P3])."""
+    """Incident severities where self-approval is allowed (e.g. [P3]): the most severe grade
+    the incident has had, so lowering it first does not help."""
 
     namespaces: tuple[str, ...] = ()
     """Namespace patterns (shell-style) where self-approval is allowed (e.g. ["*-staging"])."""
@@ -45,7 +49,8 @@ class RemediationRule(_Strict):
     """Roles whose holders may request it."""
 
     approve_roles: tuple[str, ...] = ("commander", "admin")
-    """Roles whose holders may approve it (the incident's commander always may)."""
+    """Roles whose holders may approve or deny it. Being the incident's commander is not one:
+    the commander approves only by holding one of these."""
 
     namespaces: tuple[str, ...] = ()
     """Namespace patterns it may touch, inside what the cluster allows; empty: none."""
@@ -79,6 +84,9 @@ class RemediationPolicy(_Strict):
 
     enabled: bool = False
     """The switch: false refuses every remediation request and approval."""
+
+    self_approval: bool = True
+    """false: nobody approves their own request, whatever an action's `self_approval` says."""
 
     frozen_namespaces: tuple[str, ...] = ()
     """Namespace patterns where nothing may be changed (a change freeze)."""

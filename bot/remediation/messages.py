@@ -62,28 +62,42 @@ def remediation_namespace(action: str, namespace: str, allowed: tuple[str, ...])
     return f"🚫 `{action}` may not change anything in `{namespace}` (allowed: {listed})."
 
 
-def remediation_request_role(action: str, held: list[str], allowing: tuple[str, ...]) -> str:
-    need = " or ".join(allowing) or "a role the policy does not name"
+def _either(roles: tuple[str, ...]) -> str:
+    return " or ".join(roles) or "a role the policy does not name"
+
+
+def _held_by(holders: str) -> str:
+    return f" Held by {holders}." if holders else ""
+
+
+def remediation_request_role(
+    action: str, held: list[str], allowing: tuple[str, ...], holders: str = ""
+) -> str:
     return (
-        f"🚫 Requesting `{action}` needs the role {need}; you have {shared._roles(held)}. "
-        "Ask someone who has it, or an admin to add you."
+        f"🚫 Requesting `{action}` needs the role {_either(allowing)}; you have "
+        f"{shared._roles(held)}.{_held_by(holders)} Ask someone who has it, or an admin to add you."
     )
 
 
-def self_approval_refused(remediation_id: str) -> str:
+def self_approval_refused(remediation_id: str, severity: str | None = None) -> str:
+    graded = f" (the incident has been {severity})" if severity else ""
     return (
-        f"🚫 You requested {remediation_id}, so someone else must approve it: the incident "
-        "commander or an approver named in the policy."
+        f"🚫 You requested {remediation_id}, so someone else must approve it{graded}: a holder "
+        "of one of the approving roles named in the policy. Nothing was changed."
     )
 
 
 def cannot_approve(
-    remediation_id: str, commander: str | None, roles: tuple[str, ...], held: list[str]
+    remediation_id: str,
+    roles: tuple[str, ...],
+    held: list[str],
+    holders: str = "",
+    commanding: bool = False,
 ) -> str:
-    who = f"the incident commander (<@{commander}>)" if commander else "the incident commander"
+    note = " Being the incident's commander is not enough." if commanding else ""
     return (
-        f"🚫 Only {who} or someone with the role {' or '.join(roles) or '(none)'} can approve or "
-        f"deny {remediation_id}; you have {shared._roles(held)}. Nothing was changed."
+        f"🚫 Only someone with the role {_either(roles)} can approve or deny {remediation_id}; "
+        f"you have {shared._roles(held)}.{note}{_held_by(holders)} Nothing was changed."
     )
 
 
@@ -154,10 +168,9 @@ def remediation_state_line(
     return lines[state]
 
 
-def remediation_approvers(commander: str | None, roles: tuple[str, ...], self_ok: bool) -> str:
-    who = f"the incident commander <@{commander}>" if commander else "the incident commander"
+def remediation_approvers(roles: tuple[str, ...], self_ok: bool) -> str:
     rest = "" if self_ok else " (not the requester)"
-    return f"{who} or a {' / '.join(roles)}{rest}"
+    return f"a {' / '.join(roles) or '(nobody: no role may approve)'}{rest}"
 
 
 def remediation_timeline(remediation_id: str, what: str, event: str) -> str:

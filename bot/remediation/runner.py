@@ -31,7 +31,7 @@ from bot.clock import Clock
 from bot.errors import Conflict, FirelineError, Forbidden, NotFound, TemporaryError, Unavailable
 from bot.gateways.kubernetes import KubeGateway
 from bot.gateways.slack import SlackGateway
-from bot.incident import TimelineEntry
+from bot.incident import Incident, TimelineEntry
 from bot.policy.remediation import RemediationPolicy, RemediationRule
 from bot.remediation import messages
 from bot.remediation import views as approval_blocks
@@ -285,20 +285,19 @@ class RemediationRunner:
     def _rule(self, record: Record) -> RemediationRule:
         return self._section.actions[record.action]
 
-    async def commander(self, record: Record) -> str | None:
+    async def incident(self, record: Record) -> Incident | None:
+        """The request's incident as it is now (None: none, or it cannot be read)."""
         if record.incident_id is None:
             return None
         try:
-            return (await self.store.get(record.incident_id)).commander
+            return await self.store.get(record.incident_id)
         except FirelineError:
             return None
 
     async def approvers(self, record: Record) -> str:
         rule = self._rule(record)
-        self_ok = rule.self_approval.allows(record.severity, record.plan.namespace)
-        return messages.remediation_approvers(
-            await self.commander(record), rule.approve_roles, self_ok
-        )
+        self_ok = self.guard.self_approval_allowed(record, await self.incident(record))
+        return messages.remediation_approvers(rule.approve_roles, self_ok)
 
     async def show(self, record: Record) -> None:
         """Edit the card in place to the record's *latest* state (derived state: a failed edit

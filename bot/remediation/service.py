@@ -5,8 +5,12 @@ Requests come from `/incident restart task-service -n orion-prod` or from a
 `remediation.request` button anywhere (`from_button`): the policy is checked first (a denial
 says why), then the write is sent with `dryRun=All` and the card shows exactly what would
 change, the target now and who asked. The card goes to the incident channel, or into the
-thread the button was clicked in. Decisions are checked before the ack (who may approve: the
-incident's commander or a policy approver, never the requester unless the policy says so) and
+thread the button was clicked in. A button's value is a request, never an authority: the
+incident it belongs to is the one of the place it was clicked (the incident channel, or the
+alert thread's linked incident), and a value naming another is refused; its target and
+namespace go through the same policy checks as a typed request. Decisions are checked before
+the ack, on the stored record, for the person clicking (who may approve: a holder of the
+action's `approve_roles`, never the requester unless the policy says so; see the guard) and
 the approval itself is the record's compare-and-set from `pending` (`RemediationStore.update`),
 so a double click, a Slack retry or two replicas approve once. Everything lands on the incident
 timeline and in the audit stream.
@@ -16,7 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
@@ -29,7 +33,8 @@ from bot.errors import Denied, FirelineError, UsageError, UserError
 from bot.gateways.kubernetes import KubeGateway
 from bot.gateways.slack import SlackGateway
 from bot.incident import Incident
-from bot.interaction import Actor, Reply
+from bot.interaction import Actor, Click, Reply
+from bot.policy import messages as policy_messages
 from bot.remediation import messages
 from bot.remediation import views as approval_blocks
 from bot.remediation.actions.base import AnyRemediation, Preview, Remediation
@@ -41,6 +46,10 @@ from bot.store.store import Store
 log = logging.getLogger(__name__)
 
 P = TypeVar("P", bound=KubeParams)
+
+IncidentAt = Callable[[str, str | None], Awaitable[Incident | None]]
+"""(channel, thread ts) → the incident that place belongs to: the incident channel's own, or
+the linked incident of the alert group whose thread it is."""
 
 
 @dataclass(frozen=True)
@@ -65,6 +74,7 @@ class RemediationService:
         runner: RemediationRunner,
         kube: Callable[[str], KubeGateway],
         context_for: Callable[[str], Context],
+        incident_at: IncidentAt | None = None,
     ) -> None:
         self.actions: dict[str, AnyRemediation] = {a.name: a for a in actions}
         self.guard = guard
@@ -75,6 +85,16 @@ class RemediationService:
         self.runner = runner
         self.kube = kube
         self.context_for = context_for
+        self.incident_at = incident_at or self._channel_incident
+
+    async def _channel_incident(self, channel: str, thread_ts: str | None) -> Incident | None:
+        return await self.store.find_by_channel(channel)
+
+    async def _refused(self, user: str, what: str, incident_id: str | None, reason: str) -> Denied:
+        """Record a refusal (audit; the incident's timeline) and return it to raise."""
+        if self.guard.authority is not None:
+            await self.guard.authority.record_refusal(user, what, incident_id, reason)
+        return Denied(reason)
 
     # --- requesting ------------------------------------------------------------------------
 
@@ -91,10 +111,12 @@ class RemediationService:
             later=partial(self.request, action, params, origin),
         )
 
-    async def from_button(
-        self, value: str, user: str, channel: str, message_ts: str | None, thread_ts: str | None
-    ) -> Reply:
-        """A `remediation.request` button: `{"action", "params", "incident"?}` as its value."""
+    async def from_button(self, value: str, click: Click) -> Reply:
+        """A `remediation.request` button: `{"action", "params", "incident"?}` as its value.
+
+        The value only asks: the incident is the one of the place clicked, and one naming
+        another is refused; the target and namespace are checked by the policy like a typed
+        request's."""
         try:
             data = json.loads(value)
             action = self.actions[str(data["action"])]
@@ -102,13 +124,17 @@ class RemediationService:
         except (ValueError, KeyError, TypeError, AttributeError):
             raise UsageError(messages.remediation_bad_button()) from None
         params = action.build(values)
-        incident_id = data.get("incident")
-        incident = (
-            await self.store.get(str(incident_id))
-            if incident_id
-            else await self.store.find_by_channel(channel)
-        )
-        origin = Origin(user, channel, thread_ts or message_ts, incident)
+        incident = await self.incident_at(click.channel, click.thread_ts or click.message_ts)
+        named = data.get("incident")
+        if named is not None and (incident is None or str(named) != incident.id):
+            here = incident.id if incident else None
+            raise await self._refused(
+                click.user,
+                f"remediation.request {action.name}",
+                here,
+                policy_messages.not_this_incident(str(named)[:20], here),
+            )
+        origin = Origin(click.user, click.channel, click.thread_ts or click.message_ts, incident)
         shown = " ".join(str(v) for v in values.values())
         return Reply(
             text=messages.remediation_previewing(action.name, shown),
@@ -120,10 +146,18 @@ class RemediationService:
         incident_id = origin.incident.id if origin.incident else None
         try:
             return await self._request(action, params, origin)
+        except Denied as exc:
+            what = f"remediation.request {action.name}"
+            if self.guard.authority is not None:
+                await self.guard.authority.record_refusal(origin.user, what, incident_id, str(exc))
+            else:
+                await self.runner.audit_request(
+                    action.name, origin.user, incident_id, "denied", str(exc)
+                )
+            return str(exc)
         except UserError as exc:
-            outcome = "denied" if isinstance(exc, Denied) else "rejected"
             await self.runner.audit_request(
-                action.name, origin.user, incident_id, outcome, str(exc)
+                action.name, origin.user, incident_id, "rejected", str(exc)
             )
             return str(exc)
         except FirelineError as exc:
@@ -156,7 +190,7 @@ class RemediationService:
             channel=channel,
             thread_ts=origin.thread_ts,
             incident_id=incident.id if incident else None,
-            severity=incident.severity.value if incident else None,
+            severity=incident.most_severe.value if incident else None,
             requested_at=now,
             expires_at=now + timedelta(minutes=section.expiry_minutes),
         )
@@ -191,7 +225,7 @@ class RemediationService:
         if record.state != State.STALE:
             return Reply(text=messages.remediation_no_longer(record.id, record.state.value))
         if user != record.requester:
-            await self.guard.check_approver(record, user, await self.runner.commander(record))
+            await self.guard.check_approver(record, user, await self.runner.incident(record))
         action = self.actions[record.action]
         params = action.build(dict(record.params))
         incident = await self.store.get(record.incident_id) if record.incident_id else None
@@ -219,7 +253,7 @@ class RemediationService:
 
     async def approve(self, remediation_id: str, user: str) -> Reply:
         record = await self._pending(remediation_id)
-        await self.guard.check_approver(record, user, await self.runner.commander(record))
+        await self.guard.check_approver(record, user, await self.runner.incident(record))
         now = self.clock.now()
 
         def claim(r: Record) -> Record | None:
@@ -243,18 +277,21 @@ class RemediationService:
 
     async def deny_form(self, remediation_id: str, user: str) -> Reply:
         record = await self._pending(remediation_id)
-        await self.guard.check_approver(record, user, await self.runner.commander(record))
+        await self.guard.check_approver(record, user, await self.runner.incident(record))
         return Reply(view=approval_blocks.deny_modal(record))
 
     async def deny(self, remediation_id: str, user: str, reason: str) -> Reply:
         record = await self._pending(remediation_id)
-        await self.guard.check_approver(record, user, await self.runner.commander(record))
+        await self.guard.check_approver(record, user, await self.runner.incident(record))
         return await self._decide(remediation_id, user, State.DENIED, reason)
 
     async def cancel(self, remediation_id: str, user: str) -> Reply:
         record = await self._pending(remediation_id)
         if user != record.requester:
-            raise Denied(messages.only_requester_cancels(record.id, record.requester))
+            reason = messages.only_requester_cancels(record.id, record.requester)
+            raise await self._refused(
+                user, f"remediation.cancel {record.id}", record.incident_id, reason
+            )
         return await self._decide(remediation_id, user, State.CANCELLED, None)
 
     async def _decide(
@@ -280,5 +317,5 @@ class RemediationService:
         if record.state != State.UNKNOWN:
             return Reply(text=messages.remediation_no_longer(record.id, record.state.value))
         if user != record.requester:
-            await self.guard.check_approver(record, user, await self.runner.commander(record))
+            await self.guard.check_approver(record, user, await self.runner.incident(record))
         return Reply(later=partial(self.runner.recheck, record.id))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.policy.alerts import AlertPolicy
+from bot.policy.incidents import IncidentPolicy
 from bot.policy.models import ALL_ACTIONS, Cluster, Policy, RoleGrant
 from bot.policy.remediation import RemediationPolicy, RemediationRule
 from bot.remediation.actions import default_remediations
@@ -41,6 +42,9 @@ def sandbox_policy(
     On the simulated cluster remediation is on, with the two-person rule as production has it:
     responders and commanders request, the approver and the commander approve, nobody approves
     their own request. A real cluster chosen with `--cluster` gets no remediation at all.
+
+    The incident lifecycle: responders and commanders run it, only commanders give others a
+    role, the approver may declare and add to the record; Nico, in no role, can do none of it.
     """
 
     def users(role: str) -> tuple[str, ...]:
@@ -57,6 +61,10 @@ def sandbox_policy(
         },
         clusters={cluster_name: cluster},
         alerts=AlertPolicy(run_as="responder"),
+        incidents=IncidentPolicy(
+            declare=("viewer", "responder", "commander", "approver", "admin"),
+            update=("responder", "commander", "approver", "admin"),
+        ),
         remediation=RemediationPolicy(
             enabled=simulated,
             actions={

@@ -4,13 +4,13 @@ Kubernetes.
 `Sandbox.start()` starts the Slack workspace emulator (the same `SlackDouble` the tests use),
 the simulated cluster (the same `KubernetesDouble`, with the `orion_prod` scenario) or the
 person's own cluster read-only, then builds the bot with `create_app(settings, deps)` — the
-production composition root, unchanged — pointed at them, adds the sandbox page's routes to
-the bot's own HTTP server, and starts it. Nothing here changes how the production bot behaves.
+production composition root, unchanged — pointed at them through `Wiring` (which the tests use
+too), adds the sandbox page's routes to the bot's own HTTP server, and starts it.
+Nothing here changes how the production bot behaves.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import secrets
 import tempfile
@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 
-from bot.app import Deps, Fireline, create_app
+from bot.app import Deps, Fireline
 from bot.sandbox.alerts import (
     BUILTIN_EXAMPLES,
     AlertExample,
@@ -32,7 +32,7 @@ from bot.sandbox.alerts import (
 )
 from bot.sandbox.clock import ScaledClock
 from bot.sandbox.doubles.kubernetes import Cluster as SimulatedCluster
-from bot.sandbox.doubles.kubernetes import KubernetesDouble, Timing, api_client, orion_prod
+from bot.sandbox.doubles.kubernetes import KubernetesDouble, Timing, orion_prod
 from bot.sandbox.doubles.slack import SlackDouble
 from bot.sandbox.live import Changes, DrillStatus
 from bot.sandbox.people import (
@@ -43,13 +43,13 @@ from bot.sandbox.people import (
     sandbox_policy,
     simulated_cluster,
 )
+from bot.sandbox.wiring import Wiring
 from bot.settings import DEFAULT_PLAYBOOKS_DIR, Settings, load_settings
 from bot.store.server import RedisHandle
 
 log = logging.getLogger(__name__)
 
 PLAYBOOKS_DIR = DEFAULT_PLAYBOOKS_DIR
-LOOPBACK = "127.0.0.1"
 BROADCAST, ALERTS, WAR_ROOM = "incidents", "alerts", "war-room"
 # Controllers of the simulated cluster, in sandbox seconds: a pod becomes Ready 8 s after it
 # is created, a rollout replaces one pod every 5 s (seen at the chosen --speed).
@@ -88,6 +88,7 @@ class Sandbox:
             team_domain="fireline-sandbox",
         )
         self.slack.app.bot_events = BOT_EVENTS
+        self.wiring = Wiring(self.slack)
         self.alert_source: AlertSource = self.options.alerts or AllExamples(
             ExampleFile(BUILTIN_EXAMPLES), PlaybookExamples(PLAYBOOKS_DIR)
         )
@@ -107,12 +108,9 @@ class Sandbox:
     async def start(self) -> Sandbox:
         await self.slack.start()
         self._populate_workspace()
-        kube_clients: dict[str, Any] = {}
         if self.options.kube_context is None:
             self.cluster = orion_prod(SimulatedCluster(self.clock, timing=CLUSTER_TIMING))
-            self.kube = KubernetesDouble(self.cluster, reconcile_interval=0.2)
-            await asyncio.to_thread(self.kube.start)
-            kube_clients[SIMULATED] = api_client(self.kube.base_url)
+            self.kube = await self.wiring.simulate(SIMULATED, self.cluster, reconcile_interval=0.2)
             cluster_name, cluster = SIMULATED, simulated_cluster()
         else:
             cluster_name = self.options.kube_context
@@ -123,23 +121,16 @@ class Sandbox:
             policy=sandbox_policy(
                 self.people, cluster, cluster_name, simulated=cluster_name == SIMULATED
             ),
-            kube_clients=kube_clients,
         )
-        self.app = create_app(self._settings(), deps)
         from bot.sandbox.page import page_routes  # the page needs the started sandbox
 
-        self.app.web.add_routes(page_routes(self))
-        await self.app.start()
-        self.slack.request_url = f"{self.app.url}/slack/events"
+        self.app = await self.wiring.start(self._settings(), deps, page_routes(self))
         return self
 
     async def stop(self) -> None:
-        if self.app is not None:
-            await self.app.stop()
-            self.app = None
-        if self.kube is not None:
-            await asyncio.to_thread(self.kube.stop)
-            self.kube = None
+        await self.wiring.close()
+        self.app = None
+        self.kube = None
         await self.slack.aclose()
         await self._http.aclose()
         if self._tmp is not None:
@@ -170,14 +161,10 @@ class Sandbox:
             self._tmp = tempfile.TemporaryDirectory(prefix="fireline-sandbox-")
             data_dir = Path(self._tmp.name)
         values: dict[str, Any] = {
-            "slack_bot_token": self.slack.bot_token,
-            "slack_signing_secret": self.slack.app.signing_secret,
-            "slack_app_token": None,
-            "slack_api_url": self.slack.api_url,
+            **self.wiring.settings(),
             "redis_url": None,
             "redis_prefix": self.options.redis_prefix,
             "data_dir": data_dir,
-            "http_host": LOOPBACK,
             "broadcast_channel": self.channels[BROADCAST],
             "alerts_channel": self.channels[ALERTS],
             "webhook_token": self.webhook_token,

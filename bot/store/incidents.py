@@ -194,15 +194,19 @@ def new_incident(
     description: str | None = None,
     commander: str | None = None,
     origin_channel: str | None = None,
+    reporter_commands: bool = True,
 ) -> Incident:
-    """The template `IncidentStore.create_incident` fills the ID and number into."""
+    """The template `IncidentStore.create_incident` fills the ID and number into. The
+    commander is `commander`, else the reporter unless `reporter_commands` is false (the
+    policy does not let them hold command: then nobody, until someone who may takes it)."""
+    lead = commander or (reporter if reporter_commands else None)
     return Incident(
         id="INC-0",
         number=0,
         title=title,
         severity=severity,
         reporter=reporter,
-        roles={Role.COMMANDER: commander or reporter},
+        roles={Role.COMMANDER: lead} if lead else {},
         service=service,
         description=description,
         origin_channel=origin_channel,

@@ -1,6 +1,13 @@
-"""The running bot with the Kubernetes double (tests/e2e's remediation world)."""
+"""The running bot with the Kubernetes double: the remediation world (tests/remediation)."""
 
-from tests.e2e.conftest import slack
-from tests.e2e.remediation_world import kube_double_fixture, world_fixture
+from collections.abc import Callable
 
-__all__ = ["kube_double_fixture", "slack", "world_fixture"]
+import pytest
+
+from tests.harness import Builder, Harness
+from tests.remediation.world import remediation_world
+
+
+@pytest.fixture
+async def world(build: Callable[..., Builder]) -> Harness:
+    return await remediation_world(build())

@@ -15,7 +15,8 @@ from bot.actions.base import KubeParams, is_dns_label, is_dns_subdomain
 from bot.diagnostics.actions import default_actions
 from bot.errors import UsageError
 from bot.remediation.actions import default_remediations
-from tests.e2e.remediation_world import NS, World
+from tests.harness import Harness
+from tests.remediation.world import NS, approval_cards, button_request, declare, deployment_of
 
 BAD_NAMESPACES = ["orion-x/../../api", "orion-X", "orion-", "orion-prod%2F..", "orion prod",
                   "orion-" + "x" * 60, "orion-é", "orion-prod\n"]  # fmt: skip
@@ -76,7 +77,7 @@ def test_label_selectors_still_select() -> None:
 # --- against the running bot and the Kubernetes double ---------------------------------------
 
 
-async def test_a_bad_namespace_is_told_and_nothing_is_called(world: World) -> None:
+async def test_a_bad_namespace_is_told_and_nothing_is_called(world: Harness) -> None:
     w = world
     w.kube.requests.clear()
     for text in (
@@ -84,39 +85,40 @@ async def test_a_bad_namespace_is_told_and_nothing_is_called(world: World) -> No
         "describe task-service-abc --namespace orion-x/../../api",
         "events -n ../kube-system",
     ):
-        await w.type(w.rita, text)
-    told = w.told(w.rita)
+        await w.command(w.rita, text)
+    told = w.ephemeral_texts(w.rita)
     refusals = [t for t in told if "must be a namespace name" in t and "like `orion-prod`" in t]
     assert len(refusals) == 3, told
     assert len(w.kube.requests) == 0, [r.path for r in w.kube.requests.find()]
 
 
-async def test_a_bad_name_is_told_and_nothing_is_called(world: World) -> None:
+async def test_a_bad_name_is_told_and_nothing_is_called(world: Harness) -> None:
     w = world
     w.kube.requests.clear()
     for text in ("describe ../../secrets", "pods ../../api/v1/secrets", "events kube/../x"):
-        await w.type(w.rita, text)
-    told = w.told(w.rita)
+        await w.command(w.rita, text)
+    told = w.ephemeral_texts(w.rita)
     assert sum("must be a Kubernetes name" in t or "or a label selector" in t for t in told) == 3
     assert len(w.kube.requests) == 0, [r.path for r in w.kube.requests.find()]
 
 
-async def test_a_remediation_with_a_bad_name_is_refused_before_any_preview(world: World) -> None:
+async def test_a_remediation_with_a_bad_name_is_refused_before_any_preview(world: Harness) -> None:
     w = world
-    _, channel = await w.declare(w.cleo, "P1 tasks failing")
-    before = w.deployment("task-service", NS)["metadata"]["generation"]
+    _, channel = await declare(w, w.cleo, "P1 tasks failing")
+    before = deployment_of(w, "task-service", NS)["metadata"]["generation"]
     w.kube.requests.clear()
-    await w.type(w.rita, "restart task-service -n orion-x/../../api", channel=channel)
-    await w.told_about(w.rita, "must be a namespace name")
-    await w.type(w.rita, "delete-pod ../../nodes/x", channel=channel)
-    await w.told_about(w.rita, "must be a Kubernetes name")
+    await w.command(w.rita, "restart task-service -n orion-x/../../api", channel=channel)
+    await w.told(w.rita, "must be a namespace name")
+    await w.command(w.rita, "delete-pod ../../nodes/x", channel=channel)
+    await w.told(w.rita, "must be a Kubernetes name")
     # A button's value is what anyone can forge.
-    await w.button_request(
+    await button_request(
+        w,
         w.rita,
         channel,
         {"action": "restart", "params": {"deployment": "task-service", "namespace": "orion-x/.."}},
     )
-    assert sum("must be a namespace name" in t for t in w.told(w.rita)) == 2
-    assert not w.cards(channel)
+    assert sum("must be a namespace name" in t for t in w.ephemeral_texts(w.rita)) == 2
+    assert not approval_cards(w, channel)
     assert len(w.kube.requests) == 0, [r.path for r in w.kube.requests.find()]
-    assert w.deployment("task-service", NS)["metadata"]["generation"] == before
+    assert deployment_of(w, "task-service", NS)["metadata"]["generation"] == before

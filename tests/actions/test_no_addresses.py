@@ -21,8 +21,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from bot.store.server import RedisHandle
 from bot.store.store import redis_unavailable
 from tests.conftest import _drop_prefix
-from tests.e2e.harness import eventually
-from tests.e2e.remediation_world import World
+from tests.harness import Harness, eventually
 
 
 class CuttingProxy:
@@ -81,17 +80,18 @@ async def redis_handle(
     await _drop_prefix(redis_server, prefix)
 
 
+@pytest.mark.slow
 async def test_a_redis_failure_is_told_without_its_address(
-    world: World, proxy: CuttingProxy, caplog: pytest.LogCaptureFixture
+    world: Harness, proxy: CuttingProxy, caplog: pytest.LogCaptureFixture
 ) -> None:
     w = world
     caplog.set_level(logging.WARNING)
     await w.slack.slash_command(w.rita, w.room, "pods task-service")
     # redis-py retries a refused connection with backoff (the run, then its audit) first.
     told = await eventually(
-        lambda: next((t for t in w.told(w.rita) if "Redis did not answer" in t), None),
+        lambda: next((t for t in w.ephemeral_texts(w.rita) if "Redis did not answer" in t), None),
         30.0,
-        f"rita told that Redis did not answer; shown: {w.told(w.rita)}",
+        f"rita told that Redis did not answer; shown: {w.ephemeral_texts(w.rita)}",
     )
     assert proxy.cut.is_set()
     assert str(proxy.port) not in told and "127.0.0.1" not in told, told

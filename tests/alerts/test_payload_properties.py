@@ -54,18 +54,21 @@ def test_any_bytes(body: bytes) -> None:
     parses_or_says_why(body)
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(value=json_values)
 def test_any_json_value(value: Any) -> None:
     parses_or_says_why(json.dumps(value).encode())
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(field=st.sampled_from(FIELDS), value=json_values)
 def test_any_value_in_any_field(field: str, value: Any) -> None:
     parses_or_says_why(json.dumps(notification(**{field: value})).encode())
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(field=st.sampled_from(ALERT_FIELDS), value=json_values, extra=json_values)
 def test_any_value_in_any_alert_field_and_unknown_fields_kept(

@@ -14,6 +14,9 @@ from bot.commands.dispatch import Dispatcher
 from bot.commands.parser import OnIncident, Subcommand, Subcommands
 from bot.incident import Incident, Severity
 from bot.interaction import Actor, Reply
+from bot.policy.authority import Authority
+from bot.policy.authorizer import Authorizer
+from bot.policy.models import default_policy
 from tests.clock import ManualClock
 
 NOW = datetime(2026, 1, 15, 9, 0, tzinfo=UTC)
@@ -75,9 +78,15 @@ class _Incidents:
         return self.store.incident
 
 
+async def no_groups(group: str) -> list[str]:
+    return []
+
+
 async def test_every_subcommand_reaches_a_handler_that_answers() -> None:
     incidents = _Incidents()
-    router = Dispatcher(incidents)  # type: ignore[arg-type]
+    # The built-in policy: everyone may run the whole lifecycle (refusals: tests/policy).
+    authority = Authority(Authorizer(default_policy(), no_groups), incidents.store, incidents.clock)  # type: ignore[arg-type]
+    router = Dispatcher(incidents, authority=authority)  # type: ignore[arg-type]
     names = [sub.name for sub in router.subcommands]
     assert sorted(names) == sorted(EXAMPLES), "give every subcommand an example here"
     for sub in router.subcommands:

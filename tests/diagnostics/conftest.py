@@ -28,7 +28,7 @@ from tests.diagnostics.scenario import (
     task_service_incident,
     task_service_pods,
 )
-from tests.emulator.kubernetes.conftest import SchemaValidator
+from tests.sandbox.doubles.kubernetes.conftest import SchemaValidator
 
 ALL = ("*",)
 

@@ -8,15 +8,13 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
 import pytest
 
-from bot.app import Deps, Fireline, create_app
 from bot.diagnostics.actions import default_actions
 from bot.diagnostics.actions import logs as logs_action
 from bot.playbooks.loader import load_playbooks, params_models
@@ -28,17 +26,14 @@ from bot.sandbox.doubles.kubernetes import (
     KubernetesDouble,
     ManualClock,
     add_logs,
-    api_client,
     deployment_pods,
     orion_prod,
 )
-from bot.sandbox.doubles.slack import SlackDouble
 from bot.settings import DEFAULT_PLAYBOOKS_DIR
-from bot.store.server import RedisHandle
 from bot.store.store import Store
 from tests.diagnostics.conftest import RESPONDER, make_rig
 from tests.diagnostics.test_kubernetes import text_of
-from tests.e2e.harness import SIGNING_SECRET, WEBHOOK_TOKEN, eventually, settings_for
+from tests.harness import WEBHOOK_TOKEN, Builder, Harness, eventually
 
 NS = "orion-prod"
 SECRETS = ("hunter2", "AKIAIOSFODNN7EXAMPLE", "ZmFrZXVzZXI6ZmFrZXBhc3N3b3Jk")
@@ -89,46 +84,29 @@ class LoopWatch:
         self.served.set()
 
 
-@dataclass
-class World:
-    slack: SlackDouble
-    app: Fireline
-    oncall: str
-    room: str
-    alerts: str
+def watch_loop(world: Harness, monkeypatch: pytest.MonkeyPatch) -> LoopWatch:
+    """Time /healthz while the log lines are processed."""
+    loop_watch = LoopWatch(f"{world.app.url}/healthz")
+    monkeypatch.setattr(logs_action, "read_lines", loop_watch.wrap(logs_action.read_lines))
+    return loop_watch
 
-    async def type(self, user: str, text: str) -> None:
-        await self.slack.slash_command(user, self.room, text)
-        assert await self.app.drain(20.0)
 
-    def told(self, user: str) -> list[str]:
-        return [e.text or "" for e in self.slack.ephemerals(user_id=user)]
-
-    def watch(self, monkeypatch: pytest.MonkeyPatch) -> LoopWatch:
-        watch = LoopWatch(f"{self.app.url}/healthz")
-        monkeypatch.setattr(logs_action, "read_lines", watch.wrap(logs_action.read_lines))
-        return watch
+def told_texts(world: Harness, user: str) -> list[str]:
+    """The texts `user` was shown privately (their text only)."""
+    return [e.text or "" for e in world.slack.ephemerals(user_id=user)]
 
 
 @pytest.fixture
-async def slack() -> AsyncIterator[SlackDouble]:
-    async with SlackDouble(signing_secret=SIGNING_SECRET) as double:
-        yield double
-
-
-@pytest.fixture
-async def world(slack: SlackDouble, redis_handle: RedisHandle, prefix: str) -> AsyncIterator[World]:
+async def world(build: Callable[..., Builder]) -> Harness:
+    """oncall (@olive, responder) in #war-room, #alerts and #incidents; orion-prod with hostile
+    lines in task-service's pod logs; the shipped playbooks."""
     cluster = KubeCluster(ManualClock(datetime.now(UTC)))
     orion_prod(cluster)
     for pod in deployment_pods(cluster, NS, "task-service"):
         add_logs(cluster, NS, pod["metadata"]["name"], HOSTILE)
-    double = KubernetesDouble(cluster)
-    double.start()
-    api = api_client(double.base_url)
-    oncall = slack.add_user("olive")
-    room = slack.add_channel("war-room", members=[oncall])
-    alerts = slack.add_channel("alerts", members=[oncall])
-    broadcast = slack.add_channel("incidents", members=[oncall])
+    builder = build().people(oncall="olive").channel("room", "war-room").channel("alerts")
+    builder.channel("broadcast", "incidents")
+    oncall = builder.ids["oncall"]
     reads = ("pods", "describe", "events", "top", "rollout-history", "logs", "diagnose", "query")
     policy = Policy(
         roles={
@@ -142,17 +120,7 @@ async def world(slack: SlackDouble, redis_handle: RedisHandle, prefix: str) -> A
     )
     models = params_models(default_actions(), default_remediations())
     playbooks = load_playbooks(DEFAULT_PLAYBOOKS_DIR, models)
-    deps = Deps(redis=redis_handle, policy=policy, kube_clients={"test": api}, playbooks=playbooks)
-    settings = settings_for(
-        slack, broadcast, redis_prefix=prefix, alerts_channel=alerts, webhook_token=WEBHOOK_TOKEN
-    )
-    app = create_app(settings, deps)
-    await app.start()
-    slack.request_url = f"{app.url}/slack/events"
-    yield World(slack, app, oncall, room, alerts)
-    await app.stop()
-    api.close()
-    double.stop()
+    return await builder.kubernetes(cluster).policy(policy).playbooks(playbooks).start()
 
 
 def flat(message: dict[str, Any]) -> str:
@@ -160,11 +128,11 @@ def flat(message: dict[str, Any]) -> str:
 
 
 async def test_finding_4_the_worst_grep_pattern_is_answered_and_the_bot_stays_up(
-    world: World, monkeypatch: pytest.MonkeyPatch
+    world: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    watch = world.watch(monkeypatch)
+    watch = watch_loop(world, monkeypatch)
     healthz = asyncio.create_task(watch.answer_healthz())
-    await world.type(world.oncall, "logs task-service --grep '(.*)*!'")
+    await world.command(world.oncall, "logs task-service --grep '(.*)*!'", limit_s=20.0)
     await healthz
     posted = await eventually(
         lambda: [m for m in world.slack.messages(world.room) if "Logs of" in flat(m)], 10.0
@@ -173,14 +141,14 @@ async def test_finding_4_the_worst_grep_pattern_is_answered_and_the_bot_stays_up
     assert watch.calls and all(watch.calls), "the event loop was blocked by the log processing"
 
     # The same pattern, matching: the lines are found, redacted.
-    await world.type(world.oncall, "logs task-service --grep 'upstream (5.*)*0'")
+    await world.command(world.oncall, "logs task-service --grep 'upstream (5.*)*0'", limit_s=20.0)
     posted = [m for m in world.slack.messages(world.room) if "Logs of" in flat(m)]
     assert "ERROR upstream 500 password=[redacted]" in flat(posted[-1])
     assert not any(secret in flat(posted[-1]) for secret in SECRETS)
 
 
-async def test_finding_8_no_secret_shape_reaches_slack(world: World) -> None:
-    await world.type(world.oncall, "logs task-service")
+async def test_finding_8_no_secret_shape_reaches_slack(world: Harness) -> None:
+    await world.command(world.oncall, "logs task-service", limit_s=20.0)
     [posted] = [m for m in world.slack.messages(world.room) if "Logs of" in flat(m)]
     shown = json.dumps(world.slack.thread(world.room, posted["ts"])) + flat(posted)
     shown += "".join(world.slack.file_content(f).decode() for f in world.slack.file_ids())
@@ -199,19 +167,20 @@ async def test_finding_8_no_secret_shape_reaches_slack(world: World) -> None:
     ],
 )
 async def test_a_pattern_re2_cannot_run_is_answered_with_what_to_type(
-    world: World, pattern: str, told: str
+    world: Harness, pattern: str, told: str
 ) -> None:
-    await world.type(world.oncall, f"logs task-service --grep '{pattern}'")
-    answer = next(t for t in world.told(world.oncall) if told in t)
+    await world.command(world.oncall, f"logs task-service --grep '{pattern}'", limit_s=20.0)
+    answer = next(t for t in told_texts(world, world.oncall) if told in t)
     assert "e.g. `--grep '" in answer and "Type `/incident logs <pod|deployment>" in answer
     assert not [m for m in world.slack.messages(world.room) if "Logs of" in flat(m)]
 
 
+@pytest.mark.slow
 async def test_finding_5_a_hostile_log_line_on_an_alerts_first_firing(
-    world: World, monkeypatch: pytest.MonkeyPatch
+    world: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """No Slack access needed: the high-error-rate playbook reads the logs on first firing."""
-    watch = world.watch(monkeypatch)
+    watch = watch_loop(world, monkeypatch)
     healthz = asyncio.create_task(watch.answer_healthz())
     labels = {"alertname": "HighErrorRate", "severity": "critical", "namespace": NS,
               "service": "task-service"}  # fmt: skip

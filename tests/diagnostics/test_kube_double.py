@@ -22,7 +22,7 @@ from bot.sandbox.doubles.kubernetes import (
     orion_prod,
 )
 from tests.diagnostics.conftest import COMMANDER, FrozenClock, make_policy
-from tests.emulator.kubernetes.conftest import SchemaValidator
+from tests.sandbox.doubles.kubernetes.conftest import SchemaValidator
 
 NOW = datetime(2026, 1, 15, 9, 0, 0, tzinfo=UTC)
 ACTIONS = {a.name: a for a in default_actions()}
@@ -160,6 +160,7 @@ async def test_double_faults_503_retried_then_partial_diagnose(
     assert len(double.requests.find(path="/apis/metrics.k8s.io/")) >= 2  # retried once
 
 
+@pytest.mark.slow
 async def test_double_hang_is_a_client_timeout(
     double: KubernetesDouble, gateway: KubeGateway
 ) -> None:

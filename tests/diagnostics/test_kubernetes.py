@@ -174,6 +174,7 @@ async def test_forbidden_by_the_cluster_is_not_retried(rig: Rig) -> None:
     assert len(rig.kube.requests.find("list", f"/namespaces/{NS}/events$")) == 1
 
 
+@pytest.mark.slow
 async def test_slow_kubernetes_times_out(kube_api, diag_store) -> None:
     rig = make_rig(kube_api, diag_store, timeout_s=0.3)
     kube_api.faults.delay("list", f"/namespaces/{NS}/pods$", 1.0)
@@ -267,6 +268,7 @@ async def test_cluster_is_chosen_by_name_and_checked(kube_api, diag_store) -> No
     assert run.outcome == "denied" and "not open to Fireline in cluster `staging`" in run.message
 
 
+@pytest.mark.slow
 async def test_diagnose_reports_the_rest_when_one_part_is_slow(kube_api, diag_store) -> None:
     rig = make_rig(kube_api, diag_store, timeout_s=0.8)
     kube_api.faults.delay("list", r"/apis/metrics\.k8s\.io/", 2.0)

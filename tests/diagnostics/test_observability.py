@@ -63,6 +63,7 @@ async def test_prometheus_down_retried_then_reported(kube_api, diag_store, http)
     assert len(state["calls"]) == 3
 
 
+@pytest.mark.slow
 async def test_prometheus_slow_times_out(kube_api, diag_store, http) -> None:
     state: dict[str, Any] = {"delay": 1.0}
     async with serve(prometheus_app(state)) as url:
@@ -116,6 +117,7 @@ def health_app() -> web.Application:
     return app
 
 
+@pytest.mark.slow
 async def test_health_status_latency_checks_and_timeouts(kube_api, diag_store, http) -> None:
     async with serve(health_app()) as url:
         targets = {
@@ -188,6 +190,7 @@ async def test_db_is_read_only_and_unreachable_db_is_reported(
     assert denied.outcome == "denied"
 
 
+@pytest.mark.slow
 async def test_database_that_accepts_but_never_answers_times_out() -> None:
     from bot.errors import Unavailable
     from bot.gateways.postgres import DatabaseGateway

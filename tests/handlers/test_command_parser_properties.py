@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -36,6 +37,7 @@ def said_what_to_type(exc: UsageError) -> None:
     assert str(exc).strip(), "a UsageError must say what to type instead"
 
 
+@pytest.mark.slow
 @settings(max_examples=500, deadline=None)
 @given(text=TEXT)
 def test_any_text_is_a_command_or_a_usage_error(text: str) -> None:
@@ -48,6 +50,7 @@ def test_any_text_is_a_command_or_a_usage_error(text: str) -> None:
     assert command.name in NAMES or command.name in ACTIONS
 
 
+@pytest.mark.slow
 @settings(max_examples=500, deadline=None)
 @given(name=st.sampled_from(sorted(ACTIONS)), text=TEXT)
 def test_any_arguments_are_params_or_a_usage_error(name: str, text: str) -> None:

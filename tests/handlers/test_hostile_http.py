@@ -13,8 +13,8 @@ import pytest
 from bot.alerts.payload import MAX_PAYLOAD_BYTES
 from handlers.http import MAX_SLACK_BODY
 from handlers.signature import sign
-from tests.e2e.harness import SIGNING_SECRET, WEBHOOK_TOKEN, Harness
 from tests.handlers import rawhttp
+from tests.harness import SIGNING_SECRET, WEBHOOK_TOKEN, Harness
 
 MARK = "FORGED-LOG-LINE-7f3a"
 

@@ -3,6 +3,7 @@ accepts exactly what Slack signed within the five-minute window."""
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -24,6 +25,7 @@ header_text = st.one_of(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=400, deadline=None)
 @given(timestamp=header_text, signature=header_text, body=st.binary(max_size=512))
 def test_any_headers_are_judged_never_raise(

@@ -8,8 +8,8 @@ from typing import Any
 from bot import blockkit as blocks
 from bot.policy.remediation import RemediationPolicy, RemediationRule
 from bot.remediation import views as approval_blocks
-from tests.e2e.harness import eventually
-from tests.playbooks.conftest import SHIPPED, World
+from tests.harness import Harness, eventually
+from tests.playbooks.world import SHIPPED
 
 
 def flat(message: dict[str, Any]) -> str:
@@ -24,15 +24,15 @@ def remediation_buttons(message: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
-async def run_thread(world: World, user: str, text: str) -> tuple[dict, list[dict]]:
+async def run_thread(world: Harness, user: str, text: str) -> tuple[dict, list[dict]]:
     """Type a playbook run; wait for its guidance; return the header and its thread."""
     before = len(world.slack.messages(world.room))
-    await world.type(user, text)
+    await world.command(user, text)
     header = await eventually(lambda: (world.slack.messages(world.room)[before:] or [None])[0])
     thread = await eventually(
         lambda: (
             t
-            if (t := world.thread(world.room, header["ts"]))
+            if (t := world.replies(world.room, header["ts"]))
             and "Next steps" in t[-1].get("text", "")
             else None
         ),
@@ -44,7 +44,7 @@ async def run_thread(world: World, user: str, text: str) -> tuple[dict, list[dic
 
 async def test_the_list_names_every_playbook_to_the_person_only(make_world) -> None:
     world = await make_world()
-    response = await world.type(world.viewer, "playbook")
+    response = await world.command(world.viewer, "playbook")
     shown = str(response)
     for playbook in SHIPPED:
         assert f"`{playbook.name}` — {playbook.title}" in shown
@@ -91,7 +91,7 @@ async def test_a_run_posts_diagnostics_then_guidance_with_remediation_buttons(ma
         "to)" in flat(guidance)
     )
     # No Prometheus in this policy: the person is told, the thread only counts it.
-    told = await world.told_eventually(world.oncall, "not shown")
+    told = await world.told(world.oncall, "not shown")
     assert "`query`" in told and "Prometheus" in told
     assert f"details sent to <@{world.oncall}>" in flat(guidance)
     audit = await world.app.services.store.audit_log()
@@ -130,7 +130,7 @@ async def test_a_remediation_button_of_the_guidance_asks_for_approval_in_the_thr
     )
     card = await eventually(
         lambda: next(
-            (m for m in world.thread(world.room, header["ts"]) if m["text"].startswith("🛠")),
+            (m for m in world.replies(world.room, header["ts"]) if m["text"].startswith("🛠")),
             None,
         ),
         10.0,
@@ -142,7 +142,7 @@ async def test_a_remediation_button_of_the_guidance_asks_for_approval_in_the_thr
     record = await world.app.remediation.records.get("R-1")
     assert record is not None and record.thread_ts == header["ts"] and record.state == "pending"
     await world.slack.click_button(world.oncall, world.room, card["ts"], approval_blocks.APPROVE)
-    told = await world.told_eventually(world.oncall, "someone else must approve it")
+    told = await world.told(world.oncall, "someone else must approve it")
     assert "R-1" in told
 
 
@@ -152,7 +152,7 @@ async def test_what_the_person_may_not_run_is_told_to_them_alone(make_world) -> 
     texts = " ".join(flat(m) for m in thread)
     assert "Pods of" in texts or "pods ready" in texts  # pods is a viewer action
     assert "needs the role" not in texts  # denials are not posted for everyone
-    told = await world.told_eventually(world.viewer, "not shown")
+    told = await world.told(world.viewer, "not shown")
     assert "`logs`" in told and "needs the role" in told
     audit = await world.app.services.store.audit_log()
     assert any(a["action"] == "logs" and a["outcome"] == "denied" for a in audit)
@@ -160,19 +160,19 @@ async def test_what_the_person_may_not_run_is_told_to_them_alone(make_world) -> 
 
 async def test_in_an_incident_channel_the_buttons_carry_the_incident(make_world) -> None:
     world = await make_world(remediation=REMEDIATION)
-    await world.type(world.oncall, "declare P1 tasks failing")
+    await world.command(world.oncall, "declare P1 tasks failing")
     channel = await eventually(
         lambda: next(
             (c.id for c in world.slack.ws.channels.values() if c.name.startswith("inc-")), None
         )
     )
-    await world.type(world.oncall, "playbook high-error-rate checkout", channel=channel)
+    await world.command(world.oncall, "playbook high-error-rate checkout", channel=channel)
     guidance = await eventually(
         lambda: next(
             (
                 m
                 for top in world.slack.messages(channel)
-                for m in world.thread(channel, top["ts"])
+                for m in world.replies(channel, top["ts"])
                 if "Next steps" in m.get("text", "")
             ),
             None,
@@ -191,12 +191,12 @@ async def test_in_an_incident_channel_the_buttons_carry_the_incident(make_world)
 async def test_mistakes_get_what_to_type_instead(make_world) -> None:
     world = await make_world()
     assert "Did you mean `memory-leak`" in str(
-        await world.type(world.oncall, "playbook memory-leek")
+        await world.command(world.oncall, "playbook memory-leek")
     )
-    assert "`high-cpu`" in str(await world.type(world.oncall, "playbook cpu"))
-    response = str(await world.type(world.oncall, "playbook high-cpu a b"))
+    assert "`high-cpu`" in str(await world.command(world.oncall, "playbook cpu"))
+    response = str(await world.command(world.oncall, "playbook high-cpu a b"))
     assert "/incident playbook [name] [target] [-n namespace]" in response
-    response = str(await world.type(world.oncall, "playbook high-cpu task-service --cluster x"))
+    response = str(await world.command(world.oncall, "playbook high-cpu task-service --cluster x"))
     assert "--cluster" in response
     assert world.slack.messages(world.room) == []
 
@@ -207,7 +207,7 @@ async def test_a_label_the_run_lacks_skips_that_diagnostic_and_says_which(make_w
     _, thread = await run_thread(world, world.oncall, "playbook high-cpu")
     assert len(thread) == 2 and "pinned at max replicas" in thread[0]["text"]
     assert "3 diagnostic(s) not shown" in flat(thread[1])
-    told = await world.told_eventually(world.oncall, "not shown")
+    told = await world.told(world.oncall, "not shown")
     assert (
         "`top` not run: it needs target, from the label `deployment` or `service` or `app`" in told
     )

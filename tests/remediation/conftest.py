@@ -1,15 +1,17 @@
 """Fixtures for remediation: the Kubernetes double with the orion-prod scenario (real HTTP,
-every served object schema-checked) and a gateway to it."""
+every served object schema-checked) and a gateway to it; the running bot of world.py."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
 from bot.gateways.kubernetes import KubeGateway
 from bot.sandbox.doubles.kubernetes import Cluster, KubernetesDouble, Timing, api_client, orion_prod
-from tests.emulator.kubernetes.conftest import SchemaValidator
+from tests.harness import Builder, Harness
+from tests.remediation.world import remediation_world
+from tests.sandbox.doubles.kubernetes.conftest import SchemaValidator
 
 
 @pytest.fixture
@@ -25,3 +27,8 @@ def gateway(double: KubernetesDouble) -> Iterator[KubeGateway]:
     api = api_client(double.base_url)
     yield KubeGateway(api, attempts=2, backoff_s=0.01, timeout_s=2.0)
     api.close()
+
+
+@pytest.fixture
+async def world(build: Callable[..., Builder]) -> Harness:
+    return await remediation_world(build())

@@ -1,5 +1,7 @@
 """Who may request and who may approve: the whole matrix (requester / commander / approver /
-anyone else × each action × each kind of namespace), the switch and the policy's validation."""
+anyone else × each action × each kind of namespace), the switch and the policy's validation.
+Commanding the incident gives no approval; self-approval looks at the incident's most severe
+grade so far."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot.errors import ConfigurationError, Denied
+from bot.incident import Incident, Role, Severity
 from bot.policy.authorizer import Authorizer
 from bot.policy.models import ALL_ACTIONS, Cluster, Policy, RoleGrant, load_policy
 from bot.policy.remediation import RemediationPolicy, RemediationRule, SelfApproval
@@ -62,30 +65,37 @@ def record(action: str, namespace: str, severity: str) -> Record:
     )  # fmt: skip
 
 
-# namespace kind → (namespace, incident severity)
+def incident(severity: str, peak: str | None = None) -> Incident:
+    """CLEO's incident (she commands it), graded `severity`, having been `peak` at worst."""
+    return Incident(
+        id="INC-1", number=1, title="t", severity=Severity(severity), reporter=CLEO,
+        created_at=NOW, roles={Role.COMMANDER: CLEO},
+        peak_severity=Severity(peak) if peak else None,
+    )  # fmt: skip
+
+
+# namespace kind → (namespace, incident severity now, its most severe grade so far)
 KINDS = {
-    "production": ("orion-prod", "P1"),
-    "production-p3": ("orion-prod", "P3"),
-    "self-approval-namespace": ("orion-staging", "P1"),
-    "frozen": ("orion-frozen", "P1"),
-    "not-open-to-the-action": ("orion-dev", "P1"),
+    "production": ("orion-prod", "P1", None),
+    "production-p3": ("orion-prod", "P3", None),
+    "production-lowered-to-p3": ("orion-prod", "P3", "P1"),
+    "self-approval-namespace": ("orion-staging", "P1", None),
+    "frozen": ("orion-frozen", "P1", None),
+    "not-open-to-the-action": ("orion-dev", "P1", None),
 }
 PEOPLE = {"requester": RITA, "commander": CLEO, "approver": APOLLO, "anyone": OTTO}
 
-# (person, namespace kind) → how they may approve RITA's request, or None if refused.
+# (person, namespace kind) → how they may approve RITA's request, or None if refused. The
+# incident's commander (CLEO, a viewer) approves nothing: only the approving roles do.
 APPROVE = {
     ("requester", "production"): None,
     ("requester", "production-p3"): "self",
+    ("requester", "production-lowered-to-p3"): None,  # judged on P1, its worst
     ("requester", "self-approval-namespace"): "self",
-    ("commander", "production"): "commander",
-    ("commander", "production-p3"): "commander",
-    ("commander", "self-approval-namespace"): "commander",
     ("approver", "production"): "commander",  # the role that grants it
     ("approver", "production-p3"): "commander",
+    ("approver", "production-lowered-to-p3"): "commander",
     ("approver", "self-approval-namespace"): "commander",
-    ("anyone", "production"): None,
-    ("anyone", "production-p3"): None,
-    ("anyone", "self-approval-namespace"): None,
 }
 CAN_REQUEST = {"requester": True, "commander": False, "approver": True, "anyone": False}
 
@@ -94,7 +104,7 @@ CAN_REQUEST = {"requester": True, "commander": False, "approver": True, "anyone"
 @pytest.mark.parametrize("kind", list(KINDS))
 @pytest.mark.parametrize("person", list(PEOPLE))
 async def test_request_matrix(action: str, kind: str, person: str) -> None:
-    namespace, _ = KINDS[kind]
+    namespace, _, _ = KINDS[kind]
     allowed = CAN_REQUEST[person] and kind not in {"frozen", "not-open-to-the-action"}
     if allowed:
         await guard().check_request(PEOPLE[person], action, "c", namespace)
@@ -114,14 +124,16 @@ async def test_request_matrix(action: str, kind: str, person: str) -> None:
 @pytest.mark.parametrize("kind", list(KINDS))
 @pytest.mark.parametrize("person", list(PEOPLE))
 async def test_approve_matrix(action: str, kind: str, person: str) -> None:
-    namespace, severity = KINDS[kind]
+    namespace, severity, peak = KINDS[kind]
     wanted = APPROVE.get((person, kind))
+    # The request recorded the grade of its time; the incident is read again when deciding.
     request = record(action, namespace, severity)
+    now = incident(severity, peak)
     if wanted is not None:
-        assert await guard().check_approver(request, PEOPLE[person], CLEO) == wanted
+        assert await guard().check_approver(request, PEOPLE[person], now) == wanted
         return
     with pytest.raises(Denied) as denied:
-        await guard().check_approver(request, PEOPLE[person], CLEO)
+        await guard().check_approver(request, PEOPLE[person], now)
     text = str(denied.value)
     if kind == "frozen":
         assert "is frozen" in text
@@ -130,14 +142,28 @@ async def test_approve_matrix(action: str, kind: str, person: str) -> None:
     elif person == "requester":
         assert "You requested R-1, so someone else must approve it" in text
     else:
-        assert f"Only the incident commander (<@{CLEO}>) or someone with the role" in text
+        assert "Only someone with the role commander or admin can approve or deny R-1" in text
+        assert f"<@{APOLLO}>" in text  # who holds it
+        assert ("Being the incident's commander is not enough" in text) == (person == "commander")
+
+
+async def test_the_policy_can_forbid_self_approval_outright() -> None:
+    strict = policy().model_copy(
+        update={"remediation": policy().remediation.model_copy(update={"self_approval": False})}
+    )
+    with pytest.raises(Denied, match="someone else must approve it"):
+        await RemediationGuard(Authorizer(strict, no_groups)).check_approver(
+            record("restart", "orion-staging", "P3"), RITA, incident("P3")
+        )
 
 
 async def test_the_switch_refuses_everything() -> None:
     with pytest.raises(Denied, match="Remediation is switched off"):
         await guard(enabled=False).check_request(RITA, "restart", "c", "orion-prod")
     with pytest.raises(Denied, match="Remediation is switched off"):
-        await guard(enabled=False).check_approver(record("restart", "orion-prod", "P1"), CLEO, CLEO)
+        await guard(enabled=False).check_approver(
+            record("restart", "orion-prod", "P1"), APOLLO, incident("P1")
+        )
 
 
 def test_default_policy_has_remediation_off() -> None:

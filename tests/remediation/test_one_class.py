@@ -34,16 +34,19 @@ from bot.remediation.actions.scale import Scale, ScaleIntent
 from bot.remediation.store import State
 from bot.settings import load_settings
 from bot.store.server import RedisHandle
-from tests.e2e.conftest import slack  # noqa: F401  (the fixture)
-from tests.e2e.harness import eventually
-from tests.e2e.remediation_world import (  # noqa: F401  (the fixtures)
-    NS,
-    World,
-    kube_double_fixture,
-    make_policy,
-    world_fixture,
-)
+from tests.harness import Harness, eventually
 from tests.playbooks.test_schema import GOOD
+from tests.remediation.world import (
+    NS,
+    approval_cards,
+    approval_text,
+    click,
+    declare,
+    deployment_of,
+    make_policy,
+    until_state,
+    writes,
+)
 
 NOTE = "fireline.example/note"
 
@@ -114,27 +117,33 @@ RULE = RemediationRule(namespaces=("orion-*",))
 
 
 async def test_a_new_remediation_class_is_a_command_previewed_approved_and_applied(
-    world: World,
+    world: Harness,
 ) -> None:
     w = world
-    await w.apps.pop().stop()  # the fixture's app has only the default remediations
+    await w.stop()  # the fixture's app has only the default remediations
     await w.start(
-        make_policy(w.rita, w.apollo, w.cleo, w.otto, actions={"annotate": RULE}),
+        policy=make_policy(w.rita, w.apollo, w.cleo, w.otto, actions={"annotate": RULE}),
         remediations=WITH_ANNOTATE,
     )
-    await w.type(w.rita, "help")
-    assert any(Annotate.usage in t and "Leave a note on a deployment" in t for t in w.told(w.rita))
+    await w.command(w.rita, "help")
+    assert any(
+        Annotate.usage in t and "Leave a note on a deployment" in t
+        for t in w.ephemeral_texts(w.rita)
+    )
 
-    _, channel = await w.declare(w.cleo, "P1 tasks failing")
-    await w.type(w.rita, "annotate task-service paged-db-team", channel=channel)
-    await eventually(lambda: w.cards(channel), what=f"a card; rita was told {w.told(w.rita)}")
-    assert "note: none → *paged-db-team*" in w.card_text(channel)
-    assert _note(w.deployment("task-service")) is None  # previewed, not applied
+    _, channel = await declare(w, w.cleo, "P1 tasks failing")
+    await w.command(w.rita, "annotate task-service paged-db-team", channel=channel)
+    await eventually(
+        lambda: approval_cards(w, channel),
+        what=f"a card; rita was told {w.ephemeral_texts(w.rita)}",
+    )
+    assert "note: none → *paged-db-team*" in approval_text(w, channel)
+    assert _note(deployment_of(w, "task-service")) is None  # previewed, not applied
 
-    await w.click(w.cleo, channel, approval_blocks.APPROVE)
-    await w.until_state("R-1", State.SUCCEEDED)
-    assert _note(w.deployment("task-service")) == "paged-db-team"
-    assert len(w.writes("patch", "deployments/task-service")) == 1
+    await click(w, w.apollo, channel, approval_blocks.APPROVE)  # a policy approver
+    await until_state(w, "R-1", State.SUCCEEDED)
+    assert _note(deployment_of(w, "task-service")) == "paged-db-team"
+    assert len(writes(w, "patch", "deployments/task-service")) == 1
 
 
 def test_an_app_without_a_remediation_knows_nothing_of_it(

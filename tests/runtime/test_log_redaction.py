@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import io
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
 
 from bot.runtime.log import MAX_LOGGED, RedactSecrets
 from bot.sandbox.doubles.slack import SlackDouble
-from bot.store.server import RedisHandle
-from tests.e2e.harness import SIGNING_SECRET, Harness, start_bot
+from tests.harness import SIGNING_SECRET, Builder
 from tests.runtime.test_redaction import SECRETS, leaks
 
 
@@ -69,14 +68,13 @@ async def slack() -> AsyncIterator[SlackDouble]:
 
 
 async def test_what_a_person_types_is_not_logged_at_debug_unredacted(
-    slack: SlackDouble, redis_handle: RedisHandle, prefix: str
+    build: Callable[..., Builder],
 ) -> None:
     """Issue 13, finding 8: titles and notes were echoed into the DEBUG log by slack_sdk (the
     request bodies of chat.postMessage, conversations.setTopic, the timeline sent back) and
     Bolt (its answers). The filter now redacts them like everything else."""
-    alice = slack.add_user("alice")
-    war_room = slack.add_channel("war-room", members=[alice])
-    broadcast = slack.add_channel("incidents", members=[alice], bot_member=False)
+    builder = build().people("alice").channel("room", "war-room")
+    builder.channel("broadcast", "incidents", bot_member=False)
     out = io.StringIO()
     handler = logging.StreamHandler(out)
     handler.setFormatter(logging.Formatter("%(name)s %(message)s"))
@@ -85,9 +83,9 @@ async def test_what_a_person_types_is_not_logged_at_debug_unredacted(
     # As `fireline serve` does: DEBUG before the app exists (Bolt copies the root's level).
     root.addHandler(handler)
     root.setLevel(logging.DEBUG)
-    app = await start_bot(slack, broadcast, redis_handle, prefix)
-    handler.addFilter(RedactSecrets(app.settings.secret_values()))
-    h = Harness(slack, app, alice, alice, alice, war_room, broadcast)
+    h = await builder.start()
+    alice = h.alice
+    handler.addFilter(RedactSecrets(h.app.settings.secret_values()))
     try:
         incident, channel = await h.declare(
             alice, "P1 Checkout down password=hunter2 key AKIAIOSFODNN7EXAMPLE"
@@ -101,7 +99,7 @@ async def test_what_a_person_types_is_not_logged_at_debug_unredacted(
     finally:
         root.removeHandler(handler)
         root.setLevel(previous)
-        await app.stop()
+        await h.close()
     logged = out.getvalue()
     # The typed text was logged (so the check below means something) …
     assert "Checkout down" in logged and "db is postgres://app:" in logged

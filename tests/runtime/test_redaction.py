@@ -133,6 +133,7 @@ PROPERTY = settings(
 )
 
 
+@pytest.mark.slow
 @PROPERTY
 @given(st.sampled_from(SECRETS), NOISE, SEPARATORS, SEPARATORS, NOISE)
 def test_a_secret_anywhere_in_random_text_never_survives(

@@ -35,6 +35,8 @@ def run_child(module: str) -> subprocess.CompletedProcess[str]:
         pytest.fail(f"not linear: still running after {DEADLINE_S} s; finished so far:\n{shown}")
 
 
+@pytest.mark.process
+@pytest.mark.slow
 @pytest.mark.timeout(DEADLINE_S + 30)
 def test_every_pattern_finishes_1_mb_of_hostile_input_correctly() -> None:
     done = run_child("tests.runtime.adversarial")

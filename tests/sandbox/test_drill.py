@@ -11,7 +11,7 @@ import pytest
 from bot.errors import ConfigurationError
 from bot.sandbox.drill import load_drill, start_drill
 from bot.sandbox.world import Sandbox
-from tests.e2e.harness import eventually
+from tests.harness import eventually
 
 TOLERANCE_S = 25.0  # sandbox seconds: ~0.4 s of real time at ×60
 
@@ -25,6 +25,7 @@ def persona(sandbox: Sandbox, handle: str) -> str:
     return next(u for u, p in sandbox.people.items() if p.handle == handle)
 
 
+@pytest.mark.slow
 async def test_drill_report_shows_the_scripted_team_timings(sandbox: Sandbox) -> None:
     run = start_drill(sandbox, load_drill("checkout-rollout"))
     slack, clock = sandbox.slack, sandbox.clock

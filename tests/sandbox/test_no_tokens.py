@@ -12,10 +12,13 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.process
+@pytest.mark.slow
 def test_serve_without_tokens_starts_a_working_sandbox(tmp_path: Path) -> None:
     process = subprocess.Popen(
         [sys.executable, "-m", "bot", "serve"],
@@ -54,7 +57,9 @@ def test_serve_without_tokens_starts_a_working_sandbox(tmp_path: Path) -> None:
                 headers=page_headers,
                 timeout=10,
             ).json()
-            if any(c["name"].startswith("inc-") for c in state["channels"]):
+            # The channel is made before the declarer is told, so wait for both.
+            made = any(c["name"].startswith("inc-") for c in state["channels"])
+            if made and any("INC-1 declared" in (e["text"] or "") for e in state["ephemerals"]):
                 break
             time.sleep(0.1)
         assert [c["name"] for c in state["channels"] if c["name"].startswith("inc-")]

@@ -10,10 +10,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from playwright.async_api import Page, expect
 
 from bot.sandbox.world import Sandbox
 
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 WAIT_MS = 10_000
 
 

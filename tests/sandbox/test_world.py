@@ -22,7 +22,7 @@ from bot.sandbox.alerts import (
 from bot.sandbox.clock import ScaledClock
 from bot.sandbox.doubles.kubernetes import api_client, deployment_pods
 from bot.sandbox.world import BOT_EVENTS, Sandbox
-from tests.e2e.harness import eventually
+from tests.harness import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
 PLAYBOOKS = ROOT / "playbooks"

@@ -105,7 +105,7 @@ async def test_any_other_redis_failure_is_unavailable(redis_server: Redis, prefi
     assert isinstance(raised.value.__cause__, redis.exceptions.ResponseError)
 
 
-# --- the incident store uses it (the remediation store too: tests/e2e/test_remediation*) ---
+# --- the incident store uses it (the remediation store too: tests/remediation/) ---
 
 
 async def test_incident_changes_go_through_it(

@@ -12,15 +12,7 @@ import httpx
 import pytest
 
 from bot.sandbox.doubles.kubernetes import Cluster, KubernetesDouble, ManualClock, Timing
-
-try:  # the double's conftest, where it is now and where it is moving (beside these tests)
-    from tests.emulator.kubernetes.conftest import SchemaValidator, schema_validator, wait_for
-except ModuleNotFoundError:  # pragma: no cover
-    from tests.sandbox.doubles.kubernetes.conftest import (  # type: ignore[no-redef,import-not-found,unused-ignore]
-        SchemaValidator,
-        schema_validator,
-        wait_for,
-    )
+from tests.sandbox.doubles.kubernetes.conftest import SchemaValidator, schema_validator, wait_for
 
 __all__ = ["schema_validator", "wait_for"]  # schema_validator is autouse: every served object
 

@@ -31,9 +31,11 @@ from bot.sandbox.doubles.kubernetes import (
 )
 
 KUBECTL = Path("/usr/bin/kubectl")
-pytestmark = pytest.mark.skipif(
-    not KUBECTL.exists(), reason="kubectl is not installed at /usr/bin/kubectl"
-)
+pytestmark = [
+    pytest.mark.skipif(not KUBECTL.exists(), reason="kubectl is not installed at /usr/bin/kubectl"),
+    pytest.mark.process,
+    pytest.mark.slow,
+]
 MANIFEST = """\
 apiVersion: apps/v1
 kind: Deployment

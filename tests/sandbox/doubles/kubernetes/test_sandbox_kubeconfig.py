@@ -14,12 +14,13 @@ import yaml
 from bot.sandbox.run import run
 from bot.sandbox.world import SandboxOptions
 from bot.store.server import RedisHandle
-from tests.e2e.harness import eventually
+from tests.harness import eventually
 
 KUBECTL = Path("/usr/bin/kubectl")
 HAVE_KUBECTL = KUBECTL.exists()
 
 
+@pytest.mark.process
 async def test_the_sandbox_prints_a_kubeconfig_for_its_cluster(
     redis_handle: RedisHandle, prefix: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -1,0 +1,196 @@
+"""Remediation when things go wrong: 409, 403, timeouts (write and verification), and a bot
+restart in the middle of an execution — reconciled, verified and reported, never run twice."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from bot.remediation import views as approval_blocks
+from bot.remediation.store import State
+from tests.harness import Harness, eventually
+from tests.remediation.world import (
+    approval_card,
+    approval_cards,
+    card_shows,
+    click,
+    declare,
+    deployment_of,
+    record_of,
+    until_state,
+    writes,
+)
+
+SCALE = r"deployments/task-service/scale$"
+
+
+async def requested(w: Harness, text: str) -> str:
+    """rita requests in the incident channel cleo commands; returns the channel."""
+    _, channel = await declare(w, w.cleo, "P1 tasks failing")
+    await w.command(w.rita, text, channel=channel)
+    await eventually(
+        lambda: approval_cards(w, channel),
+        what=f"a card; rita was told {w.ephemeral_texts(w.rita)}",
+    )
+    return channel
+
+
+async def approve_without_waiting(w: Harness, channel: str) -> None:
+    await w.slack.click_button(
+        w.apollo, channel, approval_card(w, channel)["ts"], approval_blocks.APPROVE
+    )
+
+
+def stall_rollouts(w: Harness) -> None:
+    """New pods never become Ready, so a rollout cannot finish."""
+    w.kube.cluster.timing.pod_ready = 3600
+
+
+def patient(w: Harness) -> None:
+    """Follow rollouts for ten minutes (not 3 s), so a stalled one is still being verified when
+    the test stops the bot, however busy the machine is."""
+    from tests.remediation.world import make_policy
+
+    w.app.remediation.guard.authorizer.policy = make_policy(  # type: ignore[union-attr]
+        w.rita, w.apollo, w.cleo, w.otto, verify_timeout_s=600
+    )
+
+
+async def expire_dead_locks(w: Harness) -> None:
+    """The stopped process's run lock on R-1 (if it died holding it) expires after a minute of
+    wall time in Redis; the test's clock jump of 61 s cannot move Redis's TTLs, so the lock is
+    expired here, as a minute would."""
+    store = w.app.services.store
+    await store.redis.delete(store.keys.lock("remediation:R-1"))
+
+
+def unstall_rollouts(w: Harness) -> None:
+    cluster = w.kube.cluster
+    with cluster.lock:
+        cluster.timing.pod_ready = 0.01
+        for key in list(cluster.pod_ready_at):
+            cluster.pod_ready_at[key] = cluster.now()
+
+
+async def test_409_on_apply_is_re_previewed_never_retried(world: Harness) -> None:
+    w = world
+    channel = await requested(w, "scale task-service 5")
+    w.kube.faults.fail("patch", SCALE, 409)
+    await click(w, w.apollo, channel, approval_blocks.APPROVE)
+    record = await until_state(w, "R-1", State.STALE)
+    assert "409 Conflict" in (record.reason or "")
+    assert len(writes(w, "patch", SCALE)) == 1  # the one refused, not retried
+    await card_shows(w, channel, approval_blocks.REPREVIEW)
+
+
+async def test_403_on_apply_names_the_missing_rbac_verb_and_resource(world: Harness) -> None:
+    w = world
+    channel = await requested(w, "scale task-service 5")
+    w.kube.faults.fail("patch", SCALE, 403)
+    await click(w, w.apollo, channel, approval_blocks.APPROVE)
+    record = await until_state(w, "R-1", State.FAILED)
+    assert "may not `patch` `deployments/scale` in `orion-prod`" in (record.reason or "")
+    await card_shows(w, channel, "fireline-remediation Role")
+
+
+async def test_403_on_the_dry_run_is_told_to_the_requester_before_any_card(world: Harness) -> None:
+    w = world
+    w.kube.faults.fail("patch", r"deployments/task-service$", 403)
+    await w.command(w.rita, "restart task-service")
+    await w.told(w.rita, "may not `patch` `deployments` in `orion-prod`")
+    assert not approval_cards(w, w.room)
+
+
+@pytest.mark.slow
+async def test_write_timeout_is_unknown_and_re_check_settles_it(world: Harness) -> None:
+    w = world
+    channel = await requested(w, "scale task-service 5")
+    w.kube.faults.hang("patch", SCALE)
+    await click(w, w.apollo, channel, approval_blocks.APPROVE)
+    record = await until_state(w, "R-1", State.UNKNOWN)
+    assert "may or may not have been applied" in (record.reason or "")
+    await card_shows(w, channel, "Outcome unknown")
+    await card_shows(w, channel, approval_blocks.RECHECK)
+    await click(w, w.rita, channel, approval_blocks.RECHECK)
+    record = await until_state(w, "R-1", State.FAILED)
+    assert "nothing was changed" in (record.reason or "")
+    assert deployment_of(w, "task-service")["spec"]["replicas"] == 3
+
+
+@pytest.mark.slow
+async def test_rollout_not_settled_in_time_is_unknown_then_re_check_reports_success(
+    world: Harness,
+) -> None:
+    w = world
+    channel = await requested(w, "restart task-service")
+    stall_rollouts(w)
+    await click(w, w.apollo, channel, approval_blocks.APPROVE)
+    record = await until_state(w, "R-1", State.UNKNOWN)
+    assert "not settled after 3 s" in (record.reason or "") and record.applied
+    unstall_rollouts(w)
+    for _ in range(200):
+        await click(w, w.apollo, channel, approval_blocks.RECHECK)
+        if (await record_of(w, "R-1")).state == State.SUCCEEDED:
+            break
+        await asyncio.sleep(0.05)
+    await card_shows(w, channel, "*Done*: rolled out: 3/3 replicas ready")
+    assert len(writes(w, "patch", r"deployments/task-service$")) == 1
+
+
+async def test_restart_while_verifying_reconciles_without_re_applying(world: Harness) -> None:
+    w = world
+    channel = await requested(w, "scale task-service 6")
+    stall_rollouts(w)
+    patient(w)
+    await approve_without_waiting(w, channel)
+    await until_state(w, "R-1", State.VERIFYING)
+    await w.stop(w.apps[0])  # the process dies mid-verification (its job lease stays)
+    unstall_rollouts(w)
+    await w.start()
+    await expire_dead_locks(w)
+    w.clock.advance(61)  # the dead replica's lease runs out
+    await w.settle()
+    record = await until_state(w, "R-1", State.SUCCEEDED)
+    assert record.progress == "rolled out: 6/6 replicas ready"
+    assert len(writes(w, "patch", SCALE)) == 1
+    await card_shows(w, channel, "*Done*: rolled out: 6/6 replicas ready")
+
+
+async def test_restart_while_applying_checks_the_cluster_and_never_applies_again(
+    world: Harness,
+) -> None:
+    w = world
+    channel = await requested(w, "scale task-service 6")
+    w.kube.faults.hang("patch", SCALE)
+    await approve_without_waiting(w, channel)
+    await until_state(w, "R-1", State.EXECUTING)
+    await eventually(lambda: writes(w, "patch", SCALE))
+    await w.stop(w.apps[0])  # dies while its write hangs
+    await w.start()
+    await expire_dead_locks(w)
+    w.clock.advance(61)
+    await w.settle()
+    record = await until_state(w, "R-1", State.FAILED)
+    assert "nothing was changed" in (record.reason or "")
+    assert len(writes(w, "patch", SCALE)) == 1  # the hung one; never sent again
+
+
+async def test_restart_after_the_write_landed_verifies_it(world: Harness) -> None:
+    w = world
+    channel = await requested(w, "scale task-service 6")
+    stall_rollouts(w)
+    await approve_without_waiting(w, channel)
+    await until_state(w, "R-1", State.VERIFYING)
+    await w.stop(w.apps[0])
+    # As if it died right after the write, before recording it: back to `executing`.
+    records = w.app.remediation.records if w.app.remediation else None
+    assert records is not None
+    await records.update("R-1", lambda r: r.model_copy(update={"state": State.EXECUTING}))
+    unstall_rollouts(w)
+    await w.start()
+    await expire_dead_locks(w)
+    w.clock.advance(61)
+    await w.settle()
+    await until_state(w, "R-1", State.SUCCEEDED)
+    assert len(writes(w, "patch", SCALE)) == 1

@@ -1,0 +1,110 @@
+"""The store against real Redis: the server (REDIS_URL) and the embedded one (unset)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+import pytest
+
+from bot import incident as model
+from bot.incident import Severity, declared_entry
+from bot.store.store import Store, new_incident
+
+T0 = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
+
+
+def template(title: str = "API down") -> model.Incident:
+    return new_incident(title=title, severity=Severity.P1, reporter="U1", now=T0)
+
+
+async def create(store: Store, key: str, title: str = "API down") -> model.Incident:
+    tpl = template(title)
+    incident, _ = await store.create_incident(key, tpl, declared_entry(tpl))
+    return incident
+
+
+async def test_ids_are_short_and_sequential(store: Store) -> None:
+    ids = [(await create(store, f"trigger-{n}")).id for n in range(3)]
+    assert ids == ["INC-1", "INC-2", "INC-3"]
+    assert [i.id for i in await store.list_incidents(open_only=True)] == ids
+
+
+async def test_same_request_creates_one_incident_even_when_racing(store: Store) -> None:
+    tpl = template()
+    results = await asyncio.gather(
+        *[store.create_incident("same-trigger", tpl, declared_entry(tpl)) for _ in range(20)]
+    )
+    assert {inc.id for inc, _ in results} == {"INC-1"}
+    assert sum(created for _, created in results) == 1
+    assert len(await store.timeline("INC-1")) == 1
+    assert await store.list_ids(open_only=False) == ["INC-1"]
+
+
+async def test_concurrent_changes_are_all_applied(store: Store) -> None:
+    inc = await create(store, "t")
+
+    async def note(n: int) -> None:
+        await store.mutate(inc.id, lambda i: model.add_followup(i, "U1", f"item {n}", T0))
+
+    await asyncio.gather(*[note(n) for n in range(25)])
+    stored = await store.get(inc.id)
+    assert sorted(stored.followups) == sorted(f"item {n}" for n in range(25))
+    assert stored.version == 25
+    assert len(await store.timeline(inc.id)) == 26  # declared + 25
+
+
+async def test_noop_change_writes_nothing(store: Store) -> None:
+    inc = await create(store, "t")
+    await store.mutate(inc.id, lambda i: model.acknowledge(i, "U2", T0))
+    before = await store.get(inc.id)
+    after, entries = await store.mutate(inc.id, lambda i: model.acknowledge(i, "U3", T0))
+    assert entries == [] and after.version == before.version
+
+
+async def test_resolve_leaves_open_list_and_channel_lookup_works(store: Store) -> None:
+    inc = await create(store, "t")
+    await store.mutate(inc.id, lambda i: (i.model_copy(update={"channel_id": "C1"}), []))
+    assert (await store.find_by_channel("C1")).id == inc.id  # type: ignore[union-attr]
+    await store.mutate(inc.id, lambda i: model.resolve(i, "U1", None, T0))
+    assert await store.list_ids(open_only=True) == []
+    assert await store.list_ids(open_only=False) == [inc.id]
+
+
+async def test_append_once_and_claims(store: Store) -> None:
+    inc = await create(store, "t")
+    entry = model.pinned_entry("U2", "U3", "db failover started", T0)
+    results = await asyncio.gather(
+        *[store.append_once(inc.id, "pin:C1:1.0", entry) for _ in range(5)]
+    )
+    assert sorted(results) == [False, False, False, False, True]
+    assert await store.claim("x", "k") and not await store.claim("x", "k")
+
+
+async def test_lock_excludes_a_second_holder(store: Store) -> None:
+    async with store.lock("a") as first:
+        assert first
+        async with store.lock("a", wait_s=0.05) as second:
+            assert not second
+    async with store.lock("a", wait_s=0.05) as third:
+        assert third
+
+
+@pytest.mark.process
+@pytest.mark.slow
+async def test_embedded_redis_keeps_incidents_across_a_restart(tmp_path, prefix) -> None:
+    """REDIS_URL unset: the append-only file under the data dir survives a bot restart."""
+    from bot.store.server import start_embedded
+
+    handle = start_embedded(tmp_path / "data")
+    first = Store(handle.client, prefix=prefix)
+    incident = await create(first, "t", "Payments slow")
+    await first.mutate(incident.id, lambda i: model.add_note(i, "U1", "still slow", T0))
+    await handle.close()
+
+    handle = start_embedded(tmp_path / "data")
+    again = Store(handle.client, prefix=prefix)
+    assert (await again.get(incident.id)).title == "Payments slow"
+    assert [e.text for e in await again.timeline(incident.id)][-1] == "still slow"
+    assert (await create(again, "t2")).id == "INC-2"
+    await handle.close()
