@@ -30,7 +30,6 @@ from typing import Any
 import httpx
 
 from bench._support import add_smoke_flag
-
 from bot.clock import SystemClock
 from bot.diagnostics.actions.diagnose import Diagnose
 from bot.diagnostics.service import DiagnosticsService, Gateways

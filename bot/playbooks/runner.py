@@ -216,6 +216,12 @@ class PlaybookRunner:
         async def diagnosis_run() -> Run | None:
             if about is None or own is not None:
                 return None
+            # Not asked for by the person: not tried (nor audited as refused) when their roles
+            # do not allow it; the offers then say they could not be checked.
+            authorizer = self.diagnostics.authorizer
+            roles = await authorizer.roles_of(user)
+            if DIAGNOSE not in authorizer.permitted(roles, self.diagnostics.actions):
+                return Run(DIAGNOSE, user, "-", "denied", 0)
             try:
                 return await self.diagnostics.run_named(
                     DIAGNOSE, about, user=user, incident=incident, per_minute=per_minute

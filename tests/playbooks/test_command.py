@@ -156,6 +156,12 @@ async def test_what_the_person_may_not_run_is_told_to_them_alone(make_world) -> 
     assert "`logs`" in told and "needs the role" in told
     audit = await world.app.services.store.audit_log()
     assert any(a["action"] == "logs" and a["outcome"] == "denied" for a in audit)
+    # The diagnosis the run would lead with is not theirs to run: not tried, not audited as
+    # refused, and the guidance offers nothing it could not check.
+    assert not any(a["action"] == "diagnose" for a in audit)
+    assert not thread[0]["text"].startswith("🩺")
+    assert remediation_buttons(thread[-1]) == []
+    assert "could not be checked without a diagnosis: `diagnose` was denied" in flat(thread[-1])
 
 
 async def test_in_an_incident_channel_the_buttons_carry_the_incident(make_world) -> None:
