@@ -154,7 +154,9 @@ def group_lines(
         body = text[stamp.end() :] if stamp else text
         known = seen.get(body)
         if known is None:
-            known = seen[body] = (level(body), normalise(body))
+            kind = level(body)
+            # A line of a level not asked for is never normalised.
+            known = seen[body] = (kind, normalise(body) if kind in levels else "")
             if len(seen) > MAX_SEEN:
                 seen.clear()
         kind, key = known
