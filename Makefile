@@ -3,7 +3,10 @@
 #   make test   set up and pass the tests (needs Redis on 127.0.0.1:6379; started if installed)
 
 PYTHON ?= python3
-VENV   := .venv
+# The checkout's own venv wherever make runs from: `make -f <checkout>/Makefile run` starts the
+# bot in the current directory, with the .env there (tests/test_readme_setup.py does).
+ROOT   := $(patsubst %/,%,$(dir $(abspath $(lastword $(MAKEFILE_LIST)))))
+VENV   := $(ROOT)/.venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
@@ -15,10 +18,10 @@ STAMP  := $(VENV)/.installed
 IMAGE        ?= localhost/fireline:dev
 PYTHON_IMAGE ?= python:3.11-slim
 
-$(STAMP): pyproject.toml
+$(STAMP): $(ROOT)/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[dev]"
+	$(BIN)/pip install --quiet -e "$(ROOT)[dev]"
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -1,16 +1,26 @@
 """The `fireline` command: `serve` runs the bot (the sandbox when no Slack tokens are set),
-`sandbox` runs the local sandbox, `report INC-42` prints a report locally,
-`playbooks validate [PATH]` checks playbook files before they are deployed,
-`outbox [--retry]` lists (and queues again) alert messages Slack refused."""
+`sandbox` runs the local sandbox, `report INC-42` prints a report locally (Redis is all it
+needs), `playbooks validate [PATH]` checks playbook files before they are deployed,
+`outbox [--retry]` lists (and queues again) alert messages Slack refused.
+
+What goes wrong at start-up is said in one line on stderr, without a traceback (exit status 2
+for what the person must change, 1 for the rest); the set-up help follows only when the Slack
+settings themselves are missing or malformed."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import sys
+from typing import TYPE_CHECKING
 
 from bot.errors import ConfigurationError, FirelineError
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+    from bot.settings import Settings
+    from bot.store.store import Store
 
 SETUP_HELP = """\
 Fireline needs a Slack app before it can run. Three values, in .env (copy .env.example) or the
@@ -35,10 +45,18 @@ machine, a simulated cluster, nothing sent anywhere. To run the real bot, set th
 )
 
 
+class _Unconfigured(ConfigurationError):
+    """The settings themselves are missing or malformed: the set-up help follows the error."""
+
+
+PORT_HELP = "HTTP port (default: FIRELINE_HTTP_PORT, else 3000; 0: any free port)"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="fireline", description="Slack incident bot")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("serve", help="run the bot")
+    serve = sub.add_parser("serve", help="run the bot")
+    serve.add_argument("--port", type=_port, default=None, help=PORT_HELP)
     sandbox = sub.add_parser(
         "sandbox", help="run Fireline against a local Slack emulator and a simulated cluster"
     )
@@ -46,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         "--speed", type=_speed, default=1.0, help="sandbox time runs N times faster (default 1)"
     )
     sandbox.add_argument("--drill", metavar="NAME", help="run a scripted incident drill")
-    sandbox.add_argument("--port", type=int, default=None, help="HTTP port (default 3000)")
+    sandbox.add_argument("--port", type=_port, default=None, help=PORT_HELP)
     sandbox.add_argument(
         "--cluster",
         metavar="CONTEXT",
@@ -65,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command == "serve":
-            return _serve()
+            return _serve(args.port)
         if args.command == "playbooks":
             return _validate_playbooks(args.path)
         if args.command == "outbox":
@@ -73,10 +91,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "sandbox":
             return _sandbox(args.speed, args.drill, args.port, args.cluster)
         return asyncio.run(_report(args.incident_id))
-    except ConfigurationError as exc:
+    except _Unconfigured as exc:
         print(str(exc), file=sys.stderr)
         if "SLACK_" in str(exc):
             print("\n" + SETUP_HELP, file=sys.stderr)
+        return 2
+    except ConfigurationError as exc:
+        print(str(exc), file=sys.stderr)
         return 2
     except FirelineError as exc:
         print(f"fireline: {exc}", file=sys.stderr)
@@ -93,18 +114,36 @@ def _speed(value: str) -> float:
     return speed
 
 
-def _serve() -> int:
+def _port(value: str) -> int:
+    try:
+        port = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number; try --port 3001") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError("must be 0-65535 (0: any free port); try --port 3001")
+    return port
+
+
+def _settings(**overrides: object) -> Settings:
+    from bot.settings import load_settings
+
+    try:
+        return load_settings(**overrides)
+    except ConfigurationError as exc:
+        raise _Unconfigured(str(exc)) from None
+
+
+def _serve(port: int | None) -> int:
     from bot.app import serve
     from bot.runtime.log import configure as configure_logging
-    from bot.settings import load_settings, slack_credentials_missing
+    from bot.settings import slack_credentials_missing
 
     if slack_credentials_missing():
         print(NO_TOKENS, file=sys.stderr, flush=True)
-        return _sandbox(1.0, None, None, None)
-    settings = load_settings()
+        return _sandbox(1.0, None, port, None)
+    settings = _settings(**({} if port is None else {"http_port": port}))
     configure_logging(settings.log_level, settings.secret_values())
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(settings))
+    asyncio.run(serve(settings))  # until SIGTERM or SIGINT, then a clean stop
     return 0
 
 
@@ -140,34 +179,63 @@ def _sandbox(speed: float, drill: str | None, port: int | None, cluster: str | N
 
     options = SandboxOptions(speed=speed, kube_context=cluster, http_port=port)
     configure_logging("WARNING", [])
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run(options, drill))
+    asyncio.run(run(options, drill))  # until SIGTERM or SIGINT, then a clean stop
     return 0
 
 
 async def _report(incident_id: str) -> int:
-    from bot.app import create_app
+    """Reads Redis only. With Slack tokens set, people are named as Slack names them; without,
+    by their Slack IDs."""
     from bot.incident import parse_incident_id
-    from bot.settings import load_settings
+    from bot.settings import load_storage_settings, slack_credentials_missing
+    from bot.store.server import connect
+    from bot.store.store import Store
 
     normalised = parse_incident_id(incident_id)
     if normalised is None:
         print(f"`{incident_id}` is not an incident ID; use the form INC-42.", file=sys.stderr)
         return 2
-    app = create_app(load_settings())
     try:
-        _, markdown = await app.services.incidents.render_report(normalised)
+        storage = load_storage_settings()
+    except ConfigurationError as exc:
+        raise _Unconfigured(str(exc)) from None
+    redis = connect(storage.redis_url, storage.data_dir)
+    try:
+        store = Store(redis.client, prefix=storage.redis_prefix)
+        names = None if slack_credentials_missing() else _slack_names(_settings())
+        markdown = await _render_report(store, normalised, names)
     finally:
-        await app.stop()
+        await redis.close()
     print(markdown)
     return 0
 
 
+def _slack_names(settings: Settings) -> Callable[[str], Awaitable[str]]:
+    from bot.gateways.slack import SlackGateway, build_client
+
+    client = build_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_base)
+    return SlackGateway(client).display_name
+
+
+async def _render_report(
+    store: Store, incident_id: str, names: Callable[[str], Awaitable[str]] | None
+) -> str:
+    from bot.checklists.models import ChecklistBook
+    from bot.clock import SystemClock
+    from bot.incidents.service import report_of
+
+    async def by_id(user: str) -> str:
+        return user
+
+    return await report_of(
+        store, ChecklistBook(store), incident_id, SystemClock().now(), names or by_id
+    )
+
+
 async def _outbox(*, retry: bool) -> int:
     from bot.app import create_app
-    from bot.settings import load_settings
 
-    app = create_app(load_settings())
+    app = create_app(_settings())
     try:
         parked = await app.outbox.parked_everywhere()
         for channel, slots in sorted(parked.items()):

@@ -15,6 +15,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from bot.blockkit import escape, requote
+from bot.blockkit import user as mention
 from bot.errors import InvalidTransition
 
 INCIDENT_ID = re.compile(r"^INC-(\d{1,9})$", re.IGNORECASE)
@@ -85,6 +87,8 @@ class TimelineEntry(BaseModel):
     actor: str
     kind: str
     text: str
+    """mrkdwn, as Slack shows it: what people typed is escaped when the entry is made, and
+    mentions come only from `bot.blockkit.user`."""
 
 
 class Incident(BaseModel):
@@ -168,7 +172,7 @@ def acknowledge(incident: Incident, actor: str, now: datetime) -> Change:
             else incident.status,
         }
     )
-    return new, [_entry(now, actor, "status", f"Acknowledged by <@{actor}>")]
+    return new, [_entry(now, actor, "status", f"Acknowledged by {mention(actor)}")]
 
 
 def change_severity(incident: Incident, actor: str, severity: Severity, now: datetime) -> Change:
@@ -177,7 +181,7 @@ def change_severity(incident: Incident, actor: str, severity: Severity, now: dat
         return incident, []
     peak = severity.worse(incident.most_severe)
     new = incident.model_copy(update={"severity": severity, "peak_severity": peak})
-    text = f"Severity {incident.severity.value} → {severity.value} by <@{actor}>"
+    text = f"Severity {incident.severity.value} → {severity.value} by {mention(actor)}"
     return new, [_entry(now, actor, "severity", text)]
 
 
@@ -188,22 +192,23 @@ def assign(incident: Incident, actor: str, role: Role, user: str, now: datetime)
     roles = dict(incident.roles)
     roles[role] = user
     new = incident.model_copy(update={"roles": roles})
-    return new, [_entry(now, actor, "role", f"<@{user}> is now {role.value} (set by <@{actor}>)")]
+    text = f"{mention(user)} is now {role.value} (set by {mention(actor)})"
+    return new, [_entry(now, actor, "role", text)]
 
 
 def post_update(incident: Incident, actor: str, text: str, now: datetime) -> Change:
     _require_open(incident, "updated")
     new = incident.model_copy(update={"last_update": text, "last_update_at": now})
-    return new, [_entry(now, actor, "update", text)]
+    return new, [_entry(now, actor, "update", escape(text))]
 
 
 def add_note(incident: Incident, actor: str, text: str, now: datetime) -> Change:
-    return incident, [_entry(now, actor, "note", text)]
+    return incident, [_entry(now, actor, "note", escape(text))]
 
 
 def add_followup(incident: Incident, actor: str, text: str, now: datetime) -> Change:
     new = incident.model_copy(update={"followups": [*incident.followups, text]})
-    return new, [_entry(now, actor, "followup", f"Action item: {text}")]
+    return new, [_entry(now, actor, "followup", f"Action item: {escape(text)}")]
 
 
 def mitigate(incident: Incident, actor: str, now: datetime) -> Change:
@@ -217,7 +222,7 @@ def mitigate(incident: Incident, actor: str, now: datetime) -> Change:
             "acknowledged_at": incident.acknowledged_at or now,
         }
     )
-    return new, [_entry(now, actor, "status", f"Mitigated (confirmed by <@{actor}>)")]
+    return new, [_entry(now, actor, "status", f"Mitigated (confirmed by {mention(actor)})")]
 
 
 def resolve(incident: Incident, actor: str, summary: str | None, now: datetime) -> Change:
@@ -232,7 +237,7 @@ def resolve(incident: Incident, actor: str, summary: str | None, now: datetime) 
             "summary": summary or incident.summary,
         }
     )
-    text = f"Resolved by <@{actor}>" + (f": {summary}" if summary else "")
+    text = f"Resolved by {mention(actor)}" + (f": {escape(summary)}" if summary else "")
     return new, [_entry(now, actor, "status", text)]
 
 
@@ -241,13 +246,14 @@ def declared_entry(incident: Incident) -> TimelineEntry:
         incident.created_at,
         incident.reporter,
         "status",
-        f"Declared {incident.severity.value} by <@{incident.reporter}>: {incident.title}",
+        f"Declared {incident.severity.value} by {mention(incident.reporter)}: "
+        f"{escape(incident.title)}",
     )
 
 
 def pinned_entry(actor: str, author: str | None, text: str, now: datetime) -> TimelineEntry:
-    said = f"<@{author}>: " if author else ""
-    return _entry(now, actor, "pin", f"📌 {said}{text}")
+    said = f"{mention(author)}: " if author else ""
+    return _entry(now, actor, "pin", f"📌 {said}{requote(text)}")
 
 
 def parse_incident_id(token: str) -> str | None:

@@ -3,13 +3,25 @@
 Each feature keeps its own sentences in its package's `messages` module (bolt keeps its own
 this way: small functions). Written for someone woken at 3 a.m.: what happened first, then
 exactly what to type. Nothing here may include a token or secret.
+
+Every sentence is mrkdwn: what it echoes (words a person typed, names, reasons from a remote) is
+escaped through `bot.blockkit`, and a command to type is shown with `typed()`, so a usage like
+`diagnose <deployment>` reads as written (docs/decisions/slack-text.md). Parameters are plain
+text unless typed `Mrkdwn`.
 """
 
 from __future__ import annotations
 
+from bot.blockkit import Mrkdwn, code, escape
+
+
+def typed(command: str) -> Mrkdwn:
+    """`/incident <command>` as code, escaped: what to type."""
+    return code(f"/incident {command}")
+
 
 def unexpected_arguments(usage_text: str, rest: str) -> str:
-    return f"`{rest}` was not expected here. Type `/incident {usage_text}`."
+    return f"{code(rest)} was not expected here. Type {typed(usage_text)}."
 
 
 def not_an_incident_channel_for_click() -> str:
@@ -18,8 +30,8 @@ def not_an_incident_channel_for_click() -> str:
 
 def declare_incomplete(incident_id: str, what: str) -> str:
     return (
-        f"{incident_id} is recorded, but {what}. Fireline keeps trying; "
-        f"`/incident status {incident_id}` shows where it stands."
+        f"{escape(incident_id)} is recorded, but {escape(what)}. Fireline keeps trying; "
+        f"{typed(f'status {incident_id}')} shows where it stands."
     )
 
 
@@ -28,45 +40,49 @@ def delivered_twice() -> str:
 
 
 def _roles(roles: list[str]) -> str:
-    return ", ".join(roles) if roles else "none"
+    return escape(", ".join(roles)) if roles else "none"
 
 
 def denied_namespace_cluster(namespace: str, cluster: str, allowed: tuple[str, ...]) -> str:
     return (
-        f"🚫 Namespace `{namespace}` is not open to Fireline in cluster `{cluster}` "
-        f"(allowed: {', '.join(allowed)}). Use `-n` with one of those."
+        f"🚫 Namespace {code(namespace)} is not open to Fireline in cluster {code(cluster)} "
+        f"(allowed: {escape(', '.join(allowed))}). Use `-n` with one of those."
     )
 
 
 def no_such_object(kind: str, name: str, namespace: str, close: list[str]) -> str:
-    hint = "; did you mean " + " or ".join(f"`{c}`" for c in close) + "?" if close else "."
-    return f"No {kind} `{name}` in `{namespace}`{hint}"
+    hint = "; did you mean " + " or ".join(code(c) for c in close) + "?" if close else "."
+    return f"No {escape(kind)} {code(name)} in {code(namespace)}{hint}"
 
 
 def no_such_named(kind: str, name: str, known: list[str], close: list[str]) -> str:
     if not known:
-        return f"No {kind} is configured in the Fireline policy, so `{name}` cannot be run."
-    hint = " Did you mean " + " or ".join(f"`{c}`" for c in close) + "?" if close else ""
-    return f"No {kind} `{name}`.{hint} Configured: {', '.join(f'`{k}`' for k in known)}."
+        return (
+            f"No {escape(kind)} is configured in the Fireline policy, so {code(name)} cannot be "
+            "run."
+        )
+    hint = " Did you mean " + " or ".join(code(c) for c in close) + "?" if close else ""
+    return f"No {escape(kind)} {code(name)}.{hint} Configured: {', '.join(code(k) for k in known)}."
 
 
 def bad_quoting(problem: str, usage_text: str) -> str:
-    return f"Those arguments do not parse ({problem}). Type `/incident {usage_text}`."
+    return f"Those arguments do not parse ({escape(problem)}). Type {typed(usage_text)}."
 
 
 def unknown_flag(flag: str, usage_text: str) -> str:
-    return f"`{flag}` is not an option here. Type `/incident {usage_text}`."
+    return f"{code(flag)} is not an option here. Type {typed(usage_text)}."
 
 
 def flag_needs_value(flag: str, usage_text: str) -> str:
-    return f"`{flag}` needs a value after it. Type `/incident {usage_text}`."
+    return f"{code(flag)} needs a value after it. Type {typed(usage_text)}."
 
 
 def action_failed(action: str, reason: str) -> str:
-    return f"⚠️ `{action}` could not run: {reason}"
+    """`reason` is plain: an error's words (a remote's, or a sentence of ours without `<>&`)."""
+    return f"⚠️ {code(action)} could not run: {escape(reason)}"
 
 
-def playbook_problems(count: int, details: list[str]) -> str:
+def playbook_problems(count: int, details: list[Mrkdwn]) -> str:
     return f"{count} playbook diagnostic(s) were not shown:\n" + "\n".join(
         f"• {d}" for d in details
     )

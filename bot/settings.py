@@ -10,6 +10,12 @@ parsed once by `bot.durations`), per-severity values are dicts keyed by `Severit
 downstream parses a setting again. This module imports no feature: it sits with the shared
 types, below everything that reads it (`.importlinter`).
 
+An empty value means "unset", wherever it comes from (the environment, `.env`, a keyword):
+`.env.example` lists every setting, most of them empty, and `FIRELINE_POLICY_FILE=` must mean
+"the built-in policy", never `Path("")`, which is `.`. One rule does it for every field
+(`Settings._empty_is_unset`): an empty or blank value is dropped before validation, so the
+field takes its default, and a required one is reported as not set.
+
 Never log a `Settings` object's secrets: tokens are `SecretStr`, so `repr()` and logs show
 `**********`.
 """
@@ -21,8 +27,9 @@ import re
 import socket
 from collections.abc import Callable
 from datetime import timedelta
+from importlib import resources
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import (
     AnyHttpUrl,
@@ -40,7 +47,24 @@ from bot.errors import ConfigurationError
 from bot.incident import Severity
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
-DEFAULT_PLAYBOOKS_DIR = Path(__file__).resolve().parents[1] / "playbooks"
+
+
+def packaged_dir(*parts: str) -> Path:
+    """A directory shipped inside the `bot` package, found as an installed package's data is
+    (`importlib.resources`), so it is there whatever the working directory or install method.
+    Fireline is never installed zipped; if it were, this would say so instead of failing later."""
+    found = resources.files("bot").joinpath(*parts)
+    if not isinstance(found, Path):  # pragma: no cover - only a zipped install gets here
+        raise ConfigurationError(
+            f"bot/{'/'.join(parts)} is inside a zip archive; install Fireline unpacked "
+            "(pip install) or set FIRELINE_PLAYBOOKS_DIR"
+        )
+    return found
+
+
+DEFAULT_PLAYBOOKS_DIR = packaged_dir("playbooks", "shipped")
+"""The repository's `playbooks/`, shipped inside the package as `bot/playbooks/shipped`
+(a link in the source tree, real files in the wheel: docs/decisions/packaging.md)."""
 DEFAULT_ACK_DEADLINES = "P0=0,P1=15m,P2=1h,P3=1d"
 DEFAULT_ESCALATE_AFTER = "5m"
 DEFAULT_UPDATE_REMINDERS = "P0=15m,P1=30m,P2=1h,P3=off"
@@ -75,17 +99,57 @@ DurationsBySeverity = Annotated[
 UserGroupsBySeverity = Annotated[dict[Severity, str], NoDecode, _from_text(user_groups_by_severity)]
 
 
-class Settings(BaseSettings):
-    """Everything Fireline reads from its environment (or a `.env` file)."""
+class StorageSettings(BaseSettings):
+    """Where Fireline keeps its state: all that commands reading Redis alone need
+    (`fireline report`), so they run without Slack tokens. `Settings` is these and the rest."""
 
     model_config = SettingsConfigDict(
         env_file=".env",
         env_file_encoding="utf-8",
-        extra="forbid",
+        extra="ignore",
         case_sensitive=False,
         populate_by_name=True,
         use_attribute_docstrings=True,
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_is_unset(cls, data: Any) -> Any:
+        """The one rule for empty values: `NAME=` (or blanks) is as if NAME were not there."""
+        if not isinstance(data, dict):
+            return data
+        return {k: v for k, v in data.items() if not (isinstance(v, str) and not v.strip())}
+
+    redis_url: str | None = Field(default=None, alias="REDIS_URL")
+    """Redis server URL (`redis://host:6379/0`). Unset: embedded Redis under the data dir."""
+
+    redis_prefix: str = Field(default="fireline:", alias="FIRELINE_REDIS_PREFIX")
+    """Prefix of every Redis key, so two deployments (or test runs) can share one server."""
+
+    data_dir: Path = Field(default=Path("./data"), alias="FIRELINE_DATA_DIR")
+    """Directory for the embedded Redis (append-only file) and other local state."""
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url_shape(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
+    @field_validator("redis_prefix")
+    @classmethod
+    def _redis_prefix_shape(cls, value: str) -> str:
+        if not value or len(value) > 64 or any(c.isspace() or c in "*?[]" for c in value):
+            raise ValueError("must be 1-64 characters without spaces or * ? [ ]")
+        return value
+
+
+class Settings(StorageSettings):
+    """Everything Fireline reads from its environment (or a `.env` file)."""
+
+    model_config = SettingsConfigDict(extra="forbid")
 
     slack_bot_token: SecretStr = Field(alias="SLACK_BOT_TOKEN")
     """Bot token (`xoxb-…`) from the app's OAuth & Permissions page."""
@@ -100,15 +164,6 @@ class Settings(BaseSettings):
         default=AnyHttpUrl(DEFAULT_SLACK_API_URL), alias="SLACK_API_URL"
     )
     """Base URL of the Slack Web API (tests, proxies, Slack GovSlack point it elsewhere)."""
-
-    redis_url: str | None = Field(default=None, alias="REDIS_URL")
-    """Redis server URL (`redis://host:6379/0`). Unset: embedded Redis under the data dir."""
-
-    redis_prefix: str = Field(default="fireline:", alias="FIRELINE_REDIS_PREFIX")
-    """Prefix of every Redis key, so two deployments (or test runs) can share one server."""
-
-    data_dir: Path = Field(default=Path("./data"), alias="FIRELINE_DATA_DIR")
-    """Directory for the embedded Redis (append-only file) and other local state."""
 
     http_host: str = Field(default="0.0.0.0", alias="FIRELINE_HTTP_HOST")
     """Address the bot's HTTP server listens on (events, health, readiness)."""
@@ -171,7 +226,7 @@ class Settings(BaseSettings):
     """Longest a diagnostic may run; what is unfinished by then is reported as failed."""
 
     playbooks_dir: Path = Field(default=DEFAULT_PLAYBOOKS_DIR, alias="FIRELINE_PLAYBOOKS_DIR")
-    """Directory of playbook YAML files, validated at start-up. Default: the repository's."""
+    """Directory of playbook YAML files, validated at start-up. Unset: the shipped ones."""
 
     alertmanager_url: AnyHttpUrl | None = Field(default=None, alias="FIRELINE_ALERTMANAGER_URL")
     """Alertmanager's base URL, for the Silence 1 h button (API v2). Unset: no silences."""
@@ -213,15 +268,6 @@ class Settings(BaseSettings):
             raise ValueError("must not be empty")
         return value
 
-    @field_validator("redis_url")
-    @classmethod
-    def _redis_url_shape(cls, value: str | None) -> str | None:
-        if value is None or not value.strip():
-            return None
-        if not value.startswith(("redis://", "rediss://", "unix://")):
-            raise ValueError("must start with redis://, rediss:// or unix://")
-        return value
-
     @field_validator("broadcast_channel", "alerts_channel")
     @classmethod
     def _channel_id_shape(cls, value: str | None) -> str | None:
@@ -242,27 +288,10 @@ class Settings(BaseSettings):
             raise ValueError("must be 1-20 characters of a-z, 0-9 and -")
         return value
 
-    @field_validator("redis_prefix")
-    @classmethod
-    def _redis_prefix_shape(cls, value: str) -> str:
-        if not value or len(value) > 64 or any(c.isspace() or c in "*?[]" for c in value):
-            raise ValueError("must be 1-64 characters without spaces or * ? [ ]")
-        return value
-
-    @field_validator("playbooks_dir", mode="before")
-    @classmethod
-    def _default_playbooks(cls, value: object) -> object:
-        return DEFAULT_PLAYBOOKS_DIR if isinstance(value, str) and not value.strip() else value
-
-    @field_validator("alertmanager_url", mode="before")
-    @classmethod
-    def _empty_url(cls, value: object) -> object:
-        return None if isinstance(value, str) and not value.strip() else value
-
     @field_validator("policy_file")
     @classmethod
     def _policy_exists(cls, value: Path | None) -> Path | None:
-        if value is None or not str(value).strip():
+        if value is None:
             return None
         if not value.is_file():
             raise ValueError(f"names {value}, which is not a readable file")
@@ -338,6 +367,15 @@ def load_settings(**overrides: object) -> Settings:
     """Build the settings, turning pydantic's errors into one readable ConfigurationError."""
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise ConfigurationError(describe_validation_error(exc)) from None
+
+
+def load_storage_settings() -> StorageSettings:
+    """Only where the state is (for commands that read Redis alone); other settings, set or
+    not, are neither needed nor checked."""
+    try:
+        return StorageSettings()
     except ValidationError as exc:
         raise ConfigurationError(describe_validation_error(exc)) from None
 

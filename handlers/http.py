@@ -1,4 +1,5 @@
-"""The bot's HTTP endpoints: Slack's requests, Alertmanager's webhook, liveness and readiness.
+"""The bot's HTTP endpoints: Slack's requests, Alertmanager's webhook, liveness, readiness and
+metrics.
 
 Anyone on the network can reach these, so whatever arrives is answered with a 4xx that says
 what is wrong, never a 500: a request that is not Slack's or lacks the bearer token gets 401
@@ -23,6 +24,7 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from bot.alerts.payload import MAX_PAYLOAD_BYTES
 from bot.alerts.service import AlertThreads
 from bot.errors import TemporaryError, UserError
+from bot.metrics import CONTENT_TYPE, Metrics
 from bot.runtime.inflight import InFlight
 from handlers.signature import signature_problem
 
@@ -42,14 +44,16 @@ def routes(
     ready: Callable[[], Awaitable[dict[str, bool]]],
     inflight: InFlight,
     signing_secret: SecretStr,
+    metrics: Metrics | None = None,
 ) -> list[web.RouteDef]:
     secret = signing_secret.get_secret_value().encode()
+    measured = metrics or Metrics()
 
     async def slack_events(request: web.Request) -> web.Response:
         async with inflight.receiving():
-            return await _dispatch(request)
+            return await _dispatch(request, time.perf_counter())
 
-    async def _dispatch(request: web.Request) -> web.Response:
+    async def _dispatch(request: web.Request, arrived: float) -> web.Response:
         body = await read_at_most(request, MAX_SLACK_BODY)
         if body is None:
             return _refused("/slack/events", request, 413, "request too large")
@@ -71,7 +75,9 @@ def routes(
         except ValueError:
             return web.json_response({"error": "malformed Slack payload"}, status=400)
         bolt_response = await bolt.async_dispatch(bolt_request)
-        return await to_aiohttp_response(bolt_response)
+        response = await to_aiohttp_response(bolt_response)
+        measured.ack(_kind(bolt_request.body), time.perf_counter() - arrived)
+        return response
 
     async def healthz(_: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
@@ -90,26 +96,58 @@ def routes(
     ]
 
 
-def alert_routes(alerts: AlertThreads, token: SecretStr | None) -> list[web.RouteDef]:
+def alert_routes(
+    alerts: AlertThreads, token: SecretStr | None, metrics: Metrics | None = None
+) -> list[web.RouteDef]:
     """`POST /webhooks/alertmanager`: bearer-token auth; stored durably before the 200."""
     expected = f"Bearer {token.get_secret_value()}".encode() if token else None
+    counted = (metrics or Metrics()).alert_notifications
 
     async def alertmanager(request: web.Request) -> web.Response:
         if expected is None or not _same(request.headers.get("Authorization", ""), expected):
+            counted.labels("unauthorized").inc()
             return _refused("/webhooks/alertmanager", request, 401, "missing or wrong bearer token")
         body = await read_at_most(request, MAX_ALERT_BODY)
         if body is None:
+            counted.labels("too_large").inc()
             reason = f"payload too large: the limit is {MAX_ALERT_BODY} bytes"
             return _refused("/webhooks/alertmanager", request, 413, reason)
         try:
             entry = await alerts.accept(body)
         except UserError as exc:
+            counted.labels("malformed").inc()
             return web.json_response({"error": str(exc)}, status=400)
         except TemporaryError as exc:  # Alertmanager retries 5xx
+            counted.labels("unavailable").inc()
+            if metrics is not None:
+                metrics.temporary("webhook", exc)
             return web.json_response({"error": str(exc)}, status=503)
+        counted.labels("accepted").inc()
         return web.json_response({"status": "accepted", "id": entry})
 
     return [web.post("/webhooks/alertmanager", alertmanager)]
+
+
+def metrics_routes(metrics: Metrics) -> list[web.RouteDef]:
+    """`GET /metrics`: this replica's registry, unauthenticated like `/healthz` (it holds no
+    secrets and no Slack, incident or user IDs; see docs/decisions/metrics.md). Figures kept in
+    Redis are read first, bounded in time and at most once a second however often it is asked."""
+
+    async def serve_metrics(_: web.Request) -> web.Response:
+        await metrics.refresh()
+        return web.Response(body=metrics.exposition(), headers={"Content-Type": CONTENT_TYPE})
+
+    return [web.get("/metrics", serve_metrics)]
+
+
+def _kind(body: object) -> str:
+    """What Slack delivered, for the ack histogram (`bot.metrics` bounds it)."""
+    if not isinstance(body, dict):
+        return "other"
+    if "command" in body:
+        return "command"
+    kind = str(body.get("type") or "other")
+    return "event" if kind == "event_callback" else kind
 
 
 async def read_at_most(request: web.Request, limit: int) -> bytes | None:

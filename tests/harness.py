@@ -24,7 +24,7 @@ import dataclasses
 import json
 import time
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 from urllib.parse import urlencode
 
 import aiohttp
@@ -39,6 +39,7 @@ from bot.sandbox.doubles.slack import SlackDouble
 from bot.sandbox.wiring import Wiring
 from bot.settings import Settings
 from bot.store.server import RedisHandle
+from tests.clock import ManualClock
 
 T = TypeVar("T")
 SIGNING_SECRET = "e2e-signing-secret"
@@ -50,7 +51,9 @@ BROADCAST, ALERTS = "broadcast", "alerts"
 is where `Harness.command()` types unless told otherwise)."""
 
 
-async def eventually(check: Callable[[], T | None], limit_s: float = 5.0, what: str = "") -> T:
+async def eventually(
+    check: Callable[[], T | Literal[False] | None], limit_s: float = 5.0, what: str = ""
+) -> T:
     """Poll `check` until it returns something truthy (the bot works after its ack)."""
     deadline = asyncio.get_running_loop().time() + limit_s
     while True:
@@ -262,6 +265,13 @@ class Harness:
     @property
     def clock(self) -> Clock:
         clock: Clock = self.build.deps_fields.get("clock") or SystemClock()
+        return clock
+
+    @property
+    def manual_clock(self) -> ManualClock:
+        """The bot's clock, for a test that built the harness on a `ManualClock` and moves it."""
+        clock = self.clock
+        assert isinstance(clock, ManualClock), "the harness runs on the system clock"
         return clock
 
     @property

@@ -6,6 +6,9 @@ here may include a token or secret.
 
 from __future__ import annotations
 
+from bot.blockkit import code, escape
+from bot.messages import typed
+
 
 def no_cluster_configured() -> str:
     return (
@@ -15,11 +18,11 @@ def no_cluster_configured() -> str:
 
 
 def bad_argument(field: str, problem: str, usage_text: str) -> str:
-    return f"`{field}` {problem}. Type `/incident {usage_text}`."
+    return f"{code(field)} {escape(problem)}. Type {typed(usage_text)}."
 
 
 def missing_argument(field: str, usage_text: str) -> str:
-    return f"Say which {field}: `/incident {usage_text}`."
+    return f"Say which {escape(field)}: {typed(usage_text)}."
 
 
 def not_a_namespace() -> str:

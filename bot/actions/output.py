@@ -6,12 +6,20 @@ sections of at most `MAX_SECTION` characters; whatever does not fit goes, whole,
 file posted in the thread, and the message says so. Nothing is ever cut silently.
 
 Everything in a `Result` has been redacted by the action that made it; this module adds nothing.
+
+A `Result` holds plain text, as Kubernetes, the logs or Prometheus said it (a log line with
+`<html>` in it, a label value with `&`), with mrkdwn's `*bold*` and backticks as the only
+formatting an action may use. `fit()` is where it becomes mrkdwn: every part is escaped there
+(`bot.blockkit.escape`), code sections included, so an action never escapes and never needs to.
+The text file that takes what does not fit is plain and keeps the words as they were.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+
+from bot.blockkit import escape
 
 MAX_BLOCKS = 50
 MAX_SECTION = 3000
@@ -61,25 +69,28 @@ class Fitted:
 
 
 def _section_block(text: str) -> Block:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text, "verbatim": True}}
 
 
 def _body(section: Section) -> str:
-    body = f"```{section.text}```" if section.code else section.text
-    return f"*{section.title}*\n{body}" if section.title else body
+    body = f"```{escape(section.text)}```" if section.code else escape(section.text)
+    return f"*{escape(section.title)}*\n{body}" if section.title else body
 
 
 def fit(result: Result, slug: str) -> Fitted:
     """Blocks within Slack's limits; anything longer goes, whole, into `<slug>-details.txt`."""
-    top = [f"*{result.title}*", *result.headline]
+    plain_top = [result.title, *result.headline]
     if result.failures:
-        top.append("⚠️ Partial: " + "; ".join(result.failures))
+        plain_top.append("⚠️ Partial: " + "; ".join(result.failures))
+    top = [f"*{escape(result.title)}*", *(escape(line) for line in plain_top[1:])]
     blocks: list[Block] = []
     overflow: list[Section] = []
     head = "\n".join(top)
     if len(head) > MAX_SECTION:
-        overflow.append(Section("Summary", head))
-        head = head[: MAX_SECTION - 60].rsplit("\n", 1)[0] + "\n… (the rest is in the file below)"
+        overflow.append(Section("Summary", "\n".join(plain_top)))
+        head = (
+            _cut(head, MAX_SECTION - 60).rsplit("\n", 1)[0] + "\n… (the rest is in the file below)"
+        )
     blocks.append(_section_block(head))
     # Keep two blocks spare: a divider and the "see the file" note.
     room = MAX_BLOCKS - 3
@@ -97,18 +108,32 @@ def fit(result: Result, slug: str) -> Fitted:
         name = f"{slug}-details.txt"
         content = "\n\n".join(f"== {s.title} ==\n{s.text}" for s in overflow)
         files.append(Attachment(name, f"{result.title} — full output", content))
-        note = f"📎 {len(overflow)} part(s) did not fit in a message; full text in `{name}`."
-        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": note}]})
-    fallback = "\n".join(top)[:MAX_FALLBACK_TEXT]
+        note = (
+            f"📎 {len(overflow)} part(s) did not fit in a message; full text in `{escape(name)}`."
+        )
+        blocks.append(
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": note, "verbatim": True}]}
+        )
+    fallback = _cut("\n".join(top), MAX_FALLBACK_TEXT)
     return Fitted(text=fallback, blocks=blocks, files=files)
 
 
 def _shorten(section: Section) -> str:
-    budget = MAX_SECTION - len(section.title) - 80
-    cut = section.text[:budget].rsplit("\n", 1)[0]
+    title = escape(section.title)
+    budget = MAX_SECTION - len(title) - 80
+    cut = _cut(escape(section.text), budget).rsplit("\n", 1)[0]
     more = "… cut here; the whole section is in the attached file"
     body = f"```{cut}\n{more}```" if section.code else f"{cut}\n_{more}_"
-    return f"*{section.title}*\n{body}"
+    return f"*{title}*\n{body}"
+
+
+def _cut(mrkdwn: str, limit: int) -> str:
+    """At most `limit` characters of escaped text, never ending inside an entity (`&am`)."""
+    if len(mrkdwn) <= limit:
+        return mrkdwn
+    head = mrkdwn[:limit]
+    amp = head.rfind("&")
+    return head[:amp] if amp > head.rfind(";") else head
 
 
 def table(rows: list[list[str]], header: list[str]) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.alerts.store import AlertGroup
 from bot.alerts.views import SEVERITY_EMOJI, headline
-from bot.blockkit import Block, context, section
+from bot.blockkit import Block, context, escape, section
 
 SECTION_CHARS = 2900  # a section's text may hold 3,000
 MAX_SECTIONS = 45  # a message may hold 50 blocks
@@ -19,7 +19,7 @@ STORM_OVER = "✅ *Alert storm over.* Every group below has, or is about to get,
 
 def line(group: AlertGroup, posted: bool) -> str:
     emoji = SEVERITY_EMOJI.get(group.severity, "⚪")
-    summary = f" — {group.summary}" if group.summary else ""
+    summary = f" — {escape(group.summary)}" if group.summary else ""
     where = "🧵 thread posted" if posted else "⏳ thread queued"
     counts = f"{len(group.firing)} firing · {len(group.resolved)} resolved"
     return f"{emoji} *{headline(group)}*{summary} · {counts} · {where}"

@@ -6,13 +6,21 @@ here may include a token or secret.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+from bot.blockkit import Mrkdwn, channel, code, escape
+from bot.blockkit import user as mention
+
 
 def alert_playbook_started(title: str, role: str) -> str:
-    return f"📘 Playbook *{title}*: running its diagnostics (as the alert pipeline, role `{role}`)."
+    return (
+        f"📘 Playbook *{escape(title)}*: running its diagnostics (as the alert pipeline, "
+        f"role {code(role)})."
+    )
 
 
 def alert_playbook_run_by(title: str, user: str) -> str:
-    return f"📘 <@{user}> ran the *{title}* playbook."
+    return f"📘 {mention(user)} ran the *{escape(title)}* playbook."
 
 
 def alert_no_playbook() -> str:
@@ -30,9 +38,9 @@ def silence_not_configured() -> str:
     )
 
 
-def silence_denied(held: list[str], allowing: tuple[str, ...], holders: str = "") -> str:
-    have = ", ".join(held) or "no role"
-    need = " or ".join(allowing) or "a role the policy does not define"
+def silence_denied(held: list[str], allowing: tuple[str, ...], holders: Mrkdwn = "") -> str:
+    have = escape(", ".join(held) or "no role")
+    need = escape(" or ".join(allowing) or "a role the policy does not define")
     by = f" Held by {holders}." if holders else ""
     return (
         f"🚫 Silencing alerts needs the role {need}; you have {have}.{by} Nothing was silenced "
@@ -40,14 +48,15 @@ def silence_denied(held: list[str], allowing: tuple[str, ...], holders: str = ""
     )
 
 
-def silence_exists(user: str, until: str) -> str:
-    return f"These alerts are already silenced by <@{user}> until {until}."
+def silence_exists(user: str, until: Mrkdwn) -> str:
+    return f"These alerts are already silenced by {mention(user)} until {until}."
 
 
-def silence_recorded(user: str, until: str, silence_id: str, matchers: str) -> str:
+def silence_recorded(user: str, until: Mrkdwn, silence_id: str, matchers: Mapping[str, str]) -> str:
+    shown = " ".join(code(f"{k}={v}") for k, v in sorted(matchers.items()))
     return (
-        f"🔕 <@{user}> silenced these alerts until {until} (Alertmanager silence "
-        f"`{silence_id}`, matching {matchers})."
+        f"🔕 {mention(user)} silenced these alerts until {until} (Alertmanager silence "
+        f"{code(silence_id)}, matching {shown})."
     )
 
 
@@ -56,4 +65,36 @@ def silence_no_matchers() -> str:
 
 
 def silence_failed(reason: str) -> str:
-    return f"The silence was not created: {reason}. Try again, or silence in Alertmanager."
+    return f"The silence was not created: {escape(reason)}. Try again, or silence in Alertmanager."
+
+
+def incident_declared(incident_id: str, channel_id: str | None) -> str:
+    where = f" in {channel(channel_id)}" if channel_id else ""
+    return f"🚨 {escape(incident_id)} declared{where}."
+
+
+def acknowledged(user: str) -> str:
+    return f"👀 {mention(user)} acknowledged these alerts."
+
+
+def _alertname(name: str) -> str:
+    """The policy's alert name inside code marks (it is the operator's text, kept literal)."""
+    return code(name)
+
+
+def heartbeat_missing(alertname: str, silent_for: str) -> str:
+    return (
+        f"🔕 The alert pipeline may be broken: Alertmanager's always-firing "
+        f"{_alertname(alertname)} alert has not reached Fireline for {escape(silent_for)}. "
+        "Alerts may not be arriving either. Check that Prometheus and Alertmanager are up and that "
+        "Alertmanager's route to Fireline's webhook works (its logs, `amtool`). Fireline says "
+        "so here when it arrives again."
+    )
+
+
+def heartbeat_back(alertname: str, silent_for: str) -> str:
+    return (
+        f"✅ Alertmanager's {_alertname(alertname)} alert is reaching Fireline again, after "
+        f"{escape(silent_for)} without it: the alert pipeline works. Alerts that fired meanwhile "
+        "follow as Alertmanager sends them."
+    )

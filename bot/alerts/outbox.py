@@ -32,6 +32,7 @@ from redis.exceptions import RedisError
 
 from bot.errors import FirelineError, TemporaryError, Throttled
 from bot.gateways.slack import Blocks, SlackGateway
+from bot.metrics import Metrics
 from bot.store.store import Keys, raise_if_cancelled, redis_unavailable
 
 log = logging.getLogger(__name__)
@@ -114,11 +115,20 @@ class Writer(Protocol):
 
 
 class Outbox:
-    def __init__(self, redis: Redis, keys: Keys, slack: SlackGateway, *, instance: str) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        keys: Keys,
+        slack: SlackGateway,
+        *,
+        instance: str,
+        metrics: Metrics | None = None,
+    ) -> None:
         self.redis = redis
         self.keys = keys
         self.slack = slack
         self.instance = instance
+        self.metrics = metrics or Metrics()
         self.writer: Writer | None = None
         self._complete = redis.register_script(_COMPLETE)
         self._park = redis.register_script(_PARK)
@@ -191,6 +201,7 @@ class Outbox:
                 channels = await self._guard(self.redis.smembers(self.keys.outbox_channels))
             except TemporaryError as exc:
                 log.warning("outbox: %s", exc)
+                self.metrics.redis_error("outbox")
                 channels = set()
             for raw in channels:
                 channel = _text(raw)
@@ -230,6 +241,7 @@ class Outbox:
                 await self._send_one(channel, _text(head[0]))
         except RedisError as exc:
             raise_if_cancelled()
+            self.metrics.redis_error("outbox")
             log.warning("outbox for %s: Redis failed (%s); resuming on the next wake", channel, exc)
         except Exception:
             log.exception("outbox for %s stopped unexpectedly; resuming on the next wake", channel)
@@ -255,12 +267,17 @@ class Outbox:
         try:
             await self.send(channel, slot)
         except Throttled as exc:
+            self.metrics.outbox_sends.labels("throttled").inc()
             await asyncio.sleep(max(exc.retry_after or 1.0, 0.05))  # the budget is blocked as well
         except TemporaryError as exc:
+            self.metrics.outbox_sends.labels("retried").inc()
             log.warning("outbox %s %s: %s; retrying", channel, slot, exc)
             await asyncio.sleep(RETRY_PAUSE_S)
         except FirelineError as exc:
+            self.metrics.outbox_sends.labels("parked").inc()
             await self.park(channel, slot, str(exc))
+        else:
+            self.metrics.outbox_sends.labels("sent").inc()
 
     async def park(self, channel: str, slot: str, why: str) -> None:
         keys = self.keys
@@ -342,6 +359,49 @@ class Outbox:
         )
         self.sends += 1
         await self.writer.sent(channel, slot, ts, await self.backlog(channel))
+
+    async def report(self, metrics: Metrics) -> None:
+        """Set the outbox gauges from Redis: depth, oldest write's age and parked writes per
+        channel, in two round trips (a scrape's reader; `bot.metrics`)."""
+        keys = self.keys
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.smembers(keys.outbox_channels)
+        pipe.smembers(keys.outbox_parked_channels)
+        queued, parked_in = await pipe.execute()
+        channels = sorted({_text(c) for c in queued} | {_text(c) for c in parked_in})
+        pipe = self.redis.pipeline(transaction=False)
+        for channel in channels:
+            pipe.zcard(keys.outbox_queue(channel))
+            pipe.hlen(keys.outbox_parked(channel))
+            for cls in (DIGEST, NEW_PARENT, THREAD, EDIT):
+                low = cls * CLASS_SPAN
+                pipe.zrangebyscore(
+                    keys.outbox_queue(channel), low, low + CLASS_SPAN - 1, 0, 1, withscores=True
+                )
+        replies = await pipe.execute() if channels else []
+        now_ms = time.time() * 1000
+        depth: dict[str, float] = {}
+        age: dict[str, float] = {}
+        parked: dict[str, float] = {}
+        for label in metrics.channels:  # a configured channel with nothing waiting shows 0
+            depth[label] = age[label] = parked[label] = 0
+        per = 6
+        for i, channel in enumerate(channels):
+            size, held, *heads = replies[i * per : (i + 1) * per]
+            queued_at = [score % CLASS_SPAN for head in heads for _, score in head]
+            oldest = max(0.0, (now_ms - min(queued_at)) / 1000) if queued_at else 0.0
+            label = metrics.channel(channel)
+            depth[label] = depth.get(label, 0) + int(size)
+            parked[label] = parked.get(label, 0) + int(held)
+            age[label] = max(age.get(label, 0.0), oldest)
+        for gauge, values in (
+            (metrics.outbox_depth, depth),
+            (metrics.outbox_oldest_age, age),
+            (metrics.outbox_parked, parked),
+        ):
+            gauge.clear()
+            for label, value in values.items():
+                gauge.labels(label).set(value)
 
     async def _guard(self, work: Awaitable[T]) -> T:
         try:

@@ -204,10 +204,9 @@ class AlertPlaybooks:
                 return messages.silence_failed(str(exc))
             record["id"] = silence_id
             await self.alerts.save_silence(group_id, json.dumps(record))
-            shown = " ".join(f"`{k}={v}`" for k, v in sorted(matchers.items()))
             await self.slack.post_message(
                 group.channel,
-                messages.silence_recorded(user, blocks.slack_date(until), silence_id, shown),
+                messages.silence_recorded(user, blocks.slack_date(until), silence_id, matchers),
                 thread_ts=group.parent_ts,
             )
             return None

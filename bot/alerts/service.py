@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Protocol
 
+from bot.alerts import messages
 from bot.alerts import views as alert_blocks
 from bot.alerts.payload import Alert, Notification, parse
 from bot.alerts.store import AlertGroup, AlertState, AlertStore
@@ -27,6 +28,7 @@ from bot.errors import FirelineError, TemporaryError, UserError
 from bot.gateways.slack import SlackGateway
 from bot.incident import Incident, Severity
 from bot.incidents import views as blocks
+from bot.metrics import Metrics
 from bot.store.store import Store
 
 log = logging.getLogger(__name__)
@@ -53,6 +55,14 @@ class GroupHooks(Protocol):
         """New firing alerts were shown in the group (idempotent: acts on the first only)."""
 
 
+class Beats(Protocol):
+    """The dead-man's switch (`bot.alerts.watchdog`): heartbeat alerts are its, not shown."""
+
+    def is_beat(self, notification: Notification) -> bool: ...
+
+    async def beat(self, notification: Notification) -> None: ...
+
+
 class NoAlertChannel(UserError):
     """No route matched and no fallback channel is configured."""
 
@@ -69,6 +79,7 @@ class AlertThreads:
         routes: tuple[Route, ...] = (),
         consumer: str,
         writer: AlertWriter,
+        metrics: Metrics | None = None,
     ) -> None:
         self.alerts = alerts
         self.store = store
@@ -79,6 +90,8 @@ class AlertThreads:
         self.consumer = consumer
         self.writer = writer  # every Slack write for alerts goes through its outbox
         self.hooks: GroupHooks | None = None
+        self.beats: Beats | None = None
+        self.metrics = metrics or Metrics()
         self._stopping = False
 
     @property
@@ -123,6 +136,7 @@ class AlertThreads:
                 )
                 await self._process(entries)
             except TemporaryError as exc:
+                self.metrics.temporary("alerts", exc)
                 log.warning("alert inbox: %s; retrying in %.0f s", exc, RETRY_PAUSE_S)
                 await self.clock.sleep(RETRY_PAUSE_S)
                 await self._process(await self.alerts.read(self.consumer, pending=True, block_ms=0))
@@ -134,6 +148,7 @@ class AlertThreads:
             except TemporaryError:
                 raise  # left unacknowledged: read again after the pause
             except FirelineError as exc:
+                self.metrics.alert_notifications.labels("dropped").inc()
                 log.error(
                     "alert notification %s dropped after a permanent failure: %s", entry_id, exc
                 )
@@ -142,6 +157,10 @@ class AlertThreads:
     # --- one notification ------------------------------------------------------------------
 
     async def handle(self, notification: Notification) -> None:
+        if self.beats is not None and self.beats.is_beat(notification):
+            self.metrics.alert_heartbeats.inc()
+            await self.beats.beat(notification)
+            return
         group_id = notification.group_id
         async with self.store.lock(f"alertgroup:{group_id}", wait_s=30.0) as held:
             if not held:
@@ -237,8 +256,7 @@ class AlertThreads:
             if group is None or group.incident_id == incident.id:
                 return
             group.incident_id = incident.id
-            where = f" in <#{incident.channel_id}>" if incident.channel_id else ""
-            await self._show(group, f"🚨 {incident.id} declared{where}.")
+            await self._show(group, messages.incident_declared(incident.id, incident.channel_id))
 
     async def incident_at(self, channel: str, thread_ts: str | None) -> Incident | None:
         """The incident a place belongs to: an incident channel's own, else the incident
@@ -260,7 +278,7 @@ class AlertThreads:
             if group.acknowledged_by is not None:
                 return False
             group.acknowledged_by = user
-            await self._show(group, f"👀 <@{user}> acknowledged these alerts.")
+            await self._show(group, messages.acknowledged(user))
         return True
 
 

@@ -1,9 +1,13 @@
-"""How an alert group looks in Slack: one parent message, edited in place, and its thread."""
+"""How an alert group looks in Slack: one parent message, edited in place, and its thread.
+
+Everything in an alert (name, labels, annotations, URLs) is Alertmanager's and so outside text:
+escaped, and its URLs linked only when they are http(s) (`blockkit.link`).
+"""
 
 from __future__ import annotations
 
 from bot.alerts.store import AlertGroup, AlertState
-from bot.blockkit import Block, button, context, section
+from bot.blockkit import Block, Mrkdwn, button, code, context, escape, link, section, user
 
 MAX_LISTED = 10
 ACK_ALERT = "alert_ack"
@@ -14,15 +18,15 @@ SILENCE_ALERT = "alert_silence"
 SEVERITY_EMOJI = {"critical": "🔴", "error": "🟠", "warning": "🟡", "info": "🔵"}
 
 
-def headline(group: AlertGroup) -> str:
+def headline(group: AlertGroup) -> Mrkdwn:
     state = "✅ RESOLVED" if group.status == "resolved" else "🔥 FIRING"
     severity = f" [{group.severity}]" if group.severity else ""
-    return f"{state}{severity} {group.title}"
+    return escape(f"{state}{severity} {group.title}")
 
 
-def distinct_labels(alert: AlertState, common: dict[str, str]) -> str:
+def distinct_labels(alert: AlertState, common: dict[str, str]) -> Mrkdwn:
     own = {k: v for k, v in alert.labels.items() if common.get(k) != v}
-    return ", ".join(f"{k}={v}" for k, v in sorted(own.items())) or alert.fingerprint
+    return escape(", ".join(f"{k}={v}" for k, v in sorted(own.items())) or alert.fingerprint)
 
 
 def parent(group: AlertGroup) -> tuple[str, list[Block]]:
@@ -30,27 +34,28 @@ def parent(group: AlertGroup) -> tuple[str, list[Block]]:
     counts = f"{len(group.firing)} firing · {len(group.resolved)} resolved"
     if group.truncated:
         counts += f" · {group.truncated} more not sent by Alertmanager"
-    text = f"{headline(group)} — {group.summary}" if group.summary else headline(group)
+    summary = escape(group.summary)
+    text = f"{headline(group)} — {summary}" if summary else headline(group)
     lines = [f"{emoji} *{headline(group)}*"]
-    if group.summary:
-        lines.append(group.summary)
+    if summary:
+        lines.append(summary)
     lines.append(counts)
     body: list[Block] = [section("\n".join(lines))]
-    labels = " · ".join(f"`{k}={v}`" for k, v in sorted(group.common_labels.items()))
+    labels = " · ".join(code(f"{k}={v}") for k, v in sorted(group.common_labels.items()))
     if labels:
         body.append(context(labels))
     links = [
-        f"<{url}|{name}>"
+        link(url, name)
         for name, url in (
             ("Graph", group.generator_url),
             ("Runbook", group.runbook_url),
             ("Alertmanager", group.external_url),
         )
-        if url.startswith(("http://", "https://"))
+        if url
     ]
     notes = []
     if group.acknowledged_by:
-        notes.append(f"👀 acknowledged by <@{group.acknowledged_by}>")
+        notes.append(f"👀 acknowledged by {user(group.acknowledged_by)}")
     if group.incident_id:
         notes.append(f"🚨 {group.incident_id} declared")
     if links or notes:
@@ -69,7 +74,7 @@ def parent(group: AlertGroup) -> tuple[str, list[Block]]:
     return text, body
 
 
-def changes(group: AlertGroup, firing: list[AlertState], resolved: list[AlertState]) -> str:
+def changes(group: AlertGroup, firing: list[AlertState], resolved: list[AlertState]) -> Mrkdwn:
     """The thread reply for what changed in one notification."""
     lines: list[str] = []
     for label, alerts, emoji in (("firing", firing, "🔥"), ("resolved", resolved, "✅")):
@@ -78,7 +83,9 @@ def changes(group: AlertGroup, firing: list[AlertState], resolved: list[AlertSta
         lines.append(f"{emoji} {len(alerts)} {label}:")
         for alert in alerts[:MAX_LISTED]:
             summary = (
-                f" — {alert.summary}" if alert.summary and alert.summary != group.summary else ""
+                f" — {escape(alert.summary)}"
+                if alert.summary and alert.summary != group.summary
+                else ""
             )
             lines.append(f"• {distinct_labels(alert, group.common_labels)}{summary}")
         if len(alerts) > MAX_LISTED:

@@ -6,6 +6,11 @@ here may include a token or secret.
 
 from __future__ import annotations
 
+from bot.blockkit import Plain, escape, usergroup
+from bot.blockkit import channel as link_channel
+from bot.blockkit import user as mention
+from bot.messages import typed
+
 LATE_AFTER_S = 60.0
 
 
@@ -17,7 +22,8 @@ def _span(seconds: float) -> str:
     return f"{hours} h {minutes} min" if hours else f"{minutes} min"
 
 
-def checklist_heading(incident_id: str, title: str, late_by: float) -> str:
+def checklist_heading(incident_id: str, title: str, late_by: float) -> Plain:
+    """Plain text: the checklist's header block."""
     return f"📋 {incident_id} checklist: {title}"
 
 
@@ -26,28 +32,31 @@ def late(late_by: float) -> str:
 
 
 def checklist_fallback(incident_id: str, title: str, answered: int, total: int) -> str:
-    return f"📋 {incident_id} checklist: {title} ({answered}/{total} answered)"
+    return f"📋 {escape(incident_id)} checklist: {escape(title)} ({answered}/{total} answered)"
 
 
 def overdue_heading(commander: str | None, count: int) -> str:
-    who = f"<@{commander}>, " if commander else ""
+    who = f"{mention(commander)}, " if commander else ""
     items = "item is" if count == 1 else "items are"
     return f"⚠️ {who}{count} {items} still open from earlier checklists:"
 
 
 def checklist_answered(incident_id: str, title: str, item: str, kind: str, user: str) -> str:
     what = "done" if kind == "done" else "not applicable"
-    return f"Checklist ({title}): “{item}” marked {what} by <@{user}>"
+    return f"Checklist ({escape(title)}): “{escape(item)}” marked {what} by {mention(user)}"
 
 
 def checklist_already_answered(item: str, kind: str, user: str) -> str:
     what = "done" if kind == "done" else "not applicable"
-    return f"“{item}” was already marked {what} by <@{user}>; your click changed nothing."
+    return (
+        f"“{escape(item)}” was already marked {what} by {mention(user)}; your click changed "
+        "nothing."
+    )
 
 
 def checklist_thanks(item: str, kind: str) -> str:
     what = "done" if kind == "done" else "not applicable"
-    return f"Recorded: “{item}” is {what}."
+    return f"Recorded: “{escape(item)}” is {what}."
 
 
 def checklist_unknown() -> str:
@@ -55,42 +64,49 @@ def checklist_unknown() -> str:
 
 
 def ack_reminder(incident_id: str, severity: str, commander: str | None, late_s: float) -> str:
-    who = f"<@{commander}>, " if commander else ""
+    who = f"{mention(commander)}, " if commander else ""
     return (
-        f"⏰ {who}{incident_id} ({severity}) has not been acknowledged yet. Acknowledge it "
-        f"(button below or `/incident ack`), or it is escalated to on-call."
+        f"⏰ {who}{escape(incident_id)} ({escape(severity)}) has not been acknowledged yet. "
+        "Acknowledge it (button below or `/incident ack`), or it is escalated to on-call."
     )
 
 
 def escalation(incident_id: str, severity: str, group: str | None, waited_s: float) -> str:
-    page = f"<!subteam^{group}> " if group else ""
-    missing = "" if group else f" (no on-call group is set for {severity}: FIRELINE_ONCALL_GROUPS)"
+    page = f"{usergroup(group)} " if group else ""
+    missing = (
+        ""
+        if group
+        else f" (no on-call group is set for {escape(severity)}: FIRELINE_ONCALL_GROUPS)"
+    )
     return (
-        f"🚨 {page}{incident_id} ({severity}) is escalated: not acknowledged "
-        f"{_span(waited_s)} after it was declared{missing}. `/incident ack {incident_id}`."
+        f"🚨 {page}{escape(incident_id)} ({escape(severity)}) is escalated: not acknowledged "
+        f"{_span(waited_s)} after it was declared{missing}. {typed(f'ack {incident_id}')}."
     )
 
 
 def escalation_broadcast(incident_id: str, severity: str, channel: str | None) -> str:
-    where = f" in <#{channel}>" if channel else ""
-    return f"🚨 {incident_id} ({severity}) was escalated to on-call: not acknowledged{where}."
+    where = f" in {link_channel(channel)}" if channel else ""
+    return (
+        f"🚨 {escape(incident_id)} ({escape(severity)}) was escalated to on-call: not "
+        f"acknowledged{where}."
+    )
 
 
 def update_reminder(incident_id: str, commander: str | None, silent_s: float) -> str:
-    who = f"<@{commander}>, " if commander else ""
+    who = f"{mention(commander)}, " if commander else ""
     return (
-        f"📣 {who}no status update on {incident_id} for {_span(silent_s)}. Post one with "
-        f"`/incident update <what changed, what is next>`."
+        f"📣 {who}no status update on {escape(incident_id)} for {_span(silent_s)}. Post one with "
+        f"`/incident update &lt;what changed, what is next&gt;`."
     )
 
 
 def snoozed(incident_id: str, user: str, choice: str) -> str:
     span = {"30m": "for 30 min", "1h": "for 1 h", "resolved": "until it is resolved"}[choice]
-    return f"😴 Update reminders for {incident_id} snoozed {span} by <@{user}>."
+    return f"😴 Update reminders for {escape(incident_id)} snoozed {span} by {mention(user)}."
 
 
 def undeliverable(what: str, code: str, channel: str | None) -> str:
-    where = f" in <#{channel}>" if channel else ""
+    where = f" in {link_channel(channel)}" if channel else ""
     reason = {
         "is_archived": "the channel is archived",
         "not_in_channel": "Fireline was removed from the channel",
@@ -99,5 +115,5 @@ def undeliverable(what: str, code: str, channel: str | None) -> str:
         "token_revoked": "Fireline's Slack token was revoked",
         "account_inactive": "Fireline's Slack app was deactivated",
         "gave_up": "Slack kept failing after repeated retries",
-    }.get(code, f"Slack refused it ({code})")
-    return f"⚠️ {what} could not be posted{where}: {reason}. It will not be retried."
+    }.get(code, f"Slack refused it ({escape(code)})")
+    return f"⚠️ {escape(what)} could not be posted{where}: {reason}. It will not be retried."

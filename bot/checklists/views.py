@@ -6,7 +6,7 @@ message a click came from), so editing it in place after any click shows every a
 
 from __future__ import annotations
 
-from bot.blockkit import ACK, Block, button, slack_date
+from bot.blockkit import ACK, Block, button, cut, escape, plain, slack_date, user
 from bot.checklists import messages
 from bot.checklists.models import Answer, PostedChecklist
 from bot.checklists.reminders import SNOOZES
@@ -30,12 +30,12 @@ def parse_item_value(value: str) -> tuple[str, int, int]:
 
 
 def _mrkdwn(text: str) -> Block:
-    return {"type": "mrkdwn", "text": text[:3000]}
+    return {"type": "mrkdwn", "text": cut(text, 3000), "verbatim": True}
 
 
 def _answered(answer: Answer) -> str:
     mark = "✅ Done" if answer.kind == "done" else "➖ Not applicable"
-    return f"{mark} — <@{answer.user}>, {slack_date(answer.at, '{time}')}"
+    return f"{mark} — {user(answer.user)}, {slack_date(answer.at, '{time}')}"
 
 
 def checklist(
@@ -47,13 +47,13 @@ def checklist(
     """The checklist message: one row per item with its answer, or Done / N/A buttons."""
     spec = posted.spec
     heading = messages.checklist_heading(incident.id, spec.title, posted.late_by)
-    body: list[Block] = [{"type": "header", "text": {"type": "plain_text", "text": heading[:150]}}]
+    body: list[Block] = [{"type": "header", "text": plain(heading[:150])}]
     if posted.late_by >= messages.LATE_AFTER_S:
         body.append({"type": "context", "elements": [_mrkdwn(messages.late(posted.late_by))]})
     for number, text in enumerate(spec.items, 1):
         answer = posted.answers.get(number)
         if answer is None:
-            body.append({"type": "section", "text": _mrkdwn(f"⬜ {text}")})
+            body.append({"type": "section", "text": _mrkdwn(f"⬜ {escape(text)}")})
             value = item_value(incident.id, spec.minutes, number)
             body.append(
                 {
@@ -66,9 +66,11 @@ def checklist(
                 }
             )
         else:
-            body.append({"type": "section", "text": _mrkdwn(f"{text}\n{_answered(answer)}")})
+            body.append(
+                {"type": "section", "text": _mrkdwn(f"{escape(text)}\n{_answered(answer)}")}
+            )
     if overdue:
-        lines = [f"• _{c.spec.title}_: {text}" for c, _, text in overdue]
+        lines = [f"• _{escape(c.spec.title)}_: {escape(text)}" for c, _, text in overdue]
         body.append({"type": "divider"})
         body.append(
             {"type": "section", "text": _mrkdwn(messages.overdue_heading(mention, len(overdue)))}

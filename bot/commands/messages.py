@@ -1,13 +1,16 @@
 """What the commands feature says to a person, as small functions.
 
 Written for someone woken at 3 a.m.: what happened first, then exactly what to type. Nothing
-here may include a token or secret.
+here may include a token or secret. mrkdwn, with what it echoes escaped (`bot.messages`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Protocol
+
+from bot.blockkit import Mrkdwn, channel, code, code_block, escape
+from bot.messages import typed
 
 
 class _Usage(Protocol):
@@ -25,8 +28,8 @@ HELP_FOOTER = (
 
 
 KUBE_FOOTER = (
-    "Kubernetes diagnostics also take `-n <namespace>` and `--cluster <name>` (the policy's "
-    "defaults when left out)."
+    "Kubernetes diagnostics also take `-n &lt;namespace&gt;` and `--cluster &lt;name&gt;` "
+    "(the policy's defaults when left out)."
 )
 
 
@@ -34,25 +37,26 @@ def usage(subcommands: Iterable[_Usage], actions: list[tuple[str, str]] | None =
     subcommands = list(subcommands)
     width = max(len(s.usage) for s in subcommands)
     lines = [f"/incident {s.usage.ljust(width)}  {s.summary}" for s in subcommands]
-    text = "*Fireline* — `/incident` commands:\n```" + "\n".join(lines) + "```\n" + HELP_FOOTER
+    text = "*Fireline* — `/incident` commands:\n" + code_block("\n".join(lines))
+    text += "\n" + HELP_FOOTER
     if actions:
         diag = [f"/incident {u}\n    {h}" for u, h in actions]
-        text += "\n*Diagnostics* (what you may run depends on your role):\n```"
-        text += "\n".join(diag) + "```\n" + KUBE_FOOTER
+        text += "\n*Diagnostics* (what you may run depends on your role):\n"
+        text += code_block("\n".join(diag)) + "\n" + KUBE_FOOTER
     return text
 
 
 def unknown_subcommand(word: str, suggestion: str | None) -> str:
-    hint = f" Did you mean `/incident {suggestion}`?" if suggestion else ""
-    return f"`{word}` is not an `/incident` command.{hint} `/incident help` lists them all."
+    hint = f" Did you mean {typed(suggestion)}?" if suggestion else ""
+    return f"{code(word)} is not an `/incident` command.{hint} `/incident help` lists them all."
 
 
 def id_before_subcommand(word: str) -> str:
-    return f"Put the subcommand first and the ID after it, e.g. `/incident status {word.upper()}`."
+    return f"Put the subcommand first and the ID after it, e.g. {typed(f'status {word.upper()}')}."
 
 
 def missing_title(severity: str) -> str:
-    return f"Give the incident a title: `/incident declare {severity} <what is broken>`."
+    return f"Give the incident a title: {typed(f'declare {severity} <what is broken>')}."
 
 
 def title_too_long(length: int, limit: int) -> str:
@@ -64,82 +68,83 @@ def title_too_long(length: int, limit: int) -> str:
 
 def bad_severity(token: str, usage_text: str) -> str:
     return (
-        f"`{token}` is not a severity. Use P0 (outage, data loss, breach), P1 (major, > 5 % "
-        f"errors), P2 (minor) or P3 (minor bug): `/incident {usage_text}`."
+        f"{code(token)} is not a severity. Use P0 (outage, data loss, breach), P1 (major, &gt; 5 % "
+        f"errors), P2 (minor) or P3 (minor bug): {typed(usage_text)}."
     )
 
 
 def assign_usage(usage_text: str) -> str:
-    return f"Name a role and a person: `/incident {usage_text}`, e.g. `assign comms @dana`."
+    return f"Name a role and a person: {typed(usage_text)}, e.g. `assign comms @dana`."
 
 
 def bad_role(word: str, usage_text: str) -> str:
     return (
-        f"`{word}` is not a role. Roles are commander, comms and scribe: `/incident {usage_text}`."
+        f"{code(word)} is not a role. Roles are commander, comms and scribe: {typed(usage_text)}."
     )
 
 
 def bad_mention(word: str, usage_text: str) -> str:
     return (
-        f"`{word}` is not a person. Type `@` and pick them from Slack's list: "
-        f"`/incident {usage_text}`."
+        f"{code(word)} is not a person. Type `@` and pick them from Slack's list: "
+        f"{typed(usage_text)}."
     )
 
 
 def missing_text(usage_text: str) -> str:
-    return f"Add the text: `/incident {usage_text}`."
+    return f"Add the text: {typed(usage_text)}."
 
 
 def text_too_long(length: int, limit: int, usage_text: str) -> str:
     return (
         f"That text is {length} characters; Slack shows at most {limit}. Split it in two: "
-        f"`/incident {usage_text}` twice."
+        f"{typed(usage_text)} twice."
     )
 
 
 def declaring(title: str, severity: str, defaulted: bool) -> str:
     note = (
-        f" Severity {severity} (the default; add P0–P3 before the title to choose)."
+        f" Severity {escape(severity)} (the default; add P0–P3 before the title to choose)."
         if defaulted
-        else f" Severity {severity}."
+        else f" Severity {escape(severity)}."
     )
-    return f"Declaring *{title}* …{note}"
+    return f"Declaring *{escape(title)}* …{note}"
 
 
 def declared(incident_id: str, channel_id: str, severity: str, defaulted: bool) -> str:
     note = " (default — change it with `/incident severity P1`)" if defaulted else ""
     return (
-        f"{incident_id} declared as {severity}{note}. Join <#{channel_id}> — it has the live card."
+        f"{escape(incident_id)} declared as {escape(severity)}{note}. Join {channel(channel_id)} "
+        "— it has the live card."
     )
 
 
 def already_declared(incident_id: str, channel_id: str | None) -> str:
-    where = f" in <#{channel_id}>" if channel_id else ""
-    return f"That request already declared {incident_id}{where}; nothing new was created."
+    where = f" in {channel(channel_id)}" if channel_id else ""
+    return f"That request already declared {escape(incident_id)}{where}; nothing new was created."
 
 
 def setup_incomplete(reason: str) -> str:
-    return f"⚠️ Slack set-up incomplete: {reason}. Fireline retries every 30 seconds."
+    return f"⚠️ Slack set-up incomplete: {escape(reason)}. Fireline retries every 30 seconds."
 
 
-def nothing_changed(incident_id: str, what: str) -> str:
-    return f"{incident_id} {what} already; nothing changed."
+def nothing_changed(incident_id: str, what: Mrkdwn) -> str:
+    return f"{escape(incident_id)} {what} already; nothing changed."
 
 
-def done(incident_id: str, what: str) -> str:
-    return f"{incident_id}: {what}."
+def done(incident_id: str, what: Mrkdwn) -> str:
+    return f"{escape(incident_id)}: {what}."
 
 
 def no_open_incidents() -> str:
-    return "No open incidents. 🎉 `/incident declare <title>` starts one."
+    return f"No open incidents. 🎉 {typed('declare <title>')} starts one."
 
 
 def report_posted(incident_id: str) -> str:
-    return f"The post-incident report for {incident_id} is uploaded to this channel."
+    return f"The post-incident report for {escape(incident_id)} is uploaded to this channel."
 
 
 def writing_report(incident_id: str) -> str:
-    return f"Writing the report for {incident_id} …"
+    return f"Writing the report for {escape(incident_id)} …"
 
 
 def no_playbooks() -> str:

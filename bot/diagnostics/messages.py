@@ -6,24 +6,31 @@ here may include a token or secret.
 
 from __future__ import annotations
 
+from bot.blockkit import Plain, code, escape
 
-def diagnose_part_not_allowed(action: str) -> str:
+
+def diagnose_part_not_allowed(action: str) -> Plain:
+    """Plain: a diagnostic's result, escaped when it is fitted into Slack."""
     return f"{action}: not included (your roles do not allow `{action}`)"
 
 
-def nothing_wrong(checked: list[str]) -> str:
+def nothing_wrong(checked: list[str]) -> Plain:
+    """Plain: a diagnostic's result, escaped when it is fitted into Slack."""
     return "Nothing wrong found — checked: " + "; ".join(checked) + "."
 
 
-def diagnose_checked(checked: list[str]) -> str:
+def diagnose_checked(checked: list[str]) -> Plain:
+    """Plain: a diagnostic's result, escaped when it is fitted into Slack."""
     return "_Checked: " + "; ".join(checked) + "._"
 
 
-def not_offered(verdicts: list[tuple[str, str]]) -> str:
+def not_offered(verdicts: list[tuple[str, str]]) -> Plain:
+    """Plain: a diagnostic's result, escaped when it is fitted into Slack."""
     return "Not offered: " + "; ".join(f"`{action}` — {why}" for action, why in verdicts) + "."
 
 
-def diagnose_query_not_reached(query: str) -> str:
+def diagnose_query_not_reached(query: str) -> Plain:
+    """Plain: a diagnostic's result, escaped when it is fitted into Slack."""
     return f"query: not included (your roles do not reach query `{query}`)"
 
 
@@ -35,26 +42,29 @@ def rate_limited(limit: int, retry_after: float) -> str:
 
 
 def not_configured(what: str) -> str:
-    return f"{what} is not configured in the Fireline policy; an admin can add it."
+    return f"{escape(what)} is not configured in the Fireline policy; an admin can add it."
 
 
 def running(action: str, what: str) -> str:
-    return f"Running `{action}` on {what} …"
+    """`what`: the arguments as typed."""
+    return f"Running {code(action)} on {code(what)} …"
 
 
-def action_timed_out(action: str, seconds: float) -> str:
+def action_timed_out(action: str, seconds: float) -> Plain:
+    """Plain: the reason given to `bot.messages.action_failed`."""
     return f"`{action}` did not finish within {seconds:g} s"
 
 
-def internal_error() -> str:
+def internal_error() -> Plain:
     return "Fireline hit an internal error (it is in the bot's log); try another diagnostic"
 
 
 def posted_here_only(reason: str) -> str:
-    return f"(Shown only to you: Fireline could not post in this channel — {reason}.)"
+    return f"(Shown only to you: Fireline could not post in this channel — {escape(reason)}.)"
 
 
-def no_log_lines(grep: str | None) -> str:
+def no_log_lines(grep: str | None) -> Plain:
+    """Plain: a diagnostic's result, escaped when it is fitted into Slack."""
     return f"No lines match `{grep}`." if grep else "No log lines in that window."
 
 
@@ -73,8 +83,9 @@ _GREP_INSTEAD = {
 }
 
 
-def bad_grep(kind: str, detail: str) -> str:
-    """Why a `--grep` pattern was refused and what to type instead (a ValueError's text)."""
+def bad_grep(kind: str, detail: str) -> Plain:
+    """Why a `--grep` pattern was refused and what to type instead (a ValueError's text).
+    Plain: `bot.actions.messages.bad_argument` escapes it."""
     instead = _GREP_INSTEAD.get(kind)
     if instead:
         return instead
@@ -82,10 +93,14 @@ def bad_grep(kind: str, detail: str) -> str:
 
 
 def timeline_action(action: str, target: str, outcome: str, headline: str) -> str:
-    return f"ran `{action}` on {target}: {outcome}" + (f" — {headline}" if headline else "")
+    """`headline`: the result's first line (plain, as the action wrote it)."""
+    return f"ran {code(action)} on {escape(target)}: {escape(outcome)}" + (
+        f" — {escape(headline)}" if headline else ""
+    )
 
 
-def events_of_parent(pod: str, deployment: str) -> str:
+def events_of_parent(pod: str, deployment: str) -> Plain:
+    """Plain: a diagnostic's result, escaped when it is fitted into Slack."""
     return (
         f"No events about `{pod}` (it may have been replaced); these are the events of "
         f"deployment `{deployment}`, which it belonged to."

@@ -36,6 +36,7 @@ from bot.gateways.prometheus import PrometheusGateway
 from bot.gateways.slack import Send, SlackGateway
 from bot.incident import Incident, TimelineEntry
 from bot.interaction import Actor, Reply
+from bot.metrics import Metrics
 from bot.policy.authorizer import Authorizer
 from bot.store.store import Store
 
@@ -78,8 +79,10 @@ class DiagnosticsService:
         gateways: Gateways,
         *,
         timeout_s: float,
+        metrics: Metrics | None = None,
     ) -> None:
         self.actions = {a.name: a for a in actions}
+        self.metrics = metrics or Metrics()
         self.authorizer = authorizer
         self.store = store
         self.slack = slack
@@ -151,6 +154,7 @@ class DiagnosticsService:
             run.outcome = "error"
             run.message = shared.action_failed(action.name, messages.internal_error())
         run.duration_ms = round((time.perf_counter() - started) * 1000)
+        self.metrics.diagnostic(action.name, run.outcome)
         await self._record(run, incident)
         return run
 
@@ -239,7 +243,7 @@ class DiagnosticsService:
         incident = await self.store.find_by_channel(actor.channel)
         what = " ".join(text.split()) or "the defaults"
         return Reply(
-            text=messages.running(name, f"`{what}`"),
+            text=messages.running(name, what),
             later=partial(self._run_and_post, action, params, actor, incident),
         )
 

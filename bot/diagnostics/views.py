@@ -3,9 +3,8 @@ button that asks for it through the approval flow.
 
 Pure. The button follows the contract with the approval flow (`blockkit.REMEDIATION_REQUEST`,
 value `{"action", "params", "incident"?}`), the same as a playbook's guidance; each is the
-accessory of its own section, since every such button shares one action ID. The reason holds
-names from Kubernetes (a deployment, a revision's image): it is to be escaped for mrkdwn with
-`bot.blockkit`'s helper once that exists (see the escaping work on main).
+accessory of its own section, since every such button shares one action ID. The label and the
+reason hold names from Kubernetes (a deployment, a revision's image): escaped for mrkdwn.
 """
 
 from __future__ import annotations
@@ -13,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
-from bot.blockkit import REMEDIATION_REQUEST, Block, context, mrkdwn
+from bot.blockkit import REMEDIATION_REQUEST, Block, context, cut, escape, mrkdwn, plain
 from bot.diagnostics.remedies import Verdict
 
 MAX_OFFERS = 3
@@ -46,10 +45,10 @@ def offer_blocks(verdicts: Iterable[Verdict], incident: str | None) -> list[Bloc
             {
                 "type": "section",
                 "block_id": f"diagnosis_remediation_{i}",
-                "text": mrkdwn(f"*{text}* — {verdict.reason}"[:3000]),
+                "text": mrkdwn(cut(f"*{escape(text)}* — {escape(verdict.reason)}", 3000)),
                 "accessory": {
                     "type": "button",
-                    "text": {"type": "plain_text", "text": text},
+                    "text": plain(text),
                     "action_id": REMEDIATION_REQUEST,
                     "value": json.dumps(value, separators=(",", ":")),
                 },

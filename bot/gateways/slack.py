@@ -33,6 +33,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.errors import SlackRejected, Throttled, Unavailable
 from bot.gateways.slack_budget import Priority, SlackBudget
+from bot.gateways.slack_health import SlackHealth
+from bot.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -98,17 +100,24 @@ class SlackGateway:
         client: AsyncWebClient,
         budget: SlackBudget | None = None,
         priority: Priority = Priority.INCIDENT,
+        *,
+        metrics: Metrics | None = None,
+        health: SlackHealth | None = None,
     ) -> None:
         self.client = client
         self.budget = budget
         self.priority = priority
+        self.metrics = metrics or Metrics()
+        self.health = health
         self._names: dict[str, str] = {}
         self.rate_limited = 0  # 429s Slack answered to this gateway's calls
         self.throttled = 0  # of those, how many were raised to the caller as `Throttled`
 
     def for_alerts(self) -> SlackGateway:
         """The same client and budget at alert priority: waits behind incident work."""
-        view = SlackGateway(self.client, self.budget, Priority.ALERT)
+        view = SlackGateway(
+            self.client, self.budget, Priority.ALERT, metrics=self.metrics, health=self.health
+        )
         view._names = self._names
         return view
 
@@ -116,8 +125,7 @@ class SlackGateway:
         channel = kwargs.get("channel")
         attempts = RATE_LIMITED_ATTEMPTS if self.priority is Priority.INCIDENT else 1
         for attempt in range(1, attempts + 1):
-            if self.budget is not None:
-                await self.budget.acquire(method, channel, self.priority)
+            await self._take_budget(method, channel)
             try:
                 return await self._send(method, kwargs)
             except Throttled as exc:
@@ -132,7 +140,14 @@ class SlackGateway:
                     await asyncio.sleep(retry_after)
         raise AssertionError("unreachable")
 
+    async def _take_budget(self, method: str, channel: str | None) -> None:
+        if self.budget is not None:
+            waits = await self.budget.acquire(method, channel, self.priority)
+            if waits:
+                self.metrics.slack_rate_limit_waits.labels(self.priority.name.lower()).inc(waits)
+
     async def _send(self, method: str, kwargs: dict[str, Any]) -> dict[str, Any]:
+        channel = kwargs.get("channel")
         try:
             # slack_sdk's own method wrappers know each method's verb and encoding.
             call = getattr(self.client, method.replace(".", "_"))
@@ -141,17 +156,39 @@ class SlackGateway:
             status = exc.response.status_code
             code = _error_code(exc)
             if status == 429:
+                self.metrics.slack_call(method, "ratelimited")
                 retry_after = float(exc.response.headers.get("Retry-After", 1) or 1)
                 raise Throttled(f"Slack rate-limited {method}", retry_after=retry_after) from exc
             if status >= 500:
+                self.metrics.slack_call(method, "unavailable")
                 raise Unavailable(f"Slack answered {status} to {method}") from exc
+            self._refused(method, code, channel)
             raise SlackRejected(method, code) from exc
         except (ClientError, TimeoutError, OSError) as exc:
+            self.metrics.slack_call(method, "unavailable")
             raise Unavailable(f"Slack could not be reached for {method}") from exc
+        self.metrics.slack_call(method, "ok")
+        if self.health is not None:
+            self.health.succeeded(method, channel)
         return dict(response.data) if isinstance(response.data, dict) else {}
+
+    def _refused(self, method: str, code: str, channel: str | None) -> None:
+        self.metrics.slack_call(method, code)
+        if self.health is not None:
+            self.health.refused(method, code, channel)
 
     async def auth_test(self) -> dict[str, Any]:
         return await self._call("auth.test")
+
+    async def open_connection(self, app_token: str) -> str:
+        """A Socket Mode WebSocket URL (`apps.connections.open`, with the app-level token)."""
+        data = await self._call("apps.connections.open", app_token=app_token)
+        return str(data["url"])
+
+    async def conversation_info(self, channel: str) -> dict[str, Any]:
+        """The channel as Fireline sees it (`is_member`, `is_archived`); a self-health probe."""
+        data = await self._call("conversations.info", channel=channel)
+        return dict(data.get("channel") or {})
 
     async def create_channel(self, name: str) -> str:
         data = await self._call("conversations.create", name=name, is_private=False)
@@ -324,8 +361,8 @@ class SlackGateway:
         kwargs: dict[str, Any] = (
             {"file": content} if isinstance(content, bytes) else {"content": content}
         )
-        if self.budget is not None:
-            await self.budget.acquire("files.completeUploadExternal", None, self.priority)
+        method = "files.completeUploadExternal"
+        await self._take_budget(method, None)
         try:
             await self.client.files_upload_v2(
                 channel=channel,
@@ -336,10 +373,14 @@ class SlackGateway:
             )
         except SlackApiError as exc:
             if exc.response.status_code >= 500:
+                self.metrics.slack_call(method, "unavailable")
                 raise Unavailable("Slack answered a server error to a file upload") from exc
+            self._refused(method, _error_code(exc), channel)
             raise SlackRejected("files.uploadV2", _error_code(exc)) from exc
         except (ClientError, TimeoutError, OSError) as exc:
+            self.metrics.slack_call(method, "unavailable")
             raise Unavailable("Slack could not be reached for a file upload") from exc
+        self.metrics.slack_call(method, "ok")
 
     async def usergroup_members(self, group: str) -> list[str]:
         """User IDs in a user group (usergroups.users.list; needs `usergroups:read`)."""

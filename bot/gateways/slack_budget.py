@@ -36,6 +36,7 @@ TIERS: dict[str, str] = {
     "conversations.setPurpose": "t2",
     "conversations.invite": "t3",
     "conversations.join": "t3",
+    "conversations.info": "t3",
     "conversations.history": "t3",
     "conversations.replies": "t3",
     "pins.add": "t2",
@@ -142,11 +143,13 @@ class SlackBudget:
         per_min, burst = TIER_RATES[tier]
         return [(self.keys.slack_bucket(method), per_min * self.scale / 60_000, burst)]
 
-    async def acquire(self, method: str, channel: str | None, priority: Priority) -> None:
-        """Wait until a call to `method` (in `channel`) is within Slack's limits; take it."""
+    async def acquire(self, method: str, channel: str | None, priority: Priority) -> int:
+        """Wait until a call to `method` (in `channel`) is within Slack's limits; take it.
+        Returns how many times it had to wait (`fireline_slack_rate_limit_waits_total`)."""
         buckets = self.buckets(method, channel)
         if not buckets:
-            return
+            return 0
+        waited = 0
         args: list[float | int] = [int(priority), 1]
         for _, rate, size in buckets:
             args += [rate, size]
@@ -157,7 +160,8 @@ class SlackBudget:
             except RedisError as exc:
                 raise redis_unavailable(exc) from exc
             if wait_ms <= 0:
-                return
+                return waited
+            waited += 1
             self.waits += 1
             await asyncio.sleep(min(MAX_SLEEP_S, wait_ms / 1000))
 

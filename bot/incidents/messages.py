@@ -6,9 +6,11 @@ here may include a token or secret.
 
 from __future__ import annotations
 
+from bot.messages import typed
+
 
 def needs_incident(usage_text: str) -> str:
     return (
         "This is not an incident channel, so say which incident: "
-        f"`/incident {usage_text.split(' ')[0]} INC-42 …`. `/incident list` shows the open ones."
+        f"{typed(usage_text.split(' ')[0] + ' INC-42 …')}. `/incident list` shows the open ones."
     )

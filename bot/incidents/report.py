@@ -2,6 +2,11 @@
 
 Known parts are filled from the incident; the parts only people can write (root cause, impact,
 lessons) are left as headed prompts, so the report is a starting point, never a pretence.
+
+The report is a Markdown file, not mrkdwn: nothing in it pings anyone, so what people typed is
+shown as they typed it (timeline entries, which are mrkdwn, are turned back into the words Slack
+showed), with the characters a Markdown viewer would act on (`<` for HTML, `[…]` for links, `&`
+for entities, `\\`) escaped with a backslash (docs/decisions/slack-text.md).
 """
 
 from __future__ import annotations
@@ -9,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
-from bot.blockkit import human_duration
+from bot.blockkit import human_duration, shown
 from bot.checklists.models import PostedChecklist
 from bot.incident import Incident, Role, TimelineEntry
 
@@ -27,17 +32,18 @@ def render(
     """`names` maps Slack user IDs to display names; unknown IDs are shown as they are."""
 
     def who(user: str | None) -> str:
-        return names.get(user, user) if user else "—"
+        return markdown_text(names.get(user, user)) if user else "—"
 
-    def plain(text: str) -> str:
-        for user, name in names.items():
-            text = text.replace(f"<@{user}>", f"@{name}")
-        return text
+    def plain(mrkdwn: str) -> str:
+        return markdown_text(shown(mrkdwn, dict(names)))
+
+    def typed(text: str, one_line: bool = True) -> str:
+        return markdown_text(text, one_line=one_line)
 
     status = "resolved" if not incident.is_open else f"{incident.status.value} (still open)"
     ended = incident.resolved_at.strftime("%Y-%m-%d %H:%M UTC") if incident.resolved_at else "—"
     lines = [
-        f"# Post-incident report: {incident.id} — {incident.title}",
+        f"# Post-incident report: {incident.id} — {typed(incident.title)}",
         "",
         f"- **Date:** {incident.created_at.strftime('%Y-%m-%d')}",
         f"- **Started:** {incident.created_at.strftime('%Y-%m-%d %H:%M UTC')}",
@@ -45,7 +51,8 @@ def render(
         f"- **Duration:** {human_duration(incident.duration(now))}",
         f"- **Severity:** {incident.severity.value} ({incident.severity.meaning})",
         f"- **Status:** {status}",
-        f"- **Services affected:** {incident.service or PROMPT.format(what='which services')}",
+        f"- **Services affected:** "
+        f"{typed(incident.service) if incident.service else PROMPT.format(what='which services')}",
         f"- **Commander:** {who(incident.roles.get(Role.COMMANDER))}",
         f"- **Comms:** {who(incident.roles.get(Role.COMMS))}",
         f"- **Scribe:** {who(incident.roles.get(Role.SCRIBE))}",
@@ -53,7 +60,7 @@ def render(
         "",
         "## Summary",
         "",
-        plain(incident.summary or incident.description or "")
+        typed(incident.summary or incident.description or "", one_line=False)
         or PROMPT.format(what="two sentences a newcomer would understand"),
         "",
         "## Timeline (UTC)",
@@ -73,14 +80,14 @@ def render(
         "",
         "## Resolution",
         "",
-        plain(incident.summary)
+        typed(incident.summary, one_line=False)
         if incident.summary
         else PROMPT.format(what="what ended the impact"),
         "",
         "## Action items",
         "",
     ]
-    lines += [f"- [ ] {plain(item)}" for item in incident.followups] or [
+    lines += [f"- [ ] {typed(item)}" for item in incident.followups] or [
         PROMPT.format(what="follow-ups (`/incident followup <text>` collects them)")
     ]
     lines += ["", "## Lessons learned", "", PROMPT.format(what="what went well, what did not"), ""]
@@ -96,9 +103,11 @@ def _checklists(
     for checklist in checklists:
         minutes_late = int(checklist.late_by // 60)
         late = f", posted {minutes_late} min late" if minutes_late else ""
-        lines.append(f"### {checklist.spec.title} (+{checklist.spec.minutes} min{late})")
+        title = markdown_text(checklist.spec.title)
+        lines.append(f"### {title} (+{checklist.spec.minutes} min{late})")
         lines.append("")
-        for number, text in enumerate(checklist.spec.items, 1):
+        for number, item in enumerate(checklist.spec.items, 1):
+            text = markdown_text(item)
             answer = checklist.answers.get(number)
             if answer is None:
                 lines.append(f"- [ ] {text} — not answered")
@@ -109,6 +118,16 @@ def _checklists(
             lines.append(f"- [{mark}] {text} — {what}, {who(answer.user)} at {at}")
         lines.append("")
     return lines[:-1]
+
+
+_MARKDOWN_ACTIVE = str.maketrans({c: "\\" + c for c in "\\<>[]&"})
+
+
+def markdown_text(text: str, *, one_line: bool = True) -> str:
+    """Text shown as it is in Markdown: the characters that would make HTML, a link or an
+    entity backslash-escaped; `one_line` keeps it inside the list item or heading it is in."""
+    escaped = text.translate(_MARKDOWN_ACTIVE)
+    return " ".join(escaped.splitlines()) if one_line else escaped
 
 
 def filename(incident: Incident) -> str:

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from bot import messages as shared
 from bot.checklists.models import ChecklistBook
@@ -236,16 +238,10 @@ class IncidentService:
 
     async def render_report(self, incident_id: str) -> tuple[Incident, str]:
         incident = await self.store.get(incident_id)
-        entries = await self.store.timeline(incident_id)
-        people = {incident.reporter, *incident.roles.values()}
-        for entry in entries:
-            people.add(entry.actor)
-            people.update(re.findall(r"<@([UW][A-Z0-9]+)>", entry.text))
-        names = {user: await self.slack.display_name(user) for user in sorted(people)}
-        checklists = await self.checklists.all(incident_id) if self.checklists else []
-        return incident, report.render(
-            incident, entries, self.clock.now(), names, checklists=checklists
+        markdown = await report_of(
+            self.store, self.checklists, incident_id, self.clock.now(), self.slack.display_name
         )
+        return incident, markdown
 
     async def upload_report(self, incident_id: str) -> Incident:
         incident, markdown = await self.render_report(incident_id)
@@ -305,3 +301,23 @@ class IncidentService:
                 await self.reconcile(everything=False)
             except FirelineError as exc:
                 log.warning("repair pass failed: %s", exc)
+
+
+async def report_of(
+    store: Store,
+    checklists: ChecklistBook | None,
+    incident_id: str,
+    now: datetime,
+    display_name: Callable[[str], Awaitable[str]],
+) -> str:
+    """The post-incident report from what Redis holds; `display_name` names the people in it
+    (Slack's names for the bot, or their IDs for `fireline report` without Slack tokens)."""
+    incident = await store.get(incident_id)
+    entries = await store.timeline(incident_id)
+    people = {incident.reporter, *incident.roles.values()}
+    for entry in entries:
+        people.add(entry.actor)
+        people.update(re.findall(r"<@([UW][A-Z0-9]+)>", entry.text))
+    names = {user: await display_name(user) for user in sorted(people)}
+    posted = await checklists.all(incident_id) if checklists else []
+    return report.render(incident, entries, now, names, checklists=posted)

@@ -1,7 +1,9 @@
 """Block Kit rendering: what an incident looks like in Slack. Pure functions of the record.
 
 Times use Slack's date formatting, so each reader sees their own local time; the card's
-"started" line uses `{ago}` so it stays current without edits.
+"started" line uses `{ago}` so it stays current without edits. What people typed (title,
+description, updates, summary) is escaped wherever it meets mrkdwn, and shown as it is in
+plain_text (the card's header, the forms).
 """
 
 from __future__ import annotations
@@ -17,11 +19,17 @@ from bot.blockkit import (
     SEVERITY,
     TAKE_COMMAND,
     Block,
+    Mrkdwn,
     button,
+    channel,
+    cut,
+    escape,
     human_duration,
     mrkdwn,
+    plain,
     section,
     slack_date,
+    user,
 )
 from bot.incident import SEVERITY_MATRIX, Incident, Role, Severity, TimelineEntry
 
@@ -29,27 +37,38 @@ from bot.incident import SEVERITY_MATRIX, Incident, Role, Severity, TimelineEntr
 def _roles(incident: Incident) -> str:
     names = {Role.COMMANDER: "Commander", Role.COMMS: "Comms", Role.SCRIBE: "Scribe"}
     return "  ·  ".join(
-        f"{names[role]}: <@{incident.roles[role]}>"
+        f"{names[role]}: {user(incident.roles[role])}"
         if role in incident.roles
         else f"{names[role]}: —"
         for role in Role
     )
 
 
-def headline(incident: Incident) -> str:
+def plain_headline(incident: Incident) -> str:
+    """The headline as plain text, for plain_text objects (the card's header)."""
     return f"{incident.severity.emoji} {incident.id} [{incident.severity.value}] {incident.title}"
 
 
-def card_text(incident: Incident) -> str:
+def headline(incident: Incident) -> Mrkdwn:
+    """The headline as mrkdwn: the title escaped."""
+    return escape(plain_headline(incident))
+
+
+def card_text(incident: Incident) -> Mrkdwn:
     """The notification/fallback text of the card (shown in notifications and screen readers)."""
     return f"{headline(incident)} — {incident.status.value}"
 
 
-def topic(incident: Incident) -> str:
-    commander = f"<@{incident.commander}>" if incident.commander else "unassigned"
-    return (
+TOPIC_MAX = 250
+
+
+def topic(incident: Incident) -> Mrkdwn:
+    """The channel topic (Slack formats `<…>` there too, and keeps at most 250 characters)."""
+    commander = user(incident.commander) if incident.commander else "unassigned"
+    return cut(
         f"{incident.severity.emoji} {incident.severity.value} · {incident.status.value} · "
-        f"IC {commander} · {incident.id}: {incident.title}"
+        f"IC {commander} · {incident.id}: {escape(incident.title)}",
+        TOPIC_MAX,
     )
 
 
@@ -65,28 +84,28 @@ def card(incident: Incident, now: datetime) -> list[Block]:
     fields = [
         mrkdwn(
             f"*Severity*\n{incident.severity.emoji} {incident.severity.value} — "
-            f"{incident.severity.meaning}"
+            f"{escape(incident.severity.meaning)}"
         ),
         mrkdwn(f"*Status*\n{incident.status.label}"),
         mrkdwn(f"*Started*\n{started} ({duration})"),
-        mrkdwn(f"*Service*\n{incident.service or '—'}"),
+        mrkdwn(f"*Service*\n{escape(incident.service or '—')}"),
     ]
     blocks: list[Block] = [
-        {"type": "header", "text": {"type": "plain_text", "text": headline(incident)[:150]}},
+        {"type": "header", "text": plain(plain_headline(incident)[:150])},
         {"type": "section", "fields": fields},
         {"type": "context", "elements": [mrkdwn(_roles(incident))]},
     ]
     if incident.description:
-        blocks.append(section(f"*Description*\n{incident.description}"))
+        blocks.append(section(f"*Description*\n{escape(incident.description)}"))
     if incident.last_update and incident.last_update_at:
         blocks.append(
             section(
                 f"*Last update* ({slack_date(incident.last_update_at, '{time}')})\n"
-                f"{incident.last_update}"
+                f"{escape(incident.last_update)}"
             )
         )
     if incident.summary and not incident.is_open:
-        blocks.append(section(f"*Resolution*\n{incident.summary}"))
+        blocks.append(section(f"*Resolution*\n{escape(incident.summary)}"))
     if incident.is_open:
         blocks.append(
             {"type": "actions", "block_id": "incident_actions", "elements": _buttons(incident)}
@@ -131,17 +150,15 @@ def _severity_option(severity: Severity, incident_id: str) -> Block:
 
 def announcement(incident: Incident) -> tuple[str, list[Block]]:
     """The broadcast-channel message; edited as the incident moves on."""
-    channel = f"<#{incident.channel_id}>" if incident.channel_id else "(channel being created)"
-    commander = f"<@{incident.commander}>" if incident.commander else "unassigned"
-    text = f"{headline(incident)} — {incident.status.value} · {channel}"
+    where = channel(incident.channel_id, "(channel being created)")
+    commander = user(incident.commander) if incident.commander else "unassigned"
+    text = f"{headline(incident)} — {incident.status.value} · {where}"
     blocks = [
-        section(
-            f"*{headline(incident)}*\n{incident.status.label} · IC {commander} · join {channel}"
-        ),
+        section(f"*{headline(incident)}*\n{incident.status.label} · IC {commander} · join {where}"),
         {
             "type": "context",
             "elements": [
-                mrkdwn(f"Declared by <@{incident.reporter}> {slack_date(incident.created_at)}")
+                mrkdwn(f"Declared by {user(incident.reporter)} {slack_date(incident.created_at)}")
             ],
         },
     ]
@@ -149,27 +166,29 @@ def announcement(incident: Incident) -> tuple[str, list[Block]]:
 
 
 def status_update(incident: Incident, actor: str, text: str) -> tuple[str, list[Block]]:
-    channel = f" in <#{incident.channel_id}>" if incident.channel_id else ""
-    fallback = f"Update on {incident.id}: {text}"
+    """The update posted in the broadcast channel; `text` is what the person typed."""
+    where = f" in {channel(incident.channel_id)}" if incident.channel_id else ""
+    fallback = f"Update on {incident.id}: {escape(text)}"
     return fallback, [
-        section(f"📣 *Update — {headline(incident)}*{channel}\n{text}"),
-        {"type": "context", "elements": [mrkdwn(f"{incident.status.label} · from <@{actor}>")]},
+        section(f"📣 *Update — {headline(incident)}*{where}\n{escape(text)}"),
+        {"type": "context", "elements": [mrkdwn(f"{incident.status.label} · from {user(actor)}")]},
     ]
 
 
-def incident_list(incidents: list[Incident]) -> str:
+def incident_list(incidents: list[Incident]) -> Mrkdwn:
     lines = ["*Open incidents*"]
     for inc in sorted(incidents, key=lambda i: (i.severity.value, i.number)):
-        where = f"<#{inc.channel_id}>" if inc.channel_id else "(no channel yet)"
-        commander = f"<@{inc.commander}>" if inc.commander else "no IC"
+        where = channel(inc.channel_id, "(no channel yet)")
+        commander = user(inc.commander) if inc.commander else "no IC"
         lines.append(
-            f"{inc.severity.emoji} *{inc.id}* [{inc.severity.value}] {inc.title} · "
+            f"{inc.severity.emoji} *{inc.id}* [{inc.severity.value}] {escape(inc.title)} · "
             f"{inc.status.value} · IC {commander} · {where} · since {slack_date(inc.created_at)}"
         )
     return "\n".join(lines)
 
 
-def timeline_text(incident: Incident, entries: list[TimelineEntry]) -> str:
+def timeline_text(incident: Incident, entries: list[TimelineEntry]) -> Mrkdwn:
+    """Entries' texts are mrkdwn already (`bot.incident`: escaped where they were made)."""
     lines = [f"*Timeline of {incident.id}* (UTC)"]
     for entry in entries:
         lines.append(f"`{entry.at.strftime('%Y-%m-%d %H:%M:%S')}` {entry.text}")

@@ -27,6 +27,7 @@ from functools import partial
 from typing import Any
 
 from bot import messages as shared
+from bot.blockkit import escape
 from bot.diagnostics.actions.diagnose import Diagnosis
 from bot.diagnostics.remedies import check
 from bot.diagnostics.service import DiagnosticsService, Run
@@ -251,7 +252,12 @@ class PlaybookRunner:
                 continue
             send = partial(self.posts.once, key) if key else None
             await self.diagnostics.post(
-                run, channel, thread_ts=thread_ts, lead=f"🔎 {step.why}", send=send, offers=False
+                run,
+                channel,
+                thread_ts=thread_ts,
+                lead=f"🔎 {escape(step.why)}",
+                send=send,
+                offers=False,
             )
             outcome.shown.append(step.action)
         if tell and outcome.problems:

@@ -13,7 +13,21 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bot.blockkit import REMEDIATION_REQUEST, Block, context, mrkdwn, section
+from bot.blockkit import (
+    REMEDIATION_REQUEST,
+    Block,
+    Mrkdwn,
+    Plain,
+    code,
+    context,
+    cut,
+    escape,
+    link,
+    mrkdwn,
+    plain,
+    section,
+    user,
+)
 from bot.playbooks.models import Offer, Playbook
 
 MAX_BUTTON_TEXT = 75
@@ -36,28 +50,34 @@ class FilledOffer:
         return self.text[:MAX_BUTTON_TEXT]
 
 
-def listing(playbooks: Iterable[Playbook]) -> str:
-    lines = ["*Playbooks* — run one with `/incident playbook <name> [target] [-n namespace]`:"]
+def listing(playbooks: Iterable[Playbook]) -> Mrkdwn:
+    lines = [
+        f"*Playbooks* — run one with {code('/incident playbook <name> [target] [-n namespace]')}:"
+    ]
     for playbook in playbooks:
         names = ", ".join(playbook.match.alertnames[:3])
-        hint = f" (alerts: {names})" if names else ""
-        lines.append(f"• `{playbook.name}` — {playbook.title}{hint}")
+        hint = f" (alerts: {escape(names)})" if names else ""
+        lines.append(f"• {code(playbook.name)} — {escape(playbook.title)}{hint}")
     return "\n".join(lines)
 
 
-def where(labels: Mapping[str, str], target_label: str) -> str:
+def where(labels: Mapping[str, str], target_label: str) -> Mrkdwn:
+    """` on `checkout` in `orion-prod``, from the labels (an alert's, or typed)."""
     target = labels.get(target_label, "")
     namespace = labels.get("namespace", "")
-    text = f" on `{target}`" if target else ""
-    return text + (f" in `{namespace}`" if namespace else "")
+    text = f" on {code(target)}" if target else ""
+    return text + (f" in {code(namespace)}" if namespace else "")
 
 
-def header(playbook: Playbook, labels: Mapping[str, str], user: str) -> tuple[str, list[Block]]:
+def header(playbook: Playbook, labels: Mapping[str, str], by: str) -> tuple[str, list[Block]]:
     """The channel message a typed run starts with; diagnostics and guidance go in its thread."""
-    text = f"📘 Playbook {playbook.title}{where(labels, playbook.target_label)}"
+    text = f"📘 Playbook {escape(playbook.title)}{where(labels, playbook.target_label)}"
     body = [
-        section(f"📘 *{playbook.title}*{where(labels, playbook.target_label)}\n{playbook.summary}"),
-        context(f"Run by <@{user}> · diagnostics and next steps in the thread 🧵"),
+        section(
+            f"📘 *{escape(playbook.title)}*{where(labels, playbook.target_label)}\n"
+            f"{escape(playbook.summary)}"
+        ),
+        context(f"Run by {user(by)} · diagnostics and next steps in the thread 🧵"),
     ]
     return text, body
 
@@ -70,7 +90,7 @@ def remediation_button(
         value["incident"] = incident
     return {
         "type": "button",
-        "text": {"type": "plain_text", "text": text},
+        "text": plain(text[:MAX_BUTTON_TEXT]),
         "action_id": REMEDIATION_REQUEST,
         "value": json.dumps(value, separators=(",", ":")),
     }
@@ -81,13 +101,17 @@ def guidance(
     offers: list[FilledOffer],
     *,
     incident: str | None,
-    notes: list[str],
-    left_out: list[str] | None = None,
+    notes: list[Mrkdwn],
+    left_out: list[Plain] | None = None,
 ) -> tuple[str, list[Block]]:
     """Next steps: mitigations, long-term fixes, remediation buttons (each with why it is
-    offered now), the remediations not offered and why, links, what was left out."""
-    text = f"Next steps: {playbook.title}"
-    body: list[Block] = [section(f"🧭 *Next steps — {playbook.title}*")]
+    offered now), the remediations not offered and why, links, what was left out.
+
+    The team wrote the playbook, but its words are still escaped (an `&` or a `<placeholder>` in
+    a runbook line must read as written), and its links pass `blockkit.link`; so are the
+    reasons, which hold names from Kubernetes."""
+    text = f"Next steps: {escape(playbook.title)}"
+    body: list[Block] = [section(f"🧭 *Next steps — {escape(playbook.title)}*")]
     body.append(section("*Mitigate now*\n" + _bullets(playbook.guidance.immediate)))
     body.append(section("*Fix for good*\n" + _bullets(playbook.guidance.long_term)))
     if offers:
@@ -97,43 +121,40 @@ def guidance(
             {
                 "type": "section",
                 "block_id": f"remediation_{i}",
-                "text": mrkdwn(_offer_text(filled)[:3000]),
+                "text": mrkdwn(cut(_offer_text(filled), 3000)),
                 "accessory": remediation_button(
                     filled.offer.action, filled.params, filled.label, incident
                 ),
             }
         )
     if left_out:
-        # TODO(escape): the reasons hold Kubernetes names; escape them with bot.blockkit's
-        # helper once it is on main.
-        body.append(context("Not offered: " + "; ".join(left_out)))
-    links = " · ".join(f"<{link.url}|{link.title}>" for link in playbook.links)
+        body.append(context("Not offered: " + "; ".join(escape(why) for why in left_out)))
+    links = " · ".join(link(item.url, item.title) for item in playbook.links)
     body.append(context(f"📚 {links}"))
     if notes:
         body.append(context("\n".join(notes)))
     return text, body
 
 
-def lead(first_line: str | None, intro: str | None) -> tuple[str, list[Block]]:
-    """A run's first message: what the diagnosis names, and who the run is for under it."""
-    # TODO(escape): `first_line` quotes log lines and Kubernetes text; escape it with
-    # bot.blockkit's helper once it is on main.
-    lines = [f"🩺 {first_line}"] if first_line else []
-    text = "\n".join([*lines, intro or ""]).strip()
+def lead(first_line: Plain | None, intro: Mrkdwn | None) -> tuple[str, list[Block]]:
+    """A run's first message: what the diagnosis names (it quotes log lines and Kubernetes
+    text: escaped), and who the run is for under it."""
+    lines = [f"🩺 {escape(first_line)}"] if first_line else []
+    text = cut("\n".join([*lines, intro or ""]).strip(), 3000)
     body: list[Block] = []
     if first_line:
-        body.append(section(f"🩺 {first_line}"))
+        body.append(section(cut(f"🩺 {escape(first_line)}", 3000)))
     if intro:
         body.append(context(intro))
-    return text[:3000], body
+    return text, body
 
 
-def _offer_text(filled: FilledOffer) -> str:
-    text = f"*{filled.label}* — {filled.offer.when}"
+def _offer_text(filled: FilledOffer) -> Mrkdwn:
+    text = f"*{escape(filled.label)}* — {escape(filled.offer.when)}"
     if filled.reason:
-        text += f"\n_Offered because {filled.reason}._"
+        text += f"\n_Offered because {escape(filled.reason)}._"
     return text
 
 
 def _bullets(lines: Iterable[str]) -> str:
-    return "\n".join(f"• {line}" for line in lines)
+    return "\n".join(f"• {escape(line)}" for line in lines)

@@ -8,14 +8,19 @@
   the user `ALERT_PRINCIPAL`, which no Slack user ID can equal (those start with U or W).
 - `per_minute`: the alert pipeline's own rate limit (a storm must not starve people of theirs).
 - `silence_roles`: who may use the Silence 1 h button.
+- `heartbeat`: the dead-man's switch (`bot.alerts.watchdog`): an alert Alertmanager always fires
+  (its `Watchdog`) expected at least every `every`; off when absent.
 """
 
 from __future__ import annotations
 
 import fnmatch
 from collections.abc import Mapping
+from datetime import timedelta
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from bot.durations import parse_duration
 
 ALERT_PRINCIPAL = "alertmanager"
 """The audit `user` of alert-triggered diagnostics; roles: the policy's `alerts.run_as`."""
@@ -48,6 +53,29 @@ class AlertRoute(_Strict):
         )
 
 
+class HeartbeatPolicy(_Strict):
+    """An always-firing alert whose silence means the alert pipeline is broken."""
+
+    alertname: str = Field(default="Watchdog", min_length=1, max_length=200)
+    """The `alertname` of the alert Alertmanager always fires (kube-prometheus: `Watchdog`)."""
+
+    every: timedelta = timedelta(minutes=15)
+    """Say so when it has not arrived for this long (`15m`; more than the route's
+    `repeat_interval`, which is how often Alertmanager sends it again)."""
+
+    @field_validator("every", mode="before")
+    @classmethod
+    def _duration(cls, value: object) -> object:
+        return parse_duration(value) if isinstance(value, str) else value
+
+    @field_validator("every")
+    @classmethod
+    def _long_enough(cls, value: timedelta) -> timedelta:
+        if value < timedelta(minutes=1):
+            raise ValueError("heartbeat.every must be at least 1m")
+        return value
+
+
 class AlertPolicy(_Strict):
     """How Fireline handles alerts from Alertmanager."""
 
@@ -62,6 +90,9 @@ class AlertPolicy(_Strict):
 
     routes: tuple[AlertRoute, ...] = ()
     """Label matchers → channel, first match wins; unmatched: FIRELINE_ALERTS_CHANNEL."""
+
+    heartbeat: HeartbeatPolicy | None = None
+    """The alert pipeline's dead-man's switch; told in FIRELINE_ALERTS_CHANNEL. Off if absent."""
 
     def role_errors(self, roles: Mapping[str, object]) -> list[str]:
         """What in this section names a role the policy does not define."""

@@ -3,38 +3,43 @@
 Written for someone woken at 3 a.m.: what happened first, then exactly what to type. Nothing
 here may include a token or secret. What only one remediation says lives with it, at the end of
 its module in `bot.remediation.actions`, so that a remediation is one module.
+
+Sentences are mrkdwn with what they echo escaped; the phrases typed `Plain` (a rollout's
+progress, why a change failed) are stored in the record and escaped where the card shows them.
 """
 
 from __future__ import annotations
 
 from bot import messages as shared
+from bot.blockkit import Mrkdwn, Plain, code, escape
+from bot.blockkit import user as mention
 
 
-def deployment_state(ready: int, replicas: int, images: str, revision: str) -> str:
+def deployment_state(ready: int, replicas: int, images: str, revision: str) -> Plain:
     return f"{ready}/{replicas} ready · {images} · revision {revision}"
 
 
-def rollout_deadline(ready: int, wanted: int) -> str:
+def rollout_deadline(ready: int, wanted: int) -> Plain:
     return f"the rollout exceeded its progress deadline ({ready}/{wanted} ready)"
 
 
-def rollout_waiting_controller() -> str:
+def rollout_waiting_controller() -> Plain:
     return "waiting for the deployment controller to see the change"
 
 
-def rollout_updated(updated: int, wanted: int) -> str:
+def rollout_updated(updated: int, wanted: int) -> Plain:
     return f"{updated} of {wanted} new replicas created"
 
 
-def rollout_old_pods(old: int) -> str:
+def rollout_old_pods(old: int) -> Plain:
     return f"{old} old replica(s) still terminating"
 
 
-def rollout_available(available: int, updated: int) -> str:
+def rollout_available(available: int, updated: int) -> Plain:
     return f"{available} of {updated} updated replicas available"
 
 
-def rollout_done(ready: int, wanted: int) -> str:
+def rollout_done(ready: int, wanted: int) -> Plain:
     return f"rolled out: {ready}/{wanted} replicas ready"
 
 
@@ -46,44 +51,47 @@ def remediation_disabled() -> str:
 
 
 def remediation_not_allowed(action: str, listed: list[str]) -> str:
-    open_ = ", ".join(f"`{a}`" for a in listed) or "none"
-    return f"🚫 `{action}` is not enabled in the policy's `remediation.actions` (enabled: {open_})."
+    open_ = ", ".join(code(a) for a in listed) or "none"
+    return (
+        f"🚫 {code(action)} is not enabled in the policy's `remediation.actions` "
+        f"(enabled: {open_})."
+    )
 
 
 def namespace_frozen(namespace: str) -> str:
     return (
-        f"🧊 `{namespace}` is frozen in the Fireline policy: nothing may be changed there. "
+        f"🧊 {code(namespace)} is frozen in the Fireline policy: nothing may be changed there. "
         "Ask an admin to lift the freeze, or make the change by hand under your change process."
     )
 
 
 def remediation_namespace(action: str, namespace: str, allowed: tuple[str, ...]) -> str:
-    listed = ", ".join(allowed) or "none"
-    return f"🚫 `{action}` may not change anything in `{namespace}` (allowed: {listed})."
+    listed = escape(", ".join(allowed) or "none")
+    return f"🚫 {code(action)} may not change anything in {code(namespace)} (allowed: {listed})."
 
 
 def _either(roles: tuple[str, ...]) -> str:
-    return " or ".join(roles) or "a role the policy does not name"
+    return escape(" or ".join(roles) or "a role the policy does not name")
 
 
-def _held_by(holders: str) -> str:
+def _held_by(holders: Mrkdwn) -> str:
     return f" Held by {holders}." if holders else ""
 
 
 def remediation_request_role(
-    action: str, held: list[str], allowing: tuple[str, ...], holders: str = ""
+    action: str, held: list[str], allowing: tuple[str, ...], holders: Mrkdwn = ""
 ) -> str:
     return (
-        f"🚫 Requesting `{action}` needs the role {_either(allowing)}; you have "
+        f"🚫 Requesting {code(action)} needs the role {_either(allowing)}; you have "
         f"{shared._roles(held)}.{_held_by(holders)} Ask someone who has it, or an admin to add you."
     )
 
 
 def self_approval_refused(remediation_id: str, severity: str | None = None) -> str:
-    graded = f" (the incident has been {severity})" if severity else ""
+    graded = f" (the incident has been {escape(severity)})" if severity else ""
     return (
-        f"🚫 You requested {remediation_id}, so someone else must approve it{graded}: a holder "
-        "of one of the approving roles named in the policy. Nothing was changed."
+        f"🚫 You requested {escape(remediation_id)}, so someone else must approve it{graded}: a "
+        "holder of one of the approving roles named in the policy. Nothing was changed."
     )
 
 
@@ -91,45 +99,48 @@ def cannot_approve(
     remediation_id: str,
     roles: tuple[str, ...],
     held: list[str],
-    holders: str = "",
+    holders: Mrkdwn = "",
     commanding: bool = False,
 ) -> str:
     note = " Being the incident's commander is not enough." if commanding else ""
     return (
-        f"🚫 Only someone with the role {_either(roles)} can approve or deny {remediation_id}; "
-        f"you have {shared._roles(held)}.{note}{_held_by(holders)} Nothing was changed."
+        f"🚫 Only someone with the role {_either(roles)} can approve or deny "
+        f"{escape(remediation_id)}; you have {shared._roles(held)}.{note}{_held_by(holders)} "
+        "Nothing was changed."
     )
 
 
 def only_requester_cancels(remediation_id: str, requester: str) -> str:
-    return f"🚫 Only <@{requester}>, who requested {remediation_id}, can cancel it."
+    return f"🚫 Only {mention(requester)}, who requested {escape(remediation_id)}, can cancel it."
 
 
 def remediation_cooldown(target: str, other: str, seconds: int) -> str:
     minutes = max(1, round(seconds / 60))
     return (
-        f"⏳ {target} was changed by {other} moments ago; the policy's cooldown has about "
+        f"⏳ {escape(target)} was changed by {escape(other)} moments ago; the policy's cooldown "
+        "has about "
         f"{minutes} min left. Watch it settle, then request again."
     )
 
 
 def remediation_open(target: str, other: str) -> str:
     return (
-        f"{other} is already open for {target}. Approve, deny or cancel it (its card is in "
+        f"{escape(other)} is already open for {escape(target)}. Approve, deny or cancel it (its "
+        "card is in "
         "the channel) before requesting another."
     )
 
 
 def remediation_no_longer(remediation_id: str, state: str) -> str:
-    return f"{remediation_id} is {state}; nothing was changed."
+    return f"{escape(remediation_id)} is {escape(state)}; nothing was changed."
 
 
 def remediation_previewing(action: str, what: str) -> str:
-    return f"Previewing `{action} {what}` (a dry run; nothing changes yet) …"
+    return f"Previewing {code(f'{action} {what}')} (a dry run; nothing changes yet) …"
 
 
 def remediation_requested(remediation_id: str) -> str:
-    return f"{remediation_id} is waiting for approval: its card is in the channel."
+    return f"{escape(remediation_id)} is waiting for approval: its card is in the channel."
 
 
 def remediation_unknown_id() -> str:
@@ -147,14 +158,17 @@ def remediation_state_line(
     decided_by: str | None,
     reason: str | None,
     progress: str | None,
-    expires: str,
-    approvers: str,
+    expires: Mrkdwn,
+    approvers: Mrkdwn,
 ) -> str:
-    by = f" Approved by <@{approver}>." if approver else ""
+    """`reason` and `progress` are the record's plain phrases; escaped here."""
+    by = f" Approved by {mention(approver)}." if approver else ""
+    reason = escape(reason or "")
+    progress = escape(progress) if progress else None
     lines = {
         "pending": f"⏳ *Waiting for approval* by {approvers}. Expires {expires}.",
-        "approved": f"✅ *Approved* by <@{approver}>; applying …",
-        "executing": f"⚙️ *Applying* (approved by <@{approver}>) …",
+        "approved": f"✅ *Approved* by {mention(approver)}; applying …",
+        "executing": f"⚙️ *Applying* (approved by {mention(approver)}) …",
         "verifying": f"🔄 *Applied*; following the rollout: {progress or 'starting'} …{by}",
         "succeeded": f"✅ *Done*: {progress}.{by}",
         "failed": f"❌ *Failed*: {reason}.{by}",
@@ -162,56 +176,56 @@ def remediation_state_line(
         "stale": f"♻️ *Not applied*: {reason}. Nothing was changed; preview again to decide "
         "on the target as it is now.",
         "expired": "⌛ *Expired* without approval. Nothing was changed.",
-        "denied": f"🚫 *Denied* by <@{decided_by}>: {reason}. Nothing was changed.",
-        "cancelled": f"↩️ *Cancelled* by <@{decided_by}>. Nothing was changed.",
+        "denied": f"🚫 *Denied* by {mention(decided_by)}: {reason}. Nothing was changed.",
+        "cancelled": f"↩️ *Cancelled* by {mention(decided_by)}. Nothing was changed.",
     }
     return lines[state]
 
 
-def remediation_approvers(roles: tuple[str, ...], self_ok: bool) -> str:
+def remediation_approvers(roles: tuple[str, ...], self_ok: bool) -> Mrkdwn:
     rest = "" if self_ok else " (not the requester)"
-    return f"a {' / '.join(roles) or '(nobody: no role may approve)'}{rest}"
+    return f"a {escape(' / '.join(roles) or '(nobody: no role may approve)')}{rest}"
 
 
-def remediation_timeline(remediation_id: str, what: str, event: str) -> str:
-    return f"🛠 {remediation_id} `{what}`: {event}"
+def remediation_timeline(remediation_id: str, what: str, event: Mrkdwn) -> str:
+    return f"🛠 {escape(remediation_id)} {code(what)}: {event}"
 
 
-def target_changed(before: str, now: str) -> str:
+def target_changed(before: str, now: str) -> Plain:
     return f"the target changed since the preview (resourceVersion {before} → {now})"
 
 
-def target_conflict() -> str:
+def target_conflict() -> Plain:
     return "Kubernetes reported the target changed since the preview (409 Conflict)"
 
 
-def target_gone(detail: str) -> str:
+def target_gone(detail: str) -> Plain:
     return f"the target no longer exists ({detail})"
 
 
-def write_outcome_unknown(detail: str) -> str:
+def write_outcome_unknown(detail: str) -> Plain:
     return f"{detail}; the change may or may not have been applied"
 
 
-def interrupted_not_applied() -> str:
+def interrupted_not_applied() -> Plain:
     return (
         "the write was interrupted and Kubernetes does not show the change, so nothing was "
         "changed; request it again if it is still needed"
     )
 
 
-def not_read_before_applying(detail: str) -> str:
+def not_read_before_applying(detail: str) -> Plain:
     return f"the target could not be read before applying ({detail}); nothing was changed"
 
 
-def verify_timed_out(seconds: float, seen: str) -> str:
+def verify_timed_out(seconds: float, seen: str) -> Plain:
     return f"applied, but not settled after {seconds:g} s (last seen: {seen})"
 
 
-def verify_unreachable(detail: str) -> str:
+def verify_unreachable(detail: str) -> Plain:
     return f"applied, but Kubernetes could not be read to verify it ({detail})"
 
 
-def remediation_event(state: str, actor: str | None, detail: str | None) -> str:
-    who = f" by <@{actor}>" if actor else ""
-    return f"{state}{who}" + (f": {detail}" if detail else "")
+def remediation_event(state: str, actor: str | None, detail: str | None) -> Mrkdwn:
+    who = f" by {mention(actor)}" if actor else ""
+    return f"{escape(state)}{who}" + (f": {escape(detail)}" if detail else "")

@@ -336,6 +336,7 @@ class RemediationRunner:
         self, record: Record, event: str, actor: str | None, detail: str | None
     ) -> None:
         """The audit stream always; the incident timeline once per event."""
+        self.scheduler.metrics.remediation(record.action, event)
         plan = record.plan
         entry = {
             "at": self.clock.now().isoformat(),
@@ -375,6 +376,7 @@ class RemediationRunner:
         self, action: str, user: str, incident_id: str | None, outcome: str, detail: str
     ) -> None:
         """A request that ended before it had a record (denied, rejected, failed to preview)."""
+        self.scheduler.metrics.remediation(action, outcome)
         entry = {
             "at": self.clock.now().isoformat(),
             "user": user,

@@ -1,11 +1,24 @@
 """The remediation approval card: what will change, the target now, who asked, and the buttons
-for where the request stands. A pure function of the record; edited in place at every step."""
+for where the request stands. A pure function of the record; edited in place at every step.
+
+The record's words (Kubernetes names and states, reasons, progress) are plain: escaped here."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from bot.blockkit import Block, button, context, section, slack_date
+from bot.blockkit import (
+    Block,
+    Mrkdwn,
+    button,
+    code,
+    context,
+    escape,
+    plain,
+    section,
+    slack_date,
+    user,
+)
 from bot.remediation import messages
 from bot.remediation.store import Record, State
 
@@ -23,10 +36,16 @@ def what(record: Record) -> str:
     return f"{record.action} {record.plan.name}"
 
 
-def card(record: Record, approvers: str) -> tuple[str, list[Block]]:
+def card(record: Record, approvers: Mrkdwn) -> tuple[str, list[Block]]:
     plan = record.plan
-    incident = f" · {record.incident_id} ({record.severity})" if record.incident_id else ""
-    changes = "\n".join(f"• {c.what}: {c.before} → *{c.after}*" for c in plan.changes)
+    incident = (
+        f" · {escape(record.incident_id)} ({escape(record.severity or '?')})"
+        if record.incident_id
+        else ""
+    )
+    changes = "\n".join(
+        f"• {escape(c.what)}: {escape(c.before)} → *{escape(c.after)}*" for c in plan.changes
+    )
     status = messages.remediation_state_line(
         record.state.value,
         approver=record.approver,
@@ -36,14 +55,16 @@ def card(record: Record, approvers: str) -> tuple[str, list[Block]]:
         expires=slack_date(record.expires_at, "{time}"),
         approvers=approvers,
     )
-    text = f"🛠 {record.id} {what(record)} — {record.state.value}"
+    text = f"🛠 {record.id} {escape(what(record))} — {record.state.value}"
+    after = f"   ·   After: {escape(record.after)}" if record.after else ""
     blocks: list[Block] = [
         section(
-            f"🛠 *{record.id}* · `{what(record)}` · {plan.kind} `{plan.name}` in "
-            f"`{plan.cluster}/{plan.namespace}`\nRequested by <@{record.requester}>{incident}"
+            f"🛠 *{record.id}* · {code(what(record))} · {escape(plan.kind)} {code(plan.name)} in "
+            f"{code(f'{plan.cluster}/{plan.namespace}')}\nRequested by {user(record.requester)}"
+            f"{incident}"
         ),
         section(f"*What changes*\n{changes}"),
-        context(f"Now: {plan.state}" + (f"   ·   After: {record.after}" if record.after else "")),
+        context(f"Now: {escape(plan.state)}{after}"),
         section(status),
     ]
     buttons = _buttons(record)
@@ -73,11 +94,11 @@ def deny_modal(record: Record) -> dict[str, Any]:
         "type": "modal",
         "callback_id": DENY_VIEW,
         "private_metadata": record.id,
-        "title": {"type": "plain_text", "text": f"Deny {record.id}"},
-        "submit": {"type": "plain_text", "text": "Deny"},
-        "close": {"type": "plain_text", "text": "Back"},
+        "title": plain(f"Deny {record.id}"[:24]),
+        "submit": plain("Deny"),
+        "close": plain("Back"),
         "blocks": [
-            section(f"`{what(record)}` requested by <@{record.requester}>"),
+            section(f"{code(what(record))} requested by {user(record.requester)}"),
             {
                 "type": "input",
                 "block_id": DENY_REASON,

@@ -228,6 +228,14 @@ class JobQueue:
             raise redis_unavailable(exc) from exc
         return Job.model_validate_json(raw) if raw else None
 
+    async def oldest_due(self) -> float | None:
+        """The due time of the soonest job waiting to be claimed (`/metrics`), or None."""
+        try:
+            head = await self.redis.zrange(self.keys.jobs_due, 0, 0, withscores=True)
+        except RedisError as exc:
+            raise redis_unavailable(exc) from exc
+        return float(head[0][1]) if head else None
+
     async def pending(self, group: str) -> list[Job]:
         """The jobs still scheduled (or running) for a group, soonest first."""
         try:

@@ -58,3 +58,6 @@ def configure(level: str, secrets: Iterable[str]) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # slack_sdk tells each retry and Socket Mode reconnection at INFO; Fireline says what
+    # matters itself (Slack out of reach, answering again). The details stay for DEBUG.
+    logging.getLogger("slack_sdk").setLevel(max(logging.getLevelName(level), logging.WARNING))

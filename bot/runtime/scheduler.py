@@ -25,6 +25,7 @@ from collections.abc import Awaitable, Callable, Mapping
 
 from bot.clock import Clock
 from bot.errors import TemporaryError
+from bot.metrics import Metrics
 from bot.runtime.jobs import Job, JobQueue
 from bot.store.calls import raise_if_cancelled
 
@@ -54,8 +55,10 @@ class Scheduler:
         batch: int = 100,
         concurrency: int = 64,
         max_attempts: int = 8,
+        metrics: Metrics | None = None,
     ) -> None:
         self.queue = queue
+        self.metrics = metrics or Metrics()
         self.clock = clock
         self.handlers = dict(handlers or {})
         self.give_up = give_up
@@ -120,6 +123,7 @@ class Scheduler:
                 except TemporaryError as exc:
                     raise_if_cancelled()
                     log.warning("scheduler could not reach Redis: %s", exc)
+                    self.metrics.redis_error("scheduler")
                     next_at = None
                 now = self._now()
                 delay = self.max_sleep_s if next_at is None else next_at - now
@@ -209,13 +213,17 @@ class Scheduler:
         try:
             if handler is None:
                 log.error("dropping job %s: no handler for kind %r", job.id, job.kind)
+                self.metrics.job_failed("unknown", "error")
             else:
-                await handler(job, max(0.0, claimed_at - job.due))
+                late_by = max(0.0, claimed_at - job.due)
+                self.metrics.scheduler_lateness.labels(job.kind).observe(late_by)
+                await handler(job, late_by)
         except TemporaryError as exc:
             await self._retry_later(job, token, exc)
             return
         except Exception as exc:
             log.exception("job %s (%s) failed; not retried", job.id, job.kind)
+            self.metrics.job_failed(job.kind, "error")
             await self._give_up(job, exc)
         finally:
             renewer.cancel()
@@ -228,11 +236,13 @@ class Scheduler:
 
     async def _retry_later(self, job: Job, token: str, exc: TemporaryError) -> None:
         if job.attempt + 1 >= self.max_attempts:
+            self.metrics.job_failed(job.kind, "gave_up")
             log.warning("job %s gave up after %d attempts: %s", job.id, job.attempt + 1, exc)
             await self._give_up(job, exc)
             with contextlib.suppress(TemporaryError):
                 await self.queue.complete(job, token)
             return
+        self.metrics.job_failed(job.kind, "retried")
         delay = exc.retry_after or min(2.0 ** (job.attempt + 1), 300.0)
         log.info("job %s will be retried in %.0f s: %s", job.id, delay, exc)
         with contextlib.suppress(TemporaryError):
@@ -246,6 +256,13 @@ class Scheduler:
             await self.give_up(job, exc)
         except Exception:
             log.exception("recording the failure of job %s failed too", job.id)
+
+    async def report(self, metrics: Metrics) -> None:
+        """Set how overdue the most overdue unclaimed job is (a scrape's reader): a scheduler
+        that is stuck or starved runs nothing, so its lateness histogram alone would not show it."""
+        oldest = await self.queue.oldest_due()
+        now = self._now()
+        metrics.scheduler_overdue.set(max(0.0, now - oldest) if oldest is not None else 0.0)
 
     async def _keep_lease(self, job: Job, token: str) -> None:
         while True:

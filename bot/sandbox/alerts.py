@@ -19,8 +19,9 @@ from typing import Any, Protocol
 import yaml
 
 from bot.errors import ConfigurationError
+from bot.settings import packaged_dir
 
-BUILTIN_EXAMPLES = Path(__file__).parent / "data" / "alerts.yaml"
+BUILTIN_EXAMPLES = packaged_dir("sandbox", "data") / "alerts.yaml"
 ZERO_TIME = "0001-01-01T00:00:00Z"
 GROUP_BY = ("alertname", "namespace")
 EXTERNAL_URL = "http://alertmanager.sandbox.local:9093"

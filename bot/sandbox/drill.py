@@ -27,10 +27,11 @@ from bot.sandbox.doubles.kubernetes import add_logs, deployment_pods, mark_oom_k
 from bot.sandbox.live import LiveSandbox
 from bot.sandbox.people import NAMESPACE
 from bot.services import Services
+from bot.settings import packaged_dir
 
 log = logging.getLogger(__name__)
 
-DRILLS = Path(__file__).parent / "data" / "drills"
+DRILLS = packaged_dir("sandbox", "data", "drills")
 WATCH_S = 0.25
 """How often (real seconds) the drill looks for its incident's progress."""
 

@@ -9,6 +9,7 @@ the page), on which the page redraws — no reloading, no polling.
 
 These routes exist only in the sandbox wiring, on a server bound to 127.0.0.1, and answer
 only the page itself (`bot.sandbox.guard`: loopback `Host`, a per-run token, same-origin JSON).
+`/` sends a person who opens the bot's address to the page.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -25,8 +25,9 @@ from bot.sandbox.doubles.slack import SlackError
 from bot.sandbox.guard import PageGuard
 from bot.sandbox.live import Changes, LiveSandbox
 from bot.sandbox.state import snapshot
+from bot.settings import packaged_dir
 
-STATIC = Path(__file__).parent / "static"
+STATIC = packaged_dir("sandbox", "static")
 ASSETS = {"app.js": "text/javascript", "app.css": "text/css"}
 KEEPALIVE_S = 15.0
 COALESCE_S = 0.05
@@ -43,7 +44,7 @@ def page_routes(sandbox: LiveSandbox) -> list[web.RouteDef]:
     sandbox.changes = changes
     sandbox.slack.on_call(lambda _record: changes.bump())
     guard = PageGuard(lambda: sandbox.app.port if sandbox.app is not None else None)
-    page = (STATIC / "index.html").read_text().replace(TOKEN_PLACEHOLDER, guard.token)
+    page = (STATIC / "index.html").read_text("utf-8").replace(TOKEN_PLACEHOLDER, guard.token)
 
     def guarded(
         handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
@@ -56,6 +57,9 @@ def page_routes(sandbox: LiveSandbox) -> list[web.RouteDef]:
             return refusal if refusal is not None else await handler(request)
 
         return check
+
+    async def home(_: web.Request) -> web.StreamResponse:
+        raise web.HTTPFound("/sandbox")
 
     async def index(_: web.Request) -> web.StreamResponse:
         changes.bind(asyncio.get_running_loop())
@@ -199,6 +203,7 @@ def page_routes(sandbox: LiveSandbox) -> list[web.RouteDef]:
         return web.Response(body=content, content_type=kind, charset=None)
 
     return [
+        web.get("/", home),
         web.get("/sandbox", guarded(index)),
         web.get("/sandbox/", guarded(index)),
         web.get("/sandbox/static/{name}", guarded(asset)),

@@ -1,10 +1,16 @@
-"""`fireline sandbox`: start the sandbox, say where its page is, serve until interrupted."""
+"""`fireline sandbox`: start the sandbox, say where its page is (and the simulated cluster's
+kubeconfig), serve until SIGTERM or SIGINT.
+
+Whatever happens (a taken port, a wrong drill name, a signal during start-up), everything the
+sandbox started is stopped before the process exits: the embedded Redis, the doubles' servers,
+the HTTP sessions.
+"""
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
+from bot.app import run_until_signalled
 from bot.sandbox.doubles.kubernetes import ORION_PROD, write_kubeconfig
 from bot.sandbox.world import Sandbox, SandboxOptions
 
@@ -17,13 +23,14 @@ async def run(
     options: SandboxOptions, drill: str | None = None, kubeconfig: Path = KUBECONFIG
 ) -> None:
     """Start the sandbox, print where its page is (and the simulated cluster's kubeconfig),
-    and serve until interrupted."""
+    and serve until SIGTERM or SIGINT."""
     from bot.sandbox.drill import load_drill, start_drill
 
     script = load_drill(drill) if drill is not None else None  # a wrong name fails first
     sandbox = Sandbox(options)
-    await sandbox.start()
-    try:
+
+    async def start() -> None:
+        await sandbox.start()
         print(f"Fireline sandbox: open {sandbox.url}", flush=True)
         if sandbox.kube is not None:
             kubeconfig.parent.mkdir(parents=True, exist_ok=True)
@@ -32,6 +39,5 @@ async def run(
         if script is not None:
             start_drill(sandbox, script)
             print(f"Drill started: {script.title}. {script.about}", flush=True)
-        await asyncio.Event().wait()
-    finally:
-        await sandbox.stop()
+
+    await run_until_signalled(start, sandbox.stop)

@@ -154,6 +154,11 @@ class Keys:
         return f"{self.prefix}slackrate:{name}"
 
     @property
+    def alert_heartbeat(self) -> str:
+        """Hash: `last` beat and, while it is overdue, the `missing` deadline (watchdog)."""
+        return f"{self.prefix}alerts:heartbeat"
+
+    @property
     def outbox_channels(self) -> str:
         """Set of the channels whose outbox has entries waiting."""
         return f"{self.prefix}outbox:channels"

@@ -7,6 +7,7 @@ group's alerts so far, as Alertmanager sends them. Used by the outbox tests and 
 from __future__ import annotations
 
 import json
+from typing import Any
 
 
 def notification(group: int, alerts: int, *, resolved: int = 0) -> bytes:
@@ -14,7 +15,7 @@ def notification(group: int, alerts: int, *, resolved: int = 0) -> bytes:
     of them resolved). Start groups with two or more: a group's first alert alone is shown by
     its parent, not listed in its thread."""
     name = f"StormAlert{group:03d}"
-    items = []
+    items: list[dict[str, Any]] = []
     for n in range(alerts):
         status = "resolved" if n < resolved else "firing"
         items.append(

@@ -7,6 +7,7 @@ import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -22,7 +23,7 @@ async def alertmanager(harness: Harness, tmp_path: Path) -> AsyncIterator[str]:
         yield url
 
 
-async def post_alerts(url: str, alerts: list[dict]) -> None:
+async def post_alerts(url: str, alerts: list[dict[str, Any]]) -> None:
     async with (
         aiohttp.ClientSession() as session,
         session.post(
@@ -34,7 +35,7 @@ async def post_alerts(url: str, alerts: list[dict]) -> None:
         assert response.status == 200, await response.text()
 
 
-def alert(pod: str, *, ends: datetime | None = None) -> dict:
+def alert(pod: str, *, ends: datetime | None = None) -> dict[str, Any]:
     body = {
         "labels": {
             "alertname": "PodMemoryGrowing",

@@ -64,7 +64,7 @@ def parents(slack: SlackDouble, channel: str) -> dict[str, dict[str, Any]]:
 
 def shown_alerts(slack: SlackDouble, channel: str) -> set[str]:
     """Every pod named in an alert thread."""
-    shown = set()
+    shown: set[str] = set()
     for parent in parents(slack, channel).values():
         for reply in slack.thread(channel, parent["ts"])[1:]:
             shown.update(w for w in reply["text"].replace(",", " ").split() if "worker-" in w)
@@ -72,7 +72,8 @@ def shown_alerts(slack: SlackDouble, channel: str) -> set[str]:
 
 
 def flat(message: dict[str, Any]) -> str:
-    return json.dumps(message.get("blocks") or [], ensure_ascii=False) + message.get("text", "")
+    text: str = message.get("text", "")
+    return json.dumps(message.get("blocks") or [], ensure_ascii=False) + text
 
 
 async def drained(*apps: Fireline, limit_s: float = 60.0) -> None:
@@ -101,7 +102,8 @@ async def test_a_storm_is_one_digest_then_every_thread_without_a_429(
         # Every group is visible (its parent, or a line in the digest) long before each has its
         # own thread: the groups that came before the backlog built up have their parents.
         def visible() -> dict[str, Any] | None:
-            [digest] = digests(limited, alerts) or [None]
+            found: list[dict[str, Any] | None] = [*digests(limited, alerts)]
+            [digest] = found or [None]
             shown = flat(digest) if digest else ""
             shown += " ".join(m["text"] for m in parents(limited, alerts).values())
             return digest if all(storm.title(g) in shown for g in range(groups)) else None
@@ -273,7 +275,8 @@ async def _only_group(h: Harness) -> str:
         )
     ]
     [key] = [k for k in keys if not k.endswith(b":events")]
-    return key.decode().rsplit(":", 1)[1]
+    group: str = key.decode().rsplit(":", 1)[1]
+    return group
 
 
 async def _eventually_parked(h: Harness, channel: str, count: int) -> dict[str, str]:

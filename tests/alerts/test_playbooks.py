@@ -19,7 +19,8 @@ STARTED = "running its diagnostics"
 
 
 def flat(message: dict[str, Any]) -> str:
-    return json.dumps(message.get("blocks") or [], ensure_ascii=False) + message.get("text", "")
+    text: str = message.get("text", "")
+    return json.dumps(message.get("blocks") or [], ensure_ascii=False) + text
 
 
 def buttons(message: dict[str, Any]) -> dict[str, str]:
@@ -103,7 +104,7 @@ async def test_an_outage_mid_run_then_the_retry_adds_only_what_is_missing(make_w
     """Slack refuses posts just after the run has started (500s, past the gateway's own tries):
     the job is tried again later, and the thread ends with every message exactly once."""
     world = await make_world()
-    armed = []
+    armed: list[Any] = []
 
     def outage_after_start(call: Any) -> None:
         started = call.ok and STARTED in call.args.get("text", "")

@@ -6,10 +6,12 @@ import asyncio
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from bot.alerts import views as alert_blocks
+from bot.blockkit import unescape
 from bot.sandbox.doubles.slack import SlackDouble
 from tests.harness import Builder, Harness
 
@@ -20,8 +22,9 @@ def fixture(name: str) -> bytes:
     return (FIXTURES / name).read_bytes()
 
 
-def flat(message: dict) -> str:
-    return json.dumps(message.get("blocks") or [], ensure_ascii=False) + message.get("text", "")
+def flat(message: dict[str, Any]) -> str:
+    text: str = message.get("text", "")
+    return json.dumps(message.get("blocks") or [], ensure_ascii=False) + text
 
 
 async def test_webhook_needs_the_bearer_token_and_a_valid_payload(harness: Harness) -> None:
@@ -39,7 +42,7 @@ async def test_firing_then_repeat_then_resolved_is_one_thread(harness: Harness) 
     assert (await h.webhook(fixture("firing-single.json")))[0] == 200
     await h.alerts_done()
     [parent] = h.alert_parents()
-    shown = flat(parent)
+    shown = unescape(flat(parent))
     for fragment in (
         "FIRING",
         "critical",

@@ -193,7 +193,8 @@ async def test_3_a_button_naming_another_incident_is_refused(world: Harness) -> 
         and not approval_cards(w, w.room)
         and not approval_cards(w, minor_channel)
     )
-    assert await w.app.remediation.records.get("R-1") is None  # type: ignore[union-attr]
+    assert w.app.remediation is not None
+    assert await w.app.remediation.records.get("R-1") is None
     timeline = [e.text for e in await w.app.services.store.timeline(serious)]
     assert f"🚫 <@{w.rita}> was refused `remediation.request restart` by the policy" in timeline
 

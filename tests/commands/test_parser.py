@@ -6,6 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from bot.blockkit import unescape
 from bot.commands import messages
 from bot.commands.dispatch import Dispatcher
 from bot.commands.parser import Command
@@ -61,7 +62,7 @@ def test_declare_without_title_means_the_form() -> None:
 def test_mistakes_say_what_to_type(text: str, expected: str) -> None:
     with pytest.raises(UsageError) as err:
         parse(text)
-    assert expected in str(err.value)
+    assert expected in unescape(str(err.value))
     assert "`" in str(err.value)  # always shows something to type
 
 
@@ -91,4 +92,4 @@ def test_aliases_and_empty_text() -> None:
 def test_help_lists_every_subcommand() -> None:
     usage = messages.usage(ROUTER.subcommands)
     for sub in ROUTER.subcommands:
-        assert f"/incident {sub.usage}" in usage
+        assert f"/incident {sub.usage}" in unescape(usage)

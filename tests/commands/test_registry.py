@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from bot import incident as model
+from bot.blockkit import unescape
 from bot.commands.dispatch import Dispatcher
 from bot.commands.parser import OnIncident, Subcommand, Subcommands
 from bot.incident import Incident, Severity
@@ -105,7 +106,7 @@ async def test_help_lists_every_subcommand_the_parser_accepts() -> None:
     reply = await router.command(router.parse("help"), Actor("U1", "C1", "t"))
     assert reply.text is not None
     for sub in router.subcommands:
-        assert f"/incident {sub.usage}" in reply.text
+        assert f"/incident {sub.usage}" in unescape(reply.text)
         for word in (sub.name, *sub.aliases):
             assert router.parse(EXAMPLES[sub.name].replace(sub.name, word, 1)).name == sub.name
 

@@ -46,7 +46,10 @@ def new_cluster() -> Cluster:
 
 def task_service_incident(cluster: Cluster, pods: int = 5) -> list[str]:
     """Build the scenario; returns task-service's pod names, the two failing ones first."""
-    ago = lambda minutes: NOW - timedelta(minutes=minutes)  # noqa: E731
+
+    def ago(minutes: float) -> datetime:
+        return NOW - timedelta(minutes=minutes)
+
     with cluster.lock:
         add_node(cluster, "node-1")
         add_deployment(

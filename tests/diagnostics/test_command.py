@@ -6,6 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from bot.blockkit import unescape
 from bot.commands.dispatch import Dispatcher
 from bot.commands.parser import Command
 from bot.errors import UsageError
@@ -48,13 +49,14 @@ def test_unknown_word_suggests_an_action() -> None:
 def test_bad_input_says_what_to_type(rig: Rig, name: str, text: str, expected: str) -> None:
     with pytest.raises(UsageError) as err:
         rig.action(name).parse(text)
-    assert expected in str(err.value)
+    assert expected in unescape(str(err.value))
 
 
 async def test_command_acks_then_posts_result_in_channel_with_files_in_thread(rig: Rig) -> None:
     actor = Actor(RESPONDER, "CWARROOM", "trig-1")
     reply = await rig.service.command("logs", "task-service", actor)
     assert reply.text == "Running `logs` on `task-service` …"
+    assert reply.later is not None
     assert await reply.later() is None
     post = rig.slack.posts[0]
     assert post["channel"] == "CWARROOM" and "Logs of `task-service`" in post["text"]
@@ -64,7 +66,9 @@ async def test_command_acks_then_posts_result_in_channel_with_files_in_thread(ri
 
 async def test_denied_command_is_told_only_to_the_person(rig: Rig) -> None:
     reply = await rig.service.command("logs", "task-service", Actor(VIEWER, "C1", "t"))
+    assert reply.later is not None
     told = await reply.later()
+    assert told is not None
     assert told.startswith("🚫 `logs` needs the role") and not rig.slack.posts
 
 
@@ -79,9 +83,11 @@ async def test_rate_limit_per_user(kube_api, diag_store) -> None:
 
 
 async def test_help_lists_the_actions_with_their_docstrings(rig: Rig) -> None:
-    dispatcher = Dispatcher(incidents=_Incidents(rig.store), diagnostics=rig.service)
+    # A stand-in with only what help reads, not an IncidentService.
+    dispatcher = Dispatcher(incidents=_Incidents(rig.store), diagnostics=rig.service)  # type: ignore[arg-type]
     reply = await dispatcher.command(dispatcher.parse("help"), Actor("U1", "C1", "t"))
-    assert "/incident diagnose <deployment> [-n namespace]" in reply.text
+    assert reply.text is not None
+    assert "/incident diagnose <deployment> [-n namespace]" in unescape(reply.text)
     assert "Names the likely cause of a deployment" in reply.text
 
 
@@ -95,7 +101,8 @@ async def test_playbooks_run_actions_by_name_with_data(rig: Rig) -> None:
     run = await rig.service.run_named(
         "pods", {"target": "task-service", "namespace": "orion-prod"}, user=VIEWER, incident=None
     )
-    assert run.outcome == "ok" and "3/5 pods ready" in run.result.headline[0]
+    assert run.outcome == "ok" and run.result is not None
+    assert "3/5 pods ready" in run.result.headline[0]
     with pytest.raises(UsageError, match="Did you mean `pods`"):
         await rig.service.run_named("podz", {}, user=VIEWER, incident=None)
     with pytest.raises(UsageError, match="`since` use a duration"):

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from bot.blockkit import unescape
 from bot.policy.models import Prometheus, RoleGrant
 from tests.diagnostics.conftest import make_policy
 from tests.diagnostics.prometheus_api import prometheus_app, serve
@@ -84,7 +85,8 @@ async def test_viewer_is_denied_logs_with_what_is_missing(world) -> None:
 
 async def test_bad_input_is_an_ephemeral_saying_what_to_type(world) -> None:
     response = await world.slack.slash_command(world.viewer, world.room, "pods")
-    assert "Say which target: `/incident pods <deployment|label-selector>" in str(response)
+    said = unescape(str(response))
+    assert "Say which target: `/incident pods <deployment|label-selector>" in said
     response = await world.slack.slash_command(world.viewer, world.room, "pods task-svc")
     await world.app.drain(5.0)
     text = await eventually(
@@ -142,10 +144,13 @@ async def test_query_chart_is_a_png_of_the_series_uploaded_into_the_thread(
     assert image.size == (800, 320)
     # Two series, drawn in matplotlib's first two colours: task-service (~6 %) high on the
     # plot, orion-api (~0.2 %) low. Right of the legend, each colour is one line.
-    rows = {colour: [] for colour in ((31, 119, 180), (255, 127, 14))}
+    rows: dict[tuple[int, int, int], list[int]] = {
+        colour: [] for colour in ((31, 119, 180), (255, 127, 14))
+    }
     for x in range(420, 760, 2):
         for y in range(image.height):
             pixel = image.getpixel((x, y))
+            assert isinstance(pixel, tuple)  # an RGB image's pixels are triples
             for colour, found in rows.items():
                 if all(abs(a - b) < 40 for a, b in zip(pixel, colour, strict=True)):
                     found.append(y)

@@ -15,6 +15,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from bot.blockkit import unescape
 from bot.diagnostics.actions import default_actions
 from bot.diagnostics.actions import logs as logs_action
 from bot.playbooks.loader import load_playbooks, params_models
@@ -124,7 +125,8 @@ async def world(build: Callable[..., Builder]) -> Harness:
 
 
 def flat(message: dict[str, Any]) -> str:
-    return json.dumps(message.get("blocks") or [], ensure_ascii=False) + message.get("text", "")
+    text: str = message.get("text", "")
+    return json.dumps(message.get("blocks") or [], ensure_ascii=False) + text
 
 
 async def test_finding_4_the_worst_grep_pattern_is_answered_and_the_bot_stays_up(
@@ -170,7 +172,7 @@ async def test_a_pattern_re2_cannot_run_is_answered_with_what_to_type(
     world: Harness, pattern: str, told: str
 ) -> None:
     await world.command(world.oncall, f"logs task-service --grep '{pattern}'", limit_s=20.0)
-    answer = next(t for t in told_texts(world, world.oncall) if told in t)
+    answer = next(unescape(t) for t in told_texts(world, world.oncall) if told in unescape(t))
     assert "e.g. `--grep '" in answer and "Type `/incident logs <pod|deployment>" in answer
     assert not [m for m in world.slack.messages(world.room) if "Logs of" in flat(m)]
 
@@ -230,6 +232,7 @@ async def test_a_1_mb_hostile_line_through_the_logs_action(
     params = action.build({"target": rig.pods[0], "limit_bytes": 1024 * 1024, "since": "1h"})
     run = await rig.service.run(action, params, user=RESPONDER, incident=None)
     assert run.outcome == "ok", run.message
+    assert run.result is not None
     text = text_of(run) + "".join(str(f.content) for f in run.result.files)
     assert "AKIAIOSFODNN7EXAMPLE" not in text and "=x," not in text
     assert "Error patterns" in text

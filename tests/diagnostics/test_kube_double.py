@@ -40,7 +40,7 @@ def double(validator: SchemaValidator) -> Iterator[KubernetesDouble]:
 async def gateway(double: KubernetesDouble) -> AsyncIterator[KubeGateway]:
     api = api_client(double.base_url)
     yield KubeGateway(api, attempts=2, backoff_s=0.01, timeout_s=1.0)
-    api.close()
+    api.close()  # type: ignore[no-untyped-call]  # kubernetes leaves it untyped
 
 
 def context(gateway: KubeGateway, started: datetime | None = NOW) -> Context:

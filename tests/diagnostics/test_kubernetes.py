@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 
+from bot.gateways.kubernetes import KubeGateway
 from bot.incident import Incident, Severity
 from bot.sandbox.doubles.kubernetes import KubernetesDouble
 from tests.diagnostics.conftest import (
@@ -255,7 +256,12 @@ async def test_cluster_is_chosen_by_name_and_checked(kube_api, diag_store) -> No
     rig = make_rig(kube_api, diag_store, make_policy(clusters=clusters, default_cluster="test"))
     asked: list[str] = []
     gateway = rig.service.gateways.kube("test")
-    rig.service.gateways.kube = lambda name: asked.append(name) or gateway
+
+    def kube(name: str) -> KubeGateway:
+        asked.append(name)
+        return gateway
+
+    rig.service.gateways.kube = kube  # spy on the cluster asked for
     run = await rig.run(VIEWER, "pods", "task-service --cluster staging")
     # The staging cluster's default namespace was read (it has no such deployment).
     assert asked == ["staging"] and run.message.startswith(

@@ -3,6 +3,8 @@ silent when what it looks for is not there. Then the table: ranking, extension, 
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from bot.diagnostics import rules
@@ -104,7 +106,7 @@ def test_errors_since_the_rollout_from_logs_alone_says_what_it_could_not_see() -
     assert found is not None and found.cause.endswith("×8 (nothing read from before it)")
     old_pods = evidence(revs=revisions(22, 5 * 1440), logs_since=60,
                         lines=logs(*((m, CHECKOUT_ERROR) for m in range(8))))  # fmt: skip
-    assert rules.errors_since_rollout(old_pods).cause.endswith("×8 (none before)")
+    assert cause(rules.errors_since_rollout(old_pods)).endswith("×8 (none before)")
 
 
 def test_an_innocent_rollout_is_not_blamed() -> None:
@@ -174,7 +176,7 @@ def test_probe_failing() -> None:
     )
 
 
-def hpa(current: int, most: int, cpu: int, target: int = 70) -> dict:
+def hpa(current: int, most: int, cpu: int, target: int = 70) -> dict[str, Any]:
     return {
         "metadata": {"name": "app"},
         "spec": {"scaleTargetRef": {"name": "app"}, "maxReplicas": most,
@@ -204,7 +206,7 @@ def test_cpu_saturated_and_latency() -> None:
         "CPU at 100 % of its 500m limit on 3/3 pods (throttled); p95 latency 1.8 s, was 120 ms"
     )
     assert "scale" in [r.action for r in found.remedies]
-    assert rules.latency_raised(e).cause == "p95 latency 1.8 s since 25m ago (was 120 ms)"
+    assert cause(rules.latency_raised(e)) == "p95 latency 1.8 s since 25m ago (was 120 ms)"
 
 
 def test_memory_pressure_only_without_oom_kills() -> None:
@@ -222,11 +224,11 @@ def test_error_rate_pods_not_ready_and_log_errors_are_the_fallbacks() -> None:
         lines=logs(*((m, "ERROR ledger: unknown account") for m in range(12))),
         signals={"error-rate": raised("error-rate", 15, 9.0, 0.1, "percent")},
     )
-    assert rules.error_rate_raised(e).cause == (
+    assert cause(rules.error_rate_raised(e)) == (
         "Error rate 9.0 % since 15m ago (was 0.1 %): `ERROR ledger: unknown account` ×12"
     )
-    assert rules.pods_not_ready(e).cause == "1/2 pods not ready (probe failed ×2)"
-    assert rules.log_errors(e).cause == (
+    assert cause(rules.pods_not_ready(e)) == "1/2 pods not ready (probe failed ×2)"
+    assert cause(rules.log_errors(e)) == (
         "Most frequent error in the logs: `ERROR ledger: unknown account` ×12 in 1 pod(s)"
     )
     ranked = [f.rule for f in findings(e)]
@@ -264,3 +266,8 @@ def test_no_rule_breaks_on_empty_evidence(rule: Rule) -> None:
     from tests.diagnostics.evidence_kit import NOW
 
     assert rule.check(Evidence("app", "ns", NOW)) is None
+
+
+def cause(finding: Finding | None) -> str:
+    assert finding is not None
+    return finding.cause

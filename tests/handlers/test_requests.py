@@ -43,4 +43,8 @@ async def test_health_and_readiness(harness: Harness) -> None:
         async with session.get(f"{harness.app.url}/healthz") as r:
             assert r.status == 200
         async with session.get(f"{harness.app.url}/readyz") as r:
-            assert r.status == 200 and (await r.json())["checks"] == {"redis": True, "slack": True}
+            assert r.status == 200 and (await r.json())["checks"] == {
+                "redis": True,
+                "slack": True,
+                "slack_access": True,
+            }

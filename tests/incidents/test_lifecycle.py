@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from bot import blockkit as blocks
+from bot.blockkit import unescape
 from tests.harness import Harness, eventually
 
 
@@ -157,7 +158,7 @@ async def test_declare_form_with_service_description_and_commander(harness: Harn
     await h.settle()
     incident = h.channel_named(f"inc-{today()}-orders-api-timing-out")
     assert incident is not None
-    shown = h.card_text(incident["id"])
+    shown = unescape(h.card_text(incident["id"]))
     for fragment in ("orders-api", "p95 > 8 s", f"Commander: <@{h.bob}>", "P1"):
         assert fragment in shown
     assert h.bob in h.slack.ws.channels[incident["id"]].members
@@ -223,7 +224,7 @@ async def test_status_list_timeline_and_help(harness: Harness) -> None:
     await h.command(h.bob, f"status {incident_id}")
     await h.told(h.bob, f"{incident_id} [P1] Checkout down")
     await h.command(h.bob, "help")
-    await h.told(h.bob, "/incident declare [P0|P1|P2|P3] <title>")
+    await h.told(h.bob, "/incident declare [P0|P1|P2|P3] &lt;title&gt;")  # escaped, as Slack needs
 
 
 async def test_post_update_and_resolve_buttons_open_forms_that_act(harness: Harness) -> None:

@@ -34,7 +34,7 @@ async def test_redelivery_to_two_replicas_declares_once(
             post_signed(f"{first.url}/slack/events", form),
             post_signed(f"{second.url}/slack/events", form),
         )
-        assert statuses == [200, 200]
+        assert list(statuses) == [200, 200]
         await settle_all(first, second)
         assert await first.services.store.list_ids(open_only=False) == ["INC-1"]
         assert len(slack.calls("conversations.create")) == 1
@@ -186,4 +186,5 @@ async def test_crash_after_channel_create_adopts_the_channel(harness: Harness) -
     incident = await services.store.get(incident.id)
     assert incident.channel_id == created["channel"]["id"] and incident.provisioned
     assert [c.name for c in h.slack.ws.channels.values() if "disk-full" in c.name] == [name]
+    assert incident.channel_id is not None
     assert "Disk full" in h.card_text(incident.channel_id)

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from bot import blockkit as blocks
+from bot.blockkit import unescape
 from bot.policy.remediation import RemediationPolicy, RemediationRule
 from bot.remediation import views as approval_blocks
 from tests.harness import Harness, eventually
@@ -13,7 +14,8 @@ from tests.playbooks.world import SHIPPED
 
 
 def flat(message: dict[str, Any]) -> str:
-    return json.dumps(message.get("blocks") or [], ensure_ascii=False) + message.get("text", "")
+    text: str = message.get("text", "")
+    return json.dumps(message.get("blocks") or [], ensure_ascii=False) + text
 
 
 def remediation_buttons(message: dict[str, Any]) -> list[dict[str, Any]]:
@@ -24,11 +26,13 @@ def remediation_buttons(message: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
-async def run_thread(world: Harness, user: str, text: str) -> tuple[dict, list[dict]]:
+async def run_thread(
+    world: Harness, user: str, text: str
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Type a playbook run; wait for its guidance; return the header and its thread."""
     before = len(world.slack.messages(world.room))
     await world.command(user, text)
-    header = await eventually(lambda: (world.slack.messages(world.room)[before:] or [None])[0])
+    header = await eventually(lambda: next(iter(world.slack.messages(world.room)[before:]), None))
     thread = await eventually(
         lambda: (
             t
@@ -45,7 +49,7 @@ async def run_thread(world: Harness, user: str, text: str) -> tuple[dict, list[d
 async def test_the_list_names_every_playbook_to_the_person_only(make_world) -> None:
     world = await make_world()
     response = await world.command(world.viewer, "playbook")
-    shown = str(response)
+    shown = unescape(str(response))
     for playbook in SHIPPED:
         assert f"`{playbook.name}` — {playbook.title}" in shown
     assert "/incident playbook <name> [target] [-n namespace]" in shown

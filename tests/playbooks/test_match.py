@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,7 +22,7 @@ FIXTURES = Path(__file__).parents[1] / "fixtures" / "alertmanager"
 
 
 @pytest.fixture(scope="module")
-def playbooks():  # type: ignore[no-untyped-def]
+def playbooks():
     return load_playbooks(
         DEFAULT_PLAYBOOKS_DIR, params_models(default_actions(), default_remediations())
     )
@@ -75,7 +76,7 @@ def test_an_alert_name_beats_keywords_and_the_order_is_stable(playbooks) -> None
     assert [p.name for p in chosen][:2] == ["crash-loop", "high-latency"]
 
 
-def make(name: str, match: dict) -> Playbook:
+def make(name: str, match: dict[str, Any]) -> Playbook:
     base = {
         "name": name,
         "title": name,

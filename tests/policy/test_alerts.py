@@ -81,9 +81,17 @@ def test_mistakes_in_the_alerts_section_stop_start_up(
 
 def test_routing_is_first_match_on_the_groups_common_labels() -> None:
     routes = (Route({"severity": "critical"}, "C0CRIT"), Route({"namespace": "pay-*"}, "C0PAY"))
+    # Routing reads only the routes: the stores, Slack, clock and writer are deliberately absent.
     threads = AlertThreads(
-        None, None, None, None, fallback_channel=None, routes=routes, consumer="test", writer=None
-    )  # type: ignore[arg-type]
+        None,  # type: ignore[arg-type]
+        None,  # type: ignore[arg-type]
+        None,  # type: ignore[arg-type]
+        None,  # type: ignore[arg-type]
+        fallback_channel=None,
+        routes=routes,
+        consumer="test",
+        writer=None,  # type: ignore[arg-type]
+    )
 
     def route(**labels: str) -> str:
         body = {"version": "4", "groupKey": "k", "status": "firing", "alerts": []}

@@ -216,14 +216,19 @@ class Rig:
         """Where the audit stream ends now."""
         store = self.app.services.store
         last = await store.redis.xrevrange(store.keys.audit, count=1)
-        return last[0][0].decode() if last else "0-0"
+        if not last:
+            return "0-0"
+        entry_id = last[0][0]
+        return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
 
     async def denied_since(self, mark: str, user: str) -> bool:
         """Whether a refusal of `user` was recorded after `mark`."""
         store = self.app.services.store
-        entries = await store.redis.xrange(store.keys.audit, min=f"({mark}")
+        entries = await store.redis.xrange(store.keys.audit, min=f"({mark}") or []
         return any(
-            f.get(b"user") == user.encode() and f.get(b"outcome") == b"denied" for _, f in entries
+            f.get(b"user") == user.encode() and f.get(b"outcome") == b"denied"
+            for _, f in entries
+            if f is not None
         )
 
 

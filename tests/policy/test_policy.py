@@ -13,6 +13,7 @@ from bot.policy.authorizer import Authorizer, Scope
 from bot.policy.models import (
     Database,
     HealthTarget,
+    Policy,
     Prometheus,
     RoleGrant,
     default_policy,
@@ -65,14 +66,14 @@ OPENED_BY = {
 }
 
 
-def targeted_policy():
+def targeted_policy() -> Policy:
     """make_policy() with two targets of each kind, reached per role as REACH says."""
     base = make_policy(
         health={n: HealthTarget(url=f"http://127.0.0.1:9/{n}") for n in TARGETS["health"]},
         databases={n: Database(dsn_env=f"FIRELINE_TEST_{n.upper()}_DSN") for n in TARGETS["db"]},
         prometheus=Prometheus(url="http://127.0.0.1:9"),
     )
-    lists = {
+    lists: dict[str, dict[str, tuple[str, ...]]] = {
         "viewer": {"health": ("orion-api",), "queries": (), "databases": ()},
         "responder": {"health": ("*",), "queries": ("error-rate",), "databases": ()},
         "commander": {"health": ("*",), "queries": ("error-rate", "memory-trend"),
@@ -86,6 +87,7 @@ def targeted_policy():
 def test_example_policy_is_valid_and_names_only_real_actions() -> None:
     policy = load_policy(ROOT / "deploy" / "policy.example.yaml", ACTIONS)
     assert set(policy.roles) >= {"viewer", "responder", "commander", "admin"}
+    assert policy.prometheus is not None
     assert set(policy.prometheus.queries) == {
         "error-rate", "p95-latency", "memory-trend", "request-rate",
     }  # fmt: skip
@@ -290,8 +292,10 @@ def test_dsn_comes_from_the_environment_or_a_file(tmp_path: Path, monkeypatch) -
     from bot.settings import read_secret
 
     monkeypatch.setenv("FIRELINE_TEST_SECRET_DSN", "host=127.0.0.1")
-    assert read_secret(env="FIRELINE_TEST_SECRET_DSN").get_secret_value() == "host=127.0.0.1"
+    from_env = read_secret(env="FIRELINE_TEST_SECRET_DSN")
+    assert from_env is not None and from_env.get_secret_value() == "host=127.0.0.1"
     (tmp_path / "dsn").write_text("host=127.0.0.1 dbname=x\n")
-    assert read_secret(file=tmp_path / "dsn").get_secret_value() == "host=127.0.0.1 dbname=x"
+    from_file = read_secret(file=tmp_path / "dsn")
+    assert from_file is not None and from_file.get_secret_value() == "host=127.0.0.1 dbname=x"
     assert read_secret(env="FIRELINE_TEST_UNSET_DSN") is None
     assert "127.0.0.1" not in repr(read_secret(file=tmp_path / "dsn"))

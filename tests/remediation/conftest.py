@@ -26,7 +26,7 @@ def double(validator: SchemaValidator) -> Iterator[KubernetesDouble]:
 def gateway(double: KubernetesDouble) -> Iterator[KubeGateway]:
     api = api_client(double.base_url)
     yield KubeGateway(api, attempts=2, backoff_s=0.01, timeout_s=2.0)
-    api.close()
+    api.close()  # type: ignore[no-untyped-call]  # kubernetes leaves it untyped
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from redis.asyncio import Redis
 
 from bot.actions.kubernetes import resolve_deployment
 from bot.app import Deps, create_app
+from bot.blockkit import unescape
 from bot.commands.dispatch import Dispatcher
 from bot.diagnostics.actions import default_actions
 from bot.errors import ConfigurationError, UsageError
@@ -127,7 +128,7 @@ async def test_a_new_remediation_class_is_a_command_previewed_approved_and_appli
     )
     await w.command(w.rita, "help")
     assert any(
-        Annotate.usage in t and "Leave a note on a deployment" in t
+        Annotate.usage in unescape(t) and "Leave a note on a deployment" in t
         for t in w.ephemeral_texts(w.rita)
     )
 

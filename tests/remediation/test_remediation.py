@@ -186,7 +186,7 @@ async def test_expiry_closes_the_request_and_a_late_approval_changes_nothing(
     w = world
     _, channel = await incident_with_request(w, "restart task-service")
     pending_copy = approval_card(w, channel)  # what a slow client still shows
-    w.clock.advance(15 * 60 + 1)
+    w.manual_clock.advance(15 * 60 + 1)
     await w.settle()
     await until_state(w, "R-1", State.EXPIRED)
     await card_shows(w, channel, "*Expired* without approval. Nothing was changed.")

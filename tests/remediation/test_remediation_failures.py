@@ -52,7 +52,7 @@ def patient(w: Harness) -> None:
     the test stops the bot, however busy the machine is."""
     from tests.remediation.world import make_policy
 
-    w.app.remediation.guard.authorizer.policy = make_policy(  # type: ignore[union-attr]
+    w.app.remediation.guard.authorizer.policy = make_policy(
         w.rita, w.apollo, w.cleo, w.otto, verify_timeout_s=600
     )
 
@@ -149,7 +149,7 @@ async def test_restart_while_verifying_reconciles_without_re_applying(world: Har
     unstall_rollouts(w)
     await w.start()
     await expire_dead_locks(w)
-    w.clock.advance(61)  # the dead replica's lease runs out
+    w.manual_clock.advance(61)  # the dead replica's lease runs out
     await w.settle()
     record = await until_state(w, "R-1", State.SUCCEEDED)
     assert record.progress == "rolled out: 6/6 replicas ready"
@@ -169,7 +169,7 @@ async def test_restart_while_applying_checks_the_cluster_and_never_applies_again
     await w.stop(w.apps[0])  # dies while its write hangs
     await w.start()
     await expire_dead_locks(w)
-    w.clock.advance(61)
+    w.manual_clock.advance(61)
     await w.settle()
     record = await until_state(w, "R-1", State.FAILED)
     assert "nothing was changed" in (record.reason or "")
@@ -190,7 +190,7 @@ async def test_restart_after_the_write_landed_verifies_it(world: Harness) -> Non
     unstall_rollouts(w)
     await w.start()
     await expire_dead_locks(w)
-    w.clock.advance(61)
+    w.manual_clock.advance(61)
     await w.settle()
     await until_state(w, "R-1", State.SUCCEEDED)
     assert len(writes(w, "patch", SCALE)) == 1

@@ -30,7 +30,7 @@ function el(tag, attrs = {}, ...children) {
   }
   return node;
 }
-const esc = (s) => String(s).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+const esc = (s) => String(s).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 function toast(text) {
   const t = $("toast"); t.textContent = text; t.hidden = false;
   clearTimeout(toast.timer); toast.timer = setTimeout(() => { t.hidden = true; }, 5000);
@@ -63,31 +63,47 @@ function dateToken(epoch, fmt, fallback) {
   return fmt.replace(/\{time(_secs)?\}/g, time).replace(/\{date[a-z_]*\}/g, date).replace(/\{ago\}/g, ago(d.getTime()));
 }
 
-// Slack mrkdwn -> HTML: tokens in <…> first, then escaping, then the inline styles.
-function mrkdwn(text) {
+// Slack mrkdwn -> HTML, read the way Slack reads it: `<…>` is a mention, a broadcast, a date or a
+// link (anywhere, code included); outside those, only &lt; &gt; &amp; are decoded; code spans and
+// blocks show their text verbatim (no bold, no placeholders); everything ends HTML-escaped, so no
+// text can become markup on this page. Stash markers use private-use characters stripped from the
+// input, and nothing stashed is stashed again (that nesting once showed `<deployment>` as "7").
+const STASH_OPEN = "\uE000", STASH_CLOSE = "\uE001", QUOTE = "\uE002";
+const decodeSlack = (s) => s.replace(/&(lt|gt|amp);/g, (_, e) => ({ lt: "<", gt: ">", amp: "&" })[e]);
+function slackToken(inner) {
   const st = ui.state || { users: {}, channel_names: {} };
-  const tokens = [];
-  const keep = (html) => { tokens.push(html); return `\u0000${tokens.length - 1}\u0000`; };
-  let s = String(text || "").replace(/<([^<>]+)>/g, (_, inner) => {
-    const [target, label] = inner.split("|");
-    if (target.startsWith("@")) return keep(`<span class="mention">@${esc(st.users[target.slice(1)] || target.slice(1))}</span>`);
-    if (target.startsWith("#")) return keep(`<span class="mention">#${esc(label || st.channel_names[target.slice(1)] || target.slice(1))}</span>`);
-    if (target.startsWith("!subteam^")) return keep(`<span class="mention">@${esc(label || "group")}</span>`);
-    if (target.startsWith("!date^")) { const [, epoch, fmt] = target.split("^"); return keep(esc(dateToken(epoch, fmt || "{time}", label || ""))); }
-    if (target.startsWith("!")) return keep(`<span class="mention">@${esc(target.slice(1))}</span>`);
-    if (/^(https?|mailto):/.test(target)) return keep(`<a href="${esc(target)}" target="_blank" rel="noopener">${esc(label || target)}</a>`);
-    return keep(esc(`<${inner}>`));
-  });
-  s = s.replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&amp;/g, "&");  // Slack's escaping
-  s = esc(s);
-  s = s.replace(/```([\s\S]*?)```/g, (_, code) => keep(`<pre>${code.replace(/^\n/, "")}</pre>`));
-  s = s.replace(/`([^`\n]+)`/g, (_, code) => keep(`<code>${code}</code>`));
-  s = s.replace(/(^|[\s(])\*([^*\n]+)\*(?=$|[\s).,:;!?])/g, "$1<b>$2</b>");
-  s = s.replace(/(^|[\s(])_([^_\n]+)_(?=$|[\s).,:;!?])/g, "$1<i>$2</i>");
-  s = s.replace(/(^|[\s(])~([^~\n]+)~(?=$|[\s).,:;!?])/g, "$1<s>$2</s>");
-  s = s.split("\n").map((line) => line.startsWith("&gt; ") ? `<blockquote>${line.slice(5)}</blockquote>` : line).join("\n");
+  const bar = inner.indexOf("|");
+  const target = bar < 0 ? inner : inner.slice(0, bar);
+  const label = bar < 0 ? "" : decodeSlack(inner.slice(bar + 1));
+  const mention = (text) => `<span class="mention">${esc(text)}</span>`;
+  if (target.startsWith("@")) return mention("@" + ((st.users || {})[target.slice(1)] || label || target.slice(1)));
+  if (target.startsWith("#")) return mention("#" + (label || (st.channel_names || {})[target.slice(1)] || target.slice(1)));
+  if (target.startsWith("!subteam^")) return mention(label || "@group");
+  if (target.startsWith("!date^")) { const [, epoch, fmt] = target.split("^"); return esc(dateToken(epoch, fmt || "{time}", label)); }
+  if (target.startsWith("!")) return mention(label || "@" + target.slice(1));
+  const url = decodeSlack(target);
+  if (/^(https?|mailto):/i.test(url)) return `<a href="${esc(url)}" target="_blank" rel="noopener noreferrer">${esc(label || url)}</a>`;
+  return esc(label || url);
+}
+// Text without styles: tokens rendered, entities decoded, the rest HTML-escaped.
+function slackVerbatim(s) {
+  return s.split(/(<[^<>]*>)/).map((part, i) => (i % 2 ? slackToken(part.slice(1, -1)) : esc(decodeSlack(part)))).join("");
+}
+function mrkdwn(text) {
+  const kept = [];
+  const keep = (html) => { kept.push(html); return `${STASH_OPEN}${kept.length - 1}${STASH_CLOSE}`; };
+  let s = String(text || "").replace(/[\uE000-\uE002]/g, "");
+  s = s.replace(/```([\s\S]*?)```/g, (_, code) => keep(`<pre>${slackVerbatim(code.replace(/^\n/, ""))}</pre>`));
+  s = s.replace(/`([^`\n]+)`/g, (_, code) => keep(`<code>${slackVerbatim(code)}</code>`));
+  s = s.replace(/<([^<>]*)>/g, (_, inner) => keep(slackToken(inner)));
+  s = s.split("\n").map((line) => (line.startsWith(">") ? QUOTE + line.slice(1).replace(/^ /, "") : line)).join("\n");
+  s = esc(decodeSlack(s));
+  s = s.replace(/(^|[\s(])\*([^*\n]+)\*(?=$|[\s).,:;!?])/gm, "$1<b>$2</b>");
+  s = s.replace(/(^|[\s(])_([^_\n]+)_(?=$|[\s).,:;!?])/gm, "$1<i>$2</i>");
+  s = s.replace(/(^|[\s(])~([^~\n]+)~(?=$|[\s).,:;!?])/gm, "$1<s>$2</s>");
+  s = s.split("\n").map((line) => (line.startsWith(QUOTE) ? `<blockquote>${line.slice(1)}</blockquote>` : line)).join("\n");
   s = s.replace(/\n/g, "<br>");
-  return s.replace(/\u0000(\d+)\u0000/g, (_, i) => tokens[+i]);
+  return s.replace(new RegExp(`${STASH_OPEN}(\\d+)${STASH_CLOSE}`, "g"), (_, i) => kept[+i]);
 }
 function textObj(t) {
   if (!t) return "";

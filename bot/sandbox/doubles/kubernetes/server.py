@@ -14,9 +14,10 @@ from types import TracebackType
 
 from aiohttp import web
 
-from bot.sandbox.doubles.kubernetes.api import Api, OnServe
+from bot.sandbox.doubles.kubernetes.api import Api
 from bot.sandbox.doubles.kubernetes.controller import reconcile_if_due
 from bot.sandbox.doubles.kubernetes.faults import Faults, RequestLog
+from bot.sandbox.doubles.kubernetes.responses import OnServe
 from bot.sandbox.doubles.kubernetes.store import Cluster
 
 HOST = "127.0.0.1"

@@ -9,11 +9,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.sandbox.doubles.kubernetes.clock import format_time
-from bot.sandbox.doubles.kubernetes.controller import (
+from bot.sandbox.doubles.kubernetes.controller import reconcile
+from bot.sandbox.doubles.kubernetes.deployments import (
     CHANGE_CAUSE,
     REVISION,
     new_replica_set,
-    reconcile,
 )
 from bot.sandbox.doubles.kubernetes.pods import new_pod
 from bot.sandbox.doubles.kubernetes.store import Cluster, Obj

@@ -11,6 +11,7 @@ import jsonschema
 import kubernetes_validate
 import kubernetes_validate.utils as kv_utils
 import pytest
+from kubernetes import client
 from referencing import Registry, Resource
 
 from bot.sandbox.doubles.kubernetes import Cluster, KubernetesDouble, Timing, api_client
@@ -92,7 +93,13 @@ def double(cluster: Cluster, schema_validator: SchemaValidator) -> Iterator[Kube
 def k8s(double: KubernetesDouble) -> Iterator[Any]:
     client = api_client(double.base_url)
     yield client
-    client.close()
+    client.close()  # type: ignore[no-untyped-call]  # kubernetes leaves it untyped
+
+
+def name_of(obj: client.V1Pod) -> str:
+    """An object's name: the client's models type every field optional, the double fills it."""
+    assert obj.metadata is not None and obj.metadata.name is not None
+    return obj.metadata.name
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 5.0, interval: float = 0.02) -> Any:

@@ -21,7 +21,7 @@ from bot.sandbox.doubles.kubernetes import (
     write_kubeconfig,
 )
 
-from .conftest import SchemaValidator
+from .conftest import SchemaValidator, name_of
 
 
 @pytest.fixture
@@ -29,7 +29,7 @@ def orion(cluster: Cluster, double: KubernetesDouble) -> Cluster:
     return orion_prod(cluster)
 
 
-def names(items: list[client.V1Pod]) -> set[str]:
+def names(items: list[client.V1Pod]) -> set[str | None]:
     return {item.metadata.name for item in items}
 
 
@@ -146,14 +146,12 @@ def test_logs_tail_since_previous_and_timestamps(k8s, cluster, double):
 def test_scenario_logs(k8s, orion):
     core = client.CoreV1Api(k8s)
     checkout = core.list_namespaced_pod(ORION_PROD, label_selector="app=checkout").items[0]
-    log = core.read_namespaced_pod_log(checkout.metadata.name, ORION_PROD, tail_lines=30)
+    log = core.read_namespaced_pod_log(name_of(checkout), ORION_PROD, tail_lines=30)
     assert log.count(" 500 ") >= 15
     orders = core.list_namespaced_pod(ORION_PROD, label_selector="app=orders-api").items[0]
-    assert "connection pool exhausted" in core.read_namespaced_pod_log(
-        orders.metadata.name, ORION_PROD
-    )
+    assert "connection pool exhausted" in core.read_namespaced_pod_log(name_of(orders), ORION_PROD)
     task = core.list_namespaced_pod(ORION_PROD, label_selector="app=task-service").items[0]
-    previous = core.read_namespaced_pod_log(task.metadata.name, ORION_PROD, previous=True)
+    previous = core.read_namespaced_pod_log(name_of(task), ORION_PROD, previous=True)
     assert "heap usage 97%" in previous
 
 
@@ -162,9 +160,9 @@ def test_services_endpoints_and_namespaces(k8s, orion):
     assert core.read_namespaced_service("payments", ORION_PROD).spec.selector == {"app": "payments"}
     payments = core.read_namespaced_endpoints("payments", ORION_PROD)
     assert payments.subsets[0].addresses is None
-    assert len(payments.subsets[0].not_ready_addresses) == 2
+    assert len(payments.subsets[0].not_ready_addresses or []) == 2
     checkout = core.read_namespaced_endpoints("checkout", ORION_PROD)
-    assert len(checkout.subsets[0].addresses) == 3
+    assert len(checkout.subsets[0].addresses or []) == 3
     assert checkout.subsets[0].addresses[0].target_ref.kind == "Pod"
     assert ORION_PROD in {ns.metadata.name for ns in core.list_namespace().items}
     assert {n.metadata.name for n in core.list_node().items} == {"node-1", "node-2"}
@@ -242,7 +240,7 @@ def test_kubeconfig_points_at_the_double(tmp_path, double, orion):
     from kubernetes import config
 
     path = write_kubeconfig(tmp_path / "kubeconfig", double.base_url, namespace=ORION_PROD)
-    api = config.new_client_from_config(config_file=str(path), context="fireline-double")
+    api = config.new_client_from_config(config_file=str(path), context="fireline-double")  # type: ignore[no-untyped-call]  # kubernetes leaves it untyped
     try:
         pods = client.CoreV1Api(api).list_namespaced_pod(ORION_PROD, label_selector="app=search")
         assert len(pods.items) == 10
@@ -296,7 +294,12 @@ def test_controllers_skip_a_settled_cluster_until_something_they_read_changes(mo
 
     runs: list[int] = []
     real = controller._reconcile
-    monkeypatch.setattr(controller, "_reconcile", lambda c: runs.append(1) or real(c))
+
+    def counted(c: Cluster) -> None:
+        runs.append(1)
+        real(c)
+
+    monkeypatch.setattr(controller, "_reconcile", counted)
     clock = ManualClock()
     cluster = Cluster(clock, timing=Timing(rollout_step=10, pod_ready=5))
     add_deployment(cluster, "ns", "api", replicas=2)

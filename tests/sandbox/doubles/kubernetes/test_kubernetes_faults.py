@@ -25,6 +25,7 @@ def test_forbidden_has_the_api_server_message(k8s, seeded):
     with pytest.raises(ApiException) as raised:
         core.list_namespaced_pod("x")
     assert raised.value.status == 403
+    assert raised.value.body is not None
     status = json.loads(raised.value.body)
     assert status["reason"] == "Forbidden" and status["kind"] == "Status"
     assert status["message"] == (
@@ -40,6 +41,7 @@ def test_forbidden_patch_on_subresource(k8s, seeded):
         client.AppsV1Api(k8s).patch_namespaced_deployment_scale(
             "api", "x", {"spec": {"replicas": 2}}
         )
+    assert raised.value.body is not None
     assert (
         'cannot patch resource "deployments/scale" in API group "apps"'
         in (json.loads(raised.value.body)["message"])
@@ -54,7 +56,9 @@ def test_too_many_requests_carries_retry_after(seeded):
         with pytest.raises(ApiException) as raised:
             client.CoreV1Api(api).list_namespaced_pod("x")
     assert raised.value.status == 429
+    assert raised.value.headers is not None
     assert raised.value.headers["Retry-After"] == "3"
+    assert raised.value.body is not None
     assert json.loads(raised.value.body)["details"]["retryAfterSeconds"] == 3
 
 
@@ -79,6 +83,7 @@ def test_other_status_codes(k8s, seeded, code, reason):
     with pytest.raises(ApiException) as raised:
         client.AppsV1Api(k8s).read_namespaced_deployment("api", "x")
     assert raised.value.status == code
+    assert raised.value.body is not None
     assert json.loads(raised.value.body)["reason"] == reason
 
 
@@ -98,7 +103,8 @@ def test_hang_times_out_on_the_client(k8s, seeded):
         client.AppsV1Api(k8s).read_namespaced_deployment("api", "x", _request_timeout=0.2)
     assert time.monotonic() - started < 3
     seeded.faults.clear()
-    assert client.AppsV1Api(k8s).read_namespaced_deployment("api", "x").metadata.name == "api"
+    metadata = client.AppsV1Api(k8s).read_namespaced_deployment("api", "x").metadata
+    assert metadata is not None and metadata.name == "api"
 
 
 def test_request_log_records_verb_path_and_query(k8s, seeded):

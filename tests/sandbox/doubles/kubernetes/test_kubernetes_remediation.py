@@ -17,7 +17,7 @@ from bot.sandbox.doubles.kubernetes import (
     orion_prod,
 )
 
-from .conftest import wait_for
+from .conftest import name_of, wait_for
 
 REVISION = "deployment.kubernetes.io/revision"
 
@@ -162,7 +162,7 @@ def test_scale_subresource(k8s, orion):
 def test_deleted_pod_is_replaced_and_becomes_ready(k8s, orion):
     core = client.CoreV1Api(k8s)
     pods = core.list_namespaced_pod(ORION_PROD, label_selector="app=checkout").items
-    victim = pods[0].metadata.name
+    victim = name_of(pods[0])
     deleted = core.delete_namespaced_pod(victim, ORION_PROD)
     assert deleted.metadata.deletion_timestamp is not None
 
@@ -191,8 +191,8 @@ def test_dry_run_changes_nothing(k8s, orion, double):
     )
     assert scaled.spec.replicas == 9
     pod = core.list_namespaced_pod(ORION_PROD, label_selector="app=checkout").items[0]
-    core.delete_namespaced_pod(pod.metadata.name, ORION_PROD, dry_run="All")
-    core.read_namespaced_pod(pod.metadata.name, ORION_PROD)
+    core.delete_namespaced_pod(name_of(pod), ORION_PROD, dry_run="All")
+    core.read_namespaced_pod(name_of(pod), ORION_PROD)
     after = apps.read_namespaced_deployment("checkout", ORION_PROD)
     assert after.metadata.resource_version == before.metadata.resource_version
     assert after.spec == before.spec and double.cluster.resource_version == rv

@@ -19,7 +19,7 @@ from bot.sandbox.doubles.kubernetes import (
     mark_image_pull_backoff,
     orion_prod,
 )
-from bot.sandbox.doubles.kubernetes.tables import human_duration
+from bot.sandbox.doubles.kubernetes.tables.cells import human_duration
 
 from ..conftest import rows, table
 

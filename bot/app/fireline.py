@@ -1,9 +1,7 @@
-"""The composition root: builds Fireline from its settings and runs it.
-
-`create_app(settings, deps)` wires one instance (no module-level app or registry): Redis,
-the Slack client, the domain services, the Bolt app with its listeners, and the one HTTP server
-(`/slack/events`, `/healthz`, `/readyz`). Socket Mode, when an app token is set, runs beside
-the same HTTP server so probes keep working.
+"""`Fireline`: one bot, wired from its settings and `Deps` (no module-level app or registry):
+Redis, the Slack client, the domain services, the Bolt app with its listeners, and the one HTTP
+server (`/slack/events`, `/healthz`, `/readyz`, `/metrics`, the Alertmanager webhook). Socket
+Mode, when an app token is set, runs beside the same HTTP server so probes keep working.
 """
 
 from __future__ import annotations
@@ -11,116 +9,86 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-import time
-from collections.abc import Callable, Coroutine, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Coroutine
 from typing import Any
 
 import aiohttp
 import httpx
 from aiohttp import web
-from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 
 import handlers
-from bot.actions.base import Action
 from bot.alerts.outbox import Outbox
 from bot.alerts.playbooks import AlertPlaybooks
 from bot.alerts.service import AlertThreads, Route, run_worker
 from bot.alerts.store import AlertStore
+from bot.alerts.watchdog import Watchdog
 from bot.alerts.writer import AlertWriter
-from bot.checklists.models import load_checklists
+from bot.app.deps import Deps, kube_factory
+from bot.app.messages import cannot_listen
+from bot.app.slack_link import SlackLink
+from bot.checklists.models import ChecklistConfig, load_checklists
 from bot.checklists.reminders import ReminderPolicy
 from bot.checklists.service import Followups
-from bot.clock import Clock, SystemClock
 from bot.commands.dispatch import Dispatcher
-from bot.diagnostics.actions import default_actions
 from bot.diagnostics.service import DiagnosticsService, Gateways
-from bot.errors import FirelineError
+from bot.errors import ConfigurationError, FirelineError
 from bot.gateways.alertmanager import AlertmanagerGateway
 from bot.gateways.health import HealthChecker
-from bot.gateways.kubernetes import DEFAULT_TIMEOUT_S, KubeGateway, api_client_for
 from bot.gateways.postgres import DatabaseGateway
 from bot.gateways.prometheus import PrometheusGateway
 from bot.gateways.slack import SlackGateway, build_client
 from bot.gateways.slack_budget import SlackBudget
+from bot.gateways.slack_health import SlackHealth
 from bot.incidents.service import IncidentService
+from bot.metrics import Metrics
 from bot.playbooks.loader import load_playbooks, params_models
-from bot.playbooks.models import Playbooks
 from bot.playbooks.runner import PlaybookRunner
 from bot.policy.alerts import ALERT_PRINCIPAL
 from bot.policy.authority import Authority
 from bot.policy.authorizer import Authorizer
 from bot.policy.models import Policy, load_policy
-from bot.remediation.actions import default_remediations
-from bot.remediation.actions.base import AnyRemediation
 from bot.remediation.guard import RemediationGuard
 from bot.remediation.runner import RemediationRunner
 from bot.remediation.service import RemediationService
 from bot.remediation.store import RemediationStore
 from bot.runtime.inflight import InFlight
+from bot.runtime.posts import Posts
 from bot.runtime.scheduler import JobQueue, Scheduler
 from bot.services import Services
 from bot.settings import Settings
-from bot.store.server import RedisHandle, connect
+from bot.store.server import connect
 from bot.store.store import Store
-from handlers.http import MAX_REQUEST_BODY, alert_routes, routes
+from handlers.http import MAX_REQUEST_BODY, alert_routes, metrics_routes, routes
 
 log = logging.getLogger(__name__)
 
-SLACK_CHECK_TTL_S = 60.0
 SHUTDOWN_GRACE_S = 10.0
 SLACK_CONNECTIONS = 20
 HTTP_SHUTDOWN_S = 3.0
 LOOP_STOP_S = 3.0
 
 
-@dataclass
-class Deps:
-    """What tests and the sandbox may replace; production leaves all defaults."""
+class _ClientIsMeant(logging.Filter):
+    """Bolt reads SLACK_BOT_TOKEN from the environment when given a client, then warns at every
+    start that the client wins over it: Fireline gives the client on purpose."""
 
-    clock: Clock = field(default_factory=SystemClock)
-    redis: RedisHandle | None = None
-    actions: tuple[Action[Any, Any], ...] = field(default_factory=default_actions)
-    """The diagnostics users may run (the explicit registry): the policy's roles and the
-    playbooks' steps may name only these."""
-    policy: Policy | None = None
-    """A policy object instead of reading `FIRELINE_POLICY_FILE`."""
-    kube_clients: Mapping[str, Any] = field(default_factory=dict)
-    """Cluster name → kubernetes ApiClient, instead of one built from the policy's context."""
-    kube_attempts: int = 3
-    """Attempts per Kubernetes read (temporary errors only)."""
-    kube_timeout_s: float = DEFAULT_TIMEOUT_S
-    """Per-request Kubernetes timeout."""
-    remediations: tuple[AnyRemediation, ...] = field(default_factory=default_remediations)
-    """The remediation actions (the explicit registry): `/incident <name>`, approval, runner,
-    the policy's `remediation.actions` and the playbooks' offers all know only these."""
-    remediation_poll_s: float = 1.0
-    """How often a rollout being verified is looked at."""
-    playbooks: Playbooks | None = None
-    """Playbooks instead of those in `FIRELINE_PLAYBOOKS_DIR`."""
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != warning_client_prioritized_and_token_skipped()
 
 
-def kube_factory(policy: Policy, deps: Deps) -> Callable[[str], KubeGateway]:
-    """One gateway per cluster, built on first use (a missing kubeconfig fails that action only)."""
-    built: dict[str, KubeGateway] = {}
-
-    def kube(name: str) -> KubeGateway:
-        if name not in built:
-            api = deps.kube_clients.get(name) or api_client_for(policy.clusters[name])
-            built[name] = KubeGateway(
-                api, attempts=deps.kube_attempts, timeout_s=deps.kube_timeout_s
-            )
-        return built[name]
-
-    return kube
+BOLT_LOG = logging.getLogger("slack_bolt.AsyncApp")
+"""Bolt's base logger (its settings and filters pass to every logger Bolt makes)."""
+BOLT_LOG.addFilter(_ClientIsMeant())
 
 
 class Fireline:
     def __init__(self, settings: Settings, deps: Deps) -> None:
         self.settings = settings
         self.deps = deps
-        # Before anything connects: a bad playbook stops start-up with every problem named.
+        # Before anything starts (the embedded Redis is a process): a bad playbook, policy or
+        # checklists file stops start-up with every problem named, and nothing to undo.
         self.playbooks = (
             deps.playbooks
             if deps.playbooks is not None
@@ -128,12 +96,23 @@ class Fireline:
                 settings.playbooks_dir, params_models(deps.actions, deps.remediations)
             )
         )
+        policy = deps.policy or load_policy(
+            settings.policy_file,
+            [a.name for a in deps.actions],
+            [r.name for r in deps.remediations],
+        )
+        checklists: ChecklistConfig = load_checklists(settings.checklists_file)
         self.redis = deps.redis or connect(settings.redis_url, settings.data_dir)
         self._owns_redis = deps.redis is None
         client = build_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_base)
         store = Store(self.redis.client, prefix=settings.redis_prefix)
         budget = SlackBudget(self.redis.client, store.keys, scale=settings.slack_rate_scale)
-        slack = SlackGateway(client, budget)
+        self.metrics = Metrics()  # this app's own registry, served at /metrics
+        self.slack_health = SlackHealth(
+            deps.clock, self.metrics, broadcast=settings.broadcast_channel
+        )
+        slack = SlackGateway(client, budget, metrics=self.metrics, health=self.slack_health)
+        self.slack_health.tell_through(slack, store)
         incidents = IncidentService(
             store,
             slack,
@@ -141,11 +120,9 @@ class Fireline:
             channel_prefix=settings.channel_prefix,
             broadcast_channel=settings.broadcast_channel,
         )
-        policy = deps.policy or load_policy(
-            settings.policy_file,
-            [a.name for a in deps.actions],
-            [r.name for r in deps.remediations],
-        )
+        channels = _channel_roles(settings, policy)
+        self.metrics.name_channels(channels)
+        self.slack_health.watched = frozenset(channels)
         self.http = httpx.AsyncClient(follow_redirects=False)
         prometheus = (
             PrometheusGateway(
@@ -172,10 +149,15 @@ class Fireline:
                 databases=DatabaseGateway(),
             ),
             timeout_s=settings.action_timeout_s,
+            metrics=self.metrics,
         )
         alert_store = AlertStore(self.redis.client, store.keys)
         self.outbox = Outbox(
-            self.redis.client, store.keys, slack.for_alerts(), instance=settings.instance_name
+            self.redis.client,
+            store.keys,
+            slack.for_alerts(),
+            instance=settings.instance_name,
+            metrics=self.metrics,
         )
         alerts = AlertThreads(
             alert_store,
@@ -192,8 +174,11 @@ class Fireline:
                 self.outbox,
                 threshold=settings.alert_storm_threshold,
             ),
+            metrics=self.metrics,
         )
-        self.scheduler = Scheduler(JobQueue(store), deps.clock)
+        self.scheduler = Scheduler(JobQueue(store), deps.clock, metrics=self.metrics)
+        self.watchdog = _watchdog(self, settings, policy, store, slack)
+        alerts.beats = self.watchdog
         playbooks = PlaybookRunner(
             self.playbooks, self.diagnostics, store, slack, remediations=deps.remediations
         )
@@ -216,7 +201,7 @@ class Fireline:
             slack,
             deps.clock,
             self.scheduler,
-            load_checklists(settings.checklists_file),
+            checklists,
             ReminderPolicy(
                 ack_deadline=settings.ack_deadlines,
                 escalate_after=settings.ack_escalate_after,
@@ -269,16 +254,29 @@ class Fireline:
             client=client,
             signing_secret=settings.slack_signing_secret.get_secret_value(),
             process_before_response=False,
+            logger=BOLT_LOG,
         )
         handlers.register(self.bolt, self.services)
         self.web = web.Application(client_max_size=MAX_REQUEST_BODY)
         self.web.add_routes(
-            routes(self.bolt, self.readiness, self.services.inflight, settings.slack_signing_secret)
+            routes(
+                self.bolt,
+                self.readiness,
+                self.services.inflight,
+                settings.slack_signing_secret,
+                self.metrics,
+            )
         )
-        self.web.add_routes(alert_routes(self.services.alerts, settings.webhook_token))
+        self.web.add_routes(
+            alert_routes(self.services.alerts, settings.webhook_token, self.metrics)
+        )
+        self.web.add_routes(metrics_routes(self.metrics))
+        self.metrics.read_at_scrape("outbox", self.outbox.report)
+        self.metrics.read_at_scrape("scheduler", self.scheduler.report)
+        if self.watchdog is not None:
+            self.metrics.read_at_scrape("heartbeat", self.watchdog.report)
         self._runner: web.AppRunner | None = None
-        self._socket: AsyncSocketModeHandler | None = None
-        self._slack_ok_at = 0.0
+        self.slack_link = SlackLink(settings, slack, incidents, self.bolt)
         self._background: set[asyncio.Task[object]] = set()
         self._loops: set[asyncio.Task[object]] = set()
         self.port: int | None = None
@@ -287,23 +285,33 @@ class Fireline:
     def url(self) -> str:
         return f"http://{self.settings.http_host}:{self.port}"
 
-    async def check_slack(self) -> bool:
-        if time.monotonic() - self._slack_ok_at < SLACK_CHECK_TTL_S:
-            return True
-        try:
-            identity = await self.services.slack.auth_test()
-        except FirelineError as exc:
-            log.warning("Slack auth.test failed: %s", exc)
-            return False
-        self.services.incidents.bot_user_id = str(identity.get("user_id") or "") or None
-        self._slack_ok_at = time.monotonic()
-        return True
-
     async def readiness(self) -> dict[str, bool]:
-        redis_ok, slack_ok = await asyncio.gather(self.services.store.ping(), self.check_slack())
-        return {"redis": redis_ok, "slack": slack_ok}
+        redis_ok, slack_ok, access_ok = await asyncio.gather(
+            self.services.store.ping(), self.slack_link.check(), self.slack_health.recheck()
+        )
+        slack_ok = slack_ok and self.slack_link.events_arrive
+        if not redis_ok:
+            self.metrics.redis_error("readiness")
+        return {"redis": redis_ok, "slack": slack_ok, "slack_access": access_ok}
 
     async def start(self) -> None:
+        """Listen, check Redis and Slack, connect Socket Mode, start the background work.
+        Raises ConfigurationError (one line: what to change) when it cannot work as set up;
+        the caller then calls `stop()`, which undoes whatever was done."""
+        # The port first: a taken one is said at once, before seconds spent asking Slack.
+        # Requests are answered within 3 s (pre-ack work is bounded at 2 s) and acked work is
+        # drained separately, so the HTTP server need not wait aiohttp's default 60 s.
+        self._runner = web.AppRunner(self.web, access_log=None, shutdown_timeout=HTTP_SHUTDOWN_S)
+        await self._runner.setup()
+        host, port = self.settings.http_host, self.settings.http_port
+        site = web.TCPSite(self._runner, host, port)
+        try:
+            await site.start()
+        except OSError as exc:
+            raise ConfigurationError(cannot_listen(host, port, exc)) from None
+        server = site._server
+        sockets = getattr(server, "sockets", None) or []
+        self.port = sockets[0].getsockname()[1] if sockets else port
         if not await self.services.store.ping():
             raise FirelineError(f"{self.redis.description} does not answer")
         # One pooled HTTP session for every Slack call: without it slack_sdk opens a new
@@ -311,32 +319,26 @@ class Fireline:
         self.services.slack.client.session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=SLACK_CONNECTIONS)
         )
-        await self.check_slack()
-        # Requests are answered within 3 s (pre-ack work is bounded at 2 s) and acked work is
-        # drained separately, so the HTTP server need not wait aiohttp's default 60 s.
-        self._runner = web.AppRunner(self.web, access_log=None, shutdown_timeout=HTTP_SHUTDOWN_S)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.settings.http_host, self.settings.http_port)
-        await site.start()
-        server = site._server
-        sockets = getattr(server, "sockets", None) or []
-        self.port = sockets[0].getsockname()[1] if sockets else self.settings.http_port
-        if self.settings.slack_app_token is not None:
-            self._socket = AsyncSocketModeHandler(
-                self.bolt, self.settings.slack_app_token.get_secret_value()
-            )
-            await self._socket.connect_async()  # type: ignore[no-untyped-call]
+        link = self.slack_link
+        ready = await link.check(refusal_stops=True) and await link.connect_socket(
+            refusal_stops=True
+        )
         # Everything built so far lives as long as the process: move it out of the garbage
         # collector's generations, so full collections (p99 pauses under load) stay short.
         gc.freeze()
+        if not ready:
+            self.spawn(self.slack_link.until_answers(), forever=True)
         self.spawn(self.services.incidents.reconcile())
         self.spawn(self.services.incidents.repair_forever(self.deps.clock), forever=True)
         self.spawn(run_worker(self.services.alerts), forever=True)
         self.spawn(self.remediation.runner.reconcile())
         self.spawn(self.outbox.run_forever(), forever=True)
         self.spawn(self.scheduler.run_forever(), forever=True)
-        mode = "Socket Mode" if self._socket else "HTTP mode"
-        log.info("Fireline is up on %s (%s, %s)", self.url, mode, self.redis.description)
+        if self.watchdog is not None:
+            self.spawn(self.watchdog.start())
+        mode = "Socket Mode" if self.settings.slack_app_token is not None else "HTTP mode"
+        waiting = "" if ready else "; waiting for Slack"
+        log.info("Fireline is up on %s (%s, %s)%s", self.url, mode, self.redis.description, waiting)
 
     def spawn(self, work: Coroutine[Any, Any, object], *, forever: bool = False) -> None:
         """Run `work` in the background; `forever` loops are cancelled at stop, not awaited."""
@@ -353,12 +355,11 @@ class Fireline:
         return drained
 
     async def stop(self) -> None:
-        """Stop taking requests, let acked work finish (bounded), then release everything."""
+        """Stop taking requests, let acked work finish (bounded), then release everything.
+        Also undoes a start-up that failed half-way; safe to call twice."""
         if self._runner is not None:
             await self._runner.shutdown()
-        if self._socket is not None:
-            await self._socket.close_async()  # type: ignore[no-untyped-call]
-            self._socket = None
+        await self.slack_link.close()
         if not await self.services.inflight.drain(SHUTDOWN_GRACE_S):
             log.warning("stopping with %d acked requests unfinished", self.services.inflight.count)
         self.services.alerts.stop()
@@ -380,18 +381,43 @@ class Fireline:
             await session.close()
             self.services.slack.client.session = None
         await self.http.aclose()
+        await self.slack_health.close()
         if self._owns_redis:
             await self.redis.close()
 
 
+def _channel_roles(settings: Settings, policy: Policy) -> dict[str, str]:
+    """The channels Fireline is configured to write to, by role: the labels `/metrics` may
+    use for them (never their IDs), and the ones whose loss is a self-health problem."""
+    roles: dict[str, str] = {}
+    if settings.alerts_channel:
+        roles[settings.alerts_channel] = "alerts"
+    for number, route in enumerate(policy.alerts.routes, start=1):
+        roles.setdefault(route.channel, f"route-{number}")
+    if settings.broadcast_channel:
+        roles.setdefault(settings.broadcast_channel, "broadcast")
+    return roles
+
+
+def _watchdog(
+    app: Fireline, settings: Settings, policy: Policy, store: Store, slack: SlackGateway
+) -> Watchdog | None:
+    """The alert pipeline's dead-man's switch, when the policy asks for one."""
+    heartbeat = policy.alerts.heartbeat
+    if heartbeat is None:
+        return None
+    channel = settings.alerts_channel or settings.broadcast_channel
+    if channel is None:
+        raise ConfigurationError(
+            "the policy's alerts.heartbeat needs a channel to speak in: "
+            "set FIRELINE_ALERTS_CHANNEL (or FIRELINE_BROADCAST_CHANNEL)"
+        )
+    posts = Posts(app.redis.client, store.keys, slack)
+    return Watchdog(
+        app.redis.client, store.keys, app.scheduler, posts, app.deps.clock, heartbeat,
+        channel=channel,
+    )  # fmt: skip
+
+
 def create_app(settings: Settings, deps: Deps | None = None) -> Fireline:
     return Fireline(settings, deps or Deps())
-
-
-async def serve(settings: Settings) -> None:
-    app = create_app(settings)
-    await app.start()
-    try:
-        await asyncio.Event().wait()
-    finally:
-        await app.stop()

@@ -1,0 +1,59 @@
+"""What tests and the sandbox may replace when they build a bot (`Deps`); production leaves
+all defaults."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.actions.base import Action
+from bot.clock import Clock, SystemClock
+from bot.diagnostics.actions import default_actions
+from bot.gateways.kubernetes import DEFAULT_TIMEOUT_S, KubeGateway, api_client_for
+from bot.playbooks.models import Playbooks
+from bot.policy.models import Policy
+from bot.remediation.actions import default_remediations
+from bot.remediation.actions.base import AnyRemediation
+from bot.store.server import RedisHandle
+
+
+@dataclass
+class Deps:
+    """What tests and the sandbox may replace; production leaves all defaults."""
+
+    clock: Clock = field(default_factory=SystemClock)
+    redis: RedisHandle | None = None
+    actions: tuple[Action[Any, Any], ...] = field(default_factory=default_actions)
+    """The diagnostics users may run (the explicit registry): the policy's roles and the
+    playbooks' steps may name only these."""
+    policy: Policy | None = None
+    """A policy object instead of reading `FIRELINE_POLICY_FILE`."""
+    kube_clients: Mapping[str, Any] = field(default_factory=dict)
+    """Cluster name → kubernetes ApiClient, instead of one built from the policy's context."""
+    kube_attempts: int = 3
+    """Attempts per Kubernetes read (temporary errors only)."""
+    kube_timeout_s: float = DEFAULT_TIMEOUT_S
+    """Per-request Kubernetes timeout."""
+    remediations: tuple[AnyRemediation, ...] = field(default_factory=default_remediations)
+    """The remediation actions (the explicit registry): `/incident <name>`, approval, runner,
+    the policy's `remediation.actions` and the playbooks' offers all know only these."""
+    remediation_poll_s: float = 1.0
+    """How often a rollout being verified is looked at."""
+    playbooks: Playbooks | None = None
+    """Playbooks instead of those in `FIRELINE_PLAYBOOKS_DIR`."""
+
+
+def kube_factory(policy: Policy, deps: Deps) -> Callable[[str], KubeGateway]:
+    """One gateway per cluster, built on first use (a missing kubeconfig fails that action only)."""
+    built: dict[str, KubeGateway] = {}
+
+    def kube(name: str) -> KubeGateway:
+        if name not in built:
+            api = deps.kube_clients.get(name) or api_client_for(policy.clusters[name])
+            built[name] = KubeGateway(
+                api, attempts=deps.kube_attempts, timeout_s=deps.kube_timeout_s
+            )
+        return built[name]
+
+    return kube
