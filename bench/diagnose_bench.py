@@ -1,74 +1,87 @@
-"""`diagnose` on a 50-pod deployment with 30 ms added to every API call, beside the same reads
-made one after another, beside the reads of the command-by-command runbook, and beside each read
-alone (the slowest single call).
+"""`diagnose` on a 50-pod deployment with 30 ms added to every API call — now reading the logs of
+up to 5 pods and two Prometheus range queries too — beside the same reads made one after
+another, beside the reads of the command-by-command runbook, and beside each read alone (the
+slowest single call); and the whole slash command, end to end.
 
     python -m bench.diagnose_bench [--pods 50] [--latency-ms 30] [--rounds 20] [--smoke]
 
 In a server process, as real servers are: the Kubernetes double (bot/sandbox/doubles/kubernetes, its
-orion-prod scenario plus a `bulk-worker` deployment of `--pods` replicas) with its latency fault
-on every request, and a local Prometheus HTTP API (`/api/v1/query`) with the same latency added.
-The bot side is Fireline's gateways: the official `kubernetes` client (each call pays its
-worker-thread hop) and httpx for Prometheus.
+orion-prod scenario plus a `bulk-worker` deployment of `--pods` replicas, each with logs and
+two of them restarted) with its latency fault on every request, and a local Prometheus HTTP
+API (`/api/v1/query_range`) with the same latency added. The bot side is Fireline's gateways:
+the official `kubernetes` client (each call pays its worker-thread hop) and httpx.
 
-What each side does — the same seven reads (`diagnose` also runs the error-rate query):
+What each side does:
 
-- diagnose: all seven at once, then assembly and rendering of the report.
-- same work, one after another: `diagnose`'s own reads (the namespace's pods, events, metrics,
-  ReplicaSets and HPAs, the deployment, the error-rate query) in sequence, then the same
-  assembly and rendering. Only concurrency differs.
+- diagnose (warm): all reads at once — the deployment, the namespace's pods, events, metrics,
+  ReplicaSets and HPAs, the error-rate and p95-latency range queries, and the logs of the
+  pods chosen last time (read speculatively beside the lists; the pod list confirms them) —
+  then the rules, assembly and rendering.
+- diagnose (cold): a fresh action, so no pods are known in advance: the logs are read once the
+  pod list has answered (two round trips).
+- same reads, in sequence: every read `diagnose` makes, one after another (reads only).
 - runbook: what a responder types for the same facts, one read per command, in order:
   `kubectl get deploy`, `get pods -l`, `get events`, `top pods -l`, `rollout history`
-  (its ReplicaSet list), `get hpa`, then the error-rate PromQL query. Reads only: kubectl's
-  printing and the human in between are not counted, nor the reads `diagnose` does not make
-  (`describe` and `logs` of the failing pods), so this side is the cheapest honest reading.
+  (its ReplicaSet list), `get hpa`, the two PromQL queries, then `kubectl logs` of each
+  chosen pod. Reads only: kubectl's printing and the human in between are not counted.
+- end to end: `/incident diagnose bulk-worker` as the service runs it — parse, find the
+  channel's incident in Redis, run under the policy, audit in Redis, post (a recording Slack).
 
-Targets: diagnose ≥ 5× faster than the sequential reads, and within 1.5× the slowest single call.
-Checked in every run: each diagnosis reads every pod of the deployment and the error rate, with
-no failed read. Only loopback addresses are used.
+Targets: diagnose within 1.3× the slowest single call, and the command under 2 s end to end.
+Checked in every run: each diagnosis reads every pod of the deployment, both signals and some
+logs, with no failed read, and the command posts the cause. Only loopback addresses are used.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import math
 import multiprocessing
 import os
 import statistics
 import sys
 import time
+import uuid
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Event
 from typing import Any
 
 import httpx
 from aiohttp import web
+from redis.asyncio import Redis
 
 from bench._support import add_smoke_flag, check
 from bot.actions.kubernetes import match_labels_selector
 from bot.clock import SystemClock
-from bot.diagnostics.actions.diagnose import ERROR_RATE_QUERY, Diagnose, Diagnosis
+from bot.diagnostics.actions import default_actions
+from bot.diagnostics.actions import diagnose as diagnose_module
+from bot.diagnostics.actions.diagnose import SIGNALS, Diagnose, choose_reads
 from bot.diagnostics.service import DiagnosticsService, Gateways
 from bot.gateways.health import HealthChecker
 from bot.gateways.kubernetes import KubeGateway
 from bot.gateways.postgres import DatabaseGateway
 from bot.gateways.prometheus import PrometheusGateway
+from bot.interaction import Actor
 from bot.policy.authorizer import Authorizer
-from bot.policy.models import Prometheus
+from bot.policy.models import Prometheus, RateLimit
 from bot.sandbox.doubles.kubernetes import (
     Cluster,
     KubernetesDouble,
     add_deployment,
+    add_logs,
     api_client,
     deployment_pods,
+    mark_oom_killed,
     orion_prod,
     set_pod_usage,
 )
-from tests.diagnostics.conftest import COMMANDER, make_policy
+from bot.store.store import Store
+from tests.diagnostics.conftest import COMMANDER, RecordingSlack, make_policy
 
 NS, DEPLOYMENT_50 = "orion-prod", "bulk-worker"
+PARTS = ("pods", "events", "top", "rollout-history", "hpa", "query", "logs")
 
 
 async def timed(work: Callable[[], Awaitable[Any]], rounds: int) -> list[float]:
@@ -81,28 +94,29 @@ async def timed(work: Callable[[], Awaitable[Any]], rounds: int) -> list[float]:
 
 
 def prometheus_api(latency_s: float) -> web.Application:
-    """Prometheus's instant-query API: one series per service, the latency added to each call."""
+    """Prometheus's range API: one rising series per query, the latency added to each call."""
 
-    async def query(request: web.Request) -> web.Response:
+    async def query_range(request: web.Request) -> web.Response:
         await asyncio.sleep(latency_s)
-        at = float(request.query.get("time") or time.time())
-        result = [
-            {"metric": {"service": DEPLOYMENT_50}, "value": [at, "7.2"]},
-            {"metric": {"service": "checkout"}, "value": [at, "0.4"]},
-        ]
-        data = {"resultType": "vector", "result": result}
+        start, end = float(request.query["start"]), float(request.query["end"])
+        step = float(request.query["step"])
+        n = int((end - start) / step) + 1
+        values = [[start + i * step, str(0.2 + (7.0 if i > n - 10 else 0.0))] for i in range(n)]
+        result = [{"metric": {"service": DEPLOYMENT_50}, "values": values}]
+        data = {"resultType": "matrix", "result": result}
         return web.json_response({"status": "success", "data": data})
 
     app = web.Application()
-    app.router.add_get("/api/v1/query", query)
+    app.router.add_get("/api/v1/query_range", query_range)
     return app
 
 
 def serve(
     pods: int, latency_ms: float, scenario: bool, urls: Queue[tuple[str, str]], stop: Event
 ) -> None:
-    """The Kubernetes double (orion-prod plus a `pods`-replica deployment) and the Prometheus
-    API, each request delayed by `latency_ms`; in their own process, as API servers are."""
+    """The Kubernetes double (orion-prod plus a `pods`-replica deployment whose pods log, two
+    of them OOM-killed) and the Prometheus API, each request delayed by `latency_ms`; in their
+    own process, as API servers are."""
     cluster = Cluster()
     if scenario:
         orion_prod(cluster)
@@ -110,8 +124,17 @@ def serve(
         cluster, NS, DEPLOYMENT_50, replicas=pods, image="registry/big:1",
         requests={"cpu": "100m", "memory": "128Mi"}, limits={"memory": "256Mi"},
     )  # fmt: skip
-    for pod in deployment_pods(cluster, NS, DEPLOYMENT_50):
-        set_pod_usage(cluster, NS, pod["metadata"]["name"], cpu="50m", memory="200Mi")
+    now = cluster.now()
+    for index, pod in enumerate(deployment_pods(cluster, NS, DEPLOYMENT_50)):
+        name = pod["metadata"]["name"]
+        set_pod_usage(cluster, NS, name, cpu="50m", memory="200Mi")
+        lines = [f"INFO job {i} done in {20 + i % 7}ms" for i in range(150)]
+        lines += [f'ERROR job {i} failed: upstream "ledger" returned 503' for i in range(50)]
+        add_logs(cluster, NS, name, lines, interval=2)
+        if index < 2:
+            mark_oom_killed(cluster, NS, name, restarts=3)
+            add_logs(cluster, NS, name, ["FATAL out of memory"] * 20, previous=True,
+                     end=now - timedelta(minutes=2))  # fmt: skip
 
     async def run() -> None:
         runner = web.AppRunner(prometheus_api(latency_ms / 1000), access_log=None)
@@ -144,40 +167,71 @@ async def main(pods: int, latency_ms: float, rounds: int, scenario: bool) -> Non
 async def measure(
     kube_url: str, prometheus_url: str, pods: int, latency_ms: float, rounds: int
 ) -> None:
-    kube = KubeGateway(api_client(kube_url))
+    api = api_client(kube_url)
+    kube = KubeGateway(api)
     http = httpx.AsyncClient()
     prometheus = PrometheusGateway(http, prometheus_url, timeout_s=5)
     policy = make_policy(prometheus=Prometheus(url=prometheus_url))
+    policy = policy.model_copy(update={"rate_limit": RateLimit(per_minute=10_000)})
+    redis = Redis.from_url("redis://127.0.0.1:6379/0")
+    prefix = f"bench-diagnose-{uuid.uuid4().hex[:8]}:"
+    store = Store(redis, prefix=prefix)
+    slack = RecordingSlack()
 
     async def no_groups(_: str) -> list[str]:
         return []
 
     authorizer = Authorizer(policy, no_groups)
+    action = Diagnose()
+    others = tuple(a for a in default_actions() if a.name != action.name)
     service = DiagnosticsService(
-        (Diagnose(),), authorizer, None, None, SystemClock(),  # type: ignore[arg-type]
+        (action, *others), authorizer, store, slack, SystemClock(),  # type: ignore[arg-type]
         Gateways(lambda _: kube, prometheus, HealthChecker(http), DatabaseGateway()),
         timeout_s=30,
     )  # fmt: skip
-    action = Diagnose()
     params = action.parse(DEPLOYMENT_50)
     ctx = service.context(COMMANDER, None)
     roles = await authorizer.check(COMMANDER, "diagnose", [])
-    ctx.permitted = authorizer.permitted(roles, ["pods", "events", "top", "rollout-history",
-                                                 "hpa", "query"])  # fmt: skip
+    ctx.permitted = authorizer.permitted(roles, PARTS)
     ctx.reaches = lambda scope: authorizer.reaches(roles, scope)
     scopes = action.scopes(params, ctx)
     assert policy.prometheus is not None
-    promql = policy.prometheus.queries[ERROR_RATE_QUERY].promql.replace("$service", DEPLOYMENT_50)
+    promql = {
+        name: policy.prometheus.queries[name].promql.replace("$service", DEPLOYMENT_50)
+        for name in SIGNALS
+    }
 
-    async def diagnose() -> None:
-        findings = await action.execute(params, ctx, scopes)
-        check(not findings.failures, f"diagnose failed to read: {findings.failures}")
-        check(findings.error_rate is not None, "diagnose read no error rate")
-        check(len(findings.pods) == pods, f"diagnose saw {len(findings.pods)} of {pods} pods")
-        action.render(params, findings, ctx)
+    async def diagnose_with(instance: Diagnose) -> None:
+        findings = await instance.execute(params, ctx, scopes)
+        evidence = findings.evidence
+        check(not evidence.failures, f"diagnose failed to read: {evidence.failures}")
+        check(len(evidence.signals) == 2, "diagnose read no error rate or latency")
+        check(len(evidence.pods) == pods, f"diagnose saw {len(evidence.pods)} of {pods} pods")
+        check(bool(evidence.templates), "diagnose read no logs")
+        instance.render(params, findings, ctx)
+
+    async def warm() -> None:
+        await diagnose_with(action)
+
+    async def cold() -> None:
+        await diagnose_with(Diagnose())
 
     deployment = await kube.get_deployment(NS, DEPLOYMENT_50)
     selector = match_labels_selector(deployment)
+    listed = await kube.list_pods(NS, selector)
+    chosen = choose_reads(listed)
+    end = datetime.now(UTC)
+
+    def log_read(read: Any) -> Callable[[], Awaitable[Any]]:
+        return lambda: kube.pod_log(
+            NS, read.pod, container=read.container, since_s=diagnose_module.LOG_SINCE_S,
+            previous=read.previous, tail_lines=diagnose_module.LOG_TAIL,
+            limit_bytes=diagnose_module.LOG_BYTES,
+        )  # fmt: skip
+
+    def range_query(name: str) -> Callable[[], Awaitable[Any]]:
+        return lambda: prometheus.query_range(promql[name], end - timedelta(hours=1), end, 60)
+
     # diagnose's own reads (namespace-wide lists, filtered locally) ...
     reads: dict[str, Callable[[], Awaitable[Any]]] = {
         "get deployment": lambda: kube.get_deployment(NS, DEPLOYMENT_50),
@@ -186,7 +240,8 @@ async def measure(
         "pod metrics (ns)": lambda: kube.pod_metrics(NS),
         "replicasets (ns)": lambda: kube.list_replicasets(NS, None),
         "list hpas (ns)": lambda: kube.list_hpas(NS),
-        "error-rate query": lambda: prometheus.query(promql, datetime.now(UTC)),
+        **{f"{name} range": range_query(name) for name in SIGNALS},
+        **{f"log {'prev' if r.previous else 'cur'} {r.pod[-5:]}": log_read(r) for r in chosen},
     }
     # ... and the runbook's, one command each.
     runbook: list[Callable[[], Awaitable[Any]]] = [
@@ -196,48 +251,67 @@ async def measure(
         lambda: kube.pod_metrics(NS, selector),  # kubectl top pods -l
         lambda: kube.list_replicasets(NS, selector),  # kubectl rollout history
         lambda: kube.list_hpas(NS),  # kubectl get hpa
-        lambda: prometheus.query(promql, datetime.now(UTC)),  # the error-rate PromQL
+        *(range_query(name) for name in SIGNALS),  # the PromQL queries
+        *(log_read(r) for r in chosen),  # kubectl logs [-p] of each pod
     ]
 
-    async def sequential_same_work() -> None:
-        dep, pods_, events, metrics, sets, hpas, rate = [await read() for read in reads.values()]
-        diagnosis = Diagnosis(dep)
-        action._assemble(diagnosis, params, ctx, pods_, events, metrics, sets, hpas)
-        diagnosis.error_rate = max((s.last or 0.0) for s in rate)
-        action.render(params, diagnosis, ctx)
+    async def sequential_reads() -> None:
+        for read in reads.values():
+            await read()
 
     async def sequential_runbook() -> None:
         for read in runbook:
             await read()
 
-    await diagnose()  # warm-up: connections, threads
-    await sequential_same_work()
-    await sequential_runbook()
-    single = {name: statistics.median(await timed(read, rounds)) for name, read in reads.items()}
-    concurrent = await timed(diagnose, rounds)
-    same = await timed(sequential_same_work, rounds)
-    typed = await timed(sequential_runbook, rounds)
-    await http.aclose()
+    async def command() -> None:
+        actor = Actor(COMMANDER, "CBENCH01", f"trigger-{uuid.uuid4().hex}")
+        reply = await service.command("diagnose", DEPLOYMENT_50, actor)
+        check(reply.later is not None, "the command did nothing after its ack")
+        assert reply.later is not None
+        check(await reply.later() is None, "the command's result was not posted")
+        posted = slack.posts[-1]["text"]
+        check("OOMKilled" in posted and "Partial" not in posted, f"posted: {posted[:300]}")
 
-    d, s, r = statistics.median(concurrent), statistics.median(same), statistics.median(typed)
+    await warm()  # warm-up: connections, threads
+    await sequential_reads()
+    await sequential_runbook()
+    await command()
+    single = {name: statistics.median(await timed(read, rounds)) for name, read in reads.items()}
+    concurrent = await timed(warm, rounds)
+    first = await timed(cold, rounds)
+    same = await timed(sequential_reads, rounds)
+    typed = await timed(sequential_runbook, rounds)
+    whole = await timed(command, rounds)
+    await http.aclose()
+    async for key in redis.scan_iter(match=f"{prefix}*", count=500):
+        await redis.delete(key)
+    await redis.aclose()
+
+    d, c = statistics.median(concurrent), statistics.median(first)
+    s, r, e = statistics.median(same), statistics.median(typed), statistics.median(whole)
     slowest_name, slowest = max(single.items(), key=lambda kv: kv[1])
     switch = sys.getswitchinterval() * 1000
     cpus = len(os.sched_getaffinity(0))
+    logs = sum(1 for name in reads if name.startswith("log "))
     print(f"pods={pods} latency={latency_ms:g} ms rounds={rounds} switch={switch:g} ms "
-          f"cpus={cpus} load={os.getloadavg()[0]:.2f} (medians)")  # fmt: skip
+          f"cpus={cpus} load={os.getloadavg()[0]:.2f} reads={len(reads)} (logs: {logs}) "
+          f"(medians)")  # fmt: skip
     for name, ms in single.items():
-        print(f"  single {name:<18} {ms:7.1f} ms")
-    print(f"  diagnose (concurrent)     {d:7.1f} ms   p90 {_p90(concurrent):7.1f} ms")
-    print(f"  same work, in sequence    {s:7.1f} ms   p90 {_p90(same):7.1f} ms")
+        print(f"  single {name:<22} {ms:7.1f} ms")
+    print(f"  diagnose (warm)           {d:7.1f} ms   p90 {_p90(concurrent):7.1f} ms")
+    print(f"  diagnose (cold)           {c:7.1f} ms   p90 {_p90(first):7.1f} ms")
+    print(f"  same reads, in sequence   {s:7.1f} ms   p90 {_p90(same):7.1f} ms")
     print(f"  runbook reads, in order   {r:7.1f} ms   p90 {_p90(typed):7.1f} ms")
-    print(f"  speed-up, same work       {s / d:7.2f}×  (target ≥ 5×; 7 reads: ceiling 7×)")
-    print(f"  speed-up vs runbook       {r / d:7.2f}×")
-    print(f"  vs slowest single call    {d / slowest:7.2f}×  ({slowest_name}; target ≤ 1.5×)")
+    print(
+        f"  command, end to end       {e:7.1f} ms   p90 {_p90(whole):7.1f} ms  (target < 2000 ms)"
+    )
+    print(f"  speed-up vs same reads    {s / d:7.2f}×   vs runbook {r / d:7.2f}×")
+    print(f"  vs slowest single call    {d / slowest:7.2f}× warm, {c / slowest:.2f}× cold  "
+          f"({slowest_name}; target ≤ 1.3×)")  # fmt: skip
 
 
 def _p90(samples: list[float]) -> float:
-    """Nearest-rank: the smallest sample with at least 90 % of them at or below it."""
-    return sorted(samples)[max(0, math.ceil(len(samples) * 0.9) - 1)]
+    return sorted(samples)[max(0, int(len(samples) * 0.9) - 1)]
 
 
 def cli() -> None:

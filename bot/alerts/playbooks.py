@@ -5,8 +5,10 @@
   claims the group once (`SET NX`, so repeats and a second replica do nothing) and schedules a
   durable job; the job waits for the parent message (posted by the alert worker or its outbox),
   then runs the playbook in the thread with the alert pipeline's authority (`alerts.run_as`,
-  audited as `ALERT_PRINCIPAL`) and its own rate limit. Each of its messages is posted once
-  (`bot.posts`): a job run again after a timeout or a restart only adds what is missing.
+  audited as `ALERT_PRINCIPAL`) and its own rate limit. The thread's first line is what the
+  diagnosis of the alert's deployment names (the same `diagnose` a person runs). Each of its
+  messages is posted once (`bot.posts`): a job run again after a timeout or a restart only adds
+  what is missing.
 - **Run playbook** runs it again in the thread as the person who clicked: their roles, their
   rate limit, their audit entries; what they may not see is told to them alone.
 - Both buttons act only on the group whose message was clicked: a value naming another group
@@ -103,13 +105,8 @@ class AlertPlaybooks:
         if group.parent_ts is None:
             raise TemporaryError("the alert's parent message is not posted yet", retry_after=2.0)
         # A second attempt (a timeout, a restart, another replica) adds nothing already shown.
-        once = f"job:{job.id}"
-        await self.runner.posts.once(
-            f"{once}:started",
-            group.channel,
-            messages.alert_playbook_started(playbook.title, self.policy.run_as),
-            thread_ts=group.parent_ts,
-        )
+        # The run's first message leads with what the diagnosis names, then says whose
+        # authority the run has.
         await self.runner.run(
             playbook,
             dict(group.common_labels),
@@ -118,7 +115,8 @@ class AlertPlaybooks:
             thread_ts=group.parent_ts,
             incident=None,
             per_minute=self.policy.per_minute,
-            once=once,
+            once=f"job:{job.id}",
+            intro=messages.alert_playbook_started(playbook.title, self.policy.run_as),
         )
 
     # --- buttons ---------------------------------------------------------------------------

@@ -1,36 +1,122 @@
-"""Error lines grouped into templates, so 400 copies of one failure read as one line with a count.
+"""Log lines grouped into templates, so 400 copies of one failure read as one line with a count.
 
-Numbers, hex IDs, UUIDs, IP addresses, quoted values and timestamps are normalised to
-placeholders; lines with the same template are counted with their first and last occurrence.
+A template keeps the words of the message and masks only what varies from one copy to the
+next: timestamps, UUIDs, IP addresses, hashes and other IDs, durations and numbers. The words of
+an error, quoted ones included (`unexpected field "amount_minor"`), are what the responder
+needs, so they stay; HTTP statuses (400–599) stay too, being the most telling number in a line.
+Lines with the same template are counted, with the first and last time seen, the pods they came
+from, and — given the time of the latest rollout — how many came before it and how many after.
 Input must already be redacted.
 
 A line is outside text of any length. Only its first `MAX_LINE` characters are looked at (a
-template is cut to 300 characters anyway), so the work per line is bounded whatever the line,
-and every pattern here is linear in what it reads; `logs` runs the grouping in a worker thread.
+template is cut to `MAX_TEMPLATE` characters anyway), so the work per line is bounded whatever
+the line, and every pattern here is linear in what it reads (tests/runtime/adversarial.py
+holds them to it on 1 MB lines); `logs` and `diagnose` run the grouping in a worker thread.
+Why this and not a template miner (Drain3): docs/decisions/diagnosis.md.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
 
 MAX_LINE = 4096
+MAX_TEMPLATE = 300
+MAX_SEEN = 10_000
 
 _TIMESTAMP = re.compile(
     r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?"
+    r"|\d{2}/[A-Z][a-z]{2}/\d{4}:\d{2}:\d{2}:\d{2}(?: [+-]\d{4})?"
+    r"|\b\d{2}:\d{2}:\d{2}(?:[.,]\d+)?\b"
 )
-_RULES = (
-    (re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I), "<uuid>"),
-    (re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b"), "<ip>"),
-    (re.compile(r"\b0x[0-9a-f]+\b|\b[0-9a-f]{12,}\b", re.I), "<hex>"),
-    (re.compile(r"\b\d+(?:\.\d+)?(?:ms|s|m|h|%|[kKMG]i?B?)?\b"), "<n>"),
-    # Escapes are not honoured: with them, a line of `"\"\"\"…` costs 200 steps per quote.
-    (re.compile(r"\"[^\"\n]{0,200}\"|'[^'\n]{0,200}'"), "<str>"),
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
+_IP = re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}(?::\d{1,5})?\b")
+# A word of 8+ letters and digits is an ID when it holds digits (a hash, a request or pod ID);
+# `0x…` always. Decided per word by a function, so no pattern has to look ahead.
+_WORD = re.compile(r"\b0x[0-9a-fA-F]+\b|[A-Za-z0-9_]{8,}")
+_POD_SUFFIX = re.compile(r"<id>-[a-z0-9]{5}\b")
+_DURATION = re.compile(
+    r"\b\d+(?:\.\d+)?(?:ns|us|µs|ms|s|m|h)(?:\d+(?:\.\d+)?(?:ms|s|m))*\b"
+    r"|\b\d+(?:\.\d+)? (?:ns|us|µs|ms|seconds?|secs?)\b"
 )
+_NUMBER = re.compile(r"\b\d+(?:\.\d+)?(?:[kKMGT]i?B?|B)?\b")
+_HTTP_STATUS = re.compile(r"[45]\d\d")
+_DIGIT = re.compile(r"\d")
+_API_STAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z ")
+_LEADING_TS = re.compile(r"^(?:\[?<ts>\]? ?)+")
+
 ERROR_WORDS = re.compile(
     r"(?i)\b(error|err|fatal|panic|exception|traceback|failed|failure|critical|oomkilled|"
-    r"refused|timeout|timed out|5\d\d)\b"
+    r"refused|timeout|timed out|5\d\d(?!\s*(?:ms|s|bytes|[KMG]i?B)\b))\b"
 )
+WARN_WORDS = re.compile(r"(?i)\b(warn|warning|429|exhausted|throttl\w*|slow|retry(?:ing)?)\b")
+
+
+def _word(match: re.Match[str]) -> str:
+    word = match.group(0)
+    if word.startswith(("0x", "0X")):
+        return "<hex>"
+    digits = sum(c.isdigit() for c in word)
+    if digits == len(word):
+        return word  # a plain number: `_NUMBER` masks it
+    if len(word) >= 12 and all(c in "0123456789abcdefABCDEF" for c in word):
+        return "<hex>"  # no English word is 12 letters of a–f
+    return word if digits == 0 else "<id>"
+
+
+def _number(match: re.Match[str]) -> str:
+    text = match.group(0)
+    return text if _HTTP_STATUS.fullmatch(text) else "<n>"
+
+
+def normalise(line: str) -> str:
+    """The template of one line: its words kept, what varies masked, a leading timestamp
+    dropped (every line has one). A pass that cannot match (no digit, no `:`) is skipped."""
+    line = line[:MAX_LINE]
+    digits = _DIGIT.search(line) is not None
+    if digits and (":" in line or "/" in line):
+        line = _TIMESTAMP.sub("<ts>", line)
+    if digits and "-" in line:
+        line = _UUID.sub("<uuid>", line)
+    if digits and "." in line:
+        line = _IP.sub("<ip>", line)
+    line = _WORD.sub(_word, line)
+    if "<id>-" in line:
+        line = _POD_SUFFIX.sub("<id>", line)
+    if digits:
+        line = _DURATION.sub("<dur>", line)
+        line = _NUMBER.sub(_number, line)
+    line = _LEADING_TS.sub("", " ".join(line.split()))
+    return line[:MAX_TEMPLATE]
+
+
+def level(line: str) -> str:
+    """`error`, `warning` or `info`, from the words of the line."""
+    head = line[:MAX_LINE]
+    if ERROR_WORDS.search(head):
+        return "error"
+    if WARN_WORDS.search(head):
+        return "warning"
+    return "info"
+
+
+def is_error(line: str) -> bool:
+    return level(line) == "error"
+
+
+def line_time(line: str) -> datetime | None:
+    """The first timestamp of a line (the API's `timestamps=true` prefix), if it parses."""
+    stamp = _TIMESTAMP.search(line[:64])
+    if stamp is None:
+        return None
+    text = stamp.group(0).replace(",", ".").replace(" ", "T", 1)
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return when if when.tzinfo else None
 
 
 @dataclass
@@ -40,33 +126,65 @@ class Template:
     first_seen: str  # the first line's timestamp, or its position
     last_seen: str
     example: str
+    level: str = "error"
+    first_at: datetime | None = None
+    last_at: datetime | None = None
+    before: int = 0
+    """Lines before the split (the latest rollout); lines without a time count in neither."""
+    after: int = 0
+    sources: set[str] = field(default_factory=set)
+    """The pods (or files) the lines came from."""
 
 
-def normalise(line: str) -> str:
-    line = _TIMESTAMP.sub("<ts>", line[:MAX_LINE])
-    for pattern, placeholder in _RULES:
-        line = pattern.sub(placeholder, line)
-    return " ".join(line.split())[:300]
+def group_lines(
+    lines: Iterable[tuple[str, str]],
+    *,
+    levels: tuple[str, ...] = ("error",),
+    split_at: datetime | None = None,
+) -> list[Template]:
+    """`lines` are (source, text); those of `levels` grouped by template, most frequent first.
 
-
-def is_error(line: str) -> bool:
-    return bool(ERROR_WORDS.search(line[:MAX_LINE]))
+    `split_at` (the latest rollout) counts each template's lines before and after it."""
+    groups: dict[str, Template] = {}
+    # Lines repeat word for word once the API's timestamp is off: each is read once.
+    seen: dict[str, tuple[str, str]] = {}
+    for index, (source, line) in enumerate(lines):
+        text = line[:MAX_LINE]
+        stamp = _API_STAMP.match(text)
+        body = text[stamp.end() :] if stamp else text
+        known = seen.get(body)
+        if known is None:
+            kind = level(body)
+            # A line of a level not asked for is never normalised.
+            known = seen[body] = (kind, normalise(body) if kind in levels else "")
+            if len(seen) > MAX_SEEN:
+                seen.clear()
+        kind, key = known
+        if kind not in levels:
+            continue
+        at = line_time(text)
+        found = stamp or _TIMESTAMP.search(text)
+        when = found.group(0).strip() if found else f"{source} line {index + 1}"
+        group = groups.get(key)
+        if group is None:
+            group = groups[key] = Template(key, 0, when, when, text[:MAX_TEMPLATE], kind, at, at)
+        group.count += 1
+        group.sources.add(source)
+        if at is not None:
+            if group.first_at is None or at < group.first_at:
+                group.first_at, group.first_seen = at, when
+            if group.last_at is None or at >= group.last_at:
+                group.last_at, group.last_seen = at, when
+            if split_at is not None:
+                if at < split_at:
+                    group.before += 1
+                else:
+                    group.after += 1
+        else:
+            group.last_seen = when
+    return sorted(groups.values(), key=lambda g: (-g.count, g.template))
 
 
 def group_errors(lines: list[tuple[str, str]]) -> list[Template]:
     """`lines` are (source, text); error lines grouped by template, most frequent first."""
-    groups: dict[str, Template] = {}
-    for index, (source, line) in enumerate(lines):
-        text = line[:MAX_LINE]
-        if not is_error(text):
-            continue
-        stamp = _TIMESTAMP.search(text)
-        when = stamp.group(0) if stamp else f"{source} line {index + 1}"
-        key = normalise(text)
-        group = groups.get(key)
-        if group is None:
-            groups[key] = Template(key, 1, when, when, text[:300])
-        else:
-            group.count += 1
-            group.last_seen = when
-    return sorted(groups.values(), key=lambda g: -g.count)
+    return group_lines(lines)

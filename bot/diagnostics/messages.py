@@ -9,6 +9,26 @@ from __future__ import annotations
 from bot.blockkit import Plain, code, escape
 
 
+def diagnose_part_not_allowed(action: str) -> Plain:
+    """Plain: a diagnostic's result, escaped when it is fitted into Slack."""
+    return f"{action}: not included (your roles do not allow `{action}`)"
+
+
+def nothing_wrong(checked: list[str]) -> Plain:
+    """Plain: a diagnostic's result, escaped when it is fitted into Slack."""
+    return "Nothing wrong found — checked: " + "; ".join(checked) + "."
+
+
+def diagnose_checked(checked: list[str]) -> Plain:
+    """Plain: a diagnostic's result, escaped when it is fitted into Slack."""
+    return "_Checked: " + "; ".join(checked) + "._"
+
+
+def not_offered(verdicts: list[tuple[str, str]]) -> Plain:
+    """Plain: a diagnostic's result, escaped when it is fitted into Slack."""
+    return "Not offered: " + "; ".join(f"`{action}` — {why}" for action, why in verdicts) + "."
+
+
 def diagnose_query_not_reached(query: str) -> Plain:
     """Plain: a diagnostic's result, escaped when it is fitted into Slack."""
     return f"query: not included (your roles do not reach query `{query}`)"
@@ -79,9 +99,9 @@ def timeline_action(action: str, target: str, outcome: str, headline: str) -> st
     )
 
 
-def diagnose_next(deployment: str) -> Plain:
+def events_of_parent(pod: str, deployment: str) -> Plain:
     """Plain: a diagnostic's result, escaped when it is fitted into Slack."""
     return (
-        f"Next: `/incident logs {deployment} --since 30m` groups the error lines; "
-        f"`/incident events {deployment}` shows what Kubernetes did."
+        f"No events about `{pod}` (it may have been replaced); these are the events of "
+        f"deployment `{deployment}`, which it belonged to."
     )

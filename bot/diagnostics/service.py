@@ -26,6 +26,8 @@ from bot.actions.output import MAX_BLOCKS, Result, fit
 from bot.blockkit import context
 from bot.clock import Clock
 from bot.diagnostics import messages
+from bot.diagnostics.actions.diagnose import Diagnosis
+from bot.diagnostics.views import offer_blocks
 from bot.errors import Denied, FirelineError, RateLimited, SlackRejected, UsageError, UserError
 from bot.gateways.health import HealthChecker
 from bot.gateways.kubernetes import KubeGateway
@@ -61,6 +63,9 @@ class Run:
     duration_ms: int
     result: Result | None = None
     message: str | None = None  # what the person is told when there is no result
+    findings: Any = None
+    """What the action found, before rendering (a `Diagnosis` for `diagnose`)."""
+    incident: str | None = None
 
 
 class DiagnosticsService:
@@ -114,6 +119,7 @@ class DiagnosticsService:
         first = next(iter(type(params).positional), "")
         target = getattr(params, first, "") if first else ""
         run = Run(action.name, user, str(target or "-"), "failed", 0)
+        run.incident = incident.id if incident else None
         try:
             scopes = action.scopes(params, ctx)
             run.target = ", ".join(s.describe() for s in scopes) or run.target
@@ -126,6 +132,7 @@ class DiagnosticsService:
                 raise RateLimited(messages.rate_limited(limit, wait), retry_after=wait)
             async with asyncio.timeout(self.timeout_s):
                 findings = await action.execute(params, ctx, scopes)
+            run.findings = findings
             run.result = action.render(params, findings, ctx)
             run.outcome = run.result.outcome
         except Denied as exc:
@@ -177,14 +184,20 @@ class DiagnosticsService:
         thread_ts: str | None = None,
         lead: str | None = None,
         send: Send | None = None,
+        offers: bool = True,
     ) -> str:
         """Post a run's result (files in its thread), `lead` as a first line; returns its ts.
 
-        `send` posts the message (default: straight to Slack). Raises `SlackRejected` when the
-        channel refuses it (Fireline is not a member)."""
+        `send` posts the message (default: straight to Slack). `offers`: a diagnosis's
+        remediation buttons (a playbook shows its own, once, in its guidance). Raises
+        `SlackRejected` when the channel refuses it (Fireline is not a member)."""
         assert run.result is not None
         fitted = fit(run.result, _slug(run.action, run.target))
         body = fitted.blocks
+        if offers and isinstance(run.findings, Diagnosis):
+            extra = offer_blocks(run.findings.offers, run.incident)
+            if len(body) + len(extra) <= MAX_BLOCKS - 1:
+                body = [*body, *extra]
         if lead and len(body) < MAX_BLOCKS:
             body = [context(lead), *body]
         send = send or self.slack.post_message

@@ -1,7 +1,11 @@
 """The Kubernetes gateway: the only module that calls the `kubernetes` client.
 
-The official client is blocking, so every call runs in a worker thread (`asyncio.to_thread`),
-here and nowhere else. Reads go through the client's own `ApiClient` (its kubeconfig, TLS and
+The official client is blocking, so every call runs in a worker thread, here and nowhere else:
+in a pool of its own (`CALLS_AT_ONCE` threads, shared by every cluster's gateway), not the
+event loop's default one, which has `cpu_count + 4` threads (6 on two cores) while `diagnose`
+alone makes 15 calls at once (its lists, and the logs of 5 pods); and through a connection pool
+as large (the client's default is `cpu_count * 5`: a call beyond it opens and discards a
+connection each time). Reads go through the client's own `ApiClient` (its kubeconfig, TLS and
 token handling) but return the API server's JSON as plain dicts: diagnostics read the stable
 Kubernetes REST shapes (`status.containerStatuses`…), not one client version's Python models.
 
@@ -16,6 +20,8 @@ dry-run flag, and are never retried; a refused write names the RBAC verb and res
 from __future__ import annotations
 
 import asyncio
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import quote
 
@@ -42,6 +48,25 @@ from bot.policy.models import Cluster
 Obj = dict[str, Any]
 DEFAULT_TIMEOUT_S = 5.0
 DEFAULT_ATTEMPTS = 3
+CALLS_AT_ONCE = 32
+_executor: ThreadPoolExecutor | None = None
+_executor_lock = threading.Lock()
+
+
+def _calls() -> ThreadPoolExecutor:
+    """The threads the blocking client runs in: one bounded pool for the process (made on
+    first use), so gateways made per test or per cluster do not each keep threads."""
+    global _executor
+    with _executor_lock:
+        if _executor is None:
+            _executor = ThreadPoolExecutor(CALLS_AT_ONCE, thread_name_prefix="kubernetes")
+        return _executor
+
+
+async def _in_thread(call: Any, *args: Any) -> Any:
+    return await asyncio.get_running_loop().run_in_executor(_calls(), call, *args)
+
+
 MERGE_PATCH = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
 
@@ -71,6 +96,10 @@ class KubeGateway:
         backoff_s: float = 0.2,
     ) -> None:
         self.api = api
+        pool = getattr(api.rest_client, "pool_manager", None)
+        if pool is not None:
+            kw = pool.connection_pool_kw
+            kw["maxsize"] = max(int(kw.get("maxsize") or 1), CALLS_AT_ONCE)
         self.timeout_s = timeout_s
         self.attempts = attempts
         self.backoff_s = backoff_s
@@ -165,7 +194,7 @@ class KubeGateway:
 
     async def _get(self, path: str, query: list[tuple[str, Any]], *, accept: str) -> bytes:
         return await with_retries(
-            lambda: asyncio.to_thread(self._get_blocking, path, query, accept),
+            lambda: _in_thread(self._get_blocking, path, query, accept),
             attempts=self.attempts,
             backoff_s=self.backoff_s,
         )
@@ -273,7 +302,7 @@ class KubeGateway:
         verb: str,
     ) -> Obj:
         query: list[tuple[str, Any]] = [("dryRun", "All")] if dry_run else []
-        raw = await asyncio.to_thread(
+        raw = await _in_thread(
             self._request_blocking,
             method,
             path,

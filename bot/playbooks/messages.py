@@ -6,7 +6,7 @@ here may include a token or secret.
 
 from __future__ import annotations
 
-from bot.blockkit import Mrkdwn, code, escape
+from bot.blockkit import Mrkdwn, Plain, code, escape
 from bot.blockkit import user as mention
 
 PLAYBOOK_USAGE = "/incident playbook [name] [target] [-n namespace]"
@@ -44,3 +44,24 @@ def playbook_cannot_post(error: str) -> str:
 def playbook_left_out(count: int, user: str | None) -> str:
     whom = f" — details sent to {mention(user)}" if user else ""
     return f"⚠️ {count} diagnostic(s) not shown{whom}."
+
+
+def offer_left_out(button: str, reason: str) -> Plain:
+    """Plain: escaped where the guidance is rendered."""
+    return f"{button} ({reason})"
+
+
+def offer_not_checked(button: str, why: str) -> Plain:
+    """Plain: escaped where the guidance is rendered."""
+    reason = f": {why}" if why else ""
+    return f"{button} (its preconditions could not be checked without a diagnosis{reason})"
+
+
+def no_deployment_to_diagnose() -> Plain:
+    """Plain: part of a reason, escaped where the guidance is rendered."""
+    return "the alert names no deployment"
+
+
+def diagnosis_not_run(outcome: str) -> Plain:
+    """Plain: part of a reason, escaped where the guidance is rendered."""
+    return f"`diagnose` was {outcome}"

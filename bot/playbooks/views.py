@@ -17,6 +17,7 @@ from bot.blockkit import (
     REMEDIATION_REQUEST,
     Block,
     Mrkdwn,
+    Plain,
     code,
     context,
     cut,
@@ -41,6 +42,8 @@ class FilledOffer:
     params: dict[str, Any]
     text: str
     """What the remediation calls itself with these parameters (`Remediation.button`)."""
+    reason: str = ""
+    """Why it is offered now, from the diagnosis (`bot.diagnostics.remedies`)."""
 
     @property
     def label(self) -> str:
@@ -99,11 +102,14 @@ def guidance(
     *,
     incident: str | None,
     notes: list[Mrkdwn],
+    left_out: list[Plain] | None = None,
 ) -> tuple[str, list[Block]]:
-    """Next steps: mitigations, long-term fixes, remediation buttons, links, what was left out.
+    """Next steps: mitigations, long-term fixes, remediation buttons (each with why it is
+    offered now), the remediations not offered and why, links, what was left out.
 
     The team wrote the playbook, but its words are still escaped (an `&` or a `<placeholder>` in
-    a runbook line must read as written), and its links pass `blockkit.link`."""
+    a runbook line must read as written), and its links pass `blockkit.link`; so are the
+    reasons, which hold names from Kubernetes."""
     text = f"Next steps: {escape(playbook.title)}"
     body: list[Block] = [section(f"🧭 *Next steps — {escape(playbook.title)}*")]
     body.append(section("*Mitigate now*\n" + _bullets(playbook.guidance.immediate)))
@@ -115,19 +121,39 @@ def guidance(
             {
                 "type": "section",
                 "block_id": f"remediation_{i}",
-                "text": mrkdwn(
-                    cut(f"*{escape(filled.label)}* — {escape(filled.offer.when)}", 3000)
-                ),
+                "text": mrkdwn(cut(_offer_text(filled), 3000)),
                 "accessory": remediation_button(
                     filled.offer.action, filled.params, filled.label, incident
                 ),
             }
         )
+    if left_out:
+        body.append(context("Not offered: " + "; ".join(escape(why) for why in left_out)))
     links = " · ".join(link(item.url, item.title) for item in playbook.links)
     body.append(context(f"📚 {links}"))
     if notes:
         body.append(context("\n".join(notes)))
     return text, body
+
+
+def lead(first_line: Plain | None, intro: Mrkdwn | None) -> tuple[str, list[Block]]:
+    """A run's first message: what the diagnosis names (it quotes log lines and Kubernetes
+    text: escaped), and who the run is for under it."""
+    lines = [f"🩺 {escape(first_line)}"] if first_line else []
+    text = cut("\n".join([*lines, intro or ""]).strip(), 3000)
+    body: list[Block] = []
+    if first_line:
+        body.append(section(cut(f"🩺 {escape(first_line)}", 3000)))
+    if intro:
+        body.append(context(intro))
+    return text, body
+
+
+def _offer_text(filled: FilledOffer) -> Mrkdwn:
+    text = f"*{escape(filled.label)}* — {escape(filled.offer.when)}"
+    if filled.reason:
+        text += f"\n_Offered because {escape(filled.reason)}._"
+    return text
 
 
 def _bullets(lines: Iterable[str]) -> str:

@@ -88,7 +88,7 @@ async def test_help_lists_the_actions_with_their_docstrings(rig: Rig) -> None:
     reply = await dispatcher.command(dispatcher.parse("help"), Actor("U1", "C1", "t"))
     assert reply.text is not None
     assert "/incident diagnose <deployment> [-n namespace]" in unescape(reply.text)
-    assert "Diagnoses a deployment in one go" in reply.text
+    assert "Names the likely cause of a deployment" in reply.text
 
 
 class _Incidents:

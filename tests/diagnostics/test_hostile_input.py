@@ -60,7 +60,7 @@ HOSTILE = [
 
 
 class LoopWatch:
-    """Holds each log-processing call (`logs._lines`) in its worker thread until the event loop
+    """Holds each log-processing call (`logs.read_lines`) in its worker thread until the event loop
     has answered `/healthz`. Were the processing on the loop, `/healthz` could not answer while
     a call waits, and the call would give up after 10 s: recorded as False."""
 
@@ -88,7 +88,7 @@ class LoopWatch:
 def watch_loop(world: Harness, monkeypatch: pytest.MonkeyPatch) -> LoopWatch:
     """Time /healthz while the log lines are processed."""
     loop_watch = LoopWatch(f"{world.app.url}/healthz")
-    monkeypatch.setattr(logs_action, "_lines", loop_watch.wrap(logs_action._lines))
+    monkeypatch.setattr(logs_action, "read_lines", loop_watch.wrap(logs_action.read_lines))
     return loop_watch
 
 

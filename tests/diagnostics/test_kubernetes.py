@@ -89,7 +89,7 @@ async def test_logs_group_errors_first_and_redact_secrets(rig: Rig) -> None:
     text = text_of(run)
     assert run.result.sections[0].title == "Error patterns"
     patterns = run.result.sections[0].text
-    assert "×20" in patterns and "db timeout after <n> conn=<ip> req=<hex>" in patterns
+    assert "×20" in patterns and "db timeout after <dur> conn=<ip> req=<hex>" in patterns
     assert "2026-11-22T11:59:00Z" in patterns and "2026-11-22T11:59:19Z" in patterns
     for secret in ("hunter2", "s3cretpw", "abc.def.ghi", "AKIAABCDEFGHIJKLMNOP", "MIIEowIBAAK"):
         assert secret not in text
@@ -187,8 +187,16 @@ async def test_slow_kubernetes_times_out(kube_api, diag_store) -> None:
 async def test_diagnose_first_line_says_what_matters(rig: Rig, user: str) -> None:
     run = await rig.run(user, "diagnose", "task-service", incident=incident())
     assert run.result.headline[0] == (
+        "OOMKilled ×9 on 2/5 pods since rev 3 rolled out 12m ago (last 10m ago); "
+        "memory at 98 % of its 256Mi limit"
+    )
+    assert run.result.headline[1].startswith(
+        "Also: Errors since rev 3 rolled out 12m ago: `ERROR db timeout after <dur> conn=<ip> "
+        "req=<hex>` ×20 (nothing read from before it)"
+    )
+    assert run.result.headline[2] == (
         "3/5 pods ready · 2 OOMKilled in the last 30 min · 1 failing probes · "
-        "rev 3 rolled out 12m before the incident · 1 container(s) > 80 % of a limit · "
+        "rev 3 rolled out 12m ago · 1 container(s) > 80 % of a limit · "
         "HPA task-service pinned at max"
     )
     assert run.outcome == "ok"
@@ -199,7 +207,9 @@ async def test_diagnose_partial_when_a_part_fails(rig: Rig) -> None:
     run = await rig.run(RESPONDER, "diagnose", "task-service")
     assert run.outcome == "partial"
     assert any(f.startswith("top: Kubernetes answered 503") for f in run.result.failures)
-    assert "3/5 pods ready" in run.result.headline[0]
+    assert run.result.headline[0].startswith("OOMKilled ×9 on 2/5 pods")
+    assert "of its 256Mi limit" not in run.result.headline[0]  # usage was not read
+    assert "3/5 pods ready" in run.result.headline[-1]
 
 
 async def test_diagnose_unknown_deployment(rig: Rig) -> None:
@@ -271,4 +281,4 @@ async def test_diagnose_reports_the_rest_when_one_part_is_slow(kube_api, diag_st
     run = await rig.run(RESPONDER, "diagnose", "task-service")
     assert run.outcome == "partial", run.message
     assert "top: no answer within 0.6 s" in run.result.failures
-    assert "3/5 pods ready" in run.result.headline[0]
+    assert run.result.headline[0].startswith("OOMKilled ×9 on 2/5 pods")

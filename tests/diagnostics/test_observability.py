@@ -83,10 +83,18 @@ async def test_diagnose_includes_error_rate_and_survives_prometheus_down(
         rig = make_rig(kube_api, diag_store, make_policy(prometheus=Prometheus(url=url)),
                        prometheus=gateway)  # fmt: skip
         run = await rig.run(RESPONDER, "diagnose", "task-service")
-        assert "error rate 7.2 %" in run.result.headline[0]
+        # The last hour of each signal, for this deployment (the stand-in's rises from 6.0).
+        assert "error rate 6.6 %" in run.result.headline[-1]
+        assert len(state["calls"]) == 2
+        for call in state["calls"]:
+            assert 'service=~"task-service"' in call["query"]
+            assert float(call["end"]) - float(call["start"]) == 3600
     run = await rig.run(RESPONDER, "diagnose", "task-service")  # Prometheus is gone now
-    assert run.outcome == "partial" and "3/5 pods ready" in run.result.headline[0]
-    assert any(f.startswith("query: Prometheus could not be reached") for f in run.result.failures)
+    assert run.outcome == "partial" and "3/5 pods ready" in run.result.headline[-1]
+    assert any(
+        f.startswith("query error-rate: Prometheus could not be reached")
+        for f in run.result.failures
+    )
 
 
 def health_app() -> web.Application:
@@ -265,7 +273,7 @@ async def test_targets_are_granted_per_role_through_the_whole_path(
     assert "query: not included (your roles do not reach query `error-rate`)" in (
         diagnosed.result.failures
     )
-    assert "error rate" not in diagnosed.result.headline[0]
+    assert not any("error rate" in line for line in diagnosed.result.headline)
     assert allowed.outcome == "ok"
     assert len(state["calls"]) == 1  # only the commander's query reached Prometheus
     audit = await diag_store.audit_log()

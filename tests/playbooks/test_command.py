@@ -56,37 +56,63 @@ async def test_the_list_names_every_playbook_to_the_person_only(make_world) -> N
     assert world.slack.messages(world.room) == []  # nothing posted in the channel
 
 
+REMEDIATION = RemediationPolicy(
+    enabled=True,
+    actions={
+        name: RemediationRule(request_roles=("responder",), namespaces=("orion-*",))
+        for name in ("restart", "rollback", "scale", "delete-pod")
+    },
+)
+
+
 async def test_a_run_posts_diagnostics_then_guidance_with_remediation_buttons(make_world) -> None:
-    world = await make_world()
+    world = await make_world(remediation=REMEDIATION)
     header, thread = await run_thread(
         world, world.oncall, "playbook memory-leak task-service -n orion-prod"
     )
     assert "Memory leak" in header["text"] and "`task-service`" in flat(header)
     texts = [flat(m) for m in thread]
+    # The thread's first line is what the diagnosis names.
+    assert thread[0]["text"].startswith("🩺 OOMKilled ×15 on 3/3 pods"), thread[0]["text"]
+    assert "memory at 97 % of its 512Mi limit" in thread[0]["text"]
     # top, pods and rollout-history ran against the Kubernetes double, in the playbook's order,
     # each led by what to look for.
-    assert any("OOMKilled" in t for t in texts), texts
-    assert "How close each pod is to its memory limit" in texts[0]
+    assert any("OOMKilled (137)" in t for t in texts[1:]), texts
+    assert "How close each pod is to its memory limit" in texts[1]
     guidance = thread[-1]
     assert "Mitigate now" in flat(guidance) and "Fix for good" in flat(guidance)
     assert "kubernetes.io/docs/tasks/configure-pod-container/assign-memory" in flat(guidance)
+    # Only what can be done: task-service has one revision, so no rollback; each with why.
     buttons = remediation_buttons(guidance)
     values = [json.loads(b["value"]) for b in buttons]
     assert values == [
         {"action": "restart", "params": {"deployment": "task-service", "namespace": "orion-prod"}},
-        {"action": "rollback", "params": {"deployment": "task-service", "namespace": "orion-prod"}},
     ]
-    assert [b["text"]["text"] for b in buttons] == [
-        "Restart task-service",
-        "Roll back task-service",
-    ]
+    assert [b["text"]["text"] for b in buttons] == ["Restart task-service"]
+    assert "Offered because replaces its 3 pods one at a time" in flat(guidance)
+    assert (
+        "Not offered: Roll back task-service (`task-service` has no earlier revision to go back "
+        "to)" in flat(guidance)
+    )
     # No Prometheus in this policy: the person is told, the thread only counts it.
     told = await world.told(world.oncall, "not shown")
     assert "`query`" in told and "Prometheus" in told
     assert f"details sent to <@{world.oncall}>" in flat(guidance)
     audit = await world.app.services.store.audit_log()
-    assert {a["action"] for a in audit} >= {"top", "pods", "rollout-history"}
+    assert {a["action"] for a in audit} >= {"top", "pods", "rollout-history", "diagnose"}
     assert {a["user"] for a in audit} == {world.oncall}
+
+
+async def test_nothing_is_offered_while_remediation_is_off_and_the_guidance_says_so(
+    make_world,
+) -> None:
+    world = await make_world()
+    _, thread = await run_thread(
+        world, world.oncall, "playbook memory-leak task-service -n orion-prod"
+    )
+    guidance = thread[-1]
+    assert remediation_buttons(guidance) == []
+    assert "Restart task-service (remediation is off in the policy)" in flat(guidance)
 
 
 async def test_a_remediation_button_of_the_guidance_asks_for_approval_in_the_thread(
@@ -95,7 +121,9 @@ async def test_a_remediation_button_of_the_guidance_asks_for_approval_in_the_thr
     """The playbook's button goes through the approval flow: a dry-run preview card in the
     run's thread, nothing changed until someone else approves."""
     rule = RemediationRule(request_roles=("responder",), namespaces=("orion-*",))
-    world = await make_world(remediation=RemediationPolicy(enabled=True, actions={"restart": rule}))
+    world = await make_world(
+        remediation=RemediationPolicy(enabled=True, actions={"restart": rule, "rollback": rule})
+    )
     header, thread = await run_thread(
         world, world.oncall, "playbook memory-leak task-service -n orion-prod"
     )
@@ -132,17 +160,23 @@ async def test_what_the_person_may_not_run_is_told_to_them_alone(make_world) -> 
     assert "`logs`" in told and "needs the role" in told
     audit = await world.app.services.store.audit_log()
     assert any(a["action"] == "logs" and a["outcome"] == "denied" for a in audit)
+    # The diagnosis the run would lead with is not theirs to run: not tried, not audited as
+    # refused, and the guidance offers nothing it could not check.
+    assert not any(a["action"] == "diagnose" for a in audit)
+    assert not thread[0]["text"].startswith("🩺")
+    assert remediation_buttons(thread[-1]) == []
+    assert "could not be checked without a diagnosis: `diagnose` was denied" in flat(thread[-1])
 
 
 async def test_in_an_incident_channel_the_buttons_carry_the_incident(make_world) -> None:
-    world = await make_world()
+    world = await make_world(remediation=REMEDIATION)
     await world.command(world.oncall, "declare P1 tasks failing")
     channel = await eventually(
         lambda: next(
             (c.id for c in world.slack.ws.channels.values() if c.name.startswith("inc-")), None
         )
     )
-    await world.command(world.oncall, "playbook high-error-rate task-service", channel=channel)
+    await world.command(world.oncall, "playbook high-error-rate checkout", channel=channel)
     guidance = await eventually(
         lambda: next(
             (
@@ -155,8 +189,11 @@ async def test_in_an_incident_channel_the_buttons_carry_the_incident(make_world)
         ),
         10.0,
     )
+    # checkout's errors began after its rev 3 rolled out: rolling back is offered first.
     [rollback, restart] = [json.loads(b["value"]) for b in remediation_buttons(guidance)]
+    assert rollback["action"] == "rollback" and restart["action"] == "restart"
     assert rollback["incident"] == restart["incident"] == "INC-1"
+    assert "Offered because the trouble began after rev 3 rolled out" in flat(guidance)
     timeline = await world.app.services.store.timeline("INC-1")
     assert any(e.kind == "diagnostic" for e in timeline)
 

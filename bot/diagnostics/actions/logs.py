@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import ClassVar
 
 from pydantic import Field, field_validator
@@ -21,14 +22,15 @@ from bot.actions.base import (
     ContainerName,
     Context,
     KubeParams,
-    NameOrSelector,
     close_matches,
     kube_scope,
 )
 from bot.actions.kubernetes import is_selector, pods_for
 from bot.actions.output import Attachment, Result, Section, table
 from bot.diagnostics import messages
-from bot.diagnostics.logpatterns import Template, group_errors
+from bot.diagnostics.fitting import SECTION_BUDGET, newest_that_fit, slack_length
+from bot.diagnostics.logpatterns import Template, group_errors, line_time
+from bot.diagnostics.owners import Target
 from bot.errors import FirelineError, NotFound
 from bot.gateways.kubernetes import KubeGateway, Obj
 from bot.policy.authorizer import Scope
@@ -62,8 +64,9 @@ class LogsParams(KubeParams):
         "--container": "container",
     }
 
-    target: NameOrSelector
-    """A pod name, a deployment name, or a label selector."""
+    target: Target
+    """A pod name, a deployment name (`pod/NAME`, `deployment/NAME` too), or a label
+    selector."""
 
     since: str = "10m"
     """How far back to read: 30s, 10m, 2h, 1d."""
@@ -114,6 +117,8 @@ class LogsFindings:
     logs: list[PodLog]
     pods_total: int
     templates: list[Template]
+    lines: list[tuple[str, str]]
+    """(pod, line) of every pod, in time order."""
 
 
 class Logs(Action[LogsParams, LogsFindings]):
@@ -153,18 +158,19 @@ class Logs(Action[LogsParams, LogsFindings]):
                 )
             except FirelineError as exc:
                 return PodLog(name, [], error=str(exc))
-            lines, truncated = await asyncio.to_thread(_lines, text, pattern, params.limit_bytes)
+            lines, truncated = await asyncio.to_thread(
+                read_lines, text, pattern, params.limit_bytes
+            )
             return PodLog(name, lines, truncated=truncated)
 
         logs = list(await asyncio.gather(*(read(p) for p in chosen)))
-        all_lines = [(log.pod, line) for log in logs for line in log.lines]
-        templates = await asyncio.to_thread(group_errors, all_lines)
-        return LogsFindings(logs, len(pods), templates)
+        lines, templates = await asyncio.to_thread(_merge_and_group, logs)
+        return LogsFindings(logs, len(pods), templates, lines)
 
     def render(self, params: LogsParams, findings: LogsFindings, ctx: Context) -> Result:
         which = "previous container" if params.previous else f"last {params.since}"
         result = Result(f"Logs of `{params.target}` ({which})")
-        all_lines = [(log.pod, line) for log in findings.logs for line in log.lines]
+        all_lines = findings.lines
         templates = findings.templates
         read = len(findings.logs)
         headline = f"{len(all_lines)} lines from {read} pod(s)"
@@ -181,27 +187,50 @@ class Logs(Action[LogsParams, LogsFindings]):
                     f"`{log.pod}` hit the {params.limit_bytes // 1024} KiB bound; "
                     "older lines omitted"
                 )
-        if templates:
-            result.sections.append(Section("Error patterns", _templates(templates), True))
-        if all_lines:
-            tail = [f"{pod}: {line}" for pod, line in all_lines]
-            shown = tail[-TAIL_SHOWN:]
+        tail = [f"{pod}: {line}" for pod, line in all_lines]
+        patterns = _templates(templates) if templates else ""
+        if patterns:
+            result.sections.append(Section("Error patterns", patterns, True))
+        if tail:
+            shown = newest_that_fit(tail, TAIL_SHOWN, SECTION_BUDGET)
             result.sections.append(Section(f"Last {len(shown)} lines", "\n".join(shown), True))
-            if len(tail) > TAIL_SHOWN:
+            complete = not templates or patterns == _templates(templates, rows=None)
+            if len(shown) < len(tail) or not complete:
+                # One file with everything: every error pattern, then every line read.
+                whole = "\n".join(tail)
+                if templates:
+                    whole = _templates(templates, rows=None) + "\n\n" + whole
                 result.files.append(
-                    Attachment(
-                        f"logs-{params.target}.txt", f"Logs of {params.target}", "\n".join(tail)
-                    )
+                    Attachment(f"logs-{params.target}.txt", f"Logs of {params.target}", whole)
                 )
         elif not result.failures:
             result.headline.append(messages.no_log_lines(params.grep))
         return result
 
 
+def in_time_order(logs: list[PodLog]) -> list[tuple[str, str]]:
+    """Every pod's lines merged by their timestamps (a line without one keeps the time of the
+    line before it), so the last lines are the newest of all pods, not the last pod's."""
+    stamped = []
+    for log in logs:
+        at = _EPOCH
+        for position, line in enumerate(log.lines):
+            at = line_time(line) or at
+            stamped.append((at, log.pod, position, line))
+    stamped.sort(key=lambda item: (item[0], item[1], item[2]))
+    return [(pod, line) for _, pod, _, line in stamped]
+
+
+def _merge_and_group(logs: list[PodLog]) -> tuple[list[tuple[str, str]], list[Template]]:
+    lines = in_time_order(logs)
+    return lines, group_errors(lines)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _API_STAMP = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\.\d+Z ")
 
 
-def _lines(text: str, pattern: Pattern | None, limit_bytes: int) -> tuple[list[str], bool]:
+def read_lines(text: str, pattern: Pattern | None, limit_bytes: int) -> tuple[list[str], bool]:
     """A pod's log as the lines to show (in a worker thread: `text` may be 1 MB of anything).
     The whole text is redacted at once, since a private key spans lines."""
     lines = [_short_stamp(line) for line in redact(text).splitlines() if line.strip()]
@@ -216,12 +245,22 @@ def _short_stamp(line: str) -> str:
     return _API_STAMP.sub(r"\1Z ", line, count=1)
 
 
-def _templates(templates: list[Template]) -> str:
-    rows = [[f"×{t.count}", t.first_seen, t.last_seen, t.template[:140]] for t in templates[:15]]
-    text = table(rows, ["COUNT", "FIRST", "LAST", "PATTERN"])
-    if len(templates) > 15:
-        text += f"\n… and {len(templates) - 15} rarer patterns"
-    return text
+def _templates(templates: list[Template], rows: int | None = 15) -> str:
+    """The patterns as a table: the `rows` most frequent that fit in a section (all of them,
+    uncut, for the file, when `rows` is None)."""
+    if rows is None:
+        body = [[f"×{t.count}", t.first_seen, t.last_seen, t.template] for t in templates]
+        return table(body, ["COUNT", "FIRST", "LAST", "PATTERN"])
+    count = min(rows, len(templates))
+    while True:
+        body = [[f"×{t.count}", t.first_seen, t.last_seen, t.template[:140]]
+                for t in templates[:count]]  # fmt: skip
+        text = table(body, ["COUNT", "FIRST", "LAST", "PATTERN"])
+        if count < len(templates):
+            text += f"\n… and {len(templates) - count} rarer patterns (all in the file)"
+        if slack_length(text) <= SECTION_BUDGET or count <= 1:
+            return text
+        count -= 1
 
 
 def _healthy(pod: Obj) -> bool:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.actions.base import Action, Context, KubeParams, NameOrSelector, ObjectName, kube_scope
+from bot.actions.base import Action, Context, KubeParams, kube_scope
 from bot.actions.kubernetes import (
     PodRow,
     age,
@@ -17,9 +17,21 @@ from bot.actions.kubernetes import (
     pod_row,
     pods_for,
     probe_failures,
+    resolve_deployment,
 )
 from bot.actions.output import Result, Section, table
+from bot.diagnostics import messages
 from bot.diagnostics.logpatterns import normalise
+from bot.diagnostics.owners import (
+    ObjectRef,
+    PodName,
+    Target,
+    deployment_of_pod,
+    events_of,
+    owned,
+    split_kind,
+)
+from bot.errors import NotFound
 from bot.gateways.kubernetes import Obj
 from bot.policy.authorizer import Scope
 from bot.runtime.redaction import redact
@@ -31,8 +43,9 @@ MAX_EVENT_ROWS = 40
 class TargetParams(KubeParams):
     positional = ("target",)
 
-    target: NameOrSelector
-    """A deployment name, or a label selector such as `app=orion,tier=api`."""
+    target: Target
+    """A deployment name (`deployment/NAME` too), or a label selector such as
+    `app=orion,tier=api`."""
 
 
 @dataclass
@@ -118,8 +131,8 @@ class Pods(Action[TargetParams, PodsFindings]):
 class PodParams(KubeParams):
     positional = ("pod",)
 
-    pod: ObjectName
-    """The pod's name."""
+    pod: PodName
+    """The pod's name (`pod/NAME` too)."""
 
 
 class Describe(Action[PodParams, tuple[Obj, list[Obj]]]):
@@ -245,31 +258,114 @@ def event_table(events: list[FoldedEvent], now: datetime) -> str:
 class EventsParams(KubeParams):
     positional = ("object",)
 
-    object: ObjectName | None = None
-    """Only events about this object (a pod, deployment, … name)."""
+    object: ObjectRef | None = None
+    """Only events about this object: a deployment (with its ReplicaSets and pods), a pod, or
+    any name; `pod/NAME` and `deployment/NAME` as Fireline prints them."""
 
 
-class Events(Action[EventsParams, list[Obj]]):
-    """Events in a namespace (or about one object): warnings first, newest first, repeats folded
-    into one line with a count."""
+@dataclass
+class EventsFindings:
+    events: list[Obj]
+    about: str
+    """What the events are about, for the title (empty: the whole namespace)."""
+    note: str | None = None
+
+
+class Events(Action[EventsParams, EventsFindings]):
+    """Events in a namespace or about one object — for a deployment, its own and those of its
+    ReplicaSets and pods: warnings first, newest first, repeats folded into one line with a
+    count."""
 
     name = "events"
-    usage = "events [object] [-n namespace]"
+    usage = "events [deployment|pod/NAME|object] [-n namespace]"
     Params = EventsParams
 
     def scopes(self, params: EventsParams, ctx: Context) -> list[Scope]:
-        return [kube_scope(ctx, params, params.object or "events")]
+        return [
+            kube_scope(ctx, params, split_kind(params.object)[1] if params.object else "events")
+        ]
 
-    async def execute(self, params: EventsParams, ctx: Context, scopes: list[Scope]) -> list[Obj]:
+    async def execute(
+        self, params: EventsParams, ctx: Context, scopes: list[Scope]
+    ) -> EventsFindings:
         scope = scopes[0]
         assert scope.cluster and scope.namespace
-        return await ctx.kube(scope.cluster).list_events(scope.namespace, involved=params.object)
+        kube, ns = ctx.kube(scope.cluster), scope.namespace
+        if params.object is None:
+            return EventsFindings(await kube.list_events(ns), "")
+        kind, name = split_kind(params.object)
 
-    def render(self, params: EventsParams, findings: list[Obj], ctx: Context) -> Result:
-        folded = fold_events(findings)
+        async def deployment() -> Obj | None:
+            if kind not in (None, "deployment"):
+                return None
+            try:
+                return await kube.get_deployment(ns, name)
+            except NotFound:
+                return None
+
+        found, events, sets, pods = await asyncio.gather(
+            deployment(), kube.list_events(ns), kube.list_replicasets(ns, None), kube.list_pods(ns)
+        )
+        if found is not None:
+            about = f"deployment `{name}` and its ReplicaSets and pods"
+            return EventsFindings(events_of(owned(found, sets, pods), events), about)
+        if kind == "deployment":
+            await resolve_deployment(kube, ns, name)  # NotFound, with the closest names
+        wanted = _KIND_NAMES.get(kind or "")
+        direct = [
+            e
+            for e in events
+            if (e.get("involvedObject") or {}).get("name") == name
+            and (wanted is None or (e.get("involvedObject") or {}).get("kind") == wanted)
+        ]
+        shown = f"{kind}/{name}" if kind else name
+        if direct or kind not in (None, "pod"):
+            return EventsFindings(direct, f"`{shown}`")
+        parent = _parent_deployment(name, sets)
+        if parent is None:
+            return EventsFindings(direct, f"`{shown}`")
+        stub = {"metadata": {"name": parent[0], "uid": parent[1]}}
+        about = f"deployment `{parent[0]}` and its ReplicaSets and pods"
+        note = messages.events_of_parent(name, parent[0])
+        return EventsFindings(events_of(owned(stub, sets, pods), events), about, note)
+
+    def render(self, params: EventsParams, findings: EventsFindings, ctx: Context) -> Result:
+        folded = fold_events(findings.events)
         warnings = sum(e.count for e in folded if e.type == "Warning")
-        about = f" about `{params.object}`" if params.object else ""
+        about = (
+            f" of {findings.about}"
+            if findings.about.startswith("deployment")
+            else (f" about {findings.about}" if findings.about else "")
+        )
         result = Result(f"Events{about}")
-        result.headline.append(f"{warnings} warnings · {len(findings)} events")
+        if findings.note:
+            result.headline.append(findings.note)
+        result.headline.append(f"{warnings} warnings · {len(findings.events)} events")
         result.sections.append(Section("", event_table(folded, ctx.clock.now()), True))
         return result
+
+
+_KIND_NAMES = {
+    "pod": "Pod",
+    "deployment": "Deployment",
+    "replicaset": "ReplicaSet",
+    "service": "Service",
+    "horizontalpodautoscaler": "HorizontalPodAutoscaler",
+    "node": "Node",
+}
+
+
+def _parent_deployment(pod: str, replicasets: list[Obj]) -> tuple[str, str] | None:
+    """(name, UID) of the deployment whose ReplicaSet a pod's name starts with (a pod that is
+    gone leaves its events and its name)."""
+    for rs in replicasets:
+        if pod.startswith(str(rs["metadata"]["name"]) + "-"):
+            for ref in rs["metadata"].get("ownerReferences") or []:
+                if ref.get("kind") == "Deployment":
+                    return str(ref.get("name")), str(ref.get("uid"))
+    guess = deployment_of_pod(pod)
+    for rs in replicasets:
+        for ref in rs["metadata"].get("ownerReferences") or []:
+            if ref.get("kind") == "Deployment" and ref.get("name") == guess:
+                return str(ref.get("name")), str(ref.get("uid"))
+    return None

@@ -1,0 +1,72 @@
+"""Log templates keep the words of a message and mask only what varies; grouped with counts,
+first and last seen, the pods they came from, and counts before and after the latest rollout."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from bot.diagnostics.logpatterns import group_lines, level, line_time, normalise
+
+
+def test_the_words_of_the_error_are_kept_quoted_ones_included() -> None:
+    line = (
+        '2026-11-22T11:40:00Z ERROR "POST /api/checkout" 500 1203ms error="payment provider: '
+        'unexpected field \\"amount_minor\\" in v2 response"'
+    )
+    assert normalise(line) == (
+        'ERROR "POST /api/checkout" 500 <dur> error="payment provider: unexpected field '
+        '\\"amount_minor\\" in v2 response"'
+    )
+
+
+def test_what_varies_is_masked() -> None:
+    cases = {
+        "req 3f2c1a9e-1111-2222-3333-444455556666 took 35ms": "req <uuid> took <dur>",
+        "connect 10.1.2.3:5432 refused after 1.5s": "connect <ip> refused after <dur>",
+        "commit 9f8e7d6c5b4a3f2e and 0xdeadbeef": "commit <hex> and <hex>",
+        "job a1b2c3d4e5 of user 42 took 3 seconds": "job <id> of user <n> took <dur>",
+        "pod task-service-7d9f8b6c4-x2x4q evicted": "pod task-service-<id> evicted",
+        "pool exhausted (20/20 in use, 57 waiting)": "pool exhausted (<n>/<n> in use, <n> waiting)",
+        "[22/Nov/2026:11:59:01 +0000] GET / 502": "GET / 502",
+        "queue at 97% of 512Mi": "queue at <n>% of <n>",
+    }
+    for line, template in cases.items():
+        assert normalise(line) == template, line
+
+
+def test_http_statuses_are_kept_other_numbers_are_not() -> None:
+    assert (
+        normalise("upstream answered 503 after 3 tries") == "upstream answered 503 after <n> tries"
+    )
+    assert normalise("status 200 in 512 ms") == "status <n> in <dur>"
+
+
+def test_levels() -> None:
+    assert level("ERROR boom") == "error" and level("panic: x") == "error"
+    assert level("WARN pool exhausted") == "warning" and level("got 429 from x") == "warning"
+    assert level("INFO GET / 200 in 512 ms") == "info"
+
+
+def test_grouped_with_counts_times_sources_and_the_rollout_split() -> None:
+    rollout = datetime(2026, 11, 22, 11, 50, tzinfo=UTC)
+    lines = [
+        ("pod-a", "2026-11-22T11:40:00Z ERROR user 42 not found (id=9f8e7d6c5b4a3f2e)"),
+        ("pod-b", "2026-11-22T11:55:00Z ERROR user 7 not found (id=0123456789abcdef)"),
+        ("pod-a", "2026-11-22T11:56:00Z INFO fine"),
+        ("pod-b", "2026-11-22T11:58:00Z WARN slow call to ledger (812ms)"),
+        ("pod-a", "2026-11-22T11:59:00Z ERROR user 1 not found (id=aaaaaaaaaaaaaaaa)"),
+    ]
+    groups = group_lines(lines, levels=("error", "warning"), split_at=rollout)
+    first, second = groups
+    assert (first.template, first.count, first.level) == (
+        "ERROR user <n> not found (id=<hex>)", 3, "error",
+    )  # fmt: skip
+    assert (first.first_seen, first.last_seen) == ("2026-11-22T11:40:00Z", "2026-11-22T11:59:00Z")
+    assert (first.before, first.after) == (1, 2) and first.sources == {"pod-a", "pod-b"}
+    assert (second.template, second.level) == ("WARN slow call to ledger (<dur>)", "warning")
+    assert [g.count for g in group_lines(lines)] == [3]
+
+
+def test_line_time_reads_the_api_stamp() -> None:
+    assert line_time("2026-11-22T11:40:00Z ERROR x") == datetime(2026, 11, 22, 11, 40, tzinfo=UTC)
+    assert line_time("ERROR no time here") is None

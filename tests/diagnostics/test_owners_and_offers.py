@@ -1,0 +1,104 @@
+"""Against the Kubernetes double (tests/diagnostics/scenario.py): `events` of a deployment are
+those of everything it owns; `pod/NAME` and `deployment/NAME` are accepted wherever Fireline
+prints them; the newest log lines are the ones shown, and one run attaches one file; the
+diagnosis offers only the remediations that can be done, each with why."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bot.actions.output import fit
+from bot.blockkit import REMEDIATION_REQUEST
+from bot.errors import UsageError
+from bot.policy.remediation import RemediationPolicy, RemediationRule
+from bot.sandbox.doubles.kubernetes import add_logs
+from tests.diagnostics.conftest import RESPONDER, VIEWER, Rig, make_policy, make_rig
+from tests.diagnostics.scenario import NS
+from tests.diagnostics.test_kubernetes import incident, text_of
+
+
+async def test_the_events_of_a_deployment_are_those_of_what_it_owns(rig: Rig) -> None:
+    run = await rig.run(VIEWER, "events", "task-service")
+    text = text_of(run)
+    assert run.result.title == "Events of deployment `task-service` and its ReplicaSets and pods"
+    # The pods' BackOff and probe failures, and the deployment's own scaling event.
+    assert "Back-off restarting" in text and "Readiness probe failed" in text
+    assert "Scaled up replica set" in text and "22 warnings" in run.result.headline[0]
+    assert "orion-api" not in text
+    same = await rig.run(VIEWER, "events", "deployment/task-service")
+    assert text_of(same) == text
+
+
+async def test_pod_slash_name_is_accepted_as_fireline_prints_it(rig: Rig) -> None:
+    probing = rig.pods[1]
+    run = await rig.run(VIEWER, "events", f"pod/{probing}")
+    assert run.result.title == f"Events about `pod/{probing}`"
+    assert "Readiness probe failed" in text_of(run) and "Back-off" not in text_of(run)
+    described = await rig.run(VIEWER, "describe", f"pod/{rig.pods[0]}")
+    assert "last terminated: OOMKilled (exit 137)" in text_of(described)
+    logs = await rig.run(RESPONDER, "logs", f"pod/{rig.pods[0]} --previous --since 30m")
+    assert "panic: boom" in text_of(logs)
+    diagnosed = await rig.run(RESPONDER, "diagnose", "deployment/task-service")
+    assert diagnosed.result.headline[0].startswith("OOMKilled ×9 on 2/5 pods")
+    with pytest.raises(UsageError, match="must be a Kubernetes name"):
+        rig.action("events").parse("pod/Not_A_Name")
+
+
+async def test_a_pod_that_is_gone_shows_its_deployments_events(rig: Rig) -> None:
+    gone = rig.pods[0].rsplit("-", 1)[0] + "-zzzzz"
+    run = await rig.run(VIEWER, "events", f"pod/{gone}")
+    assert run.result.headline[0] == (
+        f"No events about `{gone}` (it may have been replaced); these are the events of "
+        "deployment `task-service`, which it belonged to."
+    )
+    assert "Back-off restarting" in text_of(run)
+
+
+async def test_the_last_lines_are_the_newest_and_one_run_attaches_one_file(rig: Rig) -> None:
+    pod = rig.pods[2]
+    lines = [f"INFO step {i:03d} " + "x" * 110 for i in range(120)]
+    add_logs(rig.kube.cluster, NS, pod, lines)
+    run = await rig.run(RESPONDER, "logs", f"{pod} --since 30m")
+    tail = next(s for s in run.result.sections if s.title.startswith("Last "))
+    shown = tail.text.splitlines()
+    assert tail.title == f"Last {len(shown)} lines" and 10 < len(shown) <= 40
+    assert "step 119" in shown[-1] and "step 118" in shown[-2]  # the newest end, in order
+    fitted = fit(run.result, "logs")
+    assert [f.filename for f in fitted.files] == [f"logs-{pod}.txt"]
+    assert "step 000" in str(fitted.files[0].content)  # everything read is in the one file
+
+
+async def test_the_diagnosis_offers_what_can_be_done_with_why(kube_api, diag_store) -> None:
+    rule = RemediationRule(request_roles=("responder",), namespaces=("orion-*",))
+    policy = make_policy(
+        remediation=RemediationPolicy(enabled=True, actions={"rollback": rule, "restart": rule})
+    )
+    rig = make_rig(kube_api, diag_store, policy)
+    run = await rig.run(RESPONDER, "diagnose", "task-service", incident=incident())
+    await rig.service.post(run, "CINC7")
+    blocks = rig.slack.posts[-1]["blocks"]
+    offered = [b for b in blocks if b.get("accessory", {}).get("action_id") == REMEDIATION_REQUEST]
+    values = [json.loads(b["accessory"]["value"]) for b in offered]
+    assert values == [
+        {"action": "rollback", "params": {"deployment": "task-service", "namespace": NS},
+         "incident": "INC-7"},
+        {"action": "restart", "params": {"deployment": "task-service", "namespace": NS},
+         "incident": "INC-7"},
+    ]  # fmt: skip
+    reasons = [b["text"]["text"] for b in offered]
+    assert reasons[0] == (
+        "*Roll back task-service* — the memory growth began after rev 3 rolled out; the trouble "
+        "began after rev 3 rolled out 12m ago; back to rev 2 (registry.example.com/task:41)"
+    )
+    assert reasons[1].startswith("*Restart task-service* — buys time before the next OOM kill")
+
+
+async def test_the_diagnosis_offers_nothing_it_cannot_do(rig: Rig) -> None:
+    """No remediation in this policy: no buttons, and the report says why."""
+    run = await rig.run(RESPONDER, "diagnose", "task-service", incident=incident())
+    await rig.service.post(run, "CINC7")
+    blocks = json.dumps(rig.slack.posts[-1]["blocks"], ensure_ascii=False)
+    assert REMEDIATION_REQUEST not in blocks
+    assert "`rollback` — remediation is off in the policy" in blocks
