@@ -1,0 +1,124 @@
+"""What a diagnosis rule gives (`Finding`, `Remedy`), what a rule is (`Rule`), and the small
+helpers rules share to quote logs and name what they saw."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from bot.diagnostics.evidence import Evidence
+from bot.diagnostics.logpatterns import Template
+from bot.runtime.patterns import Pattern
+
+log = logging.getLogger(__name__)
+
+QUOTE_MAX = 120
+MEMORY_PRESSURE = 0.9
+CPU_SATURATED = 0.9
+
+
+@dataclass(frozen=True)
+class Remedy:
+    """A remediation that answers a finding: its name (as the policy and the approval flow
+    know it), parameters beyond the deployment and namespace, and why it fits."""
+
+    action: str
+    why: str
+    params: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule: str
+    cause: str
+    """One line: the cause and its strongest evidence."""
+    confidence: float
+    evidence: tuple[str, ...] = ()
+    """The rest of what supports it, one line each."""
+    remedies: tuple[Remedy, ...] = ()
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    check: Callable[[Evidence], Finding | None]
+
+    @property
+    def doc(self) -> str:
+        return (self.check.__doc__ or "").strip().split("\n\n")[0]
+
+
+def quote(template: Template) -> str:
+    text = template.template
+    if len(text) > QUOTE_MAX:
+        text = text[: QUOTE_MAX - 1] + "…"
+    return "`" + text.replace("`", "'") + "`"
+
+
+def counted(template: Template) -> str:
+    """`` `template` ×312 ``, with ` (none before)` when lines from before the latest rollout
+    were read and none had it."""
+    return f"{quote(template)} ×{template.count}"
+
+
+def matching(
+    evidence: Evidence, pattern: Pattern, levels: tuple[str, ...] = ("error", "warning")
+) -> list[Template]:
+    return [
+        t
+        for t in evidence.templates or []
+        if t.level in levels and pattern.search(t.template) and t.count >= 3
+    ]
+
+
+def _since(evidence: Evidence) -> str:
+    """`, since rev 3 rolled out 22m ago` when the trouble began with the latest rollout."""
+    latest = evidence.recent_rollout()
+    if latest is not None and latest.created is not None and evidence.began_after_rollout():
+        return f" since rev {latest.number} rolled out {evidence.ago(latest.created)} ago"
+    return ""
+
+
+def _before(evidence: Evidence) -> str:
+    """`; began 40m ago, before rev 6 rolled out 12m ago` when a recent rollout is innocent."""
+    latest = evidence.recent_rollout(timedelta(hours=24))
+    began = evidence.trouble_began()
+    if latest is None or latest.created is None or began is None:
+        return ""
+    if not evidence.began_before_rollout():
+        return ""
+    return (
+        f"; began {evidence.ago(began)} ago, before rev {latest.number} rolled out "
+        f"{evidence.ago(latest.created)} ago (not the rollout)"
+    )
+
+
+def _rollback(evidence: Evidence, what: str) -> tuple[Remedy, ...]:
+    latest = evidence.latest
+    if evidence.previous is None or latest is None or not evidence.began_after_rollout():
+        return ()
+    return (Remedy("rollback", f"{what} began after rev {latest.number} rolled out"),)
+
+
+def _memory_limit(evidence: Evidence) -> tuple[float, float] | None:
+    """The highest memory use against its limit: (share, limit in bytes)."""
+    rows = [u for u in evidence.usage or [] if u.mem_limit]
+    if not rows:
+        return None
+    top = max(rows, key=lambda u: u.memory / u.mem_limit)
+    return top.memory / top.mem_limit, top.mem_limit
+
+
+def _mem(value: float) -> str:
+    if value >= 1024**3 and value % 1024**3 == 0:
+        return f"{value / 1024**3:.0f}Gi"
+    return f"{value / 1024**2:.0f}Mi"
+
+
+def _cpu(cores: float) -> str:
+    return f"{cores:g}" if cores >= 1 else f"{cores * 1000:.0f}m"
+
+
+# --- the rules ----------------------------------------------------------------------------

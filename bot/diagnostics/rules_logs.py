@@ -1,0 +1,208 @@
+"""Diagnosis rules read from logs and Prometheus: errors since a rollout, connection pools,
+upstream rate limits and failing dependencies, slow queries, error rate and latency, error
+lines (see bot/diagnostics/rules.py)."""
+
+from __future__ import annotations
+
+from bot.diagnostics.evidence import Evidence, show
+from bot.diagnostics.findings import (
+    QUOTE_MAX,
+    Finding,
+    Remedy,
+    _before,
+    _rollback,
+    _since,
+    counted,
+    matching,
+)
+from bot.runtime.patterns import linear
+
+_WORST = linear(r"(?i)\b(fatal|panic|error|exception|caused by|cannot|failed)\b", capture=False)
+
+
+def last_words(evidence: Evidence, pods: list[str]) -> str:
+    """The most telling of the last lines a crashed container wrote (its last error line, else
+    its last line), without the timestamp."""
+    for pod in pods:
+        lines = evidence.crash_lines.get(pod) or []
+        telling = [line for line in lines if _WORST.search(line)] or lines
+        if telling:
+            text = telling[-1].split(" ", 1)[-1] if telling[-1][:4].isdigit() else telling[-1]
+            text = text.replace("`", "'")
+            return text if len(text) <= QUOTE_MAX else text[: QUOTE_MAX - 1] + "…"
+    return ""
+
+
+def errors_since_rollout(evidence: Evidence) -> Finding | None:
+    """Errors that began with the latest rollout (and were not there before it): the release
+    is the first suspect; roll back first, debug after."""
+    latest = evidence.recent_rollout()
+    if latest is None or latest.created is None or evidence.began_before_rollout():
+        return None
+    rate = evidence.signals.get("error-rate")
+    errors = [
+        t
+        for t in evidence.templates or []
+        if t.level == "error" and t.count >= 5 and t.before == 0 and t.first_at
+        and t.first_at >= latest.created
+    ]  # fmt: skip
+    rate_rose = rate is not None and rate.began is not None and rate.began >= latest.created
+    if not errors and not rate_rose:
+        return None
+    head = f"Errors since rev {latest.number} rolled out {evidence.ago(latest.created)} ago"
+    evidence_lines = []
+    confidence = 0.85
+    if errors:
+        top = errors[0]
+        if _read_before(evidence, latest.created) or rate_rose:
+            before = " (none before)"
+        else:
+            before = " (nothing read from before it)"
+        cause = f"{head}: {counted(top)}{before}"
+        evidence_lines += [counted(t) for t in errors[1:3]]
+    else:
+        cause = head
+    if rate is not None and rate_rose:
+        cause += f"; error rate {show(rate.now, rate.unit)}, was {show(rate.baseline, rate.unit)}"
+        confidence = 0.95
+    remedy = Remedy("rollback", f"errors began after rev {latest.number} rolled out")
+    return Finding("errors-since-rollout", cause, confidence, tuple(evidence_lines), (remedy,))
+
+
+def _read_before(evidence: Evidence, when: object) -> bool:
+    """Whether the logs read reach back before `when` (pods older than the rollout)."""
+    return evidence.logs_since is not None and evidence.logs_since < when  # type: ignore[operator]
+
+
+_POOL = linear(
+    r"(?i)pool (?:is )?exhausted|too many (?:clients|connections)|remaining connection slots|"
+    r"(?:acquir|obtain|get)\w* (?:a )?connection|connection pool timeout|QueuePool limit|"
+    r"pool timed out|no available connection",
+    capture=False,
+)
+
+
+_POOL_SAYS_SO = linear(r"(?i)pool|too many clients|connection slots", capture=False)
+
+
+def connection_pool(evidence: Evidence) -> Finding | None:
+    """The database connection pool is exhausted (`too many clients`, timeouts acquiring a
+    connection): requests queue for a connection and time out."""
+    found = matching(evidence, _POOL)
+    if not found:
+        return None
+    found.sort(key=lambda t: (not _POOL_SAYS_SO.search(t.template), -t.count))
+    cause = f"Database connection pool exhausted: {counted(found[0])}"
+    cause += _since(evidence) or _before(evidence)
+    return Finding(
+        "connection-pool",
+        cause,
+        0.85,
+        tuple(counted(t) for t in found[1:3]),
+        (Remedy("restart", "frees connections held by stuck or leaking pods"),),
+    )
+
+
+_RATE_LIMITED = linear(
+    r"(?i)\b429\b|too many requests|rate[- ]?limit(?:ed|ing)?\b|retry-after|quota exceeded",
+    capture=False,
+)
+
+
+def upstream_rate_limited(evidence: Evidence) -> Finding | None:
+    """An upstream answers 429 Too Many Requests: our calls are throttled."""
+    found = matching(evidence, _RATE_LIMITED)
+    if not found:
+        return None
+    found.sort(key=lambda t: ("429" not in t.template, -t.count))
+    cause = f"Upstream rate limiting: {counted(found[0])}" + (_since(evidence) or _before(evidence))
+    return Finding(
+        "upstream-rate-limited", cause, 0.8, tuple(counted(t) for t in found[1:3]),
+        _rollback(evidence, "the throttling"),
+    )  # fmt: skip
+
+
+_DEPENDENCY = linear(
+    r"(?i)\b(?:502|503|504)\b|circuit (?:breaker )?(?:is )?open|connection refused|"
+    r"no healthy upstream|upstream connect error|service unavailable|bad gateway",
+    capture=False,
+)
+
+
+def dependency_failing(evidence: Evidence) -> Finding | None:
+    """A dependency fails (502/503/504, refused connections, an open circuit breaker): the
+    errors are someone else's, and a cascade starts here."""
+    found = [t for t in matching(evidence, _DEPENDENCY, ("error", "warning"))]
+    if not found:
+        return None
+    cause = f"Dependency failing: {counted(found[0])}" + (_since(evidence) or _before(evidence))
+    return Finding(
+        "dependency-failing", cause, 0.75, tuple(counted(t) for t in found[1:3]),
+        _rollback(evidence, "the failing calls"),
+    )  # fmt: skip
+
+
+_SLOW_QUERY = linear(
+    r"(?i)slow query|statement timeout|canceling statement|query took|lock wait timeout|"
+    r"deadlock detected|duration: <dur> (?:ms )?statement",
+    capture=False,
+)
+
+
+_STATEMENT = linear(r"(?i)\b(select|insert|update|delete)\b", capture=False)
+
+
+def slow_queries(evidence: Evidence) -> Finding | None:
+    """Database queries are slow or time out (slow-query log, statement timeouts, locks)."""
+    found = matching(evidence, _SLOW_QUERY)
+    if not found:
+        return None
+    # The line that names the query says more than the timeout it caused.
+    found.sort(key=lambda t: (not _STATEMENT.search(t.template), -t.count))
+    cause = f"Slow database queries: {counted(found[0])}"
+    latency = evidence.signals.get("p95-latency")
+    if latency is not None and latency.raised:
+        cause += f"; p95 latency {show(latency.now, latency.unit)}"
+    cause += _since(evidence) or _before(evidence)
+    return Finding(
+        "slow-queries", cause, 0.75, tuple(counted(t) for t in found[1:3]),
+        _rollback(evidence, "the slow queries"),
+    )  # fmt: skip
+
+
+def error_rate_raised(evidence: Evidence) -> Finding | None:
+    """The error rate is raised, with no more specific cause found: when it began, and the
+    most frequent error line."""
+    rate = evidence.signals.get("error-rate")
+    if rate is None or rate.began is None:
+        return None
+    cause = (
+        f"Error rate {show(rate.now, rate.unit)} since {evidence.ago(rate.began)} ago "
+        f"(was {show(rate.baseline, rate.unit)})"
+    )
+    errors = [t for t in evidence.templates or [] if t.level == "error"]
+    if errors:
+        cause += f": {counted(errors[0])}"
+    return Finding("error-rate", cause + _before(evidence), 0.55)
+
+
+def latency_raised(evidence: Evidence) -> Finding | None:
+    """Latency is raised, with no more specific cause found."""
+    latency = evidence.signals.get("p95-latency")
+    if latency is None or latency.began is None:
+        return None
+    cause = (
+        f"p95 latency {show(latency.now, latency.unit)} since {evidence.ago(latency.began)} ago "
+        f"(was {show(latency.baseline, latency.unit)})"
+    )
+    return Finding("latency", cause + _before(evidence), 0.5)
+
+
+def log_errors(evidence: Evidence) -> Finding | None:
+    """The most frequent error in the logs, when nothing more specific explains it."""
+    errors = [t for t in evidence.templates or [] if t.level == "error" and t.count >= 10]
+    if not errors:
+        return None
+    top = errors[0]
+    cause = f"Most frequent error in the logs: {counted(top)} in {len(top.sources)} pod(s)"
+    return Finding("log-errors", cause + _before(evidence), 0.4)
