@@ -55,9 +55,10 @@ from redis.asyncio import Redis
 from bench._support import add_smoke_flag, check
 from bot.actions.kubernetes import match_labels_selector
 from bot.clock import SystemClock
+from bot.diagnostics import log_reads as diagnose_module
 from bot.diagnostics.actions import default_actions
-from bot.diagnostics.actions import diagnose as diagnose_module
-from bot.diagnostics.actions.diagnose import SIGNALS, Diagnose, choose_reads
+from bot.diagnostics.actions.diagnose import SIGNALS, Diagnose
+from bot.diagnostics.log_reads import choose_reads
 from bot.diagnostics.service import DiagnosticsService, Gateways
 from bot.gateways.health import HealthChecker
 from bot.gateways.kubernetes import KubeGateway

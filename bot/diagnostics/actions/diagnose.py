@@ -23,8 +23,6 @@ remediations the findings call for are offered only when their preconditions hol
 from __future__ import annotations
 
 import asyncio
-import time
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -34,12 +32,27 @@ from bot.actions.base import Action, Context, KubeParams, kube_scope
 from bot.actions.kubernetes import parse_time, pod_row, probe_failures, resolve_deployment
 from bot.actions.output import Result, Section, table
 from bot.diagnostics import messages
-from bot.diagnostics.actions import logs as log_reading
 from bot.diagnostics.actions.logs import PodLog, in_time_order
-from bot.diagnostics.actions.pods import event_table, fold_events, pods_headline
+from bot.diagnostics.actions.pods import event_table, fold_events
 from bot.diagnostics.actions.workloads import hpa_metrics, revisions, usage_rows
-from bot.diagnostics.evidence import Evidence, Signal, pod_state, show, signal
-from bot.diagnostics.fitting import SECTION_BUDGET, slack_length
+from bot.diagnostics.diagnosis_text import (
+    ERROR_RATE_QUERY,
+    LATENCY_QUERY,
+    checked,
+    confidence,
+    patterns_text,
+    state_line,
+)
+from bot.diagnostics.evidence import Evidence, Signal, pod_state, signal
+from bot.diagnostics.log_reads import (
+    CRASH_LINES,
+    LogRead,
+    RecentReads,
+    choose_reads,
+    read_log,
+    selects,
+    stamp,
+)
 from bot.diagnostics.logpatterns import group_lines
 from bot.diagnostics.owners import DeploymentName, events_of, owned
 from bot.diagnostics.remedies import Verdict, check
@@ -49,24 +62,9 @@ from bot.gateways.kubernetes import KubeGateway, Obj
 from bot.policy.authorizer import Scope
 
 T = TypeVar("T")
-ERROR_RATE_QUERY = "error-rate"
-LATENCY_QUERY = "p95-latency"
 SIGNALS = (ERROR_RATE_QUERY, LATENCY_QUERY)
 SIGNAL_WINDOW = timedelta(hours=1)
 SIGNAL_STEP_S = 60.0
-
-LOG_PODS = 5
-"""Pods whose logs are read at most."""
-CRASHED_PODS = 3
-"""Of those, crashing pods whose previous container is read at most."""
-LOG_SINCE_S = 3600
-LOG_TAIL = 200
-LOG_BYTES = 64 * 1024
-PREVIOUS_TAIL = 100
-PREVIOUS_BYTES = 32 * 1024
-CRASH_LINES = 20
-RECENT_READS_S = 600.0
-RECENT_READS_MAX = 256
 
 
 class DiagnoseParams(KubeParams):
@@ -74,13 +72,6 @@ class DiagnoseParams(KubeParams):
 
     deployment: DeploymentName
     """The deployment to diagnose (`deployment/NAME` too)."""
-
-
-@dataclass(frozen=True)
-class LogRead:
-    pod: str
-    container: str
-    previous: bool
 
 
 @dataclass
@@ -101,87 +92,6 @@ class Diagnosis:
         if self.findings:
             return self.findings[0].cause
         return messages.nothing_wrong(self.checked)
-
-
-def selects(selector: Obj, labels: dict[str, str]) -> bool:
-    """Whether a LabelSelector (matchLabels and matchExpressions) selects these labels."""
-    for key, value in (selector.get("matchLabels") or {}).items():
-        if labels.get(key) != value:
-            return False
-    for expr in selector.get("matchExpressions") or []:
-        key, op, values = expr.get("key"), expr.get("operator"), expr.get("values") or []
-        present = key in labels
-        if (
-            (op == "In" and labels.get(key) not in values)
-            or (op == "NotIn" and present and labels.get(key) in values)
-            or (op == "Exists" and not present)
-            or (op == "DoesNotExist" and present)
-        ):
-            return False
-    return True
-
-
-def choose_reads(pods: list[Obj]) -> list[LogRead]:
-    """The logs worth reading: the previous container of the crashing pods (most restarts
-    first), then the current one of the newest running pods; `LOG_PODS` pods at most."""
-
-    def restarts(pod: Obj) -> int:
-        statuses = (pod.get("status") or {}).get("containerStatuses") or []
-        return sum(int(cs.get("restartCount") or 0) for cs in statuses)
-
-    def first(pod: Obj) -> dict[str, Any]:
-        statuses = (pod.get("status") or {}).get("containerStatuses") or [{}]
-        return dict(statuses[0])
-
-    def container(pod: Obj) -> str:
-        return str(((pod.get("spec") or {}).get("containers") or [{}])[0].get("name") or "")
-
-    reads: list[LogRead] = []
-    crashed = [
-        p for p in pods if restarts(p) and (first(p).get("lastState") or {}).get("terminated")
-    ]
-    crashed.sort(key=lambda p: (-restarts(p), p["metadata"]["name"]))
-    chosen: list[Obj] = []
-    for pod in crashed[:CRASHED_PODS]:
-        reads.append(LogRead(pod["metadata"]["name"], container(pod), True))
-        chosen.append(pod)
-    newest = sorted(
-        pods,
-        key=lambda p: (str(p["metadata"].get("creationTimestamp") or ""), p["metadata"]["name"]),
-        reverse=True,
-    )
-    for pod in newest:
-        if len(chosen) >= LOG_PODS and pod not in chosen:
-            continue
-        if pod not in chosen:
-            chosen.append(pod)
-        if "running" in (first(pod).get("state") or {}):
-            reads.append(LogRead(pod["metadata"]["name"], container(pod), False))
-    return reads
-
-
-class RecentReads:
-    """The log reads of each deployment's last diagnosis, for a few minutes: read again at
-    once next time, beside the lists (bounded in entries; owned by the action instance)."""
-
-    def __init__(self, ttl_s: float = RECENT_READS_S, size: int = RECENT_READS_MAX) -> None:
-        self.ttl_s = ttl_s
-        self.size = size
-        self._entries: OrderedDict[tuple[str, str, str], tuple[float, list[LogRead]]] = (
-            OrderedDict()
-        )
-
-    def get(self, key: tuple[str, str, str]) -> list[LogRead]:
-        entry = self._entries.get(key)
-        if entry is None or time.monotonic() - entry[0] > self.ttl_s:
-            return []
-        return entry[1]
-
-    def put(self, key: tuple[str, str, str], reads: list[LogRead]) -> None:
-        self._entries[key] = (time.monotonic(), reads)
-        self._entries.move_to_end(key)
-        while len(self._entries) > self.size:
-            self._entries.popitem(last=False)
 
 
 class Diagnose(Action[DiagnoseParams, Diagnosis]):
@@ -249,7 +159,7 @@ class Diagnose(Action[DiagnoseParams, Diagnosis]):
         if logs.result() is not None:
             await asyncio.to_thread(self._read_logs, evidence, logs.result() or [])
         diagnosis = Diagnosis(evidence, findings(evidence, self.rules), scope.cluster)
-        diagnosis.checked = _checked(evidence, ctx)
+        diagnosis.checked = checked(evidence, ctx)
         self._offer(diagnosis, ctx, scope)
         return diagnosis
 
@@ -304,7 +214,7 @@ class Diagnose(Action[DiagnoseParams, Diagnosis]):
 
         def start(read: LogRead) -> None:
             if read not in reading:
-                reading[read] = asyncio.create_task(_read(kube, ns, read))
+                reading[read] = asyncio.create_task(read_log(kube, ns, read))
 
         for read in self.recent.get(key):
             start(read)  # at once, beside the lists: the pods read last time
@@ -375,7 +285,7 @@ class Diagnose(Action[DiagnoseParams, Diagnosis]):
         lines = in_time_order([log for _, log in logs if not log.error])
         evidence.templates = group_lines(lines, levels=("error", "warning"), split_at=split)
         evidence.logs_from = sorted({read.pod for read, log in logs if not log.error})
-        starts = [parse_time(_stamp(log.lines[0])) for log in current if log.lines]
+        starts = [parse_time(stamp(log.lines[0])) for log in current if log.lines]
         evidence.logs_since = min((s for s in starts if s), default=None)
 
     # --- offering --------------------------------------------------------------------------
@@ -422,11 +332,11 @@ class Diagnose(Action[DiagnoseParams, Diagnosis]):
         also = [f.cause for f in diagnosis.findings[1:3] if f.confidence >= 0.5]
         if also:
             result.headline.append("Also: " + " · ".join(also))
-        result.headline.append(_state_line(evidence))
+        result.headline.append(state_line(evidence))
         if diagnosis.findings:
             lines = []
             for f in diagnosis.findings:
-                lines.append(f"• [{_confidence(f.confidence)}] {f.cause}")
+                lines.append(f"• [{confidence(f.confidence)}] {f.cause}")
                 lines += [f"   – {e}" for e in f.evidence]
             result.sections.append(Section("Findings, most likely first", "\n".join(lines)))
         if evidence.pods:
@@ -453,7 +363,7 @@ class Diagnose(Action[DiagnoseParams, Diagnosis]):
             result.sections.append(
                 Section(
                     f"Log patterns ({len(evidence.logs_from)} pod(s), last hour)",
-                    _patterns(evidence),
+                    patterns_text(evidence),
                     True,
                 )
             )
@@ -493,102 +403,3 @@ class Diagnose(Action[DiagnoseParams, Diagnosis]):
             )
         result.sections.append(Section("", messages.diagnose_checked(diagnosis.checked)))
         return result
-
-
-async def _read(kube: KubeGateway, ns: str, read: LogRead) -> PodLog:
-    try:
-        text = await kube.pod_log(
-            ns,
-            read.pod,
-            container=read.container or None,
-            since_s=LOG_SINCE_S,
-            previous=read.previous,
-            tail_lines=PREVIOUS_TAIL if read.previous else LOG_TAIL,
-            limit_bytes=PREVIOUS_BYTES if read.previous else LOG_BYTES,
-        )
-    except FirelineError as exc:
-        return PodLog(read.pod, [], error=str(exc))
-    # Looked up at the call, so a test's watch on `logs.read_lines` sees these calls too.
-    lines, truncated = await asyncio.to_thread(
-        log_reading.read_lines, text, None, PREVIOUS_BYTES if read.previous else LOG_BYTES
-    )
-    return PodLog(read.pod, lines, truncated=truncated)
-
-
-def _stamp(line: str) -> str:
-    return line.split(" ", 1)[0]
-
-
-def _confidence(value: float) -> str:
-    return "high" if value >= 0.8 else "medium" if value >= 0.6 else "low"
-
-
-def _state_line(evidence: Evidence) -> str:
-    """The state at a glance: pods, the rollout, the signals, autoscaling."""
-    parts = (
-        pods_headline([p.row for p in evidence.pods], evidence.now)
-        if evidence.pods
-        else ["no pods found"]
-    )
-    rolled = evidence.rolled_out()
-    if rolled:
-        parts.append(rolled)
-    for name, s in sorted(evidence.signals.items()):
-        label = "error rate" if name == ERROR_RATE_QUERY else name
-        parts.append(f"{label} {show(s.now, s.unit)}")
-    hot = [u for u in evidence.usage or [] if u.hot]
-    if hot:
-        parts.append(f"{len(hot)} container(s) > 80 % of a limit")
-    hpa = evidence.hpa()
-    if hpa is not None:
-        spec, status = hpa.get("spec") or {}, hpa.get("status") or {}
-        if int(status.get("currentReplicas") or 0) >= int(spec.get("maxReplicas") or 1 << 30):
-            parts.append(f"HPA {hpa['metadata']['name']} pinned at max")
-    return " · ".join(parts)
-
-
-def _patterns(evidence: Evidence) -> str:
-    templates = evidence.templates or []
-    latest = evidence.latest
-    split = latest is not None and latest.created is not None
-    count = min(12, len(templates))
-    while True:
-        rows = []
-        for t in templates[:count]:
-            row = [f"×{t.count}", t.level[:4].upper(), t.first_seen, t.last_seen]
-            if split:
-                row += [str(t.before), str(t.after)]
-            rows.append([*row, t.template[:120]])
-        header = ["COUNT", "LEVEL", "FIRST", "LAST"]
-        if split and latest is not None:
-            header += [f"<REV {latest.number}", f"≥REV {latest.number}"]
-        text = table(rows, [*header, "PATTERN"])
-        if count < len(templates):
-            text += f"\n… and {len(templates) - count} rarer patterns"
-        if slack_length(text) <= SECTION_BUDGET or count <= 1:
-            return text
-        count -= 1
-
-
-def _checked(evidence: Evidence, ctx: Context) -> list[str]:
-    """What was looked at, for the line that says so (and for "nothing wrong")."""
-    checked = []
-    if evidence.pods:
-        restarts = sum(p.row.restarts for p in evidence.pods)
-        checked.append(f"{evidence.ready}/{len(evidence.pods)} pods ready, {restarts} restarts")
-    warnings = sum(1 for e in evidence.events if e.get("type") == "Warning")
-    checked.append(f"{warnings} warning events")
-    if evidence.usage is not None:
-        checked.append(f"CPU and memory of {len(evidence.usage)} container(s) against limits")
-    if evidence.templates is not None:
-        errors = sum(t.count for t in evidence.templates if t.level == "error")
-        checked.append(f"{errors} error lines in the logs of {len(evidence.logs_from)} pod(s)")
-    for name, s in sorted(evidence.signals.items()):
-        label = "error rate" if name == ERROR_RATE_QUERY else name
-        checked.append(f"{label} {show(s.now, s.unit)}")
-    rolled = evidence.rolled_out()
-    if rolled:
-        checked.append(rolled)
-    if evidence.hpas:
-        checked.append("autoscaling")
-    return checked

@@ -1,0 +1,88 @@
+"""The lines of `diagnose`'s answer below its first: the state line, the log patterns, and
+what it checked."""
+
+from __future__ import annotations
+
+from bot.actions.base import Context
+from bot.actions.output import table
+from bot.diagnostics.actions.pods import pods_headline
+from bot.diagnostics.evidence import Evidence, show
+from bot.diagnostics.fitting import SECTION_BUDGET, slack_length
+
+ERROR_RATE_QUERY = "error-rate"
+LATENCY_QUERY = "p95-latency"
+
+
+def confidence(value: float) -> str:
+    return "high" if value >= 0.8 else "medium" if value >= 0.6 else "low"
+
+
+def state_line(evidence: Evidence) -> str:
+    """The state at a glance: pods, the rollout, the signals, autoscaling."""
+    parts = (
+        pods_headline([p.row for p in evidence.pods], evidence.now)
+        if evidence.pods
+        else ["no pods found"]
+    )
+    rolled = evidence.rolled_out()
+    if rolled:
+        parts.append(rolled)
+    for name, s in sorted(evidence.signals.items()):
+        label = "error rate" if name == ERROR_RATE_QUERY else name
+        parts.append(f"{label} {show(s.now, s.unit)}")
+    hot = [u for u in evidence.usage or [] if u.hot]
+    if hot:
+        parts.append(f"{len(hot)} container(s) > 80 % of a limit")
+    hpa = evidence.hpa()
+    if hpa is not None:
+        spec, status = hpa.get("spec") or {}, hpa.get("status") or {}
+        if int(status.get("currentReplicas") or 0) >= int(spec.get("maxReplicas") or 1 << 30):
+            parts.append(f"HPA {hpa['metadata']['name']} pinned at max")
+    return " · ".join(parts)
+
+
+def patterns_text(evidence: Evidence) -> str:
+    templates = evidence.templates or []
+    latest = evidence.latest
+    split = latest is not None and latest.created is not None
+    count = min(12, len(templates))
+    while True:
+        rows = []
+        for t in templates[:count]:
+            row = [f"×{t.count}", t.level[:4].upper(), t.first_seen, t.last_seen]
+            if split:
+                row += [str(t.before), str(t.after)]
+            rows.append([*row, t.template[:120]])
+        header = ["COUNT", "LEVEL", "FIRST", "LAST"]
+        if split and latest is not None:
+            header += [f"<REV {latest.number}", f"≥REV {latest.number}"]
+        text = table(rows, [*header, "PATTERN"])
+        if count < len(templates):
+            text += f"\n… and {len(templates) - count} rarer patterns"
+        if slack_length(text) <= SECTION_BUDGET or count <= 1:
+            return text
+        count -= 1
+
+
+def checked(evidence: Evidence, ctx: Context) -> list[str]:
+    """What was looked at, for the line that says so (and for "nothing wrong")."""
+    checked = []
+    if evidence.pods:
+        restarts = sum(p.row.restarts for p in evidence.pods)
+        checked.append(f"{evidence.ready}/{len(evidence.pods)} pods ready, {restarts} restarts")
+    warnings = sum(1 for e in evidence.events if e.get("type") == "Warning")
+    checked.append(f"{warnings} warning events")
+    if evidence.usage is not None:
+        checked.append(f"CPU and memory of {len(evidence.usage)} container(s) against limits")
+    if evidence.templates is not None:
+        errors = sum(t.count for t in evidence.templates if t.level == "error")
+        checked.append(f"{errors} error lines in the logs of {len(evidence.logs_from)} pod(s)")
+    for name, s in sorted(evidence.signals.items()):
+        label = "error rate" if name == ERROR_RATE_QUERY else name
+        checked.append(f"{label} {show(s.now, s.unit)}")
+    rolled = evidence.rolled_out()
+    if rolled:
+        checked.append(rolled)
+    if evidence.hpas:
+        checked.append("autoscaling")
+    return checked
