@@ -129,14 +129,19 @@ def _describe(exc: ValidationError) -> list[str]:
     return lines
 
 
+def _did_you_mean(name: str, known: Mapping[str, object]) -> str:
+    """`; did you mean a or b?` for the names closest to a mistyped one (empty if none)."""
+    close = difflib.get_close_matches(name, list(known), n=2, cutoff=0.5)
+    return f"; did you mean {' or '.join(close)}?" if close else ""
+
+
 def _check_steps(playbook: Playbook, actions: Mapping[str, type[BaseModel]]) -> list[str]:
     errors = []
     for i, step in enumerate(playbook.diagnostics):
         where = f"diagnostics.{i}"
         model = actions.get(step.action)
         if model is None:
-            close = difflib.get_close_matches(step.action, list(actions), n=2, cutoff=0.5)
-            hint = f"; did you mean {' or '.join(close)}?" if close else ""
+            hint = _did_you_mean(step.action, actions)
             errors.append(
                 f"{where}.action: {step.action!r} is not a diagnostic action{hint} "
                 f"(known: {', '.join(sorted(actions))})"
@@ -152,8 +157,7 @@ def _check_offers(playbook: Playbook, remediations: Mapping[str, type[BaseModel]
         where = f"remediations.{i}"
         model = remediations.get(offer.action)
         if model is None:
-            close = difflib.get_close_matches(offer.action, list(remediations), n=2, cutoff=0.5)
-            hint = f"; did you mean {' or '.join(close)}?" if close else ""
+            hint = _did_you_mean(offer.action, remediations)
             errors.append(
                 f"{where}.action: Input should be {_one_of(list(remediations))} "
                 f"(value: {offer.action!r}){hint}"
