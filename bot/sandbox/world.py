@@ -45,6 +45,7 @@ from bot.sandbox.people import (
     sandbox_policy,
     simulated_cluster,
 )
+from bot.sandbox.telemetry import Telemetry
 from bot.sandbox.wiring import Wiring
 from bot.settings import DEFAULT_PLAYBOOKS_DIR, Settings, load_settings
 from bot.store.server import RedisHandle
@@ -165,6 +166,12 @@ class Sandbox:
                 if tmp is not None:
                     tmp.cleanup()
             self._tmp = self._work = None
+
+    @property
+    def telemetry(self) -> Telemetry | None:
+        """The simulated services' state (what the simulated Prometheus and health endpoints
+        answer from): `telemetry.state("orion-prod", "checkout", clock.now()).error_ratio`."""
+        return self.observatory.telemetry if self.observatory is not None else None
 
     @property
     def url(self) -> str:

@@ -19,8 +19,17 @@ MI = 2**20
 
 def unit(*parts: object) -> float:
     """A deterministic number in [0, 1) for these parts (the cluster seed first)."""
-    digest = hashlib.blake2b("|".join(map(str, parts)).encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big") / 2**64
+    return units(*parts)[0]
+
+
+def units(*parts: object) -> tuple[float, float, float]:
+    """Three deterministic numbers in [0, 1) for these parts (one hash)."""
+    digest = hashlib.blake2b("|".join(map(str, parts)).encode(), digest_size=24).digest()
+    return (
+        int.from_bytes(digest[:8], "big") / 2**64,
+        int.from_bytes(digest[8:16], "big") / 2**64,
+        int.from_bytes(digest[16:], "big") / 2**64,
+    )
 
 
 def wave(at: datetime, period_s: float = 3600.0, depth: float = 0.1) -> float:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.sandbox.doubles.kubernetes.behaviour import Behaviour, Traffic, unit
+from bot.sandbox.doubles.kubernetes.behaviour import Behaviour, Traffic, unit, units
 from bot.sandbox.doubles.kubernetes.clock import parse_time
 from bot.sandbox.doubles.kubernetes.metrics import parse_cpu, parse_memory
 from bot.sandbox.doubles.kubernetes.store import Cluster, Obj
@@ -187,25 +187,26 @@ class Life:
         )
         step = behaviour.interval_s
         total = int((end - start).total_seconds() // step)
-        first = max(0, total - MAX_LINES + 1)
+        first = max(0, total - MAX_LINES)
         if since is not None and since > start:
             first = max(first, int((since - start).total_seconds() // step))
         limit = memory_limit(next(c for c in pod["spec"]["containers"] if c["name"] == container))
         instance = status.get("restartCount", 0) - (1 if previous else 0)
         counts = self._counts(tenure, start, end)
         lines = []
+        traffic_at: dict[tuple[int, int], Traffic] = {}  # load moves slowly: once a minute
         for k in range(first, total + 1):
-            jitter = unit(self.seed, meta["name"], instance, k, "t") * step * 0.8
-            at = start + timedelta(seconds=k * step + jitter)
+            u, v, jitter = units(self.seed, meta["name"], instance, k)
+            at = start + timedelta(seconds=(k + jitter * 0.8) * step)
             if at > end or (since is not None and at < since):
                 continue
             serving = counts[bisect.bisect_right(counts, (at, 1 << 30)) - 1][1] if counts else 1
-            traffic = self.traffic(tenure, at, serving)
+            minute = (serving, int(at.timestamp() // 60))
+            if (traffic := traffic_at.get(minute)) is None:
+                traffic = traffic_at[minute] = self.traffic(tenure, at, serving)
             heap = behaviour.memory(k * step, limit) / limit if limit else 0.0
-            u = unit(self.seed, meta["name"], instance, k)
-            v = unit(self.seed, meta["name"], instance, k, "v")
             lines.append((at, behaviour.line(u, v, k, traffic, heap)))
-        return lines
+        return lines[-MAX_LINES:]
 
     def _counts(self, tenure: Tenure, start: datetime, end: datetime) -> list[tuple[datetime, int]]:
         """How many pods served the service from each change between `start` and `end`."""
