@@ -6,6 +6,7 @@ bot on a manual clock: the hourly sweep is a scheduler job run by moving time.""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -66,7 +67,7 @@ def refiring() -> bytes:
 
 
 async def test_a_resolved_group_is_forgotten_after_the_retention_and_not_before(
-    build: Builder,
+    build: Callable[..., Builder],
 ) -> None:
     h = await bot(build())
     await send(h, FIRING)
@@ -87,7 +88,9 @@ async def test_a_resolved_group_is_forgotten_after_the_retention_and_not_before(
     assert len(h.alert_parents()) == 2
 
 
-async def test_an_open_group_or_one_that_fired_again_is_never_forgotten(build: Builder) -> None:
+async def test_an_open_group_or_one_that_fired_again_is_never_forgotten(
+    build: Callable[..., Builder],
+) -> None:
     h = await bot(build())
     await send(h, FIRING)
     await after(h, 90 * DAY)
@@ -107,7 +110,7 @@ async def test_an_open_group_or_one_that_fired_again_is_never_forgotten(build: B
 
 
 async def test_a_group_whose_outbox_work_is_waiting_is_kept_until_it_is_done(
-    build: Builder,
+    build: Callable[..., Builder],
 ) -> None:
     h = await bot(build(), bot_member=False)  # Slack refuses: the group's writes are parked
     await send(h, FIRING)
@@ -127,7 +130,9 @@ async def test_a_group_whose_outbox_work_is_waiting_is_kept_until_it_is_done(
     assert not any((await held(h)).values()), await held(h)
 
 
-async def test_a_group_being_changed_is_kept_for_the_next_sweep(build: Builder) -> None:
+async def test_a_group_being_changed_is_kept_for_the_next_sweep(
+    build: Callable[..., Builder],
+) -> None:
     h = await bot(build())
     await send(h, FIRING)
     await send(h, RESOLVED)
@@ -142,7 +147,7 @@ async def test_a_group_being_changed_is_kept_for_the_next_sweep(build: Builder) 
 
 
 async def test_a_storm_digest_is_forgotten_once_the_storm_is_over_and_old(
-    build: Builder,
+    build: Callable[..., Builder],
 ) -> None:
     h = await bot(build())
     redis, keys, channel = h.app.redis.client, h.app.services.store.keys, h.alerts
