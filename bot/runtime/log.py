@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
+from types import TracebackType
 from typing import Any
 
 from bot.logdata import AUDIT_LOGGER, Structured
@@ -136,6 +138,11 @@ def formatter(fmt: str) -> logging.Formatter:
     raise ValueError(f"unknown log format {fmt!r}: text or json")
 
 
+def _log_uncaught(kind: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
+    """A crash's traceback as one log record (one JSON line), not as raw lines on stderr."""
+    logging.getLogger("fireline").critical("stopped by an uncaught error", exc_info=(kind, exc, tb))
+
+
 def configure(level: str, secrets: Iterable[str], fmt: str = "text") -> None:
     """Root logging for `fireline serve`: one stream handler, every record redacted."""
     handler = logging.StreamHandler()
@@ -144,6 +151,9 @@ def configure(level: str, secrets: Iterable[str], fmt: str = "text") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    logging.captureWarnings(True)  # Python's warnings as log records (so JSON, and redacted)
+    if fmt == "json":
+        sys.excepthook = _log_uncaught
     # The audit trail is logged whatever the level: a team's log pipeline is where it is kept.
     logging.getLogger(AUDIT_LOGGER).setLevel(logging.INFO)
     # slack_sdk tells each retry and Socket Mode reconnection at INFO; Fireline says what
