@@ -25,9 +25,10 @@ from datetime import timedelta
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 from redis.exceptions import RedisError
 
-from bot.alerts.store import AlertStore
+from bot.alerts.store import AlertGroup, AlertStore
 from bot.alerts.writer import parent_slot, thread_slot
 from bot.clock import Clock
 from bot.runtime.scheduler import Job, Scheduler
@@ -131,79 +132,81 @@ class AlertRetention:
 
     async def sweep(self) -> tuple[int, bool]:
         """Forget what has been listed longer than `keep`; returns how many were forgotten and
-        whether more may be left than one sweep takes."""
+        whether more may be left than one sweep takes. A batch is two round trips: the groups'
+        records read together, then every step sent in one pipeline (each step still atomic)."""
         cutoff = (self.clock.now() - self.keep).timestamp()
         forgotten = looked = kept = 0
         while looked < MAX_PER_SWEEP:
-            members = await self._guard(
+            raw = await self._guard(
                 self.redis.zrangebyscore(self.keys.alerts_retired, "-inf", cutoff, kept, BATCH)
             )
-            if not members:
+            if not raw:
                 return forgotten, False
-            for raw in members:
-                member = _text(raw)
-                done = await self._forget(member, cutoff)
-                forgotten += done == 1
-                kept += done == -1
+            members = [_text(m) for m in raw]
+            ids = [m.partition(":")[2] for m in members if m.startswith("group:")]
+            groups = {g.group_id: g for g in await self.alerts.get_groups(ids)}
+            pipe = self.redis.pipeline(transaction=False)
+            for member in members:
+                await self._forget_in(pipe, member, cutoff, groups)
+            for done in await self._guard(pipe.execute()):
+                forgotten += int(done) == 1
+                kept += int(done) == -1
             looked += len(members)
         return forgotten, True
 
-    async def _forget(self, member: str, cutoff: float) -> int:
+    async def _forget_in(
+        self, pipe: Pipeline, member: str, cutoff: float, groups: dict[str, AlertGroup]
+    ) -> None:
+        """Queue on `pipe` the one step that forgets `member` if it still may be."""
+        keys = self.keys
         kind, _, ident = member.partition(":")
-        if kind == "group":
-            return await self._forget_group(member, ident, cutoff)
         if kind == "digest":
             channel, _, number = ident.rpartition(":")
-            keys = self.keys
-            result: Any = await self._guard(
-                self._digest(
-                    keys=[
-                        keys.alerts_retired,
-                        keys.storm(channel),
-                        keys.storm_groups(channel, int(number)),
-                        keys.outbox_sent,
-                        keys.outbox_queue(channel),
-                        keys.outbox_parked(channel),
-                        keys.outbox_attempts(channel),
-                    ],
-                    args=[member, cutoff, number],
-                )
-            )
-            return int(result)
-        log.warning("retention: %r is not something it knows; dropped from the list", member)
-        await self._guard(self.redis.zrem(self.keys.alerts_retired, member))
-        return 0
-
-    async def _forget_group(self, member: str, group_id: str, cutoff: float) -> int:
-        # The channel and parent are fixed once set, so reading them outside the step is safe.
-        group = await self.alerts.get_group(group_id)
-        channel = group.channel if group else ""
-        parent_ts = group.parent_ts if group else None
-        keys = self.keys
-        result: Any = await self._guard(
-            self._group(
+            await self._digest(
                 keys=[
                     keys.alerts_retired,
-                    keys.alert_group(group_id),
-                    keys.alert_events(group_id),
+                    keys.storm(channel),
+                    keys.storm_groups(channel, int(number) if number.isdigit() else 0),
                     keys.outbox_sent,
-                    keys.lock(f"alertgroup:{group_id}"),
                     keys.outbox_queue(channel),
                     keys.outbox_parked(channel),
                     keys.outbox_attempts(channel),
-                    keys.outbox_notes(thread_slot(group_id)),
-                    keys.alert_group_by_parent(channel, parent_ts or "-"),
                 ],
-                args=[
-                    member,
-                    cutoff,
-                    parent_slot(group_id),
-                    thread_slot(group_id),
-                    "1" if parent_ts else "0",
-                ],
+                args=[member, cutoff, number],
+                client=pipe,
             )
+            return
+        if kind != "group":
+            log.warning("retention: %r is not something it knows; dropped from the list", member)
+            pipe.zrem(keys.alerts_retired, member)
+            pipe.echo("0")  # keeps one reply per member
+            return
+        # The channel and parent are fixed once set, so reading them before the step is safe.
+        group = groups.get(ident)
+        channel = group.channel if group else ""
+        parent_ts = group.parent_ts if group else None
+        await self._group(
+            keys=[
+                keys.alerts_retired,
+                keys.alert_group(ident),
+                keys.alert_events(ident),
+                keys.outbox_sent,
+                keys.lock(f"alertgroup:{ident}"),
+                keys.outbox_queue(channel),
+                keys.outbox_parked(channel),
+                keys.outbox_attempts(channel),
+                keys.outbox_notes(thread_slot(ident)),
+                keys.alert_group_by_parent(channel, parent_ts or "-"),
+            ],
+            args=[
+                member,
+                cutoff,
+                parent_slot(ident),
+                thread_slot(ident),
+                "1" if parent_ts else "0",
+            ],
+            client=pipe,
         )
-        return int(result)
 
     async def _guard(self, work: Any) -> Any:
         try:
