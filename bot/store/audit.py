@@ -53,7 +53,7 @@ class ActionLog(RedisPart):
         entry_id = ""
         try:
             fields: dict[Any, Any] = dict(record)
-            # Stream IDs are Redis' milliseconds: the window is measured on the server's clock.
+            # IDs are Redis' milliseconds and the cutoff ours: skew is nothing beside days.
             now_ms = int(time.time() * 1000)
             oldest = max(0, now_ms - int(self.audit_window_s * 1000))
             pipe = self.redis.pipeline(transaction=True)
