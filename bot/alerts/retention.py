@@ -14,8 +14,9 @@ nothing for it: no slot waiting, none parked, no post attempted, no thread note 
 group that fails a check stays listed and is looked at again at the next sweep. Open
 incidents, pending outbox entries and parked writes are never touched: they have no lifetime.
 
-What a forgotten group leaves: its Slack thread, as it was. A click on its buttons is told
-Fireline no longer knows the group; if Alertmanager sends it again, it starts a new thread.
+What a forgotten group leaves: its Slack thread, as it was, without buttons (the edit showing
+it resolved removed them, and a group whose edit has not gone out is kept). If Alertmanager
+sends the group again, it starts a new thread.
 """
 
 from __future__ import annotations
