@@ -34,7 +34,9 @@ from bot.sandbox.doubles.kubernetes.store import Cluster, Obj
 
 EVENT_TTL = timedelta(hours=1)
 PROBE_PERIOD_S = 10.0
-UNHEALTHY_REFRESH = timedelta(seconds=60)
+UNHEALTHY_REFRESH = timedelta(minutes=5)
+"""How often the aggregated `Unhealthy` count is brought up to date (each write costs a
+controller pass; the count is the probes since the pod started)."""
 _FAR = timedelta(days=3650)
 
 
