@@ -18,6 +18,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot.sandbox.doubles.kubernetes import scheduler
 from bot.sandbox.doubles.kubernetes.clock import format_time, parse_time
 from bot.sandbox.doubles.kubernetes.events import add_event
 from bot.sandbox.doubles.kubernetes.life import (
@@ -29,7 +30,7 @@ from bot.sandbox.doubles.kubernetes.life import (
     memory_limit,
 )
 from bot.sandbox.doubles.kubernetes.networking import sync_endpoints
-from bot.sandbox.doubles.kubernetes.pods import container_id, set_ready
+from bot.sandbox.doubles.kubernetes.pods import container_id, new_pod, set_ready
 from bot.sandbox.doubles.kubernetes.store import Cluster, Obj
 
 EVENT_TTL = timedelta(hours=1)
@@ -46,6 +47,7 @@ def _limit_of(pod: Obj) -> int | None:
 
 def step(cluster: Cluster, life: Life, now: datetime) -> None:
     with cluster.lock:
+        _schedule(cluster, life, now)
         _ledger(cluster, life, now)
         for pod in list(cluster.scan("v1", "Pod")):
             behaviour = life.of_pod(pod)
@@ -110,6 +112,42 @@ def _ledger(cluster: Cluster, life: Life, now: datetime) -> None:
             tenure.gone = now
         if tenure.gone is not None and tenure.gone < now - LEDGER_KEEP:
             del life.ledger[key]
+
+
+def _schedule(cluster: Cluster, life: Life, now: datetime) -> None:
+    """Bind the Pending pods a node can now take (capacity freed, a node added or
+    uncordoned); tell once about each that still waits (`FailedScheduling`)."""
+    for pod in list(cluster.scan("v1", "Pod")):
+        meta = pod["metadata"]
+        if pod["spec"].get("nodeName") or meta.get("deletionTimestamp"):
+            continue
+        key = (meta["namespace"], meta["name"])
+        node = scheduler.place(cluster, pod["spec"])
+        if node is None:
+            if key not in life.waiting:
+                life.waiting.add(key)
+                add_event(
+                    cluster,
+                    pod,
+                    "FailedScheduling",
+                    scheduler.unschedulable(cluster, pod["spec"]),
+                    type_="Warning",
+                    component="default-scheduler",
+                    field_path="",
+                )
+            continue
+        life.waiting.discard(key)
+        bound = new_pod(
+            cluster,
+            key[0],
+            key[1],
+            {"metadata": meta, "spec": pod["spec"]},
+            node=node,
+            ready=False,
+            started=now,
+        )
+        cluster.update({**pod, "spec": bound["spec"], "status": bound["status"]})
+        cluster.pod_ready_at[key] = now + timedelta(seconds=cluster.timing.pod_ready)
 
 
 def _born(cluster: Cluster, pod: Obj, created: datetime) -> None:

@@ -4,6 +4,7 @@ official client, on a manual clock (every served object checked against the sche
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from datetime import datetime
 from typing import Any
@@ -179,3 +180,38 @@ def test_a_deleted_pod_is_killed_and_its_replacement_scheduled(
         e.message for e in core.list_namespaced_event(NS).items if e.reason == "SuccessfulCreate"
     ]
     assert f"Created pod: {new}" in created
+
+
+def test_a_pod_no_node_can_take_waits_pending_until_capacity_frees(
+    k8s: Any, clock: ManualClock
+) -> None:
+    core: Any = client.CoreV1Api(k8s)
+    apps: Any = client.AppsV1Api(k8s)
+    apps.patch_namespaced_deployment_scale("search", NS, {"spec": {"replicas": 20}})
+    clock.advance(1)
+    waiting = [p for p in pods_of(core, "search") if p.status.phase == "Pending"]
+    assert waiting and all(p.spec.node_name is None for p in waiting)
+    [scheduled] = [c for c in waiting[0].status.conditions if c.type == "PodScheduled"]
+    assert (scheduled.status, scheduled.reason) == ("False", "Unschedulable")
+    assert re.fullmatch(r"0/3 nodes are available: 3 Insufficient cpu\.", scheduled.message)
+    told = [
+        e for e in events_about(core, waiting[0].metadata.name) if e.reason == "FailedScheduling"
+    ]
+    assert [e.type for e in told] == ["Warning"]
+
+    apps.patch_namespaced_deployment_scale("task-service", NS, {"spec": {"replicas": 0}})
+    apps.patch_namespaced_deployment_scale("orders-api", NS, {"spec": {"replicas": 0}})
+    for _ in range(60):  # the freed requests go when the pods have stopped
+        clock.advance(5)
+        if all(p.spec.node_name for p in pods_of(core, "search")):
+            break
+    bound = {p.metadata.name: p for p in pods_of(core, "search")}
+    assert all(bound[p.metadata.name].spec.node_name for p in waiting if p.metadata.name in bound)
+    nodes = {n.metadata.name: n for n in core.list_node().items}
+    for name, node in nodes.items():
+        requested = sum(
+            parse_cpu(p.spec.containers[0].resources.requests["cpu"])
+            for p in core.list_namespaced_pod(NS).items
+            if p.spec.node_name == name
+        )
+        assert requested <= parse_cpu(node.status.allocatable["cpu"])
