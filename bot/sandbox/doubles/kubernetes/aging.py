@@ -271,7 +271,8 @@ def _oom(cluster: Cluster, pod: Obj, lifetime: float, now: datetime) -> None:
     status = pod["status"]["containerStatuses"][0]
     name = status["name"]
     wanted: dict[str, Any] = {
-        "restartCount": index,
+        # never backwards: a restart someone else recorded (a drill's `mark_oom_killed`) stays
+        "restartCount": max(index, status.get("restartCount", 0)),
         "lastState": {
             "terminated": {
                 "exitCode": 137,
