@@ -36,6 +36,14 @@ async def run(
             kubeconfig.parent.mkdir(parents=True, exist_ok=True)
             write_kubeconfig(kubeconfig, sandbox.kube.base_url, namespace=ORION_PROD)
             print(f"Simulated cluster for kubectl: export KUBECONFIG={kubeconfig}", flush=True)
+        if sandbox.targets is not None and sandbox.observatory is not None:
+            real = sandbox.observatory.real is not None
+            print(
+                f"Simulated Prometheus: {sandbox.targets.graph_url} · Alertmanager "
+                f"({'prometheus-alertmanager' if real else 'simulated'}): "
+                f"{sandbox.targets.alertmanager_url}",
+                flush=True,
+            )
         if script is not None:
             start_drill(sandbox, script)
             print(f"Drill started: {script.title}. {script.about}", flush=True)
