@@ -23,6 +23,7 @@ from bot.sandbox.doubles.kubernetes.clock import format_time, parse_time
 from bot.sandbox.doubles.kubernetes.events import add_event
 from bot.sandbox.doubles.kubernetes.life import (
     LEDGER_KEEP,
+    NEVER_READY,
     RESTART_DELAY_S,
     Life,
     Tenure,
@@ -38,7 +39,6 @@ PROBE_PERIOD_S = 10.0
 UNHEALTHY_REFRESH = timedelta(minutes=5)
 """How often the aggregated `Unhealthy` count is brought up to date (each write costs a
 controller pass; the count is the probes since the pod started)."""
-_FAR = timedelta(days=3650)
 
 
 def _limit_of(pod: Obj) -> int | None:
@@ -97,7 +97,7 @@ def _ledger(cluster: Cluster, life: Life, now: datetime) -> None:
         tenure = life.ledger.get(key)
         if tenure is None and behaviour is not None and pod["spec"].get("nodeName"):
             created = parse_time(meta["creationTimestamp"])
-            ready = created + life.ready_after if behaviour.ready else created + _FAR
+            ready = created + (life.ready_after if behaviour.ready else NEVER_READY)
             image = pod["spec"]["containers"][0]["image"]
             life.ledger[key] = Tenure(
                 key[0], app_of(pod), key[1], image, created, ready, limit=_limit_of(pod)

@@ -26,6 +26,7 @@ from bot.sandbox.doubles.kubernetes.store import Cluster, Obj
 MAX_LINES = 5000
 """Lines a container's log keeps (the kubelet rotates logs; older lines are gone)."""
 LEDGER_KEEP = timedelta(days=1)
+NEVER_READY = timedelta(days=3650)
 RESTART_DELAY_S = 10.0
 """The kubelet's back-off before restarting a killed container."""
 
@@ -86,11 +87,14 @@ class Life:
         end: datetime,
         limit: int | None = None,
     ) -> None:
-        """Pods that served `app` before the scenario begins (an earlier revision's)."""
+        """Pods that ran `app` before the scenario begins (an earlier revision's); they served
+        it if their behaviour passes its readiness probe."""
+        behaviour = self.behaviour(image, app)
+        ready_after = self.ready_after if behaviour is None or behaviour.ready else NEVER_READY
         for index in range(replicas):
             name = f"{app}-earlier-{image.rsplit(':', 1)[-1]}-{index}"
             self.ledger[(namespace, name)] = Tenure(
-                namespace, app, name, image, start, start + self.ready_after, end, limit
+                namespace, app, name, image, start, start + ready_after, end, limit
             )
 
     # -- the service at a moment -----------------------------------------------------------

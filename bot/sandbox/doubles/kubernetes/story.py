@@ -208,6 +208,7 @@ def _earlier(cluster: Cluster, life: Life, namespace: str, revisions: list[Revis
         since = now - timedelta(days=3)
         if name == "checkout":
             image, since = revisions[1].image, revisions[1].at or since
-        until = min(parse_time(p["metadata"]["creationTimestamp"]) for p in pods)
+        # the earlier pods served until the ones running now were Ready (a rolling update)
+        until = min(parse_time(p["metadata"]["creationTimestamp"]) for p in pods) + life.ready_after
         limit = memory_limit(pods[0]["spec"]["containers"][0])
         life.history(namespace, name, image, len(pods), since, until, limit)
