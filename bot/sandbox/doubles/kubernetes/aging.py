@@ -179,13 +179,13 @@ def _born(cluster: Cluster, pod: Obj, created: datetime) -> None:
 
 
 def _scaling(cluster: Cluster, life: Life, now: datetime) -> None:
-    """`ScalingReplicaSet` on the deployment whenever one of its ReplicaSets is resized (one
-    seen for the first time is recorded silently: the scenario built it)."""
+    """`ScalingReplicaSet` on the deployment whenever one of its ReplicaSets is resized (those
+    the scenario built are recorded silently; one created later started at 0)."""
     for replica_set in cluster.scan("apps/v1", "ReplicaSet"):
         meta = replica_set["metadata"]
         key = (meta["namespace"], meta["name"])
         wanted = int(replica_set["spec"].get("replicas", 0))
-        before = life.replicas.get(key)
+        before = life.replicas.get(key, 0 if life.primed else None)
         life.replicas[key] = wanted
         if before is None or before == wanted:
             continue

@@ -63,6 +63,8 @@ class Life:
         self.ledger: dict[tuple[str, str], Tenure] = {}
         self.waiting: set[tuple[str, str]] = set()
         """Pending pods already told they cannot be scheduled (`FailedScheduling` once)."""
+        self.primed = False
+        """Whether the scenario is built (ReplicaSets seen from then on were created at 0)."""
         self.replicas: dict[tuple[str, str], int] = {}
         """Each ReplicaSet's size when last seen (for the deployment controller's events)."""
 

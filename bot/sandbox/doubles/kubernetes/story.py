@@ -26,6 +26,7 @@ from datetime import timedelta
 from bot.sandbox.doubles.kubernetes.autoscaling import add_hpa
 from bot.sandbox.doubles.kubernetes.behaviour import Behaviour
 from bot.sandbox.doubles.kubernetes.clock import parse_time
+from bot.sandbox.doubles.kubernetes.controller import reconcile
 from bot.sandbox.doubles.kubernetes.life import Life, memory_limit
 from bot.sandbox.doubles.kubernetes.metrics import add_node
 from bot.sandbox.doubles.kubernetes.networking import add_service
@@ -195,6 +196,8 @@ def living_orion_prod(cluster: Cluster, namespace: str = ORION_PROD, seed: int =
         add_service(cluster, namespace, "payments")
 
         _earlier(cluster, life, namespace, revisions)
+        reconcile(cluster)
+        life.primed = True
         return cluster
 
 

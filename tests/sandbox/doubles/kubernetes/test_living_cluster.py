@@ -215,3 +215,30 @@ def test_a_pod_no_node_can_take_waits_pending_until_capacity_frees(
             if p.spec.node_name == name
         )
         assert requested <= parse_cpu(node.status.allocatable["cpu"])
+
+
+def test_a_restart_buys_task_service_time_its_new_pods_start_low(
+    k8s: Any, clock: ManualClock
+) -> None:
+    core: Any = client.CoreV1Api(k8s)
+    apps: Any = client.AppsV1Api(k8s)
+    before = {
+        p.metadata.name: memory_of(k8s, p.metadata.name) for p in pods_of(core, "task-service")
+    }
+    stamp = {"kubectl.kubernetes.io/restartedAt": "2026-01-15T09:00:00Z"}
+    apps.patch_namespaced_deployment(
+        "task-service", NS, {"spec": {"template": {"metadata": {"annotations": stamp}}}}
+    )
+    for _ in range(60):  # one pod at a time, each Ready after 8 s
+        clock.advance(5)
+        fresh = [p for p in pods_of(core, "task-service") if p.metadata.name not in before]
+        if len(fresh) == 3 and len(pods_of(core, "task-service")) == 3:
+            break
+    assert {p.metadata.name for p in pods_of(core, "task-service")}.isdisjoint(before)
+    for pod in pods_of(core, "task-service"):
+        assert pod.status.container_statuses[0].restart_count == 0
+        assert memory_of(k8s, pod.metadata.name) < min(before.values())
+    scaled = [
+        e.message for e in events_about(core, "task-service") if e.reason == "ScalingReplicaSet"
+    ]
+    assert any("from 0 to 1" in m for m in scaled) and any(m.endswith("to 0") for m in scaled)
