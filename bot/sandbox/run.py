@@ -44,6 +44,13 @@ async def run(
                 f"{sandbox.targets.alertmanager_url}",
                 flush=True,
             )
+            databases = ", ".join(sandbox.targets.databases)
+            print(
+                f"db: {databases} (the local PostgreSQL on 127.0.0.1:5432)"
+                if databases
+                else "db: no PostgreSQL answered on 127.0.0.1:5432, so `db` has no database",
+                flush=True,
+            )
         if script is not None:
             start_drill(sandbox, script)
             print(f"Drill started: {script.title}. {script.about}", flush=True)
