@@ -173,7 +173,7 @@ async def test_a_crashed_bots_redis_is_reaped_at_the_next_start(
             assert (await get(f"{await again.url()}/healthz")).status_code == 200
             assert not running(leftovers[0])
             reaped = f"stopped a Redis server left running .*pid {leftovers[0]}"
-            assert re.search(reaped, again.output)
+            assert re.search(reaped, again.output), again.output
             assert await again.stop() == 0
         finally:
             await again.kill()

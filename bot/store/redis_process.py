@@ -12,6 +12,7 @@ import json
 import logging
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
@@ -37,14 +38,20 @@ def reap_leftovers() -> list[int]:
     reaped = []
     for proc in psutil.process_iter(["name", "cmdline"]):
         runtime = _runtime_of(proc.info.get("name"), proc.info.get("cmdline"))
-        if runtime is None or _owned(runtime):
+        if runtime is None:
             continue
-        conf = _read_config(runtime / CONF)
-        data_dir = Path(conf["dir"]) if "dir" in conf else None
-        socket = Path(conf["unixsocket"]) if "unixsocket" in conf else None
-        if _reap(proc, data_dir, socket):
-            reaped.append(proc.pid)
-        shutil.rmtree(runtime, ignore_errors=True)
+        # Held while reaping: a Fireline starting at the same moment sees the server owned
+        # and leaves it (and its config) to us, rather than both stopping it, one of them
+        # blind to its data directory.
+        with _claimed(runtime) as claimed:
+            if not claimed:
+                continue
+            conf = _read_config(runtime / CONF)
+            data_dir = Path(conf["dir"]) if "dir" in conf else None
+            socket = Path(conf["unixsocket"]) if "unixsocket" in conf else None
+            if _reap(proc, data_dir, socket):
+                reaped.append(proc.pid)
+            shutil.rmtree(runtime, ignore_errors=True)
     _remove_stale_runtime_dirs()
     return reaped
 
@@ -61,14 +68,26 @@ def _runtime_of(name: object, cmdline: object) -> Path | None:
 
 def _owned(runtime: Path) -> bool:
     """A live process holds the runtime directory's owner lock."""
+    with _claimed(runtime) as claimed:
+        return not claimed
+
+
+@contextlib.contextmanager
+def _claimed(runtime: Path) -> Iterator[bool]:
+    """The runtime directory's owner lock, held for the block when nobody holds it (True);
+    False when a live process does, or the directory is gone."""
     try:
-        with (runtime / OWNER_LOCK).open("a", encoding="utf-8") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
+        lock = (runtime / OWNER_LOCK).open("a", encoding="utf-8")
     except OSError:
-        return False  # no runtime directory left: nobody can own it
-    return False
+        yield True  # no runtime directory left: nobody can own it
+        return
+    with lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
 
 
 def _remove_stale_runtime_dirs() -> None:
@@ -97,19 +116,24 @@ def _reap_legacy(data_dir: Path) -> None:
 def _reap(proc: psutil.Process, data_dir: Path | None, socket: Path | None) -> bool:
     """Stop a server nobody owns: saving when it can, killed when it cannot."""
     savable = data_dir is not None and data_dir.is_dir()
+    acted = False  # a server already gone (another Fireline reaped it) is not reported
     try:
         if savable and socket is not None and socket.exists():
+            acted = True
             _shutdown(socket, save=True)
         elif savable:
             proc.terminate()
+            acted = True
         if savable:
             with contextlib.suppress(psutil.TimeoutExpired):
                 proc.wait(STOP_S)
         if proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE:
             proc.kill()
+            acted = True
             proc.wait(STOP_S)
     except psutil.NoSuchProcess:
-        pass
+        if not acted:
+            return False
     except psutil.Error as exc:
         log.warning("a Redis server left running (pid %d) could not be stopped: %s", proc.pid, exc)
         return False

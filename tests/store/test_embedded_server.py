@@ -5,14 +5,18 @@ even when its data directory is gone and it no longer obeys SIGTERM."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -131,6 +135,38 @@ async def test_a_leftover_whose_data_dir_is_gone_ignores_sigterm_and_is_killed(
         handle = start_embedded(tmp_path / "elsewhere")  # any later start reaps it
         await handle.close()
         assert not running(leftover) and not runtime.exists()
+    finally:
+        kill(leftover)
+
+
+def test_two_firelines_starting_at_once_reap_a_leftover_once_and_keep_its_data(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two starts on one machine both find the crashed owner's server: the one that claims it
+    stops it with its data saved; the other leaves it alone (before, the second read a config
+    the first had just removed and killed the server as if its data directory were gone)."""
+    data = tmp_path / "data"
+    leftover, runtime = crashed_owner(data)
+    both_listed = threading.Barrier(2, timeout=30)
+    process_iter = psutil.process_iter
+
+    def listed_by_both(*args: Any, **kwargs: Any) -> list[psutil.Process]:
+        found = list(process_iter(*args, **kwargs))
+        both_listed.wait()  # each has seen the leftover before either acts on it
+        return found
+
+    monkeypatch.setattr(psutil, "process_iter", listed_by_both)
+    try:
+        with (
+            caplog.at_level(logging.WARNING, logger="bot.store.redis_process"),
+            ThreadPoolExecutor(2) as pool,
+        ):
+            results = list(pool.map(lambda _: reap_leftovers(), range(2)))
+        assert sorted(len(r) for r in results) == [0, 1] and leftover in results[0] + results[1]
+        assert not running(leftover) and not runtime.exists()
+        said = [r.getMessage() for r in caplog.records if str(leftover) in r.getMessage()]
+        assert len(said) == 1 and said[0].startswith("stopped"), said
+        assert f"data in {data}" in said[0]
     finally:
         kill(leftover)
 
