@@ -15,7 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.blockkit import escape, requote
+from bot.blockkit import escape, requote, with_mentions
 from bot.blockkit import user as mention
 from bot.errors import InvalidTransition
 
@@ -199,16 +199,16 @@ def assign(incident: Incident, actor: str, role: Role, user: str, now: datetime)
 def post_update(incident: Incident, actor: str, text: str, now: datetime) -> Change:
     _require_open(incident, "updated")
     new = incident.model_copy(update={"last_update": text, "last_update_at": now})
-    return new, [_entry(now, actor, "update", escape(text))]
+    return new, [_entry(now, actor, "update", with_mentions(text))]
 
 
 def add_note(incident: Incident, actor: str, text: str, now: datetime) -> Change:
-    return incident, [_entry(now, actor, "note", escape(text))]
+    return incident, [_entry(now, actor, "note", with_mentions(text))]
 
 
 def add_followup(incident: Incident, actor: str, text: str, now: datetime) -> Change:
     new = incident.model_copy(update={"followups": [*incident.followups, text]})
-    return new, [_entry(now, actor, "followup", f"Action item: {escape(text)}")]
+    return new, [_entry(now, actor, "followup", f"Action item: {with_mentions(text)}")]
 
 
 def mitigate(incident: Incident, actor: str, now: datetime) -> Change:
@@ -237,7 +237,7 @@ def resolve(incident: Incident, actor: str, summary: str | None, now: datetime) 
             "summary": summary or incident.summary,
         }
     )
-    text = f"Resolved by {mention(actor)}" + (f": {escape(summary)}" if summary else "")
+    text = f"Resolved by {mention(actor)}" + (f": {with_mentions(summary)}" if summary else "")
     return new, [_entry(now, actor, "status", text)]
 
 

@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Collection, Iterator
 from dataclasses import dataclass
 
 from bot import messages as shared
+from bot.blockkit import from_slack
 from bot.commands import messages
 from bot.errors import UsageError
 from bot.incident import MAX_TEXT, MAX_TITLE, Incident, Role, Severity, parse_incident_id
@@ -196,6 +197,7 @@ def text(*, required: bool) -> Parse:
     """Free text after the subcommand (and the incident ID), within Slack's length."""
 
     def parse_text(spec: Subcommand, incident_id: str | None, rest: str) -> Command:
+        rest = from_slack(rest)  # as typed, people's and channels' mentions kept
         if required and not rest:
             raise UsageError(messages.missing_text(spec.usage))
         if len(rest) > MAX_TEXT:
