@@ -2,8 +2,8 @@
 
 Every change first asks the policy (`Authority.require`, the `incidents:` section): a person
 who may not is refused before anything is written, told which roles would allow it and who holds
-them, and the attempt is recorded on the audit stream and the incident's timeline. Holding the
-commander role is a right of its own (`incidents.command`): taking command needs it, and so
+them, and the attempt is recorded on the audit stream (not on the incident's timeline). Holding
+the commander role is a right of its own (`incidents.command`): taking command needs it, and so
 does being assigned it or keeping it after declaring.
 
 Each operation returns a `Reply`: what to say in the ack (decided within Slack's 3 seconds;
