@@ -199,16 +199,19 @@ def assign(incident: Incident, actor: str, role: Role, user: str, now: datetime)
 def post_update(incident: Incident, actor: str, text: str, now: datetime) -> Change:
     _require_open(incident, "updated")
     new = incident.model_copy(update={"last_update": text, "last_update_at": now})
-    return new, [_entry(now, actor, "update", with_mentions(text))]
+    said = f"📣 Update from {mention(actor)}: {with_mentions(text)}"
+    return new, [_entry(now, actor, "update", said)]
 
 
 def add_note(incident: Incident, actor: str, text: str, now: datetime) -> Change:
-    return incident, [_entry(now, actor, "note", with_mentions(text))]
+    return incident, [_entry(now, actor, "note", f"📝 {mention(actor)}: {with_mentions(text)}")]
 
 
 def add_followup(incident: Incident, actor: str, text: str, now: datetime) -> Change:
     new = incident.model_copy(update={"followups": [*incident.followups, text]})
-    return new, [_entry(now, actor, "followup", f"Action item: {with_mentions(text)}")]
+    return new, [
+        _entry(now, actor, "followup", f"Action item from {mention(actor)}: {with_mentions(text)}")
+    ]
 
 
 def mitigate(incident: Incident, actor: str, now: datetime) -> Change:
@@ -246,14 +249,16 @@ def declared_entry(incident: Incident) -> TimelineEntry:
         incident.created_at,
         incident.reporter,
         "status",
-        f"Declared {incident.severity.value} by {mention(incident.reporter)}: "
-        f"{escape(incident.title)}",
+        f"Declared {incident.severity.value}"
+        f"{' and acknowledged' if incident.acknowledged_at else ''} by "
+        f"{mention(incident.reporter)}: {escape(incident.title)}",
     )
 
 
 def pinned_entry(actor: str, author: str | None, text: str, now: datetime) -> TimelineEntry:
     said = f"{mention(author)}: " if author else ""
-    return _entry(now, actor, "pin", f"📌 {said}{requote(text)}")
+    by = "" if actor == author else f" (pinned by {mention(actor)})"
+    return _entry(now, actor, "pin", f"📌 {said}{requote(text)}{by}")
 
 
 def parse_incident_id(token: str) -> str | None:

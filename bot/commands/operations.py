@@ -85,6 +85,9 @@ class IncidentOperations:
             commander = actor.user
         # Otherwise the reporter may not hold command: the incident starts without a
         # commander, for one who may to take it.
+        acknowledged = self.incidents.declare_acknowledges and await self.authority.may(
+            actor.user, Verb.ACKNOWLEDGE
+        )
         recorded: list[Declared] = []
 
         async def save() -> None:
@@ -99,6 +102,7 @@ class IncidentOperations:
                     description=description,
                     commander=commander,
                     reporter_commands=False,
+                    acknowledged=acknowledged,
                 )
             )
             if recorded[0].created and self.hooks:

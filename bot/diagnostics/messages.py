@@ -7,6 +7,7 @@ here may include a token or secret.
 from __future__ import annotations
 
 from bot.blockkit import Plain, code, escape
+from bot.blockkit import user as mention
 
 
 def diagnose_part_not_allowed(action: str) -> Plain:
@@ -92,9 +93,9 @@ def bad_grep(kind: str, detail: str) -> Plain:
     return f"is not a pattern the log search understands ({detail}); e.g. `--grep 'error|fatal'`"
 
 
-def timeline_action(action: str, target: str, outcome: str, headline: str) -> str:
+def timeline_action(user: str, action: str, target: str, outcome: str, headline: str) -> str:
     """`headline`: the result's first line (plain, as the action wrote it)."""
-    return f"ran {code(action)} on {escape(target)}: {escape(outcome)}" + (
+    return f"{mention(user)} ran {code(action)} on {escape(target)}: {escape(outcome)}" + (
         f" — {escape(headline)}" if headline else ""
     )
 

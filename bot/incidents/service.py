@@ -57,8 +57,11 @@ class IncidentService:
         *,
         channel_prefix: str,
         broadcast_channel: str | None,
+        declare_acknowledges: bool = True,
     ) -> None:
         self.store = store
+        self.declare_acknowledges = declare_acknowledges
+        """Declaring counts as acknowledging (for a declarer the policy lets acknowledge)."""
         self.slack = slack
         self.clock = clock
         self.broadcast_channel = broadcast_channel
@@ -108,8 +111,10 @@ class IncidentService:
         description: str | None = None,
         commander: str | None = None,
         reporter_commands: bool = True,
+        acknowledged: bool = False,
     ) -> Declared:
-        """Record the incident once per `request_key` (a Slack trigger ID)."""
+        """Record the incident once per `request_key` (a Slack trigger ID); `acknowledged`:
+        the declaration is its acknowledgement too."""
         template = new_incident(
             title=title,
             severity=severity,
@@ -120,6 +125,7 @@ class IncidentService:
             commander=commander,
             origin_channel=origin_channel,
             reporter_commands=reporter_commands,
+            acknowledged=acknowledged,
         )
         incident, created = await self.store.create_incident(
             request_key, template, declared_entry(template)

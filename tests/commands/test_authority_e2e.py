@@ -212,8 +212,11 @@ async def test_3_a_button_naming_another_incident_is_refused(world: Harness) -> 
     assert not writes(w)
 
 
-async def test_3_card_buttons_act_only_on_the_channels_incident(world: Harness) -> None:
-    w = world
+async def test_3_card_buttons_act_only_on_the_channels_incident(
+    build: Callable[..., Builder],
+) -> None:
+    # Unacknowledged incidents, so the cards carry Acknowledge (declaring is no ack here).
+    w = await remediation_world(build().settings(declare_acknowledges=False))
     first, channel = await declare(w, w.cleo, "P1 tasks failing")
     second, _ = await declare(w, w.cleo, "P2 search slow")
     ts = await card_ts(w, first)
