@@ -149,3 +149,10 @@ def writing_report(incident_id: str) -> str:
 
 def no_playbooks() -> str:
     return "Playbooks are not available in this Fireline."
+
+
+def not_said(places: list[Mrkdwn]) -> str:
+    return (
+        f"The new severity is recorded and on the card, but Slack did not let Fireline say it in "
+        f"{', '.join(places)}. Invite Fireline there (`/invite @Fireline`) or tell them yourself."
+    )

@@ -164,11 +164,24 @@ class IncidentOperations:
 
     async def set_severity(self, incident_id: str, user: str, severity: Severity) -> Reply:
         await self.authority.require(user, Verb.SEVERITY, incident_id)
+        was: list[Severity] = []  # the grade the applied change replaced
+
+        def change(incident: Incident) -> model.Change:
+            was.append(incident.severity)
+            return model.change_severity(incident, user, severity, self.clock.now())
+
+        async def announce() -> str | None:
+            if severity.worse(was[-1]) is not severity:
+                return None  # lowered: the card and the announcement say so
+            missed = await self.incidents.announce_raised(incident_id, was[-1], user)
+            return messages.not_said(missed) if missed else None
+
         return await self._change(
             incident_id,
-            lambda i: model.change_severity(i, user, severity, self.clock.now()),
+            change,
             done=f"severity is now {severity.value}",
             unchanged=f"is {severity.value}",
+            after=announce,
         )
 
     async def assign(self, incident_id: str, user: str, role: Role, assignee: str) -> Reply:
@@ -181,15 +194,24 @@ class IncidentOperations:
             if role is Role.COMMANDER:
                 await self.authority.require_commander(user, assignee, incident_id)
 
+        replaced: list[str | None] = []  # who held the role before the applied change
+
+        def change(incident: Incident) -> model.Change:
+            replaced.append(incident.roles.get(role))
+            return model.assign(incident, user, role, assignee, self.clock.now())
+
         async def invite() -> None:
             incident = await self.store.get(incident_id)
             if incident.channel_id:
                 await self.incidents.slack.invite(incident.channel_id, [assignee])
+            previous = replaced[-1]
+            if role is Role.COMMANDER and previous and previous not in (user, assignee):
+                await self.incidents.tell_replaced_commander(incident_id, previous, user)
             return None
 
         return await self._change(
             incident_id,
-            lambda i: model.assign(i, user, role, assignee, self.clock.now()),
+            change,
             done=f"<@{assignee}> is now {role.value}",
             unchanged=f"has <@{assignee}> as {role.value}",
             after=invite,
