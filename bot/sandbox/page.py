@@ -28,7 +28,7 @@ from bot.sandbox.state import snapshot
 from bot.settings import packaged_dir
 
 STATIC = packaged_dir("sandbox", "static")
-ASSETS = {"app.js": "text/javascript", "app.css": "text/css"}
+ASSETS = {"app.js": "text/javascript; charset=utf-8", "app.css": "text/css; charset=utf-8"}
 KEEPALIVE_S = 15.0
 COALESCE_S = 0.05
 COMMANDS = ("/incident",)
@@ -87,7 +87,10 @@ def page_routes(sandbox: LiveSandbox) -> list[web.RouteDef]:
     async def events(request: web.Request) -> web.StreamResponse:
         changes.bind(asyncio.get_running_loop())
         response = web.StreamResponse(
-            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+            headers={
+                "Content-Type": "text/event-stream; charset=utf-8",
+                "Cache-Control": "no-cache",
+            }
         )
         await response.prepare(request)
         seen = -1
@@ -199,8 +202,11 @@ def page_routes(sandbox: LiveSandbox) -> list[web.RouteDef]:
             content = sandbox.slack.file_content(file_id)
         except (KeyError, LookupError):
             raise web.HTTPNotFound() from None
-        kind = "image/png" if content.startswith(b"\x89PNG") else "text/plain"
-        return web.Response(body=content, content_type=kind, charset=None)
+        if content.startswith(b"\x89PNG"):
+            return web.Response(body=content, content_type="image/png")
+        # Fireline uploads text as UTF-8 (reports, logs): say so, or a browser guesses Latin-1
+        # and shows "—" as "â€”". text/plain even for Markdown: a browser shows it, not saves it.
+        return web.Response(body=content, content_type="text/plain", charset="utf-8")
 
     return [
         web.get("/", home),
