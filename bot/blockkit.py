@@ -206,6 +206,11 @@ def shown(text: str, names: dict[str, str] | None = None) -> str:
     return unescape(_TOKEN.sub(one, text))
 
 
+def counted(count: int, noun: str, plural: str | None = None) -> str:
+    """`1 replica`, `2 replicas`, `0 replicas`: a count and its noun, agreeing."""
+    return f"{count} {noun if count == 1 else plural or noun + 's'}"
+
+
 def human_duration(seconds: float) -> str:
     minutes = int(seconds // 60)
     if minutes < 1:

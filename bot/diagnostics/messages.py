@@ -6,7 +6,7 @@ here may include a token or secret.
 
 from __future__ import annotations
 
-from bot.blockkit import Plain, code, escape
+from bot.blockkit import Plain, code, counted, escape
 from bot.blockkit import user as mention
 
 
@@ -37,7 +37,7 @@ def diagnose_query_not_reached(query: str) -> Plain:
 
 def rate_limited(limit: int, retry_after: float) -> str:
     return (
-        f"⏳ You ran {limit} actions in the last minute, the most the policy allows. "
+        f"⏳ You ran {counted(limit, 'action')} in the last minute, the most the policy allows. "
         f"Try again in {max(1, round(retry_after))} s."
     )
 

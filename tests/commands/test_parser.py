@@ -43,7 +43,7 @@ def test_declare_without_title_means_the_form() -> None:
     [
         ("declare P5 Broken", "`P5` is not a severity"),
         ("declare P1", "Give the incident a title"),
-        ("declare " + "x" * 151, "keep it under 150"),
+        ("declare " + "x" * 151, "keep it to at most 150"),
         ("severity P7", "`P7` is not a severity"),
         ("severity", "is not a severity"),
         ("assign boss <@U123>", "`boss` is not a role"),
