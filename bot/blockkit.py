@@ -145,12 +145,14 @@ _MARKS = str.maketrans("", "", MENTION_OPEN + MENTION_CLOSE)
 _KEPT_MENTION = re.compile(f"{MENTION_OPEN}([@#])([A-Z0-9]{{2,31}}){MENTION_CLOSE}")
 
 
-def from_slack(text: str) -> str:
+def from_slack(text: str, *, mentions: bool = True) -> str:
     """What a person typed in a slash command, from the form Slack delivers it in (`&`, `<`,
     `>` encoded; `@dana` as `<@U123|dana>`, `@channel` as `<!channel>`, a link as
     `<https://…|…>`): the words, decoded, with Slack's mentions of people and channels kept
     (marked, see `MENTION_OPEN`; `with_mentions` renders them) and every other token turned
-    into the words Slack showed for it (`@channel`, the link's label)."""
+    into the words Slack showed for it (`@channel`, the link's label). `mentions=False`: people
+    and channels as the words Slack showed too (`@dana`), for text that cannot mention (a title,
+    shown in plain_text headers and channel names)."""
     text = text.translate(_MARKS)
     out: list[str] = []
     last = 0
@@ -161,7 +163,8 @@ def from_slack(text: str) -> str:
         if (target[:1] == "@" and _USER_ID.match(target[1:])) or (
             target[:1] == "#" and _CHANNEL_ID.match(target[1:])
         ):
-            out.append(f"{MENTION_OPEN}{target}{MENTION_CLOSE}")
+            kept = f"{MENTION_OPEN}{target}{MENTION_CLOSE}"
+            out.append(kept if mentions else target[:1] + unescape(label or target[1:]))
         elif target[:1] == "!":
             out.append(unescape(label or "@" + target[1:].split("^")[0]))
         else:

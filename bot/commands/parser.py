@@ -159,7 +159,7 @@ def declare(spec: Subcommand, incident_id: str | None, rest: str) -> Command:
 
 
 def _title(title: str) -> str:
-    title = title.strip()
+    title = from_slack(title, mentions=False).strip()  # as typed; a title mentions no one
     if len(title) > MAX_TITLE:
         raise UsageError(messages.title_too_long(len(title), MAX_TITLE))
     return title

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -33,6 +34,20 @@ KEEPALIVE_S = 15.0
 COALESCE_S = 0.05
 COMMANDS = ("/incident",)
 TOKEN_PLACEHOLDER = "{{sandbox-token}}"
+
+
+_PICKED = re.compile(r"(<[@#][A-Z0-9]+(?:\|[^<>]*)?>)")
+
+
+def as_slack_sends(typed: str) -> str:
+    """Slash-command text as Slack delivers it: the `&`, `<`, `>` a person typed encoded, and a
+    person or channel picked from Slack's list as `<@U…>` / `<#C…>` (the page has no list, so
+    such a token typed on it stands for one picked)."""
+    parts = _PICKED.split(typed)
+    return "".join(
+        part if i % 2 else part.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        for i, part in enumerate(parts)
+    )
 
 
 class BadRequest(Exception):
@@ -138,7 +153,7 @@ def page_routes(sandbox: LiveSandbox) -> list[web.RouteDef]:
         if name not in COMMANDS:
             raise BadRequest(f"`{name}` is not a command here; type /incident help")
         delivery = await sandbox.slack.slash_command(
-            person(data), str(data.get("channel")), rest.strip(), name
+            person(data), str(data.get("channel")), as_slack_sends(rest.strip()), name
         )
         return {"status": delivery.status}
 

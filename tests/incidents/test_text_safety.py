@@ -31,9 +31,15 @@ def assert_harmless(h: Harness, message: dict[str, Any]) -> None:
         assert "&lt;" not in text and "&amp;" not in text, text
 
 
+def as_slack_sends(typed: str) -> str:
+    """Slash-command text as Slack delivers it: `&`, `<`, `>` encoded (Slack's own tokens for
+    what the person picked, `<@U…|name>` or `<!channel>`, are added by the caller)."""
+    return typed.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 async def test_a_hostile_title_pings_no_one_and_reads_as_typed(harness: Harness) -> None:
     h = harness
-    incident_id, channel_id = await h.declare(h.alice, f"P1 {TITLE}")
+    incident_id, channel_id = await h.declare(h.alice, f"P1 {as_slack_sends(TITLE)}")
 
     announcements = h.slack.messages(h.broadcast)
     assert announcements, "the broadcast channel got the announcement"
@@ -54,12 +60,6 @@ async def test_a_hostile_title_pings_no_one_and_reads_as_typed(harness: Harness)
     told = [e for e in h.slack.ephemerals(user_id=h.alice) if "Declaring" in (e.text or "")]
     assert told and TITLE in slack.shown(told[0].text or "")
     assert slack.tokens(told[0].text or "") == []
-
-
-def as_slack_sends(typed: str) -> str:
-    """Slash-command text as Slack delivers it: `&`, `<`, `>` encoded (Slack's own tokens for
-    what the person picked, `<@U…|name>` or `<!channel>`, are added by the caller)."""
-    return typed.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 async def test_updates_and_notes_are_shown_as_written(harness: Harness) -> None:
