@@ -116,9 +116,8 @@ class Subcommands:
         word, _, rest = text.partition(" ")
         if word.lower() in actions:
             # Actions parse their own arguments (quoted patterns keep their spaces).
-            return Command(
-                word.lower(), text=raw.split(None, 1)[1] if " " in raw else "", action=True
-            )
+            given = raw.split(None, 1)[1] if " " in raw else ""
+            return Command(word.lower(), text=from_slack(given, mentions=False), action=True)
         spec = self._by_word.get(word.lower())
         if spec is None:
             if parse_incident_id(word):
