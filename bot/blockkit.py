@@ -136,6 +136,58 @@ def requote(text: str) -> Mrkdwn:
     return "".join(out)
 
 
+MENTION_OPEN, MENTION_CLOSE = "\ue000", "\ue001"
+"""How `from_slack` keeps a mention Slack made in typed text: `\ue000@U123\ue001` (private-use
+characters). Not `<@U123>`: that is also what a person gets by typing the characters `<@U123>`
+literally (Slack sends `&lt;@U123&gt;`), which must stay text, and decoded text cannot hold these
+marks (`from_slack` drops them)."""
+_MARKS = str.maketrans("", "", MENTION_OPEN + MENTION_CLOSE)
+_KEPT_MENTION = re.compile(f"{MENTION_OPEN}([@#])([A-Z0-9]{{2,31}}){MENTION_CLOSE}")
+
+
+def from_slack(text: str, *, mentions: bool = True) -> str:
+    """What a person typed in a slash command, from the form Slack delivers it in (`&`, `<`,
+    `>` encoded; `@dana` as `<@U123|dana>`, `@channel` as `<!channel>`, a link as
+    `<https://…|…>`): the words, decoded, with Slack's mentions of people and channels kept
+    (marked, see `MENTION_OPEN`; `with_mentions` renders them) and every other token turned
+    into the words Slack showed for it (`@channel`, the link's label). `mentions=False`: people
+    and channels as the words Slack showed too (`@dana`), for text that cannot mention (a title,
+    shown in plain_text headers and channel names)."""
+    text = text.translate(_MARKS)
+    out: list[str] = []
+    last = 0
+    for match in _TOKEN.finditer(text):
+        out.append(unescape(text[last : match.start()]))
+        last = match.end()
+        target, _, label = match.group(1).partition("|")
+        if (target[:1] == "@" and _USER_ID.match(target[1:])) or (
+            target[:1] == "#" and _CHANNEL_ID.match(target[1:])
+        ):
+            kept = f"{MENTION_OPEN}{target}{MENTION_CLOSE}"
+            out.append(kept if mentions else target[:1] + unescape(label or target[1:]))
+        elif target[:1] == "!":
+            out.append(unescape(label or "@" + target[1:].split("^")[0]))
+        else:
+            out.append(unescape(label or target))
+    out.append(unescape(text[last:]))
+    return "".join(out)
+
+
+def with_mentions(text: str) -> Mrkdwn:
+    """Typed text (`from_slack`'s form, or a form's plain text) as mrkdwn: escaped, except the
+    mentions of people and channels Slack made, which stay mentions. Characters typed as
+    `<!channel>` or `<@U123>` show as typed and ping no one."""
+    out: list[str] = []
+    last = 0
+    for match in _KEPT_MENTION.finditer(text):
+        kind, ident = match.groups()
+        out.append(escape(text[last : match.start()].translate(_MARKS)))
+        out.append(user(ident) if kind == "@" else channel(ident))
+        last = match.end()
+    out.append(escape(text[last:].translate(_MARKS)))
+    return "".join(out)
+
+
 def shown(text: str, names: dict[str, str] | None = None) -> str:
     """What Slack shows for mrkdwn, as plain text: people as `@name` (from `names`, else their
     ID), channels as `#ID`, dates as their fallback, links as their label, broadcasts as
@@ -155,6 +207,11 @@ def shown(text: str, names: dict[str, str] | None = None) -> str:
         return f"{label} ({target})" if label and label != target else target
 
     return unescape(_TOKEN.sub(one, text))
+
+
+def counted(count: int, noun: str, plural: str | None = None) -> str:
+    """`1 replica`, `2 replicas`, `0 replicas`: a count and its noun, agreeing."""
+    return f"{count} {noun if count == 1 else plural or noun + 's'}"
 
 
 def human_duration(seconds: float) -> str:

@@ -15,7 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.blockkit import escape, requote
+from bot.blockkit import escape, requote, with_mentions
 from bot.blockkit import user as mention
 from bot.errors import InvalidTransition
 
@@ -199,16 +199,19 @@ def assign(incident: Incident, actor: str, role: Role, user: str, now: datetime)
 def post_update(incident: Incident, actor: str, text: str, now: datetime) -> Change:
     _require_open(incident, "updated")
     new = incident.model_copy(update={"last_update": text, "last_update_at": now})
-    return new, [_entry(now, actor, "update", escape(text))]
+    said = f"📣 Update from {mention(actor)}: {with_mentions(text)}"
+    return new, [_entry(now, actor, "update", said)]
 
 
 def add_note(incident: Incident, actor: str, text: str, now: datetime) -> Change:
-    return incident, [_entry(now, actor, "note", escape(text))]
+    return incident, [_entry(now, actor, "note", f"📝 {mention(actor)}: {with_mentions(text)}")]
 
 
 def add_followup(incident: Incident, actor: str, text: str, now: datetime) -> Change:
     new = incident.model_copy(update={"followups": [*incident.followups, text]})
-    return new, [_entry(now, actor, "followup", f"Action item: {escape(text)}")]
+    return new, [
+        _entry(now, actor, "followup", f"Action item from {mention(actor)}: {with_mentions(text)}")
+    ]
 
 
 def mitigate(incident: Incident, actor: str, now: datetime) -> Change:
@@ -237,7 +240,7 @@ def resolve(incident: Incident, actor: str, summary: str | None, now: datetime) 
             "summary": summary or incident.summary,
         }
     )
-    text = f"Resolved by {mention(actor)}" + (f": {escape(summary)}" if summary else "")
+    text = f"Resolved by {mention(actor)}" + (f": {with_mentions(summary)}" if summary else "")
     return new, [_entry(now, actor, "status", text)]
 
 
@@ -246,14 +249,16 @@ def declared_entry(incident: Incident) -> TimelineEntry:
         incident.created_at,
         incident.reporter,
         "status",
-        f"Declared {incident.severity.value} by {mention(incident.reporter)}: "
-        f"{escape(incident.title)}",
+        f"Declared {incident.severity.value}"
+        f"{' and acknowledged' if incident.acknowledged_at else ''} by "
+        f"{mention(incident.reporter)}: {escape(incident.title)}",
     )
 
 
 def pinned_entry(actor: str, author: str | None, text: str, now: datetime) -> TimelineEntry:
     said = f"{mention(author)}: " if author else ""
-    return _entry(now, actor, "pin", f"📌 {said}{requote(text)}")
+    by = "" if actor == author else f" (pinned by {mention(actor)})"
+    return _entry(now, actor, "pin", f"📌 {said}{requote(text)}{by}")
 
 
 def parse_incident_id(token: str) -> str | None:

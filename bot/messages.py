@@ -12,7 +12,7 @@ text unless typed `Mrkdwn`.
 
 from __future__ import annotations
 
-from bot.blockkit import Mrkdwn, code, escape
+from bot.blockkit import Mrkdwn, code, counted, escape
 
 
 def typed(command: str) -> Mrkdwn:
@@ -25,7 +25,10 @@ def unexpected_arguments(usage_text: str, rest: str) -> str:
 
 
 def not_an_incident_channel_for_click() -> str:
-    return "That button belongs to an incident Fireline no longer knows about."
+    return (
+        "That button belongs to an incident Fireline no longer knows about. "
+        "`/incident list` shows the open ones."
+    )
 
 
 def declare_incomplete(incident_id: str, what: str) -> str:
@@ -83,6 +86,7 @@ def action_failed(action: str, reason: str) -> str:
 
 
 def playbook_problems(count: int, details: list[Mrkdwn]) -> str:
-    return f"{count} playbook diagnostic(s) were not shown:\n" + "\n".join(
+    were = "was" if count == 1 else "were"
+    return f"{counted(count, 'playbook diagnostic')} {were} not shown:\n" + "\n".join(
         f"• {d}" for d in details
     )

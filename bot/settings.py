@@ -209,6 +209,10 @@ class Settings(StorageSettings):
     )
     """Time after that reminder before the on-call group is paged and the broadcast told."""
 
+    declare_acknowledges: bool = Field(default=True, alias="FIRELINE_DECLARE_ACKNOWLEDGES")
+    """Declaring counts as acknowledging when the policy lets the declarer acknowledge, so no
+    reminder asks them to; `false`: someone must still acknowledge (a second pair of eyes)."""
+
     update_reminders: DurationsBySeverity = Field(
         default=DEFAULT_UPDATE_REMINDERS, alias="FIRELINE_UPDATE_REMINDERS", validate_default=True
     )

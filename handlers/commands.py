@@ -10,6 +10,7 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 
 from bot.interaction import Actor
 from bot.services import Services
+from handlers import messages
 from handlers.common import before_ack, explain
 from handlers.replies import deliver
 
@@ -24,7 +25,7 @@ def register(app: AsyncApp, services: Services) -> None:
             await ack(text="That request was incomplete; type the command again.")
             return
         actor = Actor(command["user_id"], command["channel_id"], command.get("trigger_id", ""))
-        what = f"`/incident {command.get('text', '').split(' ')[0]}`".replace(" ``", "")
+        what = messages.attempted(command.get("text", ""))
         try:
             cmd = services.dispatcher.parse(command.get("text", ""))
             reply = await before_ack(services.dispatcher.command(cmd, actor))

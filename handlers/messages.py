@@ -6,19 +6,27 @@ here may include a token or secret.
 
 from __future__ import annotations
 
+from bot.blockkit import Mrkdwn, code
+
+
+def attempted(text: str) -> Mrkdwn:
+    """What a person typed after `/incident`, named by its first word: `/incident ack`."""
+    word = text.split(maxsplit=1)[0] if text.strip() else ""
+    return code(f"/incident {word}".strip())
+
 
 def alert_already_acknowledged() -> str:
     return "Someone acknowledged these alerts already; the alert message shows who."
 
 
-def failed(what: str) -> str:
+def failed(what: Mrkdwn) -> str:
     return (
         f"⚠️ {what} did not happen: Fireline could not reach Slack or Redis. Try again in a minute."
     )
 
 
-def slack_refused(what: str, code: str) -> str:
-    return f"⚠️ {what} did not happen: Slack refused it (`{code}`)."
+def slack_refused(what: Mrkdwn, reason: str) -> str:
+    return f"⚠️ {what} did not happen: Slack refused it ({code(reason)})."
 
 
 def modal_title_missing() -> str:

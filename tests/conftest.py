@@ -162,13 +162,22 @@ async def build(
 async def harness(build: Callable[..., Builder]) -> Harness:
     """alice, bob and carol in #war-room (`h.room`) and #alerts; #incidents, which the bot
     is not in, is the broadcast channel."""
-    return await (
-        build()
-        .people("alice", "bob", "carol")
+    return await _room(build()).start()
+
+
+@pytest.fixture
+async def unacknowledged(build: Callable[..., Builder]) -> Harness:
+    """`harness`, where declaring does not count as acknowledging
+    (`FIRELINE_DECLARE_ACKNOWLEDGES=false`): for tests of acknowledging itself."""
+    return await _room(build()).settings(declare_acknowledges=False).start()
+
+
+def _room(builder: Builder) -> Builder:
+    return (
+        builder.people("alice", "bob", "carol")
         .channel("room", "war-room")
         .channel("broadcast", "incidents", bot_member=False)
         .channel("alerts")
-        .start()
     )
 
 

@@ -46,7 +46,8 @@ class Fireline:
     ) -> None:
         self.args = [python or sys.executable, "-m", "bot", *args]
         self.cwd = cwd
-        self.env = env
+        # Its own HOME unless given one: the sandbox writes ~/.kube/fireline-sandbox.yaml.
+        self.env = {"HOME": str(cwd), **env}
         self.lines: list[str] = []
         self._changed = asyncio.Condition()
         self.process: asyncio.subprocess.Process | None = None

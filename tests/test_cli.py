@@ -45,7 +45,7 @@ async def test_report_prints_the_incident_locally(
         "bot",
         "report",
         incident_id.lower(),
-        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), **env},
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "HOME": str(tmp_path), **env},
         cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -76,7 +76,12 @@ def test_serve_with_one_token_missing_explains_what_to_set(tmp_path: Path) -> No
     result = subprocess.run(
         [sys.executable, "-m", "bot", "serve"],
         cwd=tmp_path,
-        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "SLACK_BOT_TOKEN": "xoxb-1"},
+        env={
+            "PATH": "/usr/bin:/bin",
+            "PYTHONPATH": str(ROOT),
+            "SLACK_BOT_TOKEN": "xoxb-1",
+            "HOME": str(tmp_path),  # a serve that got further would write ~/.kube there
+        },
         capture_output=True,
         text=True,
         timeout=60,

@@ -146,7 +146,8 @@ class TypedAction(Generic[P]):
 
     @classmethod
     def help(cls) -> str:
-        return (cls.__doc__ or "").strip().split("\n\n")[0].replace("\n", " ")
+        """The docstring's first paragraph as one line (its wrapping and indentation gone)."""
+        return " ".join((cls.__doc__ or "").strip().split("\n\n")[0].split())
 
     def parse(self, text: str) -> P:
         """`text` after the action's name → its Params, or a `UsageError` saying what to type."""

@@ -28,7 +28,10 @@ def alert_no_playbook() -> str:
 
 
 def alert_group_unknown() -> str:
-    return "Fireline no longer knows that alert group; nothing was done."
+    return (
+        "Fireline no longer knows that alert group; nothing was done. If it still needs an "
+        "incident, type `/incident declare &lt;title&gt;`."
+    )
 
 
 def silence_not_configured() -> str:

@@ -124,6 +124,7 @@ class Fireline:
             deps.clock,
             channel_prefix=settings.channel_prefix,
             broadcast_channel=settings.broadcast_channel,
+            declare_acknowledges=settings.declare_acknowledges,
         )
         channels = _channel_roles(settings, policy)
         self.metrics.name_channels(channels)

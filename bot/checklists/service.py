@@ -224,7 +224,8 @@ class Followups:
         waited = self.clock.now().timestamp() - incident.created_at.timestamp()
         sev = incident.severity.value
         text = messages.escalation(incident.id, sev, group, waited)
-        posted = await self._post(incident, "The escalation", job, channel, text)
+        body = checklist_blocks.escalation(incident, text)
+        posted = await self._post(incident, "The escalation", job, channel, text, body)
         if posted is None:
             return
         entry = TimelineEntry(at=self.clock.now(), actor=ACTOR, kind="escalation", text=text)

@@ -94,6 +94,14 @@ def ack_reminder(incident: Incident, late_s: float) -> tuple[str, list[Block]]:
     ]
 
 
+def escalation(incident: Incident, text: str) -> list[Block]:
+    """The escalation page (`text`, mrkdwn) with Acknowledge: who is paged can answer it here."""
+    return [
+        {"type": "section", "text": _mrkdwn(text)},
+        {"type": "actions", "elements": [button("Acknowledge", ACK, incident.id, "primary")]},
+    ]
+
+
 def update_reminder(incident: Incident, silent_s: float) -> tuple[str, list[Block]]:
     text = messages.update_reminder(incident.id, incident.commander, silent_s)
     labels = {"30m": "Snooze 30 min", "1h": "Snooze 1 h", "resolved": "Until resolved"}

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Protocol
 
-from bot.blockkit import Mrkdwn, channel, code, code_block, escape
+from bot.blockkit import Mrkdwn, channel, code, code_block, counted, escape
 from bot.messages import typed
 
 
@@ -61,8 +61,8 @@ def missing_title(severity: str) -> str:
 
 def title_too_long(length: int, limit: int) -> str:
     return (
-        f"That title is {length} characters; keep it under {limit}. Put details in "
-        "`/incident note` once the incident is declared."
+        f"That title is {counted(length, 'character')} long; keep it to at most {limit}. Put "
+        "details in `/incident note` once the incident is declared."
     )
 
 
@@ -96,7 +96,8 @@ def missing_text(usage_text: str) -> str:
 
 def text_too_long(length: int, limit: int, usage_text: str) -> str:
     return (
-        f"That text is {length} characters; Slack shows at most {limit}. Split it in two: "
+        f"That text is {counted(length, 'character')} long; Slack shows at most {limit}. "
+        "Split it in two: "
         f"{typed(usage_text)} twice."
     )
 
@@ -148,4 +149,14 @@ def writing_report(incident_id: str) -> str:
 
 
 def no_playbooks() -> str:
-    return "Playbooks are not available in this Fireline."
+    return (
+        "Playbooks are not available in this Fireline. Run the diagnostics yourself: "
+        "`/incident help` lists them."
+    )
+
+
+def not_said(places: list[Mrkdwn]) -> str:
+    return (
+        f"The new severity is recorded and on the card, but Slack did not let Fireline say it in "
+        f"{', '.join(places)}. Invite Fireline there (`/invite @Fireline`) or tell them yourself."
+    )

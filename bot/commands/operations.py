@@ -2,8 +2,8 @@
 
 Every change first asks the policy (`Authority.require`, the `incidents:` section): a person
 who may not is refused before anything is written, told which roles would allow it and who holds
-them, and the attempt is recorded on the audit stream and the incident's timeline. Holding the
-commander role is a right of its own (`incidents.command`): taking command needs it, and so
+them, and the attempt is recorded on the audit stream (not on the incident's timeline). Holding
+the commander role is a right of its own (`incidents.command`): taking command needs it, and so
 does being assigned it or keeping it after declaring.
 
 Each operation returns a `Reply`: what to say in the ack (decided within Slack's 3 seconds;
@@ -85,6 +85,9 @@ class IncidentOperations:
             commander = actor.user
         # Otherwise the reporter may not hold command: the incident starts without a
         # commander, for one who may to take it.
+        acknowledged = self.incidents.declare_acknowledges and await self.authority.may(
+            actor.user, Verb.ACKNOWLEDGE
+        )
         recorded: list[Declared] = []
 
         async def save() -> None:
@@ -99,6 +102,7 @@ class IncidentOperations:
                     description=description,
                     commander=commander,
                     reporter_commands=False,
+                    acknowledged=acknowledged,
                 )
             )
             if recorded[0].created and self.hooks:
@@ -160,11 +164,24 @@ class IncidentOperations:
 
     async def set_severity(self, incident_id: str, user: str, severity: Severity) -> Reply:
         await self.authority.require(user, Verb.SEVERITY, incident_id)
+        was: list[Severity] = []  # the grade the applied change replaced
+
+        def change(incident: Incident) -> model.Change:
+            was.append(incident.severity)
+            return model.change_severity(incident, user, severity, self.clock.now())
+
+        async def announce() -> str | None:
+            if severity.worse(was[-1]) is not severity:
+                return None  # lowered: the card and the announcement say so
+            missed = await self.incidents.announce_raised(incident_id, was[-1], user)
+            return messages.not_said(missed) if missed else None
+
         return await self._change(
             incident_id,
-            lambda i: model.change_severity(i, user, severity, self.clock.now()),
+            change,
             done=f"severity is now {severity.value}",
             unchanged=f"is {severity.value}",
+            after=announce,
         )
 
     async def assign(self, incident_id: str, user: str, role: Role, assignee: str) -> Reply:
@@ -177,15 +194,24 @@ class IncidentOperations:
             if role is Role.COMMANDER:
                 await self.authority.require_commander(user, assignee, incident_id)
 
+        replaced: list[str | None] = []  # who held the role before the applied change
+
+        def change(incident: Incident) -> model.Change:
+            replaced.append(incident.roles.get(role))
+            return model.assign(incident, user, role, assignee, self.clock.now())
+
         async def invite() -> None:
             incident = await self.store.get(incident_id)
             if incident.channel_id:
                 await self.incidents.slack.invite(incident.channel_id, [assignee])
+            previous = replaced[-1]
+            if role is Role.COMMANDER and previous and previous not in (user, assignee):
+                await self.incidents.tell_replaced_commander(incident_id, previous, user)
             return None
 
         return await self._change(
             incident_id,
-            lambda i: model.assign(i, user, role, assignee, self.clock.now()),
+            change,
             done=f"<@{assignee}> is now {role.value}",
             unchanged=f"has <@{assignee}> as {role.value}",
             after=invite,

@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Collection, Iterator
 from dataclasses import dataclass
 
 from bot import messages as shared
+from bot.blockkit import from_slack
 from bot.commands import messages
 from bot.errors import UsageError
 from bot.incident import MAX_TEXT, MAX_TITLE, Incident, Role, Severity, parse_incident_id
@@ -115,9 +116,8 @@ class Subcommands:
         word, _, rest = text.partition(" ")
         if word.lower() in actions:
             # Actions parse their own arguments (quoted patterns keep their spaces).
-            return Command(
-                word.lower(), text=raw.split(None, 1)[1] if " " in raw else "", action=True
-            )
+            given = raw.split(None, 1)[1] if " " in raw else ""
+            return Command(word.lower(), text=from_slack(given, mentions=False), action=True)
         spec = self._by_word.get(word.lower())
         if spec is None:
             if parse_incident_id(word):
@@ -158,7 +158,7 @@ def declare(spec: Subcommand, incident_id: str | None, rest: str) -> Command:
 
 
 def _title(title: str) -> str:
-    title = title.strip()
+    title = from_slack(title, mentions=False).strip()  # as typed; a title mentions no one
     if len(title) > MAX_TITLE:
         raise UsageError(messages.title_too_long(len(title), MAX_TITLE))
     return title
@@ -196,6 +196,7 @@ def text(*, required: bool) -> Parse:
     """Free text after the subcommand (and the incident ID), within Slack's length."""
 
     def parse_text(spec: Subcommand, incident_id: str | None, rest: str) -> Command:
+        rest = from_slack(rest)  # as typed, people's and channels' mentions kept
         if required and not rest:
             raise UsageError(messages.missing_text(spec.usage))
         if len(rest) > MAX_TEXT:

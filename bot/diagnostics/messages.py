@@ -6,7 +6,8 @@ here may include a token or secret.
 
 from __future__ import annotations
 
-from bot.blockkit import Plain, code, escape
+from bot.blockkit import Plain, code, counted, escape
+from bot.blockkit import user as mention
 
 
 def diagnose_part_not_allowed(action: str) -> Plain:
@@ -36,7 +37,7 @@ def diagnose_query_not_reached(query: str) -> Plain:
 
 def rate_limited(limit: int, retry_after: float) -> str:
     return (
-        f"⏳ You ran {limit} actions in the last minute, the most the policy allows. "
+        f"⏳ You ran {counted(limit, 'action')} in the last minute, the most the policy allows. "
         f"Try again in {max(1, round(retry_after))} s."
     )
 
@@ -92,9 +93,9 @@ def bad_grep(kind: str, detail: str) -> Plain:
     return f"is not a pattern the log search understands ({detail}); e.g. `--grep 'error|fatal'`"
 
 
-def timeline_action(action: str, target: str, outcome: str, headline: str) -> str:
+def timeline_action(user: str, action: str, target: str, outcome: str, headline: str) -> str:
     """`headline`: the result's first line (plain, as the action wrote it)."""
-    return f"ran {code(action)} on {escape(target)}: {escape(outcome)}" + (
+    return f"{mention(user)} ran {code(action)} on {escape(target)}: {escape(outcome)}" + (
         f" — {escape(headline)}" if headline else ""
     )
 

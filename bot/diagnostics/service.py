@@ -41,6 +41,9 @@ from bot.policy.authorizer import Authorizer
 from bot.store.store import Store
 
 log = logging.getLogger(__name__)
+REFUSED = frozenset({"denied", "rate-limited", "rejected"})
+"""Runs that did not happen (the policy, the rate limit, a mistyped argument): audited, never
+put on the incident's timeline (docs/decisions/authority.md)."""
 PART_SHARE = 0.75
 
 
@@ -222,12 +225,14 @@ class DiagnosticsService:
         }
         try:
             await self.store.audit(record)
-            if incident is not None:
+            if incident is not None and run.outcome not in REFUSED:
                 entry = TimelineEntry(
                     at=self.clock.now(),
                     actor=run.user,
                     kind="diagnostic",
-                    text=messages.timeline_action(run.action, run.target, run.outcome, headline),
+                    text=messages.timeline_action(
+                        run.user, run.action, run.target, run.outcome, headline
+                    ),
                 )
                 await self.store.append_once(incident.id, f"run:{secrets.token_hex(8)}", entry)
         except FirelineError:

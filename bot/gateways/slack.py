@@ -358,8 +358,12 @@ class SlackGateway:
         *,
         thread_ts: str | None = None,
     ) -> None:
+        """Text (`str`) is sent as UTF-8 bytes, its type named from `filename` (`snippet_type`:
+        `markdown` for `.md`, else `text`), so Slack and every download read it as UTF-8."""
         kwargs: dict[str, Any] = (
-            {"file": content} if isinstance(content, bytes) else {"content": content}
+            {"file": content}
+            if isinstance(content, bytes)
+            else {"content": content.encode("utf-8"), "snippet_type": snippet_type(filename)}
         )
         method = "files.completeUploadExternal"
         await self._take_budget(method, None)
@@ -411,3 +415,8 @@ def _error_code(exc: SlackApiError) -> str:
 
 def _drop_none(kwargs: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in kwargs.items() if v is not None}
+
+
+def snippet_type(filename: str) -> str:
+    """Slack's type for a text file Fireline uploads: Markdown for reports, text otherwise."""
+    return "markdown" if filename.lower().endswith(".md") else "text"

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
-from bot.blockkit import human_duration, shown
+from bot.blockkit import human_duration, shown, with_mentions
 from bot.checklists.models import PostedChecklist
 from bot.incident import Incident, Role, TimelineEntry
 
@@ -40,6 +40,10 @@ def render(
     def typed(text: str, one_line: bool = True) -> str:
         return markdown_text(text, one_line=one_line)
 
+    def said(text: str, one_line: bool = True) -> str:
+        """Typed text that may hold mentions (`bot.blockkit.from_slack`): people by name."""
+        return markdown_text(shown(with_mentions(text), dict(names)), one_line=one_line)
+
     status = "resolved" if not incident.is_open else f"{incident.status.value} (still open)"
     ended = incident.resolved_at.strftime("%Y-%m-%d %H:%M UTC") if incident.resolved_at else "—"
     lines = [
@@ -60,7 +64,7 @@ def render(
         "",
         "## Summary",
         "",
-        typed(incident.summary or incident.description or "", one_line=False)
+        said(incident.summary or incident.description or "", one_line=False)
         or PROMPT.format(what="two sentences a newcomer would understand"),
         "",
         "## Timeline (UTC)",
@@ -80,14 +84,14 @@ def render(
         "",
         "## Resolution",
         "",
-        typed(incident.summary, one_line=False)
+        said(incident.summary, one_line=False)
         if incident.summary
         else PROMPT.format(what="what ended the impact"),
         "",
         "## Action items",
         "",
     ]
-    lines += [f"- [ ] {typed(item)}" for item in incident.followups] or [
+    lines += [f"- [ ] {said(item)}" for item in incident.followups] or [
         PROMPT.format(what="follow-ups (`/incident followup <text>` collects them)")
     ]
     lines += ["", "## Lessons learned", "", PROMPT.format(what="what went well, what did not"), ""]

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot import messages as shared
+from bot.blockkit import section
 from bot.checklists.models import ChecklistBook
 from bot.clock import Clock
 from bot.errors import (
@@ -57,8 +58,11 @@ class IncidentService:
         *,
         channel_prefix: str,
         broadcast_channel: str | None,
+        declare_acknowledges: bool = True,
     ) -> None:
         self.store = store
+        self.declare_acknowledges = declare_acknowledges
+        """Declaring counts as acknowledging (for a declarer the policy lets acknowledge)."""
         self.slack = slack
         self.clock = clock
         self.broadcast_channel = broadcast_channel
@@ -108,8 +112,10 @@ class IncidentService:
         description: str | None = None,
         commander: str | None = None,
         reporter_commands: bool = True,
+        acknowledged: bool = False,
     ) -> Declared:
-        """Record the incident once per `request_key` (a Slack trigger ID)."""
+        """Record the incident once per `request_key` (a Slack trigger ID); `acknowledged`:
+        the declaration is its acknowledgement too."""
         template = new_incident(
             title=title,
             severity=severity,
@@ -120,6 +126,7 @@ class IncidentService:
             commander=commander,
             origin_channel=origin_channel,
             reporter_commands=reporter_commands,
+            acknowledged=acknowledged,
         )
         incident, created = await self.store.create_incident(
             request_key, template, declared_entry(template)
@@ -221,6 +228,41 @@ class IncidentService:
                 log.warning("update for %s not posted in %s: %s", incident.id, target, exc)
                 missed.append(f"<#{target}>")
         return missed
+
+    async def announce_raised(self, incident_id: str, old: Severity, actor: str) -> list[str]:
+        """A raised severity said in the incident's channel and the broadcast channel, where
+        people look (the card and the announcement are only edited). Returns the places it
+        could not be said."""
+        incident = await self.store.get(incident_id)
+        new = incident.severity
+        missed: list[str] = []
+        for target in [t for t in (incident.channel_id, self.broadcast_channel) if t]:
+            elsewhere = incident.channel_id if target == self.broadcast_channel else None
+            text = messages.severity_raised(
+                incident.id, incident.title, old.value, new.value, new.meaning, actor, elsewhere
+            )
+            try:
+                if target == self.broadcast_channel:
+                    await self.provisioner.post_in_broadcast(text, [section(text)])
+                else:
+                    await self.slack.post_message(target, text)
+            except FirelineError as exc:
+                log.warning("%s's new severity not said in %s: %s", incident.id, target, exc)
+                missed.append(f"<#{target}>")
+        return missed
+
+    async def tell_replaced_commander(self, incident_id: str, previous: str, actor: str) -> None:
+        """A direct message to the commander someone else replaced (Slack's DM by user ID)."""
+        incident = await self.store.get(incident_id)
+        if not incident.commander or incident.commander == previous:
+            return
+        text = messages.no_longer_commander(
+            incident.id, incident.title, incident.commander, actor, incident.channel_id
+        )
+        try:
+            await self.slack.post_message(previous, text)
+        except FirelineError as exc:
+            log.warning("could not tell %s's previous commander: %s", incident.id, exc)
 
     async def record_pin(self, channel_id: str, ts: str, actor: str) -> bool:
         """A 📌 reaction in an incident channel: add that message to the timeline, once."""

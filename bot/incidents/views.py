@@ -30,6 +30,7 @@ from bot.blockkit import (
     section,
     slack_date,
     user,
+    with_mentions,
 )
 from bot.incident import SEVERITY_MATRIX, Incident, Role, Severity, TimelineEntry
 
@@ -101,11 +102,11 @@ def card(incident: Incident, now: datetime) -> list[Block]:
         blocks.append(
             section(
                 f"*Last update* ({slack_date(incident.last_update_at, '{time}')})\n"
-                f"{escape(incident.last_update)}"
+                f"{with_mentions(incident.last_update)}"
             )
         )
     if incident.summary and not incident.is_open:
-        blocks.append(section(f"*Resolution*\n{escape(incident.summary)}"))
+        blocks.append(section(f"*Resolution*\n{with_mentions(incident.summary)}"))
     if incident.is_open:
         blocks.append(
             {"type": "actions", "block_id": "incident_actions", "elements": _buttons(incident)}
@@ -168,9 +169,9 @@ def announcement(incident: Incident) -> tuple[str, list[Block]]:
 def status_update(incident: Incident, actor: str, text: str) -> tuple[str, list[Block]]:
     """The update posted in the broadcast channel; `text` is what the person typed."""
     where = f" in {channel(incident.channel_id)}" if incident.channel_id else ""
-    fallback = f"Update on {incident.id}: {escape(text)}"
+    fallback = f"Update on {incident.id}: {with_mentions(text)}"
     return fallback, [
-        section(f"📣 *Update — {headline(incident)}*{where}\n{escape(text)}"),
+        section(f"📣 *Update — {headline(incident)}*{where}\n{with_mentions(text)}"),
         {"type": "context", "elements": [mrkdwn(f"{incident.status.label} · from {user(actor)}")]},
     ]
 

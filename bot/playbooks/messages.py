@@ -6,7 +6,7 @@ here may include a token or secret.
 
 from __future__ import annotations
 
-from bot.blockkit import Mrkdwn, Plain, code, escape
+from bot.blockkit import Mrkdwn, Plain, code, counted, escape
 from bot.blockkit import user as mention
 
 PLAYBOOK_USAGE = "/incident playbook [name] [target] [-n namespace]"
@@ -43,7 +43,7 @@ def playbook_cannot_post(error: str) -> str:
 
 def playbook_left_out(count: int, user: str | None) -> str:
     whom = f" — details sent to {mention(user)}" if user else ""
-    return f"⚠️ {count} diagnostic(s) not shown{whom}."
+    return f"⚠️ {counted(count, 'diagnostic')} not shown{whom}."
 
 
 def offer_left_out(button: str, reason: str) -> Plain:

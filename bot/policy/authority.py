@@ -2,9 +2,10 @@
 
 `Authority.require(user, verb)` is called before any change is made (before the ack); a refusal
 is a `Denied` whose text names the roles that would allow it and who holds them, and it is
-recorded where the team will see it: the audit stream always, the incident's timeline when the
-attempt was about one (once per person and thing per ten minutes, so a stuck finger cannot flood
-the timeline; the audit keeps every attempt). A refused attempt changes nothing else.
+recorded for the operator: on the audit stream, every attempt, and in the log, once per person and
+thing per ten minutes (a stuck finger cannot flood it). Never on the incident's timeline or in
+its report: those tell what was done to the incident, and a refusal did nothing to it
+(docs/decisions/authority.md). A refused attempt changes nothing else.
 
 What the policy grants is never widened by what a Slack button carries: callers pass the
 incident as found from the record and the place of the click, not from the button's value.
@@ -18,7 +19,6 @@ from typing import NoReturn
 
 from bot.clock import Clock
 from bot.errors import Denied, FirelineError
-from bot.incident import TimelineEntry
 from bot.policy import messages
 from bot.policy.authorizer import Authorizer
 from bot.policy.incidents import ANYONE, Verb
@@ -28,7 +28,7 @@ from bot.store.store import Store
 log = logging.getLogger(__name__)
 
 REFUSAL_BUCKET_S = 600
-"""A person's refusals of one thing on one incident reach its timeline once per this window."""
+"""A person's refusals of one thing (on one incident) reach the log once per this window."""
 
 
 class Authority:
@@ -73,7 +73,7 @@ class Authority:
         return "everyone" if ANYONE in roles else self.authorizer.holders(roles)
 
     async def refuse(self, user: str, what: str, incident_id: str | None, reason: str) -> NoReturn:
-        """Record that `user` was refused `what` (audit; the timeline too), then raise it."""
+        """Record that `user` was refused `what` (the audit stream, the log), then raise it."""
         await self.record_refusal(user, what, incident_id, reason)
         raise Denied(reason)
 
@@ -93,12 +93,10 @@ class Authority:
         }
         try:
             await self.store.audit(entry)
-            if incident_id:
-                bucket = int(now.timestamp()) // REFUSAL_BUCKET_S
-                line = TimelineEntry(
-                    at=now, actor=user, kind="refused", text=messages.refused_entry(user, what)
-                )
-                await self.store.append_once(incident_id, f"refused:{user}:{what}:{bucket}", line)
+            bucket = int(now.timestamp()) // REFUSAL_BUCKET_S
+            key = f"{user}:{what}:{incident_id or '-'}:{bucket}"
+            if await self.store.claim("refusal-logged", key, ttl=2 * REFUSAL_BUCKET_S):
+                log.warning("the policy refused %s to %s (on %s)", what, user, incident_id or "-")
         except FirelineError:
             # The person is still told; the gap is in the log for the operator.
             log.exception("could not record the refusal of %s to %s", what, user)

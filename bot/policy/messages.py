@@ -67,10 +67,6 @@ def cannot_command(
     )
 
 
-def refused_entry(user: str, what: str) -> str:
-    return f"🚫 {mention(user)} was refused {code(what)} by the policy"
-
-
 def not_this_incident(named: str, here: str | None) -> str:
     where = f"belongs to {escape(here)}" if here else "belongs to no incident"
     return (

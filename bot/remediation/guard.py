@@ -8,7 +8,7 @@ their own request only where the action's `self_approval` allows it for the inci
 severe* grade so far (re-read from the incident when deciding, so lowering the severity first
 does not help) or for the namespace, and never when the section's `self_approval` is false.
 Every refusal is a `Denied` whose text says what is missing and who holds it; with an
-`Authority`, it is also recorded (audit stream, incident timeline).
+`Authority`, it is also recorded (audit stream, log).
 """
 
 from __future__ import annotations

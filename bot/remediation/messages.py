@@ -11,7 +11,7 @@ progress, why a change failed) are stored in the record and escaped where the ca
 from __future__ import annotations
 
 from bot import messages as shared
-from bot.blockkit import Mrkdwn, Plain, code, escape
+from bot.blockkit import Mrkdwn, Plain, code, counted, escape
 from bot.blockkit import user as mention
 
 
@@ -28,15 +28,15 @@ def rollout_waiting_controller() -> Plain:
 
 
 def rollout_updated(updated: int, wanted: int) -> Plain:
-    return f"{updated} of {wanted} new replicas created"
+    return f"{updated} of {counted(wanted, 'new replica')} created"
 
 
 def rollout_old_pods(old: int) -> Plain:
-    return f"{old} old replica(s) still terminating"
+    return f"{counted(old, 'old replica')} still terminating"
 
 
 def rollout_available(available: int, updated: int) -> Plain:
-    return f"{available} of {updated} updated replicas available"
+    return f"{available} of {counted(updated, 'updated replica')} available"
 
 
 def rollout_done(ready: int, wanted: int) -> Plain:
@@ -91,7 +91,8 @@ def self_approval_refused(remediation_id: str, severity: str | None = None) -> s
     graded = f" (the incident has been {escape(severity)})" if severity else ""
     return (
         f"🚫 You requested {escape(remediation_id)}, so someone else must approve it{graded}: a "
-        "holder of one of the approving roles named in the policy. Nothing was changed."
+        "holder of one of the approving roles named in the policy. Nothing was changed; ask one "
+        "of them to click Approve."
     )
 
 
@@ -111,7 +112,10 @@ def cannot_approve(
 
 
 def only_requester_cancels(remediation_id: str, requester: str) -> str:
-    return f"🚫 Only {mention(requester)}, who requested {escape(remediation_id)}, can cancel it."
+    return (
+        f"🚫 Only {mention(requester)}, who requested {escape(remediation_id)}, can cancel it. "
+        "Ask them to, or click Deny if you hold an approving role."
+    )
 
 
 def remediation_cooldown(target: str, other: str, seconds: int) -> str:
@@ -144,11 +148,17 @@ def remediation_requested(remediation_id: str) -> str:
 
 
 def remediation_unknown_id() -> str:
-    return "That remediation request no longer exists; nothing was changed."
+    return (
+        "That remediation request no longer exists; nothing was changed. If the change is still "
+        "needed, request it again (`/incident help` lists the remediations)."
+    )
 
 
 def remediation_bad_button() -> str:
-    return "That button does not carry a remediation Fireline understands; nothing was changed."
+    return (
+        "That button does not carry a remediation Fireline understands; nothing was changed. "
+        "Type the request instead (`/incident help` lists the remediations)."
+    )
 
 
 def remediation_state_line(

@@ -91,7 +91,7 @@ class RemediationService:
         return await self.store.find_by_channel(channel)
 
     async def _refused(self, user: str, what: str, incident_id: str | None, reason: str) -> Denied:
-        """Record a refusal (audit; the incident's timeline) and return it to raise."""
+        """Record a refusal (audit stream, log) and return it to raise."""
         if self.guard.authority is not None:
             await self.guard.authority.record_refusal(user, what, incident_id, reason)
         return Denied(reason)

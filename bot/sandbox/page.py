@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -28,11 +29,25 @@ from bot.sandbox.state import snapshot
 from bot.settings import packaged_dir
 
 STATIC = packaged_dir("sandbox", "static")
-ASSETS = {"app.js": "text/javascript", "app.css": "text/css"}
+ASSETS = {"app.js": "text/javascript; charset=utf-8", "app.css": "text/css; charset=utf-8"}
 KEEPALIVE_S = 15.0
 COALESCE_S = 0.05
 COMMANDS = ("/incident",)
 TOKEN_PLACEHOLDER = "{{sandbox-token}}"
+
+
+_PICKED = re.compile(r"(<[@#][A-Z0-9]+(?:\|[^<>]*)?>)")
+
+
+def as_slack_sends(typed: str) -> str:
+    """Slash-command text as Slack delivers it: the `&`, `<`, `>` a person typed encoded, and a
+    person or channel picked from Slack's list as `<@U…>` / `<#C…>` (the page has no list, so
+    such a token typed on it stands for one picked)."""
+    parts = _PICKED.split(typed)
+    return "".join(
+        part if i % 2 else part.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        for i, part in enumerate(parts)
+    )
 
 
 class BadRequest(Exception):
@@ -87,7 +102,10 @@ def page_routes(sandbox: LiveSandbox) -> list[web.RouteDef]:
     async def events(request: web.Request) -> web.StreamResponse:
         changes.bind(asyncio.get_running_loop())
         response = web.StreamResponse(
-            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+            headers={
+                "Content-Type": "text/event-stream; charset=utf-8",
+                "Cache-Control": "no-cache",
+            }
         )
         await response.prepare(request)
         seen = -1
@@ -135,7 +153,7 @@ def page_routes(sandbox: LiveSandbox) -> list[web.RouteDef]:
         if name not in COMMANDS:
             raise BadRequest(f"`{name}` is not a command here; type /incident help")
         delivery = await sandbox.slack.slash_command(
-            person(data), str(data.get("channel")), rest.strip(), name
+            person(data), str(data.get("channel")), as_slack_sends(rest.strip()), name
         )
         return {"status": delivery.status}
 
@@ -199,8 +217,11 @@ def page_routes(sandbox: LiveSandbox) -> list[web.RouteDef]:
             content = sandbox.slack.file_content(file_id)
         except (KeyError, LookupError):
             raise web.HTTPNotFound() from None
-        kind = "image/png" if content.startswith(b"\x89PNG") else "text/plain"
-        return web.Response(body=content, content_type=kind, charset=None)
+        if content.startswith(b"\x89PNG"):
+            return web.Response(body=content, content_type="image/png")
+        # Fireline uploads text as UTF-8 (reports, logs): say so, or a browser guesses Latin-1
+        # and shows "—" as "â€”". text/plain even for Markdown: a browser shows it, not saves it.
+        return web.Response(body=content, content_type="text/plain", charset="utf-8")
 
     return [
         web.get("/", home),

@@ -20,7 +20,7 @@ from redis.asyncio.client import Pipeline
 from redis.exceptions import RedisError
 
 from bot.errors import IncidentNotFound
-from bot.incident import Change, Incident, Role, Severity, TimelineEntry
+from bot.incident import Change, Incident, Role, Severity, Status, TimelineEntry
 from bot.store import scripts
 from bot.store.calls import RedisPart, redis_unavailable, text
 from bot.store.cas import Decision, compare_and_set
@@ -195,6 +195,7 @@ def new_incident(
     commander: str | None = None,
     origin_channel: str | None = None,
     reporter_commands: bool = True,
+    acknowledged: bool = False,
 ) -> Incident:
     """The template `IncidentStore.create_incident` fills the ID and number into. The
     commander is `commander`, else the reporter unless `reporter_commands` is false (the
@@ -211,4 +212,6 @@ def new_incident(
         description=description,
         origin_channel=origin_channel,
         created_at=now,
+        status=Status.ACKNOWLEDGED if acknowledged else Status.DECLARED,
+        acknowledged_at=now if acknowledged else None,
     )

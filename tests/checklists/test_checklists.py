@@ -60,6 +60,8 @@ def start(build: Callable[..., Builder], clock: ManualClock) -> Start:
 
     async def make(**overrides: Any) -> Harness:
         overrides.setdefault("oncall_groups", f"P0={GROUP},P1={GROUP}")
+        # What follows a declaration nobody has acknowledged (declaring is no ack here).
+        overrides.setdefault("declare_acknowledges", False)
         if not started:
             started.append(await builder.settings(**overrides).start())
             return started[0]

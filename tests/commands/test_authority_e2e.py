@@ -102,11 +102,12 @@ async def test_1_no_role_can_neither_take_command_nor_approve(world: Harness) ->
     await w.told(nico, "Only someone with the role commander or admin can approve")
     assert (await record_of(w, "R-1")).state == State.PENDING and not writes(w)
 
+    # Recorded for the operator, not on the incident's timeline (docs/decisions/authority.md).
     timeline = [e.text for e in await w.app.services.store.timeline(incident_id)]
-    assert f"🚫 <@{nico}> was refused `incident.command` by the policy" in timeline
-    assert f"🚫 <@{nico}> was refused `remediation.approve R-1` by the policy" in timeline
+    assert not [t for t in timeline if nico in t or "refused" in t], timeline
     refused = [a for a in await w.app.services.store.audit_log() if a["user"] == nico]
     assert {a["outcome"] for a in refused} == {"denied"} and len(refused) == 3
+    assert {a["action"] for a in refused} == {"incident.command", "remediation.approve R-1"}
 
 
 async def test_1_the_commander_approves_only_with_an_approving_role(world: Harness) -> None:
@@ -196,7 +197,9 @@ async def test_3_a_button_naming_another_incident_is_refused(world: Harness) -> 
     assert w.app.remediation is not None
     assert await w.app.remediation.records.get("R-1") is None
     timeline = [e.text for e in await w.app.services.store.timeline(serious)]
-    assert f"🚫 <@{w.rita}> was refused `remediation.request restart` by the policy" in timeline
+    assert not [t for t in timeline if "refused" in t], timeline
+    refused = [a for a in await w.app.services.store.audit_log() if a["user"] == w.rita]
+    assert "remediation.request restart" in {a["action"] for a in refused}
 
     # Where it belongs it is a request like any other: previewed, for its own incident.
     ts = await post_button(w, minor_channel, {**value, "incident": minor})
@@ -209,8 +212,11 @@ async def test_3_a_button_naming_another_incident_is_refused(world: Harness) -> 
     assert not writes(w)
 
 
-async def test_3_card_buttons_act_only_on_the_channels_incident(world: Harness) -> None:
-    w = world
+async def test_3_card_buttons_act_only_on_the_channels_incident(
+    build: Callable[..., Builder],
+) -> None:
+    # Unacknowledged incidents, so the cards carry Acknowledge (declaring is no ack here).
+    w = await remediation_world(build().settings(declare_acknowledges=False))
     first, channel = await declare(w, w.cleo, "P1 tasks failing")
     second, _ = await declare(w, w.cleo, "P2 search slow")
     ts = await card_ts(w, first)

@@ -43,7 +43,7 @@ def test_declare_without_title_means_the_form() -> None:
     [
         ("declare P5 Broken", "`P5` is not a severity"),
         ("declare P1", "Give the incident a title"),
-        ("declare " + "x" * 151, "keep it under 150"),
+        ("declare " + "x" * 151, "keep it to at most 150"),
         ("severity P7", "`P7` is not a severity"),
         ("severity", "is not a severity"),
         ("assign boss <@U123>", "`boss` is not a role"),
@@ -93,3 +93,17 @@ def test_help_lists_every_subcommand() -> None:
     usage = messages.usage(ROUTER.subcommands)
     for sub in ROUTER.subcommands:
         assert f"/incident {sub.usage}" in unescape(usage)
+
+
+def test_typed_text_is_decoded_from_slack_s_form() -> None:
+    """Slack sends `&`, `<`, `>` encoded and a picked person as `<@U…|name>`: what was typed is
+    what the command gets, the mention kept for the text that shows it (`with_mentions`)."""
+    from bot.blockkit import with_mentions
+
+    note = parse("note &lt;b&gt; &amp;lt; ask <@U0DANA|dana> <!channel>")
+    assert note.text is not None
+    assert with_mentions(note.text) == "&lt;b&gt; &amp;lt; ask <@U0DANA> @channel"
+    title = parse("declare P1 Checkout &amp; payments <@U0DANA|dana>").text
+    assert title == "Checkout & payments @dana"  # a title mentions no one
+    action = ROUTER.subcommands.parse("logs checkout --grep 'a&lt;b|c&amp;d'", ["logs"])
+    assert action.action and action.text == "checkout --grep 'a<b|c&d'"

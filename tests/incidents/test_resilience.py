@@ -31,7 +31,8 @@ def responders(build: Builder, *people: str) -> Builder:
 async def test_redelivery_to_two_replicas_declares_once(
     slack: SlackDouble, build: Callable[..., Builder]
 ) -> None:
-    h = await responders(build(), "alice").start()
+    # Nobody acknowledges, so the P0's reminder is due at once (declaring is no ack here).
+    h = await responders(build(), "alice").settings(declare_acknowledges=False).start()
     alice, room, broadcast = h.alice, h.room, h.broadcast
     first, second = h.app, (await h.replica()).app
     slack.request_url = f"{first.url}/slack/events"
@@ -74,7 +75,8 @@ async def test_restart_keeps_incidents_cards_and_timeline_embedded_redis(
 ) -> None:
     """REDIS_URL unset: the bot runs its own Redis under the data dir; a restart loses nothing."""
     data = tmp_path / "data"
-    h = await responders(build(redis=None), "alice", "bob").settings(data_dir=data).start()
+    builder = responders(build(redis=None), "alice", "bob")
+    h = await builder.settings(data_dir=data, declare_acknowledges=False).start()
     alice, bob = h.alice, h.bob
     incident_id, channel = await h.declare(alice, "P1 Checkout down")
     await h.command(alice, "note Suspect deploy 42", channel)
@@ -87,7 +89,7 @@ async def test_restart_keeps_incidents_cards_and_timeline_embedded_redis(
         await h.told(bob, f"{incident_id}: acknowledged")
         assert h.card(channel)["ts"] == card_ts and "Acknowledged" in h.card_text(channel)
         texts = [e.text for e in await app.services.store.timeline(incident_id)]
-        assert texts[0].startswith("Declared P1") and "Suspect deploy 42" in texts
+        assert texts[0].startswith("Declared P1") and f"📝 <@{alice}>: Suspect deploy 42" in texts
         assert texts[-1] == f"Acknowledged by <@{bob}>"
         second_id, _ = await h.declare(alice, "P3 Typo")
         assert second_id == "INC-2"
@@ -114,8 +116,10 @@ async def test_slack_outage_during_declare_is_told_and_finished_later(harness: H
     assert len(h.slack.messages(h.broadcast)) == 1
 
 
-async def test_slack_refusal_is_explained_and_nothing_is_half_done(harness: Harness) -> None:
-    h = harness
+async def test_slack_refusal_is_explained_and_nothing_is_half_done(
+    unacknowledged: Harness,
+) -> None:
+    h = unacknowledged
     incident_id, channel = await h.declare(h.alice, "P2 Slow builds")
     h.slack.fail_next("chat.update", times=1, error="channel_not_found")
     await h.command(h.bob, "ack", channel)
@@ -149,7 +153,9 @@ async def test_rate_limited_posts_are_retried_not_lost(build: Callable[..., Buil
 
 async def test_socket_mode_declares_like_http(build: Callable[..., Builder]) -> None:
     async with SlackDouble(signing_secret=SIGNING_SECRET, socket_mode=True) as slack:
-        builder = responders(build(slack=slack), "alice").settings(slack_app_token=slack.app_token)
+        builder = responders(build(slack=slack), "alice").settings(
+            slack_app_token=slack.app_token, declare_acknowledges=False
+        )
         h = await builder.start()
         alice, room, app = h.alice, h.room, h.app
         try:

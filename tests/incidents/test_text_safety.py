@@ -31,9 +31,15 @@ def assert_harmless(h: Harness, message: dict[str, Any]) -> None:
         assert "&lt;" not in text and "&amp;" not in text, text
 
 
+def as_slack_sends(typed: str) -> str:
+    """Slash-command text as Slack delivers it: `&`, `<`, `>` encoded (Slack's own tokens for
+    what the person picked, `<@U…|name>` or `<!channel>`, are added by the caller)."""
+    return typed.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 async def test_a_hostile_title_pings_no_one_and_reads_as_typed(harness: Harness) -> None:
     h = harness
-    incident_id, channel_id = await h.declare(h.alice, f"P1 {TITLE}")
+    incident_id, channel_id = await h.declare(h.alice, f"P1 {as_slack_sends(TITLE)}")
 
     announcements = h.slack.messages(h.broadcast)
     assert announcements, "the broadcast channel got the announcement"
@@ -60,7 +66,7 @@ async def test_updates_and_notes_are_shown_as_written(harness: Harness) -> None:
     h = harness
     _, channel_id = await h.declare(h.alice, "P2 Checkout slow")
     update = "<!everyone> rolled back & <@U0FAKE> <https://evil.example|status page>"
-    await h.command(h.alice, f"update {update}", channel=channel_id)
+    await h.command(h.alice, f"update {as_slack_sends(update)}", channel=channel_id)
     await eventually(lambda: any("rolled back" in read(m) for m in h.slack.messages(h.broadcast)))
     for where in (h.broadcast, channel_id):
         for message in h.slack.messages(where):
@@ -69,14 +75,41 @@ async def test_updates_and_notes_are_shown_as_written(harness: Harness) -> None:
     assert any(update in read(m) for m in h.slack.messages(h.broadcast))
     assert update in read(h.card(channel_id))
 
-    await h.command(h.bob, "note <!here> db & cache <b>warm</b>", channel=channel_id)
+    typed = "<!here> db & cache <b>warm</b> &lt;"
+    await h.command(h.bob, f"note {as_slack_sends(typed)}", channel=channel_id)
     await h.command(h.bob, "timeline", channel=channel_id)
     timeline = await h.told(h.bob, "Timeline of")
     [shown] = [e for e in h.slack.ephemerals(user_id=h.bob) if "Timeline of" in (e.text or "")]
     text = shown.text or ""
-    assert slack.notifies(text) == [f"@{h.alice}"] * text.count(f"<@{h.alice}>")
-    assert "<!here> db & cache <b>warm</b>" in slack.shown(text)
+    people = [n for n in slack.notifies(text) if n in (f"@{h.alice}", f"@{h.bob}")]
+    assert slack.notifies(text) == people  # the authors of entries, and nobody else
+    assert typed in slack.shown(text)  # once decoded, once escaped: as typed, `&lt;` too
     assert update in slack.shown(text) and timeline
+
+
+async def test_a_mention_in_a_note_stays_a_mention_and_a_broadcast_never_pings(
+    harness: Harness,
+) -> None:
+    """In Slack a person types `@carol` and `@channel`; Slack sends `<@U…|carol>` and
+    `<!channel>`. The person is mentioned; the channel is not pinged, but reads `@channel`."""
+    h = harness
+    _, channel_id = await h.declare(h.alice, "P2 Checkout slow")
+    sent = f"ask <@{h.carol}|carol> before the rollback, <!channel> &amp; <#{channel_id}|ops>"
+    await h.command(h.bob, f"note {sent}", channel=channel_id)
+    await h.command(h.bob, f"update waiting on <@{h.carol}|carol> <!here>", channel=channel_id)
+    await eventually(lambda: any("waiting on" in read(m) for m in h.slack.messages(h.broadcast)))
+    await h.command(h.bob, "timeline", channel=channel_id)
+    await h.told(h.bob, "Timeline of")
+    [shown] = [e for e in h.slack.ephemerals(user_id=h.bob) if "Timeline of" in (e.text or "")]
+    text = shown.text or ""
+    assert f"@{h.carol}" in slack.notifies(text)
+    assert "@channel" not in slack.notifies(text) and "@here" not in slack.notifies(text)
+    assert f"ask @{h.carol} before the rollback, @channel & #{channel_id}" in slack.shown(text)
+    [posted] = [m for m in h.slack.messages(h.broadcast) if "waiting on" in read(m)]
+    said = " ".join(slack.mrkdwn_texts(posted))
+    assert f"@{h.carol}" in slack.notifies(said) and "@here" not in slack.notifies(said)
+    assert f"waiting on @{h.carol} @here" in read(posted)
+    assert f"waiting on <@{h.carol}> @here" in h.card_text(channel_id)
 
 
 async def test_an_alert_with_broadcasts_in_its_labels_pings_no_one(harness: Harness) -> None:

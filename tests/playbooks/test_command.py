@@ -216,7 +216,7 @@ async def test_a_label_the_run_lacks_skips_that_diagnostic_and_says_which(make_w
     # No target typed: the steps that need the deployment are skipped; `hpa` needs none.
     _, thread = await run_thread(world, world.oncall, "playbook high-cpu")
     assert len(thread) == 2 and "pinned at max replicas" in thread[0]["text"]
-    assert "3 diagnostic(s) not shown" in flat(thread[1])
+    assert "3 diagnostics not shown" in flat(thread[1])
     told = await world.told(world.oncall, "not shown")
     assert (
         "`top` not run: it needs target, from the label `deployment` or `service` or `app`" in told

@@ -23,7 +23,12 @@ def test_serve_without_tokens_starts_a_working_sandbox(tmp_path: Path) -> None:
     process = subprocess.Popen(
         [sys.executable, "-m", "bot", "serve"],
         cwd=tmp_path,  # no .env here
-        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "FIRELINE_HTTP_PORT": "0"},
+        env={
+            "PATH": "/usr/bin:/bin",
+            "PYTHONPATH": str(ROOT),
+            "FIRELINE_HTTP_PORT": "0",
+            "HOME": str(tmp_path),  # the sandbox writes ~/.kube/fireline-sandbox.yaml
+        },
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -73,3 +78,5 @@ def test_serve_without_tokens_starts_a_working_sandbox(tmp_path: Path) -> None:
             raise
     assert process.returncode == 0, err[-2000:]
     assert "No Slack tokens are set" in err and "SLACK_BOT_TOKEN" in err
+    # The run's kubeconfig went to the HOME it was given, not the real one.
+    assert (tmp_path / ".kube" / "fireline-sandbox.yaml").is_file()

@@ -105,6 +105,6 @@ async def test_embedded_redis_keeps_incidents_across_a_restart(tmp_path, prefix)
     handle = start_embedded(tmp_path / "data")
     again = Store(handle.client, prefix=prefix)
     assert (await again.get(incident.id)).title == "Payments slow"
-    assert [e.text for e in await again.timeline(incident.id)][-1] == "still slow"
+    assert [e.text for e in await again.timeline(incident.id)][-1] == "📝 <@U1>: still slow"
     assert (await create(again, "t2")).id == "INC-2"
     await handle.close()

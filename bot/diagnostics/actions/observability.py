@@ -49,7 +49,7 @@ class Health(Action[HealthParams, list[HealthResult]]):
     def scopes(self, params: HealthParams, ctx: Context) -> list[Scope]:
         if params.target == "all":
             if not ctx.policy.health:
-                raise NotFound(messages.not_configured("No health-check target"))
+                raise NotFound(messages.not_configured("Health checking"))
             return [Scope("health", n) for n in ctx.policy.health]
         _named("health-check target", params.target, dict(ctx.policy.health))
         return [Scope("health", params.target)]

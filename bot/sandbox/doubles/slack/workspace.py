@@ -178,6 +178,13 @@ class StoredFile:
     channels: list[str] = field(default_factory=list)
     shares: list[tuple[str, str]] = field(default_factory=list)
     completed: bool = False
+    snippet_type: str | None = None
+
+    @property
+    def mimetype(self) -> str:
+        if self.content is not None and self.content.startswith(b"\x89PNG"):
+            return "image/png"
+        return "text/markdown" if self.snippet_type == "markdown" else "text/plain"
 
     def to_dict(self, team_domain: str) -> dict[str, Any]:
         return {
@@ -186,8 +193,9 @@ class StoredFile:
             "timestamp": self.created,
             "name": self.filename,
             "title": self.title or self.filename,
-            "mimetype": "text/plain",
-            "filetype": self.filename.rsplit(".", 1)[-1] if "." in self.filename else "text",
+            "mimetype": self.mimetype,
+            "filetype": self.snippet_type
+            or (self.filename.rsplit(".", 1)[-1] if "." in self.filename else "text"),
             "user": self.user,
             "size": len(self.content) if self.content is not None else self.length,
             "url_private": f"https://files.slack.com/files-pri/{self.id}/{self.filename}",

@@ -21,7 +21,12 @@ def get_upload_url(ctx: ApiContext, a: Args) -> dict[str, Any]:
         raise SlackError("file_upload_size_restricted")
     fid = ctx.ws.ids.new_id("F")
     ctx.ws.files[fid] = StoredFile(
-        fid, filename, length, user=ctx.ws.bot_user.id, created=int(ctx.ws.now())
+        fid,
+        filename,
+        length,
+        user=ctx.ws.bot_user.id,
+        created=int(ctx.ws.now()),
+        snippet_type=a.get("snippet_type") or None,
     )
     return {"upload_url": f"{ctx.public_url}upload/{fid}", "file_id": fid}
 
