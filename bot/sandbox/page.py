@@ -28,7 +28,7 @@ from bot.sandbox.state import snapshot
 from bot.settings import packaged_dir
 
 STATIC = packaged_dir("sandbox", "static")
-ASSETS = {"app.js": "text/javascript", "app.css": "text/css"}
+ASSETS = {"app.js": "text/javascript", "blocks.js": "text/javascript", "app.css": "text/css"}
 KEEPALIVE_S = 15.0
 COALESCE_S = 0.05
 COMMANDS = ("/incident",)
@@ -193,14 +193,25 @@ def page_routes(sandbox: LiveSandbox) -> list[web.RouteDef]:
         answered = await sandbox.fire_alert(chosen, status=status)
         return {"status": answered}
 
+    async def drill(data: dict[str, Any]) -> dict[str, Any]:
+        person(data)
+        if sandbox.drill is None:
+            raise BadRequest("no drill in this sandbox: start it with --drill NAME")
+        if data.get("op") != "start":
+            raise BadRequest("the drill can only be started")
+        return {"started": sandbox.drill.begin()}
+
     async def file(request: web.Request) -> web.Response:
         file_id = request.match_info["file_id"]
         try:
             content = sandbox.slack.file_content(file_id)
         except (KeyError, LookupError):
             raise web.HTTPNotFound() from None
-        kind = "image/png" if content.startswith(b"\x89PNG") else "text/plain"
-        return web.Response(body=content, content_type=kind, charset=None)
+        if content.startswith(b"\x89PNG"):
+            return web.Response(body=content, content_type="image/png")
+        # Text files (a drill report in Markdown) are UTF-8, as Slack stores them: say so, or
+        # a browser guesses Latin-1 and the report's ✅ shows as mojibake.
+        return web.Response(body=content, content_type="text/plain", charset="utf-8")
 
     return [
         web.get("/", home),
@@ -214,5 +225,6 @@ def page_routes(sandbox: LiveSandbox) -> list[web.RouteDef]:
         web.post("/sandbox/api/action", guarded(act(action), writes=True)),
         web.post("/sandbox/api/view", guarded(act(view), writes=True)),
         web.post("/sandbox/api/alert", guarded(act(alert), writes=True)),
+        web.post("/sandbox/api/drill", guarded(act(drill), writes=True)),
         web.get("/sandbox/files/{file_id}", guarded(file)),
     ]

@@ -33,7 +33,7 @@ from bot.sandbox.alerts import (
 from bot.sandbox.clock import ScaledClock
 from bot.sandbox.doubles.kubernetes import Cluster as SimulatedCluster
 from bot.sandbox.doubles.kubernetes import KubernetesDouble, Timing, orion_prod
-from bot.sandbox.doubles.slack import SlackDouble
+from bot.sandbox.doubles.slack import RateLimits, SlackDouble
 from bot.sandbox.live import Changes, DrillStatus
 from bot.sandbox.people import (
     PERSONAS,
@@ -74,18 +74,23 @@ class SandboxOptions:
     redis_prefix: str = "fireline-sandbox:"
     settings: dict[str, Any] = field(default_factory=dict)
     """Further settings (field names) over the environment's, e.g. checklist or reminder times."""
+    clock: ScaledClock | None = None
+    """The sandbox clock (tests: one that moves only when told); default `ScaledClock(speed)`."""
 
 
 class Sandbox:
     def __init__(self, options: SandboxOptions | None = None) -> None:
         self.options = options or SandboxOptions()
-        self.clock = ScaledClock(self.options.speed)
+        self.clock = self.options.clock or ScaledClock(self.options.speed)
         # The workspace keeps Slack's own (wall-clock) time: trigger IDs and response URLs
-        # expire in real seconds for the person clicking, whatever the sandbox speed.
+        # expire in real seconds for the person clicking, whatever the sandbox speed. Its rate
+        # limits are Slack's per minute of sandbox time (docs/decisions/sandbox.md), and the
+        # bot keeps to the same (`slack_rate_scale` below).
         self.slack = SlackDouble(
             signing_secret=secrets.token_hex(16),
             team_name="Fireline Sandbox",
             team_domain="fireline-sandbox",
+            rate_limits=RateLimits.scaled(self.clock.speed),
         )
         self.slack.app.bot_events = BOT_EVENTS
         self.wiring = Wiring(self.slack)
@@ -171,6 +176,7 @@ class Sandbox:
             "instance_name": "sandbox",
             "oncall_groups": f"P0={self.oncall_group},P1={self.oncall_group}",
             "policy_file": None,
+            "slack_rate_scale": self.clock.speed,
             **self.options.settings,
         }
         if self.options.http_port is not None:
