@@ -317,11 +317,9 @@ class DrillRun:
         drill, speed = self.drill, self.sandbox.clock.speed
         e = escape
         title = f"*{e(drill.title)}*"
-        if self.started is None:
-            lines = [title, e(drill.about)]
-        else:
-            clock = "finished after" if self.ended is not None else "drill time"
-            lines = [f"{title} · {clock} {scorecard.duration(self.elapsed())}", e(drill.about)]
+        if self.ended is not None:
+            title += f" · finished after {scorecard.duration(self.elapsed())}"
+        lines = [title, e(drill.about)]
         lines.append(
             e(f"Targets from the first alert, in drill time: {drill.targets_text(speed)}.")
         )
@@ -346,6 +344,7 @@ class DrillRun:
             "name": drill.name,
             "text": "\n".join(lines),
             "waiting": self.started is None,
+            "elapsed": self.elapsed(),
             "finished": self.finished.is_set(),
             "alert": self.alert,
             "incident": self.incident_id,
