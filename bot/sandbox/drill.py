@@ -63,6 +63,13 @@ class Logs(_Strict):
     lines: list[str]
 
 
+class Running(_Strict):
+    """A symptom's cause: `deployment` still runs an image tagged `tag` (the bad release)."""
+
+    deployment: str
+    tag: str
+
+
 class Step(_Strict):
     at: str
     """When, from the drill's start, in sandbox time (`0`, `90s`, `4m`)."""
@@ -76,6 +83,10 @@ class Step(_Strict):
     post: Post | None = None
     note: str = ""
     """What the drill panel says happened."""
+    while_running: Running | None = None
+    """Only while the cause holds: once the team has rolled it back the step does not happen
+    (and its log lines go only to pods that still run the bad image), so the script never
+    contradicts a remediation that worked."""
 
     @field_validator("at")
     @classmethod
@@ -189,12 +200,28 @@ class DrillRun:
             await clock.sleep(step.seconds - self.elapsed())
             if self.finished.is_set():
                 return
+            if step.while_running is not None and not self._bad_pods(step.while_running):
+                cause = step.while_running
+                self.happened.append(f"({cause.deployment} no longer runs {cause.tag}: no more)")
+                self._changed()
+                continue
             try:
                 await self._do(step)
             except (FirelineError, LookupError, ValueError) as exc:
                 log.warning("drill step at %s failed: %s", step.at, exc)
             self.happened.append(step.note or self._describe(step))
             self._changed()
+
+    def _bad_pods(self, cause: Running) -> list[str]:
+        """Pods of the deployment that run the bad image (any, without a simulated cluster)."""
+        cluster = self.sandbox.cluster
+        if cluster is None:
+            return []
+        return [
+            pod["metadata"]["name"]
+            for pod in deployment_pods(cluster, NAMESPACE, cause.deployment)
+            if any(c.get("image", "").endswith(f":{cause.tag}") for c in pod["spec"]["containers"])
+        ]
 
     async def _do(self, step: Step) -> None:
         sandbox = self.sandbox
@@ -221,8 +248,15 @@ class DrillRun:
                     last_killed_seconds_ago=1,
                 )
         if step.logs is not None and cluster is not None:
-            for pod in deployment_pods(cluster, NAMESPACE, step.logs.deployment):
-                add_logs(cluster, NAMESPACE, pod["metadata"]["name"], step.logs.lines)
+            names = [
+                p["metadata"]["name"]
+                for p in deployment_pods(cluster, NAMESPACE, step.logs.deployment)
+            ]
+            cause = step.while_running
+            if cause is not None and cause.deployment == step.logs.deployment:
+                names = self._bad_pods(cause)
+            for name in names:
+                add_logs(cluster, NAMESPACE, name, step.logs.lines)
         if step.post is not None:
             who = next(u for u, p in sandbox.people.items() if p.handle == step.post.who)
             channel = sandbox.channels[step.post.channel]

@@ -62,6 +62,8 @@ test): the workspace delivers only these, as Slack would."""
 @dataclass
 class SandboxOptions:
     speed: float = 1.0
+    clock: ScaledClock | None = None
+    """The sandbox clock (tests: one that moves only when told); default `ScaledClock(speed)`."""
     http_port: int | None = None
     """The page's port (None: FIRELINE_HTTP_PORT, else 3000; 0: any free port)."""
     kube_context: str | None = None
@@ -74,8 +76,6 @@ class SandboxOptions:
     redis_prefix: str = "fireline-sandbox:"
     settings: dict[str, Any] = field(default_factory=dict)
     """Further settings (field names) over the environment's, e.g. checklist or reminder times."""
-    clock: ScaledClock | None = None
-    """The sandbox clock (tests: one that moves only when told); default `ScaledClock(speed)`."""
 
 
 class Sandbox:
@@ -168,6 +168,7 @@ class Sandbox:
         values: dict[str, Any] = {
             **self.wiring.settings(),
             "redis_url": None,
+            "slack_rate_scale": self.clock.speed,
             "redis_prefix": self.options.redis_prefix,
             "data_dir": data_dir,
             "broadcast_channel": self.channels[BROADCAST],
@@ -176,7 +177,6 @@ class Sandbox:
             "instance_name": "sandbox",
             "oncall_groups": f"P0={self.oncall_group},P1={self.oncall_group}",
             "policy_file": None,
-            "slack_rate_scale": self.clock.speed,
             **self.options.settings,
         }
         if self.options.http_port is not None:

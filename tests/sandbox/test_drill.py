@@ -177,3 +177,52 @@ def test_every_drill_states_its_speed_and_targets_in_real_time(name: str) -> Non
 def test_unknown_drill_names_the_drills() -> None:
     with pytest.raises(ConfigurationError, match="the drills are: checkout-rollout, memory-leak"):
         load_drill("fire")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("drill_world", ["checkout-rollout"], indirect=True)
+async def test_a_rollback_ends_the_scripted_symptoms_of_the_bad_release(
+    drill_world: tuple[Sandbox, DrillRun, ManualSandboxClock],
+) -> None:
+    """Rolled back before the 4th minute: no more error lines from checkout, no pool alarm."""
+    from bot.remediation.views import APPROVE
+    from bot.sandbox.doubles.kubernetes import deployment_pods
+
+    sandbox, run, clock = drill_world
+    slack, cluster = sandbox.slack, sandbox.cluster
+    assert cluster is not None
+    riley, avery = persona(sandbox, "riley"), persona(sandbox, "avery")
+    room = sandbox.channels["war-room"]
+    run.begin()
+    await slack.slash_command(riley, room, "rollback checkout")
+    card = await eventually(
+        lambda: next(
+            (m for m in slack.messages(room) if "Waiting for approval" in flatten(m)), None
+        ),
+        10.0,
+        "the rollback's approval card",
+    )
+    await slack.click_button(avery, room, card["ts"], APPROVE)
+
+    def rolled_back() -> bool:
+        pods = deployment_pods(cluster, "orion-prod", "checkout")
+        images = {c["image"] for p in pods for c in p["spec"]["containers"]}
+        return bool(pods) and all(i.endswith(":2.3.0") for i in images)
+
+    for _ in range(200):  # the cluster's controllers work in sandbox time: move it on
+        if rolled_back():
+            break
+        await clock.advance(2)
+        await asyncio.sleep(0.05)
+    assert rolled_back() and run.elapsed() < 240
+    pool = [m for m in slack.messages(sandbox.channels["alerts"]) if "Pool" in flatten(m)]
+    await clock.advance(600 - run.elapsed())
+    await eventually(lambda: len(run.happened) == len(run.drill.steps), 10.0, "every step")
+    text = str(run.status()["text"])
+    assert text.count("checkout no longer runs 2.4.0") == 2, text
+    assert "errors keep coming" not in text and "pool alarm fired" not in text
+    for pod in deployment_pods(cluster, "orion-prod", "checkout"):
+        name = pod["metadata"]["name"]
+        logs = cluster.container_logs("orion-prod", name, pod["spec"]["containers"][0]["name"])
+        assert not [line for _, line in logs.current if "amount_minor" in line]
+    assert [m for m in slack.messages(sandbox.channels["alerts"]) if "Pool" in flatten(m)] == pool

@@ -8,36 +8,14 @@ redraws. Nothing is reloaded: each expectation waits for the live update.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 from playwright.async_api import Page, expect
 
 from bot.sandbox.world import Sandbox
+from tests.sandbox.browser import WAIT_MS, declare, open_as, type_in_composer
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-WAIT_MS = 10_000
-
-
-async def open_as(page: Page, sandbox: Sandbox, who: str) -> None:
-    await page.goto(sandbox.url)
-    await expect(page.locator("#live")).to_have_text("live", timeout=WAIT_MS)
-    await page.select_option("#who", label=who)
-
-
-async def type_in_composer(page: Page, text: str) -> None:
-    await page.fill("#compose", text)
-    await page.press("#compose", "Enter")
-
-
-async def declare(page: Page, text: str) -> Any:
-    await type_in_composer(page, f"/incident declare {text}")
-    await expect(page.locator(".msg.ephemeral", has_text="declared as")).to_be_visible(
-        timeout=WAIT_MS
-    )
-    channel = page.locator("#channels a", has_text="inc-")
-    await expect(channel).to_have_count(1, timeout=WAIT_MS)
-    return channel
 
 
 async def test_declare_acknowledge_tick_and_update_from_the_page(
