@@ -124,10 +124,10 @@ class Drill(_Strict):
     def target_seconds(self) -> dict[str, float]:
         return {k: parse_duration(v).total_seconds() for k, v in self.targets.items()}
 
-    def targets_text(self, speed: float) -> str:
-        """`declare 5 min 00 s (75 s real)`, …: the targets in drill time, and in real time at
-        `speed`."""
-        return ", ".join(
+    def targets_text(self, speed: float, sep: str = ", ") -> str:
+        """`declare 5 min 00 s (1 min 15 s real)`, …: the targets in drill time, and in real
+        time at `speed`."""
+        return sep.join(
             f"{MILESTONES[name]} {scorecard.duration(s)} ({scorecard.duration(s / speed)} real)"
             for name, s in self.target_seconds().items()
         )
@@ -312,13 +312,14 @@ class DrillRun:
                 self._changed()
                 return
 
-    def _stop_clock(self) -> None:
+    def _stop_clock(self, at: datetime | None = None) -> None:
+        """Stop the drill's clock at `at` (the incident's resolution), else now."""
         if self.ended is None:
-            self.ended = self.sandbox.clock.now()
+            self.ended = min(at or self.sandbox.clock.now(), self.sandbox.clock.now())
 
     async def finish(self, incident: Incident) -> str:
         assert self.started is not None
-        self._stop_clock()
+        self._stop_clock(incident.resolved_at)
         services = self._services()
         result = scorecard.score(
             self.started,
@@ -353,19 +354,16 @@ class DrillRun:
         title = f"*{e(drill.title)}*"
         if self.ended is not None:
             title += f" · finished after {scorecard.duration(self.elapsed())}"
-        lines = [title, e(drill.about)]
-        lines.append(
-            e(f"Targets from the first alert, in drill time: {drill.targets_text(speed)}.")
-        )
+        lines = [title, e(drill.about), "", f"*Targets* from the first alert, at ×{speed:g}:"]
+        lines.append("• " + e(drill.targets_text(speed, "\n• ")))
         if speed != drill.speed:
             lines.append(
-                e(
-                    f"⚠️ This drill is made for --speed {drill.speed:g}; the sandbox runs at "
-                    f"×{speed:g}. Restart with `fireline sandbox --drill {drill.name}` "
-                    "for its speed."
-                )
+                f"⚠️ Made for ×{drill.speed:g}: run `fireline sandbox --drill {e(drill.name)}` "
+                "without --speed for its own."
             )
-        lines += [f"• {e(h)}" for h in self.happened]
+        if self.happened:
+            lines += ["", "*So far*", *[f"• {e(h)}" for h in self.happened]]
+        lines.append("")
         if self.started is None:
             lines.append("Press *Start* when your team is ready: the first alert fires then.")
         elif self.finished.is_set():

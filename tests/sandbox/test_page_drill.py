@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urljoin
 
 import pytest
 from playwright.async_api import Locator, Page, expect
@@ -97,11 +98,12 @@ async def test_a_drill_from_start_to_report_with_a_rollback_that_shows_in_logs_a
     assert not any(mark in shown for mark in ("# Drill", "| --- |", "**")), shown
     await expect(page.locator("#drill-clock")).to_contain_text("Finished", timeout=WAIT_MS)
     frozen = await page.locator("#drill-clock").inner_text()
+    assert frozen.removeprefix("Finished · ") in shown  # stopped when it was resolved
     await page.screenshot(path=str(shots / "7-drill-report.png"))
     file = page.locator("#messages a", has_text="Drill report: INC-1")
     href = await file.get_attribute("href")
     assert href is not None
-    response = await page.request.get(href)
+    response = await page.request.get(urljoin(page.url, href))
     assert "charset=utf-8" in response.headers["content-type"]
     assert "✅" in (await response.body()).decode("utf-8")
     assert run.finished.is_set()
