@@ -40,7 +40,13 @@ async def drill_world(
 ) -> AsyncIterator[tuple[Sandbox, DrillRun, ManualSandboxClock]]:
     drill = load_drill(request.param)
     clock = ManualSandboxClock(drill.speed)
-    options = SandboxOptions(http_port=0, redis=redis_handle, redis_prefix=prefix, clock=clock)
+    options = SandboxOptions(
+        http_port=0,
+        redis=redis_handle,
+        redis_prefix=prefix,
+        clock=clock,
+        real_alertmanager=False,
+    )
     sandbox = await Sandbox(options).start()
     run = start_drill(sandbox, drill)
     yield sandbox, run, clock

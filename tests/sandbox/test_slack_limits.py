@@ -26,6 +26,7 @@ async def slow_sandbox(redis_handle: RedisHandle, prefix: str) -> AsyncIterator[
         redis=redis_handle,
         redis_prefix=prefix,
         settings={"slack_rate_scale": 50.0},
+        real_alertmanager=False,
     )
     world = await Sandbox(options).start()
     yield world
