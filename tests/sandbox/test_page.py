@@ -116,6 +116,7 @@ async def test_who_you_are_decides_what_is_allowed(browser_page: Page, sandbox: 
     await expect(page.locator("#messages")).to_contain_text("Pods of", timeout=WAIT_MS)
 
 
+@pytest.mark.parametrize("speed", [30.0])  # the 60-minute drill lasts 2 real minutes
 async def test_drill_panel_follows_the_script(
     browser_page: Page, sandbox: Sandbox, shots: Path
 ) -> None:
