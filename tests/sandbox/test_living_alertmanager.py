@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import re
+import socket
 from typing import Any
 
 import httpx
 import pytest
 
 from bot.alerts import views as alert_views
-from bot.sandbox.world import Sandbox
+from bot.errors import ConfigurationError
+from bot.sandbox.world import Sandbox, SandboxOptions
+from bot.store.server import RedisHandle
 from tests.harness import eventually
 from tests.sandbox.test_living import person
 
@@ -60,3 +63,29 @@ async def test_silence_lands_in_the_real_alertmanager_and_links_open_sandbox_pag
             assert page.status_code == 200, link
         graph = await client.get(sandbox.targets.graph_url)
         assert "This is not a Prometheus server" in graph.text
+
+
+@pytest.mark.process
+async def test_the_real_alertmanager_goes_with_the_sandbox_even_when_start_up_fails(
+    redis_handle: RedisHandle, prefix: str
+) -> None:
+    """A taken port fails the start after Alertmanager is up: `stop()` (which `fireline
+    sandbox` always runs) still ends it, and frees its port."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        options = SandboxOptions(
+            http_port=taken.getsockname()[1], redis=redis_handle, redis_prefix=prefix
+        )
+        sandbox = Sandbox(options)
+        with pytest.raises(ConfigurationError, match="already in use"):
+            await sandbox.start()
+    assert sandbox.observatory is not None and sandbox.observatory.real is not None
+    real = sandbox.observatory.real
+    process = real._process
+    assert process is not None and process.returncode is None  # it was running
+    await sandbox.stop()
+    assert process.returncode is not None
+    async with httpx.AsyncClient() as client:
+        with pytest.raises(httpx.ConnectError):
+            await client.get(f"{real.url}/-/ready")

@@ -18,10 +18,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot.sandbox.doubles.kubernetes import scheduler
 from bot.sandbox.doubles.kubernetes.clock import format_time, parse_time
 from bot.sandbox.doubles.kubernetes.events import add_event
 from bot.sandbox.doubles.kubernetes.life import (
     LEDGER_KEEP,
+    NEVER_READY,
     RESTART_DELAY_S,
     Life,
     Tenure,
@@ -29,13 +31,14 @@ from bot.sandbox.doubles.kubernetes.life import (
     memory_limit,
 )
 from bot.sandbox.doubles.kubernetes.networking import sync_endpoints
-from bot.sandbox.doubles.kubernetes.pods import container_id, set_ready
+from bot.sandbox.doubles.kubernetes.pods import container_id, new_pod, set_ready
 from bot.sandbox.doubles.kubernetes.store import Cluster, Obj
 
 EVENT_TTL = timedelta(hours=1)
 PROBE_PERIOD_S = 10.0
-UNHEALTHY_REFRESH = timedelta(seconds=60)
-_FAR = timedelta(days=3650)
+UNHEALTHY_REFRESH = timedelta(minutes=5)
+"""How often the aggregated `Unhealthy` count is brought up to date (each write costs a
+controller pass; the count is the probes since the pod started)."""
 
 
 def _limit_of(pod: Obj) -> int | None:
@@ -44,6 +47,7 @@ def _limit_of(pod: Obj) -> int | None:
 
 def step(cluster: Cluster, life: Life, now: datetime) -> None:
     with cluster.lock:
+        _schedule(cluster, life, now)
         _ledger(cluster, life, now)
         for pod in list(cluster.scan("v1", "Pod")):
             behaviour = life.of_pod(pod)
@@ -93,7 +97,7 @@ def _ledger(cluster: Cluster, life: Life, now: datetime) -> None:
         tenure = life.ledger.get(key)
         if tenure is None and behaviour is not None and pod["spec"].get("nodeName"):
             created = parse_time(meta["creationTimestamp"])
-            ready = created + life.ready_after if behaviour.ready else created + _FAR
+            ready = created + (life.ready_after if behaviour.ready else NEVER_READY)
             image = pod["spec"]["containers"][0]["image"]
             life.ledger[key] = Tenure(
                 key[0], app_of(pod), key[1], image, created, ready, limit=_limit_of(pod)
@@ -108,6 +112,42 @@ def _ledger(cluster: Cluster, life: Life, now: datetime) -> None:
             tenure.gone = now
         if tenure.gone is not None and tenure.gone < now - LEDGER_KEEP:
             del life.ledger[key]
+
+
+def _schedule(cluster: Cluster, life: Life, now: datetime) -> None:
+    """Bind the Pending pods a node can now take (capacity freed, a node added or
+    uncordoned); tell once about each that still waits (`FailedScheduling`)."""
+    for pod in list(cluster.scan("v1", "Pod")):
+        meta = pod["metadata"]
+        if pod["spec"].get("nodeName") or meta.get("deletionTimestamp"):
+            continue
+        key = (meta["namespace"], meta["name"])
+        node = scheduler.place(cluster, pod["spec"])
+        if node is None:
+            if key not in life.waiting:
+                life.waiting.add(key)
+                add_event(
+                    cluster,
+                    pod,
+                    "FailedScheduling",
+                    scheduler.unschedulable(cluster, pod["spec"]),
+                    type_="Warning",
+                    component="default-scheduler",
+                    field_path="",
+                )
+            continue
+        life.waiting.discard(key)
+        bound = new_pod(
+            cluster,
+            key[0],
+            key[1],
+            {"metadata": meta, "spec": pod["spec"]},
+            node=node,
+            ready=False,
+            started=now,
+        )
+        cluster.update({**pod, "spec": bound["spec"], "status": bound["status"]})
+        cluster.pod_ready_at[key] = now + timedelta(seconds=cluster.timing.pod_ready)
 
 
 def _born(cluster: Cluster, pod: Obj, created: datetime) -> None:
@@ -139,13 +179,13 @@ def _born(cluster: Cluster, pod: Obj, created: datetime) -> None:
 
 
 def _scaling(cluster: Cluster, life: Life, now: datetime) -> None:
-    """`ScalingReplicaSet` on the deployment whenever one of its ReplicaSets is resized (one
-    seen for the first time is recorded silently: the scenario built it)."""
+    """`ScalingReplicaSet` on the deployment whenever one of its ReplicaSets is resized (those
+    the scenario built are recorded silently; one created later started at 0)."""
     for replica_set in cluster.scan("apps/v1", "ReplicaSet"):
         meta = replica_set["metadata"]
         key = (meta["namespace"], meta["name"])
         wanted = int(replica_set["spec"].get("replicas", 0))
-        before = life.replicas.get(key)
+        before = life.replicas.get(key, 0 if life.primed else None)
         life.replicas[key] = wanted
         if before is None or before == wanted:
             continue
@@ -231,7 +271,8 @@ def _oom(cluster: Cluster, pod: Obj, lifetime: float, now: datetime) -> None:
     status = pod["status"]["containerStatuses"][0]
     name = status["name"]
     wanted: dict[str, Any] = {
-        "restartCount": index,
+        # never backwards: a restart someone else recorded (a drill's `mark_oom_killed`) stays
+        "restartCount": max(index, status.get("restartCount", 0)),
         "lastState": {
             "terminated": {
                 "exitCode": 137,

@@ -20,12 +20,13 @@ from typing import Any
 
 from bot.sandbox.doubles.kubernetes.behaviour import Behaviour, Traffic, unit, units
 from bot.sandbox.doubles.kubernetes.clock import parse_time
-from bot.sandbox.doubles.kubernetes.metrics import parse_cpu, parse_memory
+from bot.sandbox.doubles.kubernetes.metrics import parse_memory
 from bot.sandbox.doubles.kubernetes.store import Cluster, Obj
 
 MAX_LINES = 5000
 """Lines a container's log keeps (the kubelet rotates logs; older lines are gone)."""
 LEDGER_KEEP = timedelta(days=1)
+NEVER_READY = timedelta(days=3650)
 RESTART_DELAY_S = 10.0
 """The kubelet's back-off before restarting a killed container."""
 
@@ -54,17 +55,16 @@ def memory_limit(container: dict[str, Any]) -> int | None:
     return parse_memory(raw) if raw else None
 
 
-def _requests(container: dict[str, Any]) -> tuple[int, int]:
-    requests = container.get("resources", {}).get("requests", {})
-    return parse_cpu(requests.get("cpu", "0")), parse_memory(requests.get("memory", "0"))
-
-
 class Life:
     def __init__(self, seed: int = 0, *, ready_after_s: float = 8.0) -> None:
         self.seed = seed
         self.ready_after = timedelta(seconds=ready_after_s)
         self.behaviours: dict[str, Behaviour] = {}
         self.ledger: dict[tuple[str, str], Tenure] = {}
+        self.waiting: set[tuple[str, str]] = set()
+        """Pending pods already told they cannot be scheduled (`FailedScheduling` once)."""
+        self.primed = False
+        """Whether the scenario is built (ReplicaSets seen from then on were created at 0)."""
         self.replicas: dict[tuple[str, str], int] = {}
         """Each ReplicaSet's size when last seen (for the deployment controller's events)."""
 
@@ -89,11 +89,14 @@ class Life:
         end: datetime,
         limit: int | None = None,
     ) -> None:
-        """Pods that served `app` before the scenario begins (an earlier revision's)."""
+        """Pods that ran `app` before the scenario begins (an earlier revision's); they served
+        it if their behaviour passes its readiness probe."""
+        behaviour = self.behaviour(image, app)
+        ready_after = self.ready_after if behaviour is None or behaviour.ready else NEVER_READY
         for index in range(replicas):
             name = f"{app}-earlier-{image.rsplit(':', 1)[-1]}-{index}"
             self.ledger[(namespace, name)] = Tenure(
-                namespace, app, name, image, start, start + self.ready_after, end, limit
+                namespace, app, name, image, start, start + ready_after, end, limit
             )
 
     # -- the service at a moment -----------------------------------------------------------
@@ -119,37 +122,6 @@ class Life:
         return sorted(
             {(t.namespace, t.app) for t in self.ledger.values() if namespace in (None, t.namespace)}
         )
-
-    # -- the scheduler ----------------------------------------------------------------------
-    def place(self, cluster: Cluster, spec: dict[str, Any]) -> str | None:
-        """The node the scheduler binds a new pod to: of the schedulable nodes where its
-        requests fit in what is left of the allocatable, the least requested (CPU share);
-        None when none fits (the pod stays Pending)."""
-        cpu, memory = (
-            sum(r) for r in zip(*map(_requests, spec.get("containers", [])), strict=True)
-        )
-        best: tuple[float, str] | None = None
-        for node in cluster.scan("v1", "Node"):
-            if node.get("spec", {}).get("unschedulable"):
-                continue
-            name = node["metadata"]["name"]
-            allocatable = node["status"]["allocatable"]
-            free_cpu = parse_cpu(allocatable["cpu"])
-            free_memory = parse_memory(allocatable["memory"])
-            for pod in cluster.scan("v1", "Pod"):
-                if pod["spec"].get("nodeName") == name and pod["status"].get("phase") in (
-                    "Running",
-                    "Pending",
-                ):
-                    used = [_requests(c) for c in pod["spec"]["containers"]]
-                    free_cpu -= sum(u[0] for u in used)
-                    free_memory -= sum(u[1] for u in used)
-            if free_cpu < cpu or free_memory < memory:
-                continue
-            share = -free_cpu / max(1, parse_cpu(allocatable["cpu"]))
-            if best is None or (share, name) < best:
-                best = (share, name)
-        return best[1] if best else None
 
     # -- logs ----------------------------------------------------------------------------
     def log_lines(

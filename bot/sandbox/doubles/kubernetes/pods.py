@@ -7,6 +7,7 @@ import hashlib
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot.sandbox.doubles.kubernetes import scheduler
 from bot.sandbox.doubles.kubernetes.clock import format_time, parse_time
 from bot.sandbox.doubles.kubernetes.events import add_event
 from bot.sandbox.doubles.kubernetes.store import Cluster, Obj
@@ -88,14 +89,18 @@ def new_pod(
     spec.setdefault("terminationGracePeriodSeconds", 30)
     spec.setdefault("serviceAccountName", "default")
     node = node or spec.get("nodeName")
-    if node is None:
-        # The living cluster's scheduler spreads pods over the nodes; a static one puts every
-        # pod on node-1 (what its tests were written for).
-        node = (cluster.life.place(cluster, spec) if cluster.life else None) or "node-1"
-    spec["nodeName"] = node
     containers = spec.get("containers", [])
+    if node is None and cluster.life is not None:
+        # The living cluster's scheduler spreads pods over the nodes within their allocatable
+        # (none fits: the pod waits, Pending); a static one puts every pod on node-1 (what its
+        # tests were written for).
+        node = scheduler.place(cluster, spec)
+        if node is None:
+            return scheduler.pending(cluster, metadata, spec, _qos_class(containers), at)
+    node = node or "node-1"
+    spec["nodeName"] = node
     pod_ip = f"10.244.{cluster.random.randrange(0, 8)}.{index}"
-    host_ip = _host_ip(cluster, node)
+    host_ip = scheduler.host_ip(cluster, node)
     status: dict[str, Any] = {
         "phase": "Running",
         "hostIP": host_ip,
@@ -127,12 +132,6 @@ def new_pod(
         ],
     }
     return {"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": spec, "status": status}
-
-
-def _host_ip(cluster: Cluster, node: str) -> str:
-    found = cluster.get("v1", "Node", "", node)
-    addresses = found["status"].get("addresses", []) if found else []
-    return next((a["address"] for a in addresses if a["type"] == "InternalIP"), "10.0.0.11")
 
 
 def set_ready(pod: Obj, ready: bool, at: datetime) -> None:

@@ -26,6 +26,7 @@ from datetime import timedelta
 from bot.sandbox.doubles.kubernetes.autoscaling import add_hpa
 from bot.sandbox.doubles.kubernetes.behaviour import Behaviour
 from bot.sandbox.doubles.kubernetes.clock import parse_time
+from bot.sandbox.doubles.kubernetes.controller import reconcile
 from bot.sandbox.doubles.kubernetes.life import Life, memory_limit
 from bot.sandbox.doubles.kubernetes.metrics import add_node
 from bot.sandbox.doubles.kubernetes.networking import add_service
@@ -83,7 +84,7 @@ SEARCH = Behaviour(
     memory_mi=600,
 )
 PAYMENTS = Behaviour(
-    ok='INFO "GET /healthz" 503 1000ms',
+    ok="WARN healthz: bank-gateway did not answer within 1000ms",
     error='ERROR bank-gateway: context deadline exceeded (Client.Timeout exceeded while "POST '
     '/v1/authorise")',
     error_ratio=0.5,
@@ -195,6 +196,8 @@ def living_orion_prod(cluster: Cluster, namespace: str = ORION_PROD, seed: int =
         add_service(cluster, namespace, "payments")
 
         _earlier(cluster, life, namespace, revisions)
+        reconcile(cluster)
+        life.primed = True
         return cluster
 
 
@@ -208,6 +211,7 @@ def _earlier(cluster: Cluster, life: Life, namespace: str, revisions: list[Revis
         since = now - timedelta(days=3)
         if name == "checkout":
             image, since = revisions[1].image, revisions[1].at or since
-        until = min(parse_time(p["metadata"]["creationTimestamp"]) for p in pods)
+        # the earlier pods served until the ones running now were Ready (a rolling update)
+        until = min(parse_time(p["metadata"]["creationTimestamp"]) for p in pods) + life.ready_after
         limit = memory_limit(pods[0]["spec"]["containers"][0])
         life.history(namespace, name, image, len(pods), since, until, limit)

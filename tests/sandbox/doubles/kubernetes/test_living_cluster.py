@@ -4,6 +4,7 @@ official client, on a manual clock (every served object checked against the sche
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from datetime import datetime
 from typing import Any
@@ -33,7 +34,7 @@ def when(stamp: str) -> datetime:
     return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
 
 
-def pods_of(core: client.CoreV1Api, app: str) -> list[Any]:
+def pods_of(core: Any, app: str) -> list[Any]:
     return [
         p
         for p in core.list_namespaced_pod(NS, label_selector=f"app={app}").items
@@ -41,19 +42,19 @@ def pods_of(core: client.CoreV1Api, app: str) -> list[Any]:
     ]
 
 
-def events_about(core: client.CoreV1Api, name: str) -> list[Any]:
+def events_about(core: Any, name: str) -> list[Any]:
     return [e for e in core.list_namespaced_event(NS).items if e.involved_object.name == name]
 
 
 def memory_of(k8s: Any, pod: str) -> int:
-    found = client.CustomObjectsApi(k8s).get_namespaced_custom_object(
+    found: Any = client.CustomObjectsApi(k8s).get_namespaced_custom_object(
         "metrics.k8s.io", "v1beta1", NS, "pods", pod
     )
     return parse_memory(found["containers"][0]["usage"]["memory"])
 
 
 def test_pods_spread_over_nodes_within_allocatable_and_node_usage_is_their_sum(k8s: Any) -> None:
-    core = client.CoreV1Api(k8s)
+    core: Any = client.CoreV1Api(k8s)  # the client types every field optional
     pods = core.list_namespaced_pod(NS).items
     nodes = {n.metadata.name: n for n in core.list_node().items}
     by_node: dict[str, list[Any]] = defaultdict(list)
@@ -63,7 +64,7 @@ def test_pods_spread_over_nodes_within_allocatable_and_node_usage_is_their_sum(k
             a.address for a in nodes[pod.spec.node_name].status.addresses if a.type == "InternalIP"
         )
     assert len(by_node) >= 2 and max(map(len, by_node.values())) < len(pods)
-    custom = client.CustomObjectsApi(k8s)
+    custom: Any = client.CustomObjectsApi(k8s)
     pod_usage = {
         m["metadata"]["name"]: m["containers"][0]["usage"]
         for m in custom.list_namespaced_custom_object("metrics.k8s.io", "v1beta1", NS, "pods")[
@@ -84,7 +85,7 @@ def test_pods_spread_over_nodes_within_allocatable_and_node_usage_is_their_sum(k
 def test_memory_climbs_until_the_oom_killer_restarts_the_container(
     k8s: Any, clock: ManualClock
 ) -> None:
-    core = client.CoreV1Api(k8s)
+    core: Any = client.CoreV1Api(k8s)  # the client types every field optional
     pod = pods_of(core, "task-service")[0]
     name = pod.metadata.name
     restarts = pod.status.container_statuses[0].restart_count
@@ -114,7 +115,7 @@ def test_memory_climbs_until_the_oom_killer_restarts_the_container(
 
 def test_every_event_is_no_older_than_what_it_is_about(k8s: Any, clock: ManualClock) -> None:
     clock.advance(30 * 60)
-    core = client.CoreV1Api(k8s)
+    core: Any = client.CoreV1Api(k8s)  # the client types every field optional
     pods = {p.metadata.name: p for p in core.list_namespaced_pod(NS).items}
     events = core.list_namespaced_event(NS).items
     assert {"Scheduled", "Started", "BackOff", "Unhealthy"} <= {e.reason for e in events}
@@ -127,7 +128,7 @@ def test_every_event_is_no_older_than_what_it_is_about(k8s: Any, clock: ManualCl
 def test_logs_are_written_as_time_passes_the_same_on_every_read_and_rotated(
     k8s: Any, clock: ManualClock
 ) -> None:
-    core = client.CoreV1Api(k8s)
+    core: Any = client.CoreV1Api(k8s)  # the client types every field optional
     name = pods_of(core, "checkout")[0].metadata.name
     first = core.read_namespaced_pod_log(name, NS, timestamps=True)
     assert first == core.read_namespaced_pod_log(name, NS, timestamps=True)
@@ -142,7 +143,8 @@ def test_logs_are_written_as_time_passes_the_same_on_every_read_and_rotated(
 def test_scaling_orders_api_gives_its_pool_room_and_the_timeouts_stop(
     k8s: Any, clock: ManualClock
 ) -> None:
-    core, apps = client.CoreV1Api(k8s), client.AppsV1Api(k8s)
+    core: Any = client.CoreV1Api(k8s)
+    apps: Any = client.AppsV1Api(k8s)
     name = pods_of(core, "orders-api")[0].metadata.name
     saturated = core.read_namespaced_pod_log(name, NS, since_seconds=300)
     assert "connection pool exhausted" in saturated and " 504 " in saturated
@@ -162,7 +164,7 @@ def test_scaling_orders_api_gives_its_pool_room_and_the_timeouts_stop(
 def test_a_deleted_pod_is_killed_and_its_replacement_scheduled(
     k8s: Any, clock: ManualClock
 ) -> None:
-    core = client.CoreV1Api(k8s)
+    core: Any = client.CoreV1Api(k8s)  # the client types every field optional
     before = {p.metadata.name for p in pods_of(core, "search")}
     victim = sorted(before)[0]
     core.delete_namespaced_pod(victim, NS)
@@ -178,3 +180,65 @@ def test_a_deleted_pod_is_killed_and_its_replacement_scheduled(
         e.message for e in core.list_namespaced_event(NS).items if e.reason == "SuccessfulCreate"
     ]
     assert f"Created pod: {new}" in created
+
+
+def test_a_pod_no_node_can_take_waits_pending_until_capacity_frees(
+    k8s: Any, clock: ManualClock
+) -> None:
+    core: Any = client.CoreV1Api(k8s)
+    apps: Any = client.AppsV1Api(k8s)
+    apps.patch_namespaced_deployment_scale("search", NS, {"spec": {"replicas": 20}})
+    clock.advance(1)
+    waiting = [p for p in pods_of(core, "search") if p.status.phase == "Pending"]
+    assert waiting and all(p.spec.node_name is None for p in waiting)
+    [scheduled] = [c for c in waiting[0].status.conditions if c.type == "PodScheduled"]
+    assert (scheduled.status, scheduled.reason) == ("False", "Unschedulable")
+    assert re.fullmatch(r"0/3 nodes are available: 3 Insufficient cpu\.", scheduled.message)
+    told = [
+        e for e in events_about(core, waiting[0].metadata.name) if e.reason == "FailedScheduling"
+    ]
+    assert [e.type for e in told] == ["Warning"]
+
+    apps.patch_namespaced_deployment_scale("task-service", NS, {"spec": {"replicas": 0}})
+    apps.patch_namespaced_deployment_scale("orders-api", NS, {"spec": {"replicas": 0}})
+    for _ in range(60):  # the freed requests go when the pods have stopped
+        clock.advance(5)
+        if all(p.spec.node_name for p in pods_of(core, "search")):
+            break
+    bound = {p.metadata.name: p for p in pods_of(core, "search")}
+    assert all(bound[p.metadata.name].spec.node_name for p in waiting if p.metadata.name in bound)
+    nodes = {n.metadata.name: n for n in core.list_node().items}
+    for name, node in nodes.items():
+        requested = sum(
+            parse_cpu(p.spec.containers[0].resources.requests["cpu"])
+            for p in core.list_namespaced_pod(NS).items
+            if p.spec.node_name == name
+        )
+        assert requested <= parse_cpu(node.status.allocatable["cpu"])
+
+
+def test_a_restart_buys_task_service_time_its_new_pods_start_low(
+    k8s: Any, clock: ManualClock
+) -> None:
+    core: Any = client.CoreV1Api(k8s)
+    apps: Any = client.AppsV1Api(k8s)
+    before = {
+        p.metadata.name: memory_of(k8s, p.metadata.name) for p in pods_of(core, "task-service")
+    }
+    stamp = {"kubectl.kubernetes.io/restartedAt": "2026-01-15T09:00:00Z"}
+    apps.patch_namespaced_deployment(
+        "task-service", NS, {"spec": {"template": {"metadata": {"annotations": stamp}}}}
+    )
+    for _ in range(60):  # one pod at a time, each Ready after 8 s
+        clock.advance(5)
+        fresh = [p for p in pods_of(core, "task-service") if p.metadata.name not in before]
+        if len(fresh) == 3 and len(pods_of(core, "task-service")) == 3:
+            break
+    assert {p.metadata.name for p in pods_of(core, "task-service")}.isdisjoint(before)
+    for pod in pods_of(core, "task-service"):
+        assert pod.status.container_statuses[0].restart_count == 0
+        assert memory_of(k8s, pod.metadata.name) < min(before.values())
+    scaled = [
+        e.message for e in events_about(core, "task-service") if e.reason == "ScalingReplicaSet"
+    ]
+    assert any("from 0 to 1" in m for m in scaled) and any(m.endswith("to 0") for m in scaled)
