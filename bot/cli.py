@@ -61,7 +61,10 @@ def main(argv: list[str] | None = None) -> int:
         "sandbox", help="run Fireline against a local Slack emulator and a simulated cluster"
     )
     sandbox.add_argument(
-        "--speed", type=_speed, default=1.0, help="sandbox time runs N times faster (default 1)"
+        "--speed",
+        type=_speed,
+        default=None,
+        help="sandbox time runs N times faster (default 1; with --drill, the drill's own speed)",
     )
     sandbox.add_argument("--drill", metavar="NAME", help="run a scripted incident drill")
     sandbox.add_argument("--port", type=_port, default=None, help=PORT_HELP)
@@ -172,14 +175,15 @@ def _validate_playbooks(path: str | None) -> int:
     return 0
 
 
-def _sandbox(speed: float, drill: str | None, port: int | None, cluster: str | None) -> int:
+def _sandbox(speed: float | None, drill: str | None, port: int | None, cluster: str | None) -> int:
     from bot.runtime.log import configure as configure_logging
     from bot.sandbox.run import run
     from bot.sandbox.world import SandboxOptions
 
-    options = SandboxOptions(speed=speed, kube_context=cluster, http_port=port)
+    options = SandboxOptions(speed=speed or 1.0, kube_context=cluster, http_port=port)
     configure_logging("WARNING", [])
-    asyncio.run(run(options, drill))  # until SIGTERM or SIGINT, then a clean stop
+    # Until SIGTERM or SIGINT, then a clean stop.
+    asyncio.run(run(options, drill, speed_chosen=speed is not None))
     return 0
 
 

@@ -61,6 +61,10 @@ class DrillStatus(Protocol):
 
     def status(self) -> dict[str, object]: ...
 
+    def begin(self) -> bool:
+        """The team pressed Start; False if the drill had started already."""
+        ...
+
 
 class StartedWith(Protocol):
     @property

@@ -29,7 +29,11 @@ from bot.sandbox.state import snapshot
 from bot.settings import packaged_dir
 
 STATIC = packaged_dir("sandbox", "static")
-ASSETS = {"app.js": "text/javascript; charset=utf-8", "app.css": "text/css; charset=utf-8"}
+ASSETS = {
+    "app.js": "text/javascript; charset=utf-8",
+    "blocks.js": "text/javascript; charset=utf-8",
+    "app.css": "text/css; charset=utf-8",
+}
 KEEPALIVE_S = 15.0
 COALESCE_S = 0.05
 COMMANDS = ("/incident",)
@@ -211,6 +215,14 @@ def page_routes(sandbox: LiveSandbox) -> list[web.RouteDef]:
         answered = await sandbox.fire_alert(chosen, status=status)
         return {"status": answered}
 
+    async def drill(data: dict[str, Any]) -> dict[str, Any]:
+        person(data)
+        if sandbox.drill is None:
+            raise BadRequest("no drill in this sandbox: start it with --drill NAME")
+        if data.get("op") != "start":
+            raise BadRequest("the drill can only be started")
+        return {"started": sandbox.drill.begin()}
+
     async def file(request: web.Request) -> web.Response:
         file_id = request.match_info["file_id"]
         try:
@@ -235,5 +247,6 @@ def page_routes(sandbox: LiveSandbox) -> list[web.RouteDef]:
         web.post("/sandbox/api/action", guarded(act(action), writes=True)),
         web.post("/sandbox/api/view", guarded(act(view), writes=True)),
         web.post("/sandbox/api/alert", guarded(act(alert), writes=True)),
+        web.post("/sandbox/api/drill", guarded(act(drill), writes=True)),
         web.get("/sandbox/files/{file_id}", guarded(file)),
     ]

@@ -20,13 +20,20 @@ port changes), so a responder can run kubectl beside the bot."""
 
 
 async def run(
-    options: SandboxOptions, drill: str | None = None, kubeconfig: Path = KUBECONFIG
+    options: SandboxOptions,
+    drill: str | None = None,
+    kubeconfig: Path = KUBECONFIG,
+    *,
+    speed_chosen: bool = True,
 ) -> None:
     """Start the sandbox, print where its page is (and the simulated cluster's kubeconfig),
-    and serve until SIGTERM or SIGINT."""
+    and serve until SIGTERM or SIGINT. A drill runs at its own recommended speed unless
+    `--speed` was chosen (`speed_chosen`)."""
     from bot.sandbox.drill import load_drill, start_drill
 
     script = load_drill(drill) if drill is not None else None  # a wrong name fails first
+    if script is not None and not speed_chosen:
+        options.speed = script.speed
     sandbox = Sandbox(options)
 
     async def start() -> None:
@@ -53,6 +60,12 @@ async def run(
             )
         if script is not None:
             start_drill(sandbox, script)
-            print(f"Drill started: {script.title}. {script.about}", flush=True)
+            print(f"Drill ready: {script.title}. {script.about}", flush=True)
+            print(
+                f"Made for --speed {script.speed:g}; running at ×{options.speed:g}. Targets "
+                f"from the first alert: {script.targets_text(options.speed)}.",
+                flush=True,
+            )
+            print("Press Start on the page when your team is ready.", flush=True)
 
     await run_until_signalled(start, sandbox.stop)

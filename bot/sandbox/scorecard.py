@@ -1,7 +1,9 @@
 """How the team did in a drill: timings from the alert, and the checklist answers. Pure.
 
-Rendered as Markdown above the incident's own post-incident report (`bot/report.py`), like it a
-function of what Redis holds, so the drill report is the product's report plus the scores.
+Rendered twice, like the incident's own post-incident report a function of what Redis holds:
+as Block Kit for the message in the incident channel (`blocks`: Slack renders Block Kit, not
+Markdown, so no `#` or `| --- |` reaches a message), and as Markdown above the product's report
+for the file uploaded beside it (`render`).
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot import blockkit
+from bot.blockkit import Block
 from bot.checklists.models import PostedChecklist
 from bot.incident import Incident
 from bot.policy.alerts import ALERT_PRINCIPAL
@@ -95,15 +99,58 @@ def duration(seconds: float) -> str:
     return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
 
 
-def render(title: str, result: Score, targets: Mapping[str, float]) -> str:
-    """The drill section: a table of timings from the first alert, then the checklist tally."""
-    rows = [
+def _rows(
+    result: Score, targets: Mapping[str, float]
+) -> list[tuple[str, float | None, float | None]]:
+    return [
         ("Declare an incident", result.declared, targets.get("declare")),
         ("Acknowledge", result.acknowledged, targets.get("acknowledge")),
         ("First diagnosis (a diagnostic with a result)", result.diagnosed, targets.get("diagnose")),
         ("Mitigate", result.mitigated, targets.get("mitigate")),
         ("Resolve", result.resolved, None),
     ]
+
+
+def _tally(result: Score) -> str:
+    return (
+        f"{result.answered} done, {result.not_applicable} not applicable, "
+        f"{result.unanswered} left open."
+    )
+
+
+def blocks(
+    title: str, result: Score, targets: Mapping[str, float], speed: float
+) -> tuple[str, list[Block]]:
+    """The drill's score as a Slack message: (fallback text, Block Kit). One field per
+    milestone (Slack lays fields out in two columns), each with its verdict against the target."""
+    rows = _rows(result, targets)
+    met = [s is not None and s <= t for _, s, t in rows if t is not None]
+    verdict = "every target met" if all(met) else f"{met.count(True)} of {len(met)} targets met"
+    fields = [
+        blockkit.mrkdwn(f"*{blockkit.escape(name)}*\n{blockkit.escape(_time(seconds, target))}")
+        for name, seconds, target in rows
+    ]
+    text = blockkit.escape(f"Drill report: {title} ({result.incident_id}): {verdict}.")
+    return text, [
+        {"type": "header", "text": blockkit.plain(f"Drill: {title} — {result.incident_id}"[:150])},
+        blockkit.context(
+            blockkit.escape(
+                f"Drill time from the moment the first alert fired (the sandbox ran at "
+                f"×{speed:g}): {verdict}."
+            )
+        ),
+        {"type": "section", "fields": fields},
+        blockkit.section(f"*Checklists:* {blockkit.escape(_tally(result))}"),
+        blockkit.context(
+            "The whole report (the incident's timeline, checklist answers) is in the file below."
+        ),
+    ]
+
+
+def render(title: str, result: Score, targets: Mapping[str, float]) -> str:
+    """The drill section in Markdown (the report file): a table of timings from the first
+    alert, then the checklist tally."""
+    rows = _rows(result, targets)
     lines = [
         f"# Drill: {title} — {result.incident_id}",
         "",
@@ -113,8 +160,7 @@ def render(title: str, result: Score, targets: Mapping[str, float]) -> str:
         "| --- | --- |",
         *[f"| {name} | {_time(seconds, target)} |" for name, seconds, target in rows],
         "",
-        f"**Checklists:** {result.answered} done, {result.not_applicable} not applicable, "
-        f"{result.unanswered} left open.",
+        f"**Checklists:** {_tally(result)}",
         "",
     ]
     return "\n".join(lines)

@@ -10,7 +10,7 @@ from bot.sandbox.live import LiveSandbox
 MAX_MESSAGES = 200
 
 
-def _channel_info(ch: Channel, first: dict[str, int]) -> dict[str, Any]:
+def _channel_info(ch: Channel, first: dict[str, int], viewer: str) -> dict[str, Any]:
     return {
         "id": ch.id,
         "name": ch.name or "fireline",
@@ -18,7 +18,15 @@ def _channel_info(ch: Channel, first: dict[str, int]) -> dict[str, Any]:
         "dm": ch.is_im,
         "order": first.get(ch.name, len(first)),
         "created": ch.created,
+        "count": _others(ch, viewer),
     }
+
+
+def _others(ch: Channel, viewer: str) -> int:
+    """Messages in the channel (not thread replies) that someone other than `viewer` posted:
+    the page marks the channel unread when this grows past what the viewer has seen, as Slack
+    marks a channel bold."""
+    return sum(1 for m in ch.messages.values() if not m.is_reply and m.data.get("user") != viewer)
 
 
 def snapshot(
@@ -32,9 +40,8 @@ def snapshot(
             for c in ws.channels.values()
             if not c.is_general and not c.is_mpim and (not c.is_im or c.im_user == viewer)
         ]
-        channels = sorted(
-            (_channel_info(c, fixed) for c in shown), key=lambda c: (c["order"], c["created"])
-        )
+        infos = (_channel_info(c, fixed, viewer) for c in shown)
+        channels = sorted(infos, key=lambda c: (c["order"], c["created"]))
         if channel not in {c["id"] for c in channels}:
             channel = sandbox.channels.get("war-room", "")
         current = ws.channels.get(channel)

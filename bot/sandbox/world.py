@@ -34,7 +34,7 @@ from bot.sandbox.clock import ScaledClock
 from bot.sandbox.doubles.kubernetes import Cluster as SimulatedCluster
 from bot.sandbox.doubles.kubernetes import KubernetesDouble, Timing
 from bot.sandbox.doubles.kubernetes.story import living_orion_prod
-from bot.sandbox.doubles.slack import SlackDouble
+from bot.sandbox.doubles.slack import RateLimits, SlackDouble
 from bot.sandbox.live import Changes, DrillStatus
 from bot.sandbox.observatory import Observatory, Targets
 from bot.sandbox.people import (
@@ -65,6 +65,8 @@ test): the workspace delivers only these, as Slack would."""
 @dataclass
 class SandboxOptions:
     speed: float = 1.0
+    clock: ScaledClock | None = None
+    """The sandbox clock (tests: one that moves only when told); default `ScaledClock(speed)`."""
     http_port: int | None = None
     """The page's port (None: FIRELINE_HTTP_PORT, else 3000; 0: any free port)."""
     kube_context: str | None = None
@@ -85,13 +87,16 @@ class SandboxOptions:
 class Sandbox:
     def __init__(self, options: SandboxOptions | None = None) -> None:
         self.options = options or SandboxOptions()
-        self.clock = ScaledClock(self.options.speed)
+        self.clock = self.options.clock or ScaledClock(self.options.speed)
         # The workspace keeps Slack's own (wall-clock) time: trigger IDs and response URLs
-        # expire in real seconds for the person clicking, whatever the sandbox speed.
+        # expire in real seconds for the person clicking, whatever the sandbox speed. Its rate
+        # limits are Slack's per minute of sandbox time (docs/decisions/sandbox.md), and the
+        # bot keeps to the same (`slack_rate_scale` below).
         self.slack = SlackDouble(
             signing_secret=secrets.token_hex(16),
             team_name="Fireline Sandbox",
             team_domain="fireline-sandbox",
+            rate_limits=RateLimits.scaled(self.clock.speed),
         )
         self.slack.app.bot_events = BOT_EVENTS
         self.wiring = Wiring(self.slack)
@@ -199,6 +204,7 @@ class Sandbox:
         values: dict[str, Any] = {
             **self.wiring.settings(),
             "redis_url": None,
+            "slack_rate_scale": self.clock.speed,
             "redis_prefix": self.options.redis_prefix,
             "data_dir": data_dir,
             "broadcast_channel": self.channels[BROADCAST],

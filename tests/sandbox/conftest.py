@@ -52,7 +52,7 @@ async def browser_page(sandbox: Sandbox) -> AsyncIterator[object]:
         pytest.fail("chromium is not installed: run ./scripts/ensure-services (apt-get install)")
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        page = await browser.new_page(viewport={"width": 1360, "height": 860})
+        page = await browser.new_page(viewport={"width": 1280, "height": 800})
         yield page
         await browser.close()
 

@@ -8,36 +8,14 @@ redraws. Nothing is reloaded: each expectation waits for the live update.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 from playwright.async_api import Page, expect
 
 from bot.sandbox.world import Sandbox
+from tests.sandbox.browser import WAIT_MS, declare, open_as, type_in_composer
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-WAIT_MS = 10_000
-
-
-async def open_as(page: Page, sandbox: Sandbox, who: str) -> None:
-    await page.goto(sandbox.url)
-    await expect(page.locator("#live")).to_have_text("live", timeout=WAIT_MS)
-    await page.select_option("#who", label=who)
-
-
-async def type_in_composer(page: Page, text: str) -> None:
-    await page.fill("#compose", text)
-    await page.press("#compose", "Enter")
-
-
-async def declare(page: Page, text: str) -> Any:
-    await type_in_composer(page, f"/incident declare {text}")
-    await expect(page.locator(".msg.ephemeral", has_text="declared as")).to_be_visible(
-        timeout=WAIT_MS
-    )
-    channel = page.locator("#channels a", has_text="inc-")
-    await expect(channel).to_have_count(1, timeout=WAIT_MS)
-    return channel
 
 
 async def test_declare_acknowledge_tick_and_update_from_the_page(
@@ -137,6 +115,7 @@ async def test_who_you_are_decides_what_is_allowed(browser_page: Page, sandbox: 
     await expect(page.locator("#messages")).to_contain_text("Pods of", timeout=WAIT_MS)
 
 
+@pytest.mark.parametrize("speed", [30.0])  # the 60-minute drill lasts 2 real minutes
 async def test_drill_panel_follows_the_script(
     browser_page: Page, sandbox: Sandbox, shots: Path
 ) -> None:
@@ -146,9 +125,103 @@ async def test_drill_panel_follows_the_script(
     page = browser_page
     await open_as(page, sandbox, "Riley Responder — responder")
     panel = page.locator("#drill-status")
+    # Nothing happens until the team presses Start: the page shows the targets meanwhile.
+    await expect(page.locator("#drill-clock")).to_have_text("Not started")
+    await expect(panel).to_contain_text("declare 5 min 00 s")
+    assert not sandbox.slack.messages(sandbox.channels["alerts"])
+    await page.click("#drill-start")
+    await expect(page.locator("#drill-start")).to_be_hidden(timeout=WAIT_MS)
+    await expect(page.locator("#drill-clock")).to_contain_text("Drill time")
     await expect(panel).to_contain_text("HighErrorRate fired for checkout", timeout=WAIT_MS)
+    # The alert that started it, one click away: its channel, its thread.
+    await page.click("#drill-alert")
+    await expect(page.locator("#channel-name")).to_have_text("# alerts", timeout=WAIT_MS)
+    await expect(page.locator("#thread")).to_contain_text("HighErrorRate", timeout=WAIT_MS)
     await expect(panel).to_contain_text("support asked in #incidents", timeout=WAIT_MS)
     await page.locator("#channels a", has_text="incidents").click()
     await expect(page.locator("#messages")).to_contain_text("card payments fail")
     await expect(panel).to_contain_text("Declare an incident to start the scoring")
     await page.screenshot(path=str(shots / "5-drill.png"))
+
+
+async def test_channels_are_marked_unread_until_viewed(
+    browser_page: Page, sandbox: Sandbox
+) -> None:
+    page = browser_page
+    await open_as(page, sandbox, "Casey Commander — commander")
+    alerts = page.locator("#channels a", has_text="alerts")
+    await expect(alerts).not_to_have_class("unread")
+    await page.select_option("#alert-name", label="Error rate after a rollout")
+    await page.click("#fire")
+    await expect(alerts).to_have_class("unread", timeout=WAIT_MS)  # bold, with a count
+    await expect(alerts.locator(".badge")).to_have_text("1")
+    await alerts.click()
+    await expect(page.locator("#messages")).to_contain_text("HighErrorRate", timeout=WAIT_MS)
+    await expect(alerts.locator(".badge")).to_have_count(0)
+    await expect(alerts).not_to_have_class("unread")
+    # What Casey typed in #war-room does not mark it unread for Casey.
+    await page.locator("#channels a", has_text="war-room").click()
+    await type_in_composer(page, "looking at it")
+    await expect(page.locator("#messages")).to_contain_text("looking at it", timeout=WAIT_MS)
+    await alerts.click()
+    await expect(page.locator("#channels a", has_text="war-room")).not_to_have_class("unread")
+
+
+async def test_escape_and_a_click_outside_close_a_modal(
+    browser_page: Page, sandbox: Sandbox
+) -> None:
+    page = browser_page
+    await open_as(page, sandbox, "Riley Responder — responder")
+    channel = await declare(page, "P2 Modal closing")
+    await channel.click()
+    card = page.locator(".msg", has=page.locator("h3", has_text="INC-1")).first
+    modal = page.locator("#modal")
+    await card.get_by_role("button", name="Post update").click()
+    await expect(modal).to_be_visible(timeout=WAIT_MS)
+    await page.keyboard.press("Escape")
+    await expect(modal).to_be_hidden(timeout=WAIT_MS)
+    riley = next(u for u, p in sandbox.people.items() if p.handle == "riley")
+    assert not sandbox.slack.open_views(riley)  # closed in the workspace, not just hidden
+    await card.get_by_role("button", name="Post update").click()
+    await expect(modal).to_be_visible(timeout=WAIT_MS)
+    await modal.click()  # inside the dialog: stays open
+    await expect(modal).to_be_visible()
+    await page.mouse.click(5, 795)  # the backdrop, outside the dialog
+    await expect(modal).to_be_hidden(timeout=WAIT_MS)
+
+
+async def test_code_tables_in_the_thread_pane_keep_their_rows_at_1280_px(
+    browser_page: Page, sandbox: Sandbox
+) -> None:
+    """The alert's diagnostics (pods, revisions) are tables in code blocks: one row a line,
+    scrolled sideways inside the block as Slack does, never wrapped."""
+    page = browser_page
+    assert page.viewport_size == {"width": 1280, "height": 800}
+    await open_as(page, sandbox, "Casey Commander — commander")
+    await page.locator("#channels a", has_text="alerts").click()
+    await page.select_option("#alert-name", label="Error rate after a rollout")
+    await page.click("#fire")
+    replies = page.locator("#messages .msg", has_text="HighErrorRate").locator("button.replies")
+    await expect(replies).to_be_visible(timeout=WAIT_MS)
+    await replies.click()
+    thread = page.locator("#thread")
+    revisions = thread.locator("pre", has_text="CHANGE-CAUSE").first
+    await expect(revisions).to_be_visible(timeout=WAIT_MS)
+    blocks = await thread.locator("pre").evaluate_all(
+        """(pres) => pres.map((pre) => {
+            const style = getComputedStyle(pre);
+            const line = parseFloat(style.lineHeight);
+            const pad = parseFloat(style.paddingTop) + parseFloat(style.paddingBottom);
+            return { lines: pre.textContent.replace(/\\n$/, "").split("\\n").length,
+                     shown: (pre.clientHeight - pad) / line,
+                     right: pre.getBoundingClientRect().right,
+                     scrolls: pre.scrollWidth > pre.clientWidth };
+        })"""
+    )
+    pane = await page.locator("#thread-pane").bounding_box()
+    assert pane is not None and pane["width"] >= 400
+    assert blocks
+    for block in blocks:
+        assert round(block["shown"]) == block["lines"], block  # no row wrapped onto two lines
+        assert block["right"] <= pane["x"] + pane["width"] + 1, block  # inside the pane
+    assert any(block["scrolls"] for block in blocks)  # the wide one scrolls inside itself

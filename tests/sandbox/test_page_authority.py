@@ -7,7 +7,7 @@ import pytest
 from playwright.async_api import Page, expect
 
 from bot.sandbox.world import Sandbox
-from tests.sandbox.test_page import WAIT_MS, declare, open_as
+from tests.sandbox.browser import WAIT_MS, declare, open_as
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -3,34 +3,19 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
+const SEEN_KEY = `fireline.seen.${document.querySelector('meta[name="sandbox-token"]').content}`;
 const ui = {
   as: localStorage.getItem("fireline.as") || "",
   channel: localStorage.getItem("fireline.channel") || "",
   thread: null,
   state: null,
-  seen: {},            // channel id -> message count last seen (for unread marks)
+  seen: JSON.parse(sessionStorage.getItem(SEEN_KEY) || "{}"),            // "person channel" -> others' messages they have seen (unread marks)
   loading: false,
   again: false,
   clockBase: null,     // [sandbox ms, wall ms]
 };
 
 // ---------------------------------------------------------------- helpers
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v === undefined || v === null || v === false) continue;
-    if (k === "class") node.className = v;
-    else if (k === "html") node.innerHTML = v;
-    else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
-    else node.setAttribute(k, v === true ? "" : v);
-  }
-  for (const c of children.flat()) {
-    if (c === null || c === undefined || c === false) continue;
-    node.append(c instanceof Node ? c : document.createTextNode(String(c)));
-  }
-  return node;
-}
-const esc = (s) => String(s).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 function toast(text) {
   const t = $("toast"); t.textContent = text; t.hidden = false;
   clearTimeout(toast.timer); toast.timer = setTimeout(() => { t.hidden = true; }, 5000);
@@ -61,142 +46,6 @@ function dateToken(epoch, fmt, fallback) {
   const time = d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
   const date = d.toLocaleDateString([], { month: "short", day: "numeric" });
   return fmt.replace(/\{time(_secs)?\}/g, time).replace(/\{date[a-z_]*\}/g, date).replace(/\{ago\}/g, ago(d.getTime()));
-}
-
-// Slack mrkdwn -> HTML, read the way Slack reads it: `<…>` is a mention, a broadcast, a date or a
-// link (anywhere, code included); outside those, only &lt; &gt; &amp; are decoded; code spans and
-// blocks show their text verbatim (no bold, no placeholders); everything ends HTML-escaped, so no
-// text can become markup on this page. Stash markers use private-use characters stripped from the
-// input, and nothing stashed is stashed again (that nesting once showed `<deployment>` as "7").
-const STASH_OPEN = "\uE000", STASH_CLOSE = "\uE001", QUOTE = "\uE002";
-const decodeSlack = (s) => s.replace(/&(lt|gt|amp);/g, (_, e) => ({ lt: "<", gt: ">", amp: "&" })[e]);
-function slackToken(inner) {
-  const st = ui.state || { users: {}, channel_names: {} };
-  const bar = inner.indexOf("|");
-  const target = bar < 0 ? inner : inner.slice(0, bar);
-  const label = bar < 0 ? "" : decodeSlack(inner.slice(bar + 1));
-  const mention = (text) => `<span class="mention">${esc(text)}</span>`;
-  if (target.startsWith("@")) return mention("@" + ((st.users || {})[target.slice(1)] || label || target.slice(1)));
-  if (target.startsWith("#")) return mention("#" + (label || (st.channel_names || {})[target.slice(1)] || target.slice(1)));
-  if (target.startsWith("!subteam^")) return mention(label || "@group");
-  if (target.startsWith("!date^")) { const [, epoch, fmt] = target.split("^"); return esc(dateToken(epoch, fmt || "{time}", label)); }
-  if (target.startsWith("!")) return mention(label || "@" + target.slice(1));
-  const url = decodeSlack(target);
-  if (/^(https?|mailto):/i.test(url)) return `<a href="${esc(url)}" target="_blank" rel="noopener noreferrer">${esc(label || url)}</a>`;
-  return esc(label || url);
-}
-// Text without styles: tokens rendered, entities decoded, the rest HTML-escaped.
-function slackVerbatim(s) {
-  return s.split(/(<[^<>]*>)/).map((part, i) => (i % 2 ? slackToken(part.slice(1, -1)) : esc(decodeSlack(part)))).join("");
-}
-function mrkdwn(text) {
-  const kept = [];
-  const keep = (html) => { kept.push(html); return `${STASH_OPEN}${kept.length - 1}${STASH_CLOSE}`; };
-  let s = String(text || "").replace(/[\uE000-\uE002]/g, "");
-  s = s.replace(/```([\s\S]*?)```/g, (_, code) => keep(`<pre>${slackVerbatim(code.replace(/^\n/, ""))}</pre>`));
-  s = s.replace(/`([^`\n]+)`/g, (_, code) => keep(`<code>${slackVerbatim(code)}</code>`));
-  s = s.replace(/<([^<>]*)>/g, (_, inner) => keep(slackToken(inner)));
-  s = s.split("\n").map((line) => (line.startsWith(">") ? QUOTE + line.slice(1).replace(/^ /, "") : line)).join("\n");
-  s = esc(decodeSlack(s));
-  s = s.replace(/(^|[\s(])\*([^*\n]+)\*(?=$|[\s).,:;!?])/gm, "$1<b>$2</b>");
-  s = s.replace(/(^|[\s(])_([^_\n]+)_(?=$|[\s).,:;!?])/gm, "$1<i>$2</i>");
-  s = s.replace(/(^|[\s(])~([^~\n]+)~(?=$|[\s).,:;!?])/gm, "$1<s>$2</s>");
-  s = s.split("\n").map((line) => (line.startsWith(QUOTE) ? `<blockquote>${line.slice(1)}</blockquote>` : line)).join("\n");
-  s = s.replace(/\n/g, "<br>");
-  return s.replace(new RegExp(`${STASH_OPEN}(\\d+)${STASH_CLOSE}`, "g"), (_, i) => kept[+i]);
-}
-function textObj(t) {
-  if (!t) return "";
-  return t.type === "mrkdwn" ? mrkdwn(t.text) : esc(t.text).replace(/\n/g, "<br>");
-}
-
-// ---------------------------------------------------------------- Block Kit
-// ctx: {channel, ts} for a message, or {view} for a modal (inputs are read at submit).
-function renderBlocks(blocks, ctx) {
-  return (blocks || []).map((b) => renderBlock(b, ctx)).filter(Boolean);
-}
-function renderBlock(b, ctx) {
-  const div = (cls, ...kids) => el("div", { class: `block ${cls}`, "data-block": b.type }, ...kids);
-  switch (b.type) {
-    case "header": return div("header", el("h3", { html: textObj(b.text) }));
-    case "divider": return el("hr");
-    case "section": {
-      const text = el("div", { class: "text" });
-      if (b.text) text.append(el("div", { html: textObj(b.text) }));
-      if (b.fields) text.append(el("div", { class: "fields" }, b.fields.map((f) => el("div", { html: textObj(f) }))));
-      const acc = b.accessory ? renderElement(b.accessory, b.block_id, ctx) : null;
-      return div("section", el("div", { class: "section-row" }, text, acc));
-    }
-    case "context": return div("context", (b.elements || []).map((e) =>
-      e.type === "image" ? el("a", { href: e.image_url, target: "_blank" }, `🖼 ${e.alt_text || "image"} `) : el("span", { html: textObj(e) + " " })));
-    case "actions": return div("actions", (b.elements || []).map((e) => renderElement(e, b.block_id, ctx)));
-    case "image": return div("image", el("a", { href: b.image_url, target: "_blank", rel: "noopener" }, `🖼 ${(b.title && b.title.text) || b.alt_text || "image"}`));
-    case "input": return renderInput(b, ctx);
-    case "rich_text": return null;  // the message's text is shown instead
-    default: return div("unknown", el("span", { class: "muted small" }, `[${b.type} block]`));
-  }
-}
-function options(e) {
-  return (e.options || []).concat(...(e.option_groups || []).map((g) => g.options || []));
-}
-function renderElement(e, blockId, ctx) {
-  const act = (payload) => action({ ...payload, action_id: e.action_id, block_id: blockId, kind: e.type }, ctx);
-  switch (e.type) {
-    case "button": {
-      const cls = e.style === "primary" ? "primary" : e.style === "danger" ? "danger" : "";
-      if (e.url) return el("a", { href: e.url, target: "_blank", rel: "noopener" }, e.text.text);
-      return el("button", { class: cls, type: "button", "data-action": e.action_id, onclick: (ev) => act({ value: e.value, button: ev.target }) }, e.text.text);
-    }
-    case "static_select": case "overflow": {
-      const sel = el("select", { "data-action": e.action_id, "aria-label": (e.placeholder && e.placeholder.text) || e.action_id },
-        el("option", { value: "" }, (e.placeholder && e.placeholder.text) || "Choose…"),
-        options(e).map((o) => el("option", { value: o.value, selected: e.initial_option && e.initial_option.value === o.value }, o.text.text)));
-      if (!ctx.view) sel.addEventListener("change", () => sel.value && act({ value: sel.value }));
-      return sel;
-    }
-    case "checkboxes": case "radio_buttons": {
-      const box = el("div", { class: "checks", "data-action": e.action_id });
-      const initial = new Set((e.initial_options || []).map((o) => o.value));
-      for (const o of options(e)) {
-        const input = el("input", { type: e.type === "checkboxes" ? "checkbox" : "radio", name: `${blockId}.${e.action_id}`, value: o.value, checked: initial.has(o.value) });
-        if (!ctx.view) input.addEventListener("change", () => act({ value: o.value, values: [...box.querySelectorAll("input:checked")].map((i) => i.value) }));
-        box.append(el("label", {}, input, " ", el("span", { html: textObj(o.text) })));
-      }
-      return box;
-    }
-    case "image": return el("a", { href: e.image_url, target: "_blank" }, `🖼 ${e.alt_text || "image"}`);
-    default: return el("span", { class: "muted small" }, `[${e.type}]`);
-  }
-}
-function renderInput(b, ctx) {
-  const e = b.element || {};
-  let field;
-  if (e.type === "plain_text_input") {
-    field = e.multiline ? el("textarea", { rows: 4 }) : el("input", { type: "text" });
-    if (e.initial_value) field.value = e.initial_value;
-    if (e.placeholder) field.placeholder = e.placeholder.text;
-  } else if (e.type === "users_select" || e.type === "conversations_select") {
-    field = el("select", {}, el("option", { value: "" }, "Choose…"),
-      (ui.state.people || []).map((p) => el("option", { value: p.id, selected: e.initial_user === p.id }, p.name)));
-  } else {
-    field = renderElement(e, b.block_id, ctx);
-  }
-  field.dataset.input = e.type; field.dataset.actionId = e.action_id;
-  const label = b.label ? b.label.text + (b.optional ? " (optional)" : "") : "";
-  return el("div", { class: "input", "data-block-id": b.block_id },
-    el("label", {}, label), field, b.hint ? el("div", { class: "hint" }, b.hint.text) : null, el("div", { class: "error" }));
-}
-function inputValue(block, e) {
-  const field = block.querySelector("[data-input]");
-  const opts = Object.fromEntries(options(e).map((o) => [o.value, o]));
-  switch (e.type) {
-    case "plain_text_input": return field.value;
-    case "users_select": return { type: "users_select", selected_user: field.value || null };
-    case "static_select": return { type: "static_select", selected_option: field.value ? opts[field.value] : null };
-    case "checkboxes": return { type: "checkboxes", selected_options: [...field.querySelectorAll("input:checked")].map((i) => opts[i.value]) };
-    case "radio_buttons": { const c = field.querySelector("input:checked"); return { type: "radio_buttons", selected_option: c ? opts[c.value] : null }; }
-    default: return null;
-  }
 }
 
 // ---------------------------------------------------------------- messages
@@ -232,13 +81,20 @@ function render() {
   who.value = ui.as;
   const me = st.people.find((p) => p.id === ui.as);
   $("role").textContent = me ? me.about : "";
-  // channels
+  // channels: bold with a count of what others posted since this person last looked, as Slack
+  // marks them; the one on screen is read.
   const list = $("channels"); list.replaceChildren();
   for (const c of st.channels) {
+    const key = `${ui.as} ${c.id}`;
+    if (c.id === st.channel) ui.seen[key] = c.count;
+    const unread = Math.max(0, c.count - (ui.seen[key] || 0));
     const label = c.dm ? `@ ${c.name}` : `# ${c.name}`;
-    list.append(el("li", {}, el("a", { href: "#", "data-channel": c.name, class: c.id === st.channel ? "current" : "",
-      onclick: (ev) => { ev.preventDefault(); selectChannel(c.id); } }, label)));
+    const cls = [c.id === st.channel ? "current" : "", unread ? "unread" : ""].join(" ").trim();
+    list.append(el("li", {}, el("a", { href: "#", "data-channel": c.name, class: cls || null,
+      onclick: (ev) => { ev.preventDefault(); selectChannel(c.id); } }, label,
+      unread ? el("span", { class: "badge", "aria-label": `${unread} unread` }, String(unread)) : null)));
   }
+  sessionStorage.setItem(SEEN_KEY, JSON.stringify(ui.seen));
   const current = st.channels.find((c) => c.id === st.channel);
   $("channel-name").textContent = current ? `# ${current.name}` : "";
   $("channel-topic").innerHTML = current && current.topic ? mrkdwn(current.topic) : "";
@@ -270,13 +126,40 @@ function render() {
   ui.clockBase = [Date.parse(st.now), Date.now()];
 }
 
+// The drill panel: Start (drill time counts from the press), a link to the alert that started
+// it, its clock (ticking between redraws, stopped at Finished) and what has happened so far.
 function renderDrill(drill) {
   $("drill").hidden = !drill;
+  ui.drill = drill;
   if (!drill) return;
   $("drill-status").innerHTML = mrkdwn(drill.text);
+  $("drill-start").hidden = !drill.waiting;
+  const link = $("drill-alert");
+  link.hidden = !drill.alert;
+  if (drill.alert) link.textContent = `🔔 Open the alert: ${drill.alert.name}`;
+  ui.drillBase = [drill.elapsed, Date.now()];
+  tickDrill();
+}
+function tickDrill() {
+  const drill = ui.drill;
+  if (!drill || !ui.drillBase) return;
+  const running = !drill.waiting && !drill.finished;
+  const s = Math.floor(ui.drillBase[0] + (running ? (Date.now() - ui.drillBase[1]) / 1000 * ui.state.speed : 0));
+  const text = `${Math.floor(s / 60)} min ${String(s % 60).padStart(2, "0")} s`;
+  $("drill-clock").textContent = drill.waiting ? "Not started" : drill.finished ? `Finished · ${text}` : `Drill time ${text}`;
+}
+function openAlert() {
+  const alert = ui.drill && ui.drill.alert;
+  if (!alert) return;
+  ui.channel = alert.channel; ui.thread = alert.ts; ui.justSwitched = true;
+  localStorage.setItem("fireline.channel", alert.channel);
+  load();
 }
 
 // ---------------------------------------------------------------- modals
+function closeModal() {
+  if (ui.modalId) post("view", { view_id: ui.modalId, op: "close" });
+}
 function renderModal(views) {
   const back = $("modal-backdrop");
   const view = views && views.length ? views[views.length - 1] : null;
@@ -372,6 +255,7 @@ function tick() {
   const now = new Date(nowMs());
   const speed = ui.state.speed === 1 ? "" : ` · ×${ui.state.speed}`;
   $("clock").textContent = `Sandbox time ${now.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" })}${speed}`;
+  tickDrill();
 }
 
 // ---------------------------------------------------------------- wiring
@@ -394,7 +278,12 @@ $("thread-composer").addEventListener("submit", async (ev) => {
   await post("message", { channel: ui.channel, text, thread_ts: ui.thread });
 });
 $("close-thread").addEventListener("click", () => { ui.thread = null; load(); });
+// Modals close as Slack's do: Escape, or a click on the backdrop outside the dialog.
+document.addEventListener("keydown", (ev) => { if (ev.key === "Escape" && !$("modal-backdrop").hidden) closeModal(); });
+$("modal-backdrop").addEventListener("click", (ev) => { if (ev.target === ev.currentTarget) closeModal(); });
+$("drill-start").addEventListener("click", () => post("drill", { op: "start" }));
+$("drill-alert").addEventListener("click", openAlert);
 $("fire").addEventListener("click", () => post("alert", { name: $("alert-name").value }));
 $("resolve-alert").addEventListener("click", () => post("alert", { name: $("alert-name").value, resolved: true }));
-setInterval(tick, 1000);
+setInterval(tick, 250);
 load().then(live);
