@@ -108,12 +108,15 @@ class Api:
             now - self._reconciled_at < READ_STALENESS_S
             and cluster_now - self._reconciled_cluster_at < READ_STALENESS_S
         )  # a test that moves the cluster's clock gets the controller's answer at once
-        if verb in READ_VERBS:
-            if fresh:
-                return
-            reconcile_if_due(self.cluster)
-        else:
+        if verb not in READ_VERBS:
             reconcile(self.cluster)
+            # The write lands after this: the next read sees the controllers' answer to it (a
+            # deleted pod's Killing event), not a cluster reconciled just before it.
+            self._reconciled_at = float("-inf")
+            return
+        if fresh:
+            return
+        reconcile_if_due(self.cluster)
         self._reconciled_at, self._reconciled_cluster_at = now, cluster_now
 
     # -- dispatch ----------------------------------------------------------------------
