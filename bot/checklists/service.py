@@ -54,16 +54,6 @@ ACK_REMINDER = "ack-reminder"
 ESCALATION = "ack-escalation"
 UPDATE_REMINDER = "update-reminder"
 ACTOR = "Fireline"
-UNDELIVERABLE = frozenset(
-    {
-        "is_archived",
-        "not_in_channel",
-        "channel_not_found",
-        "invalid_auth",
-        "token_revoked",
-        "account_inactive",
-    }
-)
 
 
 def _occurrence(job: Job) -> str:
@@ -294,9 +284,8 @@ class Followups:
 
     async def _record_failure(self, incident: Incident, what: str, code: str, job: Job) -> None:
         text = messages.undeliverable(what, code, incident.channel_id)
-        await self._tell_failure(
-            incident, text, job, dm=code not in {"invalid_auth", "token_revoked"}
-        )
+        dm = code not in {"invalid_auth", "token_revoked"}  # Slack would refuse the DM too
+        await self._tell_failure(incident, text, job, dm=dm)
 
     async def _tell_failure(self, incident: Incident, text: str, job: Job, *, dm: bool) -> None:
         """On the timeline once per run, and by DM to the commander when `dm`."""

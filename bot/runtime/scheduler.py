@@ -30,7 +30,6 @@ import logging
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import TypeVar
 
 from bot.clock import Clock
 from bot.errors import TemporaryError
@@ -41,7 +40,6 @@ from bot.store.calls import raise_if_cancelled
 __all__ = ["Failure", "GiveUp", "Job", "JobHandler", "JobQueue", "Scheduler"]
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 
 JobHandler = Callable[[Job, float], Awaitable[None]]
@@ -180,26 +178,27 @@ class Scheduler:
 
     async def _wind_down(self) -> None:
         """Let running jobs finish within the grace, cancel the rest, hand back the leases of
-        what did not finish; every wait bounded. Survives being cancelled itself."""
+        what did not finish. Every wait is bounded in real time (not the injected clock: a
+        stuck call does not wait for a test to move time), and a cancellation of the loop
+        meanwhile (the app stopping its tasks) shortens nothing: it is raised at the end."""
         cancelled = False
         running = set(self._running)
         if running and self._grace_s > 0:
-            try:
-                _, running = await asyncio.wait(running, timeout=self._grace_s)
-            except asyncio.CancelledError:
-                cancelled = True
+            cancelled |= await _within(asyncio.wait(running), self._grace_s)
+        running = {task for task in running if not task.done()}
         for task in running:
             task.cancel()
         if running:
-            await _bounded(asyncio.wait(running), self.stop_timeout_s)
+            cancelled |= await _within(asyncio.wait(running), self.stop_timeout_s)
             if stuck := sum(1 for task in running if not task.done()):
                 log.warning("%d scheduled jobs did not stop when cancelled", stuck)
         # A job still inside its handler (stuck in a call) keeps its lease until it runs out:
         # handing it back could run it twice. The others go back now.
         back = [held for job_id, held in self._held.items() if job_id not in self._in_handler]
         if back:
-            _, late = await _bounded(self.queue.release(back), self.stop_timeout_s)
-            if late:
+            release = asyncio.ensure_future(self.queue.release(back))
+            cancelled |= await _within(release, self.stop_timeout_s)
+            if not release.done() or release.cancelled() or release.exception() is not None:
                 log.warning("could not hand back %d jobs; their leases will run out", len(back))
         if self._keeper is not None:
             self._keeper.cancel()
@@ -350,15 +349,21 @@ class Scheduler:
                 await self.queue.renew(held, self._now() + self.lease_s)
 
 
-async def _bounded(work: Awaitable[T], limit_s: float) -> tuple[T | None, bool]:
-    """`work`'s result, or (None, True) if it took longer than `limit_s`: then it is cancelled
-    and left behind, not waited for (a redis-py call can swallow its cancellation)."""
+async def _within(work: Awaitable[object], limit_s: float) -> bool:
+    """Wait for `work` at most `limit_s` seconds (then cancel it and leave it behind: a
+    redis-py call can swallow its cancellation); whether this wait was itself cancelled."""
     task = asyncio.ensure_future(work)
-    done, _ = await asyncio.wait({task}, timeout=limit_s)
-    if not done:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limit_s
+    cancelled = False
+    while not task.done() and (left := deadline - loop.time()) > 0:
+        try:
+            await asyncio.wait({task}, timeout=left)
+        except asyncio.CancelledError:
+            cancelled = True
+    if not task.done():
         task.cancel()
-        return None, True
-    return task.result(), False
+    return cancelled
 
 
 def _chains(jobs: list[tuple[Job, str]]) -> list[list[tuple[Job, str]]]:
