@@ -258,6 +258,11 @@ class Scheduler:
         try:
             for job, token in chain:
                 await self._attempt(job, token, claimed_at)
+        except asyncio.CancelledError:
+            if not self._stopped:  # its caller gave up on it (`run_due`), the bot goes on:
+                for job, _ in chain:  # its leases run out, and the jobs are due again
+                    self._let_go(job)
+            raise
         finally:
             if self._starved:
                 self._starved = False
@@ -292,6 +297,9 @@ class Scheduler:
                 await self.queue.complete(job, token)
             except TemporaryError as exc:
                 log.warning("job %s ran but could not be marked done: %s", job.id, exc)
+        self._let_go(job)
+
+    def _let_go(self, job: Job) -> None:
         self._held.pop(job.id, None)
         if not self._held and self._keeper is not None:
             self._keeper.cancel()  # nothing to keep: no timer left sleeping
