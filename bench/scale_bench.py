@@ -121,6 +121,11 @@ async def used_memory(redis: Redis) -> int:
     return int(info["used_memory"])
 
 
+async def redis_cpu(redis: Redis) -> float:
+    info = await redis.info("cpu")
+    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+
+
 async def memory_by_kind(redis: Redis, incident_id: str) -> dict[str, int]:
     """`MEMORY USAGE` of every key of one incident, by kind (the ID replaced by `<id>`)."""
     found: dict[str, int] = {}
@@ -253,13 +258,14 @@ async def _measure(
     out["jobs_scheduled"] = await redis.zcard(bot.store.keys.jobs_due)
     slack.expected = due_n
     memory_before_posting = await used_memory(redis)
-    slack_cpu = await ask("cpu")
+    slack_cpu, server_cpu = await ask("cpu"), await redis_cpu(redis)
     cpu = time.process_time()
     runner = asyncio.ensure_future(scheduler.run_forever())
     with contextlib.suppress(TimeoutError):  # reported as fewer posted than due
         await asyncio.wait_for(slack.all_posted.wait(), lead_s + 60)
     out["posting_cpu_s"] = time.process_time() - cpu
     out["slack_cpu_s"] = await ask("cpu") - slack_cpu
+    out["redis_cpu_s"] = await redis_cpu(redis) - server_cpu
     out["posting_wakeups"] = scheduler.wakeups
     late = [slack.posted[c] - t for c in slack.posted]
     check(len(late) == due_n, f"{len(late)} checklists posted of {due_n} due")
@@ -351,7 +357,8 @@ def cli() -> None:
         f"{1000 * r['late_p50']:.0f} ms, p99 {1000 * r['late_p99']:.0f} ms, max "
         f"{1000 * r['late_max']:.0f} ms, min {1000 * r['late_min']:.0f} ms; CPU "
         f"{1000 * r['posting_cpu_s'] / r['due']:.2f} ms per checklist (Slack double: "
-        f"{1000 * r['slack_cpu_s'] / r['due']:.2f} ms per post), "
+        f"{1000 * r['slack_cpu_s'] / r['due']:.2f} ms per post, redis-server: "
+        f"{1000 * r['redis_cpu_s'] / r['due']:.2f} ms), "
         f"{r['posting_wakeups']} wake-ups; +{r['bytes_per_posted'] / 1024:.2f} KiB per posted "
         f"checklist; Slack budget {'off' if args.no_budget else 'on'}"
     )
