@@ -114,6 +114,24 @@ def undeliverable(what: str, code: str, channel: str | None) -> str:
         "invalid_auth": "Fireline's Slack token is no longer valid",
         "token_revoked": "Fireline's Slack token was revoked",
         "account_inactive": "Fireline's Slack app was deactivated",
-        "gave_up": "Slack kept failing after repeated retries",
     }.get(code, f"Slack refused it ({escape(code)})")
     return f"⚠️ {escape(what)} could not be posted{where}: {reason}. It will not be retried."
+
+
+def job_gave_up(what: str, attempts: int, reason: str, channel: str | None) -> str:
+    """A scheduled job failed `attempts` times in a row for a reason that usually passes (Slack
+    or Redis not answering); `reason` is the last error's text, written for people."""
+    where = f" in {link_channel(channel)}" if channel else ""
+    return (
+        f"⚠️ {escape(what)} could not be posted{where}: it failed {attempts} times in a row "
+        f"(last: {escape(reason)}). It will not be retried."
+    )
+
+
+def job_failed(what: str, ref: str, channel: str | None) -> str:
+    """A scheduled job stopped on an error nobody planned for; the log has it under `ref`."""
+    where = f" in {link_channel(channel)}" if channel else ""
+    return (
+        f"⚠️ {escape(what)} could not be posted{where}: an unexpected error stopped it "
+        f"(logged as `{escape(ref)}`). It will not be retried."
+    )

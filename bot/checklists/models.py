@@ -24,6 +24,7 @@ from redis.exceptions import RedisError
 
 from bot.errors import ConfigurationError
 from bot.incident import Severity, TimelineEntry
+from bot.store.batching import Batched
 from bot.store.store import Store, redis_unavailable
 
 MAX_ITEM = 150
@@ -193,31 +194,34 @@ class ChecklistBook:
         self.redis = store.redis
         self.keys = store.keys
         self._answer = self.redis.register_script(_ANSWER)
+        self._recording: Batched[PostedChecklist, Any] = Batched(self._record_many)
 
     async def record_posted(self, posted: PostedChecklist) -> bool:
-        """Remember the posted message; False if another run had already recorded one."""
-        key = self.keys.checklist(posted.incident_id, posted.spec.minutes)
-        doc = posted.model_dump_json(exclude={"answers"})
+        """Remember the posted message; False if another run had already recorded one.
+        Records made in the same turn of the loop share one round trip."""
+        return bool(await self._recording(posted))
+
+    async def _record_many(self, posted: list[PostedChecklist]) -> list[Any]:
+        pipe = self.redis.pipeline(transaction=False)
+        for each in posted:
+            key = self.keys.checklist(each.incident_id, each.spec.minutes)
+            pipe.hsetnx(key, "doc", each.model_dump_json(exclude={"answers"}))
+            pipe.sadd(self.keys.checklist_marks(each.incident_id), each.spec.minutes)
         try:
-            first = await self.redis.hsetnx(key, "doc", doc)
-            await self.redis.sadd(
-                self.keys.checklist_marks(posted.incident_id), posted.spec.minutes
-            )
+            answers = await pipe.execute()
         except RedisError as exc:
             raise redis_unavailable(exc) from exc
-        return bool(first)
+        return list(answers[::2])
 
     async def get(self, incident_id: str, minutes: int) -> PostedChecklist | None:
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hget(self.keys.checklist(incident_id, minutes), "doc")
+        pipe.hgetall(self.keys.checklist_answers(incident_id, minutes))
         try:
-            doc = await self.redis.hget(self.keys.checklist(incident_id, minutes), "doc")
-            raw = await self.redis.hgetall(self.keys.checklist_answers(incident_id, minutes))
+            doc, raw = await pipe.execute()
         except RedisError as exc:
             raise redis_unavailable(exc) from exc
-        if doc is None:
-            return None
-        posted = PostedChecklist.model_validate_json(doc)
-        answers = {int(k): Answer.model_validate_json(v) for k, v in raw.items()}
-        return posted.model_copy(update={"answers": answers})
+        return _posted(doc, raw)
 
     async def all(self, incident_id: str) -> list[PostedChecklist]:
         """Every checklist posted for the incident, in mark order, with their answers."""
@@ -225,8 +229,41 @@ class ChecklistBook:
             marks = await self.redis.smembers(self.keys.checklist_marks(incident_id))
         except RedisError as exc:
             raise redis_unavailable(exc) from exc
-        found = [await self.get(incident_id, int(m)) for m in sorted(int(m) for m in marks)]
-        return [p for p in found if p is not None]
+        return (await self.marked({incident_id: marks}))[incident_id]
+
+    async def incidents_and_marks(self, asks: list[tuple[str, bool]]) -> list[tuple[Any, Any]]:
+        """For each (incident ID, with marks?): the incident's record as stored and, if asked,
+        the marks whose checklists were posted for it; for many incidents, one round trip."""
+        pipe = self.redis.pipeline(transaction=False)
+        for incident_id, with_marks in asks:
+            pipe.get(self.keys.incident(incident_id))
+            if with_marks:
+                pipe.smembers(self.keys.checklist_marks(incident_id))
+        try:
+            answers = iter(await pipe.execute())
+        except RedisError as exc:
+            raise redis_unavailable(exc) from exc
+        return [(next(answers), next(answers) if with_marks else set()) for _, with_marks in asks]
+
+    async def marked(self, marks: dict[str, Any]) -> dict[str, list[PostedChecklist]]:
+        """The checklists posted at the given marks (incident → its `checklist_marks`), in mark
+        order with their answers: for many incidents, one round trip."""
+        wanted = [(i, m) for i, ms in marks.items() for m in sorted(int(m) for m in ms)]
+        found: dict[str, list[PostedChecklist]] = {i: [] for i in marks}
+        if not wanted:
+            return found
+        pipe = self.redis.pipeline(transaction=False)
+        for incident_id, minutes in wanted:
+            pipe.hget(self.keys.checklist(incident_id, minutes), "doc")
+            pipe.hgetall(self.keys.checklist_answers(incident_id, minutes))
+        try:
+            raw = await pipe.execute()
+        except RedisError as exc:
+            raise redis_unavailable(exc) from exc
+        for n, (incident_id, _) in enumerate(wanted):
+            if (posted := _posted(raw[2 * n], raw[2 * n + 1])) is not None:
+                found[incident_id].append(posted)
+        return found
 
     async def answer(
         self, incident_id: str, minutes: int, answer: Answer, entry: TimelineEntry
@@ -243,3 +280,11 @@ class ChecklistBook:
         except RedisError as exc:
             raise redis_unavailable(exc) from exc
         return Answer.model_validate(json.loads(raw[0])), bool(int(raw[1]))
+
+
+def _posted(doc: Any, answers: dict[Any, Any]) -> PostedChecklist | None:
+    if doc is None:
+        return None
+    posted = PostedChecklist.model_validate_json(doc)
+    found = {int(k): Answer.model_validate_json(v) for k, v in answers.items()}
+    return posted.model_copy(update={"answers": found})

@@ -29,11 +29,11 @@ from bot.checklists.models import (
     ChecklistConfig,
     PostedChecklist,
 )
+from bot.checklists.reads import JobReads
 from bot.checklists.reminders import SNOOZES, ReminderPolicy, mentions_commander
 from bot.clock import Clock
 from bot.errors import (
     FirelineError,
-    IncidentNotFound,
     PermanentError,
     SlackRejected,
     Unavailable,
@@ -43,7 +43,7 @@ from bot.gateways.slack import Blocks, SlackGateway
 from bot.incident import Incident, TimelineEntry
 from bot.interaction import Reply
 from bot.runtime.posts import Posts
-from bot.runtime.scheduler import Job, Scheduler
+from bot.runtime.scheduler import Failure, Job, Scheduler
 from bot.store.store import Store
 
 log = logging.getLogger(__name__)
@@ -54,16 +54,6 @@ ACK_REMINDER = "ack-reminder"
 ESCALATION = "ack-escalation"
 UPDATE_REMINDER = "update-reminder"
 ACTOR = "Fireline"
-UNDELIVERABLE = frozenset(
-    {
-        "is_archived",
-        "not_in_channel",
-        "channel_not_found",
-        "invalid_auth",
-        "token_revoked",
-        "account_inactive",
-    }
-)
 
 
 def _occurrence(job: Job) -> str:
@@ -96,6 +86,7 @@ class Followups:
         self.policy = policy
         self.broadcast_channel = broadcast_channel
         self.book = ChecklistBook(store)
+        self.reads = JobReads(store, self.book)
         scheduler.register(CHECKLIST, self._post_checklist)
         scheduler.register(ACK_REMINDER, self._remind_ack)
         scheduler.register(ESCALATION, self._escalate)
@@ -175,22 +166,18 @@ class Followups:
     # --- jobs --------------------------------------------------------------------------------
 
     async def _incident(self, job: Job) -> Incident | None:
-        try:
-            incident = await self.store.get(job.group or "")
-        except IncidentNotFound:
-            return None
-        return incident if incident.is_open else None
+        return await self.reads.incident(job.group or "")
 
     async def _post_checklist(self, job: Job, late_by: float) -> None:
-        incident = await self._incident(job)
+        incident, posted_before = await self.reads.with_checklists(job.group or "")
         minutes = int(job.data["minutes"])
         spec = incident and self.checklists.spec(incident.severity, minutes)
         if incident is None or spec is None:
             return
-        if await self.book.get(incident.id, minutes) is not None:
+        if any(c.spec.minutes == minutes for c in posted_before):
             return  # posted by an earlier run
         channel = _channel(incident)
-        earlier = [c for c in await self.book.all(incident.id) if c.spec.minutes < minutes]
+        earlier = [c for c in posted_before if c.spec.minutes < minutes]
         overdue = [(c, n, text) for c in earlier for n, text in c.open_items()]
         mention = incident.commander if overdue and mentions_commander(incident.severity) else None
         posted = PostedChecklist(
@@ -298,21 +285,33 @@ class Followups:
 
     async def _record_failure(self, incident: Incident, what: str, code: str, job: Job) -> None:
         text = messages.undeliverable(what, code, incident.channel_id)
-        log.warning("%s: %s", incident.id, text)
+        dm = code not in {"invalid_auth", "token_revoked"}  # Slack would refuse the DM too
+        await self._tell_failure(incident, text, job, dm=dm)
+
+    async def _tell_failure(self, incident: Incident, text: str, job: Job, *, dm: bool) -> None:
+        """On the timeline once per run, and by DM to the commander when `dm`."""
+        log.warning("%s: job %s: %s", incident.id, job.id, text)
         entry = TimelineEntry(at=self.clock.now(), actor=ACTOR, kind="undeliverable", text=text)
         first = await self.store.append_once(
             incident.id, f"undeliverable:{job.id}:{job.due!r}", entry
         )
-        if first and incident.commander and code not in {"invalid_auth", "token_revoked"}:
+        if first and incident.commander and dm:
             try:
                 await self.slack.post_message(incident.commander, text)
             except FirelineError as exc:
                 log.warning("could not tell the commander of %s: %s", incident.id, exc)
 
-    async def _gave_up(self, job: Job, exc: Exception) -> None:
+    async def _gave_up(self, job: Job, failure: Failure) -> None:
         incident = await self._incident(job)
-        if incident is not None:
-            await self._record_failure(incident, f"A scheduled {job.kind}", "gave_up", job)
+        if incident is None:
+            return
+        what = f"A scheduled {job.kind}"
+        if failure.unexpected:
+            text = messages.job_failed(what, failure.ref, incident.channel_id)
+        else:
+            reason = str(failure.error)
+            text = messages.job_gave_up(what, failure.attempts, reason, incident.channel_id)
+        await self._tell_failure(incident, text, job, dm=True)
 
     # --- what responders do with them --------------------------------------------------------
 

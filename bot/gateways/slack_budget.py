@@ -19,10 +19,12 @@ from __future__ import annotations
 import asyncio
 import enum
 import math
+from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from bot.store.batching import Batched, ScriptCall, run_scripts
 from bot.store.calls import redis_unavailable
 from bot.store.keys import Keys
 
@@ -126,8 +128,12 @@ class SlackBudget:
             raise ValueError("scale must be > 0")
         self.keys = keys
         self.scale = scale
+        self.redis = redis
         self._take = redis.register_script(_TAKE)
         self._block = redis.register_script(_BLOCK)
+        # Calls made together (jobs started together) take their tokens in one round trip;
+        # each take is still its own atomic step.
+        self._takes: Batched[ScriptCall, Any] = Batched(self._take_many)
         self.waits = 0  # how often a call had to wait for a token (for benchmarks)
 
     def buckets(self, method: str, channel: str | None) -> list[tuple[str, float, float]]:
@@ -155,15 +161,15 @@ class SlackBudget:
             args += [rate, size]
         args.append(URGENT_HOLD_MS)
         while True:
-            try:
-                wait_ms = int(await self._take(keys=[b[0] for b in buckets], args=args))
-            except RedisError as exc:
-                raise redis_unavailable(exc) from exc
+            wait_ms = int(await self._takes(([b[0] for b in buckets], list(args))))
             if wait_ms <= 0:
                 return waited
             waited += 1
             self.waits += 1
             await asyncio.sleep(min(MAX_SLEEP_S, wait_ms / 1000))
+
+    async def _take_many(self, calls: list[ScriptCall]) -> list[Any]:
+        return await run_scripts(self.redis, self._take, calls)
 
     async def blocked(self, method: str, channel: str | None, retry_after_s: float) -> None:
         """Slack answered 429: nobody calls this bucket again before `Retry-After` has passed."""

@@ -7,6 +7,10 @@
   and hands each to one claimer with a lease token. The claimer renews the lease while the job
   runs; a crashed claimer's lease runs out and the job is due again. Completing writes a
   short-lived done record, so a job a stale claimer finished is not run a second time.
+- Few round trips: one claim call hands out up to a batch of jobs with their documents;
+  completions made in the same turn of the loop go out in one pipeline (`bot.store.batching`),
+  and the leases a replica holds are renewed, or handed back, in one pipeline. Each job's step
+  is still its own Lua script, checked against its own lease token.
 
 Key names come from `bot.store.keys`. What runs the jobs, and when: `bot.runtime.scheduler`.
 """
@@ -20,6 +24,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 from redis.exceptions import RedisError
 
+from bot.store.batching import Batched, ScriptCall, run_scripts
 from bot.store.calls import redis_unavailable, text
 from bot.store.store import Store
 
@@ -156,6 +161,7 @@ class JobQueue:
         self._complete = self.redis.register_script(_COMPLETE)
         self._retry = self.redis.register_script(_RETRY)
         self._renew = self.redis.register_script(_RENEW)
+        self._completing: Batched[tuple[Job, str], Any] = Batched(self._complete_many)
 
     def _group(self, job: Job) -> str:
         return self.keys.job_group(job.group) if job.group else ""
@@ -206,20 +212,40 @@ class JobQueue:
         return jobs, float(head) if head else None
 
     async def complete(self, job: Job, token: str) -> bool:
+        """Mark a claimed run done if the lease is still ours (False: it was not, or the job
+        was cancelled or replaced meanwhile). Batched with the other completions of this turn."""
+        return bool(await self._completing((job, token)))
+
+    async def _complete_many(self, runs: list[tuple[Job, str]]) -> list[Any]:
+        return await self._many(self._complete, [self._complete_call(j, t) for j, t in runs])
+
+    def _complete_call(self, job: Job, token: str) -> tuple[list[str], list[Any]]:
         done = f"{self.keys.job_done_prefix}{job.id}:{job.due!r}"
         keys = [self.keys.job(job.id), self.keys.jobs_leased, self._group(job), done]
-        return bool(await self._run(self._complete, keys, [job.id, token, DONE_TTL_S]))
+        return keys, [job.id, token, DONE_TTL_S]
 
     async def retry(self, job: Job, token: str, due: float) -> bool:
         again = job.model_copy(update={"attempt": job.attempt + 1})
-        keys = [self.keys.job(job.id), self.keys.jobs_due, self.keys.jobs_leased]
-        return bool(
-            await self._run(self._retry, keys, [job.id, token, again.model_dump_json(), repr(due)])
-        )
+        keys, args = self._retry_call(again, token, due)
+        return bool(await self._run(self._retry, keys, args))
 
-    async def renew(self, job: Job, token: str, lease_until: float) -> bool:
-        keys = [self.keys.job(job.id), self.keys.jobs_leased]
-        return bool(await self._run(self._renew, keys, [job.id, token, repr(lease_until)]))
+    def _retry_call(self, job: Job, token: str, due: float) -> tuple[list[str], list[Any]]:
+        keys = [self.keys.job(job.id), self.keys.jobs_due, self.keys.jobs_leased]
+        return keys, [job.id, token, job.model_dump_json(), repr(due)]
+
+    async def release(self, held: list[tuple[Job, str]]) -> int:
+        """Hand claimed jobs back, due at once and with no attempt counted (a replica that
+        stops without running them), in one pipeline; how many were still ours."""
+        calls = [self._retry_call(job, token, job.due) for job, token in held]
+        return sum(1 for r in await self._many(self._retry, calls) if r == 1)
+
+    async def renew(self, held: list[tuple[Job, str]], lease_until: float) -> int:
+        """Extend the leases of claimed jobs, in one pipeline; how many were still ours."""
+        calls = [
+            ([self.keys.job(job.id), self.keys.jobs_leased], [job.id, token, repr(lease_until)])
+            for job, token in held
+        ]
+        return sum(1 for r in await self._many(self._renew, calls) if r == 1)
 
     async def get(self, job_id: str) -> Job | None:
         try:
@@ -250,3 +276,6 @@ class JobQueue:
             return await script(keys=keys, args=args)
         except RedisError as exc:
             raise redis_unavailable(exc) from exc
+
+    async def _many(self, script: Any, calls: list[ScriptCall]) -> list[Any]:
+        return await run_scripts(self.redis, script, calls)

@@ -11,17 +11,21 @@ another replica took the job over. `Posts.once(key, …)` makes such a post idem
    message found is adopted instead of posted again.
 
 The outbox does the same for alert writes (with its own queue); this is the one for jobs.
+Jobs started together post together: the states they read, and the attempts and `ts`s they
+record, in the same turn of the loop share one round trip (`bot.store.batching`).
 """
 
 from __future__ import annotations
 
 import json
 import time
+from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from bot.gateways.slack import Blocks, SlackGateway
+from bot.store.batching import Batched
 from bot.store.store import Keys, redis_unavailable
 
 KEEP_S = 7 * 24 * 3600
@@ -34,6 +38,8 @@ class Posts:
         self.redis = redis
         self.keys = keys
         self.slack = slack
+        self._reads: Batched[str, Any] = Batched(self._read_many)
+        self._writes: Batched[tuple[str, str], Any] = Batched(self._write_many)
 
     async def posted(self, key: str) -> str | None:
         """The ts of the message posted under `key`, if one is recorded."""
@@ -67,17 +73,26 @@ class Posts:
         return ts
 
     async def _state(self, key: str) -> dict[str, str] | None:
-        try:
-            raw = await self.redis.get(self.keys.posted(key))
-        except RedisError as exc:
-            raise redis_unavailable(exc) from exc
+        raw = await self._reads(self.keys.posted(key))
         if not raw:
             return None
         value = json.loads(raw)
         return value if isinstance(value, dict) else None
 
     async def _save(self, key: str, state: dict[str, str]) -> None:
+        await self._writes((self.keys.posted(key), json.dumps(state)))
+
+    async def _read_many(self, keys: list[str]) -> list[Any]:
         try:
-            await self.redis.set(self.keys.posted(key), json.dumps(state), ex=KEEP_S)
+            return list(await self.redis.mget(keys))
+        except RedisError as exc:
+            raise redis_unavailable(exc) from exc
+
+    async def _write_many(self, states: list[tuple[str, str]]) -> list[Any]:
+        pipe = self.redis.pipeline(transaction=False)
+        for key, value in states:
+            pipe.set(key, value, ex=KEEP_S)
+        try:
+            return list(await pipe.execute())
         except RedisError as exc:
             raise redis_unavailable(exc) from exc

@@ -7,11 +7,17 @@ queue and the exactly-once claim are `bot.runtime.jobs`; this module runs them:
   late a job another replica added can be seen), and `schedule()` wakes it at once when it adds
   an earlier job. Each wake-up is one Lua call.
 - Late jobs are told how late they are; jobs claimed together for one group run in due order.
+- Round trips are shared: up to `batch` jobs per claim, their completions batched, and the
+  leases this replica holds renewed together by one keeper, whatever the number of jobs.
+- A run that was cancelled (the bot stopping) is never marked done: whether or not a library
+  swallowed the cancellation, the job is handed back (or its lease left to run out).
+- `stop(timeout)` lets running jobs finish for `timeout` seconds, then cancels them; waits on
+  jobs stuck in a call that ignores its cancellation are bounded by `stop_timeout_s`.
 - Time comes from the injected `Clock`; tests move it instead of sleeping.
 
 Job kinds are registered explicitly: the owner passes a mapping kind → handler. A handler
-raises `TemporaryError` to be retried with backoff; anything else ends the job (the handler is
-expected to have recorded what went wrong where people will see it).
+raises `TemporaryError` to be retried with backoff; anything else ends the job, and the owner's
+`give_up` is told why (a `Failure`), to record it where people will see it.
 
 This module never talks to Slack and knows nothing about incidents beyond a job's `group`.
 """
@@ -21,7 +27,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 
 from bot.clock import Clock
 from bot.errors import TemporaryError
@@ -29,7 +37,7 @@ from bot.metrics import Metrics
 from bot.runtime.jobs import Job, JobQueue
 from bot.store.calls import raise_if_cancelled
 
-__all__ = ["GiveUp", "Job", "JobHandler", "JobQueue", "Scheduler"]
+__all__ = ["Failure", "GiveUp", "Job", "JobHandler", "JobQueue", "Scheduler"]
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +45,24 @@ log = logging.getLogger(__name__)
 JobHandler = Callable[[Job, float], Awaitable[None]]
 """Runs a job; the second argument is how many seconds after its due time it started."""
 
-GiveUp = Callable[[Job, Exception], Awaitable[None]]
+STOP_TIMEOUT_S = 5.0
+"""How long stopping waits for cancelled jobs, and for handing back leases (Redis's socket
+timeout is 5 s: a call stuck longer is not coming back)."""
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Why the scheduler stopped trying a job: what its owner tells people."""
+
+    error: Exception
+    attempts: int
+    unexpected: bool
+    """Not a `TemporaryError`: a bug or an answer nobody planned for, logged with `ref`."""
+    ref: str
+    """The reference the log line carries (`job failed [ref]`), for people to quote."""
+
+
+GiveUp = Callable[[Job, Failure], Awaitable[None]]
 
 
 class Scheduler:
@@ -55,6 +80,7 @@ class Scheduler:
         batch: int = 100,
         concurrency: int = 64,
         max_attempts: int = 8,
+        stop_timeout_s: float = STOP_TIMEOUT_S,
         metrics: Metrics | None = None,
     ) -> None:
         self.queue = queue
@@ -67,11 +93,17 @@ class Scheduler:
         self.batch = batch
         self.max_attempts = max_attempts
         self.concurrency = concurrency
+        self.stop_timeout_s = stop_timeout_s
         self._starved = False
         self._wake = asyncio.Event()
         self._sleeping_until = float("inf")
         self._stopped = False
+        self._grace_s = 0.0
         self._running: set[asyncio.Task[None]] = set()
+        self._held: dict[str, tuple[Job, str]] = {}
+        """Jobs this replica claimed and has not finished with, by ID: their leases are kept."""
+        self._in_handler: set[str] = set()
+        self._keeper: asyncio.Task[None] | None = None
         self.wakeups = 0
         """How many times the loop woke up (tests check that an idle scheduler sleeps)."""
 
@@ -79,6 +111,11 @@ class Scheduler:
     def busy(self) -> int:
         """How many jobs are running now."""
         return len(self._running)
+
+    async def settled(self) -> None:
+        """Wait until no job this scheduler started is still running."""
+        while self._running:
+            await asyncio.wait(set(self._running))
 
     def register(self, kind: str, handler: JobHandler) -> None:
         """Say which handler runs jobs of `kind` (each kind once, by the service that owns it)."""
@@ -102,10 +139,14 @@ class Scheduler:
     async def cancel(self, *job_ids: str, group: str | None = None) -> int:
         return await self.queue.cancel(*job_ids, group=group)
 
-    def stop(self) -> None:
-        """Stop looking for work and stop renewing leases, even if a cancellation of the loop
-        is swallowed by a library: the jobs this process holds go to another one when their
-        leases run out."""
+    def stop(self, timeout: float = 0.0) -> None:
+        """Stop claiming jobs; `run_forever` then returns once the jobs running have finished,
+        or after `timeout` seconds, when those left are cancelled (and waited for at most
+        `stop_timeout_s`: a library may swallow the cancellation). Every job this replica
+        claimed and did not finish is handed back, due at once, so another replica takes it
+        over without waiting for the lease; a cancelled run is never marked done. Also holds
+        if a cancellation of the loop is swallowed by a library."""
+        self._grace_s = max(0.0, timeout)
         self._stopped = True
         self._wake.set()
 
@@ -133,9 +174,36 @@ class Scheduler:
                 self._sleeping_until = float("-inf")
         finally:
             self._stopped = True
-            for task in list(self._running):
-                task.cancel()
-            await asyncio.gather(*self._running, return_exceptions=True)
+            await self._wind_down()
+
+    async def _wind_down(self) -> None:
+        """Let running jobs finish within the grace, cancel the rest, hand back the leases of
+        what did not finish. Every wait is bounded in real time (not the injected clock: a
+        stuck call does not wait for a test to move time), and a cancellation of the loop
+        meanwhile (the app stopping its tasks) shortens nothing: it is raised at the end."""
+        cancelled = False
+        running = set(self._running)
+        if running and self._grace_s > 0:
+            cancelled |= await _within(asyncio.wait(running), self._grace_s)
+        running = {task for task in running if not task.done()}
+        for task in running:
+            task.cancel()
+        if running:
+            cancelled |= await _within(asyncio.wait(running), self.stop_timeout_s)
+            if stuck := sum(1 for task in running if not task.done()):
+                log.warning("%d scheduled jobs did not stop when cancelled", stuck)
+        # A job still inside its handler (stuck in a call) keeps its lease until it runs out:
+        # handing it back could run it twice. The others go back now.
+        back = [held for job_id, held in self._held.items() if job_id not in self._in_handler]
+        if back:
+            release = asyncio.ensure_future(self.queue.release(back))
+            cancelled |= await _within(release, self.stop_timeout_s)
+            if not release.done() or release.cancelled() or release.exception() is not None:
+                log.warning("could not hand back %d jobs; their leases will run out", len(back))
+        if self._keeper is not None:
+            self._keeper.cancel()
+        if cancelled:
+            raise asyncio.CancelledError
 
     async def _sleep_until(self, deadline: float) -> None:
         # The delay is worked out when the sleep starts, not when it was planned: a clock that
@@ -174,6 +242,10 @@ class Scheduler:
         return next_at
 
     def _start_chain(self, chain: list[tuple[Job, str]], now: float) -> asyncio.Task[None]:
+        for job, token in chain:
+            self._held[job.id] = (job, token)
+        if self._keeper is None or self._keeper.done():
+            self._keeper = asyncio.ensure_future(self._keep_leases())
         task = asyncio.ensure_future(self._run_chain(chain, now))
         self._running.add(task)
         task.add_done_callback(self._running.discard)
@@ -183,25 +255,14 @@ class Scheduler:
         """Jobs claimed together for one group, one after another in due order (an incident's
         5-minute checklist is posted before its 15-minute one, even when both are overdue).
         The leases of those still waiting are kept while they wait."""
-        waiting = {
-            job.id: asyncio.ensure_future(self._keep_lease(job, token)) for job, token in chain[1:]
-        }
         try:
             for job, token in chain:
-                renewer = waiting.pop(job.id, None)
-                if renewer is not None:
-                    renewer.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await renewer
-                await self._run(job, token, claimed_at)
-        finally:
-            for renewer in waiting.values():
-                renewer.cancel()
-            await asyncio.gather(*waiting.values(), return_exceptions=True)
-
-    async def _run(self, job: Job, token: str, claimed_at: float) -> None:
-        try:
-            await self._attempt(job, token, claimed_at)
+                await self._attempt(job, token, claimed_at)
+        except asyncio.CancelledError:
+            if not self._stopped:  # its caller gave up on it (`run_due`), the bot goes on:
+                for job, _ in chain:  # its leases run out, and the jobs are due again
+                    self._let_go(job)
+            raise
         finally:
             if self._starved:
                 self._starved = False
@@ -209,7 +270,8 @@ class Scheduler:
 
     async def _attempt(self, job: Job, token: str, claimed_at: float) -> None:
         handler = self.handlers.get(job.kind)
-        renewer = asyncio.ensure_future(self._keep_lease(job, token))
+        error: Exception | None = None
+        self._in_handler.add(job.id)
         try:
             if handler is None:
                 log.error("dropping job %s: no handler for kind %r", job.id, job.kind)
@@ -218,27 +280,45 @@ class Scheduler:
                 late_by = max(0.0, claimed_at - job.due)
                 self.metrics.scheduler_lateness.labels(job.kind).observe(late_by)
                 await handler(job, late_by)
-        except TemporaryError as exc:
-            await self._retry_later(job, token, exc)
-            return
         except Exception as exc:
-            log.exception("job %s (%s) failed; not retried", job.id, job.kind)
-            self.metrics.job_failed(job.kind, "error")
-            await self._give_up(job, exc)
+            error = exc
         finally:
-            renewer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await renewer
-        try:
-            await self.queue.complete(job, token)
-        except TemporaryError as exc:
-            log.warning("job %s ran but could not be marked done: %s", job.id, exc)
+            self._in_handler.discard(job.id)
+        # Cancelled (the bot stopping), even if a library turned the cancellation into an
+        # error or swallowed it: the run may not have finished, so it is not done. The job
+        # stays held: it is handed back when the scheduler stops.
+        raise_if_cancelled()
+        if isinstance(error, TemporaryError):
+            await self._retry_later(job, token, error)
+        else:
+            if error is not None:
+                await self._failed(job, error)
+            try:
+                await self.queue.complete(job, token)
+            except TemporaryError as exc:
+                log.warning("job %s ran but could not be marked done: %s", job.id, exc)
+        self._let_go(job)
+
+    def _let_go(self, job: Job) -> None:
+        self._held.pop(job.id, None)
+        if not self._held and self._keeper is not None:
+            self._keeper.cancel()  # nothing to keep: no timer left sleeping
+            self._keeper = None
+
+    async def _failed(self, job: Job, error: Exception) -> None:
+        ref = secrets.token_hex(4)
+        log.error("job %s (%s) failed [%s]; not retried", job.id, job.kind, ref, exc_info=error)
+        self.metrics.job_failed(job.kind, "error")
+        await self._give_up(job, Failure(error, job.attempt + 1, unexpected=True, ref=ref))
 
     async def _retry_later(self, job: Job, token: str, exc: TemporaryError) -> None:
         if job.attempt + 1 >= self.max_attempts:
             self.metrics.job_failed(job.kind, "gave_up")
-            log.warning("job %s gave up after %d attempts: %s", job.id, job.attempt + 1, exc)
-            await self._give_up(job, exc)
+            ref = secrets.token_hex(4)
+            log.warning(
+                "job %s gave up after %d attempts [%s]: %s", job.id, job.attempt + 1, ref, exc
+            )
+            await self._give_up(job, Failure(exc, job.attempt + 1, unexpected=False, ref=ref))
             with contextlib.suppress(TemporaryError):
                 await self.queue.complete(job, token)
             return
@@ -249,11 +329,11 @@ class Scheduler:
             await self.queue.retry(job, token, self._now() + delay)
             self._wake.set()
 
-    async def _give_up(self, job: Job, exc: Exception) -> None:
+    async def _give_up(self, job: Job, failure: Failure) -> None:
         if self.give_up is None:
             return
         try:
-            await self.give_up(job, exc)
+            await self.give_up(job, failure)
         except Exception:
             log.exception("recording the failure of job %s failed too", job.id)
 
@@ -264,13 +344,34 @@ class Scheduler:
         now = self._now()
         metrics.scheduler_overdue.set(max(0.0, now - oldest) if oldest is not None else 0.0)
 
-    async def _keep_lease(self, job: Job, token: str) -> None:
-        while True:
+    async def _keep_leases(self) -> None:
+        """Renew every lease this replica holds, in one pipeline, every third of a lease, for
+        as long as it holds any. A stopped scheduler renews nothing: what it still holds goes
+        to another replica when the leases run out."""
+        while self._held and not self._stopped:
             await self.clock.sleep(self.lease_s / 3)
             if self._stopped:
-                return  # a stopped scheduler holds nothing: another replica takes the job over
+                return
+            held = list(self._held.values())
             with contextlib.suppress(TemporaryError):
-                await self.queue.renew(job, token, self._now() + self.lease_s)
+                await self.queue.renew(held, self._now() + self.lease_s)
+
+
+async def _within(work: Awaitable[object], limit_s: float) -> bool:
+    """Wait for `work` at most `limit_s` seconds (then cancel it and leave it behind: a
+    redis-py call can swallow its cancellation); whether this wait was itself cancelled."""
+    task = asyncio.ensure_future(work)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limit_s
+    cancelled = False
+    while not task.done() and (left := deadline - loop.time()) > 0:
+        try:
+            await asyncio.wait({task}, timeout=left)
+        except asyncio.CancelledError:
+            cancelled = True
+    if not task.done():
+        task.cancel()
+    return cancelled
 
 
 def _chains(jobs: list[tuple[Job, str]]) -> list[list[tuple[Job, str]]]:
