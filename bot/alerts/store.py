@@ -16,7 +16,7 @@ from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 from redis.exceptions import RedisError, ResponseError
 
-from bot.store.store import Keys, redis_unavailable
+from bot.store.store import Keys, redis_unavailable, replicated
 
 ALERT_WORKERS = "fireline-alerts"
 STUCK_MS = 60_000
@@ -90,6 +90,7 @@ class AlertStore:
 
     async def enqueue(self, body: bytes) -> str:
         entry = await self.guard(self.redis.xadd(self.keys.alerts_inbox, {"body": body}))
+        await replicated(self.redis)  # Alertmanager is told 200 only once a replica has it
         return _text(entry)
 
     async def read(self, consumer: str, *, pending: bool, block_ms: int) -> list[tuple[str, bytes]]:

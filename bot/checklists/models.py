@@ -24,7 +24,7 @@ from redis.exceptions import RedisError
 
 from bot.errors import ConfigurationError
 from bot.incident import Severity, TimelineEntry
-from bot.store.store import Store, redis_unavailable
+from bot.store.store import Store, redis_unavailable, replicated
 
 MAX_ITEM = 150
 AnswerKind = Literal["done", "n/a"]
@@ -242,4 +242,5 @@ class ChecklistBook:
             )
         except RedisError as exc:
             raise redis_unavailable(exc) from exc
+        await replicated(self.redis)
         return Answer.model_validate(json.loads(raw[0])), bool(int(raw[1]))

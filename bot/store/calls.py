@@ -4,6 +4,12 @@ Every call into Redis turns redis-py's exceptions into Fireline's (`Unavailable`
 `TemporaryError`), raised `from` the original, so the features never see the client library's
 exception tree. A cancellation redis-py hid inside a `RedisError` (or swallowed) is raised as
 what it was.
+
+A write a person is about to be told is done passes `replicated()` first: with replicas to
+wait for (Sentinel), the master must have it on that many replicas, or the person is not told
+"done" (`docs/decisions/ha.md`). Neither redis-py nor this module retries a call: a failover's
+failed calls are `Unavailable`, and what is retried, where, is decided once by the callers
+(the scheduler's job backoff, the outbox, Alertmanager's re-sending on a 503, the reconcile).
 """
 
 from __future__ import annotations
@@ -40,6 +46,53 @@ def redis_unavailable(exc: RedisError) -> Unavailable:
     raise_if_cancelled()
     log.warning("Redis call failed: %s: %s", type(exc).__name__, exc)
     return Unavailable(f"Redis did not answer ({type(exc).__name__})")
+
+
+REPLICA_WAIT_MS = 500
+"""Longest `replicated()` waits for the replicas (`WAIT`); inside the 2 s an ack may take."""
+
+
+class ReplicatedRedis(Redis):
+    """A client whose acknowledged writes wait for `replica_acks` replicas (`replicated()`).
+
+    Made by `bot.store.server.connect` for a server with replicas; a plain `Redis` (the
+    embedded server, the tests' local one) waits for none."""
+
+    replica_acks: int = 0
+    barrier_key: str = "fireline:replication-barrier"
+
+    async def rediscover(self) -> None:
+        """Look for the master again after a write was not confirmed (Sentinel: ask them)."""
+
+
+async def replicated(redis: Redis) -> None:
+    """Return once every write this task has made is on the replicas the client waits for;
+    `Unavailable` when they did not confirm it within `REPLICA_WAIT_MS`.
+
+    `WAIT` counts the writes of its own connection, and the pool may have handed this task's
+    writes to others: a write of its own (INCR on the barrier key), made after them on the same
+    master, and `WAIT` on that connection cover them all, since a replica acknowledges a
+    replication offset, which only grows. On a server that has just become a replica (a
+    failover under way) `WAIT` is refused, which is as unconfirmed as too few replicas."""
+    if not isinstance(redis, ReplicatedRedis) or redis.replica_acks <= 0:
+        return
+    try:
+        async with redis.pipeline(transaction=False) as pipe:
+            pipe.incr(redis.barrier_key)
+            pipe.execute_command("WAIT", redis.replica_acks, REPLICA_WAIT_MS)
+            _, acked = await pipe.execute()
+    except RedisError as exc:
+        await redis.rediscover()
+        raise redis_unavailable(exc) from exc
+    if int(acked) < redis.replica_acks:
+        await redis.rediscover()
+        log.warning(
+            "Redis: %s of %d replicas confirmed a write within %d ms",
+            acked,
+            redis.replica_acks,
+            REPLICA_WAIT_MS,
+        )
+        raise Unavailable("Redis could not confirm the change on a replica")
 
 
 def text(value: Any) -> str:

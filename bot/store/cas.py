@@ -26,7 +26,7 @@ from redis.asyncio.client import Pipeline
 from redis.exceptions import RedisError, WatchError
 
 from bot.errors import ConcurrentModification
-from bot.store.calls import redis_unavailable
+from bot.store.calls import redis_unavailable, replicated
 
 MAX_CAS_ATTEMPTS = 50
 BACKOFF_STEP_S = 0.002
@@ -68,7 +68,8 @@ async def compare_and_set(
                 pipe.multi()  # type: ignore[no-untyped-call]
                 decision.writes(pipe)
                 await pipe.execute()
-                return decision.result
+            await replicated(redis)  # on the replicas before anyone is told it is done
+            return decision.result
         except WatchError:
             await asyncio.sleep(random.uniform(0, BACKOFF_STEP_S * (attempt + 1)))
         except RedisError as exc:

@@ -22,7 +22,7 @@ from redis.exceptions import RedisError
 from bot.errors import IncidentNotFound
 from bot.incident import Change, Incident, Role, Severity, TimelineEntry
 from bot.store import scripts
-from bot.store.calls import RedisPart, redis_unavailable, text
+from bot.store.calls import RedisPart, redis_unavailable, replicated, text
 from bot.store.cas import Decision, compare_and_set
 from bot.store.claims import CLAIM_TTL_SECONDS
 from bot.store.keys import Keys
@@ -57,6 +57,7 @@ class IncidentStore(RedisPart):
             )
         except RedisError as exc:
             raise redis_unavailable(exc) from exc
+        await replicated(self.redis)
         incident_id, created = text(result[0]), bool(int(result[1]))
         if not created:
             return await self.get(incident_id), False
