@@ -123,7 +123,7 @@ class SentinelCluster:
     def storage(self, prefix: str = "fireline:", **values: Any) -> StorageSettings:
         """Settings pointing at this cluster, as `FIRELINE_REDIS_SENTINELS=…` would."""
         return StorageSettings(
-            _env_file=None,  # type: ignore[call-arg]
+            _env_file=None,
             redis_sentinels=self.sentinels_setting,
             redis_sentinel_master=SERVICE,
             redis_prefix=prefix,
@@ -141,7 +141,7 @@ class SentinelCluster:
         """One command to one server, answered as redis-py parses it (INFO: a dict)."""
         client = Redis(host="127.0.0.1", port=port, socket_timeout=2, socket_connect_timeout=2)
         try:
-            return await client.execute_command(*command)
+            return await client.execute_command(*command)  # type: ignore[no-untyped-call]
         finally:
             await client.aclose()
 

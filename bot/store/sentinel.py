@@ -41,7 +41,7 @@ class SentinelRedis(ReplicatedRedis):
         pool = self.connection_pool
         if isinstance(pool, SentinelConnectionPool):
             with contextlib.suppress(RedisError):
-                await pool.get_master_address()
+                await pool.get_master_address()  # type: ignore[no-untyped-call]
 
 
 def master(
