@@ -80,7 +80,10 @@ class SentinelCluster:
         data.mkdir(parents=True)
         self._spawn(port, [
             "redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data),
-            "--save", "", "--appendonly", "no", "--logfile", str(data / "redis.log"), *extra,
+            "--save", "", "--appendonly", "no", "--logfile", str(data / "redis.log"),
+            # As docs/decisions/ha.md asks of production: a master without a replica refuses
+            # writes, so a master being demoted accepts none a failover would then drop.
+            "--min-replicas-to-write", "1", "--min-replicas-max-lag", "10", *extra,
         ])  # fmt: skip
         self.data_ports.append(port)
         return port

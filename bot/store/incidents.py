@@ -57,8 +57,9 @@ class IncidentStore(RedisPart):
             )
         except RedisError as exc:
             raise redis_unavailable(exc) from exc
-        await replicated(self.redis)
         incident_id, created = text(result[0]), bool(int(result[1]))
+        # The request's claim names the incident only where the script ran.
+        await replicated(self.redis, (self.keys.claim("declare", request_key), incident_id))
         if not created:
             return await self.get(incident_id), False
         # What the script stored is the template with its ID and number: no second read.
