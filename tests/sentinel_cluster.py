@@ -168,6 +168,11 @@ class SentinelCluster:
             return "master"
         return "replica" if info.get("master_link_status") == "up" else "syncing"
 
+    async def replica_ports(self) -> list[int]:
+        """The live servers replicating (link up) right now."""
+        live = [p for p in self.data_ports if p not in self.killed]
+        return [port for port in live if await self.role(port) == "replica"]
+
     async def replicas_of(self, port: int) -> int:
         """How many replicas `port` has connected (0 when it does not answer)."""
         try:

@@ -110,7 +110,7 @@ async def test_writes_follow_the_master_through_a_failover(
 async def test_a_write_no_replica_confirms_is_not_reported_done(
     cluster: SentinelCluster, handle: RedisHandle, prefix: str
 ) -> None:
-    for replica in [p for p in cluster.data_ports if await cluster.role(p) == "replica"]:
+    for replica in await cluster.replica_ports():
         await cluster.ask(replica, "REPLICAOF", "NO", "ONE")  # the replicas stop following
     master = await cluster.master_port()
     assert master is not None
