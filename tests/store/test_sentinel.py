@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.errors import ConfigurationError, Unavailable
-from bot.settings import load_storage_settings
+from bot.settings import load_settings, load_storage_settings
 from bot.store.calls import replicated
 from bot.store.cas import Decision, compare_and_set
 from bot.store.server import RedisHandle, connect
@@ -73,6 +73,24 @@ def test_the_password_comes_from_a_file_and_is_redacted(
     monkeypatch.setenv("FIRELINE_REDIS_PASSWORD", "another")
     with pytest.raises(ConfigurationError, match="PASSWORD and FIRELINE_REDIS_PASSWORD_FILE"):
         load_storage_settings()
+
+
+def test_the_redis_passwords_are_redacted_from_logs() -> None:
+    from bot.runtime.redaction import redact
+
+    settings = load_settings(
+        _env_file=None,
+        slack_bot_token="xoxb-1-2-3",
+        slack_signing_secret="signing",
+        redis_sentinels="127.0.0.1:26379",
+        redis_password="data-node-pass",
+        redis_sentinel_password="sentinel-pass",
+    )
+    line = "AUTH failed for data-node-pass at sentinel sentinel-pass"
+    assert (
+        redact(line, settings.secret_values())
+        == "AUTH failed for [redacted] at sentinel [redacted]"
+    )
 
 
 # -- against the cluster -------------------------------------------------------------------------
