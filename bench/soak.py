@@ -27,7 +27,7 @@ Sentinel):
 Not in it (yet): checklist ticks and remediation approvals, which need the checklists' real
 5-minute clock and a Kubernetes double the processes reach through a kubeconfig; both are
 covered against a failover by tests/store/test_failover_burst.py (approvals) and
-tests/checklists (ticks). The smoke mode (`--smoke`, CI) runs 30 s of workload.
+tests/checklists (ticks). The smoke mode (`--smoke`, CI) runs 24 s of workload.
 """
 
 from __future__ import annotations
@@ -392,7 +392,7 @@ def main() -> None:
     parser.add_argument("--kill-every", type=float, default=20.0, help="seconds")
     add_smoke_flag(parser)
     args = parser.parse_args()
-    minutes = 0.5 if args.smoke else args.minutes
+    minutes = 0.4 if args.smoke else args.minutes
     kill_every = 10.0 if args.smoke else args.kill_every
     asyncio.run(soak(minutes, kill_every, args.smoke))
 
