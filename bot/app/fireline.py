@@ -21,6 +21,7 @@ from slack_bolt.logger.messages import warning_client_prioritized_and_token_skip
 import handlers
 from bot.alerts.outbox import Outbox
 from bot.alerts.playbooks import AlertPlaybooks
+from bot.alerts.retention import AlertRetention
 from bot.alerts.service import AlertThreads, Route, run_worker
 from bot.alerts.store import AlertStore
 from bot.alerts.watchdog import Watchdog
@@ -105,7 +106,11 @@ class Fireline:
         self.redis = deps.redis or connect(settings)
         self._owns_redis = deps.redis is None
         client = build_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_base)
-        store = Store(self.redis.client, prefix=settings.redis_prefix)
+        store = Store(
+            self.redis.client,
+            prefix=settings.redis_prefix,
+            audit_window_s=settings.audit_retention.total_seconds(),
+        )
         budget = SlackBudget(self.redis.client, store.keys, scale=settings.slack_rate_scale)
         self.metrics = Metrics()  # this app's own registry, served at /metrics
         self.slack_health = SlackHealth(
@@ -173,11 +178,16 @@ class Fireline:
                 alert_store,
                 self.outbox,
                 threshold=settings.alert_storm_threshold,
+                clock=deps.clock,
             ),
             metrics=self.metrics,
         )
         self.scheduler = Scheduler(JobQueue(store), deps.clock, metrics=self.metrics)
         self.watchdog = _watchdog(self, settings, policy, store, slack)
+        self.retention = AlertRetention(
+            self.redis.client, store.keys, alert_store, self.scheduler, deps.clock,
+            keep=settings.alert_retention,
+        )  # fmt: skip
         alerts.beats = self.watchdog
         playbooks = PlaybookRunner(
             self.playbooks, self.diagnostics, store, slack, remediations=deps.remediations
@@ -336,6 +346,7 @@ class Fireline:
         self.spawn(self.scheduler.run_forever(), forever=True)
         if self.watchdog is not None:
             self.spawn(self.watchdog.start())
+        self.spawn(self.retention.start())
         mode = "Socket Mode" if self.settings.slack_app_token is not None else "HTTP mode"
         waiting = "" if ready else "; waiting for Slack"
         log.info("Fireline is up on %s (%s, %s)%s", self.url, mode, self.redis.description, waiting)

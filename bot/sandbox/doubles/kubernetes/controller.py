@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from bot.sandbox.doubles.kubernetes import aging
 from bot.sandbox.doubles.kubernetes.deployments import deployment_status, rollout
 from bot.sandbox.doubles.kubernetes.kubelet import run_kubelet
 from bot.sandbox.doubles.kubernetes.replicasets import replica_set_status, sync_replica_set
@@ -59,6 +60,8 @@ def _next_due(cluster: Cluster, now: datetime) -> datetime:
         if progressing is None or progressing.get("reason") != "NewReplicaSetAvailable":
             due.append(now + timedelta(seconds=SETTLED_RECHECK_S))
             break
+    if cluster.life is not None and (living := aging.next_due(cluster, cluster.life, now)):
+        due.append(living)
     return min(due, default=_NEVER)
 
 
@@ -74,6 +77,8 @@ def reconcile(cluster: Cluster) -> None:
 def _reconcile(cluster: Cluster) -> None:
     with cluster.lock:
         now = cluster.now()
+        if cluster.life is not None:
+            aging.step(cluster, cluster.life, now)
         run_kubelet(cluster, now)
         for deployment in cluster.list("apps/v1", "Deployment"):
             rollout(cluster, deployment, now)

@@ -12,7 +12,7 @@ from bot.sandbox.doubles.kubernetes.events import add_event
 from bot.sandbox.doubles.kubernetes.store import Cluster, Obj
 
 
-def _container_id(seed: str) -> str:
+def container_id(seed: str) -> str:
     return "containerd://" + hashlib.sha256(seed.encode()).hexdigest()
 
 
@@ -53,7 +53,7 @@ def new_pod(
     template: dict[str, Any],
     *,
     owner: Obj | None = None,
-    node: str = "node-1",
+    node: str | None = None,
     ready: bool = True,
     started: datetime | None = None,
 ) -> Obj:
@@ -87,13 +87,19 @@ def new_pod(
     spec.setdefault("schedulerName", "default-scheduler")
     spec.setdefault("terminationGracePeriodSeconds", 30)
     spec.setdefault("serviceAccountName", "default")
+    node = node or spec.get("nodeName")
+    if node is None:
+        # The living cluster's scheduler spreads pods over the nodes; a static one puts every
+        # pod on node-1 (what its tests were written for).
+        node = (cluster.life.place(cluster, spec) if cluster.life else None) or "node-1"
     spec["nodeName"] = node
     containers = spec.get("containers", [])
     pod_ip = f"10.244.{cluster.random.randrange(0, 8)}.{index}"
+    host_ip = _host_ip(cluster, node)
     status: dict[str, Any] = {
         "phase": "Running",
-        "hostIP": "10.0.0.11",
-        "hostIPs": [{"ip": "10.0.0.11"}],
+        "hostIP": host_ip,
+        "hostIPs": [{"ip": host_ip}],
         "podIP": pod_ip,
         "podIPs": [{"ip": pod_ip}],
         "startTime": at,
@@ -110,7 +116,7 @@ def new_pod(
                 "name": c["name"],
                 "image": c["image"],
                 "imageID": _image_id(c["image"]),
-                "containerID": _container_id(f"{namespace}/{name}/{c['name']}"),
+                "containerID": container_id(f"{namespace}/{name}/{c['name']}"),
                 "ready": ready,
                 "started": True,
                 "restartCount": 0,
@@ -121,6 +127,12 @@ def new_pod(
         ],
     }
     return {"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": spec, "status": status}
+
+
+def _host_ip(cluster: Cluster, node: str) -> str:
+    found = cluster.get("v1", "Node", "", node)
+    addresses = found["status"].get("addresses", []) if found else []
+    return next((a["address"] for a in addresses if a["type"] == "InternalIP"), "10.0.0.11")
 
 
 def set_ready(pod: Obj, ready: bool, at: datetime) -> None:
@@ -223,7 +235,7 @@ def mark_oom_killed(
                 "reason": "OOMKilled",
                 "startedAt": format_time(finished - timedelta(minutes=14)),
                 "finishedAt": format_time(finished),
-                "containerID": _container_id(f"{namespace}/{pod_name}/{restarts - 1}"),
+                "containerID": container_id(f"{namespace}/{pod_name}/{restarts - 1}"),
             }
         }
         status["state"] = {"running": {"startedAt": format_time(finished + timedelta(seconds=1))}}
