@@ -11,7 +11,6 @@ import pytest
 
 from bot.errors import ConfigurationError, Unavailable
 from bot.settings import load_settings, load_storage_settings
-from bot.store.calls import replicated
 from bot.store.cas import Decision, compare_and_set
 from bot.store.server import RedisHandle, connect
 from tests.sentinel_cluster import SentinelCluster
@@ -137,6 +136,18 @@ async def test_a_write_no_replica_confirms_is_not_reported_done(
         return await cluster.replicas_of(master) == 0
 
     await cluster.until(alone, "the master to see its replica gone")
-    await handle.client.set(f"{prefix}k", "v")
+    key = f"{prefix}k"
+
+    async def write() -> None:
+        await compare_and_set(
+            handle.client, key, lambda _: Decision(None, lambda p: p.set(key, "v")), gave_up=""
+        )
+
+    # The server refuses it (min-replicas-to-write), and the person is told it did not happen.
+    with pytest.raises(Unavailable, match="Redis did not answer"):
+        await write()
+    # A server without that setting takes it, and WAIT is what keeps it from being "done".
+    await cluster.ask(master, "CONFIG", "SET", "min-replicas-to-write", "0")
     with pytest.raises(Unavailable, match="could not confirm the change on a replica"):
-        await replicated(handle.client)
+        await write()
+    assert await cluster.ask(master, "GET", key) == b"v", "made on the master, not confirmed"
