@@ -9,25 +9,27 @@ to the bots through a small balancer that sends each request to a live replica (
 Kubernetes Service does); three `fireline serve` processes (`FIRELINE_REDIS_SENTINELS`).
 
 The workload, for `--minutes`: people declare incidents (`/incident declare`), click
-Acknowledge on incident cards (again on cards already acknowledged: stale clients), and
+Acknowledge on incident cards (again on cards already acknowledged: stale clients),
 Alertmanager posts new alert groups to a live replica (again after a failure or a 5xx, as
-Alertmanager does). Every `--kill-every` seconds (`--smoke`: 10) a random replica is SIGKILLed
-and started again (a crashed pod replaced); half-way through, the Redis master is SIGKILLed
-(a lost machine) and Sentinel fails over.
+Alertmanager does), and every 5 s a responder asks for `restart svc-<k>` in a new incident's
+channel and an approver double-clicks Approve (the Kubernetes double over HTTP, reached
+through a kubeconfig; the policy file grants it). Every `--kill-every` seconds (`--smoke`: 10)
+a random replica is SIGKILLed and started again (a crashed pod replaced); half-way through,
+the Redis master is SIGKILLed (a lost machine) and Sentinel fails over.
 
 Then, once every replica runs again and the work has settled, checked against Redis (through
 Sentinel):
 - **0 lost**: every person told "INC-n declared … join #channel" has INC-n in Redis with that
   channel; every "acknowledged — thank you" is acknowledged in Redis; every alert group
-  Alertmanager got a 200 for has its thread in #alerts.
+  Alertmanager got a 200 for has its thread in #alerts; every approval a card shows is recorded.
 - **0 duplicated**: one incident per declaration (titles unique), no incident channel made
-  twice (`-2`), one card per incident channel, one thread parent per alert group.
+  twice (`-2`), one card per incident channel, one thread parent per alert group, no
+  deployment restarted twice (each approval is for its own deployment).
 - **consistent**: every incident's card shows the status Redis holds, rendered at its version.
 
-Not in it (yet): checklist ticks and remediation approvals, which need the checklists' real
-5-minute clock and a Kubernetes double the processes reach through a kubeconfig; both are
-covered against a failover by tests/store/test_failover_burst.py (approvals) and
-tests/checklists (ticks). The smoke mode (`--smoke`, CI) runs 24 s of workload.
+Not in it (yet): checklist ticks, whose checklists come on the real clock's 5-minute mark
+(a tick is confirmed on a replica like every other acknowledged write). The smoke mode
+(`--smoke`, CI) runs 24 s of workload.
 """
 
 from __future__ import annotations
@@ -50,6 +52,15 @@ from aiohttp import web
 from bench._support import add_smoke_flag, check
 from bot.blockkit import ACK
 from bot.incident import Status
+from bot.remediation import views as approval_blocks
+from bot.remediation.store import RemediationStore, State
+from bot.sandbox.doubles.kubernetes import (
+    Cluster,
+    KubernetesDouble,
+    Timing,
+    add_deployment,
+    write_kubeconfig,
+)
 from bot.sandbox.doubles.slack import SlackDouble
 from bot.store.server import connect
 from bot.store.store import Store
@@ -73,6 +84,11 @@ class Tally:
     """Alert group → the status Alertmanager finally got."""
     kills: int = 0
     failover_s: float = 0.0
+    applied: int = 0
+    """Approved restarts applied (each exactly once)."""
+    approvals: dict[int, str] = field(default_factory=dict)
+    kube: Any = None
+    """Restart of `svc-<k>` → the channel its approval card is in (clicked Approve twice)."""
 
 
 class Replicas:
@@ -197,6 +213,13 @@ async def soak(minutes: float, kill_every: float, smoke: bool) -> None:
             SlackDouble(signing_secret=SIGNING_SECRET) as slack,
         ):
             people = [slack.add_user(name) for name in ("alice", "bob", "carol")]
+            kube = KubernetesDouble(targets(minutes))
+            await asyncio.to_thread(kube.start)
+            kubeconfig = write_kubeconfig(
+                workdir / "kubeconfig", kube.base_url, context="soak", namespace="orion-prod"
+            )
+            policy = workdir / "policy.yaml"
+            policy.write_text(POLICY.format(alice=people[0], bob=people[1], carol=people[2]))
             room = slack.add_channel("war-room", members=people)
             alerts = slack.add_channel("alerts", members=people)
             broadcast = slack.add_channel("incidents", members=people, bot_member=False)
@@ -209,6 +232,8 @@ async def soak(minutes: float, kill_every: float, smoke: bool) -> None:
                 FIRELINE_BROADCAST_CHANNEL=broadcast,
                 FIRELINE_WEBHOOK_TOKEN=WEBHOOK_TOKEN,
                 FIRELINE_SLACK_RATE_SCALE="20",
+                FIRELINE_POLICY_FILE=str(policy),
+                KUBECONFIG=str(kubeconfig),
                 FIRELINE_LOG_LEVEL="INFO",  # "Fireline is up on …" says where it listens
                 **cluster.environment(),
             )
@@ -222,6 +247,7 @@ async def soak(minutes: float, kill_every: float, smoke: bool) -> None:
                 await asyncio.gather(*(replicas.start(slot) for slot in range(3)))
                 print(f"soak: 3 replicas up in {time.monotonic() - started:.1f} s", flush=True)
                 await workload(slack, replicas, cluster, people, room, minutes, kill_every, tally)
+                tally.kube = kube
                 missing = [s for s in range(3) if s not in replicas.running]
                 await asyncio.gather(*(replicas.start(slot) for slot in missing))
                 store_handle = connect(cluster.storage(PREFIX))
@@ -236,6 +262,7 @@ async def soak(minutes: float, kill_every: float, smoke: bool) -> None:
             finally:
                 await replicas.close()
                 await balancer.close()
+                await asyncio.to_thread(kube.stop)
 
 
 async def workload(
@@ -299,6 +326,8 @@ async def workload(
 
         spawn(send())
         tally.alerts_sent += 1
+        if n % 5 == 0:
+            spawn(approval(slack, people, room, n // 5, tally, end))
         n += 1
         await asyncio.sleep(1.0)  # the workload's pace: about one of each per second
     results = await asyncio.gather(*pending, return_exceptions=True)
@@ -306,6 +335,80 @@ async def workload(
     # A delivery to a replica that died mid-request fails as Slack's would: not an error here.
     crashes = [e for e in errors if not isinstance(e, aiohttp.ClientError | TimeoutError)]
     check(not crashes, f"the workload itself failed: {crashes[:3]}")
+
+
+POLICY = """
+roles:
+  viewer: {{actions: [pods]}}
+  responder: {{users: [{alice}], actions: [pods]}}
+  commander: {{users: [{bob}], actions: [pods]}}
+  admin: {{users: [{carol}], actions: ["*"], namespaces: ["*"]}}
+clusters:
+  soak: {{context: soak, namespaces: [orion-prod], default_namespace: orion-prod}}
+default_cluster: soak
+remediation:
+  enabled: true
+  self_approval: false
+  verify_timeout_s: 30
+  actions:
+    restart:
+      request_roles: [responder]
+      approve_roles: [commander]
+      namespaces: [orion-prod]
+      cooldown_minutes: 0
+"""
+"""alice requests restarts, bob approves them; everyone may declare and acknowledge."""
+
+
+def targets(minutes: float) -> Cluster:
+    """One deployment per approval the workload can make (`svc-<k>`), so each is restarted at
+    most once and a second restart shows as a second patch."""
+    cluster = Cluster(timing=Timing(rollout_step=0.01, pod_ready=0.01))
+    for k in range(int(minutes * 60 / 5) + 2):
+        add_deployment(cluster, "orion-prod", f"svc-{k}", replicas=1)
+    return cluster
+
+
+async def approval(
+    slack: SlackDouble, people: list[str], room: str, k: int, tally: Tally, end: float
+) -> None:
+    """alice declares, asks for `restart svc-<k>` in the incident's channel; bob clicks Approve
+    twice on the card (a double click). A step the chaos broke is abandoned: nobody was told
+    it was done."""
+    alice, bob = people[0], people[1]
+    limit = end + 30
+
+    async def until(found: Any) -> Any:
+        while time.monotonic() < limit:
+            value = found()
+            if value:
+                return value
+            await asyncio.sleep(0.2)  # polling Slack for the bot's work, not a result
+        return None
+
+    tally.declares += 1
+    await slack.slash_command(alice, room, f"declare P2 soak fix {k} run")
+    channel = await until(
+        lambda: next(
+            (c.id for c in slack.ws.channels.values() if c.name.endswith(f"soak-fix-{k}-run")),
+            None,
+        )
+    )
+    if channel is None:
+        return
+    with slack.ws.lock:
+        slack.ws.channels[channel].members.append(bob)
+    await slack.slash_command(alice, channel, f"restart svc-{k}")
+    card = await until(
+        lambda: next(
+            (m for m in slack.messages(channel) if str(m.get("text", "")).startswith("🛠")), None
+        )
+    )
+    if card is None:
+        return
+    tally.approvals[k] = channel
+    for _ in range(2):
+        await slack.click_button(bob, channel, card["ts"], approval_blocks.APPROVE, message=card)
 
 
 def _card(slack: SlackDouble, channel: str) -> dict[str, Any] | None:
@@ -325,6 +428,7 @@ async def verify(slack: SlackDouble, store: Store, alerts: str, tally: Tally) ->
 
     async def settled() -> list[str]:
         problems: list[str] = []
+        tally.applied = 0
         for text in told(" declared as "):
             incident_id = text.split(" ")[0]
             try:
@@ -343,6 +447,29 @@ async def verify(slack: SlackDouble, store: Store, alerts: str, tally: Tally) ->
             shown = sum(f"StormAlert{group:03d}" in p for p in parents)
             if status == 200 and shown != 1:
                 problems.append(f"alert group {group}: {shown} threads")
+        records = RemediationStore(store.redis, store.keys)
+        for k, where in tally.approvals.items():
+            restarts = [
+                r
+                for r in tally.kube.requests.find("patch", f"deployments/svc-{k}$")
+                if r.query.get("dryRun") != "All"
+            ]
+            if len(restarts) > 1:
+                problems.append(f"TWICE: svc-{k} restarted {len(restarts)} times")
+            card = next(
+                (m for m in slack.messages(where) if str(m.get("text", "")).startswith("🛠")),
+                None,
+            )
+            approved = json.dumps(card or {}, ensure_ascii=False)
+            if "Approved* by" in approved or "Approved by" in approved:
+                remediation_id = approved.split("*R-", 1)[1].split("*", 1)[0]
+                record = await records.get(f"R-{remediation_id}")
+                if record is None or record.state is State.PENDING:
+                    problems.append(f"LOST the approval of R-{remediation_id}")
+                elif record.applied and len(restarts) != 1:
+                    problems.append(f"R-{remediation_id} applied, svc-{k} patched {len(restarts)}")
+                elif record.applied:
+                    tally.applied += 1
         incidents = await store.list_incidents(open_only=False)
         titles = [i.title for i in incidents]
         if len(titles) != len(set(titles)):
@@ -378,11 +505,14 @@ async def verify(slack: SlackDouble, store: Store, alerts: str, tally: Tally) ->
     print(
         f"soak: {tally.declares} declares ({confirmed} confirmed), {tally.clicks} clicks, "
         f"{tally.alerts_sent} alert groups ({sum(s == 200 for s in tally.alerts_accepted.values())}"
-        f" accepted), {tally.kills} replicas killed, failover {tally.failover_s:.1f} s",
+        f" accepted), {len(tally.approvals)} approvals double-clicked ({tally.applied} applied, "
+        "once), "
+        f"{tally.kills} replicas killed, failover {tally.failover_s:.1f} s",
         flush=True,
     )
     check(not problems, "; ".join(problems[:20]))
-    check(confirmed > 0 and tally.kills > 0 and tally.failover_s > 0, "the soak did not run")
+    ran = confirmed > 0 and tally.applied > 0 and tally.kills > 0 and tally.failover_s > 0
+    check(ran, "the soak did not run: nothing confirmed, applied, killed or failed over")
     print("soak: 0 lost, 0 duplicated, every card consistent with Redis")
 
 
