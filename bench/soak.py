@@ -346,6 +346,7 @@ roles:
 clusters:
   soak: {{context: soak, namespaces: [orion-prod], default_namespace: orion-prod}}
 default_cluster: soak
+rate_limit: {{per_minute: 600}}  # bob approves twice every 5 s: not what is measured
 remediation:
   enabled: true
   self_approval: false
