@@ -42,6 +42,7 @@ import random
 import signal
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -87,6 +88,8 @@ class Tally:
     applied: int = 0
     """Approved restarts applied (each exactly once)."""
     approvals: dict[int, str] = field(default_factory=dict)
+    states: Counter[str] = field(default_factory=Counter)
+    """What became of the approval requests, by the state Redis holds."""
     kube: Any = None
     """Restart of `svc-<k>` → the channel its approval card is in (clicked Approve twice)."""
 
@@ -430,6 +433,7 @@ async def verify(slack: SlackDouble, store: Store, alerts: str, tally: Tally) ->
     async def settled() -> list[str]:
         problems: list[str] = []
         tally.applied = 0
+        tally.states.clear()
         for text in told(" declared as "):
             incident_id = text.split(" ")[0]
             try:
@@ -462,6 +466,10 @@ async def verify(slack: SlackDouble, store: Store, alerts: str, tally: Tally) ->
                 None,
             )
             approved = json.dumps(card or {}, ensure_ascii=False)
+            if "*R-" in approved:
+                shown_id = approved.split("*R-", 1)[1].split("*", 1)[0]
+                record_now = await records.get(f"R-{shown_id}")
+                tally.states[record_now.state.value if record_now else "missing"] += 1
             if "Approved* by" in approved or "Approved by" in approved:
                 remediation_id = approved.split("*R-", 1)[1].split("*", 1)[0]
                 record = await records.get(f"R-{remediation_id}")
@@ -503,6 +511,7 @@ async def verify(slack: SlackDouble, store: Store, alerts: str, tally: Tally) ->
         problems = await settled()
     confirmed = len(told(" declared as "))
     print(f"soak: settled {time.monotonic() - began:.1f} s after the workload", flush=True)
+    print(f"soak: approval requests by state: {dict(tally.states)}", flush=True)
     print(
         f"soak: {tally.declares} declares ({confirmed} confirmed), {tally.clicks} clicks, "
         f"{tally.alerts_sent} alert groups ({sum(s == 200 for s in tally.alerts_accepted.values())}"
