@@ -118,6 +118,10 @@ class Replicas:
         run = await Fireline(["serve"], cwd=self.workdir, env=env).start()
         try:
             await run.url()
+        except BaseException:
+            await run.kill()  # never left running when it did not come up
+            self.outputs.append(run.output)
+            raise
         finally:
             self.starting.discard(slot)
         self.running[slot] = run
