@@ -203,7 +203,7 @@ async def _report(incident_id: str) -> int:
         storage = load_storage_settings()
     except ConfigurationError as exc:
         raise _Unconfigured(str(exc)) from None
-    redis = connect(storage.redis_url, storage.data_dir)
+    redis = connect(storage)
     try:
         store = Store(redis.client, prefix=storage.redis_prefix)
         names = None if slack_credentials_missing() else _slack_names(_settings())

@@ -99,6 +99,26 @@ DurationsBySeverity = Annotated[
     NoDecode,  # text such as P0=15m, not JSON
     _from_text(lambda text: durations_by_severity(text, what="values")),
 ]
+
+
+def sentinel_addresses(text: str) -> tuple[tuple[str, int], ...]:
+    """`host:port,host:port` → the Sentinels' addresses; a bad entry is named."""
+    found = []
+    for entry in (part.strip() for part in text.split(",")):
+        if not entry:
+            continue
+        host, sep, port = entry.rpartition(":")
+        host = host.strip("[]")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(
+                f"has {entry!r}, which is not host:port (give host:port,host:port, "
+                "e.g. 10.0.0.5:26379,10.0.0.6:26379)"
+            )
+        found.append((host, int(port)))
+    return tuple(found)
+
+
+RedisSentinels = Annotated[tuple[tuple[str, int], ...], NoDecode, _from_text(sentinel_addresses)]
 UserGroupsBySeverity = Annotated[dict[Severity, str], NoDecode, _from_text(user_groups_by_severity)]
 
 
@@ -132,6 +152,30 @@ class StorageSettings(BaseSettings):
     data_dir: Path = Field(default=Path("./data"), alias="FIRELINE_DATA_DIR")
     """Directory for the embedded Redis (append-only file) and other local state."""
 
+    redis_sentinels: RedisSentinels = Field(default=(), alias="FIRELINE_REDIS_SENTINELS")
+    """Redis Sentinels (`host:port,host:port`). Set: Redis is the master they name (high
+    availability, docs/decisions/ha.md), and REDIS_URL must be unset."""
+
+    redis_sentinel_master: str = Field(default="mymaster", alias="FIRELINE_REDIS_SENTINEL_MASTER")
+    """Name the Sentinels know the master by (`sentinel monitor <name> …`)."""
+
+    redis_password: SecretStr | None = Field(default=None, alias="FIRELINE_REDIS_PASSWORD")
+    """Password of the Redis server(s) (`requirepass`), with REDIS_URL or Sentinel alike."""
+
+    redis_password_file: Path | None = Field(default=None, alias="FIRELINE_REDIS_PASSWORD_FILE")
+    """File holding that password (a mounted Kubernetes Secret), instead of the variable."""
+
+    redis_sentinel_password: SecretStr | None = Field(
+        default=None, alias="FIRELINE_REDIS_SENTINEL_PASSWORD"
+    )
+    """Password of the Sentinels themselves (`requirepass` in sentinel.conf). Unset: none."""
+
+    redis_replica_acks: int | None = Field(
+        default=None, ge=0, le=5, alias="FIRELINE_REDIS_REPLICA_ACKS"
+    )
+    """Replicas that must hold a write before a person is told it is done (`WAIT`). Unset:
+    1 with Sentinels, 0 otherwise. 0: answer as soon as the master has it."""
+
     @field_validator("redis_url")
     @classmethod
     def _redis_url_shape(cls, value: str | None) -> str | None:
@@ -140,6 +184,40 @@ class StorageSettings(BaseSettings):
         if not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("must start with redis://, rediss:// or unix://")
         return value
+
+    @model_validator(mode="after")
+    def _one_redis(self) -> StorageSettings:
+        if self.redis_sentinels and self.redis_url:
+            raise ValueError(
+                "FIRELINE_REDIS_SENTINELS and REDIS_URL are both set; keep one (Sentinel "
+                "names the master itself)"
+            )
+        if self.redis_password is not None and self.redis_password_file is not None:
+            raise ValueError(
+                "FIRELINE_REDIS_PASSWORD and FIRELINE_REDIS_PASSWORD_FILE are both set; keep one"
+            )
+        if self.redis_password_file is not None and not self.redis_password_file.is_file():
+            raise ValueError(
+                f"FIRELINE_REDIS_PASSWORD_FILE names {self.redis_password_file}, which is not "
+                "a readable file"
+            )
+        return self
+
+    def redis_secret(self) -> str | None:
+        """The Redis password, from the variable or the file (read when connecting, so a
+        rotated Secret is picked up at the next start)."""
+        if self.redis_password is not None:
+            return self.redis_password.get_secret_value()
+        if self.redis_password_file is not None:
+            secret = read_secret(file=self.redis_password_file)
+            return secret.get_secret_value() if secret is not None else None
+        return None
+
+    @property
+    def replica_acks(self) -> int:
+        if self.redis_replica_acks is not None:
+            return self.redis_replica_acks
+        return 1 if self.redis_sentinels else 0
 
     @field_validator("redis_prefix")
     @classmethod
@@ -356,7 +434,10 @@ class Settings(StorageSettings):
             self.slack_app_token,
             self.webhook_token,
         ]
-        return [s.get_secret_value() for s in secrets if s is not None]
+        values = [s.get_secret_value() for s in secrets if s is not None]
+        sentinel = self.redis_sentinel_password
+        more = [self.redis_secret(), sentinel.get_secret_value() if sentinel else None]
+        return [*values, *(value for value in more if value)]
 
     @property
     def socket_mode(self) -> bool:
@@ -427,7 +508,9 @@ def describe_validation_error(exc: ValidationError) -> str:
             if loc in names
             else next((alias for alias, field in names.items() if field == loc), loc.upper())
         )
-        if err["type"] == "missing":
+        if not err["loc"]:  # a rule across settings names them itself
+            lines.append(err["msg"].removeprefix("Value error, "))
+        elif err["type"] == "missing":
             lines.append(f"{var} is not set")
         elif err["type"] == "extra_forbidden":
             lines.append(f"{var} is not a Fireline setting (check its spelling in .env)")

@@ -16,7 +16,8 @@ from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 from redis.exceptions import RedisError, ResponseError
 
-from bot.store.store import Keys, redis_unavailable
+from bot.store.calls import WITNESS_TTL_MS, witness
+from bot.store.store import Keys, redis_unavailable, replicated
 
 ALERT_WORKERS = "fireline-alerts"
 STUCK_MS = 60_000
@@ -89,7 +90,13 @@ class AlertStore:
             raise redis_unavailable(exc) from exc
 
     async def enqueue(self, body: bytes) -> str:
-        entry = await self.guard(self.redis.xadd(self.keys.alerts_inbox, {"body": body}))
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.xadd(self.keys.alerts_inbox, {"body": body})
+        proof = witness(self.redis)
+        if proof is not None:
+            pipe.set(proof[0], proof[1], px=WITNESS_TTL_MS)
+        entry = (await self.guard(pipe.execute()))[0]
+        await replicated(self.redis, proof)  # Alertmanager is told 200 once a replica has it
         return _text(entry)
 
     async def read(self, consumer: str, *, pending: bool, block_ms: int) -> list[tuple[str, bytes]]:

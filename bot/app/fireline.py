@@ -103,7 +103,7 @@ class Fireline:
             [r.name for r in deps.remediations],
         )
         checklists: ChecklistConfig = load_checklists(settings.checklists_file)
-        self.redis = deps.redis or connect(settings.redis_url, settings.data_dir)
+        self.redis = deps.redis or connect(settings)
         self._owns_redis = deps.redis is None
         client = build_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_base)
         store = Store(

@@ -25,7 +25,8 @@ from redis.exceptions import RedisError
 from bot.errors import ConfigurationError
 from bot.incident import Severity, TimelineEntry
 from bot.store.batching import Batched
-from bot.store.store import Store, redis_unavailable
+from bot.store.calls import WITNESS_TTL_MS, witness
+from bot.store.store import Store, redis_unavailable, replicated
 
 MAX_ITEM = 150
 AnswerKind = Literal["done", "n/a"]
@@ -269,16 +270,23 @@ class ChecklistBook:
         self, incident_id: str, minutes: int, answer: Answer, entry: TimelineEntry
     ) -> tuple[Answer, bool]:
         """Record `answer` unless the item was answered before; returns the recorded one."""
+        proof = witness(self.redis)
         try:
-            raw: Any = await self._answer(
-                keys=[
-                    self.keys.checklist_answers(incident_id, minutes),
-                    self.keys.timeline(incident_id),
-                ],
-                args=[answer.item, answer.model_dump_json(), entry.model_dump_json()],
-            )
+            async with self.redis.pipeline(transaction=True) as pipe:
+                await self._answer(
+                    keys=[
+                        self.keys.checklist_answers(incident_id, minutes),
+                        self.keys.timeline(incident_id),
+                    ],
+                    args=[answer.item, answer.model_dump_json(), entry.model_dump_json()],
+                    client=pipe,
+                )
+                if proof is not None:  # the tick is shown once a replica has it
+                    pipe.set(proof[0], proof[1], px=WITNESS_TTL_MS)
+                raw: Any = (await pipe.execute())[0]
         except RedisError as exc:
             raise redis_unavailable(exc) from exc
+        await replicated(self.redis, proof)
         return Answer.model_validate(json.loads(raw[0])), bool(int(raw[1]))
 
 

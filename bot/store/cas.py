@@ -26,7 +26,7 @@ from redis.asyncio.client import Pipeline
 from redis.exceptions import RedisError, WatchError
 
 from bot.errors import ConcurrentModification
-from bot.store.calls import redis_unavailable
+from bot.store.calls import WITNESS_TTL_MS, redis_unavailable, replicated, witness
 
 MAX_CAS_ATTEMPTS = 50
 BACKOFF_STEP_S = 0.002
@@ -67,8 +67,12 @@ async def compare_and_set(
                     return decision.result
                 pipe.multi()  # type: ignore[no-untyped-call]
                 decision.writes(pipe)
+                proof = witness(redis)
+                if proof is not None:
+                    pipe.set(proof[0], proof[1], px=WITNESS_TTL_MS)
                 await pipe.execute()
-                return decision.result
+            await replicated(redis, proof)  # on the replicas before anyone is told it is done
+            return decision.result
         except WatchError:
             await asyncio.sleep(random.uniform(0, BACKOFF_STEP_S * (attempt + 1)))
         except RedisError as exc:

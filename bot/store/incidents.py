@@ -22,7 +22,7 @@ from redis.exceptions import RedisError
 from bot.errors import IncidentNotFound
 from bot.incident import Change, Incident, Role, Severity, Status, TimelineEntry
 from bot.store import scripts
-from bot.store.calls import RedisPart, redis_unavailable, text
+from bot.store.calls import RedisPart, redis_unavailable, replicated, text
 from bot.store.cas import Decision, compare_and_set
 from bot.store.claims import CLAIM_TTL_SECONDS
 from bot.store.keys import Keys
@@ -58,6 +58,8 @@ class IncidentStore(RedisPart):
         except RedisError as exc:
             raise redis_unavailable(exc) from exc
         incident_id, created = text(result[0]), bool(int(result[1]))
+        # The request's claim names the incident only where the script ran.
+        await replicated(self.redis, (self.keys.claim("declare", request_key), incident_id))
         if not created:
             return await self.get(incident_id), False
         # What the script stored is the template with its ID and number: no second read.

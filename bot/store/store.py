@@ -15,12 +15,19 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from bot.store.audit import AUDIT_WINDOW_S, ActionLog
-from bot.store.calls import raise_if_cancelled, redis_unavailable
+from bot.store.calls import raise_if_cancelled, redis_unavailable, replicated
 from bot.store.claims import Claims
 from bot.store.incidents import IncidentStore, new_incident
 from bot.store.keys import Keys
 
-__all__ = ["Keys", "Store", "new_incident", "raise_if_cancelled", "redis_unavailable"]
+__all__ = [
+    "Keys",
+    "Store",
+    "new_incident",
+    "raise_if_cancelled",
+    "redis_unavailable",
+    "replicated",
+]
 
 
 class Store(IncidentStore, Claims, ActionLog):
