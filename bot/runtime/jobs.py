@@ -217,6 +217,16 @@ class JobQueue:
             await self._run(self._retry, keys, [job.id, token, again.model_dump_json(), repr(due)])
         )
 
+    async def release(self, job: Job, token: str) -> bool:
+        """Give a claimed job back, due as it was, if the lease is still ours (a replica that
+        stops hands its jobs over at once instead of when their leases run out)."""
+        keys = [self.keys.job(job.id), self.keys.jobs_due, self.keys.jobs_leased]
+        return bool(
+            await self._run(
+                self._retry, keys, [job.id, token, job.model_dump_json(), repr(job.due)]
+            )
+        )
+
     async def renew(self, job: Job, token: str, lease_until: float) -> bool:
         keys = [self.keys.job(job.id), self.keys.jobs_leased]
         return bool(await self._run(self._renew, keys, [job.id, token, repr(lease_until)]))

@@ -71,7 +71,10 @@ class Scheduler:
         self._wake = asyncio.Event()
         self._sleeping_until = float("inf")
         self._stopped = False
+        self._draining = False
         self._running: set[asyncio.Task[None]] = set()
+        self._held: dict[str, tuple[Job, str]] = {}
+        """Claimed jobs not yet finished, by ID, with their lease tokens (released at stop)."""
         self.wakeups = 0
         """How many times the loop woke up (tests check that an idle scheduler sleeps)."""
 
@@ -109,6 +112,16 @@ class Scheduler:
         self._stopped = True
         self._wake.set()
 
+    async def drain(self, grace_s: float) -> bool:
+        """Claim nothing more and let the jobs running finish, for up to `grace_s`; False if
+        some were still running then (`stop()` cuts them short and hands them over)."""
+        self._draining = True
+        running = set(self._running)
+        if not running:
+            return True
+        _, pending = await asyncio.wait(running, timeout=grace_s)
+        return not pending
+
     async def run_forever(self) -> None:
         try:
             while not self._stopped:
@@ -136,6 +149,17 @@ class Scheduler:
             for task in list(self._running):
                 task.cancel()
             await asyncio.gather(*self._running, return_exceptions=True)
+            await self._release_held()
+
+    async def _release_held(self) -> None:
+        """Hand the jobs this scheduler still holds back to the queue (another replica claims
+        them at once); one Redis cannot reach keeps its lease, which runs out."""
+        for job, token in list(self._held.values()):
+            try:
+                await self.queue.release(job, token)
+            except TemporaryError as exc:
+                log.warning("job %s not handed back (%s); its lease runs out", job.id, exc)
+        self._held.clear()
 
     async def _sleep_until(self, deadline: float) -> None:
         # The delay is worked out when the sleep starts, not when it was planned: a clock that
@@ -158,7 +182,8 @@ class Scheduler:
         Returns when the queue next needs a look (a due time or a lease expiry), or None.
         """
         started: list[asyncio.Task[None]] = []
-        while True:
+        next_at: float | None = None
+        while not self._draining:  # a draining scheduler claims nothing more
             free = self.concurrency - len(self._running)
             if free <= 0:
                 self._starved = True  # a finishing job wakes the loop
@@ -174,6 +199,7 @@ class Scheduler:
         return next_at
 
     def _start_chain(self, chain: list[tuple[Job, str]], now: float) -> asyncio.Task[None]:
+        self._held.update((job.id, (job, token)) for job, token in chain)
         task = asyncio.ensure_future(self._run_chain(chain, now))
         self._running.add(task)
         task.add_done_callback(self._running.discard)
@@ -202,6 +228,7 @@ class Scheduler:
     async def _run(self, job: Job, token: str, claimed_at: float) -> None:
         try:
             await self._attempt(job, token, claimed_at)
+            self._held.pop(job.id, None)
         finally:
             if self._starved:
                 self._starved = False
