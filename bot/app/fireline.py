@@ -67,6 +67,9 @@ log = logging.getLogger(__name__)
 SLACK_CONNECTIONS = 20
 HTTP_SHUTDOWN_S = 3.0
 LOOP_STOP_S = 3.0
+STOP_BEYOND_GRACE_S = 2 * LOOP_STOP_S + HTTP_SHUTDOWN_S
+"""The most a stop takes after its grace period (loops cancelled, twice bounded; the HTTP
+server's shutdown): Kubernetes' terminationGracePeriodSeconds must exceed grace + this."""
 
 
 class _ClientIsMeant(logging.Filter):
