@@ -265,3 +265,42 @@ async def test_overdue_jobs_of_one_group_run_in_due_order_others_alongside(
     assert Counter(e for e in events if e.startswith("start")) == Counter(
         {"start inc1-5": 1, "start inc1-15": 1, "start inc2-5": 1}
     )
+
+
+async def test_a_stopping_scheduler_lets_a_job_finish_or_hands_it_over_at_once(
+    queue: JobQueue, clock: ManualClock
+) -> None:
+    """Shutdown: draining claims nothing new and waits for the job running; a job still
+    running when the grace ends is cut short and given back to the queue, due as it was, so
+    another replica runs it now rather than after its 60-second lease."""
+    started, finish = asyncio.Event(), asyncio.Event()
+    runs: Counter[str] = Counter()
+
+    async def slow(job: Job, late_by: float) -> None:
+        runs[job.id] += 1
+        started.set()
+        await finish.wait()
+
+    first = Scheduler(queue, clock, {"t": slow})
+    task = asyncio.ensure_future(first.run_forever())
+    await first.schedule(job(clock, "quick", 0))
+    await asyncio.wait_for(started.wait(), 10)
+    draining = asyncio.ensure_future(first.drain(10))
+    await asyncio.sleep(0)  # the drain has begun
+    await first.schedule(job(clock, "later", 0, group=None))
+    finish.set()
+    assert await draining, "the running job finished within the grace"
+    assert runs == {"quick": 1}, "nothing new was claimed while draining"
+
+    finish.clear()
+    started.clear()
+    second = Scheduler(queue, clock, {"t": slow})
+    cut = asyncio.ensure_future(second.run_forever())
+    await asyncio.wait_for(started.wait(), 10)  # runs "later"
+    assert not await second.drain(0), "still running when the grace ends"
+    second.stop()
+    await asyncio.wait_for(cut, 10)
+    assert await queue.redis.zcard(queue.keys.jobs_leased) == 0
+    assert await queue.redis.zscore(queue.keys.jobs_due, "later") is not None, "due again"
+    first.stop()
+    await asyncio.wait_for(task, 10)
