@@ -13,7 +13,7 @@ import logging
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bot import messages as shared
 from bot.checklists.models import ChecklistBook
@@ -42,12 +42,16 @@ log = logging.getLogger(__name__)
 
 REPAIR_INTERVAL_S = 30.0
 PROVISION_WAIT_S = 10.0
+"""How long a declare waits for another worker's set-up of the same incident to finish."""
+RENDER_WAIT_S = 10.0
+REPAIR_AFTER = timedelta(seconds=2 * PROVISION_WAIT_S)
+"""The periodic repair leaves a new incident's set-up to the worker declaring it this long, so
+under a burst it does not take the lock that declarer then waits for."""
 SETTLE_WITHIN_S = 10.0
 SETTLE_FIRST_S = 0.1
 SETTLE_MAX_DELAY_S = 2.0
 """A declare whose answer was lost is settled within 10 s of Redis answering again (tried after
 0.1 s, doubling to every 2 s); after that the person is told it could not be confirmed."""
-"""How long a declare waits for another worker's set-up of the same incident to finish."""
 
 
 class Busy(TemporaryError):
@@ -209,10 +213,10 @@ class IncidentService:
             log.warning("could not refresh %s in Slack yet: %s", incident_id, exc)
             await self.store.flag(incident_id)
 
-    async def refresh(self, incident_id: str) -> None:
+    async def refresh(self, incident_id: str, *, wait_s: float = RENDER_WAIT_S) -> None:
         """Edit the card, topic and announcement in place to show the latest version; then
         the incident is unflagged if nothing changed meanwhile."""
-        async with self.store.lock(f"render:{incident_id}") as held:
+        async with self.store.lock(f"render:{incident_id}", wait_s=wait_s) as held:
             if not held:
                 return  # another worker is rendering; it reads the latest version
             await self._render(incident_id)
@@ -324,7 +328,9 @@ class IncidentService:
 
     # --- recovery --------------------------------------------------------------------------
 
-    async def reconcile(self, *, everything: bool = True) -> int:
+    async def reconcile(
+        self, *, everything: bool = True, younger_than: timedelta | None = None
+    ) -> int:
         """Finish what a crash or an outage left undone. Returns how many incidents it fixed.
 
         `everything`: scan every incident (at start-up, for records older than the flags);
@@ -332,7 +338,8 @@ class IncidentService:
         is set up, and from each change until Slack shows it (the periodic repair). An
         incident is unflagged only once Slack shows it as Redis holds it; one another worker
         is busy with (its lock held, even by a process that died, until the lock expires)
-        stays flagged for the next pass.
+        stays flagged for the next pass. `younger_than`: leave the set-up of incidents declared
+        less than that ago to the worker declaring them (the periodic repair).
         """
         if everything:
             candidates = await self.store.list_incidents(open_only=False)
@@ -344,13 +351,16 @@ class IncidentService:
                 except IncidentNotFound:
                     await self.store.unflag(incident_id)
         fixed = 0
+        now = self.clock.now()
         for incident in candidates:
             try:
                 if not incident.provisioned and incident.is_open:
+                    if younger_than is not None and now - incident.created_at < younger_than:
+                        continue
                     await self.provision(incident.id, wait_s=0)
                     fixed += 1
                 elif incident.rendered_version < incident.version:
-                    await self.refresh(incident.id)
+                    await self.refresh(incident.id, wait_s=0)
                     fixed += 1
                 await self.store.unflag_if_shown(incident.id)
             except FirelineError as exc:
@@ -364,7 +374,7 @@ class IncidentService:
         while True:
             await clock.sleep(every_s)
             try:
-                fixed = await self.reconcile(everything=False)
+                fixed = await self.reconcile(everything=False, younger_than=REPAIR_AFTER)
             except FirelineError as exc:
                 log.warning("repair pass failed: %s", exc)
             else:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +18,10 @@ from redis.asyncio import Redis
 
 from bot.sandbox.doubles.slack import SlackDouble
 from bot.sandbox.doubles.slack.records import CallRecord
+from bot.sandbox.doubles.slack.socket_mode import NO_ACK_STATUS
 from tests.conftest import REDIS_URL
 from tests.fireline_process import NOISE, Fireline, fireline_env, get, until
+from tests.harness import SIGNING_SECRET, Builder, eventually
 
 pytestmark = [pytest.mark.process, pytest.mark.slow, pytest.mark.timeout(180)]
 
@@ -153,3 +155,35 @@ async def test_a_bot_killed_between_the_card_post_and_its_ts_leaves_one_card(
     assert len(bot_posts(slack, broadcast)) == 1
     assert len(slack.calls("pins.add")) == 1
     assert not await redis_server.sismember(f"{prefix}incidents:needs-attention", "INC-1")
+
+
+async def test_socket_mode_leaves_new_envelopes_to_another_connection_while_it_drains(
+    build: Callable[..., Builder],
+) -> None:
+    """In Socket Mode a stopping bot acks nothing new (Slack redelivers an unacknowledged
+    envelope to a connection that stays), finishes the declare in flight, then closes the
+    socket."""
+    async with SlackDouble(signing_secret=SIGNING_SECRET, socket_mode=True) as slack:
+        builder = build(slack=slack).people("alice").channel("room", "war-room")
+        builder = builder.channel("broadcast", "incidents").settings(
+            slack_app_token=slack.app_token
+        )
+        h = await builder.start()
+        try:
+            await slack.wait_for_socket()
+            card = slack.hold_next("chat.postMessage")
+            first = await slack.slash_command(h.alice, h.room, "declare P2 Over the socket")
+            assert first.via == "socket" and first.status == 200
+            await asyncio.wait_for(card.reached.wait(), 30)
+            stopping = asyncio.ensure_future(h.app.stop())
+            await eventually(lambda: not h.app.services.inflight.accepting, 10, "the drain")
+            second = await slack.slash_command(h.alice, h.room, "declare P2 Another")
+            assert second.status == NO_ACK_STATUS, "not acknowledged by a stopping bot"
+            card.release.set()
+            await asyncio.wait_for(stopping, 60)
+            incident = await h.app.services.store.get("INC-1")
+            assert incident.provisioned and incident.card_ts
+            assert await h.app.services.store.list_ids(open_only=False) == ["INC-1"]
+            assert h.app.slack_link.socket is None, "the socket was closed"
+        finally:
+            await h.close()
