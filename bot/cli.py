@@ -142,7 +142,7 @@ def _serve(port: int | None) -> int:
         print(NO_TOKENS, file=sys.stderr, flush=True)
         return _sandbox(1.0, None, port, None)
     settings = _settings(**({} if port is None else {"http_port": port}))
-    configure_logging(settings.log_level, settings.secret_values())
+    configure_logging(settings.log_level, settings.secret_values(), settings.log_format)
     asyncio.run(serve(settings))  # until SIGTERM or SIGINT, then a clean stop
     return 0
 

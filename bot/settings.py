@@ -68,6 +68,9 @@ DEFAULT_PLAYBOOKS_DIR = packaged_dir("playbooks", "shipped")
 DEFAULT_ACK_DEADLINES = "P0=0,P1=15m,P2=1h,P3=1d"
 DEFAULT_ESCALATE_AFTER = "5m"
 DEFAULT_UPDATE_REMINDERS = "P0=15m,P1=30m,P2=1h,P3=off"
+DEFAULT_ALERT_RETENTION = "30d"
+DEFAULT_AUDIT_RETENTION = "90d"
+LOG_FORMATS = ("text", "json")
 
 _GROUP = re.compile(r"^S[A-Z0-9]{2,}$")
 
@@ -219,6 +222,20 @@ class Settings(StorageSettings):
     log_level: str = Field(default="INFO", alias="FIRELINE_LOG_LEVEL")
     """Python logging level: DEBUG, INFO, WARNING or ERROR."""
 
+    log_format: str = Field(default="text", alias="FIRELINE_LOG_FORMAT")
+    """`text` (one readable line per record) or `json` (one JSON object per line)."""
+
+    alert_retention: Duration = Field(
+        default=DEFAULT_ALERT_RETENTION, alias="FIRELINE_ALERT_RETENTION", validate_default=True
+    )
+    """How long a resolved alert group (its record, what its thread showed, its outbox
+    bookkeeping) is kept after its last change, and a storm's digest after the storm."""
+
+    audit_retention: Duration = Field(
+        default=DEFAULT_AUDIT_RETENTION, alias="FIRELINE_AUDIT_RETENTION", validate_default=True
+    )
+    """How far back the audit stream in Redis reaches (every record is also logged, forever)."""
+
     policy_file: Path | None = Field(default=None, alias="FIRELINE_POLICY_FILE")
     """YAML policy: roles, clusters, namespaces, queries, targets. Unset: the built-in default."""
 
@@ -313,6 +330,21 @@ class Settings(StorageSettings):
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
             raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR")
         return level
+
+    @field_validator("log_format")
+    @classmethod
+    def _format_shape(cls, value: str) -> str:
+        fmt = value.strip().lower()
+        if fmt not in LOG_FORMATS:
+            raise ValueError(f"must be one of {', '.join(LOG_FORMATS)} (not {value!r})")
+        return fmt
+
+    @field_validator("alert_retention", "audit_retention")
+    @classmethod
+    def _retention_floor(cls, value: timedelta) -> timedelta:
+        if value < timedelta(hours=1):
+            raise ValueError("must be at least 1h (write e.g. 30d)")
+        return value
 
     @model_validator(mode="after")
     def _api_url_trailing_slash(self) -> Settings:

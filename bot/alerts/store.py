@@ -157,6 +157,7 @@ class AlertStore:
             pipe.set(
                 self.keys.alert_group_by_parent(group.channel, group.parent_ts), group.group_id
             )
+        self._retire_in(pipe, group)
         if seen:
             pipe.sadd(self.keys.alert_events(group.group_id), *seen)
         queue(pipe)
@@ -169,7 +170,17 @@ class AlertStore:
             pipe.set(
                 self.keys.alert_group_by_parent(group.channel, group.parent_ts), group.group_id
             )
+        self._retire_in(pipe, group)
         await self.guard(pipe.execute())
+
+    def _retire_in(self, pipe: Pipeline, group: AlertGroup) -> None:
+        """A resolved group is listed for retention from its last change; a firing one is not
+        (so it is never forgotten while open), in the same transaction as the group itself."""
+        member = retired_group(group.group_id)
+        if group.status == "resolved":
+            pipe.zadd(self.keys.alerts_retired, {member: group.updated_at.timestamp()})
+        else:
+            pipe.zrem(self.keys.alerts_retired, member)
 
     async def group_by_parent(self, channel: str, ts: str) -> AlertGroup | None:
         group_id = await self.guard(self.redis.get(self.keys.alert_group_by_parent(channel, ts)))
@@ -201,6 +212,11 @@ class AlertStore:
 
     async def drop_silence(self, group_id: str) -> None:
         await self.guard(self.redis.delete(self.keys.alert_silence(group_id)))
+
+
+def retired_group(group_id: str) -> str:
+    """A resolved group's member in `Keys.alerts_retired`."""
+    return f"group:{group_id}"
 
 
 def _text(value: object) -> str:

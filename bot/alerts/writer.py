@@ -23,6 +23,7 @@ from bot.alerts import digest as digest_blocks
 from bot.alerts import views as alert_blocks
 from bot.alerts.outbox import CLASS_SPAN, DIGEST, EDIT, NEW_PARENT, THREAD, Outbox, Outgoing
 from bot.alerts.store import AlertGroup, AlertStore
+from bot.clock import Clock, SystemClock
 from bot.errors import SlackRejected, TemporaryError
 from bot.store.store import Keys
 
@@ -65,9 +66,17 @@ def digest_slot(channel: str, number: int) -> str:
 
 class AlertWriter:
     def __init__(
-        self, redis: Redis, keys: Keys, alerts: AlertStore, outbox: Outbox, *, threshold: int
+        self,
+        redis: Redis,
+        keys: Keys,
+        alerts: AlertStore,
+        outbox: Outbox,
+        *,
+        threshold: int,
+        clock: Clock | None = None,
     ) -> None:
         self.redis = redis
+        self.clock = clock or SystemClock()
         self.keys = keys
         self.alerts = alerts
         self.outbox = outbox
@@ -199,7 +208,10 @@ class AlertWriter:
             )
         )
         if ended:
-            self.outbox.enqueue_in(pipe, channel, digest_slot(channel, ended), DIGEST)
+            slot = digest_slot(channel, ended)
+            self.outbox.enqueue_in(pipe, channel, slot, DIGEST)
+            # Over: retention may forget its digest's bookkeeping once it is old enough.
+            pipe.zadd(self.keys.alerts_retired, {slot: self.clock.now().timestamp()})
             queued = True
         await pipe.execute()
         if queued:

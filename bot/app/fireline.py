@@ -21,12 +21,13 @@ from slack_bolt.logger.messages import warning_client_prioritized_and_token_skip
 import handlers
 from bot.alerts.outbox import Outbox
 from bot.alerts.playbooks import AlertPlaybooks
+from bot.alerts.retention import AlertRetention
 from bot.alerts.service import AlertThreads, Route, run_worker
 from bot.alerts.store import AlertStore
 from bot.alerts.writer import AlertWriter
 from bot.app.console import cannot_listen
 from bot.app.deps import Deps, kube_factory
-from bot.app.drain import drain_within
+from bot.app.drain import drain_within, end_loops
 from bot.app.slack_link import SlackLink
 from bot.app.watching import channel_roles, watchdog
 from bot.checklists.models import ChecklistConfig, load_checklists
@@ -107,7 +108,11 @@ class Fireline:
         self.redis = deps.redis or connect(settings.redis_url, settings.data_dir)
         self._owns_redis = deps.redis is None
         client = build_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_base)
-        store = Store(self.redis.client, prefix=settings.redis_prefix)
+        store = Store(
+            self.redis.client,
+            prefix=settings.redis_prefix,
+            audit_window_s=settings.audit_retention.total_seconds(),
+        )
         budget = SlackBudget(self.redis.client, store.keys, scale=settings.slack_rate_scale)
         self.metrics = Metrics()  # this app's own registry, served at /metrics
         self.slack_health = SlackHealth(
@@ -175,11 +180,16 @@ class Fireline:
                 alert_store,
                 self.outbox,
                 threshold=settings.alert_storm_threshold,
+                clock=deps.clock,
             ),
             metrics=self.metrics,
         )
         self.scheduler = Scheduler(JobQueue(store), deps.clock, metrics=self.metrics)
         self.watchdog = watchdog(settings, policy, store, slack, self.scheduler, deps.clock)
+        self.retention = AlertRetention(
+            self.redis.client, store.keys, alert_store, self.scheduler, deps.clock,
+            keep=settings.alert_retention,
+        )  # fmt: skip
         alerts.beats = self.watchdog
         playbooks = PlaybookRunner(
             self.playbooks, self.diagnostics, store, slack, remediations=deps.remediations
@@ -342,6 +352,7 @@ class Fireline:
         self.spawn(self.scheduler.run_forever(), forever=True, ends=True)
         if self.watchdog is not None:
             self.spawn(self.watchdog.start())
+        self.spawn(self.retention.start())
         mode = "Socket Mode" if self.settings.slack_app_token is not None else "HTTP mode"
         waiting = "" if ready else "; waiting for Slack"
         log.info("Fireline is up on %s (%s, %s)%s", self.url, mode, self.redis.description, waiting)
@@ -387,21 +398,7 @@ class Fireline:
             )  # fmt: skip
         await self.slack_link.close()  # after the acks it carried were sent
         self.scheduler.stop()
-        tasks = [*self._background, *self._loops]
-        for task in tasks:
-            if task not in self._cooperative:
-                task.cancel()
-        if tasks:
-            # The alert worker and the outbox end on their own after their current step and
-            # hand their leases over; the rest is cancelled. Bounded either way: a library
-            # that swallows a cancellation must not hang the shutdown.
-            _, stuck = await asyncio.wait(tasks, timeout=LOOP_STOP_S)
-            for task in stuck:
-                task.cancel()
-            if stuck:
-                _, stuck = await asyncio.wait(stuck, timeout=LOOP_STOP_S)
-            if stuck:
-                log.warning("%d background tasks did not stop in time", len(stuck))
+        await end_loops([*self._background, *self._loops], self._cooperative, LOOP_STOP_S)
         if self._runner is not None:
             await self._runner.shutdown()
             await self._runner.cleanup()

@@ -11,6 +11,7 @@ from typing import Any
 
 from bot.diagnostics.actions import logs as log_reading
 from bot.diagnostics.actions.logs import PodLog
+from bot.diagnostics.logpatterns import Classified, classify
 from bot.errors import FirelineError
 from bot.gateways.kubernetes import KubeGateway, Obj
 
@@ -116,7 +117,23 @@ class RecentReads:
             self._entries.popitem(last=False)
 
 
-async def read_log(kube: KubeGateway, ns: str, read: LogRead) -> PodLog:
+TEMPLATE_LEVELS = ("error", "warning")
+"""The levels of the lines diagnose groups into templates."""
+
+
+@dataclass
+class ReadLog:
+    """A pod's log as diagnose read it: the lines, and those of `TEMPLATE_LEVELS` classified
+    as they arrived (in the worker thread that redacted them), so that once the last answer
+    is in, grouping is only counting."""
+
+    log: PodLog
+    classified: list[Classified]
+
+
+async def read_log(
+    kube: KubeGateway, ns: str, read: LogRead, seen: dict[str, tuple[str, str]] | None = None
+) -> ReadLog:
     try:
         text = await kube.pod_log(
             ns,
@@ -128,12 +145,18 @@ async def read_log(kube: KubeGateway, ns: str, read: LogRead) -> PodLog:
             limit_bytes=PREVIOUS_BYTES if read.previous else LOG_BYTES,
         )
     except FirelineError as exc:
-        return PodLog(read.pod, [], error=str(exc))
+        return ReadLog(PodLog(read.pod, [], error=str(exc)), [])
+    limit = PREVIOUS_BYTES if read.previous else LOG_BYTES
+    return await asyncio.to_thread(_prepare, read.pod, text, limit, seen)
+
+
+def _prepare(
+    pod: str, text: str, limit_bytes: int, seen: dict[str, tuple[str, str]] | None
+) -> ReadLog:
     # Looked up at the call, so a test's watch on `logs.read_lines` sees these calls too.
-    lines, truncated = await asyncio.to_thread(
-        log_reading.read_lines, text, None, PREVIOUS_BYTES if read.previous else LOG_BYTES
-    )
-    return PodLog(read.pod, lines, truncated=truncated)
+    lines, truncated = log_reading.read_lines(text, None, limit_bytes)
+    classified = classify(pod, lines, levels=TEMPLATE_LEVELS, seen=seen)
+    return ReadLog(PodLog(pod, lines, truncated=truncated), classified)
 
 
 def stamp(line: str) -> str:

@@ -20,11 +20,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 MAX_LINE = 4096
 MAX_TEMPLATE = 300
 MAX_SEEN = 10_000
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 _TIMESTAMP = re.compile(
     r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?"
@@ -136,40 +137,91 @@ class Template:
     """The pods (or files) the lines came from."""
 
 
-def group_lines(
-    lines: Iterable[tuple[str, str]],
+@dataclass(frozen=True, slots=True)
+class Classified:
+    """One line, read once: its level and template worked out (the costly part, done where the
+    line was read), so grouping is only counting."""
+
+    at: datetime | None
+    order: datetime
+    """`at`, or the time of the line before it: where the line falls among other pods'."""
+    source: str
+    position: int
+    text: str
+    level: str
+    template: str
+    when: str
+
+
+def classify(
+    source: str,
+    lines: Iterable[str],
     *,
     levels: tuple[str, ...] = ("error",),
-    split_at: datetime | None = None,
-) -> list[Template]:
-    """`lines` are (source, text); those of `levels` grouped by template, most frequent first.
+    seen: dict[str, tuple[str, str]] | None = None,
+) -> list[Classified]:
+    """One source's lines of `levels`, classified. `seen` (body → level, template) may be shared
+    by the sources of one reading: lines repeat word for word across pods once the API's
+    timestamp is off, and each is normalised once."""
+    cache: dict[str, tuple[str, str]] = {} if seen is None else seen
+    out: list[Classified] = []
+    order = _EPOCH
+    for index, line in enumerate(lines):
+        one = _classify(source, index, line, levels, cache, order)
+        order = one.order
+        if one.level in levels:
+            out.append(one)
+    return out
 
-    `split_at` (the latest rollout) counts each template's lines before and after it."""
+
+def _classify(
+    source: str,
+    index: int,
+    line: str,
+    levels: tuple[str, ...],
+    cache: dict[str, tuple[str, str]],
+    order: datetime,
+) -> Classified:
+    text = line[:MAX_LINE]
+    stamp = _API_STAMP.match(text)
+    body = text[stamp.end() :] if stamp else text
+    known = cache.get(body)
+    if known is None:
+        kind = level(body)
+        # A line of a level not asked for is never normalised.
+        known = (kind, normalise(body) if kind in levels else "")
+        if len(cache) >= MAX_SEEN:
+            cache.clear()
+        cache[body] = known
+    kind, key = known
+    at = line_time(text)
+    if kind not in levels:
+        return Classified(at, at or order, source, index, "", kind, "", "")
+    found = stamp or _TIMESTAMP.search(text)
+    when = found.group(0).strip() if found else f"{source} line {index + 1}"
+    return Classified(at, at or order, source, index, text, kind, key, when)
+
+
+def in_order(*sources: list[Classified]) -> list[Classified]:
+    """Several sources' classified lines merged by time (then source, then position)."""
+    merged = [line for source in sources for line in source]
+    merged.sort(key=lambda c: (c.order, c.source, c.position))
+    return merged
+
+
+def aggregate(lines: Iterable[Classified], *, split_at: datetime | None = None) -> list[Template]:
+    """Classified lines grouped by template, most frequent first; `split_at` (the latest
+    rollout) counts each template's lines before and after it. No pattern runs here."""
     groups: dict[str, Template] = {}
-    # Lines repeat word for word once the API's timestamp is off: each is read once.
-    seen: dict[str, tuple[str, str]] = {}
-    for index, (source, line) in enumerate(lines):
-        text = line[:MAX_LINE]
-        stamp = _API_STAMP.match(text)
-        body = text[stamp.end() :] if stamp else text
-        known = seen.get(body)
-        if known is None:
-            kind = level(body)
-            # A line of a level not asked for is never normalised.
-            known = seen[body] = (kind, normalise(body) if kind in levels else "")
-            if len(seen) > MAX_SEEN:
-                seen.clear()
-        kind, key = known
-        if kind not in levels:
-            continue
-        at = line_time(text)
-        found = stamp or _TIMESTAMP.search(text)
-        when = found.group(0).strip() if found else f"{source} line {index + 1}"
-        group = groups.get(key)
+    for line in lines:
+        at, when = line.at, line.when
+        group = groups.get(line.template)
         if group is None:
-            group = groups[key] = Template(key, 0, when, when, text[:MAX_TEMPLATE], kind, at, at)
+            group = groups[line.template] = Template(
+                line.template, 0, when, when, line.text[:MAX_TEMPLATE], line.level, at, at
+            )
         group.count += 1
-        group.sources.add(source)
+        group.sources.add(line.source)
         if at is not None:
             if group.first_at is None or at < group.first_at:
                 group.first_at, group.first_seen = at, when
@@ -183,6 +235,23 @@ def group_lines(
         else:
             group.last_seen = when
     return sorted(groups.values(), key=lambda g: (-g.count, g.template))
+
+
+def group_lines(
+    lines: Iterable[tuple[str, str]],
+    *,
+    levels: tuple[str, ...] = ("error",),
+    split_at: datetime | None = None,
+) -> list[Template]:
+    """`lines` are (source, text), already in order; those of `levels` grouped by template,
+    most frequent first. `split_at` (the latest rollout) counts each template's lines before
+    and after it."""
+    seen: dict[str, tuple[str, str]] = {}
+    classified = (
+        _classify(source, index, line, levels, seen, _EPOCH)
+        for index, (source, line) in enumerate(lines)
+    )
+    return aggregate((c for c in classified if c.level in levels), split_at=split_at)
 
 
 def group_errors(lines: list[tuple[str, str]]) -> list[Template]:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import urlencode
 
 import yaml
 
@@ -25,6 +26,7 @@ BUILTIN_EXAMPLES = packaged_dir("sandbox", "data") / "alerts.yaml"
 ZERO_TIME = "0001-01-01T00:00:00Z"
 GROUP_BY = ("alertname", "namespace")
 EXTERNAL_URL = "http://alertmanager.sandbox.local:9093"
+GRAPH_URL = "http://prometheus.sandbox.local/graph"
 FNV_OFFSET, FNV_PRIME = 14695981039346656037, 1099511628211
 
 
@@ -114,9 +116,17 @@ def _rfc3339(when: datetime) -> str:
 
 
 def notification(
-    example: AlertExample, now: datetime, *, status: str = "firing", receiver: str = "fireline"
+    example: AlertExample,
+    now: datetime,
+    *,
+    status: str = "firing",
+    receiver: str = "fireline",
+    graph_url: str = GRAPH_URL,
+    external_url: str = EXTERNAL_URL,
 ) -> dict[str, Any]:
-    """The v4 webhook body Alertmanager sends for `example` firing (or resolved) at `now`."""
+    """The v4 webhook body Alertmanager sends for `example` firing (or resolved) at `now`;
+    its Graph link opens `graph_url`, its Alertmanager link `external_url` (the sandbox passes
+    the pages it serves)."""
     labels = {"alertname": example.alertname, **example.labels}
     annotations = dict(example.annotations)
     group = {k: labels[k] for k in GROUP_BY if k in labels}
@@ -127,7 +137,7 @@ def notification(
         "annotations": annotations,
         "startsAt": _rfc3339(now),
         "endsAt": _rfc3339(now) if status == "resolved" else ZERO_TIME,
-        "generatorURL": f"http://prometheus.sandbox.local/graph?g0.expr={example.alertname}",
+        "generatorURL": f"{graph_url}?{urlencode({'g0.expr': example.alertname})}",
         "fingerprint": fingerprint(labels),
     }
     return {
@@ -137,7 +147,7 @@ def notification(
         "groupLabels": group,
         "commonLabels": labels,
         "commonAnnotations": annotations,
-        "externalURL": EXTERNAL_URL,
+        "externalURL": external_url,
         "version": "4",
         "groupKey": group_key,
         "truncatedAlerts": 0,

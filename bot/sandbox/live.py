@@ -20,6 +20,7 @@ from bot.sandbox.doubles.kubernetes import Cluster as SimulatedCluster
 from bot.sandbox.doubles.kubernetes import KubernetesDouble
 from bot.sandbox.doubles.slack import SlackDouble
 from bot.sandbox.people import Persona
+from bot.sandbox.telemetry import Telemetry
 
 
 class Changes:
@@ -90,6 +91,11 @@ class LiveSandbox(Protocol):
     def options(self) -> StartedWith: ...
     @property
     def app(self) -> Fireline | None: ...
+    @property
+    def telemetry(self) -> Telemetry | None:
+        """The simulated services' state at any moment (error rate, requests, p95, health);
+        None with `--cluster`."""
+        ...
 
     def alert_examples(self) -> list[AlertExample]: ...
 

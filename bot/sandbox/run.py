@@ -36,6 +36,21 @@ async def run(
             kubeconfig.parent.mkdir(parents=True, exist_ok=True)
             write_kubeconfig(kubeconfig, sandbox.kube.base_url, namespace=ORION_PROD)
             print(f"Simulated cluster for kubectl: export KUBECONFIG={kubeconfig}", flush=True)
+        if sandbox.targets is not None and sandbox.observatory is not None:
+            real = sandbox.observatory.real is not None
+            print(
+                f"Simulated Prometheus: {sandbox.targets.graph_url} · Alertmanager "
+                f"({'prometheus-alertmanager' if real else 'simulated'}): "
+                f"{sandbox.targets.alertmanager_url}",
+                flush=True,
+            )
+            databases = ", ".join(sandbox.targets.databases)
+            print(
+                f"db: {databases} (the local PostgreSQL on 127.0.0.1:5432)"
+                if databases
+                else "db: no PostgreSQL answered on 127.0.0.1:5432, so `db` has no database",
+                flush=True,
+            )
         if script is not None:
             start_drill(sandbox, script)
             print(f"Drill started: {script.title}. {script.about}", flush=True)

@@ -32,9 +32,11 @@ from bot.sandbox.alerts import (
 )
 from bot.sandbox.clock import ScaledClock
 from bot.sandbox.doubles.kubernetes import Cluster as SimulatedCluster
-from bot.sandbox.doubles.kubernetes import KubernetesDouble, Timing, orion_prod
+from bot.sandbox.doubles.kubernetes import KubernetesDouble, Timing
+from bot.sandbox.doubles.kubernetes.story import living_orion_prod
 from bot.sandbox.doubles.slack import SlackDouble
 from bot.sandbox.live import Changes, DrillStatus
+from bot.sandbox.observatory import Observatory, Targets
 from bot.sandbox.people import (
     PERSONAS,
     SIMULATED,
@@ -43,6 +45,7 @@ from bot.sandbox.people import (
     sandbox_policy,
     simulated_cluster,
 )
+from bot.sandbox.telemetry import Telemetry
 from bot.sandbox.wiring import Wiring
 from bot.settings import DEFAULT_PLAYBOOKS_DIR, Settings, load_settings
 from bot.store.server import RedisHandle
@@ -74,6 +77,9 @@ class SandboxOptions:
     redis_prefix: str = "fireline-sandbox:"
     settings: dict[str, Any] = field(default_factory=dict)
     """Further settings (field names) over the environment's, e.g. checklist or reminder times."""
+    real_alertmanager: bool = True
+    """Silences go to Debian's Alertmanager when it is installed (False: always the simulated
+    one)."""
 
 
 class Sandbox:
@@ -99,6 +105,11 @@ class Sandbox:
         self.app: Fireline | None = None
         self.webhook_token = secrets.token_urlsafe(24)
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self._work: tempfile.TemporaryDirectory[str] | None = None
+        self.observatory: Observatory | None = None
+        """The simulated cluster's Prometheus, health endpoints and Alertmanager (None with
+        `--cluster`)."""
+        self.targets: Targets | None = None
         self._http = httpx.AsyncClient(timeout=10)
         self.changes: Changes | None = None
         """The page's change feed (set when the page's routes are added)."""
@@ -109,9 +120,18 @@ class Sandbox:
         await self.slack.start()
         self._populate_workspace()
         if self.options.kube_context is None:
-            self.cluster = orion_prod(SimulatedCluster(self.clock, timing=CLUSTER_TIMING))
+            self.cluster = living_orion_prod(SimulatedCluster(self.clock, timing=CLUSTER_TIMING))
             self.kube = await self.wiring.simulate(SIMULATED, self.cluster, reconcile_interval=0.2)
             cluster_name, cluster = SIMULATED, simulated_cluster()
+            self._work = tempfile.TemporaryDirectory(prefix="fireline-sandbox-services-")
+            self.observatory = Observatory(
+                self.cluster,
+                self.clock,
+                Path(self._work.name),
+                real_alertmanager=self.options.real_alertmanager,
+            )
+            await self.observatory.start()
+            self.targets = await self.observatory.targets()
         else:
             cluster_name = self.options.kube_context
             cluster = kubeconfig_cluster(self.options.kube_context)
@@ -119,7 +139,11 @@ class Sandbox:
             clock=self.clock,
             redis=self.options.redis,
             policy=sandbox_policy(
-                self.people, cluster, cluster_name, simulated=cluster_name == SIMULATED
+                self.people,
+                cluster,
+                cluster_name,
+                simulated=cluster_name == SIMULATED,
+                observability=self.targets,
             ),
         )
         from bot.sandbox.page import page_routes  # the page needs the started sandbox
@@ -128,14 +152,26 @@ class Sandbox:
         return self
 
     async def stop(self) -> None:
-        await self.wiring.close()
-        self.app = None
-        self.kube = None
-        await self.slack.aclose()
-        await self._http.aclose()
-        if self._tmp is not None:
-            self._tmp.cleanup()
-            self._tmp = None
+        try:
+            await self.wiring.close()
+        finally:
+            self.app = None
+            self.kube = None
+            if self.observatory is not None:
+                await self.observatory.stop()
+                self.observatory = None
+            await self.slack.aclose()
+            await self._http.aclose()
+            for tmp in (self._tmp, self._work):
+                if tmp is not None:
+                    tmp.cleanup()
+            self._tmp = self._work = None
+
+    @property
+    def telemetry(self) -> Telemetry | None:
+        """The simulated services' state (what the simulated Prometheus and health endpoints
+        answer from): `telemetry.state("orion-prod", "checkout", clock.now()).error_ratio`."""
+        return self.observatory.telemetry if self.observatory is not None else None
 
     @property
     def url(self) -> str:
@@ -171,6 +207,7 @@ class Sandbox:
             "instance_name": "sandbox",
             "oncall_groups": f"P0={self.oncall_group},P1={self.oncall_group}",
             "policy_file": None,
+            "alertmanager_url": self.targets.alertmanager_url if self.targets else None,
             **self.options.settings,
         }
         if self.options.http_port is not None:
@@ -185,7 +222,13 @@ class Sandbox:
         """POST the example's Alertmanager notification to the bot's webhook, as Alertmanager
         would (bearer token, JSON); returns the HTTP status the bot answered."""
         assert self.app is not None
-        body = notification(example, self.clock.now(), status=status)
+        links = {}
+        if self.targets is not None:
+            links = {
+                "graph_url": self.targets.graph_url,
+                "external_url": self.targets.alertmanager_url,
+            }
+        body = notification(example, self.clock.now(), status=status, **links)
         response = await self._http.post(
             f"{self.app.url}/webhooks/alertmanager",
             json=body,

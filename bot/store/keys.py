@@ -57,6 +57,13 @@ class Keys:
     def alert_group_by_parent(self, channel_id: str, ts: str) -> str:
         return f"{self.prefix}alertparent:{channel_id}:{ts}"
 
+    @property
+    def alerts_retired(self) -> str:
+        """Sorted set: what retention may forget (`group:<id>` for a resolved alert group,
+        `digest:<channel>:<n>` for a storm's digest after the storm) → since when (epoch s).
+        Swept by `bot.alerts.retention` once older than `FIRELINE_ALERT_RETENTION`."""
+        return f"{self.prefix}alerts:retired"
+
     def alert_silence(self, group_id: str) -> str:
         """The group's silence made from Slack (JSON: who, until, ID); expires with the silence."""
         return f"{self.prefix}alertgroup:{group_id}:silence"
@@ -73,7 +80,8 @@ class Keys:
 
     @property
     def audit(self) -> str:
-        """Stream of every action run (who, what, target, outcome, duration)."""
+        """Stream of every action run (who, what, target, outcome, duration): the recent window
+        (`FIRELINE_AUDIT_RETENTION`, by time); the `fireline.audit` log keeps them all."""
         return f"{self.prefix}audit"
 
     def rate(self, user: str) -> str:

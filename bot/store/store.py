@@ -14,7 +14,7 @@ from __future__ import annotations
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from bot.store.audit import ActionLog
+from bot.store.audit import AUDIT_WINDOW_S, ActionLog
 from bot.store.calls import raise_if_cancelled, redis_unavailable
 from bot.store.claims import Claims
 from bot.store.incidents import IncidentStore, new_incident
@@ -26,8 +26,11 @@ __all__ = ["Keys", "Store", "new_incident", "raise_if_cancelled", "redis_unavail
 class Store(IncidentStore, Claims, ActionLog):
     """Fireline's Redis state on one client, every key under `prefix`."""
 
-    def __init__(self, redis: Redis, prefix: str = "fireline:") -> None:
+    def __init__(
+        self, redis: Redis, prefix: str = "fireline:", *, audit_window_s: float = AUDIT_WINDOW_S
+    ) -> None:
         super().__init__(redis, Keys(prefix))
+        self.audit_window_s = audit_window_s
 
     async def ping(self) -> bool:
         try:

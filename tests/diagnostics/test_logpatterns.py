@@ -5,7 +5,19 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from bot.diagnostics.logpatterns import group_lines, level, line_time, normalise
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.diagnostics.logpatterns import (
+    Template,
+    aggregate,
+    classify,
+    group_lines,
+    in_order,
+    level,
+    line_time,
+    normalise,
+)
 
 
 def test_the_words_of_the_error_are_kept_quoted_ones_included() -> None:
@@ -70,3 +82,62 @@ def test_grouped_with_counts_times_sources_and_the_rollout_split() -> None:
 def test_line_time_reads_the_api_stamp() -> None:
     assert line_time("2026-11-22T11:40:00Z ERROR x") == datetime(2026, 11, 22, 11, 40, tzinfo=UTC)
     assert line_time("ERROR no time here") is None
+
+
+_STAMPS = st.datetimes(
+    min_value=datetime(2026, 11, 22), max_value=datetime(2026, 11, 23), timezones=st.just(UTC)
+)
+_BODIES = st.sampled_from(
+    [
+        'ERROR upstream "ledger" returned 503',
+        "ERROR job 12 failed after 35ms",
+        "WARN pool exhausted (20/20 in use, 7 waiting)",
+        "INFO served GET / in 3ms",
+        "no timestamp and no level",
+    ]
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.dictionaries(
+        st.sampled_from(["pod-a", "pod-b", "pod-c"]),
+        st.lists(st.tuples(st.one_of(st.none(), _STAMPS), _BODIES), max_size=25),
+        max_size=3,
+    ),
+    st.one_of(st.none(), _STAMPS),
+)
+def test_pods_classified_apart_group_as_all_lines_at_once(
+    logs: dict[str, list[tuple[datetime | None, str]]], split: datetime | None
+) -> None:
+    """diagnose classifies each pod's log as it arrives; merged and counted at the end, the
+    templates (counts, first and last seen, pods, the split) are those of grouping every
+    line at once in time order."""
+    text = {
+        pod: [
+            f"{at.strftime('%Y-%m-%dT%H:%M:%S.%fZ')} {body}" if at else body for at, body in lines
+        ]
+        for pod, lines in logs.items()
+    }
+    levels = ("error", "warning")
+    seen: dict[str, tuple[str, str]] = {}
+    apart = aggregate(
+        in_order(*(classify(pod, lines, levels=levels, seen=seen) for pod, lines in text.items())),
+        split_at=split,
+    )
+    together = group_lines(
+        [(c.source, c.text) for c in in_order(*(classify(p, ls, levels=levels)
+                                                for p, ls in text.items()))],
+        levels=levels,
+        split_at=split,
+    )  # fmt: skip
+
+    def facts(templates: list[Template]) -> list[tuple[object, ...]]:
+        return [
+            (t.template, t.count, t.first_at, t.last_at, t.before, t.after, sorted(t.sources))
+            for t in templates
+        ]
+
+    assert facts(apart) == facts(together)
+    errors = sum(1 for lines in logs.values() for _, b in lines if b.startswith(("ERROR", "WARN")))
+    assert sum(t.count for t in apart) == errors

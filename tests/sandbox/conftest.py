@@ -24,8 +24,21 @@ def speed() -> float:
 
 
 @pytest.fixture
-async def sandbox(redis_handle: RedisHandle, prefix: str, speed: float) -> AsyncIterator[Sandbox]:
-    options = SandboxOptions(speed=speed, http_port=0, redis=redis_handle, redis_prefix=prefix)
+def real_alertmanager() -> bool:
+    return False  # a test that wants Debian's Alertmanager says so (and is marked `process`)
+
+
+@pytest.fixture
+async def sandbox(
+    redis_handle: RedisHandle, prefix: str, speed: float, real_alertmanager: bool
+) -> AsyncIterator[Sandbox]:
+    options = SandboxOptions(
+        speed=speed,
+        http_port=0,
+        redis=redis_handle,
+        redis_prefix=prefix,
+        real_alertmanager=real_alertmanager,
+    )
     world = await Sandbox(options).start()
     yield world
     await world.stop()

@@ -32,7 +32,6 @@ from bot.actions.base import Action, Context, KubeParams, kube_scope
 from bot.actions.kubernetes import parse_time, pod_row, probe_failures, resolve_deployment
 from bot.actions.output import Result, Section, table
 from bot.diagnostics import messages
-from bot.diagnostics.actions.logs import PodLog, in_time_order
 from bot.diagnostics.actions.pods import event_table, fold_events
 from bot.diagnostics.actions.workloads import hpa_metrics, revisions, usage_rows
 from bot.diagnostics.diagnosis_text import (
@@ -47,13 +46,14 @@ from bot.diagnostics.evidence import Evidence, Signal, pod_state, signal
 from bot.diagnostics.log_reads import (
     CRASH_LINES,
     LogRead,
+    ReadLog,
     RecentReads,
     choose_reads,
     read_log,
     selects,
     stamp,
 )
-from bot.diagnostics.logpatterns import group_lines
+from bot.diagnostics.logpatterns import aggregate, in_order
 from bot.diagnostics.owners import DeploymentName, events_of, owned
 from bot.diagnostics.remedies import Verdict, check
 from bot.diagnostics.rules import DEFAULT_RULES, Finding, Rule, findings
@@ -157,7 +157,7 @@ class Diagnose(Action[DiagnoseParams, Diagnosis]):
         )  # fmt: skip
         evidence.signals = series.result()
         if logs.result() is not None:
-            await asyncio.to_thread(self._read_logs, evidence, logs.result() or [])
+            self._read_logs(evidence, logs.result() or [])
         diagnosis = Diagnosis(evidence, findings(evidence, self.rules), scope.cluster)
         diagnosis.checked = checked(evidence, ctx)
         self._offer(diagnosis, ctx, scope)
@@ -209,12 +209,13 @@ class Diagnose(Action[DiagnoseParams, Diagnosis]):
         key: tuple[str, str, str],
         deployment: asyncio.Task[Obj],
         pods: asyncio.Task[list[Obj] | None],
-    ) -> list[tuple[LogRead, PodLog]] | None:
-        reading: dict[LogRead, asyncio.Task[PodLog]] = {}
+    ) -> list[tuple[LogRead, ReadLog]] | None:
+        reading: dict[LogRead, asyncio.Task[ReadLog]] = {}
+        seen: dict[str, tuple[str, str]] = {}  # shared by this diagnosis's log threads
 
         def start(read: LogRead) -> None:
             if read not in reading:
-                reading[read] = asyncio.create_task(read_log(kube, ns, read))
+                reading[read] = asyncio.create_task(read_log(kube, ns, read, seen))
 
         for read in self.recent.get(key):
             start(read)  # at once, beside the lists: the pods read last time
@@ -272,19 +273,21 @@ class Diagnose(Action[DiagnoseParams, Diagnosis]):
                 == evidence.deployment
             ]
 
-    def _read_logs(self, evidence: Evidence, logs: list[tuple[LogRead, PodLog]]) -> None:
-        """Group what was read (in a worker thread: it is outside text)."""
-        current = [log for read, log in logs if not read.previous and not log.error]
-        for read, log in logs:
-            if log.error:
-                evidence.failures.append(f"logs of {read.pod}: {log.error}")
+    def _read_logs(self, evidence: Evidence, logs: list[tuple[LogRead, ReadLog]]) -> None:
+        """Group what was read. Each log's lines were classified in a worker thread as it
+        arrived (`read_log`): what is left here is merging and counting, no pattern, over
+        at most `LOG_PODS` bounded logs, so it runs on the loop."""
+        current = [got.log for read, got in logs if not read.previous and not got.log.error]
+        for read, got in logs:
+            if got.log.error:
+                evidence.failures.append(f"logs of {read.pod}: {got.log.error}")
             elif read.previous:
-                evidence.crash_lines[read.pod] = log.lines[-CRASH_LINES:]
+                evidence.crash_lines[read.pod] = got.log.lines[-CRASH_LINES:]
         latest = evidence.latest
         split = latest.created if latest is not None else None
-        lines = in_time_order([log for _, log in logs if not log.error])
-        evidence.templates = group_lines(lines, levels=("error", "warning"), split_at=split)
-        evidence.logs_from = sorted({read.pod for read, log in logs if not log.error})
+        merged = in_order(*(got.classified for _, got in logs if not got.log.error))
+        evidence.templates = aggregate(merged, split_at=split)
+        evidence.logs_from = sorted({read.pod for read, got in logs if not got.log.error})
         starts = [parse_time(stamp(log.lines[0])) for log in current if log.lines]
         evidence.logs_since = min((s for s in starts if s), default=None)
 

@@ -23,6 +23,7 @@ from bot.remediation.actions.deployment import (
 )
 
 HASH_LABEL = "pod-template-hash"
+CHANGE_CAUSE = "kubernetes.io/change-cause"
 
 
 class RollbackParams(DeploymentParams):
@@ -37,6 +38,10 @@ class RollbackIntent(Intent):
     """The revision gone back to."""
     template: Obj
     """Its pod template (without the pod-template-hash label), which replaces the current one."""
+    change_cause: str | None = None
+    """Its change-cause, which the deployment takes back (the deployment controller copies the
+    deployment's onto the revision: without this the old revision would be relabelled with the
+    cause of the rollout being undone). None: the revision had none."""
 
 
 class Rollback(DeploymentRemediation[RollbackParams, RollbackIntent]):
@@ -52,14 +57,14 @@ class Rollback(DeploymentRemediation[RollbackParams, RollbackIntent]):
     async def preview(self, request: Preview[RollbackParams]) -> Plan:
         kube, params = request.kube, request.params
         current = await resolve_deployment(kube, request.namespace, params.deployment)
-        revision, template = await _revision_template(kube, current, params.to_revision)
+        revision, template, cause = await _revision_template(kube, current, params.to_revision)
         now_template = current["spec"]["template"]
         if template == now_template:
             raise UsageError(rollback_same_template(params.deployment, revision))
         after = await kube.patch_deployment(
             request.namespace,
             params.deployment,
-            _template_ops(template),
+            _template_ops(template, cause),
             resource_version=meta(current)[0],
             dry_run=True,
         )
@@ -73,14 +78,14 @@ class Rollback(DeploymentRemediation[RollbackParams, RollbackIntent]):
             current,
             changes=changes,
             state=deployment_state(current),
-            intent=RollbackIntent(revision=revision, template=template),
+            intent=RollbackIntent(revision=revision, template=template, change_cause=cause),
         )
 
     async def apply(self, kube: KubeGateway, plan: Plan) -> Obj:
         return await kube.patch_deployment(
             plan.namespace,
             plan.name,
-            _template_ops(self.intent(plan).template),
+            _template_ops(self.intent(plan).template, self.intent(plan).change_cause),
             resource_version=plan.resource_version,
             dry_run=False,
         )
@@ -90,8 +95,14 @@ class Rollback(DeploymentRemediation[RollbackParams, RollbackIntent]):
         return bool(current["spec"]["template"] == self.intent(plan).template)
 
 
-def _template_ops(template: Obj) -> list[Obj]:
-    return [{"op": "replace", "path": "/spec/template", "value": template}]
+def _template_ops(template: Obj, change_cause: str | None = None) -> list[Obj]:
+    """The revision's template and, as `kubectl rollout undo` copies the revision's annotations
+    onto the deployment, its change-cause."""
+    ops: list[Obj] = [{"op": "replace", "path": "/spec/template", "value": template}]
+    if change_cause is not None:
+        path = "/metadata/annotations/" + CHANGE_CAUSE.replace("~", "~0").replace("/", "~1")
+        ops.append({"op": "add", "path": path, "value": change_cause})
+    return ops
 
 
 def _image_changes(before: Obj, after: Obj) -> list[Change]:
@@ -109,9 +120,9 @@ def _image_changes(before: Obj, after: Obj) -> list[Change]:
 
 async def _revision_template(
     kube: KubeGateway, deployment: Obj, wanted: int | None
-) -> tuple[int, Obj]:
-    """The revision to go back to and its pod template (without the pod-template-hash label),
-    from the deployment's ReplicaSets, as `kubectl rollout undo` finds it."""
+) -> tuple[int, Obj, str | None]:
+    """The revision to go back to, its pod template (without the pod-template-hash label) and
+    its change-cause, from the deployment's ReplicaSets, as `kubectl rollout undo` finds them."""
     namespace = deployment["metadata"]["namespace"]
     uid = deployment["metadata"]["uid"]
     sets = await kube.list_replicasets(namespace, match_labels_selector(deployment) or None)
@@ -130,7 +141,8 @@ async def _revision_template(
         raise NotFound(no_such_revision(deployment["metadata"]["name"], wanted, sorted(owned)))
     template = copy.deepcopy(owned[wanted]["spec"]["template"])
     template.get("metadata", {}).get("labels", {}).pop(HASH_LABEL, None)
-    return wanted, template
+    cause = owned[wanted]["metadata"].get("annotations", {}).get(CHANGE_CAUSE)
+    return wanted, template, cause
 
 
 # --- what it says ----------------------------------------------------------------------------

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from bot.sandbox.doubles.kubernetes import aging
+from bot.sandbox.doubles.kubernetes.clock import parse_time
 from bot.sandbox.doubles.kubernetes.deployments import deployment_status, rollout
 from bot.sandbox.doubles.kubernetes.kubelet import run_kubelet
 from bot.sandbox.doubles.kubernetes.replicasets import replica_set_status, sync_replica_set
@@ -56,9 +58,16 @@ def _next_due(cluster: Cluster, now: datetime) -> datetime:
     for deployment in cluster.scan("apps/v1", "Deployment"):
         conditions = deployment.get("status", {}).get("conditions", [])
         progressing = next((c for c in conditions if c["type"] == "Progressing"), None)
-        if progressing is None or progressing.get("reason") != "NewReplicaSetAvailable":
+        if progressing is None:
             due.append(now + timedelta(seconds=SETTLED_RECHECK_S))
-            break
+        elif progressing.get("reason") == "ReplicaSetUpdated":
+            # Nothing but its progress deadline can change an unfinished rollout now (its
+            # steps and pods' readiness are timers above): re-check when that passes.
+            deadline = int(deployment["spec"].get("progressDeadlineSeconds", 600))
+            passes = parse_time(progressing["lastUpdateTime"]) + timedelta(seconds=deadline + 1)
+            due.append(max(passes, now + timedelta(seconds=SETTLED_RECHECK_S)))
+    if cluster.life is not None and (living := aging.next_due(cluster, cluster.life, now)):
+        due.append(living)
     return min(due, default=_NEVER)
 
 
@@ -74,6 +83,8 @@ def reconcile(cluster: Cluster) -> None:
 def _reconcile(cluster: Cluster) -> None:
     with cluster.lock:
         now = cluster.now()
+        if cluster.life is not None:
+            aging.step(cluster, cluster.life, now)
         run_kubelet(cluster, now)
         for deployment in cluster.list("apps/v1", "Deployment"):
             rollout(cluster, deployment, now)

@@ -41,6 +41,20 @@ def render_lines(lines: LogLines, stamps: bool) -> str:
     )
 
 
+def _living(
+    cluster: Cluster, pod: Any, container: str, previous: bool, query: Mapping[str, str]
+) -> LogLines:
+    """What the living cluster's container wrote (nothing on a static cluster)."""
+    if cluster.life is None:
+        return []
+    since = None
+    if (seconds := _int(query, "sinceSeconds")) is not None and seconds > 0:
+        since = cluster.now() - timedelta(seconds=seconds)
+    if "sinceTime" in query:
+        since = parse_time(query["sinceTime"])
+    return cluster.life.log_lines(cluster, pod, container, previous=previous, since=since)
+
+
 def log_lines(
     cluster: Cluster, namespace: str, pod_name: str, query: Mapping[str, str]
 ) -> tuple[str, LogLines, int]:
@@ -70,7 +84,7 @@ def log_lines(
                 raise bad_request(
                     f'previous terminated container "{container}" in pod "{pod_name}" not found'
                 )
-            lines = list(logs.previous or [])
+            lines = list(logs.previous or []) + _living(cluster, pod, container, True, query)
         else:
             waiting = status.get("state", {}).get("waiting")
             if waiting and waiting.get("reason") in ("ImagePullBackOff", "ErrImagePull"):
@@ -83,7 +97,8 @@ def log_lines(
                     f'container "{container}" in pod "{pod_name}" is waiting to start: '
                     "ContainerCreating"
                 )
-            lines = list(logs.current)
+            lines = list(logs.current) + _living(cluster, pod, container, False, query)
+            lines.sort(key=lambda entry: entry[0])
         since_seconds = _int(query, "sinceSeconds")
         if since_seconds is not None:
             if since_seconds < 1:

@@ -69,11 +69,14 @@ def add_node(
     *,
     cpu: str = "4",
     memory: str = "16Gi",
-    usage_cpu: str = "1200m",
+    usage_cpu: str | None = "1200m",
     usage_memory: str = "7Gi",
 ) -> Obj:
+    """A Ready node; its usage is `usage_cpu`/`usage_memory`, or (`usage_cpu=None`) the sum of
+    its pods'."""
     with cluster.lock:
-        cluster.node_usage[name] = (parse_cpu(usage_cpu), parse_memory(usage_memory))
+        if usage_cpu is not None:
+            cluster.node_usage[name] = (parse_cpu(usage_cpu), parse_memory(usage_memory))
         capacity = {"cpu": cpu, "memory": memory, "pods": "110"}
         address = f"10.0.0.{11 + len(cluster.scan('v1', 'Node'))}"
         return cluster.create(
@@ -124,6 +127,28 @@ def _usage(cpu_nanos: int, memory_bytes: int) -> dict[str, str]:
     return {"cpu": f"{cpu_nanos}n", "memory": f"{memory_bytes // 1024}Ki"}
 
 
+def _container_usage(
+    cluster: Cluster, pod: Obj, container: dict[str, Any], usage: Mapping[str, tuple[int, int]]
+) -> tuple[int, int]:
+    if container["name"] in usage:
+        return usage[container["name"]]
+    living = cluster.life.usage(cluster, pod, container) if cluster.life else None
+    return living or DEFAULT_USAGE
+
+
+def node_usage(cluster: Cluster, name: str) -> tuple[int, int]:
+    """A node's usage: what was set for it, else the sum of its running pods' (as the kubelet
+    measures it, the node's own daemons left out)."""
+    if name in cluster.node_usage:
+        return cluster.node_usage[name]
+    cpu = memory = 0
+    for pod in cluster.scan("v1", "Pod"):
+        if pod["spec"].get("nodeName") == name and (found := pod_metrics(cluster, pod)):
+            cpu += sum(parse_cpu(c["usage"]["cpu"]) for c in found["containers"])
+            memory += sum(parse_memory(c["usage"]["memory"]) for c in found["containers"])
+    return cpu, memory
+
+
 def pod_metrics(cluster: Cluster, pod: Obj) -> Obj | None:
     """The PodMetrics metrics-server would report, or None for pods it does not scrape."""
     if pod["status"].get("phase") != "Running":
@@ -133,7 +158,7 @@ def pod_metrics(cluster: Cluster, pod: Obj) -> Obj | None:
         (meta["namespace"], meta["name"]), {}
     )
     containers: list[dict[str, Any]] = [
-        {"name": c["name"], "usage": _usage(*usage.get(c["name"], DEFAULT_USAGE))}
+        {"name": c["name"], "usage": _usage(*_container_usage(cluster, pod, c, usage))}
         for c in pod["spec"]["containers"]
     ]
     return {
@@ -163,5 +188,5 @@ def node_metrics(cluster: Cluster, node: Obj) -> Obj:
         },
         "timestamp": format_time(cluster.now()),
         "window": "20.022s",
-        "usage": _usage(*cluster.node_usage.get(name, DEFAULT_USAGE)),
+        "usage": _usage(*node_usage(cluster, name)),
     }

@@ -67,7 +67,7 @@ def sync_endpoints(cluster: Cluster, namespace: str, name: str) -> Obj:
     with cluster.lock:
         service = cluster.require("v1", "Service", namespace, name)
         requirements = [Requirement(k, "=", (v,)) for k, v in service["spec"]["selector"].items()]
-        pods = cluster.list("v1", "Pod", namespace, requirements)
+        pods = cluster.select("v1", "Pod", namespace, requirements)  # read only: no copies
         ready: list[dict[str, Any]] = []
         not_ready: list[dict[str, Any]] = []
         for pod in pods:

@@ -7,12 +7,13 @@ import hashlib
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot.sandbox.doubles.kubernetes import scheduler
 from bot.sandbox.doubles.kubernetes.clock import format_time, parse_time
 from bot.sandbox.doubles.kubernetes.events import add_event
 from bot.sandbox.doubles.kubernetes.store import Cluster, Obj
 
 
-def _container_id(seed: str) -> str:
+def container_id(seed: str) -> str:
     return "containerd://" + hashlib.sha256(seed.encode()).hexdigest()
 
 
@@ -53,7 +54,7 @@ def new_pod(
     template: dict[str, Any],
     *,
     owner: Obj | None = None,
-    node: str = "node-1",
+    node: str | None = None,
     ready: bool = True,
     started: datetime | None = None,
 ) -> Obj:
@@ -87,13 +88,23 @@ def new_pod(
     spec.setdefault("schedulerName", "default-scheduler")
     spec.setdefault("terminationGracePeriodSeconds", 30)
     spec.setdefault("serviceAccountName", "default")
-    spec["nodeName"] = node
+    node = node or spec.get("nodeName")
     containers = spec.get("containers", [])
+    if node is None and cluster.life is not None:
+        # The living cluster's scheduler spreads pods over the nodes within their allocatable
+        # (none fits: the pod waits, Pending); a static one puts every pod on node-1 (what its
+        # tests were written for).
+        node = scheduler.place(cluster, spec)
+        if node is None:
+            return scheduler.pending(cluster, metadata, spec, _qos_class(containers), at)
+    node = node or "node-1"
+    spec["nodeName"] = node
     pod_ip = f"10.244.{cluster.random.randrange(0, 8)}.{index}"
+    host_ip = scheduler.host_ip(cluster, node)
     status: dict[str, Any] = {
         "phase": "Running",
-        "hostIP": "10.0.0.11",
-        "hostIPs": [{"ip": "10.0.0.11"}],
+        "hostIP": host_ip,
+        "hostIPs": [{"ip": host_ip}],
         "podIP": pod_ip,
         "podIPs": [{"ip": pod_ip}],
         "startTime": at,
@@ -110,7 +121,7 @@ def new_pod(
                 "name": c["name"],
                 "image": c["image"],
                 "imageID": _image_id(c["image"]),
-                "containerID": _container_id(f"{namespace}/{name}/{c['name']}"),
+                "containerID": container_id(f"{namespace}/{name}/{c['name']}"),
                 "ready": ready,
                 "started": True,
                 "restartCount": 0,
@@ -223,7 +234,7 @@ def mark_oom_killed(
                 "reason": "OOMKilled",
                 "startedAt": format_time(finished - timedelta(minutes=14)),
                 "finishedAt": format_time(finished),
-                "containerID": _container_id(f"{namespace}/{pod_name}/{restarts - 1}"),
+                "containerID": container_id(f"{namespace}/{pod_name}/{restarts - 1}"),
             }
         }
         status["state"] = {"running": {"startedAt": format_time(finished + timedelta(seconds=1))}}

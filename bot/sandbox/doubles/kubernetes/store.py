@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.sandbox.doubles.kubernetes.clock import Clock, SystemClock, format_time
 from bot.sandbox.doubles.kubernetes.errors import already_exists, not_found
@@ -28,6 +28,9 @@ from bot.sandbox.doubles.kubernetes.selectors import (
     matches_fields,
     matches_labels,
 )
+
+if TYPE_CHECKING:
+    from bot.sandbox.doubles.kubernetes.life import Life
 
 ObjectKey = tuple[str, str, str, str]  # apiVersion, kind, namespace ("" if cluster-scoped), name
 Obj = dict[str, Any]
@@ -115,6 +118,9 @@ class Cluster:
         # what the controller last saw when a run of it changed nothing, and until when the
         # clock does not matter to it (controller.reconcile_if_due)
         self.settled: tuple[tuple[object, ...], datetime] | None = None
+        self.life: Life | None = None
+        """What makes the cluster live (logs, usage and failures from the clock); None: a
+        static cluster, whose logs and usage are what was written."""
 
     # -- bookkeeping -------------------------------------------------------------------
     @contextmanager

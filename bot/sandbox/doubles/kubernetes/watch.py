@@ -178,13 +178,21 @@ async def follow_log(
         response = await _start(request, "text/plain")
         stamps = query.get("timestamps", "false").lower() in ("true", "1")
         await response.write(render_lines(lines, stamps).encode())
+        last = lines[-1][0] if lines else cluster.now()
         while not closing.is_set():
             await _wait_or_close(wakeup.wait(1.0), closing)
             with cluster.lock:
-                if cluster.get("v1", "Pod", namespace, pod) is None:
+                found = cluster.get("v1", "Pod", namespace, pod)
+                if found is None:
                     break
                 current = cluster.container_logs(namespace, pod, container).current
                 fresh, sent = current[sent:], len(current)
+                if cluster.life is not None:  # the living cluster's lines written since
+                    more = cluster.life.log_lines(
+                        cluster, found, container, previous=False, since=last
+                    )
+                    fresh = sorted(fresh + [entry for entry in more if entry[0] > last])
+                    last = max([last, *(entry[0] for entry in fresh)])
             if fresh:
                 await response.write(render_lines(fresh, stamps).encode())
     with contextlib.suppress(ConnectionError):

@@ -29,6 +29,7 @@ from bot.sandbox.doubles.kubernetes import (
     orion_prod,
     write_kubeconfig,
 )
+from bot.sandbox.doubles.kubernetes.story import living_orion_prod
 
 KUBECTL = Path("/usr/bin/kubectl")
 pytestmark = [
@@ -340,3 +341,45 @@ def test_apply_explain_auth_and_create(kubectl: Kubectl, orion: Cluster, tmp_pat
     service = kubectl("create", "service", "clusterip", "web", "--tcp=80:8080")
     assert service.strip() == "service/web created"
     assert row(kubectl("get", "svc", "web"), "web")[4] == "80/TCP"
+
+
+@pytest.fixture
+def living(manual_cluster: Cluster, manual_double: KubernetesDouble) -> Cluster:
+    return living_orion_prod(manual_cluster)
+
+
+def test_the_living_cluster_through_kubectl(kubectl: Kubectl, living: Cluster, clock: ManualClock):
+    """What a responder sees of the sandbox's cluster: pods over the nodes, `top` adding up,
+    logs that keep coming (`-f`), a rollback (`rollout undo`) whose pods log no errors and whose
+    revision keeps its change-cause."""
+    wide = table(kubectl("get", "pods", "-o", "wide"))
+    assert len({r[6] for r in wide[1:]}) == 3  # NODE: node-1, node-2, node-3
+    oom = row(kubectl("get", "pods"), "task-service-")
+    assert re.fullmatch(r"\d \(\S+ ago\)", oom[3])  # restarts after OOM kills
+    by_node = {r[0]: r for r in table(kubectl("top", "nodes"))[1:]}
+    pods_cpu: dict[str, int] = {}
+    top_pods = {r[0]: r for r in table(kubectl("top", "pods"))[1:]}
+    for r in wide[1:]:
+        if r[0] in top_pods:
+            pods_cpu[r[6]] = pods_cpu.get(r[6], 0) + int(top_pods[r[0]][1].rstrip("m"))
+    for node, cpu in pods_cpu.items():
+        assert abs(int(by_node[node][1].rstrip("m")) - cpu) <= len(wide)  # rounding per pod
+
+    checkout = pod(living, "checkout")
+    follower = Lines(kubectl.popen("logs", "-f", checkout, "--tail=1"))
+    try:
+        follower.until(r'"POST /api/checkout"')  # the last line written so far
+        clock.advance(30)  # the container writes a line every 5 s: new ones are followed
+        follower.until(r'"POST /api/checkout"')
+    finally:
+        follower.stop()
+
+    assert kubectl("rollout", "undo", "deployment/checkout").strip() == (
+        "deployment.apps/checkout rolled back"
+    )
+    kubectl.waiting("rollout", "status", "deployment/checkout", "--timeout=5m")
+    clock.advance(60)
+    logs = kubectl("logs", "deploy/checkout", "--since=1m")
+    assert 'INFO "POST /api/checkout" 200' in logs and " 500 " not in logs
+    history = kubectl("rollout", "history", "deployment/checkout")
+    assert re.search(r"^4\s+deploy 2\.3\.0: new tax service client$", history, re.M), history
