@@ -16,7 +16,8 @@ says what to type instead; everything else is logged and reported as "did not ha
     │   └── RateLimited           this person ran too many actions; wait `retry_after` seconds
     ├── TemporaryError            try again later (retried with backoff where that is safe)
     │   ├── Throttled             the remote asked us to slow down (`retry_after` seconds)
-    │   └── Unavailable           the remote could not be reached or answered 5xx
+    │   ├── Unavailable           the remote could not be reached or answered 5xx
+    │   └── Unconfirmed           a write may have happened: say so, and how to find out
     └── PermanentError            retrying will not help; record it and tell a human
         ├── SlackRejected         Slack answered ok=false with `code`
         ├── ConcurrentModification the record kept changing under us; give up, nothing applied
@@ -67,6 +68,12 @@ class Throttled(TemporaryError):
 
 class Unavailable(TemporaryError):
     """The remote could not be reached, timed out, or answered with a server error."""
+
+
+class Unconfirmed(TemporaryError):
+    """A write was sent and its answer lost, and whether it happened could not be found out in
+    time. `str(err)` is shown to the person: that it could not be confirmed, and what to check
+    (never "did not happen": it may have)."""
 
 
 class PermanentError(FirelineError):

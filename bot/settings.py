@@ -324,6 +324,15 @@ class Settings(StorageSettings):
     action_timeout_s: float = Field(default=20.0, gt=0, le=300, alias="FIRELINE_ACTION_TIMEOUT_S")
     """Longest a diagnostic may run; what is unfinished by then is reported as failed."""
 
+    shutdown_grace_s: float = Field(default=15.0, ge=0, le=120, alias="FIRELINE_SHUTDOWN_GRACE_S")
+    """On SIGTERM/SIGINT, how long work already acknowledged may run on before it is cut
+    short; keep it below Kubernetes' `terminationGracePeriodSeconds` (deploy/kubernetes)."""
+
+    repair_interval_s: float = Field(
+        default=30.0, gt=0, le=3600, alias="FIRELINE_REPAIR_INTERVAL_S"
+    )
+    """How often unfinished Slack work (an incident's channel, card, announcement) is retried."""
+
     playbooks_dir: Path = Field(default=DEFAULT_PLAYBOOKS_DIR, alias="FIRELINE_PLAYBOOKS_DIR")
     """Directory of playbook YAML files, validated at start-up. Unset: the shipped ones."""
 

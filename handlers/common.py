@@ -7,7 +7,7 @@ import logging
 from collections.abc import Awaitable
 from typing import TypeVar
 
-from bot.errors import FirelineError, SlackRejected, UserError
+from bot.errors import FirelineError, SlackRejected, Unconfirmed, UserError
 from handlers import messages
 
 log = logging.getLogger(__name__)
@@ -31,8 +31,9 @@ async def before_ack(work: Awaitable[T]) -> T:
 
 
 def explain(exc: Exception, what: str) -> str:
-    """The ephemeral sentence for a failure: the user's mistake, or what did not happen."""
-    if isinstance(exc, UserError):
+    """The ephemeral sentence for a failure: the user's mistake, what could not be confirmed
+    (and how to check), or what did not happen."""
+    if isinstance(exc, UserError | Unconfirmed):
         return str(exc)
     if isinstance(exc, SlackRejected):
         return messages.slack_refused(what, exc.code)

@@ -50,6 +50,8 @@ def routes(
     measured = metrics or Metrics()
 
     async def slack_events(request: web.Request) -> web.Response:
+        if not inflight.accepting:  # shutting down: Slack retries elsewhere
+            return _refused("/slack/events", request, 503, "shutting down")
         async with inflight.receiving():
             return await _dispatch(request, time.perf_counter())
 
@@ -83,6 +85,8 @@ def routes(
         return web.json_response({"status": "ok"})
 
     async def readyz(_: web.Request) -> web.Response:
+        if not inflight.accepting:  # out of the Service's endpoints while it drains
+            return web.json_response({"status": "shutting down"}, status=503)
         checks = await ready()
         ok = all(checks.values())
         return web.json_response(

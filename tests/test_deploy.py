@@ -11,8 +11,10 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from bot.app.fireline import STOP_BEYOND_GRACE_S
 from bot.diagnostics.actions import default_actions
 from bot.policy.models import load_policy
+from bot.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 MANIFESTS = sorted((ROOT / "deploy" / "kubernetes").glob("*.yaml"))
@@ -67,6 +69,19 @@ def test_probes_and_non_root() -> None:
     assert container["securityContext"]["allowPrivilegeEscalation"] is False
     dockerfile = (ROOT / "deploy" / "Dockerfile").read_text()
     assert "USER 10001" in dockerfile and "slim" in dockerfile
+
+
+def test_kubernetes_waits_longer_than_a_graceful_stop_takes() -> None:
+    """SIGKILL must not cut a drain short: the pod's grace period exceeds Fireline's own
+    (`FIRELINE_SHUTDOWN_GRACE_S` as the Deployment sets it, else the default) plus what a
+    stop takes after it."""
+    deployment = next(doc for _, doc in documents() if doc["kind"] == "Deployment")
+    pod = deployment["spec"]["template"]["spec"]
+    env = {e["name"]: e.get("value") for e in pod["containers"][0].get("env", [])}
+    default = Settings.model_fields["shutdown_grace_s"].default
+    grace = float(env.get("FIRELINE_SHUTDOWN_GRACE_S") or default)
+    assert pod["terminationGracePeriodSeconds"] > grace + STOP_BEYOND_GRACE_S
+    assert default + STOP_BEYOND_GRACE_S < 30, "the default fits Kubernetes' default of 30 s"
 
 
 def test_shipped_policies_load(tmp_path: Path) -> None:

@@ -33,6 +33,7 @@ from redis.exceptions import RedisError
 from bot.errors import FirelineError, TemporaryError, Throttled
 from bot.gateways.slack import Blocks, SlackGateway
 from bot.metrics import Metrics
+from bot.store import scripts
 from bot.store.store import Keys, raise_if_cancelled, redis_unavailable
 
 log = logging.getLogger(__name__)
@@ -134,6 +135,7 @@ class Outbox:
         self._park = redis.register_script(_PARK)
         self._retire = redis.register_script(_RETIRE)
         self._lease = redis.register_script(_LEASE)
+        self._release = redis.register_script(scripts.RELEASE_LOCK)
         self._token = f"{instance}|{secrets.token_hex(6)}"
         self._wake = asyncio.Event()
         self._draining: dict[str, asyncio.Task[None]] = {}
@@ -212,8 +214,10 @@ class Outbox:
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), IDLE_WAKE_S)
-        for task in list(self._draining.values()):
-            task.cancel()
+        # Each drainer stops after the send it is in (bounded by whoever awaits this loop,
+        # which cancels it at its deadline) and hands its channel's lease back.
+        if self._draining:
+            await asyncio.gather(*self._draining.values(), return_exceptions=True)
 
     def _forget(self, channel: str) -> Callable[[asyncio.Task[None]], None]:
         def forget(_: asyncio.Task[None]) -> None:
@@ -247,6 +251,16 @@ class Outbox:
             log.exception("outbox for %s stopped unexpectedly; resuming on the next wake", channel)
         finally:
             beat.cancel()
+            if self._stopping:
+                await self._hand_over(lease)
+
+    async def _hand_over(self, lease: str) -> None:
+        """Release this replica's lease on a channel as it stops, so another drains it at once
+        instead of after `LEASE_MS` (only if still ours: the token is compared in Redis)."""
+        try:
+            await self._release(keys=[lease], args=[self._token])
+        except RedisError:
+            log.warning("outbox lease %s not released; it runs out in %d ms", lease, LEASE_MS)
 
     async def _heartbeat(self, lease: str, drainer: asyncio.Task[None]) -> None:
         """Keep the lease while a send waits (for the budget, or Slack); stop the drainer if it

@@ -324,6 +324,10 @@ async def run_worker(threads: AlertThreads) -> None:
             await threads.work_forever()
         except asyncio.CancelledError:
             raise
+        except TemporaryError as exc:  # Redis away: said in one line, no traceback
+            log.warning("alert worker paused: %s; restarting in %.0f s", exc, RETRY_PAUSE_S)
         except Exception:
             log.exception("alert worker stopped unexpectedly; restarting in %.0f s", RETRY_PAUSE_S)
-            await threads.clock.sleep(RETRY_PAUSE_S)
+        else:
+            continue
+        await threads.clock.sleep(RETRY_PAUSE_S)

@@ -24,11 +24,12 @@ from bot.alerts.playbooks import AlertPlaybooks
 from bot.alerts.retention import AlertRetention
 from bot.alerts.service import AlertThreads, Route, run_worker
 from bot.alerts.store import AlertStore
-from bot.alerts.watchdog import Watchdog
 from bot.alerts.writer import AlertWriter
 from bot.app.console import cannot_listen
 from bot.app.deps import Deps, kube_factory
+from bot.app.drain import drain_within, end_loops
 from bot.app.slack_link import SlackLink
+from bot.app.watching import channel_roles, watchdog
 from bot.checklists.models import ChecklistConfig, load_checklists
 from bot.checklists.reminders import ReminderPolicy
 from bot.checklists.service import Followups
@@ -49,13 +50,12 @@ from bot.playbooks.runner import PlaybookRunner
 from bot.policy.alerts import ALERT_PRINCIPAL
 from bot.policy.authority import Authority
 from bot.policy.authorizer import Authorizer
-from bot.policy.models import Policy, load_policy
+from bot.policy.models import load_policy
 from bot.remediation.guard import RemediationGuard
 from bot.remediation.runner import RemediationRunner
 from bot.remediation.service import RemediationService
 from bot.remediation.store import RemediationStore
 from bot.runtime.inflight import InFlight
-from bot.runtime.posts import Posts
 from bot.runtime.scheduler import JobQueue, Scheduler
 from bot.services import Services
 from bot.settings import Settings
@@ -65,10 +65,12 @@ from handlers.http import MAX_REQUEST_BODY, alert_routes, metrics_routes, routes
 
 log = logging.getLogger(__name__)
 
-SHUTDOWN_GRACE_S = 10.0
 SLACK_CONNECTIONS = 20
 HTTP_SHUTDOWN_S = 3.0
 LOOP_STOP_S = 3.0
+STOP_BEYOND_GRACE_S = 2 * LOOP_STOP_S + HTTP_SHUTDOWN_S
+"""The most a stop takes after its grace period (loops cancelled, twice bounded; the HTTP
+server's shutdown): Kubernetes' terminationGracePeriodSeconds must exceed grace + this."""
 
 
 class _ClientIsMeant(logging.Filter):
@@ -126,7 +128,7 @@ class Fireline:
             broadcast_channel=settings.broadcast_channel,
             declare_acknowledges=settings.declare_acknowledges,
         )
-        channels = _channel_roles(settings, policy)
+        channels = channel_roles(settings, policy)
         self.metrics.name_channels(channels)
         self.slack_health.watched = frozenset(channels)
         self.http = httpx.AsyncClient(follow_redirects=False)
@@ -184,7 +186,7 @@ class Fireline:
             metrics=self.metrics,
         )
         self.scheduler = Scheduler(JobQueue(store), deps.clock, metrics=self.metrics)
-        self.watchdog = _watchdog(self, settings, policy, store, slack)
+        self.watchdog = watchdog(settings, policy, store, slack, self.scheduler, deps.clock)
         self.retention = AlertRetention(
             self.redis.client, store.keys, alert_store, self.scheduler, deps.clock,
             keep=settings.alert_retention,
@@ -287,9 +289,10 @@ class Fireline:
         if self.watchdog is not None:
             self.metrics.read_at_scrape("heartbeat", self.watchdog.report)
         self._runner: web.AppRunner | None = None
-        self.slack_link = SlackLink(settings, slack, incidents, self.bolt)
+        self.slack_link = SlackLink(settings, slack, incidents, self.bolt, self.services.inflight)
         self._background: set[asyncio.Task[object]] = set()
         self._loops: set[asyncio.Task[object]] = set()
+        self._cooperative: set[asyncio.Task[object]] = set()
         self.port: int | None = None
 
     @property
@@ -340,11 +343,14 @@ class Fireline:
         if not ready:
             self.spawn(self.slack_link.until_answers(), forever=True)
         self.spawn(self.services.incidents.reconcile())
-        self.spawn(self.services.incidents.repair_forever(self.deps.clock), forever=True)
-        self.spawn(run_worker(self.services.alerts), forever=True)
+        repair = self.services.incidents.repair_forever(
+            self.deps.clock, self.settings.repair_interval_s
+        )
+        self.spawn(repair, forever=True)
+        self.spawn(run_worker(self.services.alerts), forever=True, ends=True)
         self.spawn(self.remediation.runner.reconcile())
-        self.spawn(self.outbox.run_forever(), forever=True)
-        self.spawn(self.scheduler.run_forever(), forever=True)
+        self.spawn(self.outbox.run_forever(), forever=True, ends=True)
+        self.spawn(self.scheduler.run_forever(), forever=True, ends=True)
         if self.watchdog is not None:
             self.spawn(self.watchdog.start())
         self.spawn(self.retention.start())
@@ -352,12 +358,19 @@ class Fireline:
         waiting = "" if ready else "; waiting for Slack"
         log.info("Fireline is up on %s (%s, %s)%s", self.url, mode, self.redis.description, waiting)
 
-    def spawn(self, work: Coroutine[Any, Any, object], *, forever: bool = False) -> None:
-        """Run `work` in the background; `forever` loops are cancelled at stop, not awaited."""
+    def spawn(
+        self, work: Coroutine[Any, Any, object], *, forever: bool = False, ends: bool = False
+    ) -> None:
+        """Run `work` in the background. At stop, work that is not `forever` is waited for
+        (within the grace period), and so are the loops that `ends` once told to stop (the
+        alert worker, the outbox, the scheduler); other `forever` loops are cancelled."""
         task: asyncio.Task[object] = asyncio.ensure_future(work)
         tasks = self._loops if forever else self._background
         tasks.add(task)
         task.add_done_callback(tasks.discard)
+        if ends:
+            self._cooperative.add(task)
+            task.add_done_callback(self._cooperative.discard)
 
     async def drain(self, grace_s: float = 10.0) -> bool:
         """Wait for acked work still running (and background tasks); False on timeout."""
@@ -366,26 +379,29 @@ class Fireline:
             await asyncio.wait(list(self._background), timeout=grace_s)
         return drained
 
-    async def stop(self) -> None:
-        """Stop taking requests, let acked work finish (bounded), then release everything.
-        Also undoes a start-up that failed half-way; safe to call twice."""
-        if self._runner is not None:
-            await self._runner.shutdown()
-        await self.slack_link.close()
-        if not await self.services.inflight.drain(SHUTDOWN_GRACE_S):
-            log.warning("stopping with %d acked requests unfinished", self.services.inflight.count)
+    async def stop(self, grace_s: float | None = None) -> None:
+        """Graceful shutdown (`docs/decisions/lifecycle.md`), bounded by `grace_s` (default
+        `FIRELINE_SHUTDOWN_GRACE_S`) plus a few seconds: take no new work, let what is in
+        flight finish, hand leases over, then release everything. Also undoes a start-up
+        that failed half-way; safe to call twice."""
+        grace = self.settings.shutdown_grace_s if grace_s is None else grace_s
+        # Take no new work: Slack requests get 503 (Socket Mode envelopes are left to another
+        # connection), /readyz 503; no new jobs, alert batches or outbox sends are started.
+        self.services.inflight.close()
         self.services.alerts.stop()
         self.outbox.stop()
-        self.scheduler.stop()
-        tasks = [*self._background, *self._loops]
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            # Bounded: a library that swallows a cancellation must not hang the shutdown.
-            _, stuck = await asyncio.wait(tasks, timeout=LOOP_STOP_S)
-            if stuck:
-                log.warning("%d background tasks did not stop in time", len(stuck))
+        self.scheduler.stop(grace)  # its running jobs get the grace, then are handed back
+        waited = [*self._background, *self._cooperative]
+        if not await drain_within(grace, self.services.inflight, waited):
+            log.warning(
+                "stopping with work unfinished after %.0f s: %d acked requests, %d jobs "
+                "(handed over to another replica)",
+                grace, self.services.inflight.count, self.scheduler.busy,
+            )  # fmt: skip
+        await self.slack_link.close()  # after the acks it carried were sent
+        await end_loops([*self._background, *self._loops], self._cooperative, LOOP_STOP_S)
         if self._runner is not None:
+            await self._runner.shutdown()
             await self._runner.cleanup()
             self._runner = None
         session = self.services.slack.client.session
@@ -396,39 +412,6 @@ class Fireline:
         await self.slack_health.close()
         if self._owns_redis:
             await self.redis.close()
-
-
-def _channel_roles(settings: Settings, policy: Policy) -> dict[str, str]:
-    """The channels Fireline is configured to write to, by role: the labels `/metrics` may
-    use for them (never their IDs), and the ones whose loss is a self-health problem."""
-    roles: dict[str, str] = {}
-    if settings.alerts_channel:
-        roles[settings.alerts_channel] = "alerts"
-    for number, route in enumerate(policy.alerts.routes, start=1):
-        roles.setdefault(route.channel, f"route-{number}")
-    if settings.broadcast_channel:
-        roles.setdefault(settings.broadcast_channel, "broadcast")
-    return roles
-
-
-def _watchdog(
-    app: Fireline, settings: Settings, policy: Policy, store: Store, slack: SlackGateway
-) -> Watchdog | None:
-    """The alert pipeline's dead-man's switch, when the policy asks for one."""
-    heartbeat = policy.alerts.heartbeat
-    if heartbeat is None:
-        return None
-    channel = settings.alerts_channel or settings.broadcast_channel
-    if channel is None:
-        raise ConfigurationError(
-            "the policy's alerts.heartbeat needs a channel to speak in: "
-            "set FIRELINE_ALERTS_CHANNEL (or FIRELINE_BROADCAST_CHANNEL)"
-        )
-    posts = Posts(app.redis.client, store.keys, slack)
-    return Watchdog(
-        app.redis.client, store.keys, app.scheduler, posts, app.deps.clock, heartbeat,
-        channel=channel,
-    )  # fmt: skip
 
 
 def create_app(settings: Settings, deps: Deps | None = None) -> Fireline:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
@@ -18,10 +20,14 @@ from bot.app.console import token_refused
 from bot.errors import ConfigurationError, FirelineError, SlackRejected, TemporaryError
 from bot.gateways.slack import SlackGateway
 from bot.incidents.service import IncidentService
+from bot.runtime.inflight import InFlight
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 
+SocketListener = Callable[[Any, Any], Awaitable[None]]
+"""A Socket Mode request listener (slack_sdk's client and request: typed loosely, since only
+the Slack gateway imports slack_sdk)."""
 SLACK_CHECK_TTL_S = 60.0
 SLACK_RETRY_FIRST_S = 1.0
 SLACK_RETRY_MAX_S = 30.0
@@ -32,13 +38,19 @@ TOKEN_REFUSED = frozenset({"invalid_auth", "account_inactive", "token_revoked", 
 
 class SlackLink:
     def __init__(
-        self, settings: Settings, slack: SlackGateway, incidents: IncidentService, bolt: AsyncApp
+        self,
+        settings: Settings,
+        slack: SlackGateway,
+        incidents: IncidentService,
+        bolt: AsyncApp,
+        inflight: InFlight | None = None,
     ) -> None:
         self.settings = settings
         self.slack = slack
         self.incidents = incidents
         self.bolt = bolt
         self.socket: AsyncSocketModeHandler | None = None
+        self.inflight = inflight
         self._ok_at = 0.0
         self._trouble: str | None = None
         """What is wrong with Slack, once said (logged again only when it changes)."""
@@ -108,12 +120,24 @@ class SlackLink:
             )
             return False
         handler = AsyncSocketModeHandler(self.bolt, token)
+        handler.client.socket_mode_request_listeners[:] = [self._taking(handler)]
         # slack_sdk asks for a URL itself when it has none, and on failure retries forever,
         # logging a traceback each time; this one was just issued, and its failures are ours.
         handler.client.wss_uri = url
         await handler.connect_async()  # type: ignore[no-untyped-call]
         self.socket = handler
         return True
+
+    def _taking(self, handler: AsyncSocketModeHandler) -> SocketListener:
+        """Bolt's envelope listener, but once shutdown began an envelope is left unacknowledged
+        (Slack delivers it again, to a connection that stays) instead of started here."""
+
+        async def listener(client: Any, request: Any) -> None:
+            if self.inflight is not None and not self.inflight.accepting:
+                return
+            await handler.handle(client, request)
+
+        return listener
 
     async def until_answers(self) -> None:
         """Started when Slack could not be reached at start-up: try again (back-off doubling

@@ -119,6 +119,15 @@ def declared(incident_id: str, channel_id: str, severity: str, defaulted: bool) 
     )
 
 
+def declare_unconfirmed(title: str) -> str:
+    return (
+        f"⚠️ Fireline could not confirm that *{escape(title)}* was declared: Redis stopped "
+        f"answering while it was being saved. Run {typed('list')} in a minute: if it shows up, "
+        "it was declared (do not declare it again; Fireline finishes setting it up). If it "
+        "does not, declare it again."
+    )
+
+
 def already_declared(incident_id: str, channel_id: str | None) -> str:
     where = f" in {channel(channel_id)}" if channel_id else ""
     return f"That request already declared {escape(incident_id)}{where}; nothing new was created."

@@ -16,6 +16,8 @@ user ephemerally.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 from collections.abc import Callable
 from typing import Protocol
 
@@ -23,12 +25,14 @@ from bot import incident as model
 from bot import messages as shared
 from bot.alerts.service import AlertThreads
 from bot.commands import messages
-from bot.errors import ConfigurationError, FirelineError, UsageError
+from bot.errors import ConfigurationError, FirelineError, TemporaryError, UsageError
 from bot.incident import Incident, Role, Severity, TimelineEntry
 from bot.incidents.service import Declared, IncidentService
 from bot.interaction import Actor, Later, Reply
 from bot.policy.authority import Authority
 from bot.policy.incidents import Verb
+
+log = logging.getLogger(__name__)
 
 
 class LifecycleHooks(Protocol):
@@ -91,8 +95,8 @@ class IncidentOperations:
         recorded: list[Declared] = []
 
         async def save() -> None:
-            recorded.append(
-                await self.incidents.declare(
+            try:
+                declared = await self.incidents.declare(
                     request_key=request_key,
                     reporter=actor.user,
                     title=title,
@@ -104,13 +108,24 @@ class IncidentOperations:
                     reporter_commands=False,
                     acknowledged=acknowledged,
                 )
-            )
-            if recorded[0].created and self.hooks:
-                await self.hooks.declared(recorded[0].incident)
+            except TemporaryError as lost:  # it may be recorded all the same: find out
+                unconfirmed = messages.declare_unconfirmed(title)
+                declared = await self.incidents.settle_declare(request_key, lost, unconfirmed)
+            recorded.append(declared)
+            if declared.created and self.hooks:
+                try:
+                    await self.hooks.declared(declared.incident)
+                except FirelineError as exc:  # recorded: the person is told so regardless
+                    log.warning(
+                        "%s: its follow-ups were not scheduled: %s", declared.incident.id, exc
+                    )
 
         async def later() -> str:
             incident = recorded[0].incident
             if not recorded[0].created:
+                if not incident.provisioned:  # its first delivery's worker may have died
+                    with contextlib.suppress(FirelineError):  # else the repair finishes it
+                        incident = await self.incidents.provision(incident.id)
                 return messages.already_declared(incident.id, incident.channel_id)
             return await self._provision(incident.id, defaulted, alert_group)
 

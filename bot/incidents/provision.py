@@ -5,7 +5,9 @@ Each step is skipped when its artefact is already recorded on the incident, and 
 ID is recorded the moment it exists, so a retry (or another replica) finishes the same work
 instead of repeating it. The channel's name is recorded *before* `conversations.create`: after
 a crash between the create and the save, the retry meets `name_taken`, recognises the channel
-as its own (`adoptable`) and adopts it instead of making `-2`.
+as its own (`adoptable`) and adopts it instead of making `-2`. The card and the announcement
+are posted once by key (`bot.runtime.posts`): recorded before they go out, looked up in Slack
+after a lost answer or a crash before their ts was saved.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from bot.errors import SlackRejected
 from bot.gateways.slack import SlackGateway
 from bot.incident import Change, Incident
 from bot.incidents import views as blocks
+from bot.runtime.posts import Posts
 from bot.runtime.redaction import redact
 from bot.store.store import Store
 
@@ -63,6 +66,7 @@ class Provisioner:
         self.clock = clock
         self.channel_prefix = channel_prefix
         self.broadcast_channel = broadcast_channel
+        self.posts = Posts(store.redis, store.keys, slack)
         self.bot_user_id: str | None = None
 
     async def complete(self, incident: Incident) -> Incident:
@@ -76,17 +80,27 @@ class Provisioner:
         incident = await self._ensure_card(incident)
         return await self._ensure_announcement(incident)
 
-    async def post_in_broadcast(self, text: str, body: Block | list[Block]) -> str:
-        """Post in the broadcast channel, joining it first if the bot is not in it yet."""
-        assert self.broadcast_channel is not None
+    async def post_in_broadcast(
+        self, text: str, body: Block | list[Block], *, once: str | None = None
+    ) -> str:
+        """Post in the broadcast channel, joining it first if the bot is not in it yet;
+        `once`: a key the post is made once under (`Posts.once`)."""
+        channel = self.broadcast_channel
+        assert channel is not None
         payload = body if isinstance(body, list) else [body]
+
+        async def post() -> str:
+            if once is None:
+                return await self.slack.post_message(channel, text, payload)
+            return await self.posts.once(once, channel, text, payload)
+
         try:
-            return await self.slack.post_message(self.broadcast_channel, text, payload)
+            return await post()
         except SlackRejected as exc:
             if exc.code != "not_in_channel":
                 raise
-            await self.slack.join(self.broadcast_channel)
-            return await self.slack.post_message(self.broadcast_channel, text, payload)
+            await self.slack.join(channel)
+            return await post()
 
     async def _ensure_channel(self, incident: Incident) -> Incident:
         if incident.channel_id:
@@ -140,8 +154,13 @@ class Provisioner:
         if incident.card_ts:
             return incident
         assert incident.channel_id is not None
-        ts = await self.slack.post_message(
-            incident.channel_id, blocks.card_text(incident), blocks.card(incident, self.clock.now())
+        # Recorded before it goes out and looked up after a lost answer or a crash before the
+        # ts below is saved (`Posts.once`): an incident never gets a second card.
+        ts = await self.posts.once(
+            f"card:{incident.id}",
+            incident.channel_id,
+            blocks.card_text(incident),
+            blocks.card(incident, self.clock.now()),
         )
         await self.slack.pin(incident.channel_id, ts)
         updated, _ = await self.store.mutate(
@@ -155,7 +174,7 @@ class Provisioner:
         if incident.announcement_ts or not self.broadcast_channel:
             return incident
         text, body = blocks.announcement(incident)
-        ts = await self.post_in_broadcast(text, body)
+        ts = await self.post_in_broadcast(text, body, once=f"announcement:{incident.id}")
         updated, _ = await self.store.mutate(incident.id, setting(announcement_ts=ts), bump=False)
         return updated
 

@@ -8,11 +8,12 @@ crash or a Slack outage left undone, so nothing a responder did is lost or done 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bot import messages as shared
 from bot.blockkit import section
@@ -21,6 +22,8 @@ from bot.clock import Clock
 from bot.errors import (
     FirelineError,
     IncidentNotFound,
+    TemporaryError,
+    Unconfirmed,
     UsageError,
 )
 from bot.gateways.slack import SlackGateway
@@ -39,6 +42,22 @@ from bot.store.store import Store
 log = logging.getLogger(__name__)
 
 REPAIR_INTERVAL_S = 30.0
+PROVISION_WAIT_S = 10.0
+"""How long a declare waits for another worker's set-up of the same incident to finish."""
+RENDER_WAIT_S = 10.0
+REPAIR_AFTER = timedelta(seconds=2 * PROVISION_WAIT_S)
+"""The periodic repair leaves a new incident's set-up to the worker declaring it this long, so
+under a burst it does not take the lock that declarer then waits for."""
+SETTLE_WITHIN_S = 10.0
+SETTLE_FIRST_S = 0.1
+SETTLE_MAX_DELAY_S = 2.0
+"""A declare whose answer was lost is settled within 10 s of Redis answering again (tried after
+0.1 s, doubling to every 2 s); after that the person is told it could not be confirmed."""
+
+
+class Busy(TemporaryError):
+    """Another worker holds the incident's lock: it is doing this work now (or died doing it,
+    and the lock expires)."""
 
 
 @dataclass(frozen=True)
@@ -133,12 +152,46 @@ class IncidentService:
         )
         return Declared(incident, created)
 
-    async def provision(self, incident_id: str) -> Incident:
-        """Create whatever Slack artefacts the incident still lacks. Safe to call repeatedly."""
-        async with self.store.lock(f"provision:{incident_id}") as held:
+    async def settle_declare(
+        self, request_key: str, lost: TemporaryError, unconfirmed: str
+    ) -> Declared:
+        """After `declare` failed with Redis trouble (the script may have run, its answer lost):
+        find out, while Redis comes back (bounded), whether the incident was recorded.
+
+        Recorded: it is returned, and its set-up goes on as usual. Certainly not recorded (the
+        request's claim taken here first, so the lost call can no longer create it): `lost` is
+        raised, and the person is told it did not happen. Still unknown: `Unconfirmed` with the
+        sentence `unconfirmed`; the periodic repair finishes the incident if it exists.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + SETTLE_WITHIN_S
+        delay = SETTLE_FIRST_S
+        while True:
+            try:
+                incident_id = await self.store.abandon_declare(request_key)
+                if incident_id is None:
+                    break
+                return Declared(await self.store.get(incident_id), created=True)
+            except TemporaryError as exc:
+                if loop.time() + delay > deadline:
+                    log.warning("declare %s could not be confirmed: %s", request_key, exc)
+                    raise Unconfirmed(unconfirmed) from exc
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, SETTLE_MAX_DELAY_S)
+        raise lost
+
+    async def provision(self, incident_id: str, *, wait_s: float = PROVISION_WAIT_S) -> Incident:
+        """Create whatever Slack artefacts the incident still lacks. Safe to call repeatedly.
+
+        Raises `Busy` when another worker holds the incident's lock for longer than `wait_s`
+        (it is doing this work; a lock left by a dead process expires, and the repair comes
+        back): never "done" for work that was not done."""
+        async with self.store.lock(f"provision:{incident_id}", wait_s=wait_s) as held:
             incident = await self.store.get(incident_id)
-            if not held or incident.provisioned:
+            if incident.provisioned:
                 return incident
+            if not held:
+                raise Busy(f"another Fireline worker is setting {incident_id} up")
             try:
                 incident = await self.provisioner.complete(incident)
             except FirelineError as exc:
@@ -167,48 +220,54 @@ class IncidentService:
             log.warning("could not refresh %s in Slack yet: %s", incident_id, exc)
             await self.store.flag(incident_id)
 
-    async def refresh(self, incident_id: str) -> None:
-        """Edit the card, topic and announcement in place to show the latest version."""
-        async with self.store.lock(f"render:{incident_id}") as held:
+    async def refresh(self, incident_id: str, *, wait_s: float = RENDER_WAIT_S) -> None:
+        """Edit the card, topic and announcement in place to show the latest version; then
+        the incident is unflagged if nothing changed meanwhile."""
+        async with self.store.lock(f"render:{incident_id}", wait_s=wait_s) as held:
             if not held:
                 return  # another worker is rendering; it reads the latest version
-            incident = await self.store.get(incident_id)
-            if not incident.channel_id or not incident.card_ts:
-                return
-            topic = blocks.topic(incident)
-            stale = incident.rendered_version < incident.version
-            if not stale and topic == incident.rendered_topic:
-                return
-            if topic != incident.rendered_topic:
-                await self.slack.set_topic(incident.channel_id, topic)
-            if not stale:
-                await self.store.mutate(incident_id, setting(rendered_topic=topic), bump=False)
-                return
+            await self._render(incident_id)
+        await self.store.unflag_if_shown(incident_id)
+
+    async def _render(self, incident_id: str) -> None:
+        """`refresh`'s work, under the incident's render lock."""
+        incident = await self.store.get(incident_id)
+        if not incident.channel_id or not incident.card_ts:
+            return
+        topic = blocks.topic(incident)
+        stale = incident.rendered_version < incident.version
+        if not stale and topic == incident.rendered_topic:
+            return
+        if topic != incident.rendered_topic:
+            await self.slack.set_topic(incident.channel_id, topic)
+        if not stale:
+            await self.store.mutate(incident_id, setting(rendered_topic=topic), bump=False)
+            return
+        await self.slack.update_message(
+            incident.channel_id,
+            incident.card_ts,
+            blocks.card_text(incident),
+            blocks.card(incident, self.clock.now()),
+        )
+        if incident.announcement_ts and self.broadcast_channel:
+            text, body = blocks.announcement(incident)
             await self.slack.update_message(
-                incident.channel_id,
-                incident.card_ts,
-                blocks.card_text(incident),
-                blocks.card(incident, self.clock.now()),
+                self.broadcast_channel, incident.announcement_ts, text, body
             )
-            if incident.announcement_ts and self.broadcast_channel:
-                text, body = blocks.announcement(incident)
-                await self.slack.update_message(
-                    self.broadcast_channel, incident.announcement_ts, text, body
-                )
-            version = incident.version
-            await self.store.mutate(
-                incident_id,
-                lambda i: (
-                    i.model_copy(
-                        update={
-                            "rendered_version": max(i.rendered_version, version),
-                            "rendered_topic": topic,
-                        }
-                    ),
-                    [],
+        version = incident.version
+        await self.store.mutate(
+            incident_id,
+            lambda i: (
+                i.model_copy(
+                    update={
+                        "rendered_version": max(i.rendered_version, version),
+                        "rendered_topic": topic,
+                    }
                 ),
-                bump=False,
-            )
+                [],
+            ),
+            bump=False,
+        )
 
     async def post_update(self, incident: Incident, actor: str, text: str) -> list[str]:
         """Post a recorded status update in the channel and the broadcast channel.
@@ -311,38 +370,58 @@ class IncidentService:
 
     # --- recovery --------------------------------------------------------------------------
 
-    async def reconcile(self, *, everything: bool = True) -> int:
+    async def reconcile(
+        self, *, everything: bool = True, younger_than: timedelta | None = None
+    ) -> int:
         """Finish what a crash or an outage left undone. Returns how many incidents it fixed.
 
-        `everything`: scan every incident (at start-up, after a crash that flagged nothing);
-        otherwise only those flagged when a Slack step failed (the periodic repair).
+        `everything`: scan every incident (at start-up, for records older than the flags);
+        otherwise only the flagged ones: every incident is flagged from its creation until it
+        is set up, and from each change until Slack shows it (the periodic repair). An
+        incident is unflagged only once Slack shows it as Redis holds it; one another worker
+        is busy with (its lock held, even by a process that died, until the lock expires)
+        stays flagged for the next pass. `younger_than`: leave the set-up of incidents declared
+        less than that ago to the worker declaring them (the periodic repair).
         """
         if everything:
             candidates = await self.store.list_incidents(open_only=False)
         else:
-            candidates = [await self.store.get(i) for i in await self.store.flagged()]
+            candidates = []
+            for incident_id in await self.store.flagged():
+                try:
+                    candidates.append(await self.store.get(incident_id))
+                except IncidentNotFound:
+                    await self.store.unflag(incident_id)
         fixed = 0
+        now = self.clock.now()
         for incident in candidates:
             try:
                 if not incident.provisioned and incident.is_open:
-                    await self.provision(incident.id)
+                    if younger_than is not None and now - incident.created_at < younger_than:
+                        continue
+                    await self.provision(incident.id, wait_s=0)
                     fixed += 1
                 elif incident.rendered_version < incident.version:
-                    await self.refresh(incident.id)
+                    await self.refresh(incident.id, wait_s=0)
                     fixed += 1
-                await self.store.unflag(incident.id)
+                await self.store.unflag_if_shown(incident.id)
             except FirelineError as exc:
                 log.warning("reconcile of %s left for later: %s", incident.id, exc)
         return fixed
 
     async def repair_forever(self, clock: Clock, every_s: float = REPAIR_INTERVAL_S) -> None:
-        """Every `every_s`, retry the Slack steps that failed (flagged incidents only)."""
+        """Every `every_s`, finish the flagged incidents (set-ups and renders that a crash, a
+        Slack outage or a Redis outage interrupted). A pass that meets Redis down is logged and
+        the next one tries again: nothing here waits for a restart."""
         while True:
             await clock.sleep(every_s)
             try:
-                await self.reconcile(everything=False)
+                fixed = await self.reconcile(everything=False, younger_than=REPAIR_AFTER)
             except FirelineError as exc:
                 log.warning("repair pass failed: %s", exc)
+            else:
+                if fixed:
+                    log.info("repair: finished the Slack work of %d incidents", fixed)
 
 
 async def report_of(

@@ -2,8 +2,8 @@
 
 Listeners run on after their ack. `InFlight` counts them so a graceful shutdown (a rolling
 deploy's SIGTERM) waits for that work instead of dropping it, and tests can wait for the bot
-to be idle instead of sleeping. It also bounds how much post-ack work runs at once, so new
-requests are acked first.
+to be idle instead of sleeping. Once closed (`close`), it takes no new requests. It also bounds
+how much post-ack work runs at once, so new requests are acked first.
 """
 
 from __future__ import annotations
@@ -29,6 +29,13 @@ class InFlight:
         self._none_receiving = asyncio.Event()
         self._none_receiving.set()
         self._ack_priority_s = ack_priority_s
+        self.accepting = True
+        """False once shutdown began: new Slack requests are turned away (HTTP 503, a Socket
+        Mode envelope left unacknowledged), so Slack gives them to a replica that stays."""
+
+    def close(self) -> None:
+        """Take no new requests; what is in flight runs on (`drain`)."""
+        self.accepting = False
 
     @asynccontextmanager
     async def receiving(self) -> AsyncIterator[None]:

@@ -2,12 +2,14 @@
 
 A claim (`SET NX EX`) is taken before anything that must happen once per key (a command
 delivered twice, a report on resolve); a lock (`SET NX PX` + a token, released by a Lua step
-only by its holder) serialises short work on one thing (rendering an incident's card).
+only by its holder, renewed while held, expiring when its holder dies) serialises short work on
+one thing (provisioning an incident, rendering its card).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 from collections.abc import AsyncIterator
@@ -23,12 +25,15 @@ from bot.store.keys import Keys
 log = logging.getLogger(__name__)
 
 CLAIM_TTL_SECONDS = 24 * 3600
+LOCK_TTL_MS = 15_000
+"""A lock left by a process that died is free again after this (its holder renews it)."""
 
 
 class Claims(RedisPart):
     def __init__(self, redis: Redis, keys: Keys) -> None:
         super().__init__(redis, keys)
         self._release = redis.register_script(scripts.RELEASE_LOCK)
+        self._renew = redis.register_script(scripts.RENEW_LOCK)
 
     async def claim(self, scope: str, key: str, ttl: int = CLAIM_TTL_SECONDS) -> bool:
         """True for the first caller with this (scope, key) within `ttl`; False for the rest."""
@@ -46,9 +51,15 @@ class Claims(RedisPart):
 
     @asynccontextmanager
     async def lock(
-        self, name: str, ttl_ms: int = 30_000, wait_s: float = 10.0
+        self, name: str, ttl_ms: int = LOCK_TTL_MS, wait_s: float = 10.0
     ) -> AsyncIterator[bool]:
-        """A short mutual-exclusion lock across replicas. Yields False if not acquired in time."""
+        """A short mutual-exclusion lock across replicas. Yields False if not acquired in time.
+
+        The lock holds a token only its taker knows (released by a Lua step comparing it) and
+        expires after `ttl_ms`; while the work runs the lock is extended every third of that,
+        so slow work keeps it and a dead process's lock is gone within `ttl_ms`. Redis failing
+        while taking it raises `Unavailable` (never redis-py's errors); failing while releasing
+        it is logged, and the lock expires on its own."""
         token = secrets.token_hex(8)
         key = self.keys.lock(name)
         acquired = False
@@ -58,13 +69,33 @@ class Claims(RedisPart):
                 acquired = bool(await self.redis.set(key, token, nx=True, px=ttl_ms))
                 if acquired or not await lock_wait.sleep():
                     break
+        except RedisError as exc:
+            raise redis_unavailable(exc) from exc
+        keeper = asyncio.ensure_future(self._keep(key, token, ttl_ms)) if acquired else None
+        try:
             yield acquired
         finally:
+            if keeper is not None:
+                keeper.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await keeper
             if acquired:
                 try:
                     await self._release(keys=[key], args=[token])
                 except RedisError:
                     log.warning("could not release lock %s; it expires in %d ms", name, ttl_ms)
+
+    async def _keep(self, key: str, token: str, ttl_ms: int) -> None:
+        """Extend a held lock every third of its TTL until cancelled (a failed renewal is left
+        to the next one: the lock still has two thirds of its time)."""
+        while True:
+            await asyncio.sleep(ttl_ms / 3000)
+            try:
+                if not await self._renew(keys=[key], args=[token, ttl_ms]):
+                    log.warning("lock %s was lost (expired or taken over)", key)
+                    return
+            except RedisError:
+                continue
 
 
 class _Backoff:

@@ -19,13 +19,16 @@ from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 from redis.exceptions import RedisError
 
-from bot.errors import IncidentNotFound
+from bot.errors import IncidentNotFound, UserError
 from bot.incident import Change, Incident, Role, Severity, Status, TimelineEntry
 from bot.store import scripts
 from bot.store.calls import RedisPart, redis_unavailable, replicated, text
 from bot.store.cas import Decision, compare_and_set
 from bot.store.claims import CLAIM_TTL_SECONDS
 from bot.store.keys import Keys
+
+ABANDONED = "abandoned"
+"""A declare's claim taken by `abandon_declare`: that request created nothing, and never will."""
 
 
 class IncidentStore(RedisPart):
@@ -58,6 +61,11 @@ class IncidentStore(RedisPart):
         except RedisError as exc:
             raise redis_unavailable(exc) from exc
         incident_id, created = text(result[0]), bool(int(result[1]))
+        if incident_id == ABANDONED:
+            raise UserError(
+                "That request was given up while Redis was not answering, and its sender was "
+                "told so. Type the command again if it is still needed."
+            )
         # The request's claim names the incident only where the script ran.
         await replicated(self.redis, (self.keys.claim("declare", request_key), incident_id))
         if not created:
@@ -65,6 +73,21 @@ class IncidentStore(RedisPart):
         # What the script stored is the template with its ID and number: no second read.
         number = int(incident_id.removeprefix("INC-"))
         return template.model_copy(update={"id": incident_id, "number": number}), True
+
+    async def abandon_declare(self, request_key: str) -> str | None:
+        """Settle a declare whose answer was lost: the incident it recorded, or None once it is
+        certain none was recorded. One `SET NX` on the request's claim decides it: taken here,
+        the lost call (still queued in Redis, or retried) can no longer create anything; taken
+        already, it holds the incident's ID."""
+        key = self.keys.claim("declare", request_key)
+        try:
+            if await self.redis.set(key, ABANDONED, nx=True, ex=CLAIM_TTL_SECONDS):
+                return None
+            found = await self.redis.get(key)
+        except RedisError as exc:
+            raise redis_unavailable(exc) from exc
+        incident_id = text(found) if found else ABANDONED
+        return None if incident_id == ABANDONED else incident_id
 
     async def get(self, incident_id: str) -> Incident:
         try:
@@ -129,6 +152,10 @@ class IncidentStore(RedisPart):
                     pipe.set(keys.channel(new.channel_id), incident_id)
                 if not new.is_open and current.is_open:
                     pipe.zrem(keys.open_incidents, incident_id)
+                if new.version > current.version:
+                    # Slack shows the old version until a render lands: flagged until then,
+                    # so a replica that dies before rendering leaves work the repair sees.
+                    pipe.sadd(keys.needs_attention, incident_id)
 
             return Decision((new, entries), writes)
 
@@ -178,6 +205,31 @@ class IncidentStore(RedisPart):
             await self.redis.srem(self.keys.needs_attention, incident_id)
         except RedisError as exc:
             raise redis_unavailable(exc) from exc
+
+    async def unflag_if_shown(self, incident_id: str) -> bool:
+        """Unflag the incident only if Slack shows it as Redis holds it (set up and its latest
+        version rendered; or closed before it was set up), checked and unflagged in one
+        transaction: a change landing in between keeps the flag. True if it is unflagged."""
+
+        def unflag(pipe: Pipeline) -> None:
+            pipe.srem(self.keys.needs_attention, incident_id)
+
+        def decide(raw: bytes | str | None) -> Decision[bool]:
+            if raw is None:  # gone: nothing left to repair
+                return Decision(True, unflag)
+            incident = Incident.model_validate_json(raw)
+            if incident.provisioned:
+                shown = incident.rendered_version >= incident.version
+            else:  # closed before it was set up: nothing left to show
+                shown = not incident.is_open
+            return Decision(True, unflag) if shown else Decision(False)
+
+        return await compare_and_set(
+            self.redis,
+            self.keys.incident(incident_id),
+            decide,
+            gave_up=f"{incident_id} kept changing; it stays flagged for the next repair",
+        )
 
 
 def _not_found(incident_id: str) -> IncidentNotFound:

@@ -18,12 +18,15 @@ redis.call('SET', ARGV[4] .. 'incident:' .. id, doc)
 redis.call('RPUSH', ARGV[4] .. 'incident:' .. id .. ':timeline', ARGV[3])
 redis.call('ZADD', ARGV[4] .. 'incidents:open', n, id)
 redis.call('ZADD', ARGV[4] .. 'incidents:all', n, id)
+redis.call('SADD', ARGV[4] .. 'incidents:needs-attention', id)
 redis.call('SET', KEYS[1], id, 'EX', tonumber(ARGV[2]))
 return {id, 1}
 """
 """Creates an incident for a request exactly once. KEYS: claim, sequence. ARGV: incident JSON
 with the `__FIRELINE_ID__`/`__FIRELINE_NUMBER__` placeholders, claim TTL, first timeline entry,
-key prefix. Returns the incident ID and 1 if created, 0 if the request had already made one."""
+key prefix. Returns the incident ID and 1 if created, 0 if the request had already made one.
+The new incident is flagged for repair (`incidents:needs-attention`) until Slack shows it: a
+declare whose answer was lost, or whose replica died, is then finished by the periodic repair."""
 
 APPEND_ONCE = """
 if redis.call('SADD', KEYS[1], ARGV[1]) == 0 then return 0 end
@@ -51,3 +54,9 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 """
 """Releases a lock only if we still hold it. KEYS: lock. ARGV: token."""
+
+RENEW_LOCK = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+"""
+"""Extends a lock only if we still hold it. KEYS: lock. ARGV: token, ttl ms. 0: it was lost."""

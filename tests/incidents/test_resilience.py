@@ -213,3 +213,51 @@ async def test_crash_after_channel_create_adopts_the_channel(harness: Harness) -
     assert [c.name for c in h.slack.ws.channels.values() if "disk-full" in c.name] == [name]
     assert incident.channel_id is not None
     assert "Disk full" in h.card_text(incident.channel_id)
+
+
+@pytest.mark.slow
+async def test_a_lost_card_post_whose_look_up_failed_is_adopted_not_posted_again(
+    harness: Harness,
+) -> None:
+    """Slack makes the card but its answer is lost, and every look-up for it fails: the
+    set-up stops (the person is told), and the repair finds the card it recorded before
+    posting, so the channel never shows two cards."""
+    h = harness
+    h.slack.fail_next("chat.postMessage", lost_answer=True)
+    h.slack.fail_next("conversations.history", times=50, drop=True)
+    await h.command(h.alice, "declare P2 Search slow")
+    await h.told(h.alice, "INC-1 is recorded, but Slack did not finish setting it up")
+    incident = await h.app.services.store.get("INC-1")
+    assert incident.channel_id and not incident.card_ts
+    channel = incident.channel_id
+    assert len([m for m in h.slack.messages(channel) if m.get("bot_id")]) == 1
+
+    h.slack.faults.clear()
+    assert await h.app.services.incidents.reconcile(everything=False) == 1
+    incident = await h.app.services.store.get("INC-1")
+    cards = [m for m in h.slack.messages(channel) if m.get("bot_id")]
+    assert [m["ts"] for m in cards] == [incident.card_ts], "the card Slack made, adopted"
+    assert incident.provisioned and await h.app.services.store.flagged() == []
+
+
+async def test_a_lock_left_by_a_dead_worker_keeps_the_incident_flagged_until_it_expires(
+    harness: Harness,
+) -> None:
+    """A set-up interrupted with its lock left behind is not reported as done: the repair
+    leaves it flagged while the lock lives, and finishes it once the lock is gone."""
+    h = harness
+    store = h.app.services.store
+    h.slack.fail_next("conversations.create", times=10, status=503)
+    await h.command(h.alice, "declare P2 Queue stuck")
+    await h.told(h.alice, "INC-1 is recorded, but Slack did not finish setting it up")
+    h.slack.faults.clear()
+    stale = store.keys.lock("provision:INC-1")
+    await store.redis.set(stale, "a-dead-worker", px=60_000)
+
+    assert await h.app.services.incidents.reconcile(everything=False) == 0
+    assert await store.flagged() == ["INC-1"], "not done, so not unflagged"
+    assert not (await store.get("INC-1")).provisioned
+
+    await store.redis.delete(stale)  # what its TTL does
+    assert await h.app.services.incidents.reconcile(everything=False) == 1
+    assert (await store.get("INC-1")).provisioned and await store.flagged() == []

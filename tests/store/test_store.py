@@ -6,8 +6,12 @@ import asyncio
 from datetime import UTC, datetime
 
 import pytest
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 from bot import incident as model
+from bot.errors import Unavailable
 from bot.incident import Severity, declared_entry
 from bot.store.store import Store, new_incident
 
@@ -108,3 +112,31 @@ async def test_embedded_redis_keeps_incidents_across_a_restart(tmp_path, prefix)
     assert [e.text for e in await again.timeline(incident.id)][-1] == "📝 <@U1>: still slow"
     assert (await create(again, "t2")).id == "INC-2"
     await handle.close()
+
+
+async def test_a_lock_is_renewed_while_held_and_redis_failing_is_unavailable(
+    store: Store,
+) -> None:
+    """Work longer than the lock's TTL keeps it (renewed by its holder), so a second worker
+    cannot start the same work; a Redis that does not answer is `Unavailable`, not redis-py's
+    error escaping to the caller."""
+    key = store.keys.lock("work")
+    async with store.lock("work", ttl_ms=1500) as held:
+        assert held
+        renewals, last = 0, await store.redis.pttl(key)
+        while renewals < 3:  # three renewals: held well past one TTL
+            await asyncio.sleep(0.05)
+            ttl = await store.redis.pttl(key)
+            renewals += ttl > last
+            last = ttl
+        async with store.lock("work", wait_s=0) as second:
+            assert not second, "still held by the first worker"
+    async with store.lock("work", wait_s=0) as after:
+        assert after, "released by its holder"
+
+    down = Redis.from_url("redis://127.0.0.1:1/0", retry=Retry(NoBackoff(), 0))
+    broken = Store(down, prefix=store.keys.prefix)
+    with pytest.raises(Unavailable):
+        async with broken.lock("work", wait_s=0):
+            pass
+    await down.aclose()

@@ -112,6 +112,10 @@ class WebApi:
             body = {"ok": False, "error": "unknown_method", "req_method": method}
             return self._answer(method, values, token, 404, body)
         fault = self.faults.take(method)
+        if fault is not None and fault.hold is not None:
+            fault.hold.reached.set()
+            await fault.hold.release.wait()
+            fault = None
         if fault is not None and not fault.lost_answer:
             return self._fault(request, method, values, token, fault)
         try:

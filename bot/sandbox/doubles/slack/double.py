@@ -10,7 +10,7 @@ from typing import Any, Self
 from bot.sandbox.doubles.slack.api import WebApi
 from bot.sandbox.doubles.slack.clock import Clock, IdFactory
 from bot.sandbox.doubles.slack.delivery import AppConfig, Deliverer
-from bot.sandbox.doubles.slack.faults import Fault, FaultInjector
+from bot.sandbox.doubles.slack.faults import Fault, FaultInjector, Hold
 from bot.sandbox.doubles.slack.methods import ApiContext
 from bot.sandbox.doubles.slack.methods.conversations import validate_channel_name
 from bot.sandbox.doubles.slack.methods.views import render_view
@@ -218,6 +218,13 @@ class SlackDouble(UserActionsMixin):
             Fault(error, status, drop, retry_after=retry_after, lost_answer=lost_answer),
             times,
         )
+
+    def hold_next(self, method: str) -> Hold:
+        """Keep the next call of ``method`` waiting until the returned hold is released (a
+        slow Slack the test controls, for work caught in flight)."""
+        hold = Hold()
+        self.faults.add(method, Fault(hold=hold))
+        return hold
 
     # -- assertions --------------------------------------------------------------------------
     def calls(self, method: str | None = None) -> list[CallRecord]:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections import defaultdict, deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -15,7 +16,7 @@ class Fault:
     ``error="ratelimited"`` defaults to 429 with ``Retry-After: retry_after``). ``status`` >= 500
     without ``error`` answers a bare 5xx. ``drop`` closes the connection without any answer.
     ``lost_answer`` carries the call out, then closes the connection before answering (Slack
-    did it; the caller cannot know).
+    did it; the caller cannot know). ``hold`` answers normally, but only once the test says so.
     """
 
     error: str | None = None
@@ -23,6 +24,17 @@ class Fault:
     drop: bool = False
     retry_after: int = 1
     lost_answer: bool = False
+    hold: Hold | None = None
+
+
+@dataclass(frozen=True)
+class Hold:
+    """A call kept waiting, controlled by the test: `reached` is set when the call arrives,
+    and the double carries it out and answers once `release` is set (events of the double's
+    loop: use it from a test running the double on its own loop)."""
+
+    reached: asyncio.Event = field(default_factory=asyncio.Event)
+    release: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 class FaultInjector:
