@@ -290,9 +290,11 @@ class Harness:
         driving it; the Slack double delivers to it from now on."""
         return self.on(await self.build.bot(**changes))
 
-    async def stop(self, app: Fireline | None = None) -> None:
-        """Stop one bot (default: the one this harness drives), as a crash or a deploy would."""
-        await self.build.wiring.stop(app or self.app)
+    async def stop(self, app: Fireline | None = None, *, grace_s: float | None = None) -> None:
+        """Stop one bot (default: the one this harness drives), as a deploy would: what is in
+        flight gets the shutdown grace; `grace_s=0` waits for nothing, as near a crash as a
+        stop gets."""
+        await self.build.wiring.stop(app or self.app, grace_s)
 
     async def close(self) -> None:
         """Stop every bot and the simulated clusters (the `build` fixture does it after each

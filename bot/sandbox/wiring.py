@@ -77,11 +77,12 @@ class Wiring:
         self.slack.request_url = f"{app.url}/slack/events"
         return app
 
-    async def stop(self, app: Fireline) -> None:
-        """Stop one bot (a crash or a restart); the others keep running."""
+    async def stop(self, app: Fireline, grace_s: float | None = None) -> None:
+        """Stop one bot (a restart; with `grace_s=0`, as near a crash as a stop gets: nothing
+        in flight is waited for); the others keep running."""
         if id(app) not in self._stopped:
             self._stopped.add(id(app))
-            await app.stop()
+            await app.stop(grace_s)
 
     async def close(self) -> None:
         """Stop every bot still running, then the simulated clusters."""

@@ -72,10 +72,11 @@ async def expire_dead_locks(w: Harness) -> None:
 
 
 async def die(w: Harness) -> None:
-    """Stop the first bot and wait until no run of its is left: a test that then rewrites what
-    it left behind (as a crash would have left it) must not race a run still going."""
+    """Stop the first bot as a crash would (nothing in flight is given time to finish) and wait
+    until no run of its is left: a test that then rewrites what it left behind (as a crash
+    would have left it) must not race a run still going."""
     dead = w.apps[0]
-    await w.stop(dead)
+    await w.stop(dead, grace_s=0)
     await eventually(lambda: not dead.scheduler.busy, what="the stopped bot's runs to end")
 
 
