@@ -134,7 +134,10 @@ def already_declared(incident_id: str, channel_id: str | None) -> str:
 
 
 def setup_incomplete(reason: str) -> str:
-    return f"⚠️ Slack set-up incomplete: {escape(reason)}. Fireline retries every 30 seconds."
+    return (
+        f"⚠️ Slack set-up incomplete: {escape(reason)}. "
+        "Fireline keeps retrying on its own until it is done."
+    )
 
 
 def nothing_changed(incident_id: str, what: Mrkdwn) -> str:
