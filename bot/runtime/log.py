@@ -143,6 +143,40 @@ def _log_uncaught(kind: type[BaseException], exc: BaseException, tb: TracebackTy
     logging.getLogger("fireline").critical("stopped by an uncaught error", exc_info=(kind, exc, tb))
 
 
+class MalformedRequests(logging.Filter):
+    """aiohttp logs a request it could not parse (a 20 KB header, 500 headers, a broken request
+    line) at ERROR with a traceback, though it answers 400 and nothing is wrong with Fireline:
+    anyone who can reach the port could fill the log with them. Such a record becomes one
+    WARNING line naming the refusal; real server errors keep their traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        code = getattr(exc, "code", None)
+        if (
+            exc is not None
+            and type(exc).__module__.startswith("aiohttp.http_exceptions")
+            and isinstance(code, int)
+            and 400 <= code < 500
+        ):
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            record.msg, record.args = (
+                "refused a malformed HTTP request (%d): %s",
+                (
+                    code,
+                    type(exc).__name__,
+                ),
+            )
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+def quiet_malformed_requests() -> None:
+    """Install `MalformedRequests` on aiohttp's server logger (once)."""
+    server = logging.getLogger("aiohttp.server")
+    if not any(isinstance(f, MalformedRequests) for f in server.filters):
+        server.addFilter(MalformedRequests())
+
+
 def configure(level: str, secrets: Iterable[str], fmt: str = "text") -> None:
     """Root logging for `fireline serve`: one stream handler, every record redacted."""
     handler = logging.StreamHandler()
@@ -152,6 +186,7 @@ def configure(level: str, secrets: Iterable[str], fmt: str = "text") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     logging.captureWarnings(True)  # Python's warnings as log records (so JSON, and redacted)
+    quiet_malformed_requests()
     if fmt == "json":
         sys.excepthook = _log_uncaught
     # The audit trail is logged whatever the level: a team's log pipeline is where it is kept.

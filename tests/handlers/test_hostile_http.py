@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from bot.alerts.payload import MAX_PAYLOAD_BYTES
+from bot.runtime.log import quiet_malformed_requests
 from handlers.http import MAX_SLACK_BODY
 from handlers.signature import sign
 from tests.handlers import rawhttp
@@ -172,3 +173,20 @@ async def test_the_webhook_limit_is_the_documented_one(harness: Harness) -> None
         )
         assert status == 413, answer
         assert str(MAX_PAYLOAD_BYTES) in answer["error"]
+
+
+async def test_an_unparsable_request_is_400_and_one_warning_line(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Anyone who reaches the port can send a request aiohttp cannot parse: it answers 400,
+    and the log gets one WARNING line, not an ERROR with a traceback per request."""
+    quiet_malformed_requests()
+    name, value = b"X-Big", b"A" * 20_000  # past aiohttp's 8 KB limit on a header line
+    with caplog.at_level(logging.DEBUG, logger="aiohttp.server"):
+        status, _ = await rawhttp.post(slack_url(harness), [(name, value)], slash_body())
+    assert status == 400
+    said = [r for r in caplog.records if r.name == "aiohttp.server"]
+    assert [(r.levelname, r.getMessage()) for r in said] == [
+        ("WARNING", "refused a malformed HTTP request (400): LineTooLong")
+    ]
+    assert all(r.exc_info is None for r in said)
