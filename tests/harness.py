@@ -102,6 +102,9 @@ def settings_for(slack: SlackDouble, broadcast: str, **overrides: Any) -> Settin
         # The double these tests use by default does not rate-limit; tests of the limits pass
         # the double's scale (tests/alerts/test_outbox.py).
         "slack_rate_scale": 20.0,
+        # A bot stopped at a test's end with something stuck (Redis cut, a write hung) waits
+        # its whole grace; tests of the drain set their own (tests/app/test_shutdown.py).
+        "shutdown_grace_s": 5.0,
         **overrides,
     }
     return Settings(_env_file=None, **values)

@@ -122,8 +122,9 @@ def job_gave_up(what: str, attempts: int, reason: str, channel: str | None) -> s
     """A scheduled job failed `attempts` times in a row for a reason that usually passes (Slack
     or Redis not answering); `reason` is the last error's text, written for people."""
     where = f" in {link_channel(channel)}" if channel else ""
+    tries = "once" if attempts == 1 else f"{attempts} times in a row"
     return (
-        f"⚠️ {escape(what)} could not be posted{where}: it failed {attempts} times in a row "
+        f"⚠️ {escape(what)} could not be posted{where}: it failed {tries} "
         f"(last: {escape(reason)}). It will not be retried."
     )
 

@@ -49,7 +49,7 @@ def patterns_text(evidence: Evidence) -> str:
     while True:
         rows = []
         for t in templates[:count]:
-            row = [f"×{t.count}", t.level[:4].upper(), t.first_seen, t.last_seen]
+            row = [f"×{t.count}", t.level.upper(), t.first_seen, t.last_seen]
             if split:
                 row += [str(t.before), str(t.after)]
             rows.append([*row, t.template[:120]])

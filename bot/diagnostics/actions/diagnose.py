@@ -339,7 +339,7 @@ class Diagnose(Action[DiagnoseParams, Diagnosis]):
         if diagnosis.findings:
             lines = []
             for f in diagnosis.findings:
-                lines.append(f"• [{confidence(f.confidence)}] {f.cause}")
+                lines.append(f"• {f.cause} ({confidence(f.confidence)} confidence)")
                 lines += [f"   – {e}" for e in f.evidence]
             result.sections.append(Section("Findings, most likely first", "\n".join(lines)))
         if evidence.pods:
