@@ -8,7 +8,11 @@ the HTTP sessions.
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
+from urllib.parse import urlsplit
+
+import yaml
 
 from bot.app import run_until_signalled
 from bot.sandbox.doubles.kubernetes import ORION_PROD, write_kubeconfig
@@ -17,6 +21,37 @@ from bot.sandbox.world import Sandbox, SandboxOptions
 KUBECONFIG = Path.home() / ".kube" / "fireline-sandbox.yaml"
 """Where `fireline sandbox` writes the simulated cluster's kubeconfig (rewritten each run: the
 port changes), so a responder can run kubectl beside the bot."""
+
+
+def kubeconfig_path(default: Path, server: str) -> Path:
+    """`default`, unless another sandbox that is still running has its cluster there: then a
+    file of this sandbox's own beside it (`fireline-sandbox-<port>.yaml`), so neither's
+    `export KUBECONFIG=…` ends up pointing at the other's cluster."""
+    current = server_in(default)
+    if current is None or current == server or not _answers(current):
+        return default
+    port = urlsplit(server).port
+    return default.with_name(f"{default.stem}-{port}{default.suffix}")
+
+
+def server_in(kubeconfig: Path) -> str | None:
+    """The cluster address a kubeconfig Fireline wrote points at (None: no such file)."""
+    try:
+        document = yaml.safe_load(kubeconfig.read_text(encoding="utf-8"))
+        return str(document["clusters"][0]["cluster"]["server"])
+    except (OSError, yaml.YAMLError, KeyError, IndexError, TypeError):
+        return None
+
+
+def _answers(server: str) -> bool:
+    parts = urlsplit(server)
+    if parts.hostname is None or parts.port is None:
+        return False
+    try:
+        with socket.create_connection((parts.hostname, parts.port), timeout=0.5):
+            return True
+    except OSError:
+        return False
 
 
 async def run(
@@ -35,14 +70,18 @@ async def run(
     if script is not None and not speed_chosen:
         options.speed = script.speed
     sandbox = Sandbox(options)
+    written: list[tuple[Path, str]] = []
 
     async def start() -> None:
         await sandbox.start()
         print(f"Fireline sandbox: open {sandbox.url}", flush=True)
         if sandbox.kube is not None:
-            kubeconfig.parent.mkdir(parents=True, exist_ok=True)
-            write_kubeconfig(kubeconfig, sandbox.kube.base_url, namespace=ORION_PROD)
-            print(f"Simulated cluster for kubectl: export KUBECONFIG={kubeconfig}", flush=True)
+            server = sandbox.kube.base_url
+            path = kubeconfig_path(kubeconfig, server)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_kubeconfig(path, server, namespace=ORION_PROD)
+            written.append((path, server))
+            print(f"Simulated cluster for kubectl: export KUBECONFIG={path}", flush=True)
         if sandbox.targets is not None and sandbox.observatory is not None:
             real = sandbox.observatory.real is not None
             print(
@@ -68,4 +107,10 @@ async def run(
             )
             print("Press Start on the page when your team is ready.", flush=True)
 
-    await run_until_signalled(start, sandbox.stop)
+    async def stop() -> None:
+        await sandbox.stop()
+        for path, server in written:  # ours still: nobody's cluster answers there any more
+            if server_in(path) == server:
+                path.unlink(missing_ok=True)
+
+    await run_until_signalled(start, stop)

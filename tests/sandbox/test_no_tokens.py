@@ -72,11 +72,13 @@ def test_serve_without_tokens_starts_a_working_sandbox(tmp_path: Path) -> None:
     finally:
         process.send_signal(signal.SIGINT)
         try:
-            _, err = process.communicate(timeout=20)
+            out, err = process.communicate(timeout=20)
         except subprocess.TimeoutExpired:
             os.kill(process.pid, signal.SIGKILL)
             raise
     assert process.returncode == 0, err[-2000:]
     assert "No Slack tokens are set" in err and "SLACK_BOT_TOKEN" in err
-    # The run's kubeconfig went to the HOME it was given, not the real one.
-    assert (tmp_path / ".kube" / "fireline-sandbox.yaml").is_file()
+    # The run's kubeconfig went to the HOME it was given, not the real one, and went with it.
+    kubeconfig = tmp_path / ".kube" / "fireline-sandbox.yaml"
+    assert f"export KUBECONFIG={kubeconfig}" in out + err
+    assert not kubeconfig.exists()

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.sandbox.run import run
+from bot.sandbox.run import run, server_in
 from bot.sandbox.world import SandboxOptions
 from bot.store.server import RedisHandle
 from tests.harness import eventually
@@ -50,3 +50,46 @@ async def test_the_sandbox_prints_a_kubeconfig_for_its_cluster(
         serving.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await serving
+
+
+@pytest.mark.process
+async def test_a_second_sandbox_keeps_its_own_kubeconfig_and_each_removes_its_own(
+    redis_handle: RedisHandle, prefix: str, tmp_path: Path
+) -> None:
+    """Two sandboxes at once (another port): the second writes `fireline-sandbox-<port>.yaml`
+    rather than repointing the first's file at its cluster; each file goes with its sandbox."""
+    default = tmp_path / "kube" / "fireline-sandbox.yaml"
+    first = asyncio.create_task(
+        run(
+            SandboxOptions(http_port=0, redis=redis_handle, redis_prefix=prefix), kubeconfig=default
+        )
+    )
+    second: asyncio.Task[None] | None = None
+    try:
+        await eventually(default.exists, 20.0, "the first sandbox's kubeconfig")
+        ours = server_in(default)
+        second = asyncio.create_task(
+            run(
+                SandboxOptions(http_port=0, redis=redis_handle, redis_prefix=prefix + "2:"),
+                kubeconfig=default,
+            )
+        )
+        own = await eventually(
+            lambda: next(iter(default.parent.glob("fireline-sandbox-*.yaml")), None),
+            20.0,
+            "the second sandbox's own kubeconfig",
+        )
+        assert server_in(default) == ours, "the first sandbox's file still points at its cluster"
+        port = int(own.stem.rsplit("-", 1)[1])
+        assert server_in(own) == f"http://127.0.0.1:{port}" != ours
+        second.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await second
+        assert not own.exists() and server_in(default) == ours
+    finally:
+        for task in (first, second):
+            if task is not None and not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+    assert not default.exists()
