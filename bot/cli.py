@@ -22,10 +22,7 @@ if TYPE_CHECKING:
     from bot.settings import Settings
     from bot.store.store import Store
 
-SETUP_HELP = """\
-Fireline needs a Slack app before it can run. Three values, in .env (copy .env.example) or the
-environment:
-
+SETUP_VALUES = """\
   SLACK_BOT_TOKEN       xoxb-…  Slack app → OAuth & Permissions → Bot User OAuth Token
   SLACK_SIGNING_SECRET          Slack app → Basic Information → App Credentials → Signing Secret
   SLACK_APP_TOKEN       xapp-…  Slack app → Basic Information → App-Level Tokens, scope
@@ -34,14 +31,16 @@ environment:
 Create the app in one paste from deploy/slack-app-manifest.yml (README: "Slack app set-up").
 """
 
+SETUP_HELP = (
+    "Fireline needs a Slack app before it can run. Set these in .env (copy .env.example) or the\n"
+    "environment:\n\n" + SETUP_VALUES
+)
 
 NO_TOKENS = (
-    """\
-No Slack tokens are set, so Fireline starts in its local sandbox: a Slack-like page on this
-machine, a simulated cluster, nothing sent anywhere. To run the real bot, set the tokens:
-
-"""
-    + SETUP_HELP
+    "No Slack tokens are set, so Fireline starts in its local sandbox: a Slack-like page on this\n"
+    "machine and a simulated cluster; nothing is sent to Slack or to a real cluster. Stop it with\n"
+    "Ctrl-C. To run the real bot instead, set these in .env (copy .env.example) or the\n"
+    "environment:\n\n" + SETUP_VALUES
 )
 
 
