@@ -167,21 +167,8 @@ class TypedAction(Generic[P]):
             if err["type"] == "missing":
                 raise UsageError(messages.missing_argument(where, self.usage)) from None
             raise UsageError(
-                messages.bad_argument(
-                    _as_typed(self.Params, where, err.get("input")),
-                    err["msg"].removeprefix("Value error, "),
-                    self.usage,
-                )
+                messages.bad_argument(where, err["msg"].removeprefix("Value error, "), self.usage)
             ) from None
-
-
-def _as_typed(params: type[BaseModel], field: str, value: Any) -> str:
-    """A field as the person typed it: `--since forever` rather than `since`."""
-    flags: dict[str, str] = getattr(params, "flags", {}) or {}
-    flag = next((f for f, name in flags.items() if name == field and f.startswith("--")), None)
-    if flag is None:
-        return field if value is None or isinstance(value, bool) else f"{field} {value}"
-    return flag if value is None or isinstance(value, bool) else f"{flag} {value}"
 
 
 class Action(TypedAction[P], ABC, Generic[P, F]):

@@ -18,7 +18,7 @@ def no_cluster_configured() -> str:
 
 
 def bad_argument(field: str, problem: str, usage_text: str) -> str:
-    return f"{code(field)}: {escape(problem)}. Type {typed(usage_text)}."
+    return f"{code(field)} {escape(problem)}. Type {typed(usage_text)}."
 
 
 def missing_argument(field: str, usage_text: str) -> str:

@@ -40,10 +40,10 @@ def test_unknown_word_suggests_an_action() -> None:
         ("pods", "a b", "`b` was not expected here. Type `/incident pods"),
         ("pods", "a -x", "`-x` is not an option here. Type `/incident pods"),
         ("pods", "a -n", "`-n` needs a value after it"),
-        ("logs", "a --since 10min", "`--since 10min`: use a duration such as 30s, 10m, 2h or 1d"),
-        ("logs", "a --grep '('", "`--grep (`: has an unmatched bracket; put `\\`"),
+        ("logs", "a --since 10min", "`since` must be a duration such as 30s, 10m, 2h or 1d"),
+        ("logs", "a --grep '('", "`grep` has an unmatched bracket; put `\\`"),
         ("logs", "a --grep 'unclosed", "Those arguments do not parse (No closing quotation)"),
-        ("query", "error-rate --range 0", "`--range 0`: Input should be greater than"),
+        ("query", "error-rate --range 0", "`range_minutes` Input should be greater than"),
     ],
 )
 def test_bad_input_says_what_to_type(rig: Rig, name: str, text: str, expected: str) -> None:
@@ -105,7 +105,7 @@ async def test_playbooks_run_actions_by_name_with_data(rig: Rig) -> None:
     assert "3/5 pods ready" in run.result.headline[0]
     with pytest.raises(UsageError, match="Did you mean `pods`"):
         await rig.service.run_named("podz", {}, user=VIEWER, incident=None)
-    with pytest.raises(UsageError, match="`--since forever`: use a duration"):
+    with pytest.raises(UsageError, match="`since` must be a duration"):
         await rig.service.run_named(
             "logs", {"target": "x", "since": "forever"}, user=RESPONDER, incident=None
         )

@@ -22,8 +22,11 @@ async def test_declare_acknowledge_tick_and_update_from_the_page(
     browser_page: Page, sandbox: Sandbox, shots: Path
 ) -> None:
     page = browser_page
+    missing: list[str] = []  # anything the page asks for and does not get (a favicon 404'd)
+    page.on("response", lambda r: missing.append(r.url) if r.status >= 400 else None)
     await open_as(page, sandbox, "Riley Responder — responder")
     channel = await declare(page, "P1 Checkout errors after deploy")
+    assert missing == []
     await page.screenshot(path=str(shots / "1-declared.png"))
 
     await channel.click()

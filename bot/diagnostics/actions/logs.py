@@ -45,7 +45,7 @@ TAIL_SHOWN = 40
 def parse_since(value: str) -> int:
     match = DURATION.match(value.strip())
     if not match:
-        raise ValueError("use a duration such as 30s, 10m, 2h or 1d")
+        raise ValueError("must be a duration such as 30s, 10m, 2h or 1d")
     seconds = int(match.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)]
     if not 1 <= seconds <= 7 * 86400:
         raise ValueError("must be between 1s and 7d")
