@@ -10,20 +10,17 @@ sentence is covered the day it is written; one that cannot be called this way fa
 
 from __future__ import annotations
 
-import importlib
 import inspect
-import pkgutil
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass
-from types import ModuleType
 from typing import Any
 
 import pytest
 
-import bot
 from bot.blockkit import Mrkdwn, Plain
 from bot.sandbox.doubles.slack import mrkdwn as slack
+from tests.slack_text.catalog import message_functions
 
 HOSTILE = "<!channel> & <https://evil.example|sso.example.com>"
 ESCAPED = "&lt;!channel&gt; &amp; &lt;https://evil.example|sso.example.com&gt;"
@@ -47,23 +44,6 @@ CHOICES: dict[str, dict[str, list[Any]]] = {
         ]
     },
 }
-
-
-def _modules() -> list[ModuleType]:
-    found = [importlib.import_module("bot.messages")]
-    for info in pkgutil.walk_packages(bot.__path__, "bot."):
-        if info.name.endswith(".messages") and ".sandbox." not in info.name:
-            found.append(importlib.import_module(info.name))
-    return list(dict.fromkeys(found))
-
-
-def _functions() -> list[tuple[str, Callable[..., Any]]]:
-    out: list[tuple[str, Callable[..., Any]]] = []
-    for module in _modules():
-        for name, fn in inspect.getmembers(module, inspect.isfunction):
-            if fn.__module__ == module.__name__ and not name.startswith("_"):
-                out.append((f"{module.__name__}.{name}", fn))
-    return out
 
 
 @dataclass
@@ -109,7 +89,7 @@ def _calls(fn: Callable[..., Any]) -> list[dict[str, Any]]:
     return [{**base, param: value} for value in values]
 
 
-FUNCTIONS = _functions()
+FUNCTIONS = message_functions()
 
 
 def test_every_messages_module_is_found() -> None:

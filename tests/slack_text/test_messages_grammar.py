@@ -12,9 +12,7 @@ planted sentence of each kind proves can fail. A new sentence is checked the day
 
 from __future__ import annotations
 
-import importlib
 import inspect
-import pkgutil
 import re
 import types
 import typing
@@ -24,9 +22,9 @@ from typing import Any
 
 import pytest
 
-import bot
 from bot.blockkit import Mrkdwn, Plain
 from bot.sandbox.doubles.slack import mrkdwn as slack
+from tests.slack_text.catalog import message_functions
 from tests.slack_text.test_messages_escape import CHOICES
 
 
@@ -98,23 +96,6 @@ NAMED: dict[str, list[Any]] = {
 }  # fmt: skip
 TEXT = "checkout"
 COUNTS = [0, 1, 2]
-
-
-def _modules() -> list[types.ModuleType]:
-    found = [importlib.import_module("bot.messages"), importlib.import_module("handlers.messages")]
-    for info in pkgutil.walk_packages(bot.__path__, "bot."):
-        if info.name.endswith(".messages") and ".sandbox." not in info.name:
-            found.append(importlib.import_module(info.name))
-    return list(dict.fromkeys(found))
-
-
-def _functions() -> list[tuple[str, Callable[..., Any]]]:
-    out: list[tuple[str, Callable[..., Any]]] = []
-    for module in _modules():
-        for name, fn in inspect.getmembers(module, inspect.isfunction):
-            if fn.__module__ == module.__name__ and not name.startswith("_"):
-                out.append((f"{module.__name__}.{name}", fn))
-    return out
 
 
 def _values(name: str, hint: Any) -> list[Any]:
@@ -240,7 +221,7 @@ def _strip_tokens(mrkdwn: str) -> str:
     return re.sub(r"<[^<>]*>", "", mrkdwn)
 
 
-FUNCTIONS = _functions()
+FUNCTIONS = message_functions()
 PLANTED = {
     "a approver": "Ask a approver to look.",
     "an user": "Only an user in the role may.",
