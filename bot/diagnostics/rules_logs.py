@@ -15,6 +15,7 @@ from bot.diagnostics.findings import (
     counted,
     matching,
 )
+from bot.diagnostics.logpatterns import Template
 from bot.runtime.patterns import linear
 
 _WORST = linear(r"(?i)\b(fatal|panic|error|exception|caused by|cannot|failed)\b", capture=False)
@@ -74,6 +75,22 @@ def _read_before(evidence: Evidence, when: object) -> bool:
     return evidence.logs_since is not None and evidence.logs_since < when  # type: ignore[operator]
 
 
+def _from_logs(
+    key: str,
+    label: str,
+    confidence: float,
+    found: list[Template],
+    evidence: Evidence,
+    remedies: tuple[Remedy, ...],
+    *,
+    also: str = "",
+) -> Finding:
+    """A finding named by its most telling template (`found[0]`), with when the trouble
+    began, and the next two templates as its evidence."""
+    cause = f"{label}: {counted(found[0])}{also}" + (_since(evidence) or _before(evidence))
+    return Finding(key, cause, confidence, tuple(counted(t) for t in found[1:3]), remedies)
+
+
 _POOL = linear(
     r"(?i)pool (?:is )?exhausted|too many (?:clients|connections)|remaining connection slots|"
     r"(?:acquir|obtain|get)\w* (?:a )?connection|connection pool timeout|QueuePool limit|"
@@ -92,15 +109,10 @@ def connection_pool(evidence: Evidence) -> Finding | None:
     if not found:
         return None
     found.sort(key=lambda t: (not _POOL_SAYS_SO.search(t.template), -t.count))
-    cause = f"Database connection pool exhausted: {counted(found[0])}"
-    cause += _since(evidence) or _before(evidence)
-    return Finding(
-        "connection-pool",
-        cause,
-        0.85,
-        tuple(counted(t) for t in found[1:3]),
+    return _from_logs(
+        "connection-pool", "Database connection pool exhausted", 0.85, found, evidence,
         (Remedy("restart", "frees connections held by stuck or leaking pods"),),
-    )
+    )  # fmt: skip
 
 
 _RATE_LIMITED = linear(
@@ -115,9 +127,8 @@ def upstream_rate_limited(evidence: Evidence) -> Finding | None:
     if not found:
         return None
     found.sort(key=lambda t: ("429" not in t.template, -t.count))
-    cause = f"Upstream rate limiting: {counted(found[0])}" + (_since(evidence) or _before(evidence))
-    return Finding(
-        "upstream-rate-limited", cause, 0.8, tuple(counted(t) for t in found[1:3]),
+    return _from_logs(
+        "upstream-rate-limited", "Upstream rate limiting", 0.8, found, evidence,
         _rollback(evidence, "the throttling"),
     )  # fmt: skip
 
@@ -132,12 +143,11 @@ _DEPENDENCY = linear(
 def dependency_failing(evidence: Evidence) -> Finding | None:
     """A dependency fails (502/503/504, refused connections, an open circuit breaker): the
     errors are someone else's, and a cascade starts here."""
-    found = [t for t in matching(evidence, _DEPENDENCY, ("error", "warning"))]
+    found = matching(evidence, _DEPENDENCY, ("error", "warning"))
     if not found:
         return None
-    cause = f"Dependency failing: {counted(found[0])}" + (_since(evidence) or _before(evidence))
-    return Finding(
-        "dependency-failing", cause, 0.75, tuple(counted(t) for t in found[1:3]),
+    return _from_logs(
+        "dependency-failing", "Dependency failing", 0.75, found, evidence,
         _rollback(evidence, "the failing calls"),
     )  # fmt: skip
 
@@ -159,14 +169,13 @@ def slow_queries(evidence: Evidence) -> Finding | None:
         return None
     # The line that names the query says more than the timeout it caused.
     found.sort(key=lambda t: (not _STATEMENT.search(t.template), -t.count))
-    cause = f"Slow database queries: {counted(found[0])}"
     latency = evidence.signals.get("p95-latency")
+    slow = ""
     if latency is not None and latency.raised:
-        cause += f"; p95 latency {show(latency.now, latency.unit)}"
-    cause += _since(evidence) or _before(evidence)
-    return Finding(
-        "slow-queries", cause, 0.75, tuple(counted(t) for t in found[1:3]),
-        _rollback(evidence, "the slow queries"),
+        slow = f"; p95 latency {show(latency.now, latency.unit)}"
+    return _from_logs(
+        "slow-queries", "Slow database queries", 0.75, found, evidence,
+        _rollback(evidence, "the slow queries"), also=slow,
     )  # fmt: skip
 
 
