@@ -22,7 +22,7 @@ from types import TracebackType
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 
 from bot.settings import StorageSettings
 
@@ -215,7 +215,18 @@ class SentinelCluster:
         """`SENTINEL FAILOVER` (as an operator forces one); returns the new master's port once
         every Sentinel names it and it answers as master."""
         before = await self.master_port()
-        await self.ask(self.sentinel_ports[0], "SENTINEL", "FAILOVER", SERVICE)
+        # A Sentinel refuses (NOGOODSLAVE) until its periodic INFO has shown it a replica it
+        # may promote: ask again until it accepts, as an operator would.
+        for _ in range(300):
+            try:
+                await self.ask(self.sentinel_ports[0], "SENTINEL", "FAILOVER", SERVICE)
+                break
+            except ResponseError as exc:
+                if "NOGOODSLAVE" not in str(exc):
+                    raise
+                await asyncio.sleep(0.1)  # polling the Sentinel's view, not waiting for a result
+        else:
+            raise AssertionError("no Sentinel found a replica to promote within 30 s")
         return await self._moved_from(before)
 
     async def kill_master(self) -> int:
