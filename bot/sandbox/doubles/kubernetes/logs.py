@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.sandbox.doubles.kubernetes.clock import format_log_time, parse_time
-from bot.sandbox.doubles.kubernetes.errors import ApiError, bad_request
+from bot.sandbox.doubles.kubernetes.errors import ApiError, bad_request, not_found
 from bot.sandbox.doubles.kubernetes.store import Cluster
 
 
@@ -61,7 +61,9 @@ def log_lines(
     """The container, the lines the query selects, and how many lines the container has
     written so far (where following it starts)."""
     with cluster.lock:
-        pod = cluster.require("v1", "Pod", namespace, pod_name)
+        pod = cluster.peek("v1", "Pod", namespace, pod_name)  # read only: not copied
+        if pod is None:
+            raise not_found("pods", pod_name)
         names = [c["name"] for c in pod["spec"]["containers"]]
         container = query.get("container")
         if not container:

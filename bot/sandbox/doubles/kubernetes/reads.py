@@ -54,14 +54,15 @@ def read_one(cluster: Cluster, resource: ResourceType, target: Target) -> Obj:
     if resource.group == "metrics.k8s.io":
         if resource.plural == "nodes":
             return node_metrics(cluster, cluster.require("v1", "Node", "", name))
-        pod = cluster.get("v1", "Pod", namespace, name)
+        pod = cluster.peek("v1", "Pod", namespace, name)
         metrics = pod_metrics(cluster, pod) if pod else None
         if metrics is None:
             raise not_found("pods", name, "metrics.k8s.io")
         return metrics
     if resource.group == "events.k8s.io":
         return to_events_v1(cluster.require("v1", "Event", namespace, name))
-    obj = cluster.get(resource.api_version, resource.kind, namespace, name)
+    # Served as stored, not copied, as lists are (see select).
+    obj = cluster.peek(resource.api_version, resource.kind, namespace, name)
     if obj is None:
         raise not_found(resource.plural, name, resource.group)
     return obj

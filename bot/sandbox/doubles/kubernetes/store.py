@@ -203,6 +203,11 @@ class Cluster:
             obj = self._objects.get((api_version, kind, namespace, name))
             return copy.deepcopy(obj) if obj is not None else None
 
+    def peek(self, api_version: str, kind: str, namespace: str, name: str) -> Obj | None:
+        """The stored object itself, not a copy: read-only, as `select` (served as stored)."""
+        with self.lock:
+            return self._objects.get((api_version, kind, namespace, name))
+
     def require(self, api_version: str, kind: str, namespace: str, name: str) -> Obj:
         obj = self.get(api_version, kind, namespace, name)
         if obj is None:
