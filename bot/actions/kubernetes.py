@@ -6,6 +6,7 @@ and turn a missing target into a `NotFound` that offers the closest names.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -165,17 +166,26 @@ def event_time(event: Obj) -> datetime | None:
     )
 
 
+_SUFFIXES = {
+    "n": 1e-9, "u": 1e-6, "m": 1e-3, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12,
+    "Ki": 1024, "Mi": 1024**2, "Gi": 1024**3, "Ti": 1024**4,
+}  # fmt: skip
+_LONGEST_FIRST = sorted(_SUFFIXES, key=len, reverse=True)
+
+
 def parse_quantity(value: Any) -> float:
     """A Kubernetes quantity as a number (CPU in cores, memory in bytes)."""
-    text = str(value or "0").strip()
-    suffixes = {
-        "n": 1e-9, "u": 1e-6, "m": 1e-3, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12,
-        "Ki": 1024, "Mi": 1024**2, "Gi": 1024**3, "Ti": 1024**4,
-    }  # fmt: skip
-    for suffix in sorted(suffixes, key=len, reverse=True):
+    return _quantity(str(value or "0").strip())
+
+
+@functools.lru_cache(maxsize=4096)
+def _quantity(text: str) -> float:
+    """Remembered: a namespace's pods repeat a handful of quantities, read six per container
+    each time `diagnose` or `top` runs."""
+    for suffix in _LONGEST_FIRST:
         if text.endswith(suffix):
             try:
-                return float(text[: -len(suffix)]) * suffixes[suffix]
+                return float(text[: -len(suffix)]) * _SUFFIXES[suffix]
             except ValueError:
                 return 0.0
     try:

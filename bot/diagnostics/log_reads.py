@@ -3,7 +3,6 @@ how much of each (bounded in lines, bytes and time), and the reads it remembers 
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -134,20 +133,20 @@ class ReadLog:
 async def read_log(
     kube: KubeGateway, ns: str, read: LogRead, seen: dict[str, tuple[str, str]] | None = None
 ) -> ReadLog:
+    limit = PREVIOUS_BYTES if read.previous else LOG_BYTES
     try:
-        text = await kube.pod_log(
+        return await kube.pod_log_as(
+            lambda text: _prepare(read.pod, text, limit, seen),
             ns,
             read.pod,
             container=read.container or None,
             since_s=LOG_SINCE_S,
             previous=read.previous,
             tail_lines=PREVIOUS_TAIL if read.previous else LOG_TAIL,
-            limit_bytes=PREVIOUS_BYTES if read.previous else LOG_BYTES,
+            limit_bytes=limit,
         )
     except FirelineError as exc:
         return ReadLog(PodLog(read.pod, [], error=str(exc)), [])
-    limit = PREVIOUS_BYTES if read.previous else LOG_BYTES
-    return await asyncio.to_thread(_prepare, read.pod, text, limit, seen)
 
 
 def _prepare(

@@ -162,29 +162,33 @@ def classify(
 ) -> list[Classified]:
     """One source's lines of `levels`, classified. `seen` (body → level, template) may be shared
     by the sources of one reading: lines repeat word for word across pods once the API's
-    timestamp is off, and each is normalised once."""
+    timestamp is off, and each is normalised once.
+
+    Every line is read (its time places the lines after it), but only those of `levels` become
+    a `Classified`: this runs over every line `diagnose` reads."""
     cache: dict[str, tuple[str, str]] = {} if seen is None else seen
     out: list[Classified] = []
     order = _EPOCH
     for index, line in enumerate(lines):
-        one = _classify(source, index, line, levels, cache, order)
-        order = one.order
-        if one.level in levels:
-            out.append(one)
+        text = line[:MAX_LINE]
+        stamp, at, kind, key = _read(text, levels, cache)
+        if at is not None:
+            order = at
+        if kind in levels:
+            out.append(_classified(source, index, text, stamp, at, order, kind, key))
     return out
 
 
-def _classify(
-    source: str,
-    index: int,
-    line: str,
-    levels: tuple[str, ...],
-    cache: dict[str, tuple[str, str]],
-    order: datetime,
-) -> Classified:
-    text = line[:MAX_LINE]
+def _read(
+    text: str, levels: tuple[str, ...], cache: dict[str, tuple[str, str]]
+) -> tuple[re.Match[str] | None, datetime | None, str, str]:
+    """A line's API stamp, time, level and template (empty unless of `levels`). The stamp is
+    parsed where it was matched, not searched for again."""
     stamp = _API_STAMP.match(text)
-    body = text[stamp.end() :] if stamp else text
+    if stamp is not None:
+        body, at = text[stamp.end() :], _stamp_time(stamp.group(0))
+    else:
+        body, at = text, line_time(text)
     known = cache.get(body)
     if known is None:
         kind = level(body)
@@ -193,13 +197,30 @@ def _classify(
         if len(cache) >= MAX_SEEN:
             cache.clear()
         cache[body] = known
-    kind, key = known
-    at = line_time(text)
-    if kind not in levels:
-        return Classified(at, at or order, source, index, "", kind, "", "")
+    return stamp, at, known[0], known[1]
+
+
+def _classified(
+    source: str,
+    index: int,
+    text: str,
+    stamp: re.Match[str] | None,
+    at: datetime | None,
+    order: datetime,
+    kind: str,
+    key: str,
+) -> Classified:
     found = stamp or _TIMESTAMP.search(text)
     when = found.group(0).strip() if found else f"{source} line {index + 1}"
-    return Classified(at, at or order, source, index, text, kind, key, when)
+    return Classified(at, order, source, index, text, kind, key, when)
+
+
+def _stamp_time(stamp: str) -> datetime | None:
+    """The time of an API stamp (`2026-11-22T11:40:00Z `, to the second or finer)."""
+    try:
+        return datetime.fromisoformat(stamp.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
 
 
 def in_order(*sources: list[Classified]) -> list[Classified]:
@@ -247,11 +268,13 @@ def group_lines(
     most frequent first. `split_at` (the latest rollout) counts each template's lines before
     and after it."""
     seen: dict[str, tuple[str, str]] = {}
-    classified = (
-        _classify(source, index, line, levels, seen, _EPOCH)
-        for index, (source, line) in enumerate(lines)
-    )
-    return aggregate((c for c in classified if c.level in levels), split_at=split_at)
+    classified: list[Classified] = []
+    for index, (source, line) in enumerate(lines):
+        text = line[:MAX_LINE]
+        stamp, at, kind, key = _read(text, levels, seen)
+        if kind in levels:
+            classified.append(_classified(source, index, text, stamp, at, at or _EPOCH, kind, key))
+    return aggregate(classified, split_at=split_at)
 
 
 def group_errors(lines: list[tuple[str, str]]) -> list[Template]:

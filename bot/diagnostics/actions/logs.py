@@ -227,7 +227,7 @@ def _merge_and_group(logs: list[PodLog]) -> tuple[list[tuple[str, str]], list[Te
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_API_STAMP = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\.\d+Z ")
+_API_STAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z ")
 
 
 def read_lines(text: str, pattern: Pattern | None, limit_bytes: int) -> tuple[list[str], bool]:
@@ -241,8 +241,10 @@ def read_lines(text: str, pattern: Pattern | None, limit_bytes: int) -> tuple[li
 
 def _short_stamp(line: str) -> str:
     """The API's `timestamps=true` prefix, to the second (nanoseconds only add width). Anchored
-    at the start and matched once, so `re` is linear here."""
-    return _API_STAMP.sub(r"\1Z ", line, count=1)
+    at the start and matched once, so `re` is linear here; cut by slicing, since a replacement
+    template is expanded in Python for each line (a fifth of reading a log, profiled)."""
+    stamp = _API_STAMP.match(line)
+    return line if stamp is None else line[:19] + line[stamp.end() - 2 :]
 
 
 def _templates(templates: list[Template], rows: int | None = 15) -> str:
