@@ -193,4 +193,7 @@ def configure(level: str, secrets: Iterable[str], fmt: str = "text") -> None:
     logging.getLogger(AUDIT_LOGGER).setLevel(logging.INFO)
     # slack_sdk tells each retry and Socket Mode reconnection at INFO; Fireline says what
     # matters itself (Slack out of reach, answering again). The details stay for DEBUG.
-    logging.getLogger("slack_sdk").setLevel(max(logging.getLevelName(level), logging.WARNING))
+    number = logging.getLevelName(level)
+    logging.getLogger("slack_sdk").setLevel(
+        number if number <= logging.DEBUG else max(number, logging.WARNING)
+    )

@@ -119,3 +119,21 @@ async def test_the_bot_as_a_process_logs_only_json_lines(
     assert any(d["level"] == "DEBUG" and not d["logger"].startswith("bot.") for d in docs)
     assert slack.bot_token not in run.output
     assert slack.app.signing_secret not in run.output
+
+
+@pytest.mark.parametrize(("level", "sdk"), [("DEBUG", "DEBUG"), ("INFO", "WARNING")])
+def test_slack_sdk_details_show_at_debug_only(level: str, sdk: str) -> None:
+    """slack_sdk's retries and reconnections are quiet at INFO (Fireline says what matters);
+    at DEBUG its details are what a person debugging wants (redacted like the rest)."""
+    from bot.runtime.log import configure
+
+    root, sdk_logger = logging.getLogger(), logging.getLogger("slack_sdk")
+    saved = (root.handlers[:], root.level, sdk_logger.level)
+    try:
+        configure(level, [])
+        assert logging.getLevelName(sdk_logger.level) == sdk
+    finally:
+        root.handlers[:], _, _ = saved
+        root.setLevel(saved[1])
+        sdk_logger.setLevel(saved[2])
+        logging.captureWarnings(False)

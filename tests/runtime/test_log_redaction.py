@@ -83,6 +83,10 @@ async def test_what_a_person_types_is_not_logged_at_debug_unredacted(
     # As `fireline serve` does: DEBUG before the app exists (Bolt copies the root's level).
     root.addHandler(handler)
     root.setLevel(logging.DEBUG)
+    # slack_sdk's own level is whatever the last in-process `configure` left (DEBUG here).
+    sdk = logging.getLogger("slack_sdk")
+    sdk_level = sdk.level
+    sdk.setLevel(logging.DEBUG)
     h = await builder.start()
     alice = h.alice
     handler.addFilter(RedactSecrets(h.app.settings.secret_values()))
@@ -99,6 +103,7 @@ async def test_what_a_person_types_is_not_logged_at_debug_unredacted(
     finally:
         root.removeHandler(handler)
         root.setLevel(previous)
+        sdk.setLevel(sdk_level)
         await h.close()
     logged = out.getvalue()
     # The typed text was logged (so the check below means something) …
