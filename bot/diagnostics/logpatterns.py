@@ -17,6 +17,7 @@ Why this and not a template miner (Drain3): docs/decisions/diagnosis.md.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -215,8 +216,10 @@ def _classified(
     return Classified(at, order, source, index, text, kind, key, when)
 
 
+@functools.lru_cache(maxsize=8192)
 def _stamp_time(stamp: str) -> datetime | None:
-    """The time of an API stamp (`2026-11-22T11:40:00Z `, to the second or finer)."""
+    """The time of an API stamp (`2026-11-22T11:40:00Z `, to the second or finer). Remembered:
+    a busy pod writes many lines a second, and the pods of a deployment log the same seconds."""
     try:
         return datetime.fromisoformat(stamp.strip().replace("Z", "+00:00"))
     except ValueError:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -22,6 +23,7 @@ from bot.sandbox.doubles.kubernetes import (
     orion_prod,
 )
 from tests.diagnostics.conftest import COMMANDER, FrozenClock, make_policy
+from tests.harness import eventually
 from tests.sandbox.doubles.kubernetes.conftest import SchemaValidator
 
 NOW = datetime(2026, 1, 15, 9, 0, 0, tzinfo=UTC)
@@ -185,3 +187,45 @@ async def test_through_the_service_with_audit(double, diag_store) -> None:
     run_ = await rig.run(COMMANDER, "diagnose", "checkout", incident=incident)
     assert run_.outcome == "ok"
     assert (await rig.store.audit_log())[0]["target"] == "checkout in test/orion-prod"
+
+
+async def test_a_repeat_diagnosis_reads_the_logs_without_waiting_for_the_pod_list(
+    double: KubernetesDouble, gateway: KubeGateway
+) -> None:
+    """The logs are the slowest answers to make and to read: a second diagnosis of the same
+    deployment asks for the pods read last time at once, beside the lists, before the pod list
+    has confirmed them. Shown with a pod list that fails: a first diagnosis then reads no log,
+    a repeat one has asked for them all the same. Once the deployment is gone, the diagnosis
+    says so and no read it started is left running."""
+    from bot.diagnostics.actions.diagnose import Diagnose
+    from bot.errors import NotFound
+
+    action = Diagnose()  # its own memory of earlier reads
+
+    async def diagnose(instance: Diagnose = action) -> Any:
+        ctx = context(gateway)
+        params = instance.parse("task-service")
+        return await instance.execute(params, ctx, instance.scopes(params, ctx))
+
+    def logs_asked() -> list[str]:
+        return sorted(r.path for r in double.requests.find(verb="GET", path="/log$"))
+
+    read = (await diagnose()).evidence.logs_from
+    first = logs_asked()
+    assert read and len(first) >= len(read)
+
+    double.requests.clear()
+    double.faults.fail("list", r"/namespaces/orion-prod/pods$", 503, times=None)
+    fresh = await diagnose(Diagnose())
+    assert not fresh.evidence.logs_from and logs_asked() == []  # nothing known: no log read
+
+    partial = await diagnose()
+    assert any(f.startswith("pods:") for f in partial.evidence.failures)
+    await eventually(lambda: logs_asked() == first, what="the logs read last time, asked again")
+    double.faults.clear()
+
+    double.cluster.delete("apps/v1", "Deployment", "orion-prod", "task-service")
+    with pytest.raises(NotFound):
+        await diagnose()
+    running = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    assert not [t for t in running if "read_log" in repr(t.get_coro())]

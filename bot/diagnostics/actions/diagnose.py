@@ -133,6 +133,13 @@ class Diagnose(Action[DiagnoseParams, Diagnosis]):
             return None
 
         key = (scope.cluster, ns, params.deployment)
+        reading: dict[LogRead, asyncio.Task[ReadLog]] = {}
+        seen: dict[str, tuple[str, str]] = {}  # shared by this diagnosis's log threads
+        if "logs" in ctx.permitted:
+            # The pods read last time, before anything else: a log's answer is the slowest to
+            # make and to read, and requests go out in the order their tasks are made.
+            for read in self.recent.get(key):
+                reading[read] = asyncio.create_task(read_log(kube, ns, read, seen))
         try:
             # A missing deployment (or a bug) cancels the other reads: no partial report then.
             async with asyncio.TaskGroup() as group:
@@ -146,10 +153,14 @@ class Diagnose(Action[DiagnoseParams, Diagnosis]):
                 hpas = group.create_task(part("hpa", lambda: kube.list_hpas(ns)))
                 series = group.create_task(self._signals(params, ctx, failures))
                 logs = group.create_task(
-                    part("logs", lambda: self._logs(kube, ns, key, deployment, pods))
+                    part("logs", lambda: self._logs(kube, ns, key, deployment, pods, reading, seen))
                 )
         except BaseExceptionGroup as group_error:
             raise group_error.exceptions[0] from None
+        finally:
+            for task in reading.values():
+                if not task.done():
+                    task.cancel()
         evidence = Evidence(params.deployment, ns, ctx.clock.now(), failures=failures)
         self._assemble(
             evidence, deployment.result(), pods.result(), events.result(), metrics.result(),
@@ -209,32 +220,23 @@ class Diagnose(Action[DiagnoseParams, Diagnosis]):
         key: tuple[str, str, str],
         deployment: asyncio.Task[Obj],
         pods: asyncio.Task[list[Obj] | None],
+        reading: dict[LogRead, asyncio.Task[ReadLog]],
+        seen: dict[str, tuple[str, str]],
     ) -> list[tuple[LogRead, ReadLog]] | None:
-        reading: dict[LogRead, asyncio.Task[ReadLog]] = {}
-        seen: dict[str, tuple[str, str]] = {}  # shared by this diagnosis's log threads
-
-        def start(read: LogRead) -> None:
+        """The logs of the pods worth reading (`choose_reads`), once the pod list confirms
+        them; `reading` holds those already started (the caller cancels what is left)."""
+        listed, found = await pods, await deployment
+        if listed is None:
+            return None
+        selector = (found.get("spec") or {}).get("selector") or {}
+        mine = [p for p in listed if selects(selector, p["metadata"].get("labels") or {})]
+        chosen = choose_reads(mine)
+        for read in chosen:
             if read not in reading:
                 reading[read] = asyncio.create_task(read_log(kube, ns, read, seen))
-
-        for read in self.recent.get(key):
-            start(read)  # at once, beside the lists: the pods read last time
-        try:
-            listed, found = await pods, await deployment
-            if listed is None:
-                return None
-            selector = (found.get("spec") or {}).get("selector") or {}
-            mine = [p for p in listed if selects(selector, p["metadata"].get("labels") or {})]
-            chosen = choose_reads(mine)
-            for read in chosen:
-                start(read)
-            self.recent.put(key, chosen)
-            done = await asyncio.gather(*(reading[r] for r in chosen))
-            return list(zip(chosen, done, strict=True))
-        finally:
-            for task in reading.values():
-                if not task.done():
-                    task.cancel()
+        self.recent.put(key, chosen)
+        done = await asyncio.gather(*(reading[r] for r in chosen))
+        return list(zip(chosen, done, strict=True))
 
     def _assemble(
         self,
