@@ -105,6 +105,7 @@ async def main(latency_ms: float, rounds: int, with_prometheus: bool, smoke: boo
                 print(f"{'✓' if ok else '✗'} {scenario.name:<24} {latencies[-1]:7.1f} ms  {first}")
                 if not ok:
                     print(f"    expected: {scenario.cause}")
+        await kube.aclose()
     total = len(SCENARIOS)
     print(
         f"accuracy {named}/{total} ({named / total:.0%}) · latency {latency_ms:g} ms per call · "

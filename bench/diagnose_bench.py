@@ -9,7 +9,8 @@ In a server process, as real servers are: the Kubernetes double (bot/sandbox/dou
 orion-prod scenario plus a `bulk-worker` deployment of `--pods` replicas, each with logs and
 two of them restarted) with its latency fault on every request, and a local Prometheus HTTP
 API (`/api/v1/query_range`) with the same latency added. The bot side is Fireline's gateways:
-the official `kubernetes` client (each call pays its worker-thread hop) and httpx.
+Kubernetes reads built by the official client and made over aiohttp on the loop
+(docs/decisions/kubernetes-reads.md), and httpx for Prometheus.
 
 What each side does:
 
@@ -291,6 +292,7 @@ async def measure(
     typed = await timed(sequential_runbook, rounds)
     whole = await timed(command, rounds)
     await http.aclose()
+    await kube.aclose()
     async for key in redis.scan_iter(match=f"{prefix}*", count=500):
         await redis.delete(key)
     await redis.aclose()

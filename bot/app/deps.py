@@ -3,7 +3,7 @@ all defaults."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,16 +44,27 @@ class Deps:
     """Playbooks instead of those in `FIRELINE_PLAYBOOKS_DIR`."""
 
 
-def kube_factory(policy: Policy, deps: Deps) -> Callable[[str], KubeGateway]:
-    """One gateway per cluster, built on first use (a missing kubeconfig fails that action only)."""
-    built: dict[str, KubeGateway] = {}
+class KubeGateways:
+    """One gateway per cluster, built on first use (a missing kubeconfig fails that action
+    only); `aclose` closes their connections when the bot stops."""
 
-    def kube(name: str) -> KubeGateway:
-        if name not in built:
-            api = deps.kube_clients.get(name) or api_client_for(policy.clusters[name])
-            built[name] = KubeGateway(
-                api, attempts=deps.kube_attempts, timeout_s=deps.kube_timeout_s
+    def __init__(self, policy: Policy, deps: Deps) -> None:
+        self.policy = policy
+        self.deps = deps
+        self.built: dict[str, KubeGateway] = {}
+
+    def __call__(self, name: str) -> KubeGateway:
+        if name not in self.built:
+            api = self.deps.kube_clients.get(name) or api_client_for(self.policy.clusters[name])
+            self.built[name] = KubeGateway(
+                api, attempts=self.deps.kube_attempts, timeout_s=self.deps.kube_timeout_s
             )
-        return built[name]
+        return self.built[name]
 
-    return kube
+    async def aclose(self) -> None:
+        for gateway in self.built.values():
+            await gateway.aclose()
+
+
+def kube_factory(policy: Policy, deps: Deps) -> KubeGateways:
+    return KubeGateways(policy, deps)

@@ -143,7 +143,7 @@ class Fireline:
             policy, slack.usergroup_members, principals={ALERT_PRINCIPAL: (policy.alerts.run_as,)}
         )
         authority = Authority(authorizer, store, deps.clock)
-        kube = kube_factory(policy, deps)
+        kube = self.kube = kube_factory(policy, deps)
         self.diagnostics = DiagnosticsService(
             deps.actions,
             authorizer,
@@ -409,6 +409,7 @@ class Fireline:
             await session.close()
             self.services.slack.client.session = None
         await self.http.aclose()
+        await self.kube.aclose()
         await self.slack_health.close()
         if self._owns_redis:
             await self.redis.close()

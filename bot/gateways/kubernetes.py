@@ -1,13 +1,16 @@
 """The Kubernetes gateway: the only module that calls the `kubernetes` client.
 
-The official client is blocking, so every call runs in a worker thread, here and nowhere else:
-in a pool of its own (`CALLS_AT_ONCE` threads, shared by every cluster's gateway), not the
-event loop's default one, which has `cpu_count + 4` threads (6 on two cores) while `diagnose`
-alone makes 15 calls at once (its lists, and the logs of 5 pods); and through a connection pool
-as large (the client's default is `cpu_count * 5`: a call beyond it opens and discards a
-connection each time). Reads go through the client's own `ApiClient` (its kubeconfig, TLS and
-token handling) but return the API server's JSON as plain dicts: diagnostics read the stable
-Kubernetes REST shapes (`status.containerStatuses`…), not one client version's Python models.
+Every request is built by the client's own `ApiClient` (its kubeconfig, token refresh and URL
+handling). Reads are then made on the event loop over aiohttp (`bot.gateways.kube_reads`,
+with the kubeconfig's TLS settings), which costs a quarter of the CPU of a read through the
+client and no thread: `diagnose` makes 15 reads at once (its lists, and the logs of 5 pods),
+and their answers arrive together (docs/decisions/kubernetes-reads.md). A kubeconfig with a
+proxy or socket options is read through the client's blocking pool instead, as are the few
+writes: in a worker pool of its own (`CALLS_AT_ONCE` threads, shared by every cluster's
+gateway), not the event loop's default one (`cpu_count + 4` threads), and through a
+connection pool as large. Reads return the API server's JSON as plain dicts: diagnostics read
+the stable Kubernetes REST shapes (`status.containerStatuses`…), not one client version's
+Python models.
 
 Errors are mapped to Fireline's (404 → `NotFound`, 403 → `Forbidden`, 409 → `Conflict`,
 429 → `Throttled`, 5xx/connection/timeout → `Unavailable`), raised `from` the original.
@@ -20,17 +23,20 @@ dry-run flag, and are never retried; a refused write names the RBAC verb and res
 from __future__ import annotations
 
 import asyncio
+import ssl
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 from urllib.parse import quote
 
+import aiohttp
 import orjson
 import urllib3
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
+from kubernetes.client.rest import should_bypass_proxies
 from urllib3.exceptions import HTTPError as Urllib3Error
 from urllib3.exceptions import TimeoutError as Urllib3TimeoutError
 
@@ -43,6 +49,7 @@ from bot.errors import (
     Unavailable,
 )
 from bot.gateways import messages
+from bot.gateways.kube_reads import ReadTransport, TlsSettings
 from bot.gateways.retry import with_retries
 from bot.policy.models import Cluster
 
@@ -65,7 +72,7 @@ def _calls() -> ThreadPoolExecutor:
         return _executor
 
 
-async def _in_thread(call: Any, *args: Any) -> Any:
+async def _in_thread(call: Callable[..., T], *args: Any) -> T:
     return await asyncio.get_running_loop().run_in_executor(_calls(), call, *args)
 
 
@@ -105,6 +112,12 @@ class KubeGateway:
         self.timeout_s = timeout_s
         self.attempts = attempts
         self.backoff_s = backoff_s
+        self._reads = _read_transport(api.configuration)
+
+    async def aclose(self) -> None:
+        """Close the reads' connections made on the running loop."""
+        if self._reads is not None:
+            await self._reads.aclose()
 
     # --- typed reads -------------------------------------------------------------------------
 
@@ -178,9 +191,9 @@ class KubeGateway:
         tail_lines: int = 200,
         limit_bytes: int = 64 * 1024,
     ) -> T:
-        """A container's log, given to `parse` in the worker thread that read it: a log is
-        outside text to redact and classify, and handing it back to the loop only to send it
-        to another thread cost two more GIL hand-overs per log while `diagnose` read seven."""
+        """A container's log, given to `parse` in a worker thread: a log is outside text, to
+        redact and classify off the event loop (in the thread that read it, when the read is
+        made through the client)."""
         # Timestamps on every line: first/last seen of an error pattern come from them.
         query: list[tuple[str, Any]] = [
             ("tailLines", tail_lines),
@@ -194,6 +207,9 @@ class KubeGateway:
         if previous:
             query.append(("previous", "true"))
         path = f"/api/v1/namespaces/{_q(namespace)}/pods/{_q(pod)}/log"
+        if self._reads is not None:
+            raw = await self._get(path, query, accept="text/plain")
+            return await _in_thread(parse, raw.decode("utf-8", errors="replace"))
 
         def read() -> T:
             raw = self._get_blocking(path, query, "text/plain")
@@ -227,11 +243,41 @@ class KubeGateway:
         return data if isinstance(data, dict) else {}
 
     async def _get(self, path: str, query: list[tuple[str, Any]], *, accept: str) -> bytes:
-        return await with_retries(
-            lambda: _in_thread(self._get_blocking, path, query, accept),
-            attempts=self.attempts,
-            backoff_s=self.backoff_s,
+        read = (
+            (lambda: self._get_on_loop(path, query, accept))
+            if self._reads is not None
+            else (lambda: _in_thread(self._get_blocking, path, query, accept))
         )
+        return await with_retries(read, attempts=self.attempts, backoff_s=self.backoff_s)
+
+    async def _get_on_loop(self, path: str, query: list[tuple[str, Any]], accept: str) -> bytes:
+        assert self._reads is not None
+        # The URL and auth headers are the client's; refreshing a token may run the
+        # kubeconfig's exec plugin or read a file, so that is done in a thread when it can.
+        serialize = self.api.param_serialize
+        args = ("GET", path)
+        kwargs: dict[str, Any] = {
+            "query_params": query,
+            "header_params": {"Accept": accept},
+            "auth_settings": ["BearerToken"],
+        }
+        if self.api.configuration.refresh_api_key_hook is not None:
+            _method, url, headers, _body, _post = await _in_thread(
+                lambda: serialize(*args, **kwargs)
+            )
+        else:
+            _method, url, headers, _body, _post = serialize(*args, **kwargs)
+        try:
+            status, data = await self._reads.get(url, headers, self.timeout_s)
+        except TimeoutError as exc:
+            raise Unavailable(
+                f"Kubernetes did not answer {path} within {self.timeout_s:g} s"
+            ) from exc
+        except (aiohttp.ClientError, OSError, ssl.SSLError) as exc:
+            raise Unavailable(f"Kubernetes could not be reached for {path}") from exc
+        if status >= 400:
+            raise _map_status(status, path, data)
+        return data
 
     def _get_blocking(self, path: str, query: list[tuple[str, Any]], accept: str) -> bytes:
         return self._request_blocking("GET", path, query, accept)
@@ -380,6 +426,30 @@ def _rbac_target(path: str) -> tuple[str, str]:
     if len(rest) > 2:
         resource = f"{resource}/{rest[2]}"
     return namespace, resource
+
+
+def _read_transport(configuration: k8s.Configuration) -> ReadTransport | None:
+    """Reads on the event loop for this kubeconfig, unless it names a proxy (in effect for its
+    server) or socket options: those are left to the client's own pool."""
+    proxy = configuration.proxy and not should_bypass_proxies(
+        configuration.host, configuration.no_proxy or ""
+    )
+    if proxy or configuration.socket_options is not None:
+        return None
+    if getattr(configuration, "keep_alive", False):
+        return None
+    hostname = configuration.assert_hostname
+    tls = TlsSettings(
+        verify=bool(configuration.verify_ssl),
+        ca_file=configuration.ssl_ca_cert or None,
+        ca_data=configuration.ca_cert_data or None,
+        cert_file=configuration.cert_file or None,
+        key_file=configuration.key_file or None,
+        server_name=configuration.tls_server_name
+        or (hostname if isinstance(hostname, str) and hostname else None),
+        check_hostname=hostname is not False,
+    )
+    return ReadTransport(tls, at_once=CALLS_AT_ONCE)
 
 
 def _text(text: str) -> str:

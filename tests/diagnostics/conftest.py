@@ -141,6 +141,17 @@ class Rig:
         return await self.service.run(action, action.parse(text), user=user, incident=incident)
 
 
+_GATEWAYS: list[KubeGateway] = []
+"""The gateways `make_rig` built in this test, closed when it ends (`close_gateways`)."""
+
+
+@pytest.fixture(autouse=True)
+async def close_gateways() -> AsyncIterator[None]:
+    yield
+    while _GATEWAYS:
+        await _GATEWAYS.pop().aclose()
+
+
 def make_rig(
     kube_api: KubernetesDouble,
     store: Store,
@@ -156,6 +167,7 @@ def make_rig(
     policy = policy or make_policy()
     client = api_client(kube_api.base_url)
     gateway = KubeGateway(client, attempts=attempts, backoff_s=0.01, timeout_s=2)
+    _GATEWAYS.append(gateway)
     service = DiagnosticsService(
         default_actions(),
         Authorizer(policy, slack.usergroup_members),

@@ -41,7 +41,9 @@ def double(validator: SchemaValidator) -> Iterator[KubernetesDouble]:
 @pytest.fixture
 async def gateway(double: KubernetesDouble) -> AsyncIterator[KubeGateway]:
     api = api_client(double.base_url)
-    yield KubeGateway(api, attempts=2, backoff_s=0.01, timeout_s=1.0)
+    gateway = KubeGateway(api, attempts=2, backoff_s=0.01, timeout_s=1.0)
+    yield gateway
+    await gateway.aclose()
     api.close()  # type: ignore[no-untyped-call]  # kubernetes leaves it untyped
 
 

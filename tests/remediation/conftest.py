@@ -3,7 +3,7 @@ every served object schema-checked) and a gateway to it; the running bot of worl
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
 
@@ -23,9 +23,11 @@ def double(validator: SchemaValidator) -> Iterator[KubernetesDouble]:
 
 
 @pytest.fixture
-def gateway(double: KubernetesDouble) -> Iterator[KubeGateway]:
+async def gateway(double: KubernetesDouble) -> AsyncIterator[KubeGateway]:
     api = api_client(double.base_url)
-    yield KubeGateway(api, attempts=2, backoff_s=0.01, timeout_s=2.0)
+    gateway = KubeGateway(api, attempts=2, backoff_s=0.01, timeout_s=2.0)
+    yield gateway
+    await gateway.aclose()
     api.close()  # type: ignore[no-untyped-call]  # kubernetes leaves it untyped
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 import threading
 from types import TracebackType
 
@@ -39,6 +40,7 @@ class KubernetesDouble:
         on_serve: OnServe | None = None,
         reconcile_interval: float = 0.02,
         port: int = 0,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.cluster = cluster or Cluster()
         self.faults = Faults()
@@ -46,6 +48,8 @@ class KubernetesDouble:
         self.on_serve = on_serve
         self.reconcile_interval = reconcile_interval
         self._port = port
+        self.ssl_context = ssl_context
+        """Served over TLS with this context (an API server's certificate), if given."""
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping: asyncio.Event | None = None
@@ -109,10 +113,11 @@ class KubernetesDouble:
         app.router.add_route("*", "/{tail:.*}", api.handle)
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
         await runner.setup()
-        site = web.TCPSite(runner, HOST, self._port)
+        site = web.TCPSite(runner, HOST, self._port, ssl_context=self.ssl_context)
         await site.start()
         port = runner.addresses[0][1]
-        self.base_url = f"http://{HOST}:{port}"
+        scheme = "https" if self.ssl_context is not None else "http"
+        self.base_url = f"{scheme}://{HOST}:{port}"
         ticker = asyncio.create_task(self._tick())
         self._ready.set()
         try:
