@@ -84,10 +84,25 @@ class World:
         await until(handled, "the beat handled")
 
     async def run_due(self) -> None:
-        for app in self.apps:
-            await app.scheduler.run_due()
-        for app in self.apps:
-            assert await app.drain(5.0)
+        """Returns once every job due by the clock has run to its end, on whichever replica.
+
+        A replica's own scheduler loop also runs due jobs (a beat wakes it for the "back" job,
+        `advance()` for the check) and may claim one first: `run_due()` then claims nothing and
+        `drain()` does not wait for scheduled jobs, so this waits for the queue instead."""
+        first = self.apps[0].services.store
+        keys, redis = first.keys, first.redis
+
+        async def done() -> bool:
+            for app in self.apps:
+                await app.scheduler.run_due()
+            for app in self.apps:
+                assert await app.drain(5.0)
+                await asyncio.wait_for(app.scheduler.settled(), 5.0)
+            due = await redis.zrangebyscore(keys.jobs_due, "-inf", self.clock.now().timestamp())
+            leased = await redis.zcard(keys.jobs_leased)
+            return not due and not leased and not any(app.scheduler.busy for app in self.apps)
+
+        await until(done, "the jobs due by now run on every replica")
 
 
 async def test_told_once_when_it_stops_and_once_when_it_returns(
