@@ -10,8 +10,10 @@ they are not shown as alert threads.
 Built on the durable scheduler, so replicas and restarts neither double nor lose it:
 
 - A beat records its time and moves the one check job (a fixed ID: scheduling is an upsert) to
-  `beat + every`. Recording the beat also takes, in the same Lua step, the mark left by an
-  outage, so exactly one beat (on one replica) ends it and schedules the "back" job.
+  `beat + every`. A beat that finds the mark left by an outage schedules the "back" job under a
+  claim made from the missed deadline (claim and job in one step), and only then clears the
+  mark: a beat handled again after a failure in between (Redis away, the replica killed) still
+  finds the mark, and beats on two replicas at once schedule one job between them.
 - The check job, when it runs, decides in one Lua step whether the last beat is older than
   `every`; the first run that finds it so marks the outage (its missed deadline). The message
   is posted under a key made from that deadline (`bot.runtime.posts`), so a job run again
@@ -44,16 +46,23 @@ log = logging.getLogger(__name__)
 CHECK = "alert-heartbeat"
 BACK = "alert-heartbeat-back"
 CHECK_ID = "alert-heartbeat"
+BACK_CLAIM_TTL_S = 7 * 24 * 3600
+"""How long the claim on an outage's "back" job is kept: far longer than a notification can
+wait in the inbox to be handled again."""
 
-# KEYS: state. ARGV: now (s). Records the beat; returns the missed deadline it ends, or ''.
+# KEYS: state. ARGV: now (s). Records the beat; returns the missed deadline still marked, or ''.
 _BEAT = """
 redis.call('HSET', KEYS[1], 'last', ARGV[1])
-local missing = redis.call('HGET', KEYS[1], 'missing')
-if missing then
+return redis.call('HGET', KEYS[1], 'missing') or ''
+"""
+
+# KEYS: state. ARGV: the missed deadline whose "back" job is scheduled. Clears its mark (not
+# the mark of a later outage).
+_ENDED = """
+if redis.call('HGET', KEYS[1], 'missing') == ARGV[1] then
   redis.call('HDEL', KEYS[1], 'missing')
-  return missing
 end
-return ''
+return 1
 """
 
 # KEYS: state. ARGV: now (s), every (s). {'ok', deadline} while beats are on time, else
@@ -89,6 +98,7 @@ class Watchdog:
         channel: str,
     ) -> None:
         self.redis = redis
+        self.keys = keys
         self.key = keys.alert_heartbeat
         self.scheduler = scheduler
         self.posts = posts
@@ -97,6 +107,7 @@ class Watchdog:
         self.channel = channel
         self.every = int(policy.every.total_seconds())
         self._beat = redis.register_script(_BEAT)
+        self._ended = redis.register_script(_ENDED)
         self._check = redis.register_script(_CHECK)
         scheduler.register(CHECK, self._run_check)
         scheduler.register(BACK, self._run_back)
@@ -120,14 +131,20 @@ class Watchdog:
             return
         now = self._now()
         try:
-            ended = await self._beat(keys=[self.key], args=[now])
+            marked = await self._beat(keys=[self.key], args=[now])
         except RedisError as exc:
             raise redis_unavailable(exc) from exc
         await self.scheduler.schedule(Job(id=CHECK_ID, kind=CHECK, due=now + self.every))
-        if ended:
-            missed = ended.decode() if isinstance(ended, bytes) else str(ended)
-            job = Job(id=f"{BACK}:{missed}", kind=BACK, due=now, data={"missed": missed})
-            await self.scheduler.schedule(job)
+        if not marked:
+            return
+        missed = marked.decode() if isinstance(marked, bytes) else str(marked)
+        job = Job(id=f"{BACK}:{missed}", kind=BACK, due=now, data={"missed": missed})
+        claim = self.keys.claim(BACK, missed)
+        await self.scheduler.schedule(job, once=(claim, BACK_CLAIM_TTL_S))
+        try:
+            await self._ended(keys=[self.key], args=[missed])
+        except RedisError as exc:
+            raise redis_unavailable(exc) from exc
 
     # --- start-up --------------------------------------------------------------------------
 

@@ -8,10 +8,15 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
-from bot.alerts.watchdog import CHECK_ID
+import pytest
+
+from bot.alerts.service import RETRY_PAUSE_S
+from bot.alerts.watchdog import BACK, CHECK_ID
 from bot.app import Fireline
+from bot.errors import Unavailable
 from bot.policy.alerts import AlertPolicy, HeartbeatPolicy
 from bot.policy.models import default_policy
+from bot.runtime.scheduler import Job
 from bot.sandbox.doubles.slack import SlackDouble
 from tests.clock import ManualClock
 from tests.harness import Builder, Harness
@@ -84,10 +89,25 @@ class World:
         await until(handled, "the beat handled")
 
     async def run_due(self) -> None:
-        for app in self.apps:
-            await app.scheduler.run_due()
-        for app in self.apps:
-            assert await app.drain(5.0)
+        """Returns once every job due by the clock has run to its end, on whichever replica.
+
+        A replica's own scheduler loop also runs due jobs (a beat wakes it for the "back" job,
+        `advance()` for the check) and may claim one first: `run_due()` then claims nothing and
+        `drain()` does not wait for scheduled jobs, so this waits for the queue instead."""
+        first = self.apps[0].services.store
+        keys, redis = first.keys, first.redis
+
+        async def done() -> bool:
+            for app in self.apps:
+                await app.scheduler.run_due()
+            for app in self.apps:
+                assert await app.drain(5.0)
+                await asyncio.wait_for(app.scheduler.settled(), 5.0)
+            due = await redis.zrangebyscore(keys.jobs_due, "-inf", self.clock.now().timestamp())
+            leased = await redis.zcard(keys.jobs_leased)
+            return not due and not leased and not any(app.scheduler.busy for app in self.apps)
+
+        await until(done, "the jobs due by now run on every replica")
 
 
 async def test_told_once_when_it_stops_and_once_when_it_returns(
@@ -159,5 +179,44 @@ async def test_replicas_say_it_once(slack: SlackDouble, build: Callable[..., Bui
         assert len(world.said("reaching Fireline again")) == 1
         assert slack.messages(world.alerts, include_replies=True) == slack.messages(world.alerts)
         assert len(slack.messages(world.alerts)) == 2
+    finally:
+        await world.build.close()
+
+
+async def test_redis_failing_after_the_beat_loses_no_message(
+    build: Callable[..., Builder], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The beat is recorded, then Redis fails before the "back" job is scheduled: the worker
+    reads the notification again after its pause, and that beat still ends the outage."""
+    world = World(build())
+    try:
+        h = await world.replica()
+        world.clock.advance(EVERY + 60)
+        await world.run_due()
+        assert len(world.said("may be broken")) == 1
+
+        schedule = h.app.scheduler.schedule
+        failed: list[str] = []
+
+        async def failing_once(job: Job, *, once: tuple[str, int] | None = None) -> bool:
+            if job.kind == BACK and not failed:
+                failed.append(job.id)
+                raise Unavailable("Redis did not answer (ConnectionError)")
+            return await schedule(job, once=once)
+
+        monkeypatch.setattr(h.app.scheduler, "schedule", failing_once)
+        status, _ = await h.webhook(watchdog_body())
+        assert status == 200
+        inbox = h.app.services.alerts.alerts
+
+        async def handled_again() -> bool:
+            world.clock.advance(RETRY_PAUSE_S)  # the worker's pause before reading it again
+            return bool(failed) and await inbox.backlog() == 0
+
+        await until(handled_again, "the beat handled again after the failure")
+        await world.run_due()
+        assert len(world.said("reaching Fireline again")) == 1
+        _, samples = await scrape(h.app)
+        assert value(samples, "fireline_alert_heartbeat_missing") == 0
     finally:
         await world.build.close()
