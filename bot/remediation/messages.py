@@ -139,6 +139,14 @@ def remediation_no_longer(remediation_id: str, state: str) -> str:
     return f"{escape(remediation_id)} is {escape(state)}; nothing was changed."
 
 
+def approval_unconfirmed(remediation_id: str) -> str:
+    return (
+        f"⚠️ Approving {escape(remediation_id)} could not be confirmed: Fireline lost Redis's "
+        "answer. The card shows whether it was approved (it then applies on its own); if it "
+        "still asks for approval, click again in a minute."
+    )
+
+
 def remediation_previewing(action: str, what: str) -> str:
     return f"Previewing {code(f'{action} {what}')} (a dry run; nothing changes yet) …"
 

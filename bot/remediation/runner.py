@@ -30,6 +30,7 @@ from bot import messages as shared
 from bot.clock import Clock
 from bot.errors import Conflict, FirelineError, Forbidden, NotFound, TemporaryError, Unavailable
 from bot.gateways.kubernetes import KubeGateway
+from bot.gateways.retry import with_retries
 from bot.gateways.slack import SlackGateway
 from bot.incident import Incident, TimelineEntry
 from bot.policy.remediation import RemediationPolicy, RemediationRule
@@ -51,6 +52,9 @@ RUN = "remediation-run"
 EXPIRE = "remediation-expire"
 LOCK_MS = 60_000
 PROGRESS_EDIT_S = 5.0
+UNCLAIM_ATTEMPTS = 8
+"""Tries (0.1 s, 0.2 s, … apart: about 9 s, a failover's length) to put back a claim to
+`executing` whose answer was lost, before leaving it to be reported as not applied."""
 
 
 def job_for(record: Record, kind: str, due: float) -> Job:
@@ -137,7 +141,11 @@ class RemediationRunner:
         if now_version != plan.resource_version:
             why = messages.target_changed(plan.resource_version, now_version)
             return await self._end(record, State.APPROVED, State.STALE, why)
-        record, won = await self._move(record, State.APPROVED, state=State.EXECUTING)
+        try:
+            record, won = await self._move(record, State.APPROVED, state=State.EXECUTING)
+        except TemporaryError:
+            await self._unclaim(record)
+            raise
         if not won:
             return record
         await self.show(record)
@@ -154,6 +162,21 @@ class RemediationRunner:
             why = messages.write_outcome_unknown(str(exc))
             return await self._end(record, State.EXECUTING, State.UNKNOWN, why)
         return await self._applied(record, State.EXECUTING)
+
+    async def _unclaim(self, record: Record) -> None:
+        """The move to `executing` was sent and its answer lost (a failover): it may have
+        landed, and this run certainly sent no write. Put it back to `approved` while Redis
+        comes back, so the job's next run applies it; a run finding `executing` could only
+        report the approved change as not applied. (This run holds the request's lock:
+        nobody else is writing.) If Redis stays away longer, that report is what people get."""
+        try:
+            await with_retries(
+                lambda: self._move(record, State.EXECUTING, state=State.APPROVED),
+                attempts=UNCLAIM_ATTEMPTS,
+                backoff_s=0.1,
+            )
+        except TemporaryError as exc:
+            log.warning("%s may be left executing, with nothing applied: %s", record.id, exc)
 
     async def _applied(self, record: Record, from_: State) -> Record:
         await self.records.start_cooldown(record, self._rule(record).cooldown_minutes * 60)
@@ -313,17 +336,23 @@ class RemediationRunner:
         after its edit lands re-reads it: if the record moved on meanwhile, it edits again. The
         last edit to land is always followed by such a check, so the card ends on the last
         state. (No lock: a process stopped mid-edit must not hold up the next one.)
+
+        Never raises: a card that could not be edited, or a record that could not be read
+        for it (Redis in a failover), must not stop the caller; a run between `executing`
+        and its write least of all, which the next run would then report as not applied.
         """
         if not record.card_ts:
             return
+        try:
+            await self._edit_card(record, record.card_ts)
+        except FirelineError as exc:
+            log.warning("could not update the card of %s: %s", record.id, exc)
+
+    async def _edit_card(self, record: Record, card_ts: str) -> None:
         latest = await self.records.get(record.id) or record
         for _ in range(MAX_CARD_EDITS):
             text, blocks = approval_blocks.card(latest, await self.approvers(latest))
-            try:
-                await self.slack.update_message(latest.channel, record.card_ts, text, blocks)
-            except FirelineError as exc:
-                log.warning("could not update the card of %s: %s", record.id, exc)
-                return
+            await self.slack.update_message(latest.channel, card_ts, text, blocks)
             now = await self.records.get(record.id)
             if now is None or now == latest:
                 return

@@ -29,7 +29,14 @@ from typing import Any, TypeVar
 from bot import messages as shared
 from bot.actions.base import Context, KubeParams, kube_scope
 from bot.clock import Clock
-from bot.errors import Denied, FirelineError, UsageError, UserError
+from bot.errors import (
+    Denied,
+    FirelineError,
+    TemporaryError,
+    Unconfirmed,
+    UsageError,
+    UserError,
+)
 from bot.gateways.kubernetes import KubeGateway
 from bot.gateways.slack import SlackGateway
 from bot.incident import Incident
@@ -265,14 +272,28 @@ class RemediationService:
                 update={"state": State.APPROVED, "approver": user, "approved_at": now}
             )
 
-        record, won = await self.records.update(remediation_id, claim)
+        # The run job is written in the claim's own transaction: an approval is never recorded
+        # without it, even when the click's work is cut short (a failover, the ack budget)
+        # between two calls, and no person has to click again (they would be told "approved").
+        run = job_for(record, RUN, now.timestamp())
+        queue = self.runner.scheduler.queue
+        try:
+            record, won = await self.records.update(
+                remediation_id,
+                claim,
+                also=lambda pipe, new: (
+                    queue.schedule_in(pipe, run) if new.state == State.APPROVED else None
+                ),
+            )
+        except TemporaryError as exc:
+            # Sent, maybe made, its answer lost (a failover): never "did not happen".
+            self.runner.scheduler.added(run)  # if it was made, its job is due now
+            raise Unconfirmed(messages.approval_unconfirmed(remediation_id)) from exc
         if not won or record.state != State.APPROVED:
             if won:  # it had expired: show that
                 await self.runner.finish(record, "expired", None)
             return Reply(text=messages.remediation_no_longer(record.id, record.state.value))
-        # Durable from here: the run job survives a restart (and start-up reconciles a crash
-        # between the claim and this line).
-        await self.runner.scheduler.schedule(job_for(record, RUN, now.timestamp()))
+        self.runner.scheduler.added(run)
         return Reply(later=partial(self.runner.announce, record, "approved", user))
 
     async def deny_form(self, remediation_id: str, user: str) -> Reply:

@@ -129,9 +129,16 @@ class RemediationStore:
             raise redis_unavailable(exc) from exc
         return Record.model_validate_json(raw) if raw else None
 
-    async def update(self, remediation_id: str, change: Transition) -> tuple[Record, bool]:
+    async def update(
+        self,
+        remediation_id: str,
+        change: Transition,
+        also: Callable[[Pipeline, Record], object] | None = None,
+    ) -> tuple[Record, bool]:
         """Apply `change` atomically (optimistic locking); returns the record and whether this
-        call changed it. A final state also drops the target's open-request hold."""
+        call changed it. A final state also drops the target's open-request hold. `also`
+        queues more writes on the same transaction, given the new record: made with the change
+        or not at all."""
 
         def decide(raw: bytes | str | None) -> Decision[tuple[Record, bool]]:
             if raw is None:
@@ -145,6 +152,8 @@ class RemediationStore:
                 pipe.set(self.keys.remediation(remediation_id), new.model_dump_json())
                 if new.final:
                     pipe.srem(self.keys.remediations_active, remediation_id)
+                if also is not None:
+                    also(pipe, new)
 
             return Decision((new, True), writes)
 

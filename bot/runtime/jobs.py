@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
+from redis.asyncio.client import Pipeline
 from redis.exceptions import RedisError
 
 from bot.store.batching import Batched, ScriptCall, run_scripts
@@ -179,6 +180,18 @@ class JobQueue:
                 [job.id, job.model_dump_json(), repr(job.due), str(ttl)],
             )
         )
+
+    def schedule_in(self, pipe: Pipeline, job: Job) -> None:
+        """Queue `schedule(job)`'s writes on the caller's transaction (after `MULTI`): the job
+        then exists exactly when the caller's own change was made, never one without the other
+        (an approval recorded and its run job lost to a failed or cut-short second call)."""
+        key = self.keys.job(job.id)
+        pipe.hset(key, mapping={"doc": job.model_dump_json(), "due": repr(job.due)})
+        pipe.hdel(key, "lease")
+        pipe.zrem(self.keys.jobs_leased, job.id)
+        pipe.zadd(self.keys.jobs_due, {job.id: job.due})
+        if job.group:
+            pipe.sadd(self._group(job), job.id)
 
     async def cancel(self, *job_ids: str, group: str | None = None) -> int:
         group_key = self.keys.job_group(group) if group else ""

@@ -132,9 +132,15 @@ class Scheduler:
         if job.kind not in self.handlers:
             raise ValueError(f"no handler for job kind {job.kind!r}")
         scheduled = await self.queue.schedule(job, once=once)
-        if scheduled and job.due < self._sleeping_until:
-            self._wake.set()
+        if scheduled:
+            self.added(job)
         return scheduled
+
+    def added(self, job: Job) -> None:
+        """`job` was added by its owner's own transaction (`JobQueue.schedule_in`): wake the
+        loop if it is due before the loop would next look."""
+        if job.due < self._sleeping_until:
+            self._wake.set()
 
     async def cancel(self, *job_ids: str, group: str | None = None) -> int:
         return await self.queue.cancel(*job_ids, group=group)

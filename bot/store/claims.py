@@ -27,6 +27,10 @@ log = logging.getLogger(__name__)
 CLAIM_TTL_SECONDS = 24 * 3600
 LOCK_TTL_MS = 15_000
 """A lock left by a process that died is free again after this (its holder renews it)."""
+RELEASE_WITHIN_S = 10.0
+"""How long a holder keeps trying to release its lock while Redis does not answer (a failover
+takes a few seconds); then the lock is left to expire."""
+RELEASE_FIRST_S = 0.05
 
 
 class Claims(RedisPart):
@@ -80,10 +84,26 @@ class Claims(RedisPart):
                 with contextlib.suppress(asyncio.CancelledError):
                     await keeper
             if acquired:
-                try:
-                    await self._release(keys=[key], args=[token])
-                except RedisError:
+                await self._give_back(name, key, token, ttl_ms)
+
+    async def _give_back(self, name: str, key: str, token: str, ttl_ms: int) -> None:
+        """Release a held lock. Redis failing (a failover) is tried again while it comes back,
+        for at most `RELEASE_WITHIN_S` (and never for a task being cancelled): a lock left
+        behind keeps its next holder (the job's retry) out for its whole TTL."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + min(ttl_ms / 1000, RELEASE_WITHIN_S)
+        delay = RELEASE_FIRST_S
+        while True:
+            try:
+                await self._release(keys=[key], args=[token])
+                return
+            except RedisError:
+                task = asyncio.current_task()
+                if loop.time() + delay > deadline or (task is not None and task.cancelling()):
                     log.warning("could not release lock %s; it expires in %d ms", name, ttl_ms)
+                    return
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 1.0)
 
     async def _keep(self, key: str, token: str, ttl_ms: int) -> None:
         """Extend a held lock every third of its TTL until cancelled (a failed renewal is left

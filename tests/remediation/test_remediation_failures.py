@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from typing import Any
 
 import pytest
 
+from bot.errors import Unavailable
 from bot.gateways.kubernetes import KubeGateway
 from bot.remediation import views as approval_blocks
 from bot.remediation.actions import default_remediations
@@ -244,3 +246,84 @@ async def test_stopping_ends_a_verification_whose_cancellation_was_swallowed(
     # Not marked done: its lease runs out and another replica verifies it.
     assert await app.scheduler.queue.get(f"remediation:R-1:{RUN}") is not None
     assert (await record_of(w, "R-1")).state == State.VERIFYING
+
+
+def losing_the_answer(w: Harness, monkeypatch: pytest.MonkeyPatch, to: State) -> None:
+    """The first change of R-1 to `to` lands in Redis and its answer is lost, as a failover
+    can do: the caller gets `Unavailable` for a write that was made."""
+    assert w.app.remediation is not None
+    records = w.app.remediation.records
+    update, lost = records.update, asyncio.Event()
+
+    async def losing(remediation_id: str, change: Any, also: Any = None) -> Any:
+        record, won = await update(remediation_id, change, also)
+        if won and record.state == to and not lost.is_set():
+            lost.set()
+            raise Unavailable("Redis did not answer (ConnectionError)")
+        return record, won
+
+    monkeypatch.setattr(records, "update", losing)
+
+
+async def test_an_approval_whose_answer_was_lost_is_applied_once_and_the_clicker_told_so(
+    world: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    w = world
+    channel = await requested(w, "scale task-service 6")
+    card = approval_card(w, channel)
+    losing_the_answer(w, monkeypatch, State.APPROVED)
+    await click(w, w.apollo, channel, approval_blocks.APPROVE)
+    told = w.ephemeral_texts(w.apollo)
+    assert any("could not be confirmed" in t for t in told), told
+    assert not any("did not happen" in t for t in told), told
+    # Recorded as approved, so it runs: its run job was written with the approval.
+    await w.settle()
+    record = await until_state(w, "R-1", State.SUCCEEDED)
+    assert record.approver == w.apollo
+    assert len(writes(w, "patch", SCALE)) == 1
+    # Clicked again on the card as their Slack still shows it: told where it stands.
+    await w.slack.click_button(w.apollo, channel, card["ts"], approval_blocks.APPROVE, message=card)
+    await w.settle()
+    assert w.ephemeral_texts(w.apollo)[-1].strip() == "R-1 is succeeded; nothing was changed."
+
+
+async def test_a_run_whose_claim_to_execute_lost_its_answer_applies_it_on_the_next_run(
+    world: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The run sent no write: it puts the request back to `approved` (a run finding it
+    `executing` could only report the approved change as not applied), and the retry applies."""
+    w = world
+    channel = await requested(w, "scale task-service 6")
+    losing_the_answer(w, monkeypatch, State.EXECUTING)
+    await click(w, w.apollo, channel, approval_blocks.APPROVE)
+    await until_state(w, "R-1", State.APPROVED)
+    assert not writes(w, "patch", SCALE)
+    w.manual_clock.advance(3)  # the job's backoff after its first run
+    await w.settle()
+    await until_state(w, "R-1", State.SUCCEEDED)
+    assert len(writes(w, "patch", SCALE)) == 1
+
+
+async def test_a_card_edit_that_cannot_read_redis_does_not_stop_the_write(
+    world: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Between `executing` and the write the card is edited ("applying"); Redis failing for
+    that edit's read is the card's problem, not the change's."""
+    w = world
+    channel = await requested(w, "scale task-service 6")
+    assert w.app.remediation is not None
+    records = w.app.remediation.records
+    get, failed = records.get, asyncio.Event()
+
+    async def failing(remediation_id: str) -> Any:
+        record = await get(remediation_id)
+        if record is not None and record.state == State.EXECUTING and not failed.is_set():
+            failed.set()
+            raise Unavailable("Redis did not answer (ConnectionError)")
+        return record
+
+    monkeypatch.setattr(records, "get", failing)
+    await click(w, w.apollo, channel, approval_blocks.APPROVE)
+    await until_state(w, "R-1", State.SUCCEEDED)
+    assert failed.is_set()
+    assert len(writes(w, "patch", SCALE)) == 1

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from bot import incident as model
 from bot.errors import Unavailable
@@ -112,6 +114,28 @@ async def test_embedded_redis_keeps_incidents_across_a_restart(tmp_path, prefix)
     assert [e.text for e in await again.timeline(incident.id)][-1] == "📝 <@U1>: still slow"
     assert (await create(again, "t2")).id == "INC-2"
     await handle.close()
+
+
+async def test_a_lock_whose_release_failed_is_released_once_redis_answers_again(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A failover while the holder gives its lock back: it tries again while Redis comes
+    back, so the next holder (a job's retry) is not kept out for the lock's whole TTL."""
+    release, failures = store._release, 2
+
+    async def flaky(**kwargs: Any) -> Any:
+        nonlocal failures
+        if failures:
+            failures -= 1
+            raise RedisConnectionError("Connect call failed")
+        return await release(**kwargs)
+
+    monkeypatch.setattr(store, "_release", flaky)
+    async with store.lock("work", ttl_ms=60_000) as held:
+        assert held
+    assert failures == 0
+    async with store.lock("work", wait_s=0) as next_holder:
+        assert next_holder, "left behind for its 60 s TTL"
 
 
 async def test_a_lock_is_renewed_while_held_and_redis_failing_is_unavailable(
