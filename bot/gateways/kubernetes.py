@@ -209,7 +209,8 @@ class KubeGateway:
         path = f"/api/v1/namespaces/{_q(namespace)}/pods/{_q(pod)}/log"
         if self._reads is not None:
             raw = await self._get(path, query, accept="text/plain")
-            return await _in_thread(parse, raw.decode("utf-8", errors="replace"))
+            text = raw.decode("utf-8", errors="replace")
+            return parse(text) if parse is _text else await _in_thread(parse, text)
 
         def read() -> T:
             raw = self._get_blocking(path, query, "text/plain")

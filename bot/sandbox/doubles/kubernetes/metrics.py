@@ -149,8 +149,9 @@ def node_usage(cluster: Cluster, name: str) -> tuple[int, int]:
     return cpu, memory
 
 
-def pod_metrics(cluster: Cluster, pod: Obj) -> Obj | None:
-    """The PodMetrics metrics-server would report, or None for pods it does not scrape."""
+def pod_metrics(cluster: Cluster, pod: Obj, stamp: str | None = None) -> Obj | None:
+    """The PodMetrics metrics-server would report, or None for pods it does not scrape;
+    `stamp` is the scrape's time (formatted once for a whole list)."""
     if pod["status"].get("phase") != "Running":
         return None
     meta = pod["metadata"]
@@ -161,16 +162,17 @@ def pod_metrics(cluster: Cluster, pod: Obj) -> Obj | None:
         {"name": c["name"], "usage": _usage(*_container_usage(cluster, pod, c, usage))}
         for c in pod["spec"]["containers"]
     ]
+    stamp = stamp or format_time(cluster.now())
     return {
         "kind": "PodMetrics",
         "apiVersion": "metrics.k8s.io/v1beta1",
         "metadata": {
             "name": meta["name"],
             "namespace": meta["namespace"],
-            "creationTimestamp": format_time(cluster.now()),
+            "creationTimestamp": stamp,
             "labels": dict(meta.get("labels", {})),
         },
-        "timestamp": format_time(cluster.now()),
+        "timestamp": stamp,
         "window": "15.008s",
         "containers": containers,
     }

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from bot.sandbox.doubles.kubernetes.clock import format_time
 from bot.sandbox.doubles.kubernetes.errors import not_found
 from bot.sandbox.doubles.kubernetes.events import to_events_v1
 from bot.sandbox.doubles.kubernetes.metrics import node_metrics, pod_metrics
@@ -42,7 +43,8 @@ def read_list(
         sources = cluster.select("v1", source_kind, namespace, labels, fields)
         if source_kind == "Node":
             return [node_metrics(cluster, node) for node in sources]
-        return [m for pod in sources if (m := pod_metrics(cluster, pod)) is not None]
+        stamp = format_time(cluster.now())
+        return [m for pod in sources if (m := pod_metrics(cluster, pod, stamp)) is not None]
     if resource.group == "events.k8s.io":
         return [to_events_v1(e) for e in cluster.select("v1", "Event", namespace, labels, fields)]
     # Served as stored, not copied: nothing on the way out changes them (see select).
