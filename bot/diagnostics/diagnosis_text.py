@@ -1,12 +1,18 @@
-"""The lines of `diagnose`'s answer below its first: the state line, the log patterns, and
-what it checked."""
+"""The lines of `diagnose`'s answer below its first: the other likely causes, the state line,
+the findings, the log patterns, and what it checked.
+
+Several rules may see the same thing (one error line is a failing dependency, the raised error
+rate's most frequent error and the logs' most frequent error): each fact is said once in the
+top lines and once in the findings, by the most likely finding that has it (`unsaid`)."""
 
 from __future__ import annotations
 
 from bot.actions.base import Context
 from bot.actions.output import table
+from bot.diagnostics import messages
 from bot.diagnostics.actions.pods import pods_headline
 from bot.diagnostics.evidence import Evidence, show
+from bot.diagnostics.findings import Finding, unsaid
 from bot.diagnostics.fitting import SECTION_BUDGET, slack_length
 
 ERROR_RATE_QUERY = "error-rate"
@@ -15,6 +21,44 @@ LATENCY_QUERY = "p95-latency"
 
 def confidence(value: float) -> str:
     return "high" if value >= 0.8 else "medium" if value >= 0.6 else "low"
+
+
+def also_line(found: list[Finding], most: int = 2) -> str:
+    """`Also: …`, the next likely findings (confidence 0.5 or more) below the first line, each
+    without what the first line or an earlier one said; "" when they add nothing."""
+    if not found:
+        return ""
+    said: set[str] = set()
+    unsaid(found[0], said)
+    also: list[str] = []
+    for finding in found[1:]:
+        if len(also) == most or finding.confidence < 0.5:
+            break
+        line = unsaid(finding, said)
+        if line:
+            also.append(line)
+    return "Also: " + " · ".join(also) if also else ""
+
+
+def findings_text(found: list[Finding]) -> str:
+    """Every finding, most likely first: the first as the cause named above (not restated),
+    with its confidence and evidence; the others without what an earlier line said."""
+    said: set[str] = set()
+    lines = []
+    for index, finding in enumerate(found):
+        line = unsaid(finding, said)
+        if line is None:
+            continue
+        sure = confidence(finding.confidence)
+        if index == 0:
+            lines.append(f"• {messages.cause_above(sure)}")
+        else:
+            lines.append(f"• {line} ({sure} confidence)")
+        for more in finding.evidence:
+            if more not in said:
+                said.add(more)
+                lines.append(f"   – {more}")
+    return "\n".join(lines)
 
 
 def state_line(evidence: Evidence) -> str:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from bot.diagnostics.evidence import Evidence
+from bot.diagnostics.evidence import Evidence, show
 from bot.diagnostics.logpatterns import Template
 from bot.runtime.patterns import Pattern
 
@@ -30,6 +30,16 @@ class Remedy:
 
 
 @dataclass(frozen=True)
+class Fact:
+    """A piece of a finding's line that other findings may say too: `key` names what it says
+    (a quoted log template's own text, `began-before-rollout`, `error-rate`, `p95-latency`),
+    `text` is how this line writes it, verbatim ("" when the line cannot go without it)."""
+
+    key: str
+    text: str
+
+
+@dataclass(frozen=True)
 class Finding:
     rule: str
     cause: str
@@ -38,6 +48,31 @@ class Finding:
     evidence: tuple[str, ...] = ()
     """The rest of what supports it, one line each."""
     remedies: tuple[Remedy, ...] = ()
+    facts: tuple[Fact, ...] = ()
+    """The pieces of `cause` other findings may say too: a message says each once (`unsaid`)."""
+    only: str = ""
+    """The key of the fact this finding is nothing more than (the most frequent error line, a
+    raised error rate): once a message has said it, the finding is left out of it."""
+
+
+def unsaid(finding: Finding, said: set[str]) -> str | None:
+    """`finding.cause` without the facts `said` already (which then holds this line's facts
+    too); None when the finding adds nothing to what was said."""
+    if finding.only and finding.only in said:
+        return None
+    line = finding.cause
+    for fact in finding.facts:
+        if fact.key in said and fact.text:
+            line = line.replace(fact.text, "", 1)
+        said.add(fact.key)
+    if finding.only:
+        said.add(finding.only)
+    return line
+
+
+def quoted(template: Template, lead: str = ": ") -> Fact:
+    """The fact of a quoted template (`counted`), written after `lead` in a finding's line."""
+    return Fact(counted(template), lead + counted(template))
 
 
 @dataclass(frozen=True)
@@ -81,6 +116,12 @@ def _since(evidence: Evidence) -> str:
     return ""
 
 
+def _before_fact(evidence: Evidence) -> tuple[Fact, ...]:
+    """`_before` as a fact: every finding that says it says the same thing."""
+    text = _before(evidence)
+    return (Fact("began-before-rollout", text),) if text else ()
+
+
 def _before(evidence: Evidence) -> str:
     """`; began 40m ago, before rev 6 rolled out 12m ago` when a recent rollout is innocent."""
     latest = evidence.recent_rollout(timedelta(hours=24))
@@ -92,6 +133,18 @@ def _before(evidence: Evidence) -> str:
     return (
         f"; began {evidence.ago(began)} ago, before rev {latest.number} rolled out "
         f"{evidence.ago(latest.created)} ago (not the rollout)"
+    )
+
+
+def _slower(evidence: Evidence) -> Fact:
+    """`; p95 latency 1.8 s, was 120 ms` when latency rose ("" when it did not)."""
+    latency = evidence.signals.get("p95-latency")
+    if latency is None or not latency.raised:
+        return Fact("p95-latency", "")
+    return Fact(
+        "p95-latency",
+        f"; p95 latency {show(latency.now, latency.unit)}, was "
+        f"{show(latency.baseline, latency.unit)}",
     )
 
 

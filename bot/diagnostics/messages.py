@@ -20,6 +20,11 @@ def nothing_wrong(checked: list[str]) -> Plain:
     return "Nothing wrong found — checked: " + "; ".join(checked) + "."
 
 
+def cause_above(confidence: str) -> Plain:
+    """Plain: the first of `diagnose`'s findings, whose line is the answer's first line."""
+    return f"The cause named first, above ({confidence} confidence)"
+
+
 def diagnose_checked(checked: list[str]) -> Plain:
     """Plain: a diagnostic's result, escaped when it is fitted into Slack."""
     return "_Checked: " + "; ".join(checked) + "._"

@@ -7,13 +7,17 @@ from __future__ import annotations
 from bot.diagnostics.evidence import Evidence, show
 from bot.diagnostics.findings import (
     QUOTE_MAX,
+    Fact,
     Finding,
     Remedy,
     _before,
+    _before_fact,
     _rollback,
     _since,
+    _slower,
     counted,
     matching,
+    quoted,
 )
 from bot.diagnostics.logpatterns import Template
 from bot.runtime.patterns import linear
@@ -52,6 +56,7 @@ def errors_since_rollout(evidence: Evidence) -> Finding | None:
         return None
     head = f"Errors since rev {latest.number} rolled out {evidence.ago(latest.created)} ago"
     evidence_lines = []
+    facts: list[Fact] = []
     confidence = 0.85
     if errors:
         top = errors[0]
@@ -60,14 +65,20 @@ def errors_since_rollout(evidence: Evidence) -> Finding | None:
         else:
             before = " (nothing read from before it)"
         cause = f"{head}: {counted(top)}{before}"
+        facts.append(quoted(top))
         evidence_lines += [counted(t) for t in errors[1:3]]
     else:
         cause = head
     if rate is not None and rate_rose:
-        cause += f"; error rate {show(rate.now, rate.unit)}, was {show(rate.baseline, rate.unit)}"
+        rose = f"; error rate {show(rate.now, rate.unit)}, was {show(rate.baseline, rate.unit)}"
+        cause += rose
+        facts.append(Fact("error-rate", rose))
         confidence = 0.95
     remedy = Remedy("rollback", f"errors began after rev {latest.number} rolled out")
-    return Finding("errors-since-rollout", cause, confidence, tuple(evidence_lines), (remedy,))
+    return Finding(
+        "errors-since-rollout", cause, confidence, tuple(evidence_lines), (remedy,),
+        facts=tuple(facts),
+    )  # fmt: skip
 
 
 def _read_before(evidence: Evidence, when: object) -> bool:
@@ -83,12 +94,16 @@ def _from_logs(
     evidence: Evidence,
     remedies: tuple[Remedy, ...],
     *,
-    also: str = "",
+    also: tuple[Fact, ...] = (),
 ) -> Finding:
     """A finding named by its most telling template (`found[0]`), with when the trouble
     began, and the next two templates as its evidence."""
-    cause = f"{label}: {counted(found[0])}{also}" + (_since(evidence) or _before(evidence))
-    return Finding(key, cause, confidence, tuple(counted(t) for t in found[1:3]), remedies)
+    since = _since(evidence)
+    facts = (quoted(found[0]), *also, *(() if since else _before_fact(evidence)))
+    cause = f"{label}: {counted(found[0])}" + "".join(f.text for f in also)
+    cause += since or _before(evidence)
+    evidence_lines = tuple(counted(t) for t in found[1:3])
+    return Finding(key, cause, confidence, evidence_lines, remedies, facts=facts)
 
 
 _POOL = linear(
@@ -169,13 +184,10 @@ def slow_queries(evidence: Evidence) -> Finding | None:
         return None
     # The line that names the query says more than the timeout it caused.
     found.sort(key=lambda t: (not _STATEMENT.search(t.template), -t.count))
-    latency = evidence.signals.get("p95-latency")
-    slow = ""
-    if latency is not None and latency.raised:
-        slow = f"; p95 latency {show(latency.now, latency.unit)}"
+    slow = _slower(evidence)
     return _from_logs(
         "slow-queries", "Slow database queries", 0.75, found, evidence,
-        _rollback(evidence, "the slow queries"), also=slow,
+        _rollback(evidence, "the slow queries"), also=(slow,) if slow.text else (),
     )  # fmt: skip
 
 
@@ -190,9 +202,10 @@ def error_rate_raised(evidence: Evidence) -> Finding | None:
         f"(was {show(rate.baseline, rate.unit)})"
     )
     errors = [t for t in evidence.templates or [] if t.level == "error"]
-    if errors:
-        cause += f": {counted(errors[0])}"
-    return Finding("error-rate", cause + _before(evidence), 0.55)
+    facts = [quoted(errors[0])] if errors else []
+    facts += _before_fact(evidence)
+    cause += "".join(f.text for f in facts)
+    return Finding("error-rate", cause, 0.55, facts=tuple(facts), only="error-rate")
 
 
 def latency_raised(evidence: Evidence) -> Finding | None:
@@ -204,7 +217,10 @@ def latency_raised(evidence: Evidence) -> Finding | None:
         f"p95 latency {show(latency.now, latency.unit)} since {evidence.ago(latency.began)} ago "
         f"(was {show(latency.baseline, latency.unit)})"
     )
-    return Finding("latency", cause + _before(evidence), 0.5)
+    facts = _before_fact(evidence)
+    return Finding(
+        "latency", cause + "".join(f.text for f in facts), 0.5, facts=facts, only="p95-latency"
+    )
 
 
 def log_errors(evidence: Evidence) -> Finding | None:
@@ -214,4 +230,6 @@ def log_errors(evidence: Evidence) -> Finding | None:
         return None
     top = errors[0]
     cause = f"Most frequent error in the logs: {counted(top)} in {len(top.sources)} pod(s)"
-    return Finding("log-errors", cause + _before(evidence), 0.4)
+    facts = _before_fact(evidence)
+    cause += "".join(f.text for f in facts)
+    return Finding("log-errors", cause, 0.4, facts=facts, only=counted(top))

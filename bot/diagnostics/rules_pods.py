@@ -3,7 +3,8 @@ autoscaler, CPU and memory against limits, pods not ready (see bot/diagnostics/r
 
 from __future__ import annotations
 
-from bot.diagnostics.evidence import PULL_WAITING, Evidence, show
+from bot.blockkit import counted
+from bot.diagnostics.evidence import PULL_WAITING, Evidence
 from bot.diagnostics.findings import (
     CPU_SATURATED,
     MEMORY_PRESSURE,
@@ -14,6 +15,7 @@ from bot.diagnostics.findings import (
     _memory_limit,
     _rollback,
     _since,
+    _slower,
 )
 from bot.diagnostics.rules_logs import last_words
 
@@ -45,11 +47,15 @@ def oom_killed(evidence: Evidence) -> Finding | None:
     killed = [p for p in evidence.pods if p.oom_killed]
     if not killed:
         return None
-    kills = sum(p.row.restarts for p in killed) or len(killed)
+    # Kubernetes keeps only each container's last termination, so how many of the restarts
+    # were OOM kills is not known: the line counts pods and restarts, each named as such.
+    restarts = sum(p.row.restarts for p in killed)
     last = max((p.last_finished for p in killed if p.last_finished), default=None)
-    cause = f"OOMKilled ×{kills} on {len(killed)}/{len(evidence.pods)} pods{_since(evidence)}"
+    cause = f"OOMKilled on {len(killed)}/{len(evidence.pods)} pods{_since(evidence)}"
     if last is not None:
-        cause += f" (last {evidence.ago(last)} ago)"
+        cause += f", the last {evidence.ago(last)} ago"
+    if restarts:
+        cause += f" ({counted(restarts, 'restart')} between them)"
     memory = _memory_limit(evidence)
     if memory is not None:
         cause += f"; memory at {memory[0]:.0%} of its {_mem(memory[1])} limit".replace("%", " %")
@@ -156,15 +162,13 @@ def cpu_saturated(evidence: Evidence) -> Finding | None:
     limit = hot[0].cpu_limit
     cause = f"CPU at {share:.0%} of its {_cpu(limit)} limit on {len(hot)}/{len(rows)} pods "
     cause = cause.replace("%", " %") + "(throttled)"
-    latency = evidence.signals.get("p95-latency")
-    if latency is not None and latency.raised:
-        cause += (
-            f"; p95 latency {show(latency.now, latency.unit)}, was "
-            f"{show(latency.baseline, latency.unit)}"
-        )
+    slow = _slower(evidence)
     remedies = [Remedy("scale", "more pods share the load")]
     remedies += _rollback(evidence, "the CPU rise")
-    return Finding("cpu-saturated", cause + _since(evidence), 0.7, (), tuple(remedies))
+    return Finding(
+        "cpu-saturated", cause + slow.text + _since(evidence), 0.7, (), tuple(remedies),
+        facts=(slow,) if slow.text else (),
+    )  # fmt: skip
 
 
 def memory_pressure(evidence: Evidence) -> Finding | None:

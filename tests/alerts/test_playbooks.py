@@ -63,7 +63,7 @@ async def test_first_firing_runs_the_playbook_once_as_the_alert_pipeline(make_wo
     }
     thread = await settled(world, world.alerts, parent["ts"])
     # The first line is what the diagnosis of the alert's deployment names.
-    assert thread[0]["text"].startswith("🩺 OOMKilled ×15 on 3/3 pods"), thread[0]["text"]
+    assert thread[0]["text"].startswith("🩺 OOMKilled on 3/3 pods"), thread[0]["text"]
     assert (
         "📘 Playbook *Memory leak*" in thread[0]["text"] and "role `responder`" in thread[0]["text"]
     )
@@ -97,6 +97,27 @@ async def test_first_firing_runs_the_playbook_once_as_the_alert_pipeline(make_wo
     assert "1 firing" in thread[-1]["text"] or "2 firing" in flat(
         world.slack.messages(world.alerts)[0]
     )
+
+
+async def test_the_oom_thread_says_what_each_count_counts(make_world) -> None:
+    """The memory-leak alert, sent three times (Alertmanager repeats it): the thread counted
+    restarts as "OOMKilled ×15" beside pods as "3 OOMKilled in the last 30 min", so nobody
+    could tell how many OOM kills there were. Kubernetes keeps only a container's last
+    termination: the thread now says pods and restarts, each by name."""
+    world = await make_world()
+    for _ in range(3):
+        assert (await world.webhook(notification(SHIPPED.by_name["memory-leak"].example)))[0] == 200
+    await world.alerts_done()
+    [parent] = world.slack.messages(world.alerts)
+    assert "1 firing · 0 resolved" in flat(parent)  # repeats are not counted as alerts
+    thread = await settled(world, world.alerts, parent["ts"])
+    assert thread[0]["text"].startswith(
+        "🩺 OOMKilled on 3/3 pods, the last 1m ago (15 restarts between them); "
+        "memory at 97 % of its 512Mi limit\n"
+    ), thread[0]["text"]
+    [pods] = [m for m in thread if m["text"].startswith("*Pods of `task-service`")]
+    assert "3/3 pods ready · 3 pods OOMKilled in the last 30 min" in flat(pods)
+    assert not any("OOMKilled ×" in flat(m) for m in thread)
 
 
 @pytest.mark.slow

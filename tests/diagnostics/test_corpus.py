@@ -5,6 +5,7 @@ a competent SRE would name."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -52,3 +53,64 @@ async def test_the_first_line_names_the_cause(corpus_rig: Rig, scenario: Scenari
     first = run.result.headline[0]
     assert scenario.named(first), f"{scenario.name}: {first!r} does not name: {scenario.cause}"
     assert not run.result.failures, run.result.failures
+
+
+QUOTE = re.compile(r"`[^`]+` ×\d+")
+
+
+async def diagnose(rig: Rig, name: str) -> Any:
+    [scenario] = [s for s in SCENARIOS if s.name == name]
+    return await rig.run(COMMANDER, "diagnose", f"{scenario.deployment} -n {scenario.namespace}")
+
+
+def findings_of(run: Any) -> str:
+    [section] = [s for s in run.result.sections if s.title == "Findings, most likely first"]
+    return str(section.text)
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.name)
+async def test_each_quoted_log_line_is_said_once(corpus_rig: Rig, scenario: Scenario) -> None:
+    """Several rules quote the same error line (a failing dependency, the raised error rate's
+    most frequent error, the logs' most frequent error): the top lines say it once, and the
+    findings do not say again what the first line said."""
+    run = await corpus_rig.run(
+        COMMANDER, "diagnose", f"{scenario.deployment} -n {scenario.namespace}"
+    )
+    top = QUOTE.findall("\n".join(run.result.headline))
+    assert len(top) == len(set(top)), top
+    if run.result.sections[0].title == "Findings, most likely first":
+        below = QUOTE.findall(findings_of(run))
+        assert len(below) == len(set(below)), below
+        assert not set(QUOTE.findall(run.result.headline[0])) & set(below)
+
+
+async def test_the_failing_dependency_s_error_is_quoted_once(corpus_rig: Rig) -> None:
+    run = await diagnose(corpus_rig, "cascade-failure")
+    error = (
+        '`ERROR "GET /dashboard" 502: upstream "task-service" returned 503: no healthy upstream` '
+        "×90"
+    )
+    assert run.result.headline[:2] == [
+        f"Dependency failing: {error}",
+        "Also: Error rate 31 % since 15m ago (was 0.2 %)",
+    ]
+    assert findings_of(run) == (
+        "• The cause named first, above (medium confidence)\n"
+        '   – `WARN circuit breaker open for "task-service" (<n> failures in <dur>)` ×90\n'
+        "• Error rate 31 % since 15m ago (was 0.2 %) (low confidence)"
+    )
+
+
+async def test_an_error_two_findings_share_is_quoted_by_the_likelier(corpus_rig: Rig) -> None:
+    run = await diagnose(corpus_rig, "connection-pool")
+    timeout = '`ERROR "GET /orders" 504 timeout acquiring connection after <dur>` ×40'
+    assert run.result.headline[1] == (
+        f"Also: Dependency failing: {timeout} · Error rate 9.0 % since 30m ago (was 0.1 %)"
+    )
+    assert findings_of(run) == (
+        "• The cause named first, above (high confidence)\n"
+        f"   – {timeout}\n"
+        "• Dependency failing (medium confidence)\n"
+        "• Error rate 9.0 % since 30m ago (was 0.1 %) (low confidence)\n"
+        "• p95 latency 30.0 s since 30m ago (was 80 ms) (low confidence)"
+    )

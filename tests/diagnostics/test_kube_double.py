@@ -68,7 +68,7 @@ def everything(result: Any) -> str:
 
 async def test_pods_sees_oomkilled_restarts(gateway: KubeGateway) -> None:
     result = await run(gateway, "pods", "task-service")
-    assert result.headline == ["3/3 pods ready · 3 OOMKilled in the last 30 min"]
+    assert result.headline == ["3/3 pods ready · 3 pods OOMKilled in the last 30 min"]
     assert everything(result).count("OOMKilled (137)") == 3
 
 
@@ -142,9 +142,9 @@ async def test_diagnose_names_checkout_s_bad_rollout_and_task_service_s_oom_kill
     )
     assert result.headline[-1] == "3/3 pods ready · rev 3 rolled out 22m ago"
     result = await run(gateway, "diagnose", "task-service")
-    assert (
-        result.headline[0]
-        == "OOMKilled ×15 on 3/3 pods (last 1m ago); memory at 97 % of its 512Mi limit"
+    assert result.headline[0] == (
+        "OOMKilled on 3/3 pods, the last 1m ago (15 restarts between them); "
+        "memory at 97 % of its 512Mi limit"
     )
 
 

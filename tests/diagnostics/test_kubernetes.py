@@ -40,7 +40,7 @@ async def test_pods_reports_readiness_ooms_restarts_and_probes(rig: Rig) -> None
     run = await rig.run(VIEWER, "pods", "task-service")
     text = text_of(run)
     assert run.outcome == "ok"
-    assert "3/5 pods ready" in text and "2 OOMKilled in the last 30 min" in text
+    assert "3/5 pods ready" in text and "2 pods OOMKilled in the last 30 min" in text
     assert "OOMKilled (137)" in text and "probe failed ×7" in text
     assert rig.pods[0] in text and "node-1" in text
     assert "orion-api" not in text  # only the deployment's pods
@@ -189,18 +189,26 @@ async def test_slow_kubernetes_times_out(kube_api, diag_store) -> None:
 async def test_diagnose_first_line_says_what_matters(rig: Rig, user: str) -> None:
     run = await rig.run(user, "diagnose", "task-service", incident=incident())
     assert run.result.headline[0] == (
-        "OOMKilled ×9 on 2/5 pods since rev 3 rolled out 12m ago (last 10m ago); "
-        "memory at 98 % of its 256Mi limit"
+        "OOMKilled on 2/5 pods since rev 3 rolled out 12m ago, the last 10m ago "
+        "(9 restarts between them); memory at 98 % of its 256Mi limit"
     )
     assert run.result.headline[1].startswith(
         "Also: Errors since rev 3 rolled out 12m ago: `ERROR db timeout after <dur> conn=<ip> "
         "req=<hex>` ×20 (nothing read from before it)"
     )
     assert run.result.headline[2] == (
-        "3/5 pods ready · 2 OOMKilled in the last 30 min · 1 failing probes · "
+        "3/5 pods ready · 2 pods OOMKilled in the last 30 min · 1 failing probes · "
         "rev 3 rolled out 12m ago · 1 container(s) > 80 % of a limit · "
         "HPA task-service pinned at max"
     )
+    # The findings do not restate the first line, nor quote the db timeout a second time
+    # (the logs' most frequent error is the one the rollout's finding quotes).
+    [findings] = [s.text for s in run.result.sections if s.title.startswith("Findings")]
+    assert findings.startswith(
+        "• The cause named first, above (high confidence)\n"
+        "• Errors since rev 3 rolled out 12m ago: `ERROR db timeout"
+    )
+    assert findings.count("`ERROR db timeout") == 1 and "OOMKilled on" not in findings
     assert run.outcome == "ok"
 
 
@@ -209,7 +217,7 @@ async def test_diagnose_partial_when_a_part_fails(rig: Rig) -> None:
     run = await rig.run(RESPONDER, "diagnose", "task-service")
     assert run.outcome == "partial"
     assert any(f.startswith("top: Kubernetes answered 503") for f in run.result.failures)
-    assert run.result.headline[0].startswith("OOMKilled ×9 on 2/5 pods")
+    assert run.result.headline[0].startswith("OOMKilled on 2/5 pods")
     assert "of its 256Mi limit" not in run.result.headline[0]  # usage was not read
     assert "3/5 pods ready" in run.result.headline[-1]
 
@@ -283,4 +291,4 @@ async def test_diagnose_reports_the_rest_when_one_part_is_slow(kube_api, diag_st
     run = await rig.run(RESPONDER, "diagnose", "task-service")
     assert run.outcome == "partial", run.message
     assert "top: no answer within 0.6 s" in run.result.failures
-    assert run.result.headline[0].startswith("OOMKilled ×9 on 2/5 pods")
+    assert run.result.headline[0].startswith("OOMKilled on 2/5 pods")

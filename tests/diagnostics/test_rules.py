@@ -55,8 +55,9 @@ def test_oom_killed_with_memory_against_its_limit() -> None:
         evidence(pods=killed, usage=[usage("app-0", memory=502, mem_limit=512)])
     )
     assert found is not None
-    assert (
-        found.cause == "OOMKilled ×4 on 1/2 pods (last 1m ago); memory at 98 % of its 512Mi limit"
+    assert found.cause == (
+        "OOMKilled on 1/2 pods, the last 1m ago (4 restarts between them); "
+        "memory at 98 % of its 512Mi limit"
     )
     assert "restart" in [r.action for r in found.remedies]
     assert rules.oom_killed(evidence()) is None

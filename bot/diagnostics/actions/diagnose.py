@@ -37,8 +37,9 @@ from bot.diagnostics.actions.workloads import hpa_metrics, revisions, usage_rows
 from bot.diagnostics.diagnosis_text import (
     ERROR_RATE_QUERY,
     LATENCY_QUERY,
+    also_line,
     checked,
-    confidence,
+    findings_text,
     patterns_text,
     state_line,
 )
@@ -334,16 +335,14 @@ class Diagnose(Action[DiagnoseParams, Diagnosis]):
         result = Result(f"Diagnosis of `{params.deployment}`")
         result.failures.extend(evidence.failures)
         result.headline.append(diagnosis.first_line)
-        also = [f.cause for f in diagnosis.findings[1:3] if f.confidence >= 0.5]
+        also = also_line(diagnosis.findings)
         if also:
-            result.headline.append("Also: " + " · ".join(also))
+            result.headline.append(also)
         result.headline.append(state_line(evidence))
         if diagnosis.findings:
-            lines = []
-            for f in diagnosis.findings:
-                lines.append(f"• {f.cause} ({confidence(f.confidence)} confidence)")
-                lines += [f"   – {e}" for e in f.evidence]
-            result.sections.append(Section("Findings, most likely first", "\n".join(lines)))
+            result.sections.append(
+                Section("Findings, most likely first", findings_text(diagnosis.findings))
+            )
         if evidence.pods:
             ordered = sorted(evidence.pods, key=lambda p: (p.row.is_ready, -p.row.restarts, p.name))
             rows = [

@@ -20,6 +20,7 @@ from bot.actions.kubernetes import (
     resolve_deployment,
 )
 from bot.actions.output import Result, Section, table
+from bot.blockkit import counted
 from bot.diagnostics import messages
 from bot.diagnostics.logpatterns import normalise
 from bot.diagnostics.owners import (
@@ -59,7 +60,7 @@ def pods_headline(rows: list[PodRow], now: datetime) -> list[str]:
     parts = [f"{ready}/{len(rows)} pods ready"]
     ooms = sum(1 for r in rows if r.oom_at and now - r.oom_at <= OOM_WINDOW)
     if ooms:
-        parts.append(f"{ooms} OOMKilled in the last 30 min")
+        parts.append(f"{counted(ooms, 'pod')} OOMKilled in the last 30 min")
     for reason in ("CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull"):
         n = sum(1 for r in rows if reason in r.reason)
         if n:
