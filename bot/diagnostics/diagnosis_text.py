@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from bot.actions.base import Context
 from bot.actions.output import table
+from bot.blockkit import counted
 from bot.diagnostics import messages
 from bot.diagnostics.actions.pods import pods_headline
 from bot.diagnostics.evidence import Evidence, show
@@ -76,7 +77,7 @@ def state_line(evidence: Evidence) -> str:
         parts.append(f"{label} {show(s.now, s.unit)}")
     hot = [u for u in evidence.usage or [] if u.hot]
     if hot:
-        parts.append(f"{len(hot)} container(s) > 80 % of a limit")
+        parts.append(f"{counted(len(hot), 'container')} > 80 % of a limit")
     hpa = evidence.hpa()
     if hpa is not None:
         spec, status = hpa.get("spec") or {}, hpa.get("status") or {}
@@ -117,7 +118,9 @@ def checked(evidence: Evidence, ctx: Context) -> list[str]:
     warnings = sum(1 for e in evidence.events if e.get("type") == "Warning")
     checked.append(f"{warnings} warning events")
     if evidence.usage is not None:
-        checked.append(f"CPU and memory of {len(evidence.usage)} container(s) against limits")
+        checked.append(
+            f"CPU and memory of {counted(len(evidence.usage), 'container')} against limits"
+        )
     if evidence.templates is not None:
         errors = sum(t.count for t in evidence.templates if t.level == "error")
         checked.append(f"{errors} error lines in the logs of {len(evidence.logs_from)} pod(s)")

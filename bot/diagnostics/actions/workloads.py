@@ -25,6 +25,7 @@ from bot.actions.kubernetes import (
     short_duration,
 )
 from bot.actions.output import Result, Section, table
+from bot.blockkit import counted
 from bot.errors import NotFound
 from bot.gateways.kubernetes import Obj
 from bot.policy.authorizer import Scope
@@ -99,7 +100,9 @@ class Top(Action[TopParams, list[Usage]]):
             return result
         hot = [u for u in findings if u.hot]
         result.headline.append(
-            f"{len(hot)} container(s) above 80 % of a limit" if hot else "Nothing near its limits"
+            f"{counted(len(hot), 'container')} above 80 % of a limit"
+            if hot
+            else "Nothing near its limits"
         )
         rows = [
             [u.pod, u.container, _cpu(u.cpu), f"{_cpu(u.cpu_request)}/{_cpu(u.cpu_limit)}",
