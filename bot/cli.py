@@ -152,6 +152,7 @@ def _serve(port: int | None) -> int:
 def _validate_playbooks(path: str | None) -> int:
     from pathlib import Path
 
+    from bot.blockkit import counted
     from bot.diagnostics.actions import default_actions
     from bot.playbooks.loader import params_models, validate_dir, validate_file
     from bot.remediation.actions import default_remediations
@@ -168,9 +169,9 @@ def _validate_playbooks(path: str | None) -> int:
     for error in errors:
         print(error, file=sys.stderr)
     if errors:
-        print(f"{len(errors)} problem(s); nothing was changed.", file=sys.stderr)
+        print(f"{counted(len(errors), 'problem')}; nothing was changed.", file=sys.stderr)
         return 1
-    print(f"{len(names)} playbook(s) valid in {target}: {', '.join(names)}")
+    print(f"{counted(len(names), 'playbook')} valid in {target}: {', '.join(names)}")
     return 0
 
 

@@ -113,7 +113,7 @@ def test_playbooks_validate_finds_the_shipped_ones(installed: Path, tmp_path: Pa
     )
     assert result.returncode == 0, result.stderr
     count = len(list((ROOT / "playbooks").glob("*.yaml")))
-    assert f"{count} playbook(s) valid in {installed}" in result.stdout  # inside the venv
+    assert f"{count} playbooks valid in {installed}" in result.stdout  # inside the venv
 
 
 async def test_fireline_serve_from_an_empty_directory(

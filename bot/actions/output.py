@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.blockkit import escape
+from bot.blockkit import counted, escape
 
 MAX_BLOCKS = 50
 MAX_SECTION = 3000
@@ -108,9 +108,8 @@ def fit(result: Result, slug: str) -> Fitted:
         name = f"{slug}-details.txt"
         content = "\n\n".join(f"== {s.title} ==\n{s.text}" for s in overflow)
         files.append(Attachment(name, f"{result.title} — full output", content))
-        note = (
-            f"📎 {len(overflow)} part(s) did not fit in a message; full text in `{escape(name)}`."
-        )
+        parts = counted(len(overflow), "part")
+        note = f"📎 {parts} did not fit in a message; full text in `{escape(name)}`."
         blocks.append(
             {"type": "context", "elements": [{"type": "mrkdwn", "text": note, "verbatim": True}]}
         )

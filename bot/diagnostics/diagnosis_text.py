@@ -114,16 +114,18 @@ def checked(evidence: Evidence, ctx: Context) -> list[str]:
     checked = []
     if evidence.pods:
         restarts = sum(p.row.restarts for p in evidence.pods)
-        checked.append(f"{evidence.ready}/{len(evidence.pods)} pods ready, {restarts} restarts")
+        ready = f"{evidence.ready}/{len(evidence.pods)} pods ready"
+        checked.append(f"{ready}, {counted(restarts, 'restart')}")
     warnings = sum(1 for e in evidence.events if e.get("type") == "Warning")
-    checked.append(f"{warnings} warning events")
+    checked.append(counted(warnings, "warning event"))
     if evidence.usage is not None:
         checked.append(
             f"CPU and memory of {counted(len(evidence.usage), 'container')} against limits"
         )
     if evidence.templates is not None:
         errors = sum(t.count for t in evidence.templates if t.level == "error")
-        checked.append(f"{errors} error lines in the logs of {len(evidence.logs_from)} pod(s)")
+        pods = counted(len(evidence.logs_from), "pod")
+        checked.append(f"{counted(errors, 'error line')} in the logs of {pods}")
     for name, s in sorted(evidence.signals.items()):
         label = "error rate" if name == ERROR_RATE_QUERY else name
         checked.append(f"{label} {show(s.now, s.unit)}")

@@ -25,6 +25,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.blockkit import counted
 from bot.diagnostics.evidence import Evidence
 from bot.policy.models import Policy
 from bot.policy.remediation import RemediationRule, matches
@@ -112,7 +113,8 @@ def _delete_pod(
         return False, f"pod `{name}` is ready and has not restarted"
     if not others:
         return False, "no other pod is ready: deleting one would not help"
-    return True, f"`{name}` is in trouble ({pod.row.reason}) while {len(others)} other(s) are ready"
+    ready = f"{counted(len(others), 'other')} {'is' if len(others) == 1 else 'are'} ready"
+    return True, f"`{name}` is in trouble ({pod.row.reason}) while {ready}"
 
 
 PRECONDITIONS: dict[str, Check] = {

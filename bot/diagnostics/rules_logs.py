@@ -4,6 +4,7 @@ lines (see bot/diagnostics/rules.py)."""
 
 from __future__ import annotations
 
+from bot.blockkit import counted as count_of
 from bot.diagnostics.evidence import Evidence, show
 from bot.diagnostics.findings import (
     QUOTE_MAX,
@@ -229,7 +230,9 @@ def log_errors(evidence: Evidence) -> Finding | None:
     if not errors:
         return None
     top = errors[0]
-    cause = f"Most frequent error in the logs: {counted(top)} in {len(top.sources)} pod(s)"
+    cause = (
+        f"Most frequent error in the logs: {counted(top)} in {count_of(len(top.sources), 'pod')}"
+    )
     facts = _before_fact(evidence)
     cause += "".join(f.text for f in facts)
     return Finding("log-errors", cause, 0.4, facts=facts, only=counted(top))

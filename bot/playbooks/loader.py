@@ -21,6 +21,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from bot.actions.base import TypedAction
+from bot.blockkit import counted
 from bot.errors import ConfigurationError
 from bot.playbooks.match import AlertFacts, score
 from bot.playbooks.models import Playbook, Playbooks
@@ -101,7 +102,7 @@ def load_playbooks(directory: Path, actions: ActionModels) -> Playbooks:
     playbooks, errors = validate_dir(directory, actions)
     if errors:
         raise ConfigurationError(
-            f"Fireline cannot start: {len(errors)} problem(s) in the playbooks:\n"
+            f"Fireline cannot start: {counted(len(errors), 'problem')} in the playbooks:\n"
             + "\n".join(f"  {e}" for e in errors)
         )
     return playbooks

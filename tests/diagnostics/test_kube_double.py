@@ -107,7 +107,7 @@ async def test_events_readiness_failures_first(gateway: KubeGateway) -> None:
 
 async def test_top_flags_memory_near_limit(gateway: KubeGateway) -> None:
     result = await run(gateway, "top", "task-service")
-    assert result.headline == ["3 container(s) above 80 % of a limit"]
+    assert result.headline == ["3 containers above 80 % of a limit"]
     assert "memory 97% of limit" in everything(result)
 
 

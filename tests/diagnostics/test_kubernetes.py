@@ -113,7 +113,7 @@ async def test_logs_bounded_in_bytes(rig: Rig) -> None:
 
 async def test_top_flags_containers_near_their_limit(rig: Rig) -> None:
     text = text_of(await rig.run(VIEWER, "top", "task-service"))
-    assert "1 container(s) above 80 % of a limit" in text
+    assert "1 container above 80 % of a limit" in text
     assert "memory 98% of limit" in text
 
 
@@ -197,8 +197,8 @@ async def test_diagnose_first_line_says_what_matters(rig: Rig, user: str) -> Non
         "req=<hex>` ×20 (nothing read from before it)"
     )
     assert run.result.headline[2] == (
-        "3/5 pods ready · 2 pods OOMKilled in the last 30 min · 1 failing probes · "
-        "rev 3 rolled out 12m ago · 1 container(s) > 80 % of a limit · "
+        "3/5 pods ready · 2 pods OOMKilled in the last 30 min · 1 failing probe · "
+        "rev 3 rolled out 12m ago · 1 container > 80 % of a limit · "
         "HPA task-service pinned at max"
     )
     # The findings do not restate the first line, nor quote the db timeout a second time

@@ -69,7 +69,7 @@ def test_delete_pod_only_for_a_pod_in_trouble_beside_ready_ones() -> None:
     ok = verdict("delete-pod", evidence(pods=pods), {"pod": "app-0", "namespace": "orion-prod"})
     assert (
         ok.offered
-        and ok.reason == "`app-0` is in trouble (CrashLoopBackOff) while 1 other(s) are ready"
+        and ok.reason == "`app-0` is in trouble (CrashLoopBackOff) while 1 other is ready"
     )
     gone = verdict("delete-pod", evidence(pods=pods), {"pod": "app-9", "namespace": "orion-prod"})
     assert not gone.offered and gone.reason == "pod `app-9` no longer exists"

@@ -230,7 +230,7 @@ def test_error_rate_pods_not_ready_and_log_errors_are_the_fallbacks() -> None:
     )
     assert cause(rules.pods_not_ready(e)) == "1/2 pods not ready (probe failed ×2)"
     assert cause(rules.log_errors(e)) == (
-        "Most frequent error in the logs: `ERROR ledger: unknown account` ×12 in 1 pod(s)"
+        "Most frequent error in the logs: `ERROR ledger: unknown account` ×12 in 1 pod"
     )
     ranked = [f.rule for f in findings(e)]
     assert ranked == ["error-rate", "pods-not-ready", "log-errors"]

@@ -73,7 +73,7 @@ async def test_restart_patches_restarted_at_like_kubectl_and_replaces_every_pod(
            if p["metadata"]["name"].startswith("task-service-")}  # fmt: skip
     plan = await preview(Restart(), "task-service", gateway)
     assert [(c.what, c.before, c.after) for c in plan.changes] == [
-        ("pods", "3 pod(s) running", "3 new pod(s), replaced one by one (rolling)"),
+        ("pods", "3 pods running", "3 new pods, replaced one by one (rolling)"),
         ("restartedAt", "never", "2026-01-15T09:00:00Z"),
     ]
     await Restart().apply(gateway, plan)

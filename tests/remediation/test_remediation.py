@@ -46,7 +46,7 @@ async def test_restart_previewed_approved_by_an_approver_applied_once_and_verifi
     incident_id, channel = await incident_with_request(w, "restart task-service")
     card = approval_text(w, channel)
     assert "R-1" in card and "restart task-service" in card and f"<@{w.rita}>" in card
-    assert "restartedAt: never →" in card and "3 pod(s) running" in card
+    assert "restartedAt: never →" in card and "3 pods running" in card
     assert "Now: 3/3 ready · task-service:1.8.2" in card and "*Waiting for approval*" in card
     assert not writes(w), "the preview must not change anything"
     assert w.kube.requests.find("patch", "deployments/task-service")[0].query == {"dryRun": "All"}
@@ -76,7 +76,7 @@ async def test_restart_previewed_approved_by_an_approver_applied_once_and_verifi
     audit = await w.app.services.store.audit_log()
     done = next(a for a in audit if a.get("outcome") == "succeeded")
     assert done["requester"] == w.rita and done["approver"] == w.apollo
-    assert done["before"].startswith("pods: 3 pod(s) running") and "restartedAt" in done["after"]
+    assert done["before"].startswith("pods: 3 pods running") and "restartedAt" in done["after"]
 
 
 async def test_scale_shows_replicas_before_and_after_and_reports_ready_replicas(

@@ -31,6 +31,7 @@ from typing import Any, TypeVar
 from bot.actions.base import Action, Context, KubeParams, kube_scope
 from bot.actions.kubernetes import parse_time, pod_row, probe_failures, resolve_deployment
 from bot.actions.output import Result, Section, table
+from bot.blockkit import counted
 from bot.diagnostics import messages
 from bot.diagnostics.actions.pods import event_table, fold_events
 from bot.diagnostics.actions.workloads import hpa_metrics, revisions, usage_rows
@@ -366,7 +367,7 @@ class Diagnose(Action[DiagnoseParams, Diagnosis]):
         if evidence.templates:
             result.sections.append(
                 Section(
-                    f"Log patterns ({len(evidence.logs_from)} pod(s), last hour)",
+                    f"Log patterns ({counted(len(evidence.logs_from), 'pod')}, last hour)",
                     patterns_text(evidence),
                     True,
                 )

@@ -27,6 +27,7 @@ from bot.actions.base import (
 )
 from bot.actions.kubernetes import is_selector, pods_for
 from bot.actions.output import Attachment, Result, Section, table
+from bot.blockkit import counted
 from bot.diagnostics import messages
 from bot.diagnostics.fitting import SECTION_BUDGET, newest_that_fit, slack_length
 from bot.diagnostics.logpatterns import Template, group_errors, line_time
@@ -173,11 +174,11 @@ class Logs(Action[LogsParams, LogsFindings]):
         all_lines = findings.lines
         templates = findings.templates
         read = len(findings.logs)
-        headline = f"{len(all_lines)} lines from {read} pod(s)"
+        headline = f"{counted(len(all_lines), 'line')} from {counted(read, 'pod')}"
         if findings.pods_total > read:
             headline += f" (of {findings.pods_total}; pods in trouble first)"
         errors = sum(t.count for t in templates)
-        headline += f" · {errors} error lines in {len(templates)} pattern(s)"
+        headline += f" · {counted(errors, 'error line')} in {counted(len(templates), 'pattern')}"
         result.headline.append(headline)
         for log in findings.logs:
             if log.error:

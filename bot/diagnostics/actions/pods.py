@@ -67,7 +67,7 @@ def pods_headline(rows: list[PodRow], now: datetime) -> list[str]:
             parts.append(f"{n} {reason}")
     probes = sum(1 for r in rows if "probe failed" in r.reason)
     if probes:
-        parts.append(f"{counted(probes, 'failing probe')}")
+        parts.append(counted(probes, "failing probe"))
     return parts
 
 

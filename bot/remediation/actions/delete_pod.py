@@ -6,6 +6,7 @@ from typing import ClassVar
 
 from bot.actions.base import KubeParams, ObjectName
 from bot.actions.kubernetes import get_pod
+from bot.blockkit import counted
 from bot.errors import NotFound, UsageError
 from bot.gateways.kubernetes import KubeGateway, Obj
 from bot.remediation.actions.base import (
@@ -140,7 +141,9 @@ def pod_state(pod: Obj) -> str:
     statuses = status.get("containerStatuses") or []
     restarts = sum(int(c.get("restartCount") or 0) for c in statuses)
     ready = sum(1 for c in statuses if c.get("ready"))
-    return f"{status.get('phase', '?')}, {ready}/{len(statuses)} ready, {restarts} restart(s)"
+    return (
+        f"{status.get('phase', '?')}, {ready}/{len(statuses)} ready, {counted(restarts, 'restart')}"
+    )
 
 
 def pod_replaced(owner_kind: str, owner: str) -> str:

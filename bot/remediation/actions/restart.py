@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.actions.kubernetes import resolve_deployment
+from bot.blockkit import counted
 from bot.gateways.kubernetes import KubeGateway, Obj
 from bot.remediation.actions.base import Change, Intent, Plan, Preview, meta
 from bot.remediation.actions.deployment import (
@@ -83,8 +84,8 @@ def _restarted_at(deployment: Obj) -> str | None:
 
 
 def pods_running(replicas: int) -> str:
-    return f"{replicas} pod(s) running"
+    return f"{counted(replicas, 'pod')} running"
 
 
 def pods_replaced(replicas: int) -> str:
-    return f"{replicas} new pod(s), replaced one by one (rolling)"
+    return f"{counted(replicas, 'new pod')}, replaced one by one (rolling)"
