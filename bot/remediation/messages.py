@@ -201,8 +201,12 @@ def remediation_state_line(
 
 
 def remediation_approvers(roles: tuple[str, ...], self_ok: bool) -> Mrkdwn:
+    """Who may approve, by role: "an approver or commander (not the requester)"."""
+    if not roles:
+        return "nobody (no role may approve)"
     rest = "" if self_ok else " (not the requester)"
-    return f"a {escape(' / '.join(roles) or '(nobody: no role may approve)')}{rest}"
+    article = "an" if roles[0][:1].lower() in "aeio" else "a"
+    return f"{article} {escape(' or '.join(roles))}{rest}"
 
 
 def remediation_timeline(remediation_id: str, what: str, event: Mrkdwn) -> str:

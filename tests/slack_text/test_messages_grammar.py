@@ -292,3 +292,14 @@ async def test_the_real_help_reads_right(harness: Any) -> None:
     for line in "\n".join(blocks).splitlines():
         said = re.sub(r"^/incident \S.*?\S {2,}", "", line.strip())  # the table's alignment
         assert not re.search(r"\S {2,}\S", said), line
+
+
+def test_who_may_approve_reads_as_english() -> None:
+    """The approval card's "Waiting for approval by …" (it read "by a approver / commander")."""
+    from bot.remediation.messages import remediation_approvers
+
+    assert remediation_approvers(("approver", "commander"), False) == (
+        "an approver or commander (not the requester)"
+    )
+    assert remediation_approvers(("commander",), True) == "a commander"
+    assert remediation_approvers((), False) == "nobody (no role may approve)"
