@@ -89,8 +89,13 @@ class IncidentOperations:
             commander = actor.user
         # Otherwise the reporter may not hold command: the incident starts without a
         # commander, for one who may to take it.
-        acknowledged = self.incidents.declare_acknowledges and await self.authority.may(
-            actor.user, Verb.ACKNOWLEDGE
+        # Declaring counts as acknowledging when the declarer takes command; an incident handed
+        # to someone else waits for their acknowledgement (reminded, then escalated), so the
+        # card never says "Acknowledged" while the person named in charge has not seen it.
+        acknowledged = (
+            self.incidents.declare_acknowledges
+            and commander in (None, actor.user)
+            and await self.authority.may(actor.user, Verb.ACKNOWLEDGE)
         )
         recorded: list[Declared] = []
 

@@ -196,3 +196,26 @@ async def test_the_timeline_names_authors_and_leaves_refusals_out(
     assert "Update from @bob: warming it by hand" in report
     refusals = [a for a in await h.app.services.store.audit_log() if a["user"] == h.carol]
     assert len(refusals) == 3 and {a["outcome"] for a in refusals} == {"denied"}
+
+
+async def test_an_incident_handed_to_another_commander_waits_for_their_acknowledgement(
+    build: Callable[..., Builder],
+) -> None:
+    """Declared through the form with bob named commander: alice's declaration does not count
+    as bob's acknowledgement; the card keeps Acknowledge and the reminder goes out."""
+    clock = ManualClock(datetime.now(UTC).replace(microsecond=0))
+    h = await team(build, clock).start()
+    await h.command(h.alice, "declare")
+    view_id = await eventually(lambda: next(iter(h.slack.ws.view_stacks.get(h.alice, [])), None))
+    fields = {"title": {"value": "Payments down"}, "severity": {"value": "P0"}}
+    await h.slack.submit_view(h.alice, view_id, {**fields, "commander": {"value": h.bob}})
+    await h.settle()
+    [incident_id] = await h.app.services.store.list_ids(open_only=True)
+    incident = await h.app.services.store.get(incident_id)
+    assert incident.commander == h.bob and incident.acknowledged_at is None
+    channel = incident.channel_id
+    assert channel is not None
+    assert "Acknowledge" in str(h.card(channel)["blocks"])
+    clock.advance(5)  # P0's deadline is at once
+    await h.idle()
+    assert any("has not been acknowledged" in read(m) for m in h.slack.messages(channel))
