@@ -172,6 +172,9 @@ def _severity(token: str, usage: str) -> Severity:
 
 
 def severity(spec: Subcommand, incident_id: str | None, rest: str) -> Command:
+    level, _, after = rest.partition(" ")
+    if incident_id is None and (named := parse_incident_id(after)):
+        rest, incident_id = level, named  # `severity P0 INC-1`: the ID after the level
     if not rest or " " in rest:
         raise UsageError(messages.bad_severity(rest or "(nothing)", spec.usage))
     return Command(spec.name, incident_id=incident_id, severity=_severity(rest, spec.usage))

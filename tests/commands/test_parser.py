@@ -107,3 +107,13 @@ def test_typed_text_is_decoded_from_slack_s_form() -> None:
     assert title == "Checkout & payments @dana"  # a title mentions no one
     action = ROUTER.subcommands.parse("logs checkout --grep 'a&lt;b|c&amp;d'", ["logs"])
     assert action.action and action.text == "checkout --grep 'a<b|c&d'"
+
+
+def test_severity_takes_the_incident_id_before_or_after_the_level() -> None:
+    """Outside the incident's channel people type `severity P0 INC-1` as often as
+    `severity INC-1 P0`; both name the same change."""
+    for text in ("severity INC-1 P0", "severity P0 INC-1", "sev p0 inc-1"):
+        cmd = parse(text)
+        assert (cmd.incident_id, cmd.severity) == ("INC-1", Severity.P0), text
+    with pytest.raises(UsageError, match="is not a severity"):
+        parse("severity P0 INC-1 now")
