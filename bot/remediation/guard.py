@@ -87,7 +87,14 @@ class RemediationGuard:
         if user == record.requester:
             if not self.self_approval_allowed(record, incident):
                 severity = most_severe(record, incident)
-                raise Denied(messages.self_approval_refused(record.id, severity))
+                raise Denied(
+                    messages.self_approval_refused(
+                        record.id,
+                        severity,
+                        rule.approve_roles,
+                        self.authorizer.holders(rule.approve_roles),
+                    )
+                )
             return "self"
         held = await self.authorizer.roles_of(user)
         granting = [r for r in held if r in rule.approve_roles]

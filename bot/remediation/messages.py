@@ -87,12 +87,17 @@ def remediation_request_role(
     )
 
 
-def self_approval_refused(remediation_id: str, severity: str | None = None) -> str:
+def self_approval_refused(
+    remediation_id: str,
+    severity: str | None = None,
+    roles: tuple[str, ...] = (),
+    holders: Mrkdwn = "",
+) -> str:
     graded = f" (the incident has been {escape(severity)})" if severity else ""
     return (
-        f"🚫 You requested {escape(remediation_id)}, so someone else must approve it{graded}: a "
-        "holder of one of the approving roles named in the policy. Nothing was changed; ask one "
-        "of them to click Approve."
+        f"🚫 You requested {escape(remediation_id)}, so someone else must approve it{graded}: "
+        f"someone with the role {_either(roles)}.{_held_by(holders)} Nothing was changed; ask "
+        "one of them to click Approve."
     )
 
 

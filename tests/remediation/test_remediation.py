@@ -123,7 +123,9 @@ async def test_requester_cannot_approve_and_nobody_else_but_approvers_can(world:
     w = world
     _, channel = await incident_with_request(w, "restart task-service")
     await click(w, w.rita, channel, approval_blocks.APPROVE)
-    await w.told(w.rita, "You requested R-1, so someone else must approve it")
+    refused = await w.told(w.rita, "You requested R-1, so someone else must approve it")
+    assert "someone with the role commander or admin" in refused  # who can, and
+    assert f"Held by <@{w.apollo}>" in refused  # by name: the person to ask
     await click(w, w.otto, channel, approval_blocks.APPROVE)
     told = await w.told(w.otto, "can approve or deny R-1")
     assert "Only someone with the role commander or admin" in told and "Nothing was changed" in told
