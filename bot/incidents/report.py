@@ -6,11 +6,17 @@ lessons) are left as headed prompts, so the report is a starting point, never a 
 The report is a Markdown file, not mrkdwn: nothing in it pings anyone, so what people typed is
 shown as they typed it (timeline entries, which are mrkdwn, are turned back into the words Slack
 showed), with the characters a Markdown viewer would act on (`<` for HTML, `[…]` for links, `&`
-for entities, `\\`) escaped with a backslash (docs/decisions/slack-text.md).
+for entities, `\\`, a backtick) escaped with a backslash (docs/decisions/slack-text.md).
+
+Code spans Slack showed (a log template in a finding, a command someone typed in backticks) stay
+code spans, and are never escaped: Markdown shows a code span's text as it is, so a backslash
+there would be read as one. Their fence is a backtick run longer than any in the text
+(CommonMark), since a code span has no other way to hold a backtick.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
@@ -35,14 +41,14 @@ def render(
         return markdown_text(names.get(user, user)) if user else "—"
 
     def plain(mrkdwn: str) -> str:
-        return markdown_text(shown(mrkdwn, dict(names)))
+        return markdown_shown(shown(mrkdwn, dict(names)))
 
     def typed(text: str, one_line: bool = True) -> str:
-        return markdown_text(text, one_line=one_line)
+        return markdown_shown(text, one_line=one_line)
 
     def said(text: str, one_line: bool = True) -> str:
         """Typed text that may hold mentions (`bot.blockkit.from_slack`): people by name."""
-        return markdown_text(shown(with_mentions(text), dict(names)), one_line=one_line)
+        return markdown_shown(shown(with_mentions(text), dict(names)), one_line=one_line)
 
     status = "resolved" if not incident.is_open else f"{incident.status.value} (still open)"
     ended = incident.resolved_at.strftime("%Y-%m-%d %H:%M UTC") if incident.resolved_at else "—"
@@ -107,11 +113,11 @@ def _checklists(
     for checklist in checklists:
         minutes_late = int(checklist.late_by // 60)
         late = f", posted {minutes_late} min late" if minutes_late else ""
-        title = markdown_text(checklist.spec.title)
+        title = markdown_shown(checklist.spec.title)
         lines.append(f"### {title} (+{checklist.spec.minutes} min{late})")
         lines.append("")
         for number, item in enumerate(checklist.spec.items, 1):
-            text = markdown_text(item)
+            text = markdown_shown(item)
             answer = checklist.answers.get(number)
             if answer is None:
                 lines.append(f"- [ ] {text} — not answered")
@@ -124,14 +130,60 @@ def _checklists(
     return lines[:-1]
 
 
-_MARKDOWN_ACTIVE = str.maketrans({c: "\\" + c for c in "\\<>[]&"})
+_MARKDOWN_ACTIVE = str.maketrans({c: "\\" + c for c in "\\<>[]&`"})
+# Code as Slack reads it in mrkdwn (and the sandbox page): a block between triple backticks,
+# or a span between single backticks, on one line, with no backtick in it.
+_SLACK_CODE = re.compile(r"```(?P<block>.*?)```|`(?P<span>[^`\n]+)`", re.DOTALL)
+_BACKTICKS = re.compile(r"`+")
 
 
 def markdown_text(text: str, *, one_line: bool = True) -> str:
-    """Text shown as it is in Markdown: the characters that would make HTML, a link or an
-    entity backslash-escaped; `one_line` keeps it inside the list item or heading it is in."""
+    """Text shown as it is in Markdown: the characters that would make HTML, a link, an entity
+    or code backslash-escaped; `one_line` keeps it inside the list item or heading it is in."""
     escaped = text.translate(_MARKDOWN_ACTIVE)
     return " ".join(escaped.splitlines()) if one_line else escaped
+
+
+def markdown_shown(text: str, *, one_line: bool = True) -> str:
+    """Text as Slack showed it, in Markdown: its code spans and blocks as code (their text as it
+    is), everything else as `markdown_text`."""
+    out: list[str] = []
+    last = 0
+    for match in _SLACK_CODE.finditer(text):
+        block, span = match.group("block"), match.group("span")
+        code = span if span is not None else block.strip("\n")
+        if not code.strip():
+            continue  # Slack shows no code there either: the backticks stay text
+        out.append(markdown_text(text[last : match.start()], one_line=one_line))
+        if span is None and "\n" in code and not one_line:
+            out.append(code_block(code))
+        else:
+            out.append(code_span(" ".join(code.splitlines())))
+        last = match.end()
+    out.append(markdown_text(text[last:], one_line=one_line))
+    return "".join(out)
+
+
+def _fence(text: str, shortest: int) -> str:
+    longest = max((len(run) for run in _BACKTICKS.findall(text)), default=0)
+    return "`" * max(shortest, longest + 1)
+
+
+def code_span(text: str) -> str:
+    """`text` as an inline code span that Markdown shows exactly: fenced by more backticks than
+    any run in it, and padded with a space where CommonMark would otherwise take a backtick at
+    an end for the fence, or strip a space from each end."""
+    fence = _fence(text, 1)
+    edge = text[:1] == "`" or text[-1:] == "`"
+    spaced = text[:1] == " " and text[-1:] == " " and text.strip(" ") != ""
+    pad = " " if edge or spaced else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def code_block(text: str) -> str:
+    """`text` as a fenced code block, on lines of its own, shown exactly."""
+    fence = _fence(text, 3)
+    return f"\n{fence}\n{text}\n{fence}\n"
 
 
 def filename(incident: Incident) -> str:

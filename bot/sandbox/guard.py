@@ -13,7 +13,9 @@ With `--cluster` the page reaches a real kubeconfig, so each request is checked:
 - On state changes also `Content-Type: application/json` (the type a cross-origin form or
   `text/plain` fetch cannot send without a preflight) and an `Origin` equal to the page's own.
 
-Refusals are 403 (415 for the content type) with a sentence saying what was missing.
+Refusals are 403 (415 for the content type) with a sentence saying what was missing, and a
+`reason` the page acts on: `token` is what a tab left open across a restart of the sandbox gets
+(the new run has a new token), so the page says the sandbox restarted and offers a reload.
 """
 
 from __future__ import annotations
@@ -46,19 +48,21 @@ class PageGuard:
         (token, JSON and same-origin required)."""
         host = request.headers.get("Host", "")
         if host not in self.hosts():
-            return _refusal(403, "the sandbox answers only at its own loopback address")
+            return _refusal(403, "host", "the sandbox answers only at its own loopback address")
         if writes:
             if request.content_type != "application/json":
-                return _refusal(415, "send the request as application/json")
+                return _refusal(415, "content-type", "send the request as application/json")
             if request.headers.get("Origin") != f"http://{host}":
-                return _refusal(403, "only the sandbox page itself may act in the sandbox")
+                return _refusal(
+                    403, "origin", "only the sandbox page itself may act in the sandbox"
+                )
         if (reads or writes) and not self._token_matches(request.headers.get(TOKEN_HEADER, "")):
-            return _refusal(403, "reload the sandbox page: its token is missing or stale")
+            return _refusal(403, "token", "reload the sandbox page: its token is missing or stale")
         return None
 
     def _token_matches(self, given: str) -> bool:
         return given.isascii() and hmac.compare_digest(given.encode(), self.token.encode())
 
 
-def _refusal(status: int, why: str) -> web.Response:
-    return web.json_response({"ok": False, "error": why}, status=status)
+def _refusal(status: int, reason: str, why: str) -> web.Response:
+    return web.json_response({"ok": False, "reason": reason, "error": why}, status=status)

@@ -45,7 +45,8 @@ async def sandbox(
 
 
 @pytest.fixture
-async def browser_page(sandbox: Sandbox) -> AsyncIterator[object]:
+async def chromium_page() -> AsyncIterator[object]:
+    """A browser tab with no sandbox behind it yet (a test that starts and stops its own)."""
     from playwright.async_api import async_playwright
 
     if not CHROMIUM:
@@ -55,6 +56,11 @@ async def browser_page(sandbox: Sandbox) -> AsyncIterator[object]:
         page = await browser.new_page(viewport={"width": 1280, "height": 800})
         yield page
         await browser.close()
+
+
+@pytest.fixture
+async def browser_page(sandbox: Sandbox, chromium_page: object) -> AsyncIterator[object]:
+    yield chromium_page  # closed before the sandbox stops (it depends on the sandbox)
 
 
 @pytest.fixture

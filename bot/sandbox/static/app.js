@@ -13,6 +13,8 @@ const ui = {
   loading: false,
   again: false,
   clockBase: null,     // [sandbox ms, wall ms]
+  link: "offline",     // live | down | restarted: see "talking to the sandbox"
+  source: null,
 };
 
 // ---------------------------------------------------------------- helpers
@@ -193,18 +195,46 @@ function renderModal(views) {
 
 // ---------------------------------------------------------------- talking to the sandbox
 // The sandbox answers only its own page: this run's token (in the page) goes with every request.
+// The page belongs to the run that served it. The pill says which of three things is true:
+// "live" (that run answers), "disconnected — retrying" (nothing answers: the sandbox was
+// stopped; the event stream keeps trying), "restarted" (a new run answers and refuses this
+// page's token: only a reload gets its page, so the page says so and offers one).
 const TOKEN = { "X-Sandbox-Token": document.querySelector('meta[name="sandbox-token"]').content };
+const NOT_RUNNING = "The sandbox is not running: start it again with `make run`, then reload this page.";
+const RESTARTED = "The sandbox restarted: this page shows the run before it. Reload the page to use the new one.";
+const LINK_TEXT = { live: "live", down: "disconnected — retrying", restarted: "restarted" };
+function setLink(link) {
+  if (ui.link === "restarted") return;  // final: this page's token will never work again
+  ui.link = link;
+  $("live").textContent = LINK_TEXT[link];
+  $("live").classList.toggle("off", link !== "live");
+  if (link !== "restarted") return;
+  if (ui.source) ui.source.close();
+  $("restarted").hidden = false;
+}
+// The answer of a sandbox run that does not know this page's token: a new run.
+function refusesThisPage(res, data) {
+  return res.status === 403 && data && data.reason === "token";
+}
+async function answerOf(res) {
+  try { return await res.json(); } catch { return null; }
+}
 async function post(what, body) {
+  if (ui.link === "restarted") { toast(RESTARTED); return null; }
+  let res;
   try {
-    const res = await fetch(`/sandbox/api/${what}`, { method: "POST", headers: { "Content-Type": "application/json", ...TOKEN }, body: JSON.stringify({ as: ui.as, ...body }) });
-    const data = await res.json();
-    if (!data.ok) toast(data.error);
-    else if (data.status && data.status >= 400) toast(`Fireline answered ${data.status}`);
-    return data;
-  } catch (err) {
-    toast(`The sandbox did not answer: ${err}`);
+    res = await fetch(`/sandbox/api/${what}`, { method: "POST", headers: { "Content-Type": "application/json", ...TOKEN }, body: JSON.stringify({ as: ui.as, ...body }) });
+  } catch {
+    setLink("down");  // fetch rejects only when nothing answers at all
+    toast(NOT_RUNNING);
     return null;
   }
+  const data = await answerOf(res);
+  if (refusesThisPage(res, data)) { setLink("restarted"); toast(RESTARTED); return null; }
+  if (!data) toast(`The sandbox answered ${res.status} without saying why`);
+  else if (!data.ok) toast(data.error);
+  else if (data.status && data.status >= 400) toast(`Fireline answered ${data.status}`);
+  return data;
 }
 async function action(payload, ctx) {
   const button = payload.button; delete payload.button;
@@ -220,8 +250,20 @@ async function load() {
     const asked = { as: ui.as, channel: ui.channel, thread: ui.thread };
     const q = new URLSearchParams({ as: ui.as, channel: ui.channel });
     if (ui.thread) q.set("thread", ui.thread);
-    const res = await fetch(`/sandbox/api/state?${q}`, { headers: TOKEN });
-    const state = await res.json();
+    let res;
+    try {
+      res = await fetch(`/sandbox/api/state?${q}`, { headers: TOKEN });
+    } catch {
+      setLink("down");
+      return;
+    }
+    const state = await answerOf(res);
+    // Only a state is drawn: a refusal drawn as one was "Sandbox time Invalid Date · ×undefined".
+    if (refusesThisPage(res, state)) { setLink("restarted"); return; }
+    if (!res.ok || !state || !state.people) {
+      toast(`The sandbox did not send the workspace: ${(state && state.error) || res.status}`);
+      return;
+    }
     // The person switched channel, thread or identity while this was in flight: this answer
     // is for the old view; drawing it would undo their click. Ask again instead.
     if (asked.as !== ui.as || asked.channel !== ui.channel || asked.thread !== ui.thread) {
@@ -231,6 +273,7 @@ async function load() {
     ui.state = state;
     if (!ui.as || !ui.state.people.some((p) => p.id === ui.as)) ui.as = ui.state.people[0].id;
     render();
+    setLink("live");
   } finally {
     ui.loading = false;
     if (ui.again) { ui.again = false; load(); }
@@ -243,11 +286,20 @@ function selectChannel(id) {
 }
 function openThread(ts) { ui.thread = ts; load(); }
 
+// "live" is said by a state this run sent (load), not by the stream opening: the stream needs
+// no token, so it opens on a restarted sandbox too; its first event makes the page load.
 function live() {
+  if (ui.link === "restarted") return;
   const source = new EventSource("/sandbox/api/events");
-  source.onopen = () => { $("live").textContent = "live"; $("live").classList.remove("off"); };
+  ui.source = source;
   source.onmessage = () => load();
-  source.onerror = () => { $("live").textContent = "reconnecting"; $("live").classList.add("off"); };
+  source.onerror = () => {
+    if (ui.link === "restarted") return;
+    setLink("down");
+    // The browser retries a dropped stream by itself, but gives up after an answer that is
+    // not a stream (a server shutting down): then open a new one.
+    if (source.readyState === EventSource.CLOSED) setTimeout(live, 2000);
+  };
 }
 
 function tick() {
@@ -283,6 +335,7 @@ document.addEventListener("keydown", (ev) => { if (ev.key === "Escape" && !$("mo
 $("modal-backdrop").addEventListener("click", (ev) => { if (ev.target === ev.currentTarget) closeModal(); });
 $("drill-start").addEventListener("click", () => post("drill", { op: "start" }));
 $("drill-alert").addEventListener("click", openAlert);
+$("reload").addEventListener("click", () => location.reload());
 $("fire").addEventListener("click", () => post("alert", { name: $("alert-name").value }));
 $("resolve-alert").addEventListener("click", () => post("alert", { name: $("alert-name").value, resolved: true }));
 setInterval(tick, 250);
