@@ -104,11 +104,17 @@ async def test_a_parent_is_posted_once_across_a_failover_after_its_record_failed
         await record(channel, slot, version, ts, out)
 
     outbox._record = fails_once  # type: ignore[method-assign]
-    with pytest.raises(Unavailable):
-        await outbox.send(h.alerts, slot)
+    for _ in range(50):  # the master counts its replicas as good again within a second
+        with contextlib.suppress(Unavailable):
+            await outbox.send(h.alerts, slot)
+        if failed:
+            break
+        await asyncio.sleep(0.1)  # polling until Redis takes writes, as `eventually` does
+    assert failed, "the post never went out"
     assert len(parents(h)) == 1
-    for replica in replicas:
-        assert await cluster.ask(replica, "HGET", attempts, slot), f"no marker on {replica}"
+    # WAIT 1: on one replica at least, and Sentinel promotes the one furthest ahead.
+    held = [await cluster.ask(replica, "HGET", attempts, slot) for replica in replicas]
+    assert any(held), "the marker is on no replica"
 
     await cluster.kill_master()
     await cluster.settled()
