@@ -9,9 +9,10 @@ result is recorded, in one Lua step with removing the slot (unless a newer versi
 
 One replica drains a channel at a time (a lease), at alert priority through the shared Slack
 budget, so replicas neither double the channel's rate nor post an entry twice. Before a post
-goes out its marker is recorded; a slot found with a marker after a crash is first looked up
-in Slack by that marker (message metadata) and adopted instead of posted again. Slack's
-permanent refusals park the slot (kept with the reason, retried on request), never drop it.
+goes out its marker is recorded, and confirmed on a replica (a failover must not drop it); a
+slot found with a marker after a crash or a failover is first looked up in Slack by that
+marker (message metadata) and adopted instead of posted again. Slack's permanent refusals
+park the slot (kept with the reason, retried on request), never drop it.
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ from bot.errors import FirelineError, TemporaryError, Throttled
 from bot.gateways.slack import Blocks, SlackGateway
 from bot.metrics import Metrics
 from bot.store import scripts
-from bot.store.store import Keys, raise_if_cancelled, redis_unavailable
+from bot.store.calls import WITNESS_TTL_MS, witness
+from bot.store.store import Keys, raise_if_cancelled, redis_unavailable, replicated
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -340,22 +342,32 @@ class Outbox:
                 await self._record(channel, slot, earlier["version"], found, earlier_out)
                 return
         marker = f"{slot}#{secrets.token_hex(6)}"
-        await self.redis.hset(
-            keys.outbox_attempts(channel),
-            slot,
-            json.dumps(
-                {
-                    "marker": marker,
-                    "at": f"{time.time() - 60:.6f}",
-                    "version": version,
-                    "notes": out.notes,
-                }
-            ),
-        )
+        await self._mark(channel, slot, marker, version, out.notes)
         ts = await self.slack.post_message(
             channel, out.text, out.blocks, thread_ts=out.thread_ts, marker=marker
         )
         await self._record(channel, slot, version, ts, out)
+
+    async def _mark(self, channel: str, slot: str, marker: str, version: str, notes: int) -> None:
+        """Record the attempt before its post, and know a failover keeps it: on the replicas
+        the client waits for (`replicated()`, with a witness), or `Unavailable` and no post.
+
+        The marker is all a later send has to find this post by. Made only on a master that
+        then died, a failover drops it while the post stands in Slack, and the slot, found
+        without a marker, is posted again (`docs/decisions/outbox.md`)."""
+        attempt = {
+            "marker": marker,
+            "at": f"{time.time() - 60:.6f}",
+            "version": version,
+            "notes": notes,
+        }
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hset(self.keys.outbox_attempts(channel), slot, json.dumps(attempt))
+        proof = witness(self.redis)
+        if proof is not None:
+            pipe.set(proof[0], proof[1], px=WITNESS_TTL_MS)
+        await self._guard(pipe.execute())
+        await replicated(self.redis, proof)
 
     async def _record(self, channel: str, slot: str, version: str, ts: str, out: Outgoing) -> None:
         assert self.writer is not None
