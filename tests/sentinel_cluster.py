@@ -186,6 +186,14 @@ class SentinelCluster:
         master = await self.master_port()
         if master is None or await self.role(master) != "master":
             return False
+        try:
+            info = await self.ask(master, "INFO", "replication")
+        except RedisError:
+            return False
+        # The master takes writes only once it counts a good replica (`min-replicas-to-write`);
+        # it recounts about once a second, so a replica being synced is not yet enough.
+        if int(info.get("min_slaves_good_slaves", 0)) < 1:
+            return False
         live = [p for p in self.data_ports if p not in self.killed]
         for port in live:
             if port != master and await self.role(port) != "replica":
