@@ -559,7 +559,10 @@ async def test_every_entry_point_for_every_role_is_decided_as_the_policy_says(
     make_policy: Callable[[dict[str, str], str], Policy],
 ) -> None:
     rig = await build(slack, redis_handle, prefix, make_policy, tmp_path)
-    cases = await run_matrix(rig)
+    try:
+        cases = await run_matrix(rig)
+    finally:
+        await rig.app.stop(0)  # never started, but its gateways opened connections
     assert report(cases) == ""
     covered = {c.entry for c in cases}
     assert set(ATTEMPTS) | set(EXTRA) <= covered | {"reaction_removed"}
