@@ -104,6 +104,8 @@ class Tally:
     approvals: dict[int, str] = field(default_factory=dict)
     states: Counter[str] = field(default_factory=Counter)
     """What became of the approval requests, by the state Redis holds."""
+    unapplied: list[str] = field(default_factory=list)
+    """Requests that did not end succeeded: their state, reason and last steps."""
     ticks: TickTally = field(default_factory=TickTally)
     kube: Any = None
     """Restart of `svc-<k>` → the channel its approval card is in (clicked Approve twice)."""
@@ -472,6 +474,7 @@ async def verify(
         problems: list[str] = []
         tally.applied = 0
         tally.states.clear()
+        tally.unapplied.clear()
         for text in told(" declared as "):
             incident_id = text.split(" ")[0]
             try:
@@ -508,6 +511,13 @@ async def verify(
                 shown_id = approved.split("*R-", 1)[1].split("*", 1)[0]
                 record_now = await records.get(f"R-{shown_id}")
                 tally.states[record_now.state.value if record_now else "missing"] += 1
+                if record_now is None or record_now.state is not State.SUCCEEDED:
+                    tally.unapplied.append(
+                        f"R-{shown_id} {record_now.state.value}: {record_now.reason}; "
+                        f"{record_now.history[-3:]}"
+                        if record_now
+                        else f"R-{shown_id} missing"
+                    )
             if "Approved* by" in approved or "Approved by" in approved:
                 remediation_id = approved.split("*R-", 1)[1].split("*", 1)[0]
                 record = await records.get(f"R-{remediation_id}")
@@ -551,6 +561,8 @@ async def verify(
     confirmed = len(told(" declared as "))
     print(f"soak: settled {time.monotonic() - began:.1f} s after the workload", flush=True)
     print(f"soak: approval requests by state: {dict(tally.states)}", flush=True)
+    for line in tally.unapplied[:10]:
+        print(f"soak:   not applied: {line}", flush=True)
     print(
         f"soak: {tally.declares} declares ({confirmed} confirmed), {tally.clicks} clicks, "
         f"{tally.alerts_sent} alert groups ({sum(s == 200 for s in tally.alerts_accepted.values())}"
