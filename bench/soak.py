@@ -8,28 +8,37 @@ processes, tests/sentinel_cluster.py); the Slack Web API double in this process,
 to the bots through a small balancer that sends each request to a live replica (as a
 Kubernetes Service does); three `fireline serve` processes (`FIRELINE_REDIS_SENTINELS`).
 
-The workload, for `--minutes`: people declare incidents (`/incident declare`), click
-Acknowledge on incident cards (again on cards already acknowledged: stale clients),
-Alertmanager posts new alert groups to a live replica (again after a failure or a 5xx, as
-Alertmanager does), and every 5 s a responder asks for `restart svc-<k>` in a new incident's
-channel and an approver double-clicks Approve (the Kubernetes double over HTTP, reached
-through a kubeconfig; the policy file grants it). Every `--kill-every` seconds (`--smoke`: 10)
-a random replica is SIGKILLed and started again (a crashed pod replaced); half-way through,
-the Redis master is SIGKILLed (a lost machine) and Sentinel fails over.
+The workload, for `--minutes`: people declare incidents (`/incident declare`; declaring does
+not acknowledge here, `FIRELINE_DECLARE_ACKNOWLEDGES=false`), click Acknowledge on incident
+cards (again on cards already acknowledged: stale clients), tick items of the incidents'
+checklists Done or Not applicable (on the message as it is or on the copy first seen, some
+twice; `bench._soak_checklists`: the packaged checklists with a first one at minute 1, the
+earliest mark a checklists file may name), Alertmanager posts new alert groups to a live
+replica (again after a failure or a 5xx, as Alertmanager does), and every 5 s a responder asks
+for `restart svc-<k>` in a new incident's channel and an approver double-clicks Approve (the
+Kubernetes double over HTTP, reached through a kubeconfig; the policy file grants it). Every
+`--kill-every` seconds (`--smoke`: 10) a random replica is SIGKILLed and started again (a
+crashed pod replaced; started again after a pause if it exits because Redis has no master
+mid-failover, as a pod in back-off is); half-way through, the Redis master is SIGKILLed (a
+lost machine) and Sentinel fails over.
 
 Then, once every replica runs again and the work has settled, checked against Redis (through
 Sentinel):
 - **0 lost**: every person told "INC-n declared … join #channel" has INC-n in Redis with that
   channel; every "acknowledged — thank you" is acknowledged in Redis; every alert group
-  Alertmanager got a 200 for has its thread in #alerts; every approval a card shows is recorded.
+  Alertmanager got a 200 for has its thread in #alerts; every approval a card shows is recorded;
+  every "Recorded: “item” is done" is that person's answer in Redis, and every "was already
+  marked done by @x" is x's.
 - **0 duplicated**: one incident per declaration (titles unique), no incident channel made
   twice (`-2`), one card per incident channel, one thread parent per alert group, no
-  deployment restarted twice (each approval is for its own deployment).
-- **consistent**: every incident's card shows the status Redis holds, rendered at its version.
+  deployment restarted twice (each approval is for its own deployment), one message per
+  checklist posted, one timeline entry per checklist answer.
+- **consistent**: every incident's card shows the status Redis holds, rendered at its version;
+  every checklist message shows exactly the answers Redis holds (who, done or not applicable).
 
-Not in it (yet): checklist ticks, whose checklists come on the real clock's 5-minute mark
-(a tick is confirmed on a replica like every other acknowledged write). The smoke mode
-(`--smoke`, CI) runs 24 s of workload.
+The smoke mode (`--smoke`, CI) runs 24 s of workload: that ends before the first checklist's
+minute, so it ticks nothing (checklists posted while the checks wait are checked all the
+same); a run of 2 minutes or more must have answered some.
 """
 
 from __future__ import annotations
@@ -50,6 +59,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from bench._soak_checklists import Ticker, TickTally, checklist_problems, write_checklists
 from bench._support import add_smoke_flag, check
 from bot.blockkit import ACK
 from bot.incident import Status
@@ -74,6 +84,8 @@ WEBHOOK_TOKEN = "soak-webhook-token-0123456789"
 PREFIX = "fireline:"
 SETTLE_S = 90.0
 """Longest the checks wait for the replicas to finish what they were doing."""
+RESTARTS = 10
+"""Starts a replaced replica gets (a pod in crash-loop back-off) before the soak gives up."""
 
 
 @dataclass
@@ -84,12 +96,17 @@ class Tally:
     alerts_accepted: dict[int, int] = field(default_factory=dict)
     """Alert group → the status Alertmanager finally got."""
     kills: int = 0
+    restarts_refused: int = 0
+    """Replacement starts that exited (no Redis master to reach mid-failover) and were retried."""
     failover_s: float = 0.0
     applied: int = 0
     """Approved restarts applied (each exactly once)."""
     approvals: dict[int, str] = field(default_factory=dict)
     states: Counter[str] = field(default_factory=Counter)
     """What became of the approval requests, by the state Redis holds."""
+    unapplied: list[str] = field(default_factory=list)
+    """Requests that did not end succeeded: their state, reason and last steps."""
+    ticks: TickTally = field(default_factory=TickTally)
     kube: Any = None
     """Restart of `svc-<k>` → the channel its approval card is in (clicked Approve twice)."""
 
@@ -240,6 +257,8 @@ async def soak(minutes: float, kill_every: float, smoke: bool) -> None:
                 FIRELINE_WEBHOOK_TOKEN=WEBHOOK_TOKEN,
                 FIRELINE_SLACK_RATE_SCALE="20",
                 FIRELINE_POLICY_FILE=str(policy),
+                FIRELINE_DECLARE_ACKNOWLEDGES="false",  # cards keep Acknowledge to click
+                FIRELINE_CHECKLISTS_FILE=str(write_checklists(workdir / "checklists.yaml")),
                 KUBECONFIG=str(kubeconfig),
                 FIRELINE_LOG_LEVEL="INFO",  # "Fireline is up on …" says where it listens
                 **cluster.environment(),
@@ -259,7 +278,8 @@ async def soak(minutes: float, kill_every: float, smoke: bool) -> None:
                 await asyncio.gather(*(replicas.start(slot) for slot in missing))
                 store_handle = connect(cluster.storage(PREFIX))
                 try:
-                    await verify(slack, Store(store_handle.client, prefix=PREFIX), alerts, tally)
+                    store = Store(store_handle.client, prefix=PREFIX)
+                    await verify(slack, store, alerts, tally, ticked=minutes >= 2)
                 finally:
                     await store_handle.close()
             except BaseException:
@@ -286,13 +306,12 @@ async def workload(
     end = began + minutes * 60
     failover_at = began + minutes * 30
     next_kill = began + kill_every
-    pending: set[asyncio.Task[Any]] = set()
+    spawned: list[asyncio.Task[Any]] = []
     stale_cards: dict[str, dict[str, Any]] = {}
+    ticker = Ticker(slack, people, tally.ticks)
 
     def spawn(work: Any) -> None:
-        task = asyncio.ensure_future(work)
-        pending.add(task)
-        task.add_done_callback(pending.discard)
+        spawned.append(asyncio.ensure_future(work))  # every outcome is looked at below
 
     async def failover() -> None:
         started = time.monotonic()
@@ -303,7 +322,15 @@ async def workload(
     async def replace(slot: int) -> None:
         await replicas.kill(slot)
         tally.kills += 1
-        await replicas.start(slot)
+        for attempt in range(RESTARTS):
+            try:
+                await replicas.start(slot)
+                return
+            except AssertionError:  # it exited: Redis had no master yet
+                if attempt == RESTARTS - 1:
+                    raise
+                tally.restarts_refused += 1
+                await asyncio.sleep(1.0)  # a restarted pod's back-off
 
     n = 0
     failed_over = False
@@ -326,6 +353,7 @@ async def workload(
                 stale_cards[channel.id] = card
                 spawn(slack.click_button(person, channel.id, card["ts"], ACK, message=card))
                 tally.clicks += 1
+        ticker.step(spawn)
         group = n
 
         async def send(group: int = group) -> None:
@@ -337,7 +365,7 @@ async def workload(
             spawn(approval(slack, people, room, n // 5, tally, end))
         n += 1
         await asyncio.sleep(1.0)  # the workload's pace: about one of each per second
-    results = await asyncio.gather(*pending, return_exceptions=True)
+    results = await asyncio.gather(*spawned, return_exceptions=True)
     errors = [r for r in results if isinstance(r, BaseException)]
     # A delivery to a replica that died mid-request fails as Slack's would: not an error here.
     crashes = [e for e in errors if not isinstance(e, aiohttp.ClientError | TimeoutError)]
@@ -404,6 +432,12 @@ async def approval(
     )
     if channel is None:
         return
+    # bob joins once the channel is set up (its card pinned), as people do when told to join: a
+    # member added before the bot saved the channel's ID makes it one a restarted bot may not
+    # adopt as its own (`bot.incidents.provision`), and it would make a second channel.
+    card_pinned = await until(lambda: any(m.get("pinned_to") for m in slack.messages(channel)))
+    if not card_pinned:
+        return
     with slack.ws.lock:
         slack.ws.channels[channel].members.append(bob)
     await slack.slash_command(alice, channel, f"restart svc-{k}")
@@ -424,7 +458,9 @@ def _card(slack: SlackDouble, channel: str) -> dict[str, Any] | None:
     return ours[0] if ours and ACK in json.dumps(ours[0]) else None  # the card, with its buttons
 
 
-async def verify(slack: SlackDouble, store: Store, alerts: str, tally: Tally) -> None:
+async def verify(
+    slack: SlackDouble, store: Store, alerts: str, tally: Tally, *, ticked: bool
+) -> None:
     deadline = time.monotonic() + SETTLE_S
 
     def told(fragment: str) -> list[str]:
@@ -438,6 +474,7 @@ async def verify(slack: SlackDouble, store: Store, alerts: str, tally: Tally) ->
         problems: list[str] = []
         tally.applied = 0
         tally.states.clear()
+        tally.unapplied.clear()
         for text in told(" declared as "):
             incident_id = text.split(" ")[0]
             try:
@@ -474,6 +511,13 @@ async def verify(slack: SlackDouble, store: Store, alerts: str, tally: Tally) ->
                 shown_id = approved.split("*R-", 1)[1].split("*", 1)[0]
                 record_now = await records.get(f"R-{shown_id}")
                 tally.states[record_now.state.value if record_now else "missing"] += 1
+                if record_now is None or record_now.state is not State.SUCCEEDED:
+                    tally.unapplied.append(
+                        f"R-{shown_id} {record_now.state.value}: {record_now.reason}; "
+                        f"{record_now.history[-3:]}"
+                        if record_now
+                        else f"R-{shown_id} missing"
+                    )
             if "Approved* by" in approved or "Approved by" in approved:
                 remediation_id = approved.split("*R-", 1)[1].split("*", 1)[0]
                 record = await records.get(f"R-{remediation_id}")
@@ -506,6 +550,7 @@ async def verify(slack: SlackDouble, store: Store, alerts: str, tally: Tally) ->
                 problems.append(f"{incident.id}: the card does not show {incident.status.value}")
             if incident.rendered_version != incident.version:
                 problems.append(f"{incident.id}: card at v{incident.rendered_version}")
+        problems += await checklist_problems(slack, store, incidents, tally.ticks)
         return problems
 
     began = time.monotonic()
@@ -516,18 +561,29 @@ async def verify(slack: SlackDouble, store: Store, alerts: str, tally: Tally) ->
     confirmed = len(told(" declared as "))
     print(f"soak: settled {time.monotonic() - began:.1f} s after the workload", flush=True)
     print(f"soak: approval requests by state: {dict(tally.states)}", flush=True)
+    for line in tally.unapplied[:10]:
+        print(f"soak:   not applied: {line}", flush=True)
     print(
         f"soak: {tally.declares} declares ({confirmed} confirmed), {tally.clicks} clicks, "
         f"{tally.alerts_sent} alert groups ({sum(s == 200 for s in tally.alerts_accepted.values())}"
         f" accepted), {len(tally.approvals)} approvals double-clicked ({tally.applied} applied, "
         "once), "
-        f"{tally.kills} replicas killed, failover {tally.failover_s:.1f} s",
+        f"{tally.kills} replicas killed ({tally.restarts_refused} restarts exited and were "
+        f"retried), failover {tally.failover_s:.1f} s",
+        flush=True,
+    )
+    ticks = tally.ticks
+    print(
+        f"soak: {ticks.posted} checklists posted, {ticks.clicks} tick clicks ({ticks.repeats} "
+        f"second clicks), {ticks.answered} items answered ({ticks.told_recorded} told "
+        f"recorded, {ticks.told_already} told already answered)",
         flush=True,
     )
     check(not problems, "; ".join(problems[:20]))
     ran = confirmed > 0 and tally.applied > 0 and tally.kills > 0 and tally.failover_s > 0
     check(ran, "the soak did not run: nothing confirmed, applied, killed or failed over")
-    print("soak: 0 lost, 0 duplicated, every card consistent with Redis")
+    check(ticks.answered > 0 or not ticked, "the soak ran minutes and nothing was ticked")
+    print("soak: 0 lost, 0 duplicated, every card and checklist consistent with Redis")
 
 
 def main() -> None:
