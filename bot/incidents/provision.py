@@ -163,9 +163,12 @@ class Provisioner:
             blocks.card(incident, self.clock.now()),
         )
         await self.slack.pin(incident.channel_id, ts)
+        # Rendered from `incident` as read: a change recorded since (an acknowledgement while
+        # the post was on its way) is newer than the card, and the refresh must draw it.
+        shown = incident.version
         updated, _ = await self.store.mutate(
             incident.id,
-            lambda i: (i.model_copy(update={"card_ts": ts, "rendered_version": i.version}), []),
+            lambda i: (i.model_copy(update={"card_ts": ts, "rendered_version": shown}), []),
             bump=False,
         )
         return updated

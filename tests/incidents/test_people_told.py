@@ -219,3 +219,29 @@ async def test_an_incident_handed_to_another_commander_waits_for_their_acknowled
     clock.advance(5)  # P0's deadline is at once
     await h.idle()
     assert any("has not been acknowledged" in read(m) for m in h.slack.messages(channel))
+
+
+async def test_an_acknowledgement_made_while_the_card_is_posted_shows_on_the_card(
+    build: Callable[..., Builder],
+) -> None:
+    """The card is posted from the incident as it was read; an acknowledgement recorded while
+    that post was on its way must still reach the card. (The card was marked rendered at the
+    version current when its ts was saved, so the newer state was never drawn: a soak saw a
+    card at "its current version" without the acknowledgement, for good.)"""
+    clock = ManualClock(datetime.now(UTC).replace(microsecond=0))
+    h = await team(build, clock, declare_acknowledges=False).start()
+    card = h.slack.hold_next("chat.postMessage")  # the incident's first post is its card
+    await h.slack.slash_command(h.bob, h.room, "declare P2 Cart broken")  # not waited on
+    await eventually(card.reached.is_set, what="the card's post to reach Slack")
+    [incident_id] = await h.app.services.store.list_ids(open_only=True)
+    incident = await h.app.services.store.get(incident_id)
+    assert incident.channel_id is not None and incident.acknowledged_at is None
+    await h.slack.slash_command(h.bob, incident.channel_id, "ack")
+    await h.told(h.bob, f"{incident_id}: acknowledged")  # recorded while the card is held
+    assert (await h.app.services.store.get(incident_id)).acknowledged_at is not None
+    card.release.set()
+    await h.idle()
+    await eventually(
+        lambda: "Acknowledged" in h.card_text(incident.channel_id or ""),
+        what="the card showing the acknowledgement",
+    )
