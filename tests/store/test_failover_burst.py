@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
+from collections.abc import Awaitable, Callable
 
 import pytest
 
@@ -22,7 +21,7 @@ from bot.blockkit import ACK
 from bot.incident import Status
 from bot.remediation import views as approval_blocks
 from bot.remediation.runner import RUN
-from bot.store.server import RedisHandle, connect
+from bot.store.server import RedisHandle
 from tests.alerts.storm import notification
 from tests.harness import Builder, Harness, eventually
 from tests.remediation.world import approval_card, approval_cards, remediation_world, writes
@@ -30,19 +29,6 @@ from tests.sentinel_cluster import SentinelCluster
 
 WAVES_BEFORE, WAVES_AFTER = 2, 2
 FAILED = ("did not happen", "could not be confirmed")
-
-
-@pytest.fixture
-async def cluster(tmp_path: Path) -> AsyncIterator[SentinelCluster]:
-    async with SentinelCluster(tmp_path, replicas=2) as running:
-        yield running
-
-
-@pytest.fixture
-async def sentinel_redis(cluster: SentinelCluster, prefix: str) -> AsyncIterator[RedisHandle]:
-    handle = connect(cluster.storage(prefix))
-    yield handle
-    await handle.close()
 
 
 async def alertmanager_sends(w: Harness, group: int) -> int:

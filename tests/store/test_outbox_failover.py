@@ -11,31 +11,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from bot.alerts.outbox import Outgoing
 from bot.errors import Unavailable
-from bot.store.server import RedisHandle, connect
+from bot.store.server import RedisHandle
 from tests.alerts import storm
 from tests.harness import Builder, Harness
 from tests.sentinel_cluster import SentinelCluster
-
-
-@pytest.fixture
-async def cluster(tmp_path: Path) -> AsyncIterator[SentinelCluster]:
-    async with SentinelCluster(tmp_path, replicas=2) as running:
-        yield running
-
-
-@pytest.fixture
-async def sentinel_redis(cluster: SentinelCluster, prefix: str) -> AsyncIterator[RedisHandle]:
-    handle = connect(cluster.storage(prefix))
-    yield handle
-    await handle.close()
 
 
 async def queued_parent(h: Harness, limit_s: float = 10.0) -> str:

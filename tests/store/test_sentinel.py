@@ -4,7 +4,6 @@ person is told about needs (a replica holding it), against real `redis-server` p
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -12,24 +11,8 @@ import pytest
 from bot.errors import ConfigurationError, Unavailable
 from bot.settings import load_settings, load_storage_settings
 from bot.store.cas import Decision, compare_and_set
-from bot.store.server import RedisHandle, connect
+from bot.store.server import RedisHandle
 from tests.sentinel_cluster import SentinelCluster
-
-
-@pytest.fixture
-async def cluster(tmp_path: Path) -> AsyncIterator[SentinelCluster]:
-    """A master, two replicas, three Sentinels: one replica is left to confirm writes when
-    the other is promoted (docs/decisions/ha.md)."""
-    async with SentinelCluster(tmp_path, replicas=2) as running:
-        yield running
-
-
-@pytest.fixture
-async def handle(cluster: SentinelCluster, prefix: str) -> AsyncIterator[RedisHandle]:
-    redis = connect(cluster.storage(prefix))
-    yield redis
-    await redis.close()
-
 
 # -- the settings --------------------------------------------------------------------------------
 
@@ -98,11 +81,14 @@ def test_the_redis_passwords_are_redacted_from_logs() -> None:
 @pytest.mark.process
 @pytest.mark.slow
 async def test_writes_follow_the_master_through_a_failover(
-    cluster: SentinelCluster, handle: RedisHandle, prefix: str
+    cluster: SentinelCluster, sentinel_redis: RedisHandle, prefix: str
 ) -> None:
     async def write(key: str, value: str) -> None:
         await compare_and_set(
-            handle.client, key, lambda _: Decision(None, lambda p: p.set(key, value)), gave_up=""
+            sentinel_redis.client,
+            key,
+            lambda _: Decision(None, lambda p: p.set(key, value)),
+            gave_up="",
         )
 
     await write(f"{prefix}before", "1")  # confirmed on a replica
@@ -135,7 +121,7 @@ async def test_writes_follow_the_master_through_a_failover(
 @pytest.mark.process
 @pytest.mark.slow
 async def test_a_write_no_replica_confirms_is_not_reported_done(
-    cluster: SentinelCluster, handle: RedisHandle, prefix: str
+    cluster: SentinelCluster, sentinel_redis: RedisHandle, prefix: str
 ) -> None:
     for replica in await cluster.replica_ports():
         await cluster.ask(replica, "REPLICAOF", "NO", "ONE")  # the replicas stop following
@@ -150,7 +136,10 @@ async def test_a_write_no_replica_confirms_is_not_reported_done(
 
     async def write() -> None:
         await compare_and_set(
-            handle.client, key, lambda _: Decision(None, lambda p: p.set(key, "v")), gave_up=""
+            sentinel_redis.client,
+            key,
+            lambda _: Decision(None, lambda p: p.set(key, "v")),
+            gave_up="",
         )
 
     # The server refuses it (min-replicas-to-write), and the person is told it did not happen.
