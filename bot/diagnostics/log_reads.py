@@ -13,6 +13,7 @@ from bot.diagnostics.actions.logs import PodLog
 from bot.diagnostics.logpatterns import Classified, classify
 from bot.errors import FirelineError
 from bot.gateways.kubernetes import KubeGateway, Obj
+from bot.runtime.redaction import redact
 
 LOG_PODS = 5
 """Pods whose logs are read at most."""
@@ -152,10 +153,12 @@ async def read_log(
 def _prepare(
     pod: str, text: str, limit_bytes: int, seen: dict[str, tuple[str, str]] | None
 ) -> ReadLog:
-    # Looked up at the call, so a test's watch on `logs.read_lines` sees these calls too.
-    lines, truncated = log_reading.read_lines(text, None, limit_bytes)
-    classified = classify(pod, lines, levels=TEMPLATE_LEVELS, seen=seen)
-    return ReadLog(PodLog(pod, lines, truncated=truncated), classified)
+    # One pass over the lines: shown (stamps cut) and classified together.
+    lines: list[str] = []
+    classified = classify(
+        pod, redact(text).splitlines(), levels=TEMPLATE_LEVELS, seen=seen, shown=lines
+    )
+    return ReadLog(PodLog(pod, lines, truncated=log_reading.reached(text, limit_bytes)), classified)
 
 
 def stamp(line: str) -> str:

@@ -9,6 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.diagnostics.logpatterns import (
+    ERROR_WORDS,
+    WARN_WORDS,
     Template,
     aggregate,
     classify,
@@ -141,3 +143,30 @@ def test_pods_classified_apart_group_as_all_lines_at_once(
     assert facts(apart) == facts(together)
     errors = sum(1 for lines in logs.values() for _, b in lines if b.startswith(("ERROR", "WARN")))
     assert sum(t.count for t in apart) == errors
+
+
+_LEVEL_PIECES = st.sampled_from(
+    ["ERROR", "Err", "errors", "FAILED", "Timed Out", "TIMEOUT", "503", "503ms", "503 MiB",
+     "503KB", "5030", "x503", "Warn", "WARNING", "429", "Throttled", "Slow", "Retrying",
+     "retry", "INFO", "done", "500 bytes", "500s", "panic:", "Exception", "OOMKilled",
+     "refused", "critical", "exhausted", "a.500", "_500", "err_x", "İ", "ſlow", "K"]
+)  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(_LEVEL_PIECES, min_size=1, max_size=6),
+    st.lists(
+        st.sampled_from([" ", "-", "_", ".", ":", "", "\t", "=", '"']), min_size=6, max_size=6
+    ),
+)
+def test_a_lines_level_is_what_the_case_insensitive_word_patterns_say(
+    pieces: list[str], separators: list[str]
+) -> None:
+    """`level` takes shortcuts on ASCII lines (lowercased once, a cheap search first); it must
+    say what the case-insensitive patterns say of any line."""
+    line = "".join(piece + sep for piece, sep in zip(pieces, separators, strict=False))
+    expected = (
+        "error" if ERROR_WORDS.search(line) else "warning" if WARN_WORDS.search(line) else "info"
+    )
+    assert level(line) == expected
