@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from bot.diagnostics.evidence import Evidence, show
-from bot.diagnostics.logpatterns import Template
+from bot.diagnostics.logpatterns import Template, message
 from bot.runtime.patterns import Pattern
 
 log = logging.getLogger(__name__)
@@ -86,7 +86,10 @@ class Rule:
 
 
 def quote(template: Template) -> str:
-    text = template.template
+    """The group's latest line as it was written, numbers and all ("20/20 in use, 57
+    waiting"): the template (`<n>/<n>`) is how lines were grouped, not what a responder reads.
+    Already redacted."""
+    text = message(template.latest) or template.template
     if len(text) > QUOTE_MAX:
         text = text[: QUOTE_MAX - 1] + "…"
     return "`" + text.replace("`", "'") + "`"

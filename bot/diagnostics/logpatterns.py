@@ -127,6 +127,12 @@ def is_error(line: str) -> bool:
     return level(line) == "error"
 
 
+def message(line: str) -> str:
+    """A line without the API's timestamp prefix, its spaces collapsed: what it says."""
+    stamp = _API_STAMP.match(line)
+    return " ".join((line[stamp.end() :] if stamp is not None else line).split())
+
+
 def line_time(line: str) -> datetime | None:
     """The first timestamp of a line (the API's `timestamps=true` prefix), if it parses."""
     stamp = _TIMESTAMP.search(line[:64])
@@ -146,7 +152,8 @@ class Template:
     count: int
     first_seen: str  # the first line's timestamp, or its position
     last_seen: str
-    example: str
+    latest: str
+    """The last line seen, as read (redacted): what the template stands for, with its numbers."""
     level: str = "error"
     first_at: datetime | None = None
     last_at: datetime | None = None
@@ -295,13 +302,14 @@ def aggregate(lines: Iterable[Classified], *, split_at: datetime | None = None) 
                 group.first_at, group.first_seen = at, when
             if group.last_at is None or at >= group.last_at:
                 group.last_at, group.last_seen = at, when
+                group.latest = line.text[:MAX_TEMPLATE]
             if split_at is not None:
                 if at < split_at:
                     group.before += 1
                 else:
                     group.after += 1
         else:
-            group.last_seen = when
+            group.last_seen, group.latest = when, line.text[:MAX_TEMPLATE]
     return sorted(groups.values(), key=lambda g: (-g.count, g.template))
 
 

@@ -96,14 +96,14 @@ async def test_the_failing_dependency_s_error_is_quoted_once(corpus_rig: Rig) ->
     ]
     assert findings_of(run) == (
         "• The cause named first, above (medium confidence)\n"
-        '   – `WARN circuit breaker open for "task-service" (<n> failures in <dur>)` ×90\n'
+        '   – `WARN circuit breaker open for "task-service" (50 failures in 10s)` ×90\n'
         "• Error rate 31 % since 15m ago (was 0.2 %) (low confidence)"
     )
 
 
 async def test_an_error_two_findings_share_is_quoted_by_the_likelier(corpus_rig: Rig) -> None:
     run = await diagnose(corpus_rig, "connection-pool")
-    timeout = '`ERROR "GET /orders" 504 timeout acquiring connection after <dur>` ×40'
+    timeout = '`ERROR "GET /orders" 504 timeout acquiring connection after 30000ms` ×40'
     assert run.result.headline[1] == (
         f"Also: Dependency failing: {timeout} · Error rate 9.0 % since 30m ago (was 0.1 %)"
     )

@@ -136,7 +136,7 @@ async def test_diagnose_names_checkout_s_bad_rollout_and_task_service_s_oom_kill
 ) -> None:
     result = await run(gateway, "diagnose", "checkout")
     assert result.headline[0] == (
-        'Errors since rev 3 rolled out 22m ago: `ERROR "POST /api/checkout" 500 <dur> '
+        'Errors since rev 3 rolled out 22m ago: `ERROR "POST /api/checkout" 500 1203ms '
         'error="payment provider: unexpected field \\"amount_minor\\" in v2 response"` ×120 '
         "(nothing read from before it)"
     )

@@ -193,8 +193,8 @@ async def test_diagnose_first_line_says_what_matters(rig: Rig, user: str) -> Non
         "(9 restarts between them); memory at 98 % of its 256Mi limit"
     )
     assert run.result.headline[1].startswith(
-        "Also: Errors since rev 3 rolled out 12m ago: `ERROR db timeout after <dur> conn=<ip> "
-        "req=<hex>` ×20 (nothing read from before it)"
+        "Also: Errors since rev 3 rolled out 12m ago: `ERROR db timeout after 119ms "
+        "conn=10.1.2.19 req=4f9c2a000013` ×20 (nothing read from before it)"
     )
     assert run.result.headline[2] == (
         "3/5 pods ready · 2 pods OOMKilled in the last 30 min · 1 failing probe · "

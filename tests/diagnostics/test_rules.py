@@ -95,7 +95,7 @@ def test_errors_since_the_rollout_with_prometheus_saying_none_before() -> None:
     found = rules.errors_since_rollout(e)
     assert found is not None and found.confidence == 0.95
     assert found.cause == (
-        'Errors since rev 2 rolled out 22m ago: `ERROR "POST /api/checkout" 500 <dur> '
+        'Errors since rev 2 rolled out 22m ago: `ERROR "POST /api/checkout" 500 812ms '
         'error="unexpected field \\"amount\\""` ×20 (none before); error rate 38 %, was 0.3 %'
     )
     assert [r.action for r in found.remedies] == ["rollback"]
@@ -135,8 +135,7 @@ def test_connection_pool() -> None:
     found = rules.connection_pool(e)
     assert found is not None
     assert found.cause == (
-        "Database connection pool exhausted: "
-        "`WARN db: connection pool exhausted (<n>/<n> in use)` ×5"
+        "Database connection pool exhausted: `WARN db: connection pool exhausted (20/20 in use)` ×5"
     )
     e = evidence(lines=logs(*((m, "FATAL: sorry, too many clients already") for m in range(4))))
     assert rules.connection_pool(e) is not None
@@ -162,7 +161,7 @@ def test_slow_queries_prefer_the_line_naming_the_query() -> None:
         *((m, "WARN slow query (4100ms): SELECT * FROM orders WHERE id = 3") for m in range(5)),
     )
     found = rules.slow_queries(evidence(lines=lines))
-    assert found is not None and "SELECT * FROM orders WHERE id = <n>" in found.cause
+    assert found is not None and "SELECT * FROM orders WHERE id = 3" in found.cause
 
 
 def test_probe_failing() -> None:

@@ -54,7 +54,7 @@ def incident(**changes: object) -> Incident:
 
 def diagnostic_entry(template: str) -> TimelineEntry:
     finding = counted(
-        Template(template=template, count=312, first_seen="", last_seen="", example="")
+        Template(template=template, count=312, first_seen="", last_seen="", latest="")
     )
     text = diagnostics_messages.timeline_action(
         ALICE, "diagnose", "checkout", "ok", f"Errors since rev 3 rolled out: {finding}"
