@@ -114,3 +114,14 @@ async def test_an_error_two_findings_share_is_quoted_by_the_likelier(corpus_rig:
         "• Error rate 9.0 % since 30m ago (was 0.1 %) (low confidence)\n"
         "• p95 latency 30.0 s since 30m ago (was 80 ms) (low confidence)"
     )
+
+
+async def test_the_healthy_control_says_what_it_checked_once(corpus_rig: Rig) -> None:
+    """Nothing wrong: the first line says what was checked, and nothing below repeats it (with
+    findings, the list closes the report instead)."""
+    healthy = await diagnose(corpus_rig, "healthy")
+    everything = "\n".join([*healthy.result.headline, *(s.text for s in healthy.result.sections)])
+    assert healthy.result.headline[0].startswith("Nothing wrong found — checked: 3/3 pods ready")
+    assert everything.count("0 warning events") == 1, everything
+    failing = await diagnose(corpus_rig, "high-error-rate")
+    assert failing.result.sections[-1].text.startswith("_Checked: 3/3 pods ready")

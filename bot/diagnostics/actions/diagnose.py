@@ -406,5 +406,6 @@ class Diagnose(Action[DiagnoseParams, Diagnosis]):
                     "", messages.not_offered([(v.action, v.reason) for v in diagnosis.declined])
                 )
             )
-        result.sections.append(Section("", messages.diagnose_checked(diagnosis.checked)))
+        if diagnosis.findings:  # with none, the first line says what was checked already
+            result.sections.append(Section("", messages.diagnose_checked(diagnosis.checked)))
         return result
