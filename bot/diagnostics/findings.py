@@ -155,7 +155,7 @@ def _rollback(evidence: Evidence, what: str) -> tuple[Remedy, ...]:
     latest = evidence.latest
     if evidence.previous is None or latest is None or not evidence.began_after_rollout():
         return ()
-    return (Remedy("rollback", f"{what} began after rev {latest.number} rolled out"),)
+    return (Remedy("rollback", f"{what} began after {evidence.rolled_out()}"),)
 
 
 def _memory_limit(evidence: Evidence) -> tuple[float, float] | None:

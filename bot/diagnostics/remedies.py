@@ -39,6 +39,10 @@ class Verdict:
     reason: str = ""
 
 
+TROUBLE_AFTER = "the trouble began after "
+"""How an offered rollback's reason begins when the trouble began after the latest rollout: a
+finding that proposes it says so in its own words, so `diagnose` leaves this clause out."""
+
 Check = Callable[[Mapping[str, Any], Evidence, RemediationRule], tuple[bool, str]]
 
 
@@ -62,7 +66,7 @@ def _rollback(
         )
     back = f"back to rev {target.number} ({target.images})"
     if evidence.began_after_rollout():
-        return True, f"the trouble began after {evidence.rolled_out()}; {back}"
+        return True, f"{TROUBLE_AFTER}{evidence.rolled_out()}; {back}"
     rolled = evidence.rolled_out() or f"rev {latest.number} is current"
     return True, f"{rolled}; {back} (when the trouble began is not known)"
 

@@ -75,7 +75,7 @@ def errors_since_rollout(evidence: Evidence) -> Finding | None:
         cause += rose
         facts.append(Fact("error-rate", rose))
         confidence = 0.95
-    remedy = Remedy("rollback", f"errors began after rev {latest.number} rolled out")
+    remedy = Remedy("rollback", f"errors began after {evidence.rolled_out()}")
     return Finding(
         "errors-since-rollout", cause, confidence, tuple(evidence_lines), (remedy,),
         facts=tuple(facts),

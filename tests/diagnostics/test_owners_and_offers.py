@@ -89,8 +89,8 @@ async def test_the_diagnosis_offers_what_can_be_done_with_why(kube_api, diag_sto
     ]  # fmt: skip
     reasons = [b["text"]["text"] for b in offered]
     assert reasons[0] == (
-        "*Roll back task-service* — the memory growth began after rev 3 rolled out; the trouble "
-        "began after rev 3 rolled out 12m ago; back to rev 2 (registry.example.com/task:41)"
+        "*Roll back task-service* — the memory growth began after rev 3 rolled out 12m ago; "
+        "back to rev 2 (registry.example.com/task:41)"
     )
     assert reasons[1].startswith("*Restart task-service* — buys time before the next OOM kill")
 

@@ -57,7 +57,7 @@ from bot.diagnostics.log_reads import (
 )
 from bot.diagnostics.logpatterns import aggregate, in_order
 from bot.diagnostics.owners import DeploymentName, events_of, owned
-from bot.diagnostics.remedies import Verdict, check
+from bot.diagnostics.remedies import TROUBLE_AFTER, Verdict, check
 from bot.diagnostics.rules import DEFAULT_RULES, Finding, Rule, findings
 from bot.errors import FirelineError
 from bot.gateways.kubernetes import KubeGateway, Obj
@@ -319,7 +319,10 @@ class Diagnose(Action[DiagnoseParams, Diagnosis]):
                         most, evidence.replicas + min(step, max(1, evidence.replicas))
                     )
                 verdict = check(remedy.action, params, evidence, ctx.policy, cluster=scope.cluster)
-                reason = f"{remedy.why}; {verdict.reason}" if verdict.reason else remedy.why
+                said = verdict.reason
+                if said.startswith(TROUBLE_AFTER):  # the finding's own why says when, in its words
+                    said = said.partition("; ")[2]
+                reason = f"{remedy.why}; {said}" if said else remedy.why
                 verdict = Verdict(
                     verdict.action,
                     verdict.params,
