@@ -51,6 +51,8 @@ FINDING_8 = {
     "ERROR maps AIzaSyFAKEfakeFAKEfake0123456789abcdEF": "AIzaSyFAKE",
     "ERROR request Cookie: session=FAKEsessionFAKEsession0123": "FAKEsession",
 }
+# An error `diagnose` quotes in its first line (payments' only one).
+QUOTED = "ERROR charge failed for <!channel> <@U0EVIL> & <https://x.example|click> token=hunter2"
 HOSTILE = [
     "a." * 30_000,
     "ERROR upstream 500 password=hunter2 key=AKIAIOSFODNN7EXAMPLE "
@@ -105,6 +107,8 @@ async def world(build: Callable[..., Builder]) -> Harness:
     orion_prod(cluster)
     for pod in deployment_pods(cluster, NS, "task-service"):
         add_logs(cluster, NS, pod["metadata"]["name"], HOSTILE)
+    for pod in deployment_pods(cluster, NS, "payments"):
+        add_logs(cluster, NS, pod["metadata"]["name"], [QUOTED] * 30)
     builder = build().people(oncall="olive").channel("room", "war-room").channel("alerts")
     builder.channel("broadcast", "incidents")
     oncall = builder.ids["oncall"]
@@ -236,3 +240,18 @@ async def test_a_1_mb_hostile_line_through_the_logs_action(
     text = text_of(run) + "".join(str(f.content) for f in run.result.files)
     assert "AKIAIOSFODNN7EXAMPLE" not in text and "=x," not in text
     assert "Error patterns" in text
+
+
+async def test_a_hostile_error_line_quoted_by_diagnose_is_escaped_and_redacted(
+    world: Harness,
+) -> None:
+    """`diagnose` quotes an error's latest line as written (its findings: "Most frequent error
+    in the logs: `…` ×60"): a mention, markup and a secret in it reach Slack as text, redacted."""
+    await world.command(world.oncall, "diagnose payments", limit_s=20.0)
+    [posted] = [m for m in world.slack.messages(world.room) if "Diagnosis of" in flat(m)]
+    shown = flat(posted)
+    assert (
+        "Most frequent error in the logs: `ERROR charge failed for &lt;!channel&gt; "
+        "&lt;@U0EVIL&gt; &amp; &lt;https://x.example|click&gt; token=[redacted]` ×60"
+    ) in shown
+    assert "<!channel>" not in shown and "<@U0EVIL>" not in shown and "hunter2" not in shown
