@@ -9,8 +9,6 @@ marker (tests/store/test_outbox_failover.py), an attempt no replica confirms sen
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 
 from bot.errors import Unavailable
@@ -20,12 +18,6 @@ from bot.sandbox.doubles.slack import SlackDouble
 from bot.store.keys import Keys
 from bot.store.server import RedisHandle
 from tests.sentinel_cluster import SentinelCluster
-
-
-@pytest.fixture
-async def slack() -> AsyncIterator[SlackDouble]:
-    async with SlackDouble() as double:
-        yield double
 
 
 @pytest.mark.process
