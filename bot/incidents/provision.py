@@ -156,7 +156,7 @@ class Provisioner:
         assert incident.channel_id is not None
         # Recorded before it goes out and looked up after a lost answer or a crash before the
         # ts below is saved (`Posts.once`): an incident never gets a second card.
-        ts = await self.posts.once(
+        ts, made = await self.posts.once_made(
             f"card:{incident.id}",
             incident.channel_id,
             blocks.card_text(incident),
@@ -164,8 +164,9 @@ class Provisioner:
         )
         await self.slack.pin(incident.channel_id, ts)
         # Rendered from `incident` as read: a change recorded since (an acknowledgement while
-        # the post was on its way) is newer than the card, and the refresh must draw it.
-        shown = incident.version
+        # the post was on its way) is newer than the card, and the refresh must draw it. A card
+        # an earlier attempt made (found, not posted) shows what was true then: drawn anew.
+        shown = incident.version if made else -1
         updated, _ = await self.store.mutate(
             incident.id,
             lambda i: (i.model_copy(update={"card_ts": ts, "rendered_version": shown}), []),

@@ -62,21 +62,34 @@ class Posts:
         thread_ts: str | None = None,
     ) -> str:
         """Post under `key` unless a message under it exists already; its ts either way."""
+        return (await self.once_made(key, channel, text, blocks, thread_ts=thread_ts))[0]
+
+    async def once_made(
+        self,
+        key: str,
+        channel: str,
+        text: str,
+        blocks: Blocks | None = None,
+        *,
+        thread_ts: str | None = None,
+    ) -> tuple[str, bool]:
+        """`once`, and whether this call made the post: False when it was there already,
+        made by an earlier attempt, from what was true then."""
         state = await self._state(key)
         if state and state.get("ts"):
-            return str(state["ts"])
+            return str(state["ts"]), False
         if state and state.get("channel") == channel:
             found = await self.slack.find_marked(
                 channel, key, thread_ts=thread_ts, oldest=str(state["at"])
             )
             if found:
                 await self._save(key, {**state, "ts": found})
-                return found
+                return found, False
         attempt = {"channel": channel, "at": f"{time.time() - LOOKBACK_S:.6f}"}
         await self._attempts((self.keys.posted(key), json.dumps(attempt)))
         ts = await self.slack.post_message(channel, text, blocks, thread_ts=thread_ts, marker=key)
         await self._save(key, {**attempt, "ts": ts})
-        return ts
+        return ts, True
 
     async def _state(self, key: str) -> dict[str, str] | None:
         raw = await self._reads(self.keys.posted(key))

@@ -240,6 +240,34 @@ async def test_a_lost_card_post_whose_look_up_failed_is_adopted_not_posted_again
     assert incident.provisioned and await h.app.services.store.flagged() == []
 
 
+@pytest.mark.slow
+async def test_an_adopted_card_is_redrawn_with_what_changed_since_it_was_posted(
+    harness: Harness,
+) -> None:
+    """The card Slack made while its answer was lost shows the incident as it was then; the
+    repair that adopts it later must draw what changed since (here the severity), not take it
+    as current."""
+    h = harness
+    h.slack.fail_next("chat.postMessage", lost_answer=True)
+    h.slack.fail_next("conversations.history", times=50, drop=True)
+    await h.command(h.alice, "declare P2 Search slow")
+    await h.told(h.alice, "INC-1 is recorded, but Slack did not finish setting it up")
+    incident = await h.app.services.store.get("INC-1")
+    assert incident.channel_id and not incident.card_ts
+    channel = incident.channel_id
+    assert "[P2]" in h.card(channel)["text"]
+
+    await h.command(h.alice, "severity INC-1 P1", channel)
+    assert (await h.app.services.store.get("INC-1")).severity == "P1"
+    h.slack.faults.clear()
+    await h.app.services.incidents.reconcile(everything=False)
+    await h.app.services.incidents.reconcile(everything=False)  # the next pass, as repair runs
+    incident = await h.app.services.store.get("INC-1")
+    cards = [m for m in h.slack.messages(channel) if m.get("bot_id") and m.get("blocks")]
+    assert [m["ts"] for m in cards][:1] == [incident.card_ts], "the card Slack made, adopted"
+    await eventually(lambda: "[P1]" in h.card(channel)["text"], what="the adopted card at P1")
+
+
 async def test_a_lock_left_by_a_dead_worker_keeps_the_incident_flagged_until_it_expires(
     harness: Harness,
 ) -> None:
