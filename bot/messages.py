@@ -53,9 +53,24 @@ def denied_namespace_cluster(namespace: str, cluster: str, allowed: tuple[str, .
     )
 
 
-def no_such_object(kind: str, name: str, namespace: str, close: list[str]) -> str:
-    hint = "; did you mean " + " or ".join(code(c) for c in close) + "?" if close else "."
-    return f"No {escape(kind)} {code(name)} in {code(namespace)}{hint}"
+SHOWN_NAMES = 6
+"""Names listed when a name matches none closely enough to suggest."""
+
+
+def no_such_object(
+    kind: str, name: str, namespace: str, close: list[str], known: list[str] | None = None
+) -> str:
+    """What to type instead: the close names, else what the namespace has (`known`)."""
+    head = f"No {escape(kind)} {code(name)} in {code(namespace)}"
+    if close:
+        return head + "; did you mean " + " or ".join(code(c) for c in close) + "?"
+    if known is None:
+        return head + "."
+    if not known:
+        return head + ": it has none."
+    names = sorted(set(known))
+    more = f" (and {len(names) - SHOWN_NAMES} more)" if len(names) > SHOWN_NAMES else ""
+    return f"{head}. It has {', '.join(code(n) for n in names[:SHOWN_NAMES])}{more}."
 
 
 def no_such_named(kind: str, name: str, known: list[str], close: list[str]) -> str:

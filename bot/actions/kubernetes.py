@@ -64,7 +64,9 @@ async def resolve_deployment(kube: KubeGateway, namespace: str, name: str) -> Ob
     except NotFound:
         names = [d["metadata"]["name"] for d in await kube.list_deployments(namespace)]
         raise NotFound(
-            messages.no_such_object("deployment", name, namespace, close_matches(name, names))
+            messages.no_such_object(
+                "deployment", name, namespace, close_matches(name, names), names
+            )
         ) from None
 
 
@@ -84,7 +86,7 @@ async def get_pod(kube: KubeGateway, namespace: str, name: str) -> Obj:
     except NotFound:
         names = [p["metadata"]["name"] for p in await kube.list_pods(namespace)]
         raise NotFound(
-            messages.no_such_object("pod", name, namespace, close_matches(name, names))
+            messages.no_such_object("pod", name, namespace, close_matches(name, names), names)
         ) from None
 
 

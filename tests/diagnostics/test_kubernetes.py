@@ -57,6 +57,15 @@ async def test_unknown_deployment_offers_close_matches(rig: Rig) -> None:
     assert run.message == ("No deployment `task-svc` in `orion-prod`; did you mean `task-service`?")
 
 
+async def test_unknown_deployment_like_none_lists_what_the_namespace_has(rig: Rig) -> None:
+    """Nothing close to suggest: the answer says what to type instead, the names there are."""
+    run = await rig.run(RESPONDER, "diagnose", "nosuchthing")
+    assert run.outcome == "rejected"
+    assert run.message == (
+        "No deployment `nosuchthing` in `orion-prod`. It has `orion-api`, `task-service`."
+    )
+
+
 async def test_describe_shows_conditions_containers_and_events(rig: Rig) -> None:
     text = text_of(await rig.run(VIEWER, "describe", rig.pods[0]))
     assert "Conditions" in text and "Ready" in text
@@ -292,3 +301,16 @@ async def test_diagnose_reports_the_rest_when_one_part_is_slow(kube_api, diag_st
     assert run.outcome == "partial", run.message
     assert "top: no answer within 0.6 s" in run.result.failures
     assert run.result.headline[0].startswith("OOMKilled on 2/5 pods")
+
+
+def test_a_long_or_empty_namespace_is_said_briefly() -> None:
+    from bot.messages import no_such_object
+
+    names = [f"svc-{i}" for i in range(9)]
+    assert no_such_object("deployment", "zz", "ns", [], names) == (
+        "No deployment `zz` in `ns`. It has `svc-0`, `svc-1`, `svc-2`, `svc-3`, `svc-4`, "
+        "`svc-5` (and 3 more)."
+    )
+    assert no_such_object("deployment", "zz", "empty", [], []) == (
+        "No deployment `zz` in `empty`: it has none."
+    )

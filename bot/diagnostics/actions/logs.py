@@ -281,5 +281,5 @@ async def _target_pods(kube: KubeGateway, namespace: str, target: str) -> list[O
         deployments = [d["metadata"]["name"] for d in await kube.list_deployments(namespace)]
         close = close_matches(target, [*deployments, *pods])
         raise NotFound(
-            shared.no_such_object("pod or deployment", target, namespace, close)
+            shared.no_such_object("pod or deployment", target, namespace, close, deployments)
         ) from None

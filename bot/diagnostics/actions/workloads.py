@@ -283,6 +283,7 @@ class Hpa(Action[HpaParams, list[Obj]]):
                     params.name,
                     scope.namespace,
                     close_matches(params.name, names),
+                    names,
                 )
             )
         return chosen
@@ -367,7 +368,11 @@ class Endpoints(Action[EndpointsParams, Obj]):
             names = [s["metadata"]["name"] for s in await kube.list_services(scope.namespace)]
             raise NotFound(
                 messages.no_such_object(
-                    "service", params.service, scope.namespace, close_matches(params.service, names)
+                    "service",
+                    params.service,
+                    scope.namespace,
+                    close_matches(params.service, names),
+                    names,
                 )
             ) from None
 
