@@ -64,12 +64,16 @@ def is_dns_subdomain(value: str) -> bool:
 
 def _namespace(value: str) -> str:
     if not is_dns_label(value):
+        if is_dns_label(value.lower()):
+            raise ValueError(messages.lowercase_name(value.lower()))
         raise ValueError(messages.not_a_namespace())
     return value
 
 
 def _object_name(value: str) -> str:
     if not is_dns_subdomain(value):
+        if is_dns_subdomain(value.lower()):
+            raise ValueError(messages.lowercase_name(value.lower()))
         raise ValueError(messages.not_an_object_name())
     return value
 
@@ -84,6 +88,8 @@ def _name_or_selector(value: str) -> str:
     # A selector goes into the query string (the API server parses it); a name into the path.
     looks_like_selector = "=" in value or " in " in value or "," in value
     if not (is_dns_subdomain(value) or (looks_like_selector and _SELECTOR.fullmatch(value))):
+        if not looks_like_selector and is_dns_subdomain(value.lower()):
+            raise ValueError(messages.lowercase_name(value.lower()))
         raise ValueError(messages.not_a_name_or_selector())
     return value
 

@@ -32,6 +32,11 @@ def not_a_namespace() -> str:
     )
 
 
+def lowercase_name(lowered: str) -> str:
+    """A name typed with capitals that is valid in lowercase (`lowered`, already checked)."""
+    return f"must be lowercase, as Kubernetes names are: {code(lowered)}"
+
+
 def not_an_object_name() -> str:
     return (
         "must be a Kubernetes name: lowercase letters, digits, `-` and `.`, starting and ending "

@@ -43,7 +43,8 @@ def test_every_kubernetes_action_refuses_a_bad_namespace(namespace: str) -> None
         if issubclass(action.Params, KubeParams):
             words = [w for w in action.usage.split()[1:] if w.startswith("<")][:1]
             args = ["task-service" for _ in words] + (["3"] if action.name == "scale" else [])
-            with pytest.raises(UsageError, match="like `orion-prod`"):
+            told = "as Kubernetes names are: `orion-x`" if namespace == "orion-X" else "orion-prod`"
+            with pytest.raises(UsageError, match=told):
                 action.build(
                     {
                         **dict(zip(action.Params.positional, args, strict=False)),
@@ -99,6 +100,18 @@ async def test_a_bad_name_is_told_and_nothing_is_called(world: Harness) -> None:
         await w.command(w.rita, text)
     told = w.ephemeral_texts(w.rita)
     assert sum("must be a Kubernetes name" in t or "or a label selector" in t for t in told) == 3
+    assert len(w.kube.requests) == 0, [r.path for r in w.kube.requests.find()]
+
+
+async def test_a_name_typed_with_capitals_is_answered_with_its_lowercase(world: Harness) -> None:
+    """Kubernetes names are lowercase: `Checkout` is answered with what to type, not the rule,
+    and nothing is called. (A label selector keeps its case: its values may have capitals.)"""
+    w = world
+    w.kube.requests.clear()
+    await w.command(w.rita, "pods Task-Service")
+    await w.told(w.rita, "`target` must be lowercase, as Kubernetes names are: `task-service`")
+    await w.command(w.rita, "pods task-service -n Orion-Prod")
+    await w.told(w.rita, "must be lowercase, as Kubernetes names are: `orion-prod`")
     assert len(w.kube.requests) == 0, [r.path for r in w.kube.requests.find()]
 
 
