@@ -132,6 +132,7 @@ async def test_a_signal_stops_the_sandbox_and_its_redis(
         await run.kill()
     assert not running(children[0])
     assert_quiet(run)
+    assert "Fireline sandbox stopped: its incidents, cluster and Redis are gone" in run.output
 
 
 async def test_a_signal_during_start_up_still_stops_everything(

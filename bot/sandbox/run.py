@@ -71,9 +71,11 @@ async def run(
         options.speed = script.speed
     sandbox = Sandbox(options)
     written: list[tuple[Path, str]] = []
+    served: list[bool] = []
 
     async def start() -> None:
         await sandbox.start()
+        served.append(True)
         print(f"Fireline sandbox: open {sandbox.url}", flush=True)
         if sandbox.kube is not None:
             server = sandbox.kube.base_url
@@ -112,5 +114,11 @@ async def run(
         for path, server in written:  # ours still: nobody's cluster answers there any more
             if server_in(path) == server:
                 path.unlink(missing_ok=True)
+        if served:  # a start-up that failed says why instead (bot/cli.py)
+            print(
+                "Fireline sandbox stopped: its incidents, cluster and Redis are gone "
+                "(the next start begins afresh).",
+                flush=True,
+            )
 
     await run_until_signalled(start, stop)
