@@ -62,6 +62,11 @@ def findings_text(found: list[Finding]) -> str:
     return "\n".join(lines)
 
 
+def signal_label(name: str) -> str:
+    """A query's name as words (`p95-latency` → `p95 latency`), as the findings write it."""
+    return "error rate" if name == ERROR_RATE_QUERY else name.replace("-", " ")
+
+
 def state_line(evidence: Evidence) -> str:
     """The state at a glance: pods, the rollout, the signals, autoscaling."""
     parts = (
@@ -73,8 +78,7 @@ def state_line(evidence: Evidence) -> str:
     if rolled:
         parts.append(rolled)
     for name, s in sorted(evidence.signals.items()):
-        label = "error rate" if name == ERROR_RATE_QUERY else name
-        parts.append(f"{label} {show(s.now, s.unit)}")
+        parts.append(f"{signal_label(name)} {show(s.now, s.unit)}")
     hot = [u for u in evidence.usage or [] if u.hot]
     if hot:
         parts.append(f"{counted(len(hot), 'container')} > 80 % of a limit")
@@ -127,8 +131,7 @@ def checked(evidence: Evidence, ctx: Context) -> list[str]:
         pods = counted(len(evidence.logs_from), "pod")
         checked.append(f"{counted(errors, 'error line')} in the logs of {pods}")
     for name, s in sorted(evidence.signals.items()):
-        label = "error rate" if name == ERROR_RATE_QUERY else name
-        checked.append(f"{label} {show(s.now, s.unit)}")
+        checked.append(f"{signal_label(name)} {show(s.now, s.unit)}")
     rolled = evidence.rolled_out()
     if rolled:
         checked.append(rolled)

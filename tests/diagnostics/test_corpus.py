@@ -123,5 +123,7 @@ async def test_the_healthy_control_says_what_it_checked_once(corpus_rig: Rig) ->
     everything = "\n".join([*healthy.result.headline, *(s.text for s in healthy.result.sections)])
     assert healthy.result.headline[0].startswith("Nothing wrong found — checked: 3/3 pods ready")
     assert everything.count("0 warning events") == 1, everything
+    # A query is named in words, as the findings name it ("p95 latency 900 ms since …").
+    assert "p95 latency 120 ms" in healthy.result.headline[0] and "p95-latency" not in everything
     failing = await diagnose(corpus_rig, "high-error-rate")
     assert failing.result.sections[-1].text.startswith("_Checked: 3/3 pods ready")
