@@ -127,3 +127,6 @@ async def test_the_healthy_control_says_what_it_checked_once(corpus_rig: Rig) ->
     assert "p95 latency 120 ms" in healthy.result.headline[0] and "p95-latency" not in everything
     failing = await diagnose(corpus_rig, "high-error-rate")
     assert failing.result.sections[-1].text.startswith("_Checked: 3/3 pods ready")
+    # The counts are of the lines read: the title says how many that is.
+    titles = [s.title for s in failing.result.sections]
+    assert "Log patterns (3 pods, up to 200 lines each, last hour)" in titles

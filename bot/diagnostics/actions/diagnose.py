@@ -47,6 +47,7 @@ from bot.diagnostics.diagnosis_text import (
 from bot.diagnostics.evidence import Evidence, Signal, pod_state, signal
 from bot.diagnostics.log_reads import (
     CRASH_LINES,
+    LOG_TAIL,
     LogRead,
     ReadLog,
     RecentReads,
@@ -370,7 +371,9 @@ class Diagnose(Action[DiagnoseParams, Diagnosis]):
         if evidence.templates:
             result.sections.append(
                 Section(
-                    f"Log patterns ({counted(len(evidence.logs_from), 'pod')}, last hour)",
+                    # Counts are of the lines read, not of the hour: say so.
+                    f"Log patterns ({counted(len(evidence.logs_from), 'pod')}, "
+                    f"up to {LOG_TAIL} lines each, last hour)",
                     patterns_text(evidence),
                     True,
                 )
