@@ -72,10 +72,15 @@ def test_serve_without_tokens_starts_a_working_sandbox(tmp_path: Path) -> None:
     finally:
         process.send_signal(signal.SIGINT)
         try:
-            out, err = process.communicate(timeout=20)
+            process.wait(timeout=20)  # what it says is a few lines: no pipe fills meanwhile
         except subprocess.TimeoutExpired:
             os.kill(process.pid, signal.SIGKILL)
             raise
+    # Read through the pipes' own buffers: `readline` above may have taken the lines after the
+    # first into its buffer, which `communicate()` (reading the descriptors) would never see.
+    assert process.stdout is not None and process.stderr is not None
+    with process.stdout, process.stderr:
+        out, err = line + process.stdout.read(), process.stderr.read()
     assert process.returncode == 0, err[-2000:]
     assert "No Slack tokens are set" in err and "SLACK_BOT_TOKEN" in err
     # The run's kubeconfig went to the HOME it was given, not the real one, and went with it.
