@@ -365,7 +365,7 @@ class Followups:
         seconds = SNOOZES[choice]
         now = self.clock.now()
         until = "resolved" if seconds is None else repr(now.timestamp() + seconds)
-        await self.store.redis.set(self.store.keys.update_snooze(incident_id), until)
+        await self.store.snooze_updates(incident_id, until)
         text = messages.snoozed(incident_id, user, choice)
         entry = TimelineEntry(at=now, actor=user, kind="snooze", text=text)
         await self.store.mutate(incident_id, lambda i: (i, [entry]), bump=False)
@@ -383,10 +383,9 @@ class Followups:
         return Reply(text=text, later=edit)
 
     async def _snoozed_until(self, incident_id: str) -> float | str | None:
-        raw = await self.store.redis.get(self.store.keys.update_snooze(incident_id))
-        if raw is None:
+        value = await self.store.updates_snoozed_until(incident_id)
+        if value is None:
             return None
-        value = raw.decode() if isinstance(raw, bytes) else str(raw)
         return "resolved" if value == "resolved" else float(value)
 
     async def checklists_for_report(self, incident_id: str) -> list[PostedChecklist]:

@@ -44,3 +44,20 @@ class Store(IncidentStore, Claims, ActionLog):
             return bool(await self.redis.ping())
         except RedisError:
             return False
+
+    async def snooze_updates(self, incident_id: str, until: str) -> None:
+        """Hold an incident's update reminders until `until` (a timestamp, or "resolved")."""
+        try:
+            await self.redis.set(self.keys.update_snooze(incident_id), until)
+        except RedisError as exc:
+            raise redis_unavailable(exc) from exc
+
+    async def updates_snoozed_until(self, incident_id: str) -> str | None:
+        """What `snooze_updates` recorded, if anything. Redis failing is `Unavailable`, as
+        everywhere in the store: a caller that lets Fireline's errors pass (a declare's
+        follow-ups) must not be stopped by redis-py's own."""
+        try:
+            raw = await self.redis.get(self.keys.update_snooze(incident_id))
+        except RedisError as exc:
+            raise redis_unavailable(exc) from exc
+        return None if raw is None else (raw.decode() if isinstance(raw, bytes) else str(raw))
