@@ -15,13 +15,15 @@ import socket
 import subprocess
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from bot.settings import StorageSettings
 from bot.store.server import RedisHandle, connect
-from tests.harness import Builder, eventually
+from tests.harness import Builder, Harness, eventually
 
 pytestmark = [pytest.mark.process, pytest.mark.slow, pytest.mark.timeout(240)]
 
@@ -193,3 +195,24 @@ async def test_declares_through_a_redis_outage_are_told_the_truth_and_all_get_ch
         await h.close()
         await handle.close()
         await direct.aclose()
+
+
+async def test_a_follow_up_redis_fails_does_not_unsay_a_recorded_declare(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The incident is recorded; scheduling its checklists then meets a Redis that fails (as
+    redis-py raises it). The declarer is told it was declared, not that it did not happen: a
+    follow-up's failure reaches the caller as Fireline's `Unavailable`, which it expects."""
+    h = harness
+    redis = h.app.services.store.redis
+    real_get = redis.get
+
+    async def failing_get(name: Any, *args: Any, **kwargs: Any) -> Any:
+        if "update-snooze" in str(name):
+            raise RedisConnectionError("Connection closed by server.")
+        return await real_get(name, *args, **kwargs)
+
+    monkeypatch.setattr(redis, "get", failing_get)
+    await h.command(h.alice, "declare P2 Search slow")
+    told = await h.told(h.alice, "INC-1 ")
+    assert "declared as P2" in told and "did not happen" not in told, told
