@@ -215,6 +215,18 @@ async def test_crash_after_channel_create_adopts_the_channel(harness: Harness) -
     assert "Disk full" in h.card_text(incident.channel_id)
 
 
+async def card_answer_lost(h: Harness) -> str:
+    """Declare INC-1 while Slack makes the card but loses its answer and every look-up for it
+    fails: the set-up stops (the person is told) with no card recorded. Its channel."""
+    h.slack.fail_next("chat.postMessage", lost_answer=True)
+    h.slack.fail_next("conversations.history", times=50, drop=True)
+    await h.command(h.alice, "declare P2 Search slow")
+    await h.told(h.alice, "INC-1 is recorded, but Slack did not finish setting it up")
+    incident = await h.app.services.store.get("INC-1")
+    assert incident.channel_id and not incident.card_ts
+    return incident.channel_id
+
+
 @pytest.mark.slow
 async def test_a_lost_card_post_whose_look_up_failed_is_adopted_not_posted_again(
     harness: Harness,
@@ -223,13 +235,7 @@ async def test_a_lost_card_post_whose_look_up_failed_is_adopted_not_posted_again
     set-up stops (the person is told), and the repair finds the card it recorded before
     posting, so the channel never shows two cards."""
     h = harness
-    h.slack.fail_next("chat.postMessage", lost_answer=True)
-    h.slack.fail_next("conversations.history", times=50, drop=True)
-    await h.command(h.alice, "declare P2 Search slow")
-    await h.told(h.alice, "INC-1 is recorded, but Slack did not finish setting it up")
-    incident = await h.app.services.store.get("INC-1")
-    assert incident.channel_id and not incident.card_ts
-    channel = incident.channel_id
+    channel = await card_answer_lost(h)
     assert len([m for m in h.slack.messages(channel) if m.get("bot_id")]) == 1
 
     h.slack.faults.clear()
@@ -248,13 +254,7 @@ async def test_an_adopted_card_is_redrawn_with_what_changed_since_it_was_posted(
     repair that adopts it later must draw what changed since (here the severity), not take it
     as current."""
     h = harness
-    h.slack.fail_next("chat.postMessage", lost_answer=True)
-    h.slack.fail_next("conversations.history", times=50, drop=True)
-    await h.command(h.alice, "declare P2 Search slow")
-    await h.told(h.alice, "INC-1 is recorded, but Slack did not finish setting it up")
-    incident = await h.app.services.store.get("INC-1")
-    assert incident.channel_id and not incident.card_ts
-    channel = incident.channel_id
+    channel = await card_answer_lost(h)
     assert "[P2]" in h.card(channel)["text"]
 
     await h.command(h.alice, "severity INC-1 P1", channel)
