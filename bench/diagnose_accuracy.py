@@ -67,7 +67,7 @@ async def main(latency_ms: float, rounds: int, with_prometheus: bool, smoke: boo
             prometheus(latency_ms / 1000, with_prometheus) as url,
         ):
             policy = make_policy(prometheus=Prometheus(url=url) if url else None)
-            gateway = PrometheusGateway(http, url, timeout_s=5) if url else None
+            gateway = PrometheusGateway(url, timeout_s=5) if url else None
 
             async def no_groups(_: str) -> list[str]:
                 return []
@@ -106,6 +106,8 @@ async def main(latency_ms: float, rounds: int, with_prometheus: bool, smoke: boo
                 if not ok:
                     print(f"    expected: {scenario.cause}")
         await kube.aclose()
+        if gateway is not None:
+            await gateway.aclose()
     total = len(SCENARIOS)
     print(
         f"accuracy {named}/{total} ({named / total:.0%}) · latency {latency_ms:g} ms per call · "

@@ -184,7 +184,7 @@ async def measure(
     api = api_client(kube_url)
     kube = KubeGateway(api)
     http = httpx.AsyncClient()
-    prometheus = PrometheusGateway(http, prometheus_url, timeout_s=5)
+    prometheus = PrometheusGateway(prometheus_url, timeout_s=5)
     policy = make_policy(prometheus=Prometheus(url=prometheus_url))
     policy = policy.model_copy(update={"rate_limit": RateLimit(per_minute=10_000)})
     redis = Redis.from_url("redis://127.0.0.1:6379/0")
@@ -301,6 +301,7 @@ async def measure(
     typed = await timed(sequential_runbook, rounds)
     whole = await timed(command, rounds)
     await http.aclose()
+    await prometheus.aclose()
     await kube.aclose()
     async for key in redis.scan_iter(match=f"{prefix}*", count=500):
         await redis.delete(key)

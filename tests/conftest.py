@@ -16,6 +16,7 @@ import pytest
 import redis.exceptions
 from redis.asyncio import Redis
 
+from bot.gateways.prometheus import PrometheusGateway
 from bot.playbooks.models import Playbooks
 from bot.policy.remediation import RemediationPolicy
 from bot.sandbox.doubles.slack import SlackDouble
@@ -132,6 +133,23 @@ def validator() -> Iterator[Any]:
     check = SchemaValidator()
     yield check
     assert not check.errors, "the double served schema-invalid objects:\n" + "\n".join(check.errors)
+
+
+MakeGateway = Callable[..., PrometheusGateway]
+
+
+@pytest.fixture
+async def prometheus_gateway() -> AsyncIterator[MakeGateway]:
+    """Makes `PrometheusGateway`s, closed (their connections) when the test ends."""
+    made: list[PrometheusGateway] = []
+
+    def make(url: str, **options: Any) -> PrometheusGateway:
+        made.append(PrometheusGateway(url, **options))
+        return made[-1]
+
+    yield make
+    for gateway in made:
+        await gateway.aclose()
 
 
 @pytest.fixture

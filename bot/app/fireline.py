@@ -132,10 +132,8 @@ class Fireline:
         self.metrics.name_channels(channels)
         self.slack_health.watched = frozenset(channels)
         self.http = httpx.AsyncClient(follow_redirects=False)
-        prometheus = (
-            PrometheusGateway(
-                self.http, policy.prometheus.url, timeout_s=policy.prometheus.timeout_s
-            )
+        prometheus = self.prometheus = (
+            PrometheusGateway(policy.prometheus.url, timeout_s=policy.prometheus.timeout_s)
             if policy.prometheus
             else None
         )
@@ -409,6 +407,8 @@ class Fireline:
             await session.close()
             self.services.slack.client.session = None
         await self.http.aclose()
+        if self.prometheus is not None:
+            await self.prometheus.aclose()
         await self.kube.aclose()
         await self.slack_health.close()
         if self._owns_redis:

@@ -1,7 +1,7 @@
 """The Kubernetes gateway: the only module that calls the `kubernetes` client.
 
 Every request is built by the client's own `ApiClient` (its kubeconfig, token refresh and URL
-handling). Reads are then made on the event loop over aiohttp (`bot.gateways.kube_reads`,
+handling). Reads are then made on the event loop over aiohttp (`bot.gateways.http_reads`,
 with the kubeconfig's TLS settings), which costs a quarter of the CPU of a read through the
 client and no thread: `diagnose` makes 15 reads at once (its lists, and the logs of 5 pods),
 and their answers arrive together (docs/decisions/kubernetes-reads.md). A kubeconfig with a
@@ -49,7 +49,7 @@ from bot.errors import (
     Unavailable,
 )
 from bot.gateways import messages
-from bot.gateways.kube_reads import ReadTransport, TlsSettings
+from bot.gateways.http_reads import ReadTransport, TlsSettings
 from bot.gateways.retry import with_retries
 from bot.policy.models import Cluster
 

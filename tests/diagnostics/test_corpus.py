@@ -34,8 +34,9 @@ def corpus_double() -> Iterator[KubernetesDouble]:
 async def corpus_rig(corpus_double: KubernetesDouble, diag_store: Any) -> AsyncIterator[Rig]:
     async with httpx.AsyncClient() as http, serve(corpus_app(SCENARIOS)) as url:
         policy = make_policy(prometheus=Prometheus(url=url))
-        gateway = PrometheusGateway(http, url, timeout_s=2)
+        gateway = PrometheusGateway(url, timeout_s=2)
         yield make_rig(corpus_double, diag_store, policy, prometheus=gateway, http=http)
+        await gateway.aclose()
 
 
 def test_the_corpus_covers_every_seed_playbook_and_the_controls() -> None:

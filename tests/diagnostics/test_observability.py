@@ -15,7 +15,6 @@ import psycopg
 import pytest
 from aiohttp import web
 
-from bot.gateways.prometheus import PrometheusGateway
 from bot.policy.models import Database, HealthTarget, Prometheus
 from tests.diagnostics.conftest import COMMANDER, RESPONDER, VIEWER, make_policy, make_rig
 from tests.diagnostics.prometheus_api import prometheus_app, serve
@@ -29,11 +28,13 @@ async def http() -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-async def test_query_latest_values_and_png_chart(kube_api, diag_store, http) -> None:
+async def test_query_latest_values_and_png_chart(
+    kube_api, diag_store, http, prometheus_gateway
+) -> None:
     state: dict[str, Any] = {}
     async with serve(prometheus_app(state)) as url:
         policy = make_policy(prometheus=Prometheus(url=url))
-        gateway = PrometheusGateway(http, url, timeout_s=2)
+        gateway = prometheus_gateway(url, timeout_s=2)
         rig = make_rig(kube_api, diag_store, policy, prometheus=gateway, http=http)
         run = await rig.run(RESPONDER, "query", "error-rate --range 30 --service task-service")
     assert run.outcome == "ok", run.message
@@ -52,10 +53,12 @@ async def test_unknown_query_suggests_names(kube_api, diag_store, http) -> None:
     assert run.outcome == "rejected" and "Did you mean `error-rate`?" in run.message
 
 
-async def test_prometheus_down_retried_then_reported(kube_api, diag_store, http) -> None:
+async def test_prometheus_down_retried_then_reported(
+    kube_api, diag_store, http, prometheus_gateway
+) -> None:
     state: dict[str, Any] = {"fail": 503}
     async with serve(prometheus_app(state)) as url:
-        gateway = PrometheusGateway(http, url, timeout_s=2, attempts=3)
+        gateway = prometheus_gateway(url, timeout_s=2, attempts=3)
         rig = make_rig(kube_api, diag_store, make_policy(prometheus=Prometheus(url=url)),
                        prometheus=gateway)  # fmt: skip
         run = await rig.run(RESPONDER, "query", "p95-latency")
@@ -64,10 +67,10 @@ async def test_prometheus_down_retried_then_reported(kube_api, diag_store, http)
 
 
 @pytest.mark.slow
-async def test_prometheus_slow_times_out(kube_api, diag_store, http) -> None:
+async def test_prometheus_slow_times_out(kube_api, diag_store, http, prometheus_gateway) -> None:
     state: dict[str, Any] = {"delay": 1.0}
     async with serve(prometheus_app(state)) as url:
-        gateway = PrometheusGateway(http, url, timeout_s=0.2, attempts=2)
+        gateway = prometheus_gateway(url, timeout_s=0.2, attempts=2)
         rig = make_rig(kube_api, diag_store, make_policy(prometheus=Prometheus(url=url)),
                        prometheus=gateway)  # fmt: skip
         run = await rig.run(RESPONDER, "query", "request-rate")
@@ -75,11 +78,11 @@ async def test_prometheus_slow_times_out(kube_api, diag_store, http) -> None:
 
 
 async def test_diagnose_includes_error_rate_and_survives_prometheus_down(
-    kube_api, diag_store, http
+    kube_api, diag_store, http, prometheus_gateway
 ) -> None:
     state: dict[str, Any] = {}
     async with serve(prometheus_app(state)) as url:
-        gateway = PrometheusGateway(http, url, timeout_s=2)
+        gateway = prometheus_gateway(url, timeout_s=2)
         rig = make_rig(kube_api, diag_store, make_policy(prometheus=Prometheus(url=url)),
                        prometheus=gateway)  # fmt: skip
         run = await rig.run(RESPONDER, "diagnose", "task-service")
@@ -250,7 +253,7 @@ async def test_health_5xx_is_retried_once(kube_api, diag_store, http) -> None:
 
 
 async def test_targets_are_granted_per_role_through_the_whole_path(
-    kube_api, diag_store, http
+    kube_api, diag_store, http, prometheus_gateway
 ) -> None:
     """A responder whose role lists no queries is denied `query` naming the role field, and
     `diagnose` leaves its error rate out (saying so) without asking Prometheus."""
@@ -260,7 +263,7 @@ async def test_targets_are_granted_per_role_through_the_whole_path(
         roles = dict(base.roles)
         roles["responder"] = roles["responder"].model_copy(update={"queries": ()})
         policy = base.model_copy(update={"roles": roles})
-        gateway = PrometheusGateway(http, url, timeout_s=2)
+        gateway = prometheus_gateway(url, timeout_s=2)
         rig = make_rig(kube_api, diag_store, policy, prometheus=gateway, http=http)
         denied = await rig.run(RESPONDER, "query", "error-rate")
         diagnosed = await rig.run(RESPONDER, "diagnose", "task-service")

@@ -1,5 +1,5 @@
 """Kubernetes reads over TLS, as a kubeconfig describes the cluster: the gateway reads on the
-event loop (bot/gateways/kube_reads.py), not through the client's pool, so it must honour the
+event loop (bot/gateways/http_reads.py), not through the client's pool, so it must honour the
 same settings the client would: the cluster's CA, a client certificate, skipping verification
 when told to, the server name to verify, and a proxy. Against the Kubernetes double served
 over HTTPS with certificates made by `trustme`; only 127.0.0.1 is used."""

@@ -3,6 +3,8 @@ times, and the last error comes out as it was."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from tenacity import RetryCallState
 
@@ -83,3 +85,33 @@ def test_pauses_double_from_the_backoff_up_to_a_ceiling() -> None:
         state.attempt_number = attempt
         waits.append(retrying.wait(state))
     assert waits == pytest.approx([0.2, 0.4, 0.8, 1.6, MAX_WAIT_S, MAX_WAIT_S])
+
+
+async def test_the_pauses_between_attempts_follow_the_schedule(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The first attempt is made outside tenacity (cheaper); the pauses after it are still the
+    policy's: the backoff, then twice that, … up to the ceiling."""
+    pauses: list[float] = []
+
+    async def pause(seconds: float) -> None:
+        pauses.append(seconds)
+
+    monkeypatch.setattr(asyncio, "sleep", pause)
+    call = Flaky(*(Unavailable(f"down {n}") for n in range(6)))
+    assert await with_retries(call, attempts=7, backoff_s=0.2) == "answer"
+    assert call.calls == 7
+    assert pauses == pytest.approx([0.2, 0.4, 0.8, 1.6, MAX_WAIT_S, MAX_WAIT_S])
+
+
+async def test_one_attempt_is_never_retried(monkeypatch: pytest.MonkeyPatch) -> None:
+    pauses: list[float] = []
+
+    async def pause(seconds: float) -> None:
+        pauses.append(seconds)
+
+    monkeypatch.setattr(asyncio, "sleep", pause)
+    call = Flaky(Unavailable("down"))
+    with pytest.raises(Unavailable):
+        await with_retries(call, attempts=1, backoff_s=0.2)
+    assert call.calls == 1 and pauses == []

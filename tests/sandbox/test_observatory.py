@@ -13,12 +13,13 @@ import httpx
 import pytest
 
 from bot.gateways.alertmanager import AlertmanagerGateway, SilenceRejected
-from bot.gateways.prometheus import PrometheusGateway, QueryRejected
+from bot.gateways.prometheus import QueryRejected
 from bot.policy.models import default_queries
 from bot.sandbox.clock import ScaledClock
 from bot.sandbox.doubles.kubernetes import Cluster, ManualClock, Timing
 from bot.sandbox.doubles.kubernetes.story import living_orion_prod
 from bot.sandbox.observatory import Observatory
+from tests.conftest import MakeGateway
 
 QUERIES = default_queries()
 
@@ -48,9 +49,12 @@ def promql(name: str, service: str = ".*") -> str:
 
 
 async def test_named_queries_answer_in_prometheus_s_shape_labelled_simulated(
-    observatory: Observatory, http: httpx.AsyncClient, clock: ManualClock
+    observatory: Observatory,
+    http: httpx.AsyncClient,
+    clock: ManualClock,
+    prometheus_gateway: MakeGateway,
 ) -> None:
-    gateway = PrometheusGateway(http, observatory.url, timeout_s=5)
+    gateway = prometheus_gateway(observatory.url, timeout_s=5)
     now = clock.now()
     series = await gateway.query_range(promql("error-rate"), now - timedelta(minutes=60), now, 30.0)
     by_service = {s.labels["service"]: s for s in series}
@@ -72,9 +76,12 @@ async def test_named_queries_answer_in_prometheus_s_shape_labelled_simulated(
 
 
 async def test_anything_but_the_named_queries_is_refused_as_prometheus_refuses(
-    observatory: Observatory, http: httpx.AsyncClient, clock: ManualClock
+    observatory: Observatory,
+    http: httpx.AsyncClient,
+    clock: ManualClock,
+    prometheus_gateway: MakeGateway,
 ) -> None:
-    gateway = PrometheusGateway(http, observatory.url, timeout_s=5)
+    gateway = prometheus_gateway(observatory.url, timeout_s=5)
     with pytest.raises(QueryRejected, match="only the sandbox policy's named queries"):
         await gateway.query("up", clock.now())
     now = clock.now().timestamp()
