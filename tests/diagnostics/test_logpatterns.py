@@ -3,13 +3,17 @@ first and last seen, the pods they came from, and counts before and after the la
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot.diagnostics import logpatterns
 from bot.diagnostics.logpatterns import (
     ERROR_WORDS,
+    MAX_LINE,
+    MAX_TEMPLATE,
     WARN_WORDS,
     Template,
     aggregate,
@@ -53,6 +57,52 @@ def test_http_statuses_are_kept_other_numbers_are_not() -> None:
         normalise("upstream answered 503 after 3 tries") == "upstream answered 503 after <n> tries"
     )
     assert normalise("status 200 in 512 ms") == "status <n> in <dur>"
+
+
+def _plain_normalise(line: str) -> str:
+    """`normalise` as first written: every pass run, the patterns in their plain forms. The
+    shipped one skips passes that cannot match and writes two patterns to skip ahead faster;
+    neither may change a template."""
+    word = re.compile(r"\b0x[0-9a-fA-F]+\b|[A-Za-z0-9_]{8,}")
+    number = re.compile(r"\b\d+(?:\.\d+)?(?:[kKMGT]i?B?|B)?\b")
+    line = line[:MAX_LINE]
+    line = logpatterns._TIMESTAMP.sub("<ts>", line)
+    line = logpatterns._UUID.sub("<uuid>", line)
+    line = logpatterns._IP.sub("<ip>", line)
+    line = word.sub(logpatterns._word, line)
+    line = logpatterns._POD_SUFFIX.sub("<id>", line)
+    line = logpatterns._DURATION.sub("<dur>", line)
+    line = number.sub(logpatterns._number, line)
+    line = logpatterns._LEADING_TS.sub("", " ".join(line.split()))
+    return line[:MAX_TEMPLATE]
+
+
+# Pieces that each pass masks, and near-misses, joined with and without separators so that
+# word boundaries fall everywhere: random text alone almost never forms a UUID or a timestamp.
+_PIECES = st.sampled_from(
+    [
+        "2026-12-01T01:00:00.123Z", "2026-12-01 01:00:00,5+01:00", "12:30:45", "1:2:3",
+        "22/Nov/2026:10:00:00 +0000", "3f2c1a9e-1111-2222-3333-444455556666", "10.0.0.1:8080",
+        "1.2.3", "0xdeadBEEF", "x0x1", "deadbeefcafe12", "deadbeefcafe", "abcdefab", "35ms",
+        "1.5s", "2h30m", "512 ms", "3 seconds", "503", "200", "12KiB", "7B", "97", "a1b2c3d4e5",
+        "task-service-7d9f8b6c4-x2x4q", "<id>-abcde", "ERROR", "word", "_", "٣٤", "µs", "é",
+    ]
+)  # fmt: skip
+_JOINS = st.sampled_from(["", " ", "-", ":", ".", "/", "=", '"', ",", "  ", "\t", "x", "0"])
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.tuples(_PIECES, _JOINS), max_size=8))
+def test_normalise_gives_what_every_pass_in_its_plain_form_gives(
+    parts: list[tuple[str, str]],
+) -> None:
+    line = "".join(piece + join for piece, join in parts)
+    assert normalise(line) == _plain_normalise(line)
+
+
+@given(st.text(max_size=120))
+def test_normalise_on_any_text_gives_the_plain_passes_template(line: str) -> None:
+    assert normalise(line) == _plain_normalise(line)
 
 
 def test_levels() -> None:
