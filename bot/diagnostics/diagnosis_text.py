@@ -92,8 +92,8 @@ def state_line(evidence: Evidence) -> str:
 
 def patterns_text(evidence: Evidence) -> str:
     templates = evidence.templates or []
-    latest = evidence.latest
-    split = latest is not None and latest.created is not None
+    latest = evidence.split_at_rollout()
+    split = latest is not None
     count = min(12, len(templates))
     while True:
         rows = []

@@ -178,6 +178,28 @@ class Evidence:
             return ""
         return f"rev {latest.number} rolled out {self.ago(latest.created)} ago"
 
+    def logs_reach_before(self, when: datetime) -> bool:
+        """Whether the logs read go back before `when` (pods older than it): only then can they
+        say what was, or was not, logged before it."""
+        return self.logs_since is not None and self.logs_since < when
+
+    def rollout_to_split_at(self) -> Revision | None:
+        """The latest revision, when it replaced another at a known time: the logs' counts
+        before and after it say something."""
+        latest = self.latest
+        if latest is None or latest.created is None or self.previous is None:
+            return None
+        return latest
+
+    def split_at_rollout(self) -> Revision | None:
+        """`rollout_to_split_at`, when the logs read reach back before it. Otherwise every
+        line read came after it, and a "before" count of 0 would say that nothing was logged
+        before it, which was not read."""
+        latest = self.rollout_to_split_at()
+        if latest is None or latest.created is None or not self.logs_reach_before(latest.created):
+            return None
+        return latest
+
     def recent_rollout(self, window: timedelta = timedelta(hours=6)) -> Revision | None:
         """The latest revision, when it rolled out within `window` and replaced another."""
         latest = self.latest

@@ -61,7 +61,7 @@ def errors_since_rollout(evidence: Evidence) -> Finding | None:
     confidence = 0.85
     if errors:
         top = errors[0]
-        if _read_before(evidence, latest.created) or rate_rose:
+        if evidence.logs_reach_before(latest.created) or rate_rose:
             before = " (none before)"
         else:
             before = " (nothing read from before it)"
@@ -80,11 +80,6 @@ def errors_since_rollout(evidence: Evidence) -> Finding | None:
         "errors-since-rollout", cause, confidence, tuple(evidence_lines), (remedy,),
         facts=tuple(facts),
     )  # fmt: skip
-
-
-def _read_before(evidence: Evidence, when: object) -> bool:
-    """Whether the logs read reach back before `when` (pods older than the rollout)."""
-    return evidence.logs_since is not None and evidence.logs_since < when  # type: ignore[operator]
 
 
 def _from_logs(

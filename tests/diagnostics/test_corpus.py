@@ -130,4 +130,16 @@ async def test_the_healthy_control_says_what_it_checked_once(corpus_rig: Rig) ->
     assert failing.result.sections[-1].text.startswith("_Checked: 3/3 pods ready")
     # The counts are of the lines read: the title says how many that is.
     titles = [s.title for s in failing.result.sections]
-    assert "Log patterns (3 pods, up to 200 lines each, last hour)" in titles
+    assert (
+        "Log patterns (3 pods, up to 200 lines each, last hour; all logged after rev 3 rolled out)"
+        in titles
+    )
+
+
+async def test_logs_newer_than_the_rollout_say_so_and_count_no_before(corpus_rig: Rig) -> None:
+    """misleading-rollout: the error rate rose 40m ago, the pods (and so their logs) are 12m
+    old. The table must not say 0 errors before rev 2, which nothing read could show."""
+    run = await diagnose(corpus_rig, "misleading-rollout")
+    [section] = [s for s in run.result.sections if s.title.startswith("Log patterns")]
+    assert section.title.endswith("; all logged after rev 2 rolled out)")
+    assert "REV" not in section.text

@@ -369,11 +369,18 @@ class Diagnose(Action[DiagnoseParams, Diagnosis]):
                         event_table(fold_events(warnings), now), True)
             )  # fmt: skip
         if evidence.templates:
+            # Counts are of the lines read, not of the hour: say so; and when the pods read
+            # are newer than the rollout, that no line from before it was read.
+            latest = evidence.rollout_to_split_at()
+            newer = (
+                f"; all logged after rev {latest.number} rolled out"
+                if latest is not None and evidence.split_at_rollout() is None
+                else ""
+            )
             result.sections.append(
                 Section(
-                    # Counts are of the lines read, not of the hour: say so.
                     f"Log patterns ({counted(len(evidence.logs_from), 'pod')}, "
-                    f"up to {LOG_TAIL} lines each, last hour)",
+                    f"up to {LOG_TAIL} lines each, last hour{newer})",
                     patterns_text(evidence),
                     True,
                 )
