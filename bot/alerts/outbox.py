@@ -388,12 +388,13 @@ class Outbox:
 
     async def report(self, metrics: Metrics) -> None:
         """Set the outbox gauges from Redis: depth, oldest write's age and parked writes per
-        channel, in two round trips (a scrape's reader; `bot.metrics`)."""
+        channel, in two round trips (a scrape's reader; `bot.metrics`). Redis failing is
+        `Unavailable`, which the scrape counts as a Redis error."""
         keys = self.keys
         pipe = self.redis.pipeline(transaction=False)
         pipe.smembers(keys.outbox_channels)
         pipe.smembers(keys.outbox_parked_channels)
-        queued, parked_in = await pipe.execute()
+        queued, parked_in = await self._guard(pipe.execute())
         channels = sorted({_text(c) for c in queued} | {_text(c) for c in parked_in})
         pipe = self.redis.pipeline(transaction=False)
         for channel in channels:
@@ -404,7 +405,7 @@ class Outbox:
                 pipe.zrangebyscore(
                     keys.outbox_queue(channel), low, low + CLASS_SPAN - 1, 0, 1, withscores=True
                 )
-        replies = await pipe.execute() if channels else []
+        replies = await self._guard(pipe.execute()) if channels else []
         now_ms = time.time() * 1000
         depth: dict[str, float] = {}
         age: dict[str, float] = {}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 import aiohttp
 import pytest
@@ -82,6 +83,39 @@ async def test_outbox_depth_age_and_parked_are_read_from_redis_at_scrape_time(bo
     _, samples = await scrape(h.app)
     assert value(samples, "fireline_outbox_depth", channel="alerts") == 0
     assert value(samples, "fireline_outbox_oldest_age_seconds", channel="alerts") == 0
+
+
+async def test_redis_failing_as_a_scrape_reads_the_outbox_is_counted_as_a_redis_error(
+    bots, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Redis fails (as redis-py raises it) while a scrape reads the outbox's figures: the page
+    is served, the outbox's figures are lost for that scrape, and the failure is counted as a
+    Redis error (`FirelineRedisErrors` alerts on it), as for any reader Redis fails."""
+    h = await bots()
+    client, channels = h.app.redis.client, h.app.services.store.keys.outbox_channels
+    real_pipeline = client.pipeline
+
+    def pipeline(*args: Any, **kwargs: Any) -> Any:
+        pipe = real_pipeline(*args, **kwargs)
+        real_execute = pipe.execute
+
+        async def execute(*a: Any, **kw: Any) -> Any:
+            if any(channels in command for command, _ in pipe.command_stack):
+                await pipe.reset()
+                raise redis.exceptions.ConnectionError("Connection closed by server.")
+            return await real_execute(*a, **kw)
+
+        pipe.execute = execute
+        return pipe
+
+    _, samples = await scrape(h.app)
+    assert value(samples, "fireline_metrics_read_ok", source="outbox") == 1
+    before = value(samples, "fireline_redis_errors_total", component="metrics")
+    monkeypatch.setattr(client, "pipeline", pipeline)
+    _, samples = await scrape(h.app)
+    assert value(samples, "fireline_metrics_read_ok", source="outbox") == 0
+    assert value(samples, "fireline_metrics_read_ok", source="scheduler") == 1
+    assert value(samples, "fireline_redis_errors_total", component="metrics") == before + 1
 
 
 async def test_each_bot_in_one_process_serves_its_own_registry(bots, prefix: str) -> None:
