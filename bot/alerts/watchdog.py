@@ -189,5 +189,10 @@ class Watchdog:
     # --- /metrics --------------------------------------------------------------------------
 
     async def report(self, metrics: Metrics) -> None:
-        missing = await self.redis.hexists(self.key, "missing")
+        """Set the heartbeat gauge (a scrape's reader): Redis failing is `Unavailable`, which
+        the scrape counts as a Redis error."""
+        try:
+            missing = await self.redis.hexists(self.key, "missing")
+        except RedisError as exc:
+            raise redis_unavailable(exc) from exc
         metrics.alert_heartbeat_missing.set(1 if missing else 0)

@@ -7,8 +7,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import Any
 
 import pytest
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from bot.alerts.service import RETRY_PAUSE_S
 from bot.alerts.watchdog import BACK, CHECK_ID
@@ -218,5 +220,34 @@ async def test_redis_failing_after_the_beat_loses_no_message(
         assert len(world.said("reaching Fireline again")) == 1
         _, samples = await scrape(h.app)
         assert value(samples, "fireline_alert_heartbeat_missing") == 0
+    finally:
+        await world.build.close()
+
+
+async def test_redis_failing_as_a_scrape_reads_the_heartbeat_is_counted_as_a_redis_error(
+    build: Callable[..., Builder], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Redis fails (as redis-py raises it) while a scrape reads the heartbeat's state: the
+    page is served without that figure, and the failure is counted as a Redis error
+    (`FirelineRedisErrors` alerts on it), as for any reader Redis fails."""
+    world = World(build())
+    try:
+        h = await world.replica()
+        client, heartbeat = h.app.redis.client, h.app.services.store.keys.alert_heartbeat
+        _, samples = await scrape(h.app)
+        assert value(samples, "fireline_metrics_read_ok", source="heartbeat") == 1
+        before = value(samples, "fireline_redis_errors_total", component="metrics")
+        real_hexists = client.hexists
+
+        async def failing_hexists(name: Any, *args: Any, **kwargs: Any) -> Any:
+            if name == heartbeat:
+                raise RedisConnectionError("Connection closed by server.")
+            return await real_hexists(name, *args, **kwargs)
+
+        monkeypatch.setattr(client, "hexists", failing_hexists)
+        _, samples = await scrape(h.app)
+        assert value(samples, "fireline_metrics_read_ok", source="heartbeat") == 0
+        assert value(samples, "fireline_metrics_read_ok", source="scheduler") == 1
+        assert value(samples, "fireline_redis_errors_total", component="metrics") == before + 1
     finally:
         await world.build.close()
