@@ -6,9 +6,10 @@ between (WATCH/MULTI), retried otherwise. That compare-and-set is the exactly-on
 two Approve clicks (a double click, a Slack retry, two replicas) both read `pending`, both
 compute `approved`, one write lands; the other re-reads `approved` and its transition refuses.
 
-Around the record: one open request per target (`remediation_target`, SET NX, so a second
-request for the same deployment says which one is open), the set of requests not yet final
-(`remediations_active`, reconciled at start-up), and a cooldown per target.
+Around the record: one open request per target (`remediation_target`, taken with the record
+in one script, so a second request for the same deployment says which one is open), the set
+of requests not yet final (`remediations_active`, reconciled at start-up), and a cooldown per
+target.
 """
 
 from __future__ import annotations
@@ -92,6 +93,31 @@ class Record(BaseModel):
         return self.state in FINAL
 
 
+# One open request per target, taken with the request's record in one step: the hold (SET
+# NX) and the record written apart left a hold naming no request when Redis failed between
+# them, and every request for the target until it expired was told of one that did not exist.
+# A hold whose request is gone or final (its release lost) is taken over the same way. The
+# request's key is made from the held ID (ARGV[5]), so the script reads a key it was not
+# given: fine on a single master or Sentinel, which is what Fireline runs on.
+_CREATE = """
+local held = redis.call('GET', KEYS[1])
+if held then
+  local raw = redis.call('GET', ARGV[5] .. held)
+  if raw then
+    local state = cjson.decode(raw)['state']
+    if not string.find(ARGV[4], ' ' .. state .. ' ', 1, true) then
+      return held
+    end
+  end
+end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+redis.call('SET', KEYS[2], ARGV[3])
+redis.call('SADD', KEYS[3], ARGV[1])
+return false
+"""
+_FINAL_NAMES = " " + " ".join(sorted(s.value for s in FINAL)) + " "
+
+
 Transition = Callable[[Record], Record | None]
 """A pure change to a record; None means "nothing to do" (and nothing is written)."""
 
@@ -100,6 +126,7 @@ class RemediationStore:
     def __init__(self, redis: Redis, keys: Keys) -> None:
         self.redis = redis
         self.keys = keys
+        self._create = redis.register_script(_CREATE)
 
     async def new_id(self) -> str:
         try:
@@ -108,19 +135,27 @@ class RemediationStore:
             raise redis_unavailable(exc) from exc
 
     async def create(self, record: Record, hold_s: int) -> str | None:
-        """Save a new request unless its target has an open one; returns that one's ID if so."""
-        target = self.keys.remediation_target(record.target_key)
+        """Save a new request unless its target has an open one; returns that one's ID if so.
+        The hold and the record are written together (`_CREATE`)."""
+        keys = [
+            self.keys.remediation_target(record.target_key),
+            self.keys.remediation(record.id),
+            self.keys.remediations_active,
+        ]
+        args: list[str | int] = [
+            record.id,
+            hold_s,
+            record.model_dump_json(),
+            _FINAL_NAMES,
+            self.keys.remediation(""),
+        ]
         try:
-            if not await self.redis.set(target, record.id, nx=True, ex=hold_s):
-                held = await self.redis.get(target)
-                return held.decode() if isinstance(held, bytes) else str(held or "")
-            async with self.redis.pipeline(transaction=True) as pipe:
-                pipe.set(self.keys.remediation(record.id), record.model_dump_json())
-                pipe.sadd(self.keys.remediations_active, record.id)
-                await pipe.execute()
+            held = await self._create(keys=keys, args=args)
         except RedisError as exc:
             raise redis_unavailable(exc) from exc
-        return None
+        if not held:
+            return None
+        return held.decode() if isinstance(held, bytes) else str(held)
 
     async def get(self, remediation_id: str) -> Record | None:
         try:
