@@ -11,7 +11,8 @@ Input must already be redacted.
 A line is outside text of any length. Only its first `MAX_LINE` characters are looked at (a
 template is cut to `MAX_TEMPLATE` characters anyway), so the work per line is bounded whatever
 the line, and every pattern here is linear in what it reads (tests/runtime/adversarial.py
-holds them to it on 1 MB lines); `logs` and `diagnose` run the grouping in a worker thread.
+holds them to it on 1 MB lines); `logs` and `diagnose` run the grouping in a worker thread
+(`diagnose` parses a log of 16 KiB or less on the loop: bot/gateways/kubernetes.py).
 Why this and not a template miner (Drain3): docs/decisions/diagnosis.md.
 """
 

@@ -72,6 +72,14 @@ def _calls() -> ThreadPoolExecutor:
         return _executor
 
 
+PARSE_ON_LOOP_BYTES = 16 * 1024
+"""A log this short is parsed on the loop: a worker thread costs a GIL hand-over each way, and
+while it parses, the loop waits up to the switch interval (5 ms) for each answer that arrives.
+Parsing 16 KiB takes 1-3 ms on typical lines, ~6 ms on JSON lines (each distinct) and ~10 ms
+at worst (a secret to redact every few words): bounded, and a longer log goes to a thread
+(docs/decisions/kubernetes-reads.md)."""
+
+
 async def _in_thread(call: Callable[..., T], *args: Any) -> T:
     return await asyncio.get_running_loop().run_in_executor(_calls(), call, *args)
 
@@ -191,9 +199,9 @@ class KubeGateway:
         tail_lines: int = 200,
         limit_bytes: int = 64 * 1024,
     ) -> T:
-        """A container's log, given to `parse` in a worker thread: a log is outside text, to
-        redact and classify off the event loop (in the thread that read it, when the read is
-        made through the client)."""
+        """A container's log, given to `parse`: on the loop when it is short (at most
+        `PARSE_ON_LOOP_BYTES`), else in a worker thread (and in the thread that read it when
+        the read is made through the client)."""
         # Timestamps on every line: first/last seen of an error pattern come from them.
         query: list[tuple[str, Any]] = [
             ("tailLines", tail_lines),
@@ -210,7 +218,9 @@ class KubeGateway:
         if self._reads is not None:
             raw = await self._get(path, query, accept="text/plain")
             text = raw.decode("utf-8", errors="replace")
-            return parse(text) if parse is _text else await _in_thread(parse, text)
+            if parse is _text or len(raw) <= PARSE_ON_LOOP_BYTES:
+                return parse(text)
+            return await _in_thread(parse, text)
 
         def read() -> T:
             raw = self._get_blocking(path, query, "text/plain")
