@@ -10,7 +10,7 @@ orion-prod scenario plus a `bulk-worker` deployment of `--pods` replicas, each w
 two of them restarted) with its latency fault on every request, and a local Prometheus HTTP
 API (`/api/v1/query_range`) with the same latency added. The bot side is Fireline's gateways:
 Kubernetes reads built by the official client and made over aiohttp on the loop
-(docs/decisions/kubernetes-reads.md), and httpx for Prometheus.
+(docs/decisions/kubernetes-reads.md), and Prometheus over the same transport.
 
 What each side does:
 
