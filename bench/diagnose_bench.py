@@ -5,10 +5,10 @@ slowest single call); and the whole slash command, end to end.
 
     python -m bench.diagnose_bench [--pods 50] [--latency-ms 30] [--rounds 20] [--smoke]
 
-In a server process, as real servers are: the Kubernetes double (bot/sandbox/doubles/kubernetes, its
-orion-prod scenario plus a `bulk-worker` deployment of `--pods` replicas, each with logs and
-two of them restarted) with its latency fault on every request, and a local Prometheus HTTP
-API (`/api/v1/query_range`) with the same latency added. The bot side is Fireline's gateways:
+In server processes, as real servers are: the Kubernetes double (bot/sandbox/doubles/kubernetes,
+its orion-prod scenario plus a `bulk-worker` deployment of `--pods` replicas, each with logs
+and two of them restarted) with its latency fault on every request, and, in a process of its
+own, a local Prometheus HTTP API (`/api/v1/query_range`) with the same latency added. The bot side is Fireline's gateways:
 Kubernetes reads built by the official client and made over aiohttp on the loop
 (docs/decisions/kubernetes-reads.md), and Prometheus over the same transport.
 
@@ -21,7 +21,7 @@ What each side does:
 - diagnose (cold): a fresh action, so no pods are known in advance: the logs are read once the
   pod list has answered (two round trips).
 - same reads, all at once: every read `diagnose` makes, started together, nothing done with
-  the answers: the floor that the double (one Python process answering 15 requests) and this
+  the answers: the floor that the double (one Python process answering 13 requests) and this
   machine set under `diagnose`, whatever the bot does.
 - same reads, in sequence: every read `diagnose` makes, one after another (reads only).
 - runbook: what a responder types for the same facts, one read per command, in order:
@@ -117,12 +117,27 @@ def prometheus_api(latency_s: float) -> web.Application:
     return app
 
 
-def serve(
-    pods: int, latency_ms: float, scenario: bool, urls: Queue[tuple[str, str]], stop: Event
-) -> None:
+def serve_prometheus(latency_ms: float, urls: Queue[str], stop: Event) -> None:
+    """The Prometheus API stand-in, each request delayed by `latency_ms`; in a process of its
+    own, as Prometheus is a server of its own (it shared the double's process, and so its one
+    core and its GIL, until 2026-12-01)."""
+
+    async def run() -> None:
+        runner = web.AppRunner(prometheus_api(latency_ms / 1000), access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        urls.put(f"http://127.0.0.1:{runner.addresses[0][1]}")
+        await asyncio.to_thread(stop.wait)
+        await runner.cleanup()
+
+    asyncio.run(run())
+
+
+def serve(pods: int, latency_ms: float, scenario: bool, urls: Queue[str], stop: Event) -> None:
     """The Kubernetes double (orion-prod plus a `pods`-replica deployment whose pods log, two
-    of them OOM-killed) and the Prometheus API, each request delayed by `latency_ms`; in their
-    own process, as API servers are."""
+    of them OOM-killed), each request delayed by `latency_ms`; in its own process, as API
+    servers are."""
     cluster = Cluster()
     if scenario:
         orion_prod(cluster)
@@ -142,28 +157,24 @@ def serve(
             add_logs(cluster, NS, name, ["FATAL out of memory"] * 20, previous=True,
                      end=now - timedelta(minutes=2))  # fmt: skip
 
-    async def run() -> None:
-        runner = web.AppRunner(prometheus_api(latency_ms / 1000), access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = runner.addresses[0][1]
-        with KubernetesDouble(cluster) as double:
-            double.faults.set_latency(latency_ms / 1000)
-            urls.put((double.base_url, f"http://127.0.0.1:{port}"))
-            await asyncio.to_thread(stop.wait)
-        await runner.cleanup()
-
-    asyncio.run(run())
+    with KubernetesDouble(cluster) as double:
+        double.faults.set_latency(latency_ms / 1000)
+        urls.put(double.base_url)
+        stop.wait()
 
 
 async def main(pods: int, latency_ms: float, rounds: int, scenario: bool) -> None:
-    urls: Queue[tuple[str, str]] = multiprocessing.Queue()
+    kube_urls: Queue[str] = multiprocessing.Queue()
+    prometheus_urls: Queue[str] = multiprocessing.Queue()
     stop = multiprocessing.Event()
-    process = multiprocessing.Process(target=serve, args=(pods, latency_ms, scenario, urls, stop))
-    process.start()
+    processes = [
+        multiprocessing.Process(target=serve, args=(pods, latency_ms, scenario, kube_urls, stop)),
+        multiprocessing.Process(target=serve_prometheus, args=(latency_ms, prometheus_urls, stop)),
+    ]
+    for process in processes:
+        process.start()
     try:
-        kube_url, prometheus_url = urls.get(timeout=30)
+        kube_url, prometheus_url = kube_urls.get(timeout=30), prometheus_urls.get(timeout=30)
         # What the process built so far left out of garbage collection, as Fireline.start does
         # once started (bot/app/fireline.py): diagnose's decoding and parsing set off
         # collections that would otherwise walk it each time.
@@ -175,7 +186,8 @@ async def main(pods: int, latency_ms: float, rounds: int, scenario: bool) -> Non
             gc.unfreeze()
     finally:
         stop.set()
-        process.join(5)
+        for process in processes:
+            process.join(5)
 
 
 async def measure(
