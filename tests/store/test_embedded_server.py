@@ -11,6 +11,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -41,11 +42,13 @@ os.kill(os.getpid(), signal.SIGKILL)
 """
 
 
-def crashed_owner(data_dir: Path) -> tuple[int, Path]:
-    """The pid and runtime directory of a server whose owner was SIGKILLed."""
+def crashed_owner(data_dir: Path, tmpdir: Path | None = None) -> tuple[int, Path]:
+    """The pid and runtime directory of a server whose owner (with this TMPDIR, else ours)
+    was SIGKILLed."""
+    other = {"TMPDIR": str(tmpdir)} if tmpdir else {}
     result = subprocess.run(
         [sys.executable, "-c", CRASH, str(data_dir)],
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        env={**os.environ, "PYTHONPATH": str(ROOT), **other},
         capture_output=True,
         text=True,
         timeout=60,
@@ -169,6 +172,25 @@ def test_two_firelines_starting_at_once_reap_a_leftover_once_and_keep_its_data(
         assert f"data in {data}" in said[0]
     finally:
         kill(leftover)
+
+
+def test_a_leftover_under_another_tmpdir_is_left_to_a_fireline_with_that_tmpdir(
+    tmp_path: Path,
+) -> None:
+    """Another TMPDIR is another user's or another test worker's: its leftovers are reaped by
+    the next start there, never here (where its test may be about to reap it itself)."""
+    # Short: the server's socket is under it, and a Unix socket path has at most 107 bytes.
+    other = Path(tempfile.mkdtemp(prefix="other-"))
+    try:
+        leftover, runtime = crashed_owner(tmp_path / "data", tmpdir=other)
+        try:
+            assert runtime.parent == other
+            assert leftover not in reap_leftovers()
+            assert running(leftover) and runtime.exists()
+        finally:
+            kill(leftover)
+    finally:
+        shutil.rmtree(other, ignore_errors=True)
 
 
 def test_a_live_owners_server_is_never_reaped(tmp_path: Path) -> None:
