@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
@@ -42,6 +43,23 @@ def _audit(event: str, args: tuple[Any, ...]) -> None:
 
 
 sys.addaudithook(_audit)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _own_tmpdir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """This pytest process's own TMPDIR (each xdist worker's: under its own basetemp), for it
+    and the processes it starts. An embedded start reaps the ownerless servers under its
+    TMPDIR only, so one worker never reaps the leftover another worker's test made on purpose
+    (tests/store/test_embedded_server.py, tests/test_startup.py)."""
+    own = tmp_path_factory.mktemp("tmp", numbered=False)
+    before = os.environ.get("TMPDIR")
+    os.environ["TMPDIR"] = tempfile.tempdir = str(own)
+    yield
+    tempfile.tempdir = None
+    if before is None:
+        os.environ.pop("TMPDIR", None)
+    else:
+        os.environ["TMPDIR"] = before
 
 
 @pytest.fixture(autouse=True)

@@ -47,7 +47,10 @@ class Fireline:
         self.args = [python or sys.executable, "-m", "bot", *args]
         self.cwd = cwd
         # Its own HOME unless given one: the sandbox writes ~/.kube/fireline-sandbox.yaml.
-        self.env = {"HOME": str(cwd), **env}
+        # The test process's TMPDIR unless given one (tests/conftest.py: where its embedded
+        # Redis runtime directories go, and so which leftovers its start reaps).
+        tmpdir = {"TMPDIR": os.environ["TMPDIR"]} if "TMPDIR" in os.environ else {}
+        self.env = {"HOME": str(cwd), **tmpdir, **env}
         self.lines: list[str] = []
         self._changed = asyncio.Condition()
         self.process: asyncio.subprocess.Process | None = None
