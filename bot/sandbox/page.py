@@ -62,6 +62,9 @@ def page_routes(sandbox: LiveSandbox) -> list[web.RouteDef]:
     changes = Changes()
     sandbox.changes = changes
     sandbox.slack.on_call(lambda _record: changes.bump())
+    # An answer after the ack ("needs the role", a result) comes through a response_url, not
+    # a Web API call: without this the page showed it only at the next call, if one came.
+    sandbox.slack.on_response_url(lambda _post: changes.bump())
     guard = PageGuard(lambda: sandbox.app.port if sandbox.app is not None else None)
     page = (STATIC / "index.html").read_text("utf-8").replace(TOKEN_PLACEHOLDER, guard.token)
 

@@ -282,6 +282,11 @@ class SlackDouble(UserActionsMixin):
         """Call `listener` after every Web API call the double answers (from its loop)."""
         self._api.listeners.append(listener)
 
+    def on_response_url(self, listener: Callable[[ResponseUrlPost], None]) -> None:
+        """Call `listener` after every response_url post the double applies (from its loop):
+        the app's answers after the ack, which no Web API call announces."""
+        self._responses.listeners.append(listener)
+
     def open_views(self, user_id: str) -> list[dict[str, Any]]:
         """The user's modal stack, root first."""
         with self.ws.lock:

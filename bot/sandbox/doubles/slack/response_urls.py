@@ -37,6 +37,7 @@ class ResponseUrls:
         self._base_url = base_url
         self._targets: dict[str, ResponseTarget] = {}
         self.posts: list[ResponseUrlPost] = []
+        self.listeners: list[Callable[[ResponseUrlPost], None]] = []
 
     def issue(self, target: ResponseTarget) -> str:
         key = uuid.uuid4().hex
@@ -55,12 +56,15 @@ class ResponseUrls:
         if not isinstance(body, dict):
             return web.Response(status=400, text="invalid_payload")
         target.uses += 1
-        self.posts.append(ResponseUrlPost(str(request.url), body, self._ws.now()))
+        post = ResponseUrlPost(str(request.url), body, self._ws.now())
+        self.posts.append(post)
         try:
             with self._ws.lock:
                 self.apply(target, body, "response_url")
         except SlackError as err:
             return web.Response(status=400, text=err.code)
+        for listener in self.listeners:
+            listener(post)
         return web.json_response({"ok": True})
 
     def apply(self, target: ResponseTarget, body: dict[str, Any], source: str) -> None:

@@ -391,6 +391,10 @@ async def test_response_url_semantics(
     double: SlackDouble, http_app: Seen, people: tuple[str, str]
 ) -> None:
     alice, cid = people
+    announced: list[tuple[str | None, int]] = []  # each post is announced once it shows
+    double.on_response_url(
+        lambda post: announced.append((post.body.get("text"), len(double.ephemerals(alice))))
+    )
     await double.slash_command(alice, cid, "later")
     url = http_app.commands[0]["response_url"]
     async with aiohttp.ClientSession() as http:
@@ -399,6 +403,7 @@ async def test_response_url_semantics(
                 assert resp.status == 200
     assert [e.text for e in double.ephemerals(user_id=alice)] == ["just you"]
     assert double.messages(cid)[-1]["text"] == "everyone"
+    assert announced == [("just you", 1), ("everyone", 1)]
 
     client = AsyncWebClient(token=double.bot_token, base_url=double.api_url)
     ts = (await client.chat_postMessage(channel=cid, text="t", blocks=ack_button_blocks("x")))["ts"]
@@ -410,6 +415,7 @@ async def test_response_url_semantics(
     ):
         assert resp.status == 200
     assert all(m["ts"] != ts for m in double.messages(cid))
+    assert len(announced) == len(double.response_url_posts)  # every one, a delete too
 
 
 async def test_view_stack_update_push_and_home(
