@@ -77,7 +77,8 @@ from bot.store.server import connect
 from bot.store.store import Store
 from tests.alerts.storm import notification
 from tests.fireline_process import Fireline, fireline_env
-from tests.sentinel_cluster import SentinelCluster, free_port
+from tests.ports import free_port
+from tests.sentinel_cluster import SentinelCluster
 
 SIGNING_SECRET = "soak-signing-secret"
 WEBHOOK_TOKEN = "soak-webhook-token-0123456789"

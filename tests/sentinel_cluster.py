@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import subprocess
 from pathlib import Path
 from types import TracebackType
@@ -25,6 +24,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
 from bot.settings import StorageSettings
+from tests.ports import free_port
 
 SERVICE = "fireline-ha"
 DOWN_AFTER_MS = 1000
@@ -32,12 +32,6 @@ DOWN_AFTER_MS = 1000
 FAILOVER_TIMEOUT_MS = 5000
 LIMIT_S = 30.0
 """Longest any wait for the cluster takes; on a busy 2-core machine a failover takes 2-5 s."""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class SentinelCluster:

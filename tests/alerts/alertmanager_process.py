@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import socket
 import subprocess
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -12,6 +11,8 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+
+from tests.ports import free_port
 
 CONFIG = """
 route:
@@ -30,12 +31,6 @@ receivers:
             type: Bearer
             credentials: {token}
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @asynccontextmanager

@@ -10,9 +10,10 @@ import aiohttp
 import pytest
 
 from bot.alerts import views as alert_blocks
-from tests.alerts.alertmanager_process import free_port, running_alertmanager
+from tests.alerts.alertmanager_process import running_alertmanager
 from tests.harness import WEBHOOK_TOKEN, Harness, eventually
 from tests.playbooks.world import SHIPPED
+from tests.ports import free_port
 
 
 async def get(url: str) -> Any:

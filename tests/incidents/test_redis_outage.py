@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import subprocess
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -24,17 +23,12 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from bot.settings import StorageSettings
 from bot.store.server import RedisHandle, connect
 from tests.harness import Builder, Harness, eventually
+from tests.ports import free_port
 
 pytestmark = [pytest.mark.process, pytest.mark.slow, pytest.mark.timeout(240)]
 
 FINAL = (" declared as ", "already declared", "is recorded, but", "did not happen", "could not")
 """What ends a declare for the person who typed it (after the "Declaring …" ack)."""
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture

@@ -19,9 +19,9 @@ import pytest
 import yaml
 
 from bot.metrics import Metrics
-from tests.alerts.alertmanager_process import free_port
 from tests.alerts.storm import notification
 from tests.ops.conftest import readyz
+from tests.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "deploy" / "prometheus" / "fireline-rules.yml"

@@ -16,6 +16,7 @@ from playwright.async_api import Page, expect
 
 from bot.sandbox.world import Sandbox, SandboxOptions
 from bot.store.server import RedisHandle
+from tests.ports import free_port
 from tests.sandbox.browser import WAIT_MS, declare, open_as, type_in_composer
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -31,11 +32,13 @@ async def test_a_tab_left_open_across_a_restart_says_so_and_reloads_into_the_new
     def options(port: int) -> SandboxOptions:
         return SandboxOptions(speed=speed, http_port=port, redis=redis_handle, redis_prefix=prefix)
 
-    first = await Sandbox(options(0)).start()
+    # A port no other worker can take while the sandbox is down (tests/ports.py); one the
+    # kernel picked (port 0) could be handed to another process before the restart binds it.
+    port = free_port()
+    first = await Sandbox(options(port)).start()
     try:
         await open_as(page, first, "Riley Responder — responder")
-        assert first.app is not None and first.app.port is not None
-        port = first.app.port
+        assert first.app is not None and first.app.port == port
     finally:
         await first.stop()
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-import socket
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,6 +22,7 @@ from bot.errors import Unavailable
 from bot.logdata import AUDIT_LOGGER
 from bot.runtime.log import RedactSecrets, formatter
 from bot.store.store import Store
+from tests.ports import free_port
 
 RECORD = {
     "at": "2026-11-30T10:00:00+00:00",
@@ -97,9 +97,7 @@ async def test_secrets_in_a_record_are_redacted_and_the_line_stays_json(store: S
 
 
 async def test_the_record_is_logged_even_when_redis_is_down() -> None:
-    with socket.socket() as probe:  # a loopback port nothing listens on
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()  # a loopback port nothing listens on (nor will: tests/ports.py)
     client = Redis(host="127.0.0.1", port=port, retry=Retry(NoBackoff(), 0))
     try:
         with logged("json") as out, pytest.raises(Unavailable):
