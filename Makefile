@@ -29,15 +29,21 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/fireline serve
 
+# On 2 pytest-xdist workers: much of the suite waits (servers, processes, a browser), so two
+# at once nearly halve it on a 2-core machine (docs/decisions/parallel-tests.md).
+# TEST_WORKERS=0 runs it in one process.
+TEST_WORKERS ?= 2
+XDIST        := -n $(TEST_WORKERS)
+
 test: $(STAMP)
 	./scripts/ensure-services
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q $(XDIST)
 
 # The fast subset while working (a third of the time): no slow, browser or process tests.
 .PHONY: test-fast
 test-fast: $(STAMP)
 	./scripts/ensure-services
-	$(BIN)/python -m pytest -q -m "not slow and not browser and not process"
+	$(BIN)/python -m pytest -q $(XDIST) -m "not slow and not browser and not process"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
