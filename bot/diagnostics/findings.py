@@ -96,8 +96,7 @@ def quote(template: Template) -> str:
 
 
 def counted(template: Template) -> str:
-    """`` `template` ×312 ``, with ` (none before)` when lines from before the latest rollout
-    were read and none had it."""
+    """`` `template` ×312 ``."""
     return f"{quote(template)} ×{template.count}"
 
 

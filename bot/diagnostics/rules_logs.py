@@ -61,8 +61,13 @@ def errors_since_rollout(evidence: Evidence) -> Finding | None:
     confidence = 0.85
     if errors:
         top = errors[0]
-        if evidence.logs_reach_before(latest.created) or rate_rose:
+        # Said of the line only when the logs read reach back before the rollout: a rate that
+        # rose with it says the errors were fewer before, which its own clause says, not that
+        # this line was absent (the pods read may be newer than the rollout).
+        if evidence.logs_reach_before(latest.created):
             before = " (none before)"
+        elif rate_rose:
+            before = ""
         else:
             before = " (nothing read from before it)"
         cause = f"{head}: {counted(top)}{before}"

@@ -131,8 +131,8 @@ async def test_the_healthy_control_says_what_it_checked_once(corpus_rig: Rig) ->
     # The counts are of the lines read: the title says how many that is.
     titles = [s.title for s in failing.result.sections]
     assert (
-        "Log patterns (3 pods, up to 200 lines each, last hour; all logged after rev 3 rolled out)"
-        in titles
+        "Log patterns (3 pods, up to 200 lines each, the last 19m; "
+        "all logged after rev 3 rolled out)" in titles
     )
 
 

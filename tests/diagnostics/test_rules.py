@@ -3,6 +3,7 @@ silent when what it looks for is not there. Then the table: ranking, extension, 
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -96,9 +97,13 @@ def test_errors_since_the_rollout_with_prometheus_saying_none_before() -> None:
     assert found is not None and found.confidence == 0.95
     assert found.cause == (
         'Errors since rev 2 rolled out 22m ago: `ERROR "POST /api/checkout" 500 812ms '
-        'error="unexpected field \\"amount\\""` ×20 (none before); error rate 38 %, was 0.3 %'
-    )
+        'error="unexpected field \\"amount\\""` ×20; error rate 38 %, was 0.3 %'
+    )  # no "(none before)" on the line: no log read reaches back before rev 2
     assert [r.action for r in found.remedies] == ["rollback"]
+    e.logs_since = e.now - timedelta(minutes=60)  # pods older than rev 2, none logged it
+    assert cause(rules.errors_since_rollout(e)).endswith(
+        "×20 (none before); error rate 38 %, was 0.3 %"
+    )
 
 
 def test_errors_since_the_rollout_from_logs_alone_says_what_it_could_not_see() -> None:

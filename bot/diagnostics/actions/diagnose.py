@@ -47,6 +47,7 @@ from bot.diagnostics.diagnosis_text import (
 from bot.diagnostics.evidence import Evidence, Signal, pod_state, signal
 from bot.diagnostics.log_reads import (
     CRASH_LINES,
+    LOG_SINCE_S,
     LOG_TAIL,
     LogRead,
     ReadLog,
@@ -380,7 +381,7 @@ class Diagnose(Action[DiagnoseParams, Diagnosis]):
             result.sections.append(
                 Section(
                     f"Log patterns ({counted(len(evidence.logs_from), 'pod')}, "
-                    f"up to {LOG_TAIL} lines each, last hour{newer})",
+                    f"up to {LOG_TAIL} lines each, {_window(evidence)}{newer})",
                     patterns_text(evidence),
                     True,
                 )
@@ -422,3 +423,12 @@ class Diagnose(Action[DiagnoseParams, Diagnosis]):
         if diagnosis.findings:  # with none, the first line says what was checked already
             result.sections.append(Section("", messages.diagnose_checked(diagnosis.checked)))
         return result
+
+
+def _window(evidence: Evidence) -> str:
+    """How far back the logs read go: an hour at most, less when a pod's line limit was
+    reached first (a busy pod's 200 lines may span minutes)."""
+    since = evidence.logs_since
+    if since is None or evidence.now - since >= timedelta(seconds=LOG_SINCE_S - 60):
+        return "last hour"
+    return f"the last {evidence.ago(since)}"
