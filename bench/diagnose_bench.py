@@ -8,9 +8,10 @@ slowest single call); and the whole slash command, end to end.
 In server processes, as real servers are: the Kubernetes double (bot/sandbox/doubles/kubernetes,
 its orion-prod scenario plus a `bulk-worker` deployment of `--pods` replicas, each with logs
 and two of them restarted) with its latency fault on every request, and, in a process of its
-own, a local Prometheus HTTP API (`/api/v1/query_range`) with the same latency added. The bot side is Fireline's gateways:
-Kubernetes reads built by the official client and made over aiohttp on the loop
-(docs/decisions/kubernetes-reads.md), and Prometheus over the same transport.
+own, a local Prometheus HTTP API (`/api/v1/query_range`) with the same latency added. The bot
+side is Fireline's gateways: Kubernetes reads built by the official client and made over
+aiohttp on the loop (docs/decisions/kubernetes-reads.md), and Prometheus over the same
+transport.
 
 What each side does:
 
