@@ -153,11 +153,23 @@ def approval_unconfirmed(remediation_id: str) -> str:
 
 
 def remediation_previewing(action: str, what: str) -> str:
-    return f"Previewing {code(f'{action} {what}')} (a dry run; nothing changes yet) …"
+    # The policy is checked after the ack: say so, so that a refusal after it reads as the
+    # check's answer, not as a preview that never came.
+    return (
+        f"Checking the policy, then previewing {code(f'{action} {what}')} (a dry run; nothing "
+        "changes yet) …"
+    )
 
 
 def remediation_requested(remediation_id: str) -> str:
     return f"{escape(remediation_id)} is waiting for approval: its card is in the channel."
+
+
+def remediation_requested_in_thread(remediation_id: str) -> str:
+    return (
+        f"{escape(remediation_id)} is waiting for approval: its card is in the thread of the "
+        "message you clicked."
+    )
 
 
 def remediation_unknown_id() -> str:

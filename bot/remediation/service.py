@@ -142,7 +142,7 @@ class RemediationService:
                 policy_messages.not_this_incident(str(named)[:20], here),
             )
         origin = Origin(click.user, click.channel, click.thread_ts or click.message_ts, incident)
-        shown = " ".join(str(v) for v in values.values())
+        shown = _as_typed(action, params)
         return Reply(
             text=messages.remediation_previewing(action.name, shown),
             later=partial(self.request, action, params, origin),
@@ -222,9 +222,10 @@ class RemediationService:
         )
         await self.runner.scheduler.schedule(job_for(record, EXPIRE, record.expires_at.timestamp()))
         await self.runner.record(record, "requested", origin.user, None)
-        return (
-            None if record.channel == origin.channel else messages.remediation_requested(record.id)
-        )
+        if record.channel != origin.channel:
+            return messages.remediation_requested(record.id)
+        # A clicked request's card goes into that message's thread, out of sight: say where.
+        return messages.remediation_requested_in_thread(record.id) if record.thread_ts else None
 
     async def repreview(self, remediation_id: str, user: str) -> Reply:
         """ "Preview again" on a card that went stale: a fresh request, same action and target."""
@@ -340,3 +341,18 @@ class RemediationService:
         if user != record.requester:
             await self.guard.check_approver(record, user, await self.runner.incident(record))
         return Reply(later=partial(self.runner.recheck, record.id))
+
+
+def _as_typed(action: Remediation[Any, Any], params: Any) -> str:
+    """A button's request as it would be typed (`scale checkout 4 -n orion-prod`), not its
+    values run together; from the validated params, never the button's raw value."""
+    words = [action.target(params)]
+    if getattr(params, "replicas", None) is not None:
+        words.append(str(params.replicas))
+    if getattr(params, "to_revision", None) is not None:
+        words.append(f"--to-revision {params.to_revision}")
+    if getattr(params, "namespace", None):
+        words.append(f"-n {params.namespace}")
+    if getattr(params, "cluster", None):
+        words.append(f"--cluster {params.cluster}")
+    return " ".join(words)

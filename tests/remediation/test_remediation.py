@@ -101,6 +101,10 @@ async def test_rollback_requested_by_a_button_goes_into_its_thread(world: Harnes
     )
     assert card[0].get("thread_ts") == ts
     assert "image (checkout): checkout:2.4.0 → *checkout:2.3.0*" in approval_text(w, w.room)
+    # The card is out of sight in that thread: the clicker is told where, and what was asked
+    # reads as it would be typed, the policy's check said to come first.
+    await w.told(w.rita, "R-1 is waiting for approval: its card is in the thread of the message")
+    await w.told(w.rita, f"Checking the policy, then previewing `rollback checkout -n {NS}`")
     await click(w, w.apollo, w.room, approval_blocks.APPROVE)
     await until_state(w, "R-1", State.SUCCEEDED)
     image = deployment_of(w, "checkout")["spec"]["template"]["spec"]["containers"][0]["image"]
