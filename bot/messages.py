@@ -83,8 +83,16 @@ def no_such_named(kind: str, name: str, known: list[str], close: list[str]) -> s
     return f"No {escape(kind)} {code(name)}.{hint} Configured: {', '.join(code(k) for k in known)}."
 
 
+# shlex's words for what went wrong, in a responder's.
+_QUOTING = {
+    "No closing quotation": "a quote is opened and never closed",
+    "No escaped character": "a \\ ends the text",
+}
+
+
 def bad_quoting(problem: str, usage_text: str) -> str:
-    return f"Those arguments do not parse ({escape(problem)}). Type {typed(usage_text)}."
+    said = _QUOTING.get(problem, problem)
+    return f"Those arguments do not parse: {escape(said)}. Type {typed(usage_text)}."
 
 
 def unknown_flag(flag: str, usage_text: str) -> str:

@@ -42,7 +42,7 @@ def test_unknown_word_suggests_an_action() -> None:
         ("pods", "a -n", "`-n` needs a value after it"),
         ("logs", "a --since 10min", "`since` must be a duration such as 30s, 10m, 2h or 1d"),
         ("logs", "a --grep '('", "`grep` has an unmatched bracket; put `\\`"),
-        ("logs", "a --grep 'unclosed", "Those arguments do not parse (No closing quotation)"),
+        ("logs", "a --grep 'unclosed", "do not parse: a quote is opened and never closed"),
         ("query", "error-rate --range 0", "`range_minutes` Input should be greater than"),
     ],
 )
