@@ -202,8 +202,8 @@ class Evidence:
 
     def recent_rollout(self, window: timedelta = timedelta(hours=6)) -> Revision | None:
         """The latest revision, when it rolled out within `window` and replaced another."""
-        latest = self.latest
-        if latest is None or latest.created is None or self.previous is None:
+        latest = self.rollout_to_split_at()
+        if latest is None or latest.created is None:
             return None
         return latest if self.now - latest.created <= window else None
 

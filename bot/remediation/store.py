@@ -25,7 +25,7 @@ from redis.asyncio.client import Pipeline
 from redis.exceptions import RedisError
 
 from bot.remediation.actions.base import Plan
-from bot.store.calls import redis_unavailable
+from bot.store.calls import redis_unavailable, text
 from bot.store.cas import Decision, compare_and_set
 from bot.store.keys import Keys
 
@@ -153,9 +153,7 @@ class RemediationStore:
             held = await self._create(keys=keys, args=args)
         except RedisError as exc:
             raise redis_unavailable(exc) from exc
-        if not held:
-            return None
-        return held.decode() if isinstance(held, bytes) else str(held)
+        return text(held) if held else None
 
     async def get(self, remediation_id: str) -> Record | None:
         try:

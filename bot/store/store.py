@@ -15,7 +15,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from bot.store.audit import AUDIT_WINDOW_S, ActionLog
-from bot.store.calls import raise_if_cancelled, redis_unavailable, replicated
+from bot.store.calls import raise_if_cancelled, redis_unavailable, replicated, text
 from bot.store.claims import Claims
 from bot.store.incidents import IncidentStore, new_incident
 from bot.store.keys import Keys
@@ -60,4 +60,4 @@ class Store(IncidentStore, Claims, ActionLog):
             raw = await self.redis.get(self.keys.update_snooze(incident_id))
         except RedisError as exc:
             raise redis_unavailable(exc) from exc
-        return None if raw is None else (raw.decode() if isinstance(raw, bytes) else str(raw))
+        return None if raw is None else text(raw)

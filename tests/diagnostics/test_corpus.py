@@ -12,11 +12,11 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.gateways.prometheus import PrometheusGateway
 from bot.policy.models import Prometheus
 from bot.sandbox.doubles.kubernetes import KubernetesDouble
 from bot.sandbox.doubles.kubernetes.corpus import SCENARIOS, Scenario, build_corpus
 from bot.settings import DEFAULT_PLAYBOOKS_DIR
+from tests.conftest import MakeGateway
 from tests.diagnostics.conftest import COMMANDER, Rig, make_policy, make_rig
 from tests.diagnostics.prometheus_api import corpus_app, serve
 from tests.diagnostics.scenario import new_cluster
@@ -31,12 +31,13 @@ def corpus_double() -> Iterator[KubernetesDouble]:
 
 
 @pytest.fixture
-async def corpus_rig(corpus_double: KubernetesDouble, diag_store: Any) -> AsyncIterator[Rig]:
+async def corpus_rig(
+    corpus_double: KubernetesDouble, diag_store: Any, prometheus_gateway: MakeGateway
+) -> AsyncIterator[Rig]:
     async with httpx.AsyncClient() as http, serve(corpus_app(SCENARIOS)) as url:
         policy = make_policy(prometheus=Prometheus(url=url))
-        gateway = PrometheusGateway(url, timeout_s=2)
+        gateway = prometheus_gateway(url, timeout_s=2)
         yield make_rig(corpus_double, diag_store, policy, prometheus=gateway, http=http)
-        await gateway.aclose()
 
 
 def test_the_corpus_covers_every_seed_playbook_and_the_controls() -> None:
