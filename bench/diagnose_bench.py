@@ -32,6 +32,12 @@ What each side does:
 - end to end: `/incident diagnose bulk-worker` as the service runs it — parse, find the
   channel's incident in Redis, run under the policy, audit in Redis, post (a recording Slack).
 
+Where it runs: an API server is another machine, so on a machine of two cores or more the bot
+(this process) is pinned to one core and the servers to the others (`--no-pin` shares them all,
+as before 2026-12-01). Sharing, the double's answers and the bot's work on them land on either
+core as the scheduler likes, and the bot's loop is preempted by the very server it waits for:
+a cost of this rig, not of `diagnose` (both are printed in docs/benchmarks.md).
+
 Targets: diagnose within 1.3× the slowest single call, and the command under 2 s end to end.
 Checked in every run: each diagnosis reads every pod of the deployment, both signals and some
 logs, with no failed read, and the command posts the cause. Only loopback addresses are used.
@@ -118,10 +124,28 @@ def prometheus_api(latency_s: float) -> web.Application:
     return app
 
 
-def serve_prometheus(latency_ms: float, urls: Queue[str], stop: Event) -> None:
+def pin(cpus: set[int] | None) -> None:
+    """Keep this process on `cpus` (None: wherever the scheduler likes)."""
+    if cpus:
+        os.sched_setaffinity(0, cpus)
+
+
+def split_cpus(pinned: bool) -> tuple[set[int] | None, set[int] | None]:
+    """The bot's core and the servers' cores: one for the bot, the rest for the servers, when
+    `pinned` and there are two or more; otherwise no pinning."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if not pinned or len(cpus) < 2:
+        return None, None
+    return {cpus[0]}, set(cpus[1:])
+
+
+def serve_prometheus(
+    latency_ms: float, urls: Queue[str], stop: Event, cpus: set[int] | None = None
+) -> None:
     """The Prometheus API stand-in, each request delayed by `latency_ms`; in a process of its
     own, as Prometheus is a server of its own (it shared the double's process, and so its one
     core and its GIL, until 2026-12-01)."""
+    pin(cpus)
 
     async def run() -> None:
         runner = web.AppRunner(prometheus_api(latency_ms / 1000), access_log=None)
@@ -135,10 +159,18 @@ def serve_prometheus(latency_ms: float, urls: Queue[str], stop: Event) -> None:
     asyncio.run(run())
 
 
-def serve(pods: int, latency_ms: float, scenario: bool, urls: Queue[str], stop: Event) -> None:
+def serve(
+    pods: int,
+    latency_ms: float,
+    scenario: bool,
+    urls: Queue[str],
+    stop: Event,
+    cpus: set[int] | None = None,
+) -> None:
     """The Kubernetes double (orion-prod plus a `pods`-replica deployment whose pods log, two
     of them OOM-killed), each request delayed by `latency_ms`; in its own process, as API
     servers are."""
+    pin(cpus)
     cluster = Cluster()
     if scenario:
         orion_prod(cluster)
@@ -164,16 +196,24 @@ def serve(pods: int, latency_ms: float, scenario: bool, urls: Queue[str], stop: 
         stop.wait()
 
 
-async def main(pods: int, latency_ms: float, rounds: int, scenario: bool) -> None:
+async def main(
+    pods: int, latency_ms: float, rounds: int, scenario: bool, pinned: bool = True
+) -> None:
     kube_urls: Queue[str] = multiprocessing.Queue()
     prometheus_urls: Queue[str] = multiprocessing.Queue()
     stop = multiprocessing.Event()
+    bot_cpus, server_cpus = split_cpus(pinned)
+    kube_args = (pods, latency_ms, scenario, kube_urls, stop, server_cpus)
     processes = [
-        multiprocessing.Process(target=serve, args=(pods, latency_ms, scenario, kube_urls, stop)),
-        multiprocessing.Process(target=serve_prometheus, args=(latency_ms, prometheus_urls, stop)),
+        multiprocessing.Process(target=serve, args=kube_args),
+        multiprocessing.Process(
+            target=serve_prometheus, args=(latency_ms, prometheus_urls, stop, server_cpus)
+        ),
     ]
     for process in processes:
         process.start()
+    everywhere = os.sched_getaffinity(0)
+    pin(bot_cpus)
     try:
         kube_url, prometheus_url = kube_urls.get(timeout=30), prometheus_urls.get(timeout=30)
         # What the process built so far left out of garbage collection, as Fireline.start does
@@ -182,17 +222,24 @@ async def main(pods: int, latency_ms: float, rounds: int, scenario: bool) -> Non
         gc.collect()
         gc.freeze()
         try:
-            await measure(kube_url, prometheus_url, pods, latency_ms, rounds)
+            where = (
+                f"{len(everywhere)}, the bot on {sorted(bot_cpus)} and the servers on "
+                f"{sorted(server_cpus or ())}"
+                if bot_cpus
+                else f"{len(everywhere)}, shared"
+            )
+            await measure(kube_url, prometheus_url, pods, latency_ms, rounds, where)
         finally:
             gc.unfreeze()
     finally:
+        os.sched_setaffinity(0, everywhere)
         stop.set()
         for process in processes:
             process.join(5)
 
 
 async def measure(
-    kube_url: str, prometheus_url: str, pods: int, latency_ms: float, rounds: int
+    kube_url: str, prometheus_url: str, pods: int, latency_ms: float, rounds: int, where: str
 ) -> None:
     api = api_client(kube_url)
     kube = KubeGateway(api)
@@ -325,11 +372,10 @@ async def measure(
     s, r, e = statistics.median(same), statistics.median(typed), statistics.median(whole)
     slowest_name, slowest = max(single.items(), key=lambda kv: kv[1])
     switch = sys.getswitchinterval() * 1000
-    cpus = len(os.sched_getaffinity(0))
     logs = sum(1 for name in reads if name.startswith("log "))
     print(f"pods={pods} latency={latency_ms:g} ms rounds={rounds} switch={switch:g} ms "
-          f"cpus={cpus} load={os.getloadavg()[0]:.2f} reads={len(reads)} (logs: {logs}) "
-          f"(medians)")  # fmt: skip
+          f"cpus={where} load={os.getloadavg()[0]:.2f} reads={len(reads)} "
+          f"(logs: {logs}) (medians)")  # fmt: skip
     for name, ms in single.items():
         print(f"  single {name:<22} {ms:7.1f} ms")
     print(f"  diagnose (warm)           {d:7.1f} ms   p90 {_p90(concurrent):7.1f} ms")
@@ -360,6 +406,12 @@ def cli() -> None:
         "--no-scenario", action="store_true", help="only the bulk deployment, not orion-prod"
     )
     parser.add_argument(
+        "--no-pin",
+        action="store_true",
+        help="let the bot and the servers share every core (default: the bot on one, the "
+        "servers on the others, as an API server runs on machines of its own)",
+    )
+    parser.add_argument(
         "--switch-interval-ms",
         type=float,
         default=None,
@@ -371,7 +423,9 @@ def cli() -> None:
         args.pods, args.latency_ms, args.rounds = 5, 1.0, 2
     if args.switch_interval_ms is not None:
         sys.setswitchinterval(args.switch_interval_ms / 1000)
-    asyncio.run(main(args.pods, args.latency_ms, args.rounds, not args.no_scenario))
+    asyncio.run(
+        main(args.pods, args.latency_ms, args.rounds, not args.no_scenario, not args.no_pin)
+    )
 
 
 if __name__ == "__main__":
