@@ -2,7 +2,9 @@
 
 Each step surges one new pod, then retires one old pod once enough new pods are available
 (maxSurge / maxUnavailable); the deployment's status and its Available and Progressing
-conditions (with the progress deadline) are computed as the real controller does.
+conditions (with the progress deadline) are computed as the real controller does. A rollback
+makes the old template's ReplicaSet current again under a new revision number, its former
+numbers kept in `deployment.kubernetes.io/revision-history`, as the controller does.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from bot.sandbox.doubles.kubernetes.replicasets import available_count, owned_by
 from bot.sandbox.doubles.kubernetes.store import Cluster, Obj
 
 REVISION = "deployment.kubernetes.io/revision"
+REVISION_HISTORY = "deployment.kubernetes.io/revision-history"
 DESIRED = "deployment.kubernetes.io/desired-replicas"
 MAX_REPLICAS = "deployment.kubernetes.io/max-replicas"
 CHANGE_CAUSE = "kubernetes.io/change-cause"
@@ -137,7 +140,13 @@ def _current(cluster: Cluster, deployment: Obj, now: datetime) -> tuple[Obj, lis
         match = cluster.create(new_replica_set(cluster, deployment, latest + 1, 0))
         cluster.rollout_next_step[key] = now
     elif revision_of(match) < latest:  # rollback: the old template becomes the newest revision
-        match["metadata"]["annotations"][REVISION] = str(latest + 1)
+        notes = match["metadata"]["annotations"]
+        # The numbers it had before, oldest first, as SetNewReplicaSetAnnotations keeps them:
+        # the only trace on the ReplicaSet that it was made long before it became current.
+        notes[REVISION_HISTORY] = ",".join(
+            [n for n in notes.get(REVISION_HISTORY, "").split(",") if n] + [notes[REVISION]]
+        )
+        notes[REVISION] = str(latest + 1)
         cause = deployment["metadata"].get("annotations", {}).get(CHANGE_CAUSE)
         if cause:
             match["metadata"]["annotations"][CHANGE_CAUSE] = cause
@@ -258,38 +267,87 @@ def deployment_status(cluster: Cluster, deployment: Obj, now: datetime) -> None:
     name = new["metadata"]["name"] if new else deployment["metadata"]["name"]
     new_ready = sum(1 for p in new_pods if is_ready(p))
     complete = len(new_pods) == desired and len(all_pods) == desired and new_ready >= desired
-    if complete:
-        progressing = (
-            "True",
-            "NewReplicaSetAvailable",
-            f'ReplicaSet "{name}" has successfully progressed.',
+    conditions.append(
+        _progressing(
+            deployment, previous, counts, name, complete=complete,
+            only_new_pods=len(all_pods) == len(new_pods), now=now,
         )
-    else:
-        progressing = ("True", "ReplicaSetUpdated", f'ReplicaSet "{name}" is progressing.')
-        old = next((c for c in previous if c["type"] == "Progressing"), None)
-        deadline = int(deployment["spec"].get("progressDeadlineSeconds", 600))
-        # The deadline runs from the last progress of *this* rollout (the condition last
-        # updated for this ReplicaSet), as the deployment controller measures it: a condition
-        # left by the previous, finished rollout says nothing about how long this one took.
-        same_rollout = old is not None and f'"{name}"' in old["message"]
-        if (
-            old is not None
-            and same_rollout
-            and (
-                old["reason"] == "ProgressDeadlineExceeded"
-                or (
-                    old["reason"] == "ReplicaSetUpdated"
-                    and (now - parse_time(old["lastUpdateTime"])).total_seconds() > deadline
-                )
-            )
-        ):
-            progressing = (
-                "False",
-                "ProgressDeadlineExceeded",
-                f'ReplicaSet "{name}" has timed out progressing.',
-            )
-    conditions.append(_condition(previous, "Progressing", *progressing, at))
+    )  # fmt: skip
     status["conditions"] = conditions
     if deployment.get("status") != status:
         deployment["status"] = status
         cluster.update(deployment)
+
+
+def _progressed(before: dict[str, Any], after: dict[str, Any]) -> bool:
+    """DeploymentProgressing: more updated, ready or available pods, or fewer old ones."""
+
+    def n(status: dict[str, Any], key: str) -> int:
+        return int(status.get(key) or 0)
+
+    return (
+        n(after, "updatedReplicas") > n(before, "updatedReplicas")
+        or n(after, "replicas") - n(after, "updatedReplicas")
+        < n(before, "replicas") - n(before, "updatedReplicas")
+        or n(after, "readyReplicas") > n(before, "readyReplicas")
+        or n(after, "availableReplicas") > n(before, "availableReplicas")
+    )
+
+
+def _progressing(
+    deployment: Obj,
+    previous: list[dict[str, Any]],
+    counts: dict[str, int],
+    name: str,
+    *,
+    complete: bool,
+    only_new_pods: bool,
+    now: datetime,
+) -> dict[str, Any]:
+    """The Progressing condition as syncRolloutStatus keeps it. A finished rollout's condition
+    is left alone while every pod is the new ReplicaSet's (a scale, a pod replaced: its times
+    still say when that rollout finished); during a rollout each step that makes progress
+    moves `lastUpdateTime`, and the progress deadline runs from it."""
+    at = format_time(now)
+    old = next((c for c in previous if c["type"] == "Progressing"), None)
+    # Whether the condition already speaks of this ReplicaSet: one left by the previous
+    # rollout says nothing about this one (nor how long it has taken).
+    same_rollout = old is not None and f'"{name}"' in old["message"]
+    if same_rollout and only_new_pods and old and old["reason"] == "NewReplicaSetAvailable":
+        return dict(old)
+    if complete:
+        return _condition(
+            previous,
+            "Progressing",
+            "True",
+            "NewReplicaSetAvailable",
+            f'ReplicaSet "{name}" has successfully progressed.',
+            at,
+        )
+    progressed = _progressed(deployment.get("status") or {}, counts)
+    deadline = int(deployment["spec"].get("progressDeadlineSeconds", 600))
+    if (
+        old is not None
+        and same_rollout
+        and not progressed
+        and (
+            old["reason"] == "ProgressDeadlineExceeded"
+            or (
+                old["reason"] == "ReplicaSetUpdated"
+                and (now - parse_time(old["lastUpdateTime"])).total_seconds() > deadline
+            )
+        )
+    ):
+        return _condition(
+            previous,
+            "Progressing",
+            "False",
+            "ProgressDeadlineExceeded",
+            f'ReplicaSet "{name}" has timed out progressing.',
+            at,
+        )
+    message = f'ReplicaSet "{name}" is progressing.'
+    condition = _condition(previous, "Progressing", "True", "ReplicaSetUpdated", message, at)
+    if progressed:
+        condition["lastUpdateTime"] = at
+    return condition

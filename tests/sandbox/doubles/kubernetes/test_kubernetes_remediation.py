@@ -137,6 +137,62 @@ def test_rollback_to_an_older_revision_like_kubectl_undo(k8s, orion):
     assert after[4].spec.replicas == 3 and after[3].spec.replicas == 0
 
 
+def undo_to(apps: client.AppsV1Api, k8s, name: str, revision: int) -> None:
+    """What `kubectl rollout undo --to-revision` sends: the revision's template, hash label out."""
+    template = k8s.sanitize_for_serialization(replica_sets(apps, name)[revision].spec.template)
+    del template["metadata"]["labels"]["pod-template-hash"]
+    patch = [{"op": "replace", "path": "/spec/template", "value": template}]
+    apps.patch_namespaced_deployment(name, ORION_PROD, patch)
+
+
+def progressing(deployment: client.V1Deployment) -> client.V1DeploymentCondition:
+    return next(c for c in deployment.status.conditions if c.type == "Progressing")
+
+
+def test_a_rollback_is_dated_as_a_cluster_dates_it(k8s, orion, clock):
+    """The reused ReplicaSet keeps its creation (days ago) and lists its former numbers in
+    revision-history; the Progressing condition names it and moves with the rollback, and
+    stays put through a later scale, as the deployment controller keeps it."""
+    apps, core = client.AppsV1Api(k8s), client.CoreV1Api(k8s)
+    made = replica_sets(apps, "checkout")[2].metadata.creation_timestamp
+    clock.advance(600)
+    rolled_back_at = clock.now()
+    undo_to(apps, k8s, "checkout", 2)
+
+    def after_a_second() -> client.V1Deployment | None:
+        clock.advance(1)
+        return rollout_complete(apps, "checkout")
+
+    done = wait_for(after_a_second)
+    current = replica_sets(apps, "checkout")[4]
+    assert current.metadata.creation_timestamp == made  # 5 days ago: not the rollback's time
+    assert current.metadata.annotations["deployment.kubernetes.io/revision-history"] == "2"
+    condition = progressing(done)
+    assert condition.reason == "NewReplicaSetAvailable"
+    assert f'"{current.metadata.name}"' in condition.message
+    assert rolled_back_at < condition.last_update_time <= clock.now()
+    pods = core.list_namespaced_pod(
+        ORION_PROD,
+        label_selector=f"pod-template-hash={current.metadata.labels['pod-template-hash']}",
+    ).items
+    assert len(pods) == 3 and all(p.metadata.creation_timestamp >= rolled_back_at for p in pods)
+
+    clock.advance(300)
+    apps.patch_namespaced_deployment_scale("checkout", ORION_PROD, {"spec": {"replicas": 5}})
+    scaled = wait_for(after_a_second)
+    assert scaled.status.ready_replicas == 5
+    assert progressing(scaled).to_dict() == condition.to_dict()  # a scale is no rollout
+
+    undo_to(apps, k8s, "checkout", 3)  # back to 2.4.0, then to 2.3.0 once more
+    wait_for(after_a_second)
+    undo_to(apps, k8s, "checkout", 4)
+    wait_for(after_a_second)
+    history = replica_sets(apps, "checkout")
+    assert sorted(history) == [1, 5, 6]
+    assert history[6].metadata.annotations["deployment.kubernetes.io/revision-history"] == "2,4"
+    assert history[5].metadata.annotations["deployment.kubernetes.io/revision-history"] == "3"
+
+
 def test_scale_subresource(k8s, orion):
     apps = client.AppsV1Api(k8s)
     scale = apps.read_namespaced_deployment_scale("orders-api", ORION_PROD)
