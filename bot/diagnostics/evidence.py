@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from bot.actions.kubernetes import PodRow, parse_time, short_duration
-from bot.diagnostics.actions.workloads import Revision, Usage
+from bot.diagnostics.actions.workloads import Usage
 from bot.diagnostics.logpatterns import Template
+from bot.diagnostics.revisions import Revision
 from bot.gateways.kubernetes import Obj
 from bot.gateways.prometheus import Series
 
@@ -174,9 +175,9 @@ class Evidence:
     def rolled_out(self) -> str:
         """`rev 3 rolled out 22m ago`, or empty without a timed rollout."""
         latest = self.latest
-        if latest is None or latest.created is None:
+        if latest is None or latest.rolled_out_at is None:
             return ""
-        return f"rev {latest.number} rolled out {self.ago(latest.created)} ago"
+        return f"rev {latest.number} rolled out {self.ago(latest.rolled_out_at)} ago"
 
     def logs_reach_before(self, when: datetime) -> bool:
         """Whether the logs read go back before `when` (pods older than it): only then can they
@@ -187,7 +188,7 @@ class Evidence:
         """The latest revision, when it replaced another at a known time: the logs' counts
         before and after it say something."""
         latest = self.latest
-        if latest is None or latest.created is None or self.previous is None:
+        if latest is None or latest.rolled_out_at is None or self.previous is None:
             return None
         return latest
 
@@ -196,16 +197,15 @@ class Evidence:
         line read came after it, and a "before" count of 0 would say that nothing was logged
         before it, which was not read."""
         latest = self.rollout_to_split_at()
-        if latest is None or latest.created is None or not self.logs_reach_before(latest.created):
-            return None
-        return latest
+        at = latest.rolled_out_at if latest is not None else None
+        return latest if at is not None and self.logs_reach_before(at) else None
 
     def recent_rollout(self, window: timedelta = timedelta(hours=6)) -> Revision | None:
         """The latest revision, when it rolled out within `window` and replaced another."""
         latest = self.rollout_to_split_at()
-        if latest is None or latest.created is None:
+        if latest is None or latest.rolled_out_at is None:
             return None
-        return latest if self.now - latest.created <= window else None
+        return latest if self.now - latest.rolled_out_at <= window else None
 
     # --- when the trouble began ----------------------------------------------------------
 
@@ -232,18 +232,19 @@ class Evidence:
         """Whether the evidence shows the trouble already there before the latest rollout."""
         latest = self.latest
         began = self.trouble_began()
-        if latest is None or latest.created is None or began is None:
+        if latest is None or latest.rolled_out_at is None or began is None:
             return False
-        if began < latest.created - timedelta(minutes=2):
+        if began < latest.rolled_out_at - timedelta(minutes=2):
             return True
         return any(t.before > 0 for t in (self.templates or [])[:3] if t.level == "error")
 
     def began_after_rollout(self) -> bool:
         latest = self.latest
         began = self.trouble_began()
-        if latest is None or latest.created is None or began is None:
+        if latest is None or latest.rolled_out_at is None or began is None:
             return False
-        return not self.began_before_rollout() and began >= latest.created - timedelta(minutes=2)
+        near = latest.rolled_out_at - timedelta(minutes=2)
+        return not self.began_before_rollout() and began >= near
 
     # --- pods --------------------------------------------------------------------------------
 

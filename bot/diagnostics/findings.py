@@ -113,8 +113,8 @@ def matching(
 def _since(evidence: Evidence) -> str:
     """`, since rev 3 rolled out 22m ago` when the trouble began with the latest rollout."""
     latest = evidence.recent_rollout()
-    if latest is not None and latest.created is not None and evidence.began_after_rollout():
-        return f" since rev {latest.number} rolled out {evidence.ago(latest.created)} ago"
+    if latest is not None and latest.rolled_out_at is not None and evidence.began_after_rollout():
+        return f" since rev {latest.number} rolled out {evidence.ago(latest.rolled_out_at)} ago"
     return ""
 
 
@@ -128,13 +128,13 @@ def _before(evidence: Evidence) -> str:
     """`; began 40m ago, before rev 6 rolled out 12m ago` when a recent rollout is innocent."""
     latest = evidence.recent_rollout(timedelta(hours=24))
     began = evidence.trouble_began()
-    if latest is None or latest.created is None or began is None:
+    if latest is None or latest.rolled_out_at is None or began is None:
         return ""
     if not evidence.began_before_rollout():
         return ""
     return (
         f"; began {evidence.ago(began)} ago, before rev {latest.number} rolled out "
-        f"{evidence.ago(latest.created)} ago (not the rollout)"
+        f"{evidence.ago(latest.rolled_out_at)} ago (not the rollout)"
     )
 
 

@@ -43,19 +43,20 @@ def errors_since_rollout(evidence: Evidence) -> Finding | None:
     """Errors that began with the latest rollout (and were not there before it): the release
     is the first suspect; roll back first, debug after."""
     latest = evidence.recent_rollout()
-    if latest is None or latest.created is None or evidence.began_before_rollout():
+    at = latest.rolled_out_at if latest is not None else None
+    if latest is None or at is None or evidence.began_before_rollout():
         return None
     rate = evidence.signals.get("error-rate")
     errors = [
         t
         for t in evidence.templates or []
         if t.level == "error" and t.count >= 5 and t.before == 0 and t.first_at
-        and t.first_at >= latest.created
+        and t.first_at >= at
     ]  # fmt: skip
-    rate_rose = rate is not None and rate.began is not None and rate.began >= latest.created
+    rate_rose = rate is not None and rate.began is not None and rate.began >= at
     if not errors and not rate_rose:
         return None
-    head = f"Errors since rev {latest.number} rolled out {evidence.ago(latest.created)} ago"
+    head = f"Errors since rev {latest.number} rolled out {evidence.ago(at)} ago"
     evidence_lines = []
     facts: list[Fact] = []
     confidence = 0.85
@@ -64,7 +65,7 @@ def errors_since_rollout(evidence: Evidence) -> Finding | None:
         # Said of the line only when the logs read reach back before the rollout: a rate that
         # rose with it says the errors were fewer before, which its own clause says, not that
         # this line was absent (the pods read may be newer than the rollout).
-        if evidence.logs_reach_before(latest.created):
+        if evidence.logs_reach_before(at):
             before = " (none before)"
         elif rate_rose:
             before = ""

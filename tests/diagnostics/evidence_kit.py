@@ -6,9 +6,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.actions.kubernetes import PodRow
-from bot.diagnostics.actions.workloads import Revision, Usage
+from bot.diagnostics.actions.workloads import Usage
 from bot.diagnostics.evidence import Evidence, PodState, Signal
 from bot.diagnostics.logpatterns import group_lines
+from bot.diagnostics.revisions import Revision
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 
@@ -72,7 +73,7 @@ def evidence(
     e.events = events or []
     e.hpas = hpas
     if lines is not None:
-        split = revs[0].created if revs else None
+        split = revs[0].rolled_out_at if revs else None
         e.templates = group_lines(lines, levels=("error", "warning"), split_at=split)
         e.logs_from = sorted({p for p, _ in lines})
     e.logs_since = ago(logs_since) if logs_since is not None else None

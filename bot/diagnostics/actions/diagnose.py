@@ -34,7 +34,7 @@ from bot.actions.output import Result, Section, table
 from bot.blockkit import counted
 from bot.diagnostics import messages
 from bot.diagnostics.actions.pods import event_table, fold_events
-from bot.diagnostics.actions.workloads import hpa_metrics, revisions, usage_rows
+from bot.diagnostics.actions.workloads import hpa_metrics, usage_rows
 from bot.diagnostics.diagnosis_text import (
     ERROR_RATE_QUERY,
     LATENCY_QUERY,
@@ -60,6 +60,7 @@ from bot.diagnostics.log_reads import (
 from bot.diagnostics.logpatterns import aggregate, in_order
 from bot.diagnostics.owners import DeploymentName, events_of, owned
 from bot.diagnostics.remedies import TROUBLE_AFTER, Verdict, check
+from bot.diagnostics.revisions import revision_label, revisions, rolled_out_ago
 from bot.diagnostics.rules import DEFAULT_RULES, Finding, Rule, findings
 from bot.errors import FirelineError
 from bot.gateways.kubernetes import KubeGateway, Obj
@@ -270,7 +271,7 @@ class Diagnose(Action[DiagnoseParams, Diagnosis]):
                 mine, [m for m in metrics if m["metadata"]["name"] in names]
             )
         if sets is not None:
-            evidence.revisions = revisions(deployment, sets)
+            evidence.revisions = revisions(deployment, sets, mine)
         if hpas is not None:
             evidence.hpas = [
                 h
@@ -290,7 +291,7 @@ class Diagnose(Action[DiagnoseParams, Diagnosis]):
             elif read.previous:
                 evidence.crash_lines[read.pod] = got.log.lines[-CRASH_LINES:]
         latest = evidence.latest
-        split = latest.created if latest is not None else None
+        split = latest.rolled_out_at if latest is not None else None
         merged = in_order(*(got.classified for _, got in logs if not got.log.error))
         evidence.templates = aggregate(merged, split_at=split)
         evidence.logs_from = sorted({read.pod for read, got in logs if not got.log.error})
@@ -394,8 +395,7 @@ class Diagnose(Action[DiagnoseParams, Diagnosis]):
             )
         if evidence.revisions:
             rows = [
-                [str(r.number), r.images,
-                 (evidence.ago(r.created) + " ago") if r.created else "?", r.change_cause]
+                [revision_label(r), r.images, rolled_out_ago(r, evidence.now), r.change_cause]
                 for r in evidence.revisions[:5]
             ]  # fmt: skip
             result.sections.append(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from datetime import datetime
 
 from bot import messages
 from bot.actions.base import (
@@ -17,15 +16,20 @@ from bot.actions.base import (
     kube_scope,
 )
 from bot.actions.kubernetes import (
-    age,
     match_labels_selector,
     parse_quantity,
-    parse_time,
     resolve_deployment,
-    short_duration,
 )
 from bot.actions.output import Result, Section, table
 from bot.blockkit import counted
+from bot.diagnostics.revisions import (
+    Revision,
+    revision_label,
+    revisions,
+    rolled_out_ago,
+    suspect,
+    suspect_line,
+)
 from bot.errors import NotFound
 from bot.gateways.kubernetes import Obj
 from bot.policy.authorizer import Scope
@@ -160,53 +164,10 @@ class DeploymentParams(KubeParams):
     """The deployment's name."""
 
 
-@dataclass(frozen=True)
-class Revision:
-    number: int
-    images: str
-    change_cause: str
-    created: datetime | None
-    replicas: int
-
-
-def revisions(deployment: Obj, replicasets: list[Obj]) -> list[Revision]:
-    uid = deployment["metadata"].get("uid")
-    out = []
-    for rs in replicasets:
-        owners = rs["metadata"].get("ownerReferences") or []
-        if uid and owners and not any(o.get("uid") == uid for o in owners):
-            continue
-        notes = rs["metadata"].get("annotations") or {}
-        containers = rs.get("spec", {}).get("template", {}).get("spec", {}).get("containers", [])
-        out.append(
-            Revision(
-                number=int(notes.get("deployment.kubernetes.io/revision") or 0),
-                images=", ".join(str(c.get("image")) for c in containers),
-                change_cause=str(notes.get("kubernetes.io/change-cause") or "-"),
-                created=parse_time(rs["metadata"].get("creationTimestamp")),
-                replicas=int((rs.get("status") or {}).get("replicas") or 0),
-            )
-        )
-    return sorted(out, key=lambda r: -r.number)
-
-
-def suspect(revs: list[Revision], started: datetime | None) -> Revision | None:
-    """The revision rolled out closest before the incident started."""
-    if started is None:
-        return None
-    before = [r for r in revs if r.created and r.created <= started]
-    return max(before, key=lambda r: r.created or started, default=None)
-
-
-def suspect_line(rev: Revision, started: datetime) -> str:
-    assert rev.created is not None
-    gap = short_duration((started - rev.created).total_seconds())
-    return f"rev {rev.number} rolled out {gap} before the incident"
-
-
 class RolloutHistory(Action[DeploymentParams, list[Revision]]):
-    """A deployment's revisions, newest first, with images, change-cause and age; the revision
-    rolled out closest before the incident started is called out."""
+    """A deployment's revisions, newest first, with images, change-cause and when each rolled
+    out (one a rollback made current again: when it was rolled back to); the revision rolled
+    out closest before the incident started is called out."""
 
     name = "rollout-history"
     usage = "rollout-history <deployment> [-n namespace]"
@@ -222,8 +183,13 @@ class RolloutHistory(Action[DeploymentParams, list[Revision]]):
         assert scope.cluster and scope.namespace
         kube = ctx.kube(scope.cluster)
         deployment = await resolve_deployment(kube, scope.namespace, params.deployment)
-        sets = await kube.list_replicasets(scope.namespace, match_labels_selector(deployment))
-        return revisions(deployment, sets)
+        selector = match_labels_selector(deployment)
+        # The pods too: after a rollback they date it (bot/diagnostics/revisions.py).
+        sets, pods = await asyncio.gather(
+            kube.list_replicasets(scope.namespace, selector),
+            kube.list_pods(scope.namespace, selector),
+        )
+        return revisions(deployment, sets, pods)
 
     def render(self, params: DeploymentParams, findings: list[Revision], ctx: Context) -> Result:
         now = ctx.clock.now()
@@ -234,13 +200,12 @@ class RolloutHistory(Action[DeploymentParams, list[Revision]]):
         elif findings:
             result.headline.append(f"Current revision {findings[0].number}")
         rows = [
-            [("→ " if r is flagged else "") + str(r.number), r.images,
-             age(r.created.isoformat() if r.created else None, now), str(r.replicas),
-             r.change_cause]
+            [("→ " if r is flagged else "") + revision_label(r), r.images,
+             rolled_out_ago(r, now), str(r.replicas), r.change_cause]
             for r in findings
         ]  # fmt: skip
         result.sections.append(
-            Section("", table(rows, ["REV", "IMAGES", "AGE", "PODS", "CHANGE-CAUSE"]), True)
+            Section("", table(rows, ["REV", "IMAGES", "ROLLED OUT", "PODS", "CHANGE-CAUSE"]), True)
         )
         return result
 
