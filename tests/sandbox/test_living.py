@@ -114,6 +114,8 @@ async def test_a_rollback_shows_its_recovery_in_logs_error_rate_and_health(
 
     history = await run(sandbox, riley, "rollout-history checkout", "checkout", incident.id)
     assert "deploy 2.3.0: new tax service client" in history  # the revision keeps its cause
+    # Dated by the rollback, minutes ago, not by revision 2's ReplicaSet made 5 days ago.
+    assert re.search(r"\n4 \(was 2\) +\S+/checkout:2\.3\.0 +\d+[sm] ago ", history), history
     events = await run(sandbox, riley, "events checkout", "Events", incident.id)
     assert "ScalingReplicaSet" in events or "Scaled" in events
 
