@@ -43,7 +43,8 @@ def also_line(found: list[Finding], most: int = 2) -> str:
 
 def findings_text(found: list[Finding]) -> str:
     """Every finding, most likely first: the first as the cause named above (not restated),
-    with its confidence and evidence; the others without what an earlier line said."""
+    with its confidence and evidence; the others without what an earlier line said. Empty
+    when that would only say "the cause above, high confidence": the first line has said it."""
     said: set[str] = set()
     lines = []
     for index, finding in enumerate(found):
@@ -59,6 +60,8 @@ def findings_text(found: list[Finding]) -> str:
             if more not in said:
                 said.add(more)
                 lines.append(f"   – {more}")
+    if len(lines) == 1 and found and confidence(found[0].confidence) == "high":
+        return ""
     return "\n".join(lines)
 
 
@@ -67,8 +70,9 @@ def signal_label(name: str) -> str:
     return "error rate" if name == ERROR_RATE_QUERY else name.replace("-", " ")
 
 
-def state_line(evidence: Evidence) -> str:
-    """The state at a glance: pods, the rollout, the signals, autoscaling."""
+def state_line(evidence: Evidence, said: str = "") -> str:
+    """The state at a glance: pods, the rollout, the signals, autoscaling; without what `said`
+    (the lines above it) says already, word for word."""
     parts = (
         pods_headline([p.row for p in evidence.pods], evidence.now)
         if evidence.pods
@@ -87,7 +91,7 @@ def state_line(evidence: Evidence) -> str:
         spec, status = hpa.get("spec") or {}, hpa.get("status") or {}
         if int(status.get("currentReplicas") or 0) >= int(spec.get("maxReplicas") or 1 << 30):
             parts.append(f"HPA {hpa['metadata']['name']} pinned at max")
-    return " · ".join(parts)
+    return " · ".join(part for part in parts if part not in said)
 
 
 def patterns_text(evidence: Evidence) -> str:

@@ -22,7 +22,7 @@ def nothing_wrong(checked: list[str]) -> Plain:
 
 def cause_above(confidence: str) -> Plain:
     """Plain: the first of `diagnose`'s findings, whose line is the answer's first line."""
-    return f"The cause named first, above ({confidence} confidence)"
+    return f"The cause above ({confidence} confidence)"
 
 
 def diagnose_checked(checked: list[str]) -> Plain:

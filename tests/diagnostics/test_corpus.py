@@ -97,7 +97,7 @@ async def test_the_failing_dependency_s_error_is_quoted_once(corpus_rig: Rig) ->
         "Also: Error rate 31 % since 15m ago (was 0.2 %)",
     ]
     assert findings_of(run) == (
-        "• The cause named first, above (medium confidence)\n"
+        "• The cause above (medium confidence)\n"
         '   – `WARN circuit breaker open for "task-service" (50 failures in 10s)` ×90\n'
         "• Error rate 31 % since 15m ago (was 0.2 %) (low confidence)"
     )
@@ -110,7 +110,7 @@ async def test_an_error_two_findings_share_is_quoted_by_the_likelier(corpus_rig:
         f"Also: Dependency failing: {timeout} · Error rate 9.0 % since 30m ago (was 0.1 %)"
     )
     assert findings_of(run) == (
-        "• The cause named first, above (high confidence)\n"
+        "• The cause above (high confidence)\n"
         f"   – {timeout}\n"
         "• Dependency failing (medium confidence)\n"
         "• Error rate 9.0 % since 30m ago (was 0.1 %) (low confidence)\n"
@@ -144,3 +144,15 @@ async def test_logs_newer_than_the_rollout_say_so_and_count_no_before(corpus_rig
     [section] = [s for s in run.result.sections if s.title.startswith("Log patterns")]
     assert section.title.endswith("; all logged after rev 2 rolled out)")
     assert "REV" not in section.text
+
+
+async def test_a_sure_lone_cause_is_said_once(corpus_rig: Rig) -> None:
+    """One finding, high confidence, no more evidence: no findings list below to say "the
+    cause above", and the state line leaves out what the first line said (the rollout and the
+    error rate), so each fact is read once."""
+    run = await diagnose(corpus_rig, "high-error-rate")
+    first, state = run.result.headline
+    assert first.startswith("Errors since rev 3 rolled out 22m ago: ")
+    assert first.endswith("error rate 38 %, was 0.3 %")
+    assert state == "3/3 pods ready · p95 latency 120 ms"
+    assert not [s for s in run.result.sections if s.title.startswith("Findings")]

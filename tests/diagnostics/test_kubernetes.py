@@ -205,16 +205,16 @@ async def test_diagnose_first_line_says_what_matters(rig: Rig, user: str) -> Non
         "Also: Errors since rev 3 rolled out 12m ago: `ERROR db timeout after 119ms "
         "conn=10.1.2.19 req=4f9c2a000013` ×20 (nothing read from before it)"
     )
+    # The state at a glance, without the rollout the lines above named already.
     assert run.result.headline[2] == (
         "3/5 pods ready · 2 pods OOMKilled in the last 30 min · 1 failing probe · "
-        "rev 3 rolled out 12m ago · 1 container > 80 % of a limit · "
-        "HPA task-service pinned at max"
+        "1 container > 80 % of a limit · HPA task-service pinned at max"
     )
     # The findings do not restate the first line, nor quote the db timeout a second time
     # (the logs' most frequent error is the one the rollout's finding quotes).
     [findings] = [s.text for s in run.result.sections if s.title.startswith("Findings")]
     assert findings.startswith(
-        "• The cause named first, above (high confidence)\n"
+        "• The cause above (high confidence)\n"
         "• Errors since rev 3 rolled out 12m ago: `ERROR db timeout"
     )
     assert findings.count("`ERROR db timeout") == 1 and "OOMKilled on" not in findings

@@ -345,11 +345,12 @@ class Diagnose(Action[DiagnoseParams, Diagnosis]):
         also = also_line(diagnosis.findings)
         if also:
             result.headline.append(also)
-        result.headline.append(state_line(evidence))
-        if diagnosis.findings:
-            result.sections.append(
-                Section("Findings, most likely first", findings_text(diagnosis.findings))
-            )
+        state = state_line(evidence, said="\n".join(result.headline))
+        if state:
+            result.headline.append(state)
+        found = findings_text(diagnosis.findings)
+        if found:
+            result.sections.append(Section("Findings, most likely first", found))
         if evidence.pods:
             ordered = sorted(evidence.pods, key=lambda p: (p.row.is_ready, -p.row.restarts, p.name))
             rows = [
