@@ -7,6 +7,8 @@ top lines and once in the findings, by the most likely finding that has it (`uns
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from bot.actions.base import Context
 from bot.actions.output import table
 from bot.blockkit import counted
@@ -95,14 +97,22 @@ def state_line(evidence: Evidence, said: str = "") -> str:
 
 
 def patterns_text(evidence: Evidence) -> str:
+    """The log patterns as a table: counts, first and last seen as ages (`20m ago`, as every
+    other time in the diagnosis; a line without a time by its place), and, when the logs reach
+    before the latest rollout, the counts before and after it."""
     templates = evidence.templates or []
+
+    def seen(at: datetime | None, when: str) -> str:
+        return f"{evidence.ago(at)} ago" if at is not None else when
+
     latest = evidence.split_at_rollout()
     split = latest is not None
     count = min(12, len(templates))
     while True:
         rows = []
         for t in templates[:count]:
-            row = [f"×{t.count}", t.level.upper(), t.first_seen, t.last_seen]
+            first, last = seen(t.first_at, t.first_seen), seen(t.last_at, t.last_seen)
+            row = [f"×{t.count}", t.level.upper(), first, last]
             if split:
                 row += [str(t.before), str(t.after)]
             rows.append([*row, t.template[:120]])

@@ -156,3 +156,11 @@ async def test_a_sure_lone_cause_is_said_once(corpus_rig: Rig) -> None:
     assert first.endswith("error rate 38 %, was 0.3 %")
     assert state == "3/3 pods ready · p95 latency 120 ms"
     assert not [s for s in run.result.sections if s.title.startswith("Findings")]
+
+
+async def test_log_patterns_say_when_as_ages_as_the_rest_does(corpus_rig: Rig) -> None:
+    run = await diagnose(corpus_rig, "high-error-rate")
+    [patterns] = [s.text for s in run.result.sections if s.title.startswith("Log patterns")]
+    header, row = patterns.splitlines()[:2]
+    assert header.split()[:4] == ["COUNT", "LEVEL", "FIRST", "LAST"]
+    assert row.split()[:6] == ["×240", "ERROR", "19m", "ago", "0s", "ago"]

@@ -14,7 +14,8 @@ def test_logs_reaching_back_before_the_rollout_are_counted_on_each_side() -> Non
     e = evidence(revs=revisions(10, 600), lines=ERRORS, logs_since=55)
     header, row = patterns_text(e).splitlines()
     assert header.split()[4:7] == ["<REV", "2", "≥REV"]
-    assert row.split()[4:6] == ["2", "4"]  # two before rev 2 rolled out, four after
+    # first and last seen as ages, then two before rev 2 rolled out, four after
+    assert row.split()[2:8] == ["50m", "ago", "2m", "ago", "2", "4"]
 
 
 def test_logs_all_written_after_the_rollout_have_no_before_column() -> None:
