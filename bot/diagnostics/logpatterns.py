@@ -44,6 +44,7 @@ _IP = re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}(?::\d{1,5})?\b")
 # checked just after, as a look-behind): re then skips ahead in C to where one can start, a
 # quarter less time a line (the test holds them to the plain forms).
 _WORD = re.compile(r"0(?<!\w0)x[0-9a-fA-F]+\b|[A-Za-z0-9_][A-Za-z0-9_]{7,}")
+_HEX_LETTERS = re.compile(r"[a-fA-F]+")
 _POD_SUFFIX = re.compile(r"<id>-[a-z0-9]{5}\b")
 _DURATION = re.compile(
     r"\b\d+(?:\.\d+)?(?:ns|us|µs|ms|s|m|h)(?:\d+(?:\.\d+)?(?:ms|s|m))*\b"
@@ -86,6 +87,8 @@ _WARN_HINT = re.compile(r"warn|429|exhausted|throttl|slow|retr")
 
 def _word(match: re.Match[str]) -> str:
     word = match.group(0)
+    if word.isalpha():  # letters only, as most words are: checked in C, no digit counted
+        return "<hex>" if len(word) >= 12 and _HEX_LETTERS.fullmatch(word) else word
     if word.startswith(("0x", "0X")):
         return "<hex>"
     digits = sum(c.isdigit() for c in word)
