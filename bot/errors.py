@@ -13,6 +13,7 @@ says what to type instead; everything else is logged and reported as "did not ha
     │   ├── InvalidTransition     the incident's state does not allow that now
     │   ├── Denied                the policy does not allow this person that (names what is missing)
     │   ├── NotFound              no such target (deployment, pod, query…); close matches offered
+    │   ├── Outdated              a button offered it for a target that has changed since
     │   └── RateLimited           this person ran too many actions; wait `retry_after` seconds
     ├── TemporaryError            try again later (retried with backoff where that is safe)
     │   ├── Throttled             the remote asked us to slow down (`retry_after` seconds)
@@ -99,6 +100,12 @@ class Denied(UserError):
 
 class NotFound(UserError):
     """The named target does not exist; the text offers close matches where there are any."""
+
+
+class Outdated(UserError):
+    """A button offered a change for the target as it was then, and the target has changed
+    since (a rollback already done, replicas already scaled): nothing is requested, and the text
+    says what is true now and what to run for a fresh view."""
 
 
 class RateLimited(UserError):

@@ -14,9 +14,12 @@ checked against what `diagnose` read:
 - `delete-pod`: the pod exists, is in trouble, and another pod is ready to take its load.
 
 Each check answers with a `Verdict`: offered or not, and the reason, one line, shown beside
-the button or in the note saying what was left out. The remediations are known here by name
-only (diagnostics never import remediation; the policy and the approval flow use the same
-names).
+the button or in the note saying what was left out, and what the target was when it was
+offered (`seen`: the revision a rollback or restart starts from, the replicas a scale starts
+from, and when), which the button carries so that a click after the target has moved on (the
+rollback already done) is answered as stale rather than taken as a new request. The
+remediations are known here by name only (diagnostics never import remediation; the policy and
+the approval flow use the same names).
 """
 
 from __future__ import annotations
@@ -37,6 +40,9 @@ class Verdict:
     params: dict[str, Any] = field(default_factory=dict)
     offered: bool = False
     reason: str = ""
+    seen: dict[str, int] = field(default_factory=dict)
+    """What the target was when this was offered (`revision`, `replicas`) and when (`at`, epoch
+    seconds): a button's value carries it as `offered`; see `seen()`."""
 
 
 TROUBLE_AFTER = "the trouble began after "
@@ -121,6 +127,26 @@ def _delete_pod(
     return True, f"`{name}` is in trouble ({pod.row.reason}) while {ready}"
 
 
+SEEN: dict[str, tuple[str, ...]] = {
+    "rollback": ("revision",),
+    "restart": ("revision",),
+    "scale": ("revision", "replicas"),
+}
+"""What each remediation's offer rests on: the revision running (a rollback or a restart makes a
+new one; so does a release, after which the diagnosis is out of date), and for a scale the
+replicas too. Not the replicas for a rollback or restart: an autoscaler moves them without
+making those offers wrong."""
+
+
+def seen(action: str, evidence: Evidence) -> dict[str, int]:
+    """The facts `action`'s offer rests on, as `diagnose` read them, and when."""
+    facts = {"replicas": evidence.replicas}
+    if evidence.latest is not None:
+        facts["revision"] = evidence.latest.number
+    out = {name: facts[name] for name in SEEN.get(action, ()) if name in facts}
+    return {**out, "at": int(evidence.now.timestamp())} if out else {}
+
+
 PRECONDITIONS: dict[str, Check] = {
     "rollback": _rollback,
     "scale": _scale,
@@ -153,6 +179,6 @@ def check(
         return Verdict(action, values, False, f"the policy keeps `{action}` out of `{namespace}`")
     precondition = PRECONDITIONS.get(action)
     if precondition is None:
-        return Verdict(action, values, True, "")
+        return Verdict(action, values, True, "", seen(action, evidence))
     offered, reason = precondition(params, evidence, rule)
-    return Verdict(action, values, offered, reason)
+    return Verdict(action, values, offered, reason, seen(action, evidence))

@@ -2,7 +2,8 @@
 button that asks for it through the approval flow.
 
 Pure. The button follows the contract with the approval flow (`blockkit.REMEDIATION_REQUEST`,
-value `{"action", "params", "incident"?}`), the same as a playbook's guidance; each is the
+value `{"action", "params", "incident"?, "offered"?}`, `offered` being what the target was when
+offered: `Verdict.seen`), the same as a playbook's guidance; each is the
 accessory of its own section, since every such button shares one action ID. The label and the
 reason hold names from Kubernetes (a deployment, a revision's image): escaped for mrkdwn.
 """
@@ -40,6 +41,8 @@ def offer_blocks(verdicts: Iterable[Verdict], incident: str | None) -> list[Bloc
         value: dict[str, object] = {"action": verdict.action, "params": verdict.params}
         if incident:
             value["incident"] = incident
+        if verdict.seen:
+            value["offered"] = verdict.seen
         text = label(verdict)
         blocks.append(
             {

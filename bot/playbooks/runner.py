@@ -127,7 +127,7 @@ class PlaybookRunner:
                 offer.action, params, diagnosis.evidence, policy, cluster=diagnosis.cluster
             )
             if verdict.offered:
-                out.append(FilledOffer(offer, params, text, verdict.reason))
+                out.append(FilledOffer(offer, params, text, verdict.reason, verdict.seen))
             else:
                 left_out.append(messages.offer_left_out(text, verdict.reason))
         return out, left_out

@@ -1,7 +1,8 @@
 """How playbooks look in Slack: the list, a run's header, and its guidance with remediation buttons.
 
 Pure functions. Remediation buttons follow the contract with the approval flow (issue 5): action
-ID `blocks.REMEDIATION_REQUEST`, value JSON `{"action", "params", "incident"?}`. Each button is
+ID `blocks.REMEDIATION_REQUEST`, value JSON `{"action", "params", "incident"?, "offered"?}`
+(`offered`: what the target was when the diagnosis offered it). Each button is
 the accessory of its own section (a block's action IDs must be unique, and every remediation
 button shares one), beside the line that says when it is the right move.
 """
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from bot.blockkit import (
@@ -44,6 +45,8 @@ class FilledOffer:
     """What the remediation calls itself with these parameters (`Remediation.button`)."""
     reason: str = ""
     """Why it is offered now, from the diagnosis (`bot.diagnostics.remedies`)."""
+    seen: dict[str, int] = field(default_factory=dict)
+    """What the target was when offered (`Verdict.seen`): the button's `offered`."""
 
     @property
     def label(self) -> str:
@@ -83,11 +86,17 @@ def header(playbook: Playbook, labels: Mapping[str, str], by: str) -> tuple[str,
 
 
 def remediation_button(
-    action: str, params: Mapping[str, Any], text: str, incident: str | None = None
+    action: str,
+    params: Mapping[str, Any],
+    text: str,
+    incident: str | None = None,
+    offered: Mapping[str, int] | None = None,
 ) -> Block:
     value: dict[str, Any] = {"action": action, "params": dict(params)}
     if incident:
         value["incident"] = incident
+    if offered:
+        value["offered"] = dict(offered)
     return {
         "type": "button",
         "text": plain(text[:MAX_BUTTON_TEXT]),
@@ -123,7 +132,7 @@ def guidance(
                 "block_id": f"remediation_{i}",
                 "text": mrkdwn(cut(_offer_text(filled), 3000)),
                 "accessory": remediation_button(
-                    filled.offer.action, filled.params, filled.label, incident
+                    filled.offer.action, filled.params, filled.label, incident, filled.seen
                 ),
             }
         )

@@ -268,3 +268,31 @@ def verify_unreachable(detail: str) -> Plain:
 def remediation_event(state: str, actor: str | None, detail: str | None) -> Mrkdwn:
     who = f" by {mention(actor)}" if actor else ""
     return f"{escape(state)}{who}" + (f": {escape(detail)}" if detail else "")
+
+
+# --- a button clicked after its target moved on ----------------------------------------------
+
+
+def offer_outdated(target: str, moved: list[str], by: Mrkdwn, fresh: str) -> str:
+    """A button clicked after its target changed: nothing was requested; what is true now, what
+    changed it (`by`, when Fireline did), and what to run instead."""
+    return (
+        f"♻️ Nothing was requested: {code(target)} has changed since this button was offered "
+        f"({escape('; '.join(moved))}).{by} For a fresh view and fresh buttons: {code(fresh)}."
+    )
+
+
+def offer_changed_by(
+    remediation_id: str, what: str, approver: str | None, when: Mrkdwn, changes: str
+) -> Mrkdwn:
+    """` R-1 (`rollback checkout`, approved by @apollo) changed it <when>: <changes>.`"""
+    by = f", approved by {mention(approver)}" if approver else ""
+    return f" {escape(remediation_id)} ({code(what)}{by}) changed it {when}: {escape(changes)}."
+
+
+def moved_revision(then: int, now: str, images: str) -> Plain:
+    return f"revision {then} then, revision {now} now: {images}"
+
+
+def moved_replicas(then: int, now: int) -> Plain:
+    return f"{counted(then, 'replica')} then, {now} now"

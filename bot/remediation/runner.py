@@ -179,7 +179,7 @@ class RemediationRunner:
             log.warning("%s may be left executing, with nothing applied: %s", record.id, exc)
 
     async def _applied(self, record: Record, from_: State) -> Record:
-        await self.records.start_cooldown(record, self._rule(record).cooldown_minutes * 60)
+        await self.records.applied_to(record, self._rule(record).cooldown_minutes * 60)
         record, won = await self._move(record, from_, state=State.VERIFYING, applied=True)
         if won:
             await self.show(record)

@@ -8,7 +8,11 @@ change, the target now and who asked. The card goes to the incident channel, or 
 thread the button was clicked in. A button's value is a request, never an authority: the
 incident it belongs to is the one of the place it was clicked (the incident channel, or the
 alert thread's linked incident), and a value naming another is refused; its target and
-namespace go through the same policy checks as a typed request. Decisions are checked before
+namespace go through the same policy checks as a typed request. What the value says the target
+was when offered (`offered`: the revision, the replicas) can only refuse: a target that has
+moved on since (the rollback already done) is answered with what is true now and what to run,
+and nothing is requested. The message whose button asked shows where the request stands in
+place of the button (`RemediationRunner.show_source`). Decisions are checked before
 the ack, on the stored record, for the person clicking (who may approve: a holder of the
 action's `approve_roles`, never the requester unless the policy says so; see the guard) and
 the approval itself is the record's compare-and-set from `pending` (`RemediationStore.update`),
@@ -26,12 +30,17 @@ from datetime import timedelta
 from functools import partial
 from typing import Any, TypeVar
 
+from pydantic import BaseModel, ConfigDict
+
 from bot import messages as shared
 from bot.actions.base import Context, KubeParams, kube_scope
+from bot.actions.kubernetes import resolve_deployment
+from bot.blockkit import slack_date
 from bot.clock import Clock
 from bot.errors import (
     Denied,
     FirelineError,
+    Outdated,
     TemporaryError,
     Unconfirmed,
     UsageError,
@@ -45,9 +54,10 @@ from bot.policy import messages as policy_messages
 from bot.remediation import messages
 from bot.remediation import views as approval_blocks
 from bot.remediation.actions.base import AnyRemediation, Preview, Remediation
+from bot.remediation.actions.deployment import moved_since
 from bot.remediation.guard import RemediationGuard
 from bot.remediation.runner import EXPIRE, RUN, RemediationRunner, job_for
-from bot.remediation.store import Record, RemediationStore, State
+from bot.remediation.store import Record, RemediationStore, State, target_key
 from bot.store.store import Store
 
 log = logging.getLogger(__name__)
@@ -59,6 +69,18 @@ IncidentAt = Callable[[str, str | None], Awaitable[Incident | None]]
 the linked incident of the alert group whose thread it is."""
 
 
+class Offered(BaseModel):
+    """What a button's target was when it was offered (its value's `offered`, from
+    `bot.diagnostics.remedies.seen`). It can only refuse a click, never allow one."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    revision: int | None = None
+    replicas: int | None = None
+    at: int = 0
+    """When it was offered (epoch seconds)."""
+
+
 @dataclass(frozen=True)
 class Origin:
     """Who asked, and where the card goes (the incident channel, or a button's thread)."""
@@ -67,6 +89,8 @@ class Origin:
     channel: str
     thread_ts: str | None
     incident: Incident | None
+    offered: Offered | None = None
+    """What the button's target was when it was offered."""
 
 
 class RemediationService:
@@ -128,7 +152,8 @@ class RemediationService:
             data = json.loads(value)
             action = self.actions[str(data["action"])]
             values = dict(data.get("params") or {})
-        except (ValueError, KeyError, TypeError, AttributeError):
+            offered = Offered.model_validate(data["offered"]) if "offered" in data else None
+        except (ValueError, KeyError, TypeError, AttributeError):  # ValidationError is a ValueError
             raise UsageError(messages.remediation_bad_button()) from None
         params = action.build(values)
         incident = await self.incident_at(click.channel, click.thread_ts or click.message_ts)
@@ -141,8 +166,9 @@ class RemediationService:
                 here,
                 policy_messages.not_this_incident(str(named)[:20], here),
             )
-        origin = Origin(click.user, click.channel, click.thread_ts or click.message_ts, incident)
-        shown = _as_typed(action, params)
+        thread = click.thread_ts or click.message_ts
+        origin = Origin(click.user, click.channel, thread, incident, offered)
+        shown = approval_blocks.as_typed(params, action.target(params))
         return Reply(
             text=messages.remediation_previewing(action.name, shown),
             later=partial(self.request, action, params, origin),
@@ -179,6 +205,8 @@ class RemediationService:
         rule = await self.guard.check_request(
             origin.user, action.name, scope.cluster, scope.namespace
         )
+        if origin.offered is not None:
+            await self._as_offered(action, params, scope.cluster, scope.namespace, origin.offered)
         now = self.clock.now()
         plan = await action.preview(
             Preview(params, self.kube(scope.cluster), scope.cluster, scope.namespace, rule, now)
@@ -226,6 +254,36 @@ class RemediationService:
             return messages.remediation_requested(record.id)
         # A clicked request's card goes into that message's thread, out of sight: say where.
         return messages.remediation_requested_in_thread(record.id) if record.thread_ts else None
+
+    async def _as_offered(
+        self,
+        action: Remediation[P, Any],
+        params: P,
+        cluster: str,
+        namespace: str,
+        offered: Offered,
+    ) -> None:
+        """A button offers a change for its target as it was then: if the target has moved on
+        since (a rollback or restart made a new revision, the replicas were scaled, a release
+        went out), raise `Outdated` saying what is true now, the remediation that changed it
+        when Fireline did, and what to run for a fresh view."""
+        if action.kind != "deployment":
+            return  # a pod's offer: a pod deleted since is not found by the preview
+        name = action.target(params)
+        deployment = await resolve_deployment(self.kube(cluster), namespace, name)
+        moved = moved_since(deployment, offered.revision, offered.replicas)
+        if not moved:
+            return
+        by = ""
+        last = await self.records.last_applied(target_key(cluster, namespace, action.kind, name))
+        if last is not None and last.approved_at and last.approved_at.timestamp() >= offered.at:
+            changes = "; ".join(f"{c.what}: {c.before} → {c.after}" for c in last.plan.changes)
+            when = slack_date(last.finished_at or last.approved_at, approval_blocks.WHEN)
+            by = messages.offer_changed_by(
+                last.id, approval_blocks.what(last), last.approver, when, changes
+            )
+        fresh = approval_blocks.fresh_view(action.kind, name, namespace, params.cluster)
+        raise Outdated(messages.offer_outdated(name, moved, by, fresh))
 
     async def repreview(self, remediation_id: str, user: str) -> Reply:
         """ "Preview again" on a card that went stale: a fresh request, same action and target."""
@@ -341,18 +399,3 @@ class RemediationService:
         if user != record.requester:
             await self.guard.check_approver(record, user, await self.runner.incident(record))
         return Reply(later=partial(self.runner.recheck, record.id))
-
-
-def _as_typed(action: Remediation[Any, Any], params: Any) -> str:
-    """A button's request as it would be typed (`scale checkout 4 -n orion-prod`), not its
-    values run together; from the validated params, never the button's raw value."""
-    words = [action.target(params)]
-    if getattr(params, "replicas", None) is not None:
-        words.append(str(params.replicas))
-    if getattr(params, "to_revision", None) is not None:
-        words.append(f"--to-revision {params.to_revision}")
-    if getattr(params, "namespace", None):
-        words.append(f"-n {params.namespace}")
-    if getattr(params, "cluster", None):
-        words.append(f"--cluster {params.cluster}")
-    return " ".join(words)

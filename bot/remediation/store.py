@@ -8,8 +8,9 @@ compute `approved`, one write lands; the other re-reads `approved` and its trans
 
 Around the record: one open request per target (`remediation_target`, taken with the record
 in one script, so a second request for the same deployment says which one is open), the set
-of requests not yet final (`remediations_active`, reconciled at start-up), and a cooldown per
-target.
+of requests not yet final (`remediations_active`, reconciled at start-up), a cooldown per
+target, and the last request applied to each target (`remediation_last`, so a button clicked
+after that change can say what made it).
 """
 
 from __future__ import annotations
@@ -52,6 +53,15 @@ FINAL = frozenset(
 """States nothing leaves. UNKNOWN is not among them: a re-check may still settle it."""
 
 
+LAST_APPLIED_S = 30 * 86400
+"""How long the last request applied to a target is remembered for a stale button to name."""
+
+
+def target_key(cluster: str, namespace: str, kind: str, name: str) -> str:
+    """What the per-target keys (the open request, the cooldown, the last change) are named by."""
+    return f"{cluster}/{namespace}/{kind}/{name}"
+
+
 class Record(BaseModel):
     """One remediation request, from request to outcome."""
 
@@ -86,7 +96,7 @@ class Record(BaseModel):
     @property
     def target_key(self) -> str:
         p = self.plan
-        return f"{p.cluster}/{p.namespace}/{p.kind}/{p.name}"
+        return target_key(p.cluster, p.namespace, p.kind, p.name)
 
     @property
     def final(self) -> bool:
@@ -216,15 +226,28 @@ class RemediationStore:
         found = [await self.get(i.decode() if isinstance(i, bytes) else str(i)) for i in ids]
         return sorted((r for r in found if r is not None), key=lambda r: r.requested_at)
 
-    async def start_cooldown(self, record: Record, seconds: float) -> None:
-        if seconds <= 0:
-            return
+    async def applied_to(self, record: Record, cooldown_s: float) -> None:
+        """`record` changed its target: start the target's cooldown, and remember it as the
+        last change made to the target."""
+        target = record.target_key
         try:
-            await self.redis.set(
-                self.keys.remediation_cooldown(record.target_key), record.id, ex=int(seconds) or 1
-            )
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.set(self.keys.remediation_last(target), record.id, ex=LAST_APPLIED_S)
+                if cooldown_s > 0:
+                    pipe.set(
+                        self.keys.remediation_cooldown(target), record.id, ex=int(cooldown_s) or 1
+                    )
+                await pipe.execute()
         except RedisError as exc:
             raise redis_unavailable(exc) from exc
+
+    async def last_applied(self, target_key: str) -> Record | None:
+        """The last request applied to the target (within `LAST_APPLIED_S`), if any."""
+        try:
+            held = await self.redis.get(self.keys.remediation_last(target_key))
+        except RedisError as exc:
+            raise redis_unavailable(exc) from exc
+        return await self.get(text(held)) if held else None
 
     async def cooldown(self, target_key: str) -> tuple[str, int] | None:
         """The remediation that last changed the target and the seconds left, if cooling down."""

@@ -29,6 +29,8 @@ RECHECK = "remediation.recheck"
 REPREVIEW = "remediation.repreview"
 DENY_VIEW = "remediation.deny_view"
 DENY_REASON = "reason"
+WHEN = "{date_short_pretty} at {time}"
+"""How a request's time reads in a sentence: "today at 03:12", in each reader's zone."""
 
 
 def what(record: Record) -> str:
@@ -87,6 +89,30 @@ def _buttons(record: Record) -> list[Block]:
     if record.state == State.STALE:
         return [button("Preview again", REPREVIEW, record.id)]
     return []
+
+
+def as_typed(params: Any, target: str) -> str:
+    """A request as it would be typed after its action's name (`checkout 4 -n orion-prod`), not
+    its values run together; from validated params, never a button's raw value."""
+    words = [target]
+    if getattr(params, "replicas", None) is not None:
+        words.append(str(params.replicas))
+    if getattr(params, "to_revision", None) is not None:
+        words.append(f"--to-revision {params.to_revision}")
+    if getattr(params, "namespace", None):
+        words.append(f"-n {params.namespace}")
+    if getattr(params, "cluster", None):
+        words.append(f"--cluster {params.cluster}")
+    return " ".join(words)
+
+
+def fresh_view(kind: str, name: str, namespace: str, cluster: str | None) -> str:
+    """The command that shows a target as it is now, with fresh buttons ("" for a pod: it is
+    replaced, not diagnosed)."""
+    if kind != "deployment":
+        return ""
+    where = f" --cluster {cluster}" if cluster else ""
+    return f"/incident diagnose {name} -n {namespace}{where}"
 
 
 def deny_modal(record: Record) -> dict[str, Any]:

@@ -155,6 +155,10 @@ class Keys:
         """Set when a remediation changed a target; expires with the policy's cooldown."""
         return f"{self.prefix}remediation-cooldown:{target}"
 
+    def remediation_last(self, target: str) -> str:
+        """The last remediation applied to a target: a stale button names what changed it."""
+        return f"{self.prefix}remediation-last:{target}"
+
     # --- Slack's rate limits (bot.gateways.slack_budget), the alert outbox (bot.alerts) -----
 
     def slack_bucket(self, name: str) -> str:

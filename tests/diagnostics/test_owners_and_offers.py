@@ -15,7 +15,7 @@ from bot.errors import UsageError
 from bot.policy.remediation import RemediationPolicy, RemediationRule
 from bot.sandbox.doubles.kubernetes import add_logs
 from tests.diagnostics.conftest import RESPONDER, VIEWER, Rig, make_policy, make_rig
-from tests.diagnostics.scenario import NS
+from tests.diagnostics.scenario import NOW, NS
 from tests.diagnostics.test_kubernetes import incident, text_of
 
 
@@ -81,11 +81,14 @@ async def test_the_diagnosis_offers_what_can_be_done_with_why(kube_api, diag_sto
     blocks = rig.slack.posts[-1]["blocks"]
     offered = [b for b in blocks if b.get("accessory", {}).get("action_id") == REMEDIATION_REQUEST]
     values = [json.loads(b["accessory"]["value"]) for b in offered]
+    # Each names what it was offered on (rev 3 running), so a click after that changed is
+    # answered as stale.
+    seen = {"revision": 3, "at": int(NOW.timestamp())}
     assert values == [
         {"action": "rollback", "params": {"deployment": "task-service", "namespace": NS},
-         "incident": "INC-7"},
+         "incident": "INC-7", "offered": seen},
         {"action": "restart", "params": {"deployment": "task-service", "namespace": NS},
-         "incident": "INC-7"},
+         "incident": "INC-7", "offered": seen},
     ]  # fmt: skip
     reasons = [b["text"]["text"] for b in offered]
     assert reasons[0] == (

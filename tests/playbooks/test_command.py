@@ -85,6 +85,9 @@ async def test_a_run_posts_diagnostics_then_guidance_with_remediation_buttons(ma
     # Only what can be done: task-service has one revision, so no rollback; each with why.
     buttons = remediation_buttons(guidance)
     values = [json.loads(b["value"]) for b in buttons]
+    # What it was offered on (the revision running, and when) rides along: a click after that
+    # changed is answered as stale.
+    assert [v.pop("offered")["revision"] for v in values] == [1]
     assert values == [
         {"action": "restart", "params": {"deployment": "task-service", "namespace": "orion-prod"}},
     ]

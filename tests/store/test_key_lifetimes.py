@@ -95,6 +95,7 @@ FAMILIES = (
     Family("remediations:active", "remediations:active"),
     Family("remediation-target:<target>", rf"remediation-target:{ANY}", ttl=DAY),
     Family("remediation-cooldown:<target>", rf"remediation-cooldown:{ANY}", ttl=DAY),
+    Family("remediation-last:<target>", rf"remediation-last:{ANY}", ttl=30 * DAY),
 )
 
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any, TypeVar
 
@@ -326,12 +326,8 @@ class Diagnose(Action[DiagnoseParams, Diagnosis]):
                 if said.startswith(TROUBLE_AFTER):  # the finding's own why says when, in its words
                     said = said.partition("; ")[2]
                 reason = f"{remedy.why}; {said}" if said else remedy.why
-                verdict = Verdict(
-                    verdict.action,
-                    verdict.params,
-                    verdict.offered,
-                    reason if verdict.offered else verdict.reason,
-                )
+                if verdict.offered:
+                    verdict = replace(verdict, reason=reason)
                 (diagnosis.offers if verdict.offered else diagnosis.declined).append(verdict)
 
     # --- rendering ---------------------------------------------------------------------------

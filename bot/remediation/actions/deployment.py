@@ -58,6 +58,21 @@ def deployment_state(deployment: Obj) -> str:
     )
 
 
+def moved_since(deployment: Obj, revision: int | None, replicas: int | None) -> list[str]:
+    """How the deployment differs from the `revision` and `replicas` an offer was made on (each
+    compared only when given); empty when it does not."""
+    spec = deployment.get("spec", {})
+    now_revision = deployment["metadata"].get("annotations", {}).get(REVISION, "?")
+    now_replicas = int(spec.get("replicas", 1))
+    moved = []
+    if revision is not None and now_revision != str(revision):
+        shown = ", ".join(short_image(i) for i in images(spec.get("template", {})).values())
+        moved.append(messages.moved_revision(revision, now_revision, shown))
+    if replicas is not None and now_replicas != replicas:
+        moved.append(messages.moved_replicas(replicas, now_replicas))
+    return moved
+
+
 def rollout_progress(deployment: Obj) -> Progress:
     """`kubectl rollout status` on one read of the deployment."""
     spec, status = deployment.get("spec", {}), deployment.get("status", {})

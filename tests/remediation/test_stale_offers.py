@@ -1,0 +1,234 @@
+"""A remediation button clicked again after what it offered was done: a diagnosis's or a
+playbook's "Roll back checkout" (or "Scale … to 6"), clicked, approved and run, then clicked
+once more, later, on a copy of the message a client still shows.
+
+Before: the second click opened a second rollback from the revision the first one made — back
+to the release that was being rolled back. Now the button carries what the target was when
+offered; a click after the target moved on is answered with what is true, what changed it and
+what to run instead, and nothing is requested.
+
+Driven as people do: typed commands and clicks through the Slack double (signed deliveries),
+the bot on real Redis, the cluster in the Kubernetes double."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from bot.blockkit import REMEDIATION_REQUEST
+from bot.playbooks.models import Playbooks
+from bot.policy.incidents import IncidentPolicy
+from bot.policy.models import ALL_ACTIONS, REQUIRED_ROLES, Policy, RoleGrant
+from bot.policy.models import Cluster as PolicyCluster
+from bot.remediation import views as approval_blocks
+from bot.remediation.store import State
+from bot.sandbox.doubles.kubernetes import Cluster, add_deployment, set_pod_usage
+from bot.sandbox.doubles.kubernetes.workloads import deployment_pods
+from tests.clock import ManualClock
+from tests.harness import Builder, Harness, eventually
+from tests.playbooks.world import SHIPPED
+from tests.remediation.world import (
+    NS,
+    approval_cards,
+    click,
+    declare,
+    deployment_of,
+    remediation_policy,
+    scenario,
+    until_state,
+    writes,
+)
+
+READS = ("pods", "describe", "events", "logs", "top", "rollout-history", "hpa", "diagnose")
+
+
+def with_hot_pricing() -> Cluster:
+    """The remediation scenario, plus `pricing`: 3 pods at their CPU limit, no autoscaler (a
+    diagnosis offers to scale it to 6)."""
+    cluster = scenario()
+    add_deployment(cluster, NS, "pricing", replicas=3, limits={"cpu": "500m", "memory": "256Mi"})
+    for pod in deployment_pods(cluster, NS, "pricing"):
+        set_pod_usage(cluster, NS, pod["metadata"]["name"], cpu="495m", memory="100Mi")
+    return cluster
+
+
+async def offers_world(build: Builder, playbooks: Playbooks | None = None) -> Harness:
+    """world.py's people and remediation policy (no cooldown: a later click is not held off
+    by it, which is what is tested here), where everyone may also diagnose."""
+    build.people("rita", "apollo", "cleo", "otto").channel("room", "war-room")
+    build.channel("broadcast", "incidents", members=["cleo"], bot_member=False)
+    ids = build.ids
+    base = remediation_policy()
+    rule = base.actions["rollback"].model_copy(update={"cooldown_minutes": 0})
+    policy = Policy(
+        roles={
+            "viewer": RoleGrant(users=(ids["cleo"], ids["otto"]), actions=READS),
+            "responder": RoleGrant(users=(ids["rita"],), actions=READS),
+            "commander": RoleGrant(users=(ids["apollo"],), actions=READS),
+            "admin": RoleGrant(actions=(ALL_ACTIONS,)),
+        },
+        clusters={
+            "test": PolicyCluster(context="test", namespaces=("orion-*",), default_namespace=NS)
+        },
+        remediation=base.model_copy(update={"actions": dict.fromkeys(base.actions, rule)}),
+        incidents=IncidentPolicy.open_to_all(REQUIRED_ROLES),
+    )
+    return await (
+        build.kubernetes(with_hot_pricing(), reconcile_interval=0.01)
+        .clock(ManualClock(datetime.now(UTC).replace(microsecond=0)))
+        .policy(policy)
+        .playbooks(playbooks)
+        .deps(kube_timeout_s=1.0, kube_attempts=2, remediation_poll_s=0.02)
+        .wait_for_jobs()
+        .start()
+    )
+
+
+def revision_of(w: Harness, deployment: str) -> str:
+    return str(
+        deployment_of(w, deployment)["metadata"]["annotations"]["deployment.kubernetes.io/revision"]
+    )
+
+
+def offer_buttons(message: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        b["accessory"]
+        for b in message.get("blocks") or []
+        if b.get("accessory", {}).get("action_id") == REMEDIATION_REQUEST
+    ]
+
+
+async def diagnosis(w: Harness, user: str, channel: str, deployment: str) -> dict[str, Any]:
+    await w.command(user, f"diagnose {deployment}", channel=channel)
+    return await eventually(
+        lambda: next(
+            (m for m in w.slack.messages(channel) if f"Diagnosis of `{deployment}`" in m["text"]),
+            None,
+        ),
+        what=f"the diagnosis; {user} was told {w.ephemeral_texts(user)}",
+    )
+
+
+async def click_offer(
+    w: Harness, user: str, channel: str, message: dict[str, Any], label: str
+) -> None:
+    """`user` clicks the offer labelled `label` on `message` as they see it (perhaps a copy the
+    bot has edited since)."""
+    block = next(
+        b for b in message["blocks"]
+        if b.get("accessory", {}).get("text", {}).get("text") == label
+    )  # fmt: skip
+    await w.slack.click_button(
+        user, channel, message["ts"], REMEDIATION_REQUEST, block_id=block["block_id"],
+        message=message,
+    )  # fmt: skip
+    await w.settle()
+
+
+async def test_a_diagnosis_rollback_clicked_again_after_it_ran_rolls_nothing_back(
+    build: Any,
+) -> None:
+    w = await offers_world(build())
+    _, channel = await declare(w, w.cleo, "P1 checkout returns 500")
+    offered = await diagnosis(w, w.rita, channel, "checkout")
+    [button] = offer_buttons(offered)
+    assert button["text"]["text"] == "Roll back checkout"
+    # The value names what was offered: rev 3 was running when the diagnosis offered it.
+    assert json.loads(button["value"])["offered"]["revision"] == 3
+
+    await click_offer(w, w.rita, channel, offered, "Roll back checkout")
+    await eventually(lambda: approval_cards(w, channel), what="R-1's card")
+    await click(w, w.apollo, channel, approval_blocks.APPROVE)
+    await until_state(w, "R-1", State.SUCCEEDED)
+    checkout = deployment_of(w, "checkout")
+    assert checkout["spec"]["template"]["spec"]["containers"][0]["image"].endswith("2.3.0")
+    assert revision_of(w, "checkout") == "4"
+
+    # Later, the same button; and someone else's click.
+    for person in (w.rita, w.apollo):
+        await click_offer(w, person, channel, offered, "Roll back checkout")
+        told = await w.told(person, "Nothing was requested")
+        assert (
+            "`checkout` has changed since this button was offered (revision 3 then, revision 4 "
+            "now: checkout:2.3.0). R-1 (`rollback checkout`, approved by "
+            f"<@{w.apollo}>) changed it "
+        ) in told
+        assert "fresh buttons: `/incident diagnose checkout -n orion-prod`" in told
+    assert len(approval_cards(w, channel)) == 1
+    assert await w.app.remediation.records.get("R-2") is None
+    assert len(writes(w, "patch", "deployments/checkout")) == 1  # no second rollout
+    assert revision_of(w, "checkout") == "4"
+    audit = await w.app.services.store.audit_log()
+    assert [a["outcome"] for a in audit if a["action"] == "rollback"].count("rejected") == 2
+
+
+async def test_a_scale_button_clicked_when_already_scaled_is_told_so(build: Any) -> None:
+    w = await offers_world(build())
+    _, channel = await declare(w, w.cleo, "P1 pricing slow")
+    offered = await diagnosis(w, w.rita, channel, "pricing")
+    assert [b["text"]["text"] for b in offer_buttons(offered)] == ["Scale pricing to 6"]
+    await click_offer(w, w.rita, channel, offered, "Scale pricing to 6")
+    await eventually(lambda: approval_cards(w, channel), what="R-1's card")
+    await click(w, w.apollo, channel, approval_blocks.APPROVE)
+    await until_state(w, "R-1", State.SUCCEEDED)
+    assert deployment_of(w, "pricing")["spec"]["replicas"] == 6
+
+    await click_offer(w, w.rita, channel, offered, "Scale pricing to 6")
+    told = await w.told(w.rita, "Nothing was requested")
+    assert "`pricing` has changed since this button was offered (3 replicas then, 6 now)" in told
+    assert "R-1 (`scale pricing`" in told and "replicas: 3 → 6" in told
+    assert len(writes(w, "patch", "deployments/pricing/scale")) == 1
+
+
+async def test_a_playbooks_rollback_button_is_not_run_twice(
+    build: Any,
+) -> None:
+    w = await offers_world(build(), playbooks=SHIPPED)
+    _, channel = await declare(w, w.cleo, "P1 checkout errors")
+    await w.command(w.rita, "playbook high-error-rate checkout", channel=channel)
+    guidance = await eventually(
+        lambda: next(
+            (
+                m
+                for m in w.slack.messages(channel, include_replies=True)
+                if "Next steps" in m.get("text", "") and offer_buttons(m)
+            ),
+            None,
+        ),
+        10.0,
+        "the playbook's guidance",
+    )
+    await click_offer(w, w.rita, channel, guidance, "Roll back checkout")
+    await eventually(lambda: approval_cards(w, channel), what="R-1's card")
+    assert approval_cards(w, channel)[0]["thread_ts"] == guidance["thread_ts"]
+    await click(w, w.apollo, channel, approval_blocks.APPROVE)
+    await until_state(w, "R-1", State.SUCCEEDED)
+
+    await click_offer(w, w.rita, channel, guidance, "Roll back checkout")
+    await w.told(w.rita, "has changed since this button was offered (revision 3 then")
+    assert len(writes(w, "patch", "deployments/checkout")) == 1
+
+
+async def test_a_value_can_only_refuse_what_it_says_was_offered(build: Any) -> None:
+    """`offered` is what the button's poster saw; forging it cannot make anything happen that
+    the policy and the preview would not, only turn the click down."""
+    w = await offers_world(build())
+    _, channel = await declare(w, w.cleo, "P1 checkout returns 500")
+    value = {"action": "rollback", "params": {"deployment": "checkout", "namespace": NS}}
+    for offered, said in (
+        ({"revision": 7, "at": 0}, "revision 7 then, revision 3 now"),
+        ("rev 3", "does not carry a remediation Fireline understands"),
+    ):
+        ts = await w.app.services.slack.post_message(
+            channel, "Suggested fix",
+            [{"type": "actions", "elements": [{
+                "type": "button", "text": {"type": "plain_text", "text": "Roll back"},
+                "action_id": REMEDIATION_REQUEST,
+                "value": json.dumps({**value, "offered": offered}),
+            }]}],
+        )  # fmt: skip
+        await w.slack.click_button(w.rita, channel, ts, REMEDIATION_REQUEST)
+        await w.settle()
+        await w.told(w.rita, said)
+    assert approval_cards(w, channel) == [] and not writes(w)
