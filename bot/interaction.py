@@ -46,3 +46,7 @@ class Click:
     thread_ts: str | None = None
     """The thread the message is in (None when it is a top-level message)."""
     trigger_id: str | None = None
+    block_id: str | None = None
+    """The block of the button clicked."""
+    ephemeral: bool = False
+    """The message was shown to the clicker alone (it cannot be edited with `chat.update`)."""

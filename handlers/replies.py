@@ -104,12 +104,15 @@ def click_of(body: Body) -> Click:
     container = body.get("container") or {}
     message = body.get("message") or {}
     channel = container.get("channel_id") or (body.get("channel") or {}).get("id") or ""
+    actions = body.get("actions") or [{}]
     return Click(
         user=user_of(body),
         channel=str(channel),
         message_ts=container.get("message_ts") or message.get("ts"),
         thread_ts=message.get("thread_ts") or container.get("thread_ts"),
         trigger_id=body.get("trigger_id"),
+        block_id=actions[0].get("block_id"),
+        ephemeral=bool(container.get("is_ephemeral")),
     )
 
 

@@ -335,7 +335,16 @@ class SlackGateway:
         messages = data.get("messages") or []
         if messages:
             return dict(messages[0])
-        data = await self._call("conversations.replies", channel=channel, ts=ts, limit=1)
+        # A reply: its thread, narrowed to it (the thread's parent may still come first).
+        data = await self._call(
+            "conversations.replies",
+            channel=channel,
+            ts=ts,
+            latest=ts,
+            oldest=ts,
+            inclusive=True,
+            limit=2,
+        )
         for message in data.get("messages") or []:
             if message.get("ts") == ts:
                 return dict(message)

@@ -270,7 +270,46 @@ def remediation_event(state: str, actor: str | None, detail: str | None) -> Mrkd
     return f"{escape(state)}{who}" + (f": {escape(detail)}" if detail else "")
 
 
-# --- a button clicked after its target moved on ----------------------------------------------
+# --- the button that asked, and a later click on it ------------------------------------------
+
+
+def offer_line(
+    state: str,
+    what: str,
+    remediation_id: str,
+    *,
+    requester: str,
+    approver: str | None,
+    decided_by: str | None,
+    when: Mrkdwn,
+    detail: str | None,
+    again: str,
+    fresh: str,
+) -> Mrkdwn:
+    """What takes the place of the button that asked for a request, by where it stands:
+    `detail` is the change made (succeeded) or the record's reason or progress; `again` the
+    request as typed, `fresh` the command for a fresh view ("" when there is none)."""
+    rid, detail = escape(remediation_id), escape(detail or "")
+    view = f" For a fresh view: {code(fresh)}." if fresh else ""
+    applying = f"⚙️ {rid} approved by {mention(approver)}; being applied (its card in the thread)."
+    lines = {
+        "pending": f"⏳ Requested as {rid} by {mention(requester)}; its approval card is in the "
+        "thread.",
+        "approved": applying,
+        "executing": applying,
+        "verifying": applying,
+        "succeeded": f"✅ Done as {rid} {when} (requested by {mention(requester)}, approved by "
+        f"{mention(approver)}): {detail}.{view}",
+        "failed": f"❌ {rid} failed {when}: {detail}. Its card in the thread says more.",
+        "unknown": f"❓ {rid}'s outcome is unknown: {detail}. Re-check on its card in the thread.",
+        "stale": f"♻️ {rid} was not applied: {detail}. Its card in the thread offers Preview again.",
+        "expired": f"⌛ {rid} expired without approval {when}; nothing was changed. To ask "
+        f"again: {code(again)}.",
+        "denied": f"🚫 {rid} was denied by {mention(decided_by)}: {detail}. Nothing was changed.",
+        "cancelled": f"↩️ {rid} was cancelled by {mention(decided_by)}; nothing was changed. To "
+        f"ask again: {code(again)}.",
+    }
+    return f"{code(what)} — {lines[state]}"
 
 
 def offer_outdated(target: str, moved: list[str], by: Mrkdwn, fresh: str) -> str:

@@ -15,7 +15,9 @@ each step a compare-and-set, and holds a per-request Redis lock while it writes 
   `verify_timeout_s`, which leaves the outcome `unknown` with a Re-check button.
 
 Every step edits the card in place; outcomes go on the incident timeline (once per event) and
-into the audit stream with requester, approver, before and after.
+into the audit stream with requester, approver, before and after. The message whose button
+asked for the request (a diagnosis, a playbook's guidance) shows, in place of the button, that
+it was requested and then how it ended (`show_source`).
 """
 
 from __future__ import annotations
@@ -358,12 +360,45 @@ class RemediationRunner:
                 return
             latest = now
 
+    async def show_source(self, record: Record) -> None:
+        """Edit the message whose button asked for `record`: the button gives way to a line
+        saying where the request stands (requested, then its outcome), so a spent button no
+        longer invites a click. Read back from Slack, as other buttons of the message may have
+        changed it, under a lock per message; rendered from the record as it is by then. Never
+        raises (derived state, like the card: a failed edit is logged, the next one fixes it)."""
+        source = record.source
+        if source is None:
+            return
+        try:
+            lock = f"remediation-source:{record.channel}:{source.ts}"
+            async with self.store.lock(lock, wait_s=5.0) as ok:
+                if not ok:
+                    log.warning("the message that asked for %s is being edited", record.id)
+                    return
+                latest = await self.records.get(record.id) or record
+                message = await self.slack.message(record.channel, source.ts)
+                if message is None:
+                    return
+                action = self.actions[latest.action]
+                typed = approval_blocks.as_typed(
+                    action.build(dict(latest.params)), latest.plan.name
+                )
+                blocks = list(message.get("blocks") or [])
+                line = approval_blocks.offer_line(latest, typed)
+                edited = approval_blocks.offer_answered(blocks, source, latest.id, line)
+                if edited != blocks:
+                    text = str(message.get("text") or "")
+                    await self.slack.update_message(record.channel, source.ts, text, edited)
+        except FirelineError as exc:
+            log.warning("could not update the message that asked for %s: %s", record.id, exc)
+
     async def announce(self, record: Record, event: str, actor: str | None) -> None:
         await self.show(record)
         await self.record(record, event, actor, None)
 
     async def finish(self, record: Record, event: str, actor: str | None) -> None:
         await self.show(record)
+        await self.show_source(record)
         await self.record(record, event, actor, record.reason or record.progress)
 
     async def record(

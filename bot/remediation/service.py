@@ -57,7 +57,7 @@ from bot.remediation.actions.base import AnyRemediation, Preview, Remediation
 from bot.remediation.actions.deployment import moved_since
 from bot.remediation.guard import RemediationGuard
 from bot.remediation.runner import EXPIRE, RUN, RemediationRunner, job_for
-from bot.remediation.store import Record, RemediationStore, State, target_key
+from bot.remediation.store import Record, RemediationStore, Source, State, target_key
 from bot.store.store import Store
 
 log = logging.getLogger(__name__)
@@ -91,6 +91,8 @@ class Origin:
     incident: Incident | None
     offered: Offered | None = None
     """What the button's target was when it was offered."""
+    source: Source | None = None
+    """The message of the button, to show where the request stands in its place."""
 
 
 class RemediationService:
@@ -166,8 +168,14 @@ class RemediationService:
                 here,
                 policy_messages.not_this_incident(str(named)[:20], here),
             )
+        source = None
+        # Read back and edited later: not an ephemeral message, nor a DM (reading a DM's
+        # history takes a scope Fireline does not ask for).
+        readable = not click.ephemeral and not click.channel.startswith("D")
+        if click.message_ts and click.block_id and readable:
+            source = Source(ts=click.message_ts, block_id=click.block_id, value=value)
         thread = click.thread_ts or click.message_ts
-        origin = Origin(click.user, click.channel, thread, incident, offered)
+        origin = Origin(click.user, click.channel, thread, incident, offered, source)
         shown = approval_blocks.as_typed(params, action.target(params))
         return Reply(
             text=messages.remediation_previewing(action.name, shown),
@@ -228,6 +236,7 @@ class RemediationService:
             severity=incident.most_severe.value if incident else None,
             requested_at=now,
             expires_at=now + timedelta(minutes=section.expiry_minutes),
+            source=origin.source if channel == origin.channel else None,
         )
         cooling = await self.records.cooldown(record.target_key)
         if cooling is not None:
@@ -250,6 +259,7 @@ class RemediationService:
         )
         await self.runner.scheduler.schedule(job_for(record, EXPIRE, record.expires_at.timestamp()))
         await self.runner.record(record, "requested", origin.user, None)
+        await self.runner.show_source(record)
         if record.channel != origin.channel:
             return messages.remediation_requested(record.id)
         # A clicked request's card goes into that message's thread, out of sight: say where.
@@ -297,7 +307,8 @@ class RemediationService:
         incident = await self.store.get(record.incident_id) if record.incident_id else None
         # Still the requester's request (so they still cannot approve it themselves).
         thread = record.thread_ts or record.card_ts
-        origin = Origin(record.requester, record.channel, thread, incident)
+        # The message whose button asked, if any, now shows where this one stands.
+        origin = Origin(record.requester, record.channel, thread, incident, source=record.source)
         return Reply(
             text=messages.remediation_previewing(action.name, record.plan.name),
             later=partial(self.request, action, params, origin),

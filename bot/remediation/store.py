@@ -62,6 +62,16 @@ def target_key(cluster: str, namespace: str, kind: str, name: str) -> str:
     return f"{cluster}/{namespace}/{kind}/{name}"
 
 
+class Source(BaseModel):
+    """The message whose button asked for a request, edited to show what became of it."""
+
+    ts: str
+    block_id: str
+    """The block holding the button (a section's accessory, or one of an actions block's)."""
+    value: str
+    """The button's value, which tells it from other buttons of the same block."""
+
+
 class Record(BaseModel):
     """One remediation request, from request to outcome."""
 
@@ -92,6 +102,8 @@ class Record(BaseModel):
     """The target's state after the change."""
     finished_at: datetime | None = None
     history: list[str] = Field(default_factory=list)
+    source: Source | None = None
+    """The message of the button that asked (in `channel`), when it can be edited."""
 
     @property
     def target_key(self) -> str:

@@ -1,5 +1,7 @@
 """The remediation approval card: what will change, the target now, who asked, and the buttons
 for where the request stands. A pure function of the record; edited in place at every step.
+Also the message whose button asked for a request: its button gives way to a line saying where
+the request stands (`offer_answered`), so a spent button no longer invites a click.
 
 The record's words (Kubernetes names and states, reasons, progress) are plain: escaped here."""
 
@@ -8,11 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 from bot.blockkit import (
+    REMEDIATION_REQUEST,
     Block,
     Mrkdwn,
     button,
     code,
     context,
+    cut,
     escape,
     plain,
     section,
@@ -20,7 +24,7 @@ from bot.blockkit import (
     user,
 )
 from bot.remediation import messages
-from bot.remediation.store import Record, State
+from bot.remediation.store import Record, Source, State
 
 APPROVE = "remediation.approve"
 DENY = "remediation.deny"
@@ -113,6 +117,56 @@ def fresh_view(kind: str, name: str, namespace: str, cluster: str | None) -> str
         return ""
     where = f" --cluster {cluster}" if cluster else ""
     return f"/incident diagnose {name} -n {namespace}{where}"
+
+
+def offer_line(record: Record, typed: str) -> Mrkdwn:
+    """Where the request stands, in place of the button that asked for it; `typed` is the
+    request as typed after `/incident <action>`."""
+    plan = record.plan
+    changes = "; ".join(f"{c.what}: {c.before} → {c.after}" for c in plan.changes)
+    detail = changes if record.state == State.SUCCEEDED else record.reason or record.progress
+    return messages.offer_line(
+        record.state.value,
+        what(record),
+        record.id,
+        requester=record.requester,
+        approver=record.approver,
+        decided_by=record.decided_by,
+        when=slack_date(record.finished_at or record.requested_at, WHEN),
+        detail=detail,
+        again=f"/incident {record.action} {typed}",
+        fresh=fresh_view(plan.kind, plan.name, plan.namespace, record.params.get("cluster")),
+    )
+
+
+def offer_answered(
+    blocks: list[Block], source: Source, remediation_id: str, line: Mrkdwn
+) -> list[Block]:
+    """The message with the button that asked (`source`) given way to `line`, a context block
+    the next edit replaces in turn. A section's button goes with its section (its text said
+    why it was offered; the line says what became of it), the line keeping the block's ID, so a
+    request asked again from an old copy of the message takes the line over; one of several
+    buttons in an actions block goes alone, its line (`remediation-R-1`) after the block.
+    Unchanged when neither is there (something else changed the message)."""
+    own = f"remediation-{remediation_id}"
+    shown = context(cut(line, 3000))
+    if any(b.get("block_id") == own for b in blocks):
+        return [{**shown, "block_id": own} if b.get("block_id") == own else b for b in blocks]
+    out: list[Block] = []
+    for block in blocks:
+        if block.get("block_id") != source.block_id:
+            out.append(block)
+            continue
+        elements = [
+            e
+            for e in block.get("elements") or []
+            if not (e.get("action_id") == REMEDIATION_REQUEST and e.get("value") == source.value)
+        ]
+        if block.get("type") == "actions" and elements:
+            out += [{**block, "elements": elements}, {**shown, "block_id": own}]
+        else:
+            out.append({**shown, "block_id": source.block_id})
+    return out
 
 
 def deny_modal(record: Record) -> dict[str, Any]:

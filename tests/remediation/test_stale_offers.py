@@ -3,9 +3,10 @@ playbook's "Roll back checkout" (or "Scale … to 6"), clicked, approved and run
 once more, later, on a copy of the message a client still shows.
 
 Before: the second click opened a second rollback from the revision the first one made — back
-to the release that was being rolled back. Now the button carries what the target was when
-offered; a click after the target moved on is answered with what is true, what changed it and
-what to run instead, and nothing is requested.
+to the release that was being rolled back — and the message kept inviting it. Now the button
+carries what the target was when offered; a click after the target moved on is answered with
+what is true, what changed it and what to run instead, and nothing is requested; and the
+message shows, in place of the button, that it was requested and how that ended.
 
 Driven as people do: typed commands and clicks through the Slack double (signed deliveries),
 the bot on real Redis, the cluster in the Kubernetes double."""
@@ -22,11 +23,11 @@ from bot.policy.incidents import IncidentPolicy
 from bot.policy.models import ALL_ACTIONS, REQUIRED_ROLES, Policy, RoleGrant
 from bot.policy.models import Cluster as PolicyCluster
 from bot.remediation import views as approval_blocks
-from bot.remediation.store import State
+from bot.remediation.store import Source, State
 from bot.sandbox.doubles.kubernetes import Cluster, add_deployment, set_pod_usage
 from bot.sandbox.doubles.kubernetes.workloads import deployment_pods
 from tests.clock import ManualClock
-from tests.harness import Builder, Harness, eventually
+from tests.harness import Builder, Harness, eventually, flatten
 from tests.playbooks.world import SHIPPED
 from tests.remediation.world import (
     NS,
@@ -99,6 +100,11 @@ def offer_buttons(message: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
+def now_of(w: Harness, channel: str, ts: str) -> dict[str, Any]:
+    """A message as the channel shows it now (replies included)."""
+    return next(m for m in w.slack.messages(channel, include_replies=True) if m["ts"] == ts)
+
+
 async def diagnosis(w: Harness, user: str, channel: str, deployment: str) -> dict[str, Any]:
     await w.command(user, f"diagnose {deployment}", channel=channel)
     return await eventually(
@@ -139,13 +145,25 @@ async def test_a_diagnosis_rollback_clicked_again_after_it_ran_rolls_nothing_bac
 
     await click_offer(w, w.rita, channel, offered, "Roll back checkout")
     await eventually(lambda: approval_cards(w, channel), what="R-1's card")
+    shown = flatten(now_of(w, channel, offered["ts"])["blocks"])
+    assert f"⏳ Requested as R-1 by <@{w.rita}>; its approval card is in the thread" in shown
+    assert offer_buttons(now_of(w, channel, offered["ts"])) == []  # no longer invites a click
+
     await click(w, w.apollo, channel, approval_blocks.APPROVE)
     await until_state(w, "R-1", State.SUCCEEDED)
     checkout = deployment_of(w, "checkout")
     assert checkout["spec"]["template"]["spec"]["containers"][0]["image"].endswith("2.3.0")
     assert revision_of(w, "checkout") == "4"
+    shown = await eventually(
+        lambda: (t := flatten(now_of(w, channel, offered["ts"])["blocks"])) and "Done" in t and t
+    )
+    assert "`rollback checkout` — ✅ Done as R-1" in shown
+    assert f"(requested by <@{w.rita}>, approved by <@{w.apollo}>)" in shown
+    assert "image (checkout): checkout:2.4.0 → checkout:2.3.0" in shown
+    assert "For a fresh view: `/incident diagnose checkout -n orion-prod`" in shown
+    assert "*Roll back checkout*" not in shown  # the offer's own line gave way to the outcome
 
-    # Later, the same button; and someone else's click.
+    # Later, the same button on a copy a client still shows; and someone else's click.
     for person in (w.rita, w.apollo):
         await click_offer(w, person, channel, offered, "Roll back checkout")
         told = await w.told(person, "Nothing was requested")
@@ -181,7 +199,7 @@ async def test_a_scale_button_clicked_when_already_scaled_is_told_so(build: Any)
     assert len(writes(w, "patch", "deployments/pricing/scale")) == 1
 
 
-async def test_a_playbooks_rollback_button_is_not_run_twice(
+async def test_a_playbooks_rollback_button_shows_its_outcome_and_is_not_run_twice(
     build: Any,
 ) -> None:
     w = await offers_world(build(), playbooks=SHIPPED)
@@ -204,10 +222,34 @@ async def test_a_playbooks_rollback_button_is_not_run_twice(
     assert approval_cards(w, channel)[0]["thread_ts"] == guidance["thread_ts"]
     await click(w, w.apollo, channel, approval_blocks.APPROVE)
     await until_state(w, "R-1", State.SUCCEEDED)
+    edited = await eventually(
+        lambda: (m := now_of(w, channel, guidance["ts"])) and "Done as R-1" in flatten(m) and m
+    )
+    assert [b["text"]["text"] for b in offer_buttons(edited)] == ["Restart checkout"]
 
     await click_offer(w, w.rita, channel, guidance, "Roll back checkout")
     await w.told(w.rita, "has changed since this button was offered (revision 3 then")
     assert len(writes(w, "patch", "deployments/checkout")) == 1
+
+
+async def test_a_request_that_expired_says_so_in_place_of_its_button(build: Any) -> None:
+    w = await offers_world(build())
+    _, channel = await declare(w, w.cleo, "P1 checkout returns 500")
+    offered = await diagnosis(w, w.rita, channel, "checkout")
+    await click_offer(w, w.rita, channel, offered, "Roll back checkout")
+    await until_state(w, "R-1", State.PENDING)
+    w.manual_clock.advance(15 * 60 + 1)
+    await w.settle()
+    await until_state(w, "R-1", State.EXPIRED)
+    shown = await eventually(
+        lambda: (t := flatten(now_of(w, channel, offered["ts"])["blocks"])) and "expired" in t and t
+    )
+    assert "⌛ R-1 expired without approval" in shown and "nothing was changed" in shown
+    assert "To ask again: `/incident rollback checkout -n orion-prod`" in shown
+    # Nothing changed, so the offer still holds: a click on a copy asks again.
+    await click_offer(w, w.rita, channel, offered, "Roll back checkout")
+    await until_state(w, "R-2", State.PENDING)
+    assert "Requested as R-2" in flatten(now_of(w, channel, offered["ts"])["blocks"])
 
 
 async def test_a_value_can_only_refuse_what_it_says_was_offered(build: Any) -> None:
@@ -232,3 +274,32 @@ async def test_a_value_can_only_refuse_what_it_says_was_offered(build: Any) -> N
         await w.settle()
         await w.told(w.rita, said)
     assert approval_cards(w, channel) == [] and not writes(w)
+
+
+def test_only_the_clicked_button_of_an_actions_block_gives_way() -> None:
+    def button(name: str) -> dict[str, Any]:
+        value = json.dumps({"action": "restart", "params": {"deployment": name}})
+        text = {"type": "plain_text", "text": f"Restart {name}"}
+        return {"type": "button", "action_id": REMEDIATION_REQUEST, "value": value, "text": text}
+
+    a, b = button("a"), button("b")
+    blocks: list[dict[str, Any]] = [
+        {"type": "section", "block_id": "s", "text": {"type": "mrkdwn", "text": "hello"}},
+        {"type": "actions", "block_id": "fixes", "elements": [a, b]},
+    ]
+    on_a = Source(ts="1.0", block_id="fixes", value=a["value"])
+    on_b = Source(ts="1.0", block_id="fixes", value=b["value"])
+
+    def ids(shown: list[dict[str, Any]]) -> list[str]:
+        return [x["block_id"] for x in shown]
+
+    once = approval_blocks.offer_answered(blocks, on_a, "R-1", "R-1 requested")
+    assert ids(once) == ["s", "fixes", "remediation-R-1"]
+    assert once[1]["elements"] == [b]  # the other button still invites its click
+    both = approval_blocks.offer_answered(once, on_b, "R-2", "R-2 requested")
+    assert ids(both) == ["s", "fixes", "remediation-R-1"]  # the last button: the block goes
+    done = approval_blocks.offer_answered(both, on_a, "R-1", "R-1 done")
+    assert ids(done) == ids(both) and done[2]["elements"][0]["text"] == "R-1 done"
+    assert done[1]["elements"][0]["text"] == "R-2 requested"
+    gone = Source(ts="1.0", block_id="gone", value=a["value"])
+    assert approval_blocks.offer_answered(blocks, gone, "R-3", "x") == blocks

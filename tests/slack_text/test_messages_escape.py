@@ -26,23 +26,23 @@ HOSTILE = "<!channel> & <https://evil.example|sso.example.com>"
 ESCAPED = "&lt;!channel&gt; &amp; &lt;https://evil.example|sso.example.com&gt;"
 OURS = "*ours*"
 # Parameters whose values are one of a few words (they pick a sentence).
+STATES = [
+    "pending",
+    "approved",
+    "executing",
+    "verifying",
+    "succeeded",
+    "failed",
+    "unknown",
+    "stale",
+    "expired",
+    "denied",
+    "cancelled",
+]
 CHOICES: dict[str, dict[str, list[Any]]] = {
     "snoozed": {"choice": ["30m", "1h", "resolved"]},
-    "remediation_state_line": {
-        "state": [
-            "pending",
-            "approved",
-            "executing",
-            "verifying",
-            "succeeded",
-            "failed",
-            "unknown",
-            "stale",
-            "expired",
-            "denied",
-            "cancelled",
-        ]
-    },
+    "remediation_state_line": {"state": STATES},
+    "offer_line": {"state": STATES},
 }
 
 
