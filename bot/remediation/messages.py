@@ -132,11 +132,11 @@ def remediation_cooldown(target: str, other: str, seconds: int) -> str:
     )
 
 
-def remediation_open(target: str, other: str) -> str:
+def remediation_open(target: str, other: str, in_thread: bool = False) -> str:
+    where = "the thread of the message that asked for it" if in_thread else "the channel"
     return (
         f"{escape(other)} is already open for {escape(target)}. Approve, deny or cancel it (its "
-        "card is in "
-        "the channel) before requesting another."
+        f"card is in {where}) before requesting another."
     )
 
 

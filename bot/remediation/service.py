@@ -244,7 +244,9 @@ class RemediationService:
         hold = int(section.expiry_minutes * 60 + section.verify_timeout_s + 600)
         held_by = await self.records.create(record, hold)
         if held_by:
-            return messages.remediation_open(plan.target, held_by)
+            held = await self.records.get(held_by)
+            in_thread = held is not None and held.thread_ts is not None
+            return messages.remediation_open(plan.target, held_by, in_thread)
         text, blocks = approval_blocks.card(record, await self.runner.approvers(record))
         try:
             ts = await self.slack.post_message(

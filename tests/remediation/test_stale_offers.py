@@ -252,6 +252,22 @@ async def test_a_request_that_expired_says_so_in_place_of_its_button(build: Any)
     assert "Requested as R-2" in flatten(now_of(w, channel, offered["ts"])["blocks"])
 
 
+async def test_a_second_click_while_the_first_request_is_open_says_where_its_card_is(
+    build: Any,
+) -> None:
+    w = await offers_world(build())
+    _, channel = await declare(w, w.cleo, "P1 checkout returns 500")
+    offered = await diagnosis(w, w.rita, channel, "checkout")
+    for person in (w.rita, w.apollo):  # a double click; a colleague on the same diagnosis
+        await click_offer(w, person, channel, offered, "Roll back checkout")
+    await w.told(
+        w.apollo,
+        "R-1 is already open for deployment checkout in test/orion-prod. Approve, deny or "
+        "cancel it (its card is in the thread of the message that asked for it)",
+    )
+    assert len(approval_cards(w, channel)) == 1
+
+
 async def test_a_value_can_only_refuse_what_it_says_was_offered(build: Any) -> None:
     """`offered` is what the button's poster saw; forging it cannot make anything happen that
     the policy and the preview would not, only turn the click down."""
