@@ -19,11 +19,11 @@ from bot.sandbox.doubles.kubernetes import (
     KubernetesDouble,
     ManualClock,
     Timing,
-    api_client,
     orion_prod,
 )
 from tests.diagnostics.conftest import COMMANDER, FrozenClock, make_policy
 from tests.harness import eventually
+from tests.kube import kube_gateway
 from tests.sandbox.doubles.kubernetes.conftest import SchemaValidator
 
 NOW = datetime(2026, 1, 15, 9, 0, 0, tzinfo=UTC)
@@ -40,11 +40,8 @@ def double(validator: SchemaValidator) -> Iterator[KubernetesDouble]:
 
 @pytest.fixture
 async def gateway(double: KubernetesDouble) -> AsyncIterator[KubeGateway]:
-    api = api_client(double.base_url)
-    gateway = KubeGateway(api, attempts=2, backoff_s=0.01, timeout_s=1.0)
-    yield gateway
-    await gateway.aclose()
-    api.close()  # type: ignore[no-untyped-call]  # kubernetes leaves it untyped
+    async with kube_gateway(double, timeout_s=1.0) as gateway:
+        yield gateway
 
 
 def context(gateway: KubeGateway, started: datetime | None = NOW) -> Context:

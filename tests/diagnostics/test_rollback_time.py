@@ -30,11 +30,11 @@ from bot.sandbox.doubles.kubernetes import (
     ManualClock,
     Timing,
     add_logs,
-    api_client,
     deployment_pods,
     orion_prod,
 )
 from tests.diagnostics.conftest import COMMANDER, make_policy
+from tests.kube import kube_gateway
 from tests.sandbox.doubles.kubernetes.conftest import SchemaValidator
 
 NOW = datetime(2026, 1, 15, 9, 0, 0, tzinfo=UTC)
@@ -79,11 +79,8 @@ def double(
 
 @pytest.fixture
 async def gateway(double: KubernetesDouble) -> AsyncIterator[KubeGateway]:
-    api = api_client(double.base_url)
-    gateway = KubeGateway(api, attempts=2, backoff_s=0.01, timeout_s=2.0)
-    yield gateway
-    await gateway.aclose()
-    api.close()  # type: ignore[no-untyped-call]  # kubernetes leaves it untyped
+    async with kube_gateway(double) as gateway:
+        yield gateway
 
 
 async def run(gateway: KubeGateway, clock: ManualClock, name: str, text: str, **kw: Any) -> Any:

@@ -8,8 +8,9 @@ from collections.abc import AsyncIterator, Callable, Iterator
 import pytest
 
 from bot.gateways.kubernetes import KubeGateway
-from bot.sandbox.doubles.kubernetes import Cluster, KubernetesDouble, Timing, api_client, orion_prod
+from bot.sandbox.doubles.kubernetes import Cluster, KubernetesDouble, Timing, orion_prod
 from tests.harness import Builder, Harness
+from tests.kube import kube_gateway
 from tests.remediation.world import remediation_world
 from tests.sandbox.doubles.kubernetes.conftest import SchemaValidator
 
@@ -24,11 +25,8 @@ def double(validator: SchemaValidator) -> Iterator[KubernetesDouble]:
 
 @pytest.fixture
 async def gateway(double: KubernetesDouble) -> AsyncIterator[KubeGateway]:
-    api = api_client(double.base_url)
-    gateway = KubeGateway(api, attempts=2, backoff_s=0.01, timeout_s=2.0)
-    yield gateway
-    await gateway.aclose()
-    api.close()  # type: ignore[no-untyped-call]  # kubernetes leaves it untyped
+    async with kube_gateway(double) as gateway:
+        yield gateway
 
 
 @pytest.fixture
