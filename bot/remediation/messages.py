@@ -140,8 +140,26 @@ def remediation_open(target: str, other: str, in_thread: bool = False) -> str:
     )
 
 
+_STANDING = {
+    "pending": "waiting for approval",
+    "approved": "approved and being applied",
+    "executing": "approved and being applied",
+    "verifying": "applied and being verified",
+    "succeeded": "done",
+    "failed": "over: it failed",
+    "unknown": "over, its outcome unknown",
+    "stale": "over: its target changed before it was applied",
+    "expired": "over: it expired without approval",
+    "denied": "over: it was denied",
+    "cancelled": "over: it was cancelled",
+}
+
+
 def remediation_no_longer(remediation_id: str, state: str) -> str:
-    return f"{escape(remediation_id)} is {escape(state)}; nothing was changed."
+    """A click on a request that has moved on: what it is now, and that the click did nothing
+    (not "nothing was changed": a request that is done changed something)."""
+    standing = _STANDING.get(state, state)
+    return f"{escape(remediation_id)} is already {escape(standing)}; this click did nothing."
 
 
 def approval_unconfirmed(remediation_id: str) -> str:

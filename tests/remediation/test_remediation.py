@@ -199,7 +199,9 @@ async def test_expiry_closes_the_request_and_a_late_approval_changes_nothing(
     await w.slack.click_button(w.cleo, channel, pending_copy["ts"], approval_blocks.APPROVE,
                                message=pending_copy)  # fmt: skip
     await w.settle()
-    await w.told(w.cleo, "R-1 is expired; nothing was changed.")
+    await w.told(
+        w.cleo, "R-1 is already over: it expired without approval; this click did nothing."
+    )
     assert not writes(w)
 
 

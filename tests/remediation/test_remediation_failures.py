@@ -284,7 +284,7 @@ async def test_an_approval_whose_answer_was_lost_is_applied_once_and_the_clicker
     # Clicked again on the card as their Slack still shows it: told where it stands.
     await w.slack.click_button(w.apollo, channel, card["ts"], approval_blocks.APPROVE, message=card)
     await w.settle()
-    assert w.ephemeral_texts(w.apollo)[-1].strip() == "R-1 is succeeded; nothing was changed."
+    assert w.ephemeral_texts(w.apollo)[-1].strip() == "R-1 is already done; this click did nothing."
 
 
 async def test_a_run_whose_claim_to_execute_lost_its_answer_applies_it_on_the_next_run(
