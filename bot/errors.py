@@ -68,7 +68,13 @@ class Throttled(TemporaryError):
 
 
 class Unavailable(TemporaryError):
-    """The remote could not be reached, timed out, or answered with a server error."""
+    """The remote could not be reached, timed out, or answered with a server error. `sent`: the
+    request had reached it and its answer was lost (a read timed out, the connection dropped
+    mid-answer), so a write may have happened; False when it never got there."""
+
+    def __init__(self, message: str, *, sent: bool = False) -> None:
+        super().__init__(message)
+        self.sent = sent
 
 
 class Unconfirmed(TemporaryError):

@@ -25,6 +25,13 @@ def failed(what: Mrkdwn) -> str:
     )
 
 
+def not_confirmed(what: Mrkdwn) -> str:
+    return (
+        f"⚠️ Fireline lost Redis's answer during {what}, so it cannot tell whether it took "
+        "effect. Look at the incident channel (or `/incident status`) before typing it again."
+    )
+
+
 def slack_refused(what: Mrkdwn, reason: str) -> str:
     return f"⚠️ {what} did not happen: Slack refused it ({code(reason)})."
 

@@ -23,6 +23,7 @@ from bot.errors import (
     FirelineError,
     IncidentNotFound,
     TemporaryError,
+    Unavailable,
     Unconfirmed,
     UsageError,
 )
@@ -178,7 +179,9 @@ class IncidentService:
                     raise Unconfirmed(unconfirmed) from exc
             await asyncio.sleep(delay)
             delay = min(delay * 2, SETTLE_MAX_DELAY_S)
-        raise lost
+        # Certainly not recorded now (the claim is taken): "did not happen" is true, however
+        # the lost call failed.
+        raise Unavailable(str(lost)) from lost
 
     async def provision(self, incident_id: str, *, wait_s: float = PROVISION_WAIT_S) -> Incident:
         """Create whatever Slack artefacts the incident still lacks. Safe to call repeatedly.

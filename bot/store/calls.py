@@ -20,7 +20,9 @@ import uuid
 from typing import Any, cast
 
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot.errors import Unavailable
 from bot.store.keys import Keys
@@ -43,10 +45,24 @@ def redis_unavailable(exc: RedisError) -> Unavailable:
     """The Fireline error for a failed Redis call (or CancelledError, if that is what it was).
 
     Its message reaches people in Slack, so it says what failed, not where: redis-py's text
-    names the host and port ("Error 111 connecting to 10.0.0.5:6379"). The log keeps that."""
+    names the host and port ("Error 111 connecting to 10.0.0.5:6379"). The log keeps that.
+    `sent` (`after_sending`) says whether the command may have run."""
     raise_if_cancelled()
     log.warning("Redis call failed: %s: %s", type(exc).__name__, exc)
-    return Unavailable(f"Redis did not answer ({type(exc).__name__})")
+    return Unavailable(f"Redis did not answer ({type(exc).__name__})", sent=after_sending(exc))
+
+
+def after_sending(exc: RedisError) -> bool:
+    """Whether redis-py failed once the command was sent, waiting for its answer (so it may have
+    run), rather than connecting or writing it (so it did not). Told by redis-py's own words
+    (8.x: "Timeout reading from …", "Error while reading from …", "Connection closed by
+    server."; against "Error 111 connecting to …", "Timeout connecting to server", "Timeout
+    writing to socket", "Error … while writing to socket"); anything else counts as sent,
+    since "it may have happened" is never untrue."""
+    if not isinstance(exc, RedisConnectionError | RedisTimeoutError):
+        return False  # an answer came (an error reply): the server says what it did
+    text = str(exc).lower()
+    return not ("connecting" in text or "writing" in text)
 
 
 REPLICA_WAIT_MS = 1000
