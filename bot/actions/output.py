@@ -72,9 +72,15 @@ def _section_block(text: str) -> Block:
     return {"type": "section", "text": {"type": "mrkdwn", "text": text, "verbatim": True}}
 
 
+def _titled(title: str, body: str) -> str:
+    """`body` under its section's title in bold; an untitled section (one table under the
+    result's title) is its body alone, not a stray `**` line above it."""
+    return f"*{escape(title)}*\n{body}" if title else body
+
+
 def _body(section: Section) -> str:
     body = f"```{escape(section.text)}```" if section.code else escape(section.text)
-    return f"*{escape(section.title)}*\n{body}" if section.title else body
+    return _titled(section.title, body)
 
 
 def fit(result: Result, slug: str) -> Fitted:
@@ -106,7 +112,7 @@ def fit(result: Result, slug: str) -> Fitted:
     files = list(result.files)
     if overflow:
         name = f"{slug}-details.txt"
-        content = "\n\n".join(f"== {s.title} ==\n{s.text}" for s in overflow)
+        content = "\n\n".join(f"== {s.title or result.title} ==\n{s.text}" for s in overflow)
         files.append(Attachment(name, f"{result.title} — full output", content))
         parts = counted(len(overflow), "part")
         note = f"📎 {parts} did not fit in a message; full text in `{escape(name)}`."
@@ -118,12 +124,11 @@ def fit(result: Result, slug: str) -> Fitted:
 
 
 def _shorten(section: Section) -> str:
-    title = escape(section.title)
-    budget = MAX_SECTION - len(title) - 80
+    budget = MAX_SECTION - len(escape(section.title)) - 80
     cut = _cut(escape(section.text), budget).rsplit("\n", 1)[0]
     more = "… cut here; the whole section is in the attached file"
     body = f"```{cut}\n{more}```" if section.code else f"{cut}\n_{more}_"
-    return f"*{title}*\n{body}"
+    return _titled(section.title, body)
 
 
 def _cut(mrkdwn: str, limit: int) -> str:

@@ -73,3 +73,17 @@ def test_long_section_is_shortened_with_a_note_and_kept_whole_in_the_file() -> N
 def test_small_result_has_no_file() -> None:
     fitted = fit(Result("Small", headline=["ok"], sections=[Section("a", "b")]), "s")
     assert fitted.files == [] and len(fitted.blocks) == 2
+
+
+def test_a_long_untitled_table_is_cut_without_a_stray_bold_marker() -> None:
+    """`/incident events` posts one untitled table under its title; cut for length, it showed
+    a lone `**` line above the table (an empty bold title), and its file a `==  ==` header."""
+    rows = "\n".join(
+        f"Warning  BackOff  pod/task-service-{i:05d}  ×4  4m ago  Back-off" for i in range(200)
+    )
+    result = Result("Events", headline=["3 warnings"], sections=[Section("", rows, code=True)])
+    fitted = fit(result, "events")
+    shown = fitted.blocks[1]["text"]["text"]
+    assert shown.startswith("```Warning") and "whole section is in the attached file" in shown
+    assert "**" not in "".join(b["text"]["text"] for b in fitted.blocks if "text" in b)
+    assert str(fitted.files[0].content).startswith("== Events ==\nWarning")
