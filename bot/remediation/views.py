@@ -62,6 +62,9 @@ def card(record: Record, approvers: Mrkdwn) -> tuple[str, list[Block]]:
         approvers=approvers,
     )
     text = f"🛠 {record.id} {escape(what(record))} — {record.state.value}"
+    # The preview's state is "now" only until the change reaches Kubernetes; from then on
+    # (following the rollout, done) it is what the target was before.
+    was = "Before" if record.applied or record.after else "Now"
     after = f"   ·   After: {escape(record.after)}" if record.after else ""
     blocks: list[Block] = [
         section(
@@ -70,7 +73,7 @@ def card(record: Record, approvers: Mrkdwn) -> tuple[str, list[Block]]:
             f"{incident}"
         ),
         section(f"*What changes*\n{changes}"),
-        context(f"Now: {escape(plan.state)}{after}"),
+        context(f"{was}: {escape(plan.state)}{after}"),
         section(status),
     ]
     buttons = _buttons(record)

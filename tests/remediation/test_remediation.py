@@ -89,6 +89,10 @@ async def test_scale_shows_replicas_before_and_after_and_reports_ready_replicas(
     await until_state(w, "R-1", State.SUCCEEDED)
     await card_shows(w, channel, "*Done*: rolled out: 6/6 replicas ready")
     await card_shows(w, channel, "After: 6/6 ready")
+    # Once applied, the preview's state is no longer "now": the card said "Now: 3/3 ready"
+    # beside "After: 6/6 ready" (a newcomer's walk of the sandbox).
+    await card_shows(w, channel, "Before: 3/3 ready")
+    assert "Now:" not in approval_text(w, channel)
     assert deployment_of(w, "task-service")["spec"]["replicas"] == 6
 
 
