@@ -161,20 +161,28 @@ class TypedAction(Generic[P]):
             words = shlex.split(text)
         except ValueError as exc:
             raise UsageError(shared.bad_quoting(str(exc), self.usage)) from None
-        return self.build(parse_words(self.Params, words, self.usage))
+        return self.build(parse_words(self.Params, words, self.usage), typed=True)
 
-    def build(self, values: dict[str, Any]) -> P:
-        """Params from a mapping (commands and playbooks), errors told as what to type."""
+    def build(self, values: dict[str, Any], typed: bool = False) -> P:
+        """Params from a mapping (commands and playbooks), errors told as what to type; a
+        `typed` command's fields named as typed (`--to-revision`), a playbook's as written."""
         try:
             return self.Params.model_validate(values)
         except ValidationError as exc:
             err = exc.errors()[0]
             where = str(err["loc"][0]) if err["loc"] else "arguments"
+            if typed and err["loc"]:
+                where = _as_typed(self.Params, where)
             if err["type"] == "missing":
                 raise UsageError(messages.missing_argument(where, self.usage)) from None
-            raise UsageError(
-                messages.bad_argument(where, err["msg"].removeprefix("Value error, "), self.usage)
-            ) from None
+            given = err.get("input")
+            problem = messages.invalid_value(
+                err["type"],
+                err.get("ctx") or {},
+                given if isinstance(given, str) else str(given),
+                err["msg"].removeprefix("Value error, "),
+            )
+            raise UsageError(messages.bad_argument(where, problem, self.usage)) from None
 
 
 class Action(TypedAction[P], ABC, Generic[P, F]):
@@ -216,6 +224,13 @@ def parse_words(model: type[Params], words: list[str], usage: str) -> dict[str, 
             raise UsageError(shared.unexpected_arguments(usage, word))
         i += 1
     return values
+
+
+def _as_typed(model: type[Params], field_name: str) -> str:
+    """A field as the person typed it: its longest flag (`--to-revision`, not `to_revision`),
+    or its name for a positional argument (as the usage line writes it, `<replicas>`)."""
+    flags = [flag for flag, name in model.flags.items() if name == field_name]
+    return max(flags, key=len) if flags else field_name
 
 
 def _is_bool(model: type[Params], field_name: str) -> bool:

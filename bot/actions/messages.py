@@ -6,7 +6,9 @@ here may include a token or secret.
 
 from __future__ import annotations
 
-from bot.blockkit import code, escape
+from collections.abc import Mapping
+
+from bot.blockkit import Plain, code, escape
 from bot.messages import typed
 
 
@@ -19,6 +21,23 @@ def no_cluster_configured() -> str:
 
 def bad_argument(field: str, problem: str, usage_text: str) -> str:
     return f"{code(field)} {escape(problem)}. Type {typed(usage_text)}."
+
+
+def invalid_value(kind: str, limits: Mapping[str, object], given: str, said: str) -> Plain:
+    """Plain: what is wrong with a value, in words, from pydantic's error `kind` and its
+    `limits` (its `ctx`); `said` (pydantic's own sentence) for a kind not worded here."""
+    shown = given if len(given) <= 40 else given[:39] + "…"
+    if kind in ("int_parsing", "int_type", "int_from_float"):
+        return f"must be a whole number, like 3 (not {shown})"
+    if kind == "greater_than_equal":
+        return f"must be {limits.get('ge')} or more (not {shown})"
+    if kind == "less_than_equal":
+        return f"must be {limits.get('le')} or less (not {shown})"
+    if kind == "string_too_long":
+        return (
+            f"may be at most {limits.get('max_length')} characters long; this one is {len(given)}"
+        )
+    return said
 
 
 def missing_argument(field: str, usage_text: str) -> str:

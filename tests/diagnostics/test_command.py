@@ -40,10 +40,19 @@ def test_unknown_word_suggests_an_action() -> None:
         ("pods", "a b", "`b` was not expected here. Type `/incident pods"),
         ("pods", "a -x", "`-x` is not an option here. Type `/incident pods"),
         ("pods", "a -n", "`-n` needs a value after it"),
-        ("logs", "a --since 10min", "`since` must be a duration such as 30s, 10m, 2h or 1d"),
-        ("logs", "a --grep '('", "`grep` has an unmatched bracket; put `\\`"),
+        ("logs", "a --since 10min", "`--since` must be a duration such as 30s, 10m, 2h or 1d"),
+        ("logs", "a --grep '('", "`--grep` has an unmatched bracket; put `\\`"),
         ("logs", "a --grep 'unclosed", "do not parse: a quote is opened and never closed"),
-        ("query", "error-rate --range 0", "`range_minutes` Input should be greater than"),
+        # In words, named as typed: not pydantic's "`range_minutes` Input should be greater
+        # than or equal to 1", "`replicas` Input should be a valid integer, unable to parse
+        # string as an integer" or "`grep` String should have at most 200 characters".
+        ("query", "error-rate --range 0", "`--range` must be 1 or more (not 0). Type"),
+        ("query", "error-rate --range abc", "`--range` must be a whole number, like 3 (not abc)"),
+        (
+            "logs",
+            "a --grep " + "a" * 5000,
+            "`--grep` may be at most 200 characters long; this one is 5000. Type `/incident logs",
+        ),
     ],
 )
 def test_bad_input_says_what_to_type(rig: Rig, name: str, text: str, expected: str) -> None:

@@ -166,10 +166,10 @@ async def test_finding_8_no_secret_shape_reaches_slack(world: Harness) -> None:
 @pytest.mark.parametrize(
     ("pattern", "told"),
     [
-        ("(err)\\1", "`grep` refers back to a group"),
-        ("(?<!db )timeout", "`grep` uses a lookahead or lookbehind"),
-        ("a++", "`grep` uses a possessive or atomic group"),
-        ("call(42", "`grep` has an unmatched bracket"),
+        ("(err)\\1", "`--grep` refers back to a group"),
+        ("(?<!db )timeout", "`--grep` uses a lookahead or lookbehind"),
+        ("a++", "`--grep` uses a possessive or atomic group"),
+        ("call(42", "`--grep` has an unmatched bracket"),
     ],
 )
 async def test_a_pattern_re2_cannot_run_is_answered_with_what_to_type(

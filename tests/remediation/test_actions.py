@@ -66,6 +66,17 @@ async def test_scale_bounds_and_step_say_what_to_ask_for(gateway: KubeGateway) -
         await preview(Scale(), "task-service 3", gateway)
 
 
+def test_a_count_or_revision_that_is_not_a_number_is_told_in_words() -> None:
+    """`/incident scale checkout lots` answered pydantic's "`replicas` Input should be a valid
+    integer, unable to parse string as an integer"."""
+    with pytest.raises(UsageError) as err:
+        Scale().parse("checkout lots")
+    assert str(err.value).startswith("`replicas` must be a whole number, like 3 (not lots).")
+    assert "Input should" not in str(err.value)
+    with pytest.raises(UsageError, match="`--to-revision` must be 1 or more \\(not 0\\)"):
+        Rollback().parse("checkout --to-revision 0")
+
+
 async def test_restart_patches_restarted_at_like_kubectl_and_replaces_every_pod(
     double: KubernetesDouble, gateway: KubeGateway
 ) -> None:
