@@ -102,6 +102,16 @@ async def test_events_readiness_failures_first(gateway: KubeGateway) -> None:
     assert first.startswith("Warning") and "Unhealthy" in first
 
 
+async def test_events_headline_counts_warnings_and_the_rest_alike(gateway: KubeGateway) -> None:
+    """The sandbox's headline read "733 warnings · 65 events": repeats beside event objects,
+    more warnings than events. Both now count as the table's COUNT column does."""
+    result = await run(gateway, "events", "")
+    rows = [line.split() for line in result.sections[0].text.splitlines()[1:]]
+    counts = {kind: sum(int(r[3].lstrip("×")) for r in rows if r[0] == kind)
+              for kind in ("Warning", "Normal")}  # fmt: skip
+    assert result.headline == [f"{counts['Warning']} warnings · {counts['Normal']} normal events"]
+
+
 async def test_top_flags_memory_near_limit(gateway: KubeGateway) -> None:
     result = await run(gateway, "top", "task-service")
     assert result.headline == ["3 containers above 80 % of a limit"]

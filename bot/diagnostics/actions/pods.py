@@ -341,7 +341,12 @@ class Events(Action[EventsParams, EventsFindings]):
         result = Result(f"Events{about}")
         if findings.note:
             result.headline.append(findings.note)
-        result.headline.append(f"{warnings} warnings · {len(findings.events)} events")
+        # Both counted as the COUNT column counts (repeats included): "733 warnings · 65
+        # events" put repeats beside event objects, fewer events than warnings.
+        normal = sum(e.count for e in folded) - warnings
+        result.headline.append(
+            f"{counted(warnings, 'warning')} · {counted(normal, 'normal event')}"
+        )
         result.sections.append(Section("", event_table(folded, ctx.clock.now()), True))
         return result
 
