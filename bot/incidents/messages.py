@@ -12,9 +12,12 @@ from bot.messages import typed
 
 
 def needs_incident(usage_text: str) -> str:
+    """`usage_text` with the ID after its subcommand, as it is typed outside an incident's
+    channel: `/incident severity INC-42 <P0|P1|P2|P3>`."""
+    name, _, rest = usage_text.partition(" ")
     return (
         "This is not an incident channel, so say which incident: "
-        f"{typed(usage_text.split(' ')[0] + ' INC-42 …')}. `/incident list` shows the open ones."
+        f"{typed(f'{name} INC-42 {rest}'.rstrip())}. `/incident list` shows the open ones."
     )
 
 

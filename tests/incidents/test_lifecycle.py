@@ -116,7 +116,10 @@ async def test_commands_elsewhere_need_the_id(unacknowledged: Harness) -> None:
     h = unacknowledged
     incident_id, _ = await h.declare(h.alice, "P3 Typo on pricing page")
     await h.command(h.bob, "ack")
-    await h.told(h.bob, "This is not an incident channel, so say which incident")
+    # What to type, whole: it read "`/incident ack INC-42 …`." (an ellipsis for nothing).
+    await h.told(h.bob, "say which incident: `/incident ack INC-42`. `/incident list` shows")
+    await h.command(h.bob, "severity P1")
+    await h.told(h.bob, "say which incident: `/incident severity INC-42 &lt;P0|P1|P2|P3&gt;`.")
     await h.command(h.bob, "ack INC-999")
     await h.told(h.bob, "There is no incident INC-999")
     await h.command(h.bob, f"ack {incident_id.lower()}")
