@@ -52,8 +52,9 @@ def not_configured(what: str) -> str:
 
 
 def running(action: str, what: str) -> str:
-    """`what`: the arguments as typed."""
-    return f"Running {code(action)} on {code(what)} …"
+    """`what`: the arguments as typed; empty, none were (not "on `the defaults`", which read
+    as an argument named so)."""
+    return f"Running {code(action)} on {code(what)} …" if what else f"Running {code(action)} …"
 
 
 def action_timed_out(action: str, seconds: float) -> Plain:

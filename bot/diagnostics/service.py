@@ -246,7 +246,7 @@ class DiagnosticsService:
         action = self.actions[name]
         params = action.parse(text)
         incident = await self.store.find_by_channel(actor.channel)
-        what = " ".join(text.split()) or "the defaults"
+        what = " ".join(text.split())
         return Reply(
             text=messages.running(name, what),
             later=partial(self._run_and_post, action, params, actor, incident),

@@ -65,6 +65,10 @@ async def test_command_acks_then_posts_result_in_channel_with_files_in_thread(ri
     actor = Actor(RESPONDER, "CWARROOM", "trig-1")
     reply = await rig.service.command("logs", "task-service", actor)
     assert reply.text == "Running `logs` on `task-service` …"
+    # Nothing typed after it: not "Running `events` on `the defaults` …" (a walk read that
+    # as an argument called "the defaults").
+    bare = await rig.service.command("events", "  ", actor)
+    assert bare.text == "Running `events` …"
     assert reply.later is not None
     assert await reply.later() is None
     post = rig.slack.posts[0]
