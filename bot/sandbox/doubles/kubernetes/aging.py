@@ -56,7 +56,11 @@ def step(cluster: Cluster, life: Life, now: datetime) -> None:
             if pod["status"].get("phase") != "Running":
                 continue
             if not behaviour.ready:
-                _unready(cluster, pod, behaviour.probe_message, now)
+                # Each pod's probe is sent to its own address, as the kubelet's is.
+                message = behaviour.probe_message.replace(
+                    "{pod_ip}", str(pod["status"].get("podIP", ""))
+                )
+                _unready(cluster, pod, message, now)
             lifetime = life.lifetime(pod["metadata"]["name"], behaviour, _limit_of(pod))
             if lifetime is not None:
                 _oom(cluster, pod, lifetime, now)

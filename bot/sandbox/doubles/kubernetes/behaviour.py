@@ -81,6 +81,8 @@ class Behaviour:
     ready: bool = True
     """False: the readiness probe keeps failing (a dependency times out)."""
     probe_message: str = "HTTP probe failed with statuscode: 503"
+    """The readiness probe's failure, as the kubelet words it; `{pod_ip}` is each pod's own
+    address."""
 
     def traffic(self, pods: int, at: datetime, pool: int | None = None) -> Traffic:
         rps = self.rps * wave(at)

@@ -94,7 +94,7 @@ PAYMENTS = Behaviour(
     pods=2,
     memory_mi=140,
     ready=False,
-    probe_message='Get "http://10.244.1.7:8080/healthz": context deadline exceeded '
+    probe_message='Get "http://{pod_ip}:8080/healthz": context deadline exceeded '
     "(Client.Timeout exceeded while awaiting headers)",
 )
 

@@ -125,6 +125,16 @@ def test_every_event_is_no_older_than_what_it_is_about(k8s: Any, clock: ManualCl
             assert event.first_timestamp >= about.metadata.creation_timestamp, event
 
 
+def test_each_pod_s_failed_probe_names_its_own_address(k8s: Any, clock: ManualClock) -> None:
+    """`/incident events` showed both payments pods failing their probe at one address
+    (10.244.1.7): a responder comparing them would chase one pod."""
+    clock.advance(5 * 60)
+    core: Any = client.CoreV1Api(k8s)  # the client types every field optional
+    for pod in pods_of(core, "payments"):
+        [probe] = [e for e in events_about(core, pod.metadata.name) if e.reason == "Unhealthy"]
+        assert f'Get "http://{pod.status.pod_ip}:8080/healthz"' in probe.message, probe.message
+
+
 def test_logs_are_written_as_time_passes_the_same_on_every_read_and_rotated(
     k8s: Any, clock: ManualClock
 ) -> None:
