@@ -8,6 +8,7 @@ the HTTP sessions.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -71,6 +72,7 @@ async def run(
         options.speed = script.speed
     sandbox = Sandbox(options)
     written: list[tuple[Path, str]] = []
+    made: list[Path] = []  # a directory (~/.kube) that was not there before the sandbox
     served: list[bool] = []
 
     async def start() -> None:
@@ -80,6 +82,8 @@ async def run(
         if sandbox.kube is not None:
             server = sandbox.kube.base_url
             path = kubeconfig_path(kubeconfig, server)
+            if not path.parent.exists():
+                made.append(path.parent)
             path.parent.mkdir(parents=True, exist_ok=True)
             write_kubeconfig(path, server, namespace=ORION_PROD)
             written.append((path, server))
@@ -114,6 +118,9 @@ async def run(
         for path, server in written:  # ours still: nobody's cluster answers there any more
             if server_in(path) == server:
                 path.unlink(missing_ok=True)
+        for directory in made:  # nothing left behind: an empty ~/.kube the sandbox made goes
+            with contextlib.suppress(OSError):  # not empty (kubectl's cache, another's file)
+                directory.rmdir()
         if served:  # a start-up that failed says why instead (bot/cli.py)
             print(
                 "Fireline sandbox stopped: its incidents, cluster and Redis are gone "

@@ -50,6 +50,9 @@ async def test_the_sandbox_prints_a_kubeconfig_for_its_cluster(
         serving.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await serving
+    # Stopped, it leaves nothing behind: not its file, nor the empty directory (~/.kube on a
+    # machine without kubectl) it made for it.
+    assert not path.exists() and not path.parent.exists()
 
 
 @pytest.mark.process
