@@ -269,4 +269,7 @@ class DiagnosticsService:
 
 
 def _slug(action: str, target: str) -> str:
-    return re.sub(r"[^a-z0-9-]+", "-", f"{action}-{target}".lower()).strip("-")[:60]
+    """A file name's stem: the action, then the target unless it begins with the action's name
+    already (`events in sandbox/orion-prod` made `events-events-in-…`)."""
+    named = target if target.split(" ", 1)[0] == action else f"{action}-{target}"
+    return re.sub(r"[^a-z0-9-]+", "-", named.lower()).strip("-")[:60]

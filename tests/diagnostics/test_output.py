@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.actions.output import MAX_BLOCKS, MAX_SECTION, Result, Section, fit
 from bot.diagnostics.logpatterns import group_errors, normalise
+from bot.diagnostics.service import _slug
 from bot.runtime.redaction import redact
 
 
@@ -87,3 +88,11 @@ def test_a_long_untitled_table_is_cut_without_a_stray_bold_marker() -> None:
     assert shown.startswith("```Warning") and "whole section is in the attached file" in shown
     assert "**" not in "".join(b["text"]["text"] for b in fitted.blocks if "text" in b)
     assert str(fitted.files[0].content).startswith("== Events ==\nWarning")
+
+
+def test_a_file_s_name_says_the_action_once() -> None:
+    """The namespace's events went into `events-events-in-sandbox-orion-prod-details.txt`."""
+    assert _slug("events", "events in sandbox/orion-prod") == "events-in-sandbox-orion-prod"
+    assert _slug("diagnose", "checkout in sandbox/orion-prod") == (
+        "diagnose-checkout-in-sandbox-orion-prod"
+    )
