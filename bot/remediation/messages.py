@@ -339,6 +339,16 @@ def offer_outdated(target: str, moved: list[str], by: Mrkdwn, fresh: str) -> str
     )
 
 
+def offer_outdated_line(target: str, moved: list[str], fresh: str) -> str:
+    """In place of a button clicked after its target changed (it requested nothing): what
+    changed, and what to run for a fresh view and fresh buttons."""
+    return (
+        f"♻️ Outdated: {code(target)} has changed since this was offered "
+        f"({escape('; '.join(moved))}); nothing was requested. For a fresh view and fresh "
+        f"buttons: {code(fresh)}."
+    )
+
+
 def offer_changed_by(
     remediation_id: str, what: str, approver: str | None, when: Mrkdwn, changes: str
 ) -> Mrkdwn:

@@ -29,6 +29,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bot import messages as shared
+from bot.blockkit import Mrkdwn
 from bot.clock import Clock
 from bot.errors import Conflict, FirelineError, Forbidden, NotFound, TemporaryError, Unavailable
 from bot.gateways.kubernetes import KubeGateway
@@ -41,7 +42,7 @@ from bot.remediation import views as approval_blocks
 from bot.remediation.actions.base import AnyRemediation, Plan
 from bot.remediation.actions.deployment import deployment_state
 from bot.remediation.guard import RemediationGuard
-from bot.remediation.store import Record, RemediationStore, State
+from bot.remediation.store import Record, RemediationStore, Source, State
 from bot.runtime.scheduler import Job, Scheduler
 from bot.store.calls import raise_if_cancelled
 from bot.store.store import Store
@@ -391,6 +392,27 @@ class RemediationRunner:
                     await self.slack.update_message(record.channel, source.ts, text, edited)
         except FirelineError as exc:
             log.warning("could not update the message that asked for %s: %s", record.id, exc)
+
+    async def show_outdated(self, channel: str, source: Source, line: Mrkdwn) -> None:
+        """Edit the message whose button was clicked after its target changed: the button gives
+        way to `line`, so it no longer invites a click that requests nothing. As `show_source`:
+        read back under the message's lock; never raises."""
+        try:
+            async with self.store.lock(
+                f"remediation-source:{channel}:{source.ts}", wait_s=5.0
+            ) as ok:
+                if not ok:
+                    return
+                message = await self.slack.message(channel, source.ts)
+                if message is None:
+                    return
+                blocks = list(message.get("blocks") or [])
+                edited = approval_blocks.offer_outdated(blocks, source, line)
+                if edited != blocks:
+                    text = str(message.get("text") or "")
+                    await self.slack.update_message(channel, source.ts, text, edited)
+        except FirelineError as exc:
+            log.warning("could not update the outdated offer in %s: %s", channel, exc)
 
     async def announce(self, record: Record, event: str, actor: str | None) -> None:
         await self.show(record)

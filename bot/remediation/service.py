@@ -214,7 +214,7 @@ class RemediationService:
             origin.user, action.name, scope.cluster, scope.namespace
         )
         if origin.offered is not None:
-            await self._as_offered(action, params, scope.cluster, scope.namespace, origin.offered)
+            await self._as_offered(action, params, scope.cluster, scope.namespace, origin)
         now = self.clock.now()
         plan = await action.preview(
             Preview(params, self.kube(scope.cluster), scope.cluster, scope.namespace, rule, now)
@@ -273,7 +273,7 @@ class RemediationService:
         params: P,
         cluster: str,
         namespace: str,
-        offered: Offered,
+        origin: Origin,
     ) -> None:
         """A button offers a change for its target as it was then: if the target has moved on
         since (a rollback or restart made a new revision, the replicas were scaled, a release
@@ -281,6 +281,8 @@ class RemediationService:
         when Fireline did, and what to run for a fresh view."""
         if action.kind != "deployment":
             return  # a pod's offer: a pod deleted since is not found by the preview
+        offered = origin.offered
+        assert offered is not None
         name = action.target(params)
         deployment = await resolve_deployment(self.kube(cluster), namespace, name)
         moved = moved_since(deployment, offered.revision, offered.replicas)
@@ -295,6 +297,9 @@ class RemediationService:
                 last.id, approval_blocks.what(last), last.approver, when, changes
             )
         fresh = approval_blocks.fresh_view(action.kind, name, namespace, params.cluster)
+        if origin.source is not None:  # the button no longer invites a click
+            line = messages.offer_outdated_line(name, moved, fresh)
+            await self.runner.show_outdated(origin.channel, origin.source, line)
         raise Outdated(messages.offer_outdated(name, moved, by, fresh))
 
     async def repreview(self, remediation_id: str, user: str) -> Reply:

@@ -7,6 +7,7 @@ The record's words (Kubernetes names and states, reasons, progress) are plain: e
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from bot.blockkit import (
@@ -170,6 +171,25 @@ def offer_answered(
         else:
             out.append({**shown, "block_id": source.block_id})
     return out
+
+
+def offer_outdated(blocks: list[Block], source: Source, line: Mrkdwn) -> list[Block]:
+    """The message with the button that asked (`source`), clicked after its target changed,
+    given way to `line` as `offer_answered` does; unchanged when the button is no longer
+    there (a request's line took its place already, and says more)."""
+
+    def has_button(block: Block) -> bool:
+        elements = [*(block.get("elements") or []), block.get("accessory") or {}]
+        return any(
+            e.get("action_id") == REMEDIATION_REQUEST and e.get("value") == source.value
+            for e in elements
+        )
+
+    if not any(b.get("block_id") == source.block_id and has_button(b) for b in blocks):
+        return blocks
+    # Its own line per button: another outdated button of the message gets one of its own.
+    own = "outdated-" + hashlib.sha256(source.value.encode()).hexdigest()[:12]
+    return offer_answered(blocks, source, own, line)
 
 
 def deny_modal(record: Record) -> dict[str, Any]:

@@ -175,10 +175,48 @@ async def test_a_diagnosis_rollback_clicked_again_after_it_ran_rolls_nothing_bac
         assert "fresh buttons: `/incident diagnose checkout -n orion-prod`" in told
     assert len(approval_cards(w, channel)) == 1
     assert await w.app.remediation.records.get("R-2") is None
+    # The message keeps saying how R-1 ended: the old copy's clicks do not overwrite it.
+    assert "✅ Done as R-1" in flatten(now_of(w, channel, offered["ts"])["blocks"])
     assert len(writes(w, "patch", "deployments/checkout")) == 1  # no second rollout
     assert revision_of(w, "checkout") == "4"
     audit = await w.app.services.store.audit_log()
     assert [a["outcome"] for a in audit if a["action"] == "rollback"].count("rejected") == 2
+
+
+async def test_an_outdated_button_on_another_message_gives_way_to_a_line(build: Any) -> None:
+    """Two diagnoses both offered "Roll back checkout"; the first's was used. The second's,
+    clicked later, requested nothing and said so to the clicker, but stayed on its message,
+    inviting the next person to click it again (a walk of the sandbox)."""
+    w = await offers_world(build())
+    _, channel = await declare(w, w.cleo, "P1 checkout returns 500")
+    first = await diagnosis(w, w.rita, channel, "checkout")
+    await w.command(w.apollo, "diagnose checkout", channel=channel)
+    second = await eventually(
+        lambda: next(
+            (m for m in w.slack.messages(channel)
+             if "Diagnosis of `checkout`" in m["text"] and m["ts"] != first["ts"]),
+            None,
+        ),
+        what="the second diagnosis",
+    )  # fmt: skip
+    await click_offer(w, w.rita, channel, first, "Roll back checkout")
+    await eventually(lambda: approval_cards(w, channel), what="R-1's card")
+    await click(w, w.apollo, channel, approval_blocks.APPROVE)
+    await until_state(w, "R-1", State.SUCCEEDED)
+
+    await click_offer(w, w.apollo, channel, second, "Roll back checkout")
+    await w.told(w.apollo, "Nothing was requested")
+    shown = await eventually(
+        lambda: (t := flatten(now_of(w, channel, second["ts"])["blocks"])) and "Outdated" in t and t
+    )
+    assert (
+        "♻️ Outdated: `checkout` has changed since this was offered (revision 3 then, revision 4 "
+        "now: checkout:2.3.0); nothing was requested. For a fresh view and fresh buttons: "
+        "`/incident diagnose checkout -n orion-prod`."
+    ) in shown
+    assert offer_buttons(now_of(w, channel, second["ts"])) == []
+    assert "Done as R-1" in flatten(now_of(w, channel, first["ts"])["blocks"])
+    assert len(writes(w, "patch", "deployments/checkout")) == 1
 
 
 async def test_a_scale_button_clicked_when_already_scaled_is_told_so(build: Any) -> None:
@@ -319,3 +357,23 @@ def test_only_the_clicked_button_of_an_actions_block_gives_way() -> None:
     assert done[1]["elements"][0]["text"] == "R-2 requested"
     gone = Source(ts="1.0", block_id="gone", value=a["value"])
     assert approval_blocks.offer_answered(blocks, gone, "R-3", "x") == blocks
+
+
+def test_two_outdated_buttons_of_one_message_each_give_way_to_their_own_line() -> None:
+    """A playbook's guidance holds several offers in one actions block: each outdated one goes,
+    with its own line; the rest stay."""
+    values = ['{"action":"rollback"}', '{"action":"restart"}', '{"action":"scale"}']
+    blocks = [
+        {"type": "actions", "block_id": "offers", "elements": [
+            {"type": "button", "action_id": REMEDIATION_REQUEST, "value": v} for v in values
+        ]},
+    ]  # fmt: skip
+    for value, line in zip(values[:2], ("rolled back since", "restarted since"), strict=True):
+        blocks = approval_blocks.offer_outdated(
+            blocks, Source(ts="1", block_id="offers", value=value), line
+        )
+    assert [e["value"] for e in blocks[0]["elements"]] == [values[2]]
+    lines = sorted(b["elements"][0]["text"] for b in blocks[1:])
+    assert lines == ["restarted since", "rolled back since"]
+    again = Source(ts="1", block_id="offers", value=values[0])  # an old copy's click: no change
+    assert approval_blocks.offer_outdated(blocks, again, "again") == blocks
