@@ -42,6 +42,15 @@ def delivered_twice() -> str:
     return "Already done: Slack delivered that command twice, so it ran once."
 
 
+def _either(roles: tuple[str, ...] | list[str], none: str) -> Mrkdwn:
+    """Roles any of which would do, escaped, as a sentence lists them: `responder, commander or
+    admin` (not `responder or commander or admin`); `none` when there are none."""
+    names = [escape(r) for r in roles]
+    if not names:
+        return escape(none)
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+
+
 def _roles(roles: list[str]) -> str:
     return escape(", ".join(roles)) if roles else "none"
 

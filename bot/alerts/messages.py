@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from bot import messages as shared
 from bot.blockkit import Mrkdwn, channel, code, escape
 from bot.blockkit import user as mention
 
@@ -43,7 +44,7 @@ def silence_not_configured() -> str:
 
 def silence_denied(held: list[str], allowing: tuple[str, ...], holders: Mrkdwn = "") -> str:
     have = escape(", ".join(held) or "no role")
-    need = escape(" or ".join(allowing) or "a role the policy does not define")
+    need = shared._either(allowing, "a role the policy does not define")
     by = f" Held by {holders}." if holders else ""
     return (
         f"🚫 Silencing alerts needs the role {need}; you have {have}.{by} Nothing was silenced "

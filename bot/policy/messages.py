@@ -12,7 +12,7 @@ from bot.blockkit import user as mention
 
 
 def denied_action(action: str, held: list[str], allowing: list[str]) -> str:
-    need = escape(" or ".join(allowing)) if allowing else "a role the policy does not define"
+    need = shared._either(allowing, "a role the policy does not define")
     return (
         f"🚫 {code(action)} needs the role {need}; you have {shared._roles(held)}. "
         "Ask an admin to add you (or your user group) to that role in the Fireline policy."
@@ -20,7 +20,7 @@ def denied_action(action: str, held: list[str], allowing: list[str]) -> str:
 
 
 def denied_namespace_role(namespace: str, held: list[str], granting: list[str]) -> str:
-    need = escape(" or ".join(granting)) if granting else "no role"
+    need = shared._either(granting, "no role")
     return (
         f"🚫 Your roles ({shared._roles(held)}) do not cover namespace {code(namespace)}; "
         f"{need} would. Ask an admin to extend your role in the Fireline policy."
@@ -28,7 +28,7 @@ def denied_namespace_role(namespace: str, held: list[str], granting: list[str]) 
 
 
 def denied_target(target: str, held: list[str], granting: list[str], field: str) -> str:
-    need = escape(" or ".join(granting)) if granting else "no role"
+    need = shared._either(granting, "no role")
     return (
         f"🚫 Your roles ({shared._roles(held)}) do not reach {escape(target)}; {need} would. "
         f"Ask an admin to add it to your role's {code(field)} in the Fireline policy."
@@ -36,10 +36,7 @@ def denied_target(target: str, held: list[str], granting: list[str], field: str)
 
 
 def _either(roles: tuple[str, ...] | list[str]) -> str:
-    names = [escape(r) for r in roles]
-    if not names:
-        return "a role the policy does not name"
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+    return shared._either(roles, "a role the policy does not name")
 
 
 def _held_by(holders: Mrkdwn) -> str:

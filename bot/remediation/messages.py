@@ -71,7 +71,7 @@ def remediation_namespace(action: str, namespace: str, allowed: tuple[str, ...])
 
 
 def _either(roles: tuple[str, ...]) -> str:
-    return escape(" or ".join(roles) or "a role the policy does not name")
+    return shared._either(roles, "a role the policy does not name")
 
 
 def _held_by(holders: Mrkdwn) -> str:

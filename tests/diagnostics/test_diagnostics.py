@@ -79,7 +79,7 @@ async def test_group_member_runs_logs_and_gets_the_report_with_a_file_in_thread(
 async def test_viewer_is_denied_logs_with_what_is_missing(world) -> None:
     await world.command(world.viewer, "logs task-service")
     text = await eventually(lambda: next((t for t in told(world, world.viewer) if "🚫" in t), None))
-    assert "`logs` needs the role responder or commander or admin; you have viewer" in text
+    assert "`logs` needs the role responder, commander or admin; you have viewer" in text
     assert not [m for m in world.slack.messages(world.room) if "Logs of" in m.get("text", "")]
 
 

@@ -57,9 +57,9 @@ REACH = {
 }  # fmt: skip
 # The roles whose lists open each target (what a denial must name).
 OPENED_BY = {
-    "orion-api": "viewer or responder or commander or admin",
-    "payments-api": "responder or commander or admin",
-    "error-rate": "responder or commander or admin",
+    "orion-api": "viewer, responder, commander or admin",
+    "payments-api": "responder, commander or admin",
+    "error-rate": "responder, commander or admin",
     "memory-trend": "commander or admin",
     "orders": "commander or admin",
     "ledger": "admin",
@@ -168,7 +168,8 @@ async def test_default_policy_reaches_nothing() -> None:
     assert policy.clusters == {} and policy.prometheus is None and not policy.databases
     auth = Authorizer(policy, RecordingSlack().usergroup_members)
     assert await auth.roles_of("UANYONE1") == ["viewer"]
-    with pytest.raises(Denied, match="`logs` needs the role responder or commander or admin"):
+    # Listed as the incident verbs' refusals list them, not "responder or commander or admin".
+    with pytest.raises(Denied, match="`logs` needs the role responder, commander or admin;"):
         await auth.check("UANYONE1", "logs", [])
 
 

@@ -117,7 +117,7 @@ async def test_request_matrix(action: str, kind: str, person: str) -> None:
     elif kind == "not-open-to-the-action":
         assert f"`{action}` may not change anything in `orion-dev`" in text
     else:
-        assert "needs the role responder or commander or admin; you have viewer" in text
+        assert "needs the role responder, commander or admin; you have viewer" in text
 
 
 @pytest.mark.parametrize("action", REMEDIATIONS)

@@ -154,7 +154,7 @@ async def test_self_approval_where_the_policy_allows_it(world: Harness) -> None:
 async def test_denials_before_any_preview_say_why(world: Harness) -> None:
     w = world
     await w.command(w.otto, "restart task-service")
-    await w.told(w.otto, "Requesting `restart` needs the role responder or commander")
+    await w.told(w.otto, "Requesting `restart` needs the role responder, commander or admin")
     await w.command(w.rita, "restart task-service -n orion-frozen")
     await w.told(w.rita, "`orion-frozen` is frozen")
     await w.command(w.rita, "scale task-service 8")
