@@ -363,7 +363,7 @@ def test_two_outdated_buttons_of_one_message_each_give_way_to_their_own_line() -
     """A playbook's guidance holds several offers in one actions block: each outdated one goes,
     with its own line; the rest stay."""
     values = ['{"action":"rollback"}', '{"action":"restart"}', '{"action":"scale"}']
-    blocks = [
+    blocks: list[dict[str, Any]] = [
         {"type": "actions", "block_id": "offers", "elements": [
             {"type": "button", "action_id": REMEDIATION_REQUEST, "value": v} for v in values
         ]},
