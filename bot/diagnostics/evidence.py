@@ -165,6 +165,14 @@ class Evidence:
     def latest(self) -> Revision | None:
         return self.revisions[0] if self.revisions else None
 
+    def rolling_out(self) -> tuple[int, int] | None:
+        """While the latest revision is still rolling out: (pods of earlier revisions, all
+        pods), from the ReplicaSets' replicas; None once only the latest one has pods."""
+        if not self.revisions or len(self.revisions) < 2:
+            return None
+        older = sum(r.replicas for r in self.revisions[1:])
+        return (older, older + self.revisions[0].replicas) if older > 0 else None
+
     @property
     def previous(self) -> Revision | None:
         return self.revisions[1] if self.revisions and len(self.revisions) > 1 else None

@@ -125,13 +125,23 @@ def _before_fact(evidence: Evidence) -> tuple[Fact, ...]:
 
 
 def _before(evidence: Evidence) -> str:
-    """`; began 40m ago, before rev 6 rolled out 12m ago` when a recent rollout is innocent."""
+    """`; began 40m ago, before rev 6 rolled out 12m ago` when a recent rollout is innocent;
+    while it is still rolling out (a rollback half done), that the earlier revision's pods
+    still serve, so that the errors read are theirs."""
     latest = evidence.recent_rollout(timedelta(hours=24))
     began = evidence.trouble_began()
     if latest is None or latest.rolled_out_at is None or began is None:
         return ""
     if not evidence.began_before_rollout():
         return ""
+    rolling = evidence.rolling_out()
+    if rolling is not None:
+        older, pods = rolling
+        return (
+            f"; began {evidence.ago(began)} ago, before rev {latest.number} began rolling out "
+            f"{evidence.ago(latest.rolled_out_at)} ago (not the rollout; still rolling out: "
+            f"{older} of {pods} pods run an earlier revision)"
+        )
     return (
         f"; began {evidence.ago(began)} ago, before rev {latest.number} rolled out "
         f"{evidence.ago(latest.rolled_out_at)} ago (not the rollout)"

@@ -212,8 +212,10 @@ async def test_logs_are_split_at_the_rollback_while_it_rolls_out(
 
     result = await run(gateway, clock, "diagnose", "checkout")
 
+    # The rollback is under way: the errors read are the old pods', and the line says so.
     assert result.headline[0].endswith(
-        "×138 in 3 pods; began 16m ago, before rev 4 rolled out 2m ago (not the rollout)"
+        "×138 in 3 pods; began 16m ago, before rev 4 began rolling out 2m ago (not the rollout; "
+        "still rolling out: 2 of 3 pods run an earlier revision)"
     )
     patterns = next(s for s in result.sections if s.title.startswith("Log patterns"))
     assert "all logged after" not in patterns.title
