@@ -117,19 +117,31 @@ _POOL = linear(
 
 
 _POOL_SAYS_SO = linear(r"(?i)pool|too many clients|connection slots", capture=False)
+# The database's own limit, not the pod's pool: more pods would only ask it for more.
+_DATABASE_FULL = linear(
+    r"(?i)too many (?:clients|connections)|remaining connection slots", capture=False
+)
+_RESTART_FREES = Remedy("restart", "frees connections held by stuck or leaking pods")
 
 
 def connection_pool(evidence: Evidence) -> Finding | None:
     """The database connection pool is exhausted (`too many clients`, timeouts acquiring a
-    connection): requests queue for a connection and time out."""
+    connection): requests queue for a connection and time out. Each pod's own pool full
+    (requests waiting for one of its connections): more pods share the requests, so a scale
+    is offered first. The database refusing connections (`too many clients`): a scale would
+    ask it for more, so only a restart (freeing what stuck pods hold)."""
     found = matching(evidence, _POOL)
     if not found:
         return None
     found.sort(key=lambda t: (not _POOL_SAYS_SO.search(t.template), -t.count))
+    if any(_DATABASE_FULL.search(t.template) for t in found):
+        remedies: tuple[Remedy, ...] = (_RESTART_FREES,)
+    else:
+        more = Remedy("scale", "each pod's pool is full: more pods, more connections to share")
+        remedies = (more, _RESTART_FREES)
     return _from_logs(
-        "connection-pool", "Database connection pool exhausted", 0.85, found, evidence,
-        (Remedy("restart", "frees connections held by stuck or leaking pods"),),
-    )  # fmt: skip
+        "connection-pool", "Database connection pool exhausted", 0.85, found, evidence, remedies
+    )
 
 
 _RATE_LIMITED = linear(

@@ -6,6 +6,7 @@ diagnosis offers only the remediations that can be done, each with why."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
 import pytest
 
@@ -13,9 +14,11 @@ from bot.actions.output import fit
 from bot.blockkit import REMEDIATION_REQUEST
 from bot.errors import UsageError
 from bot.policy.remediation import RemediationPolicy, RemediationRule
-from bot.sandbox.doubles.kubernetes import add_logs
+from bot.sandbox.doubles.kubernetes import KubernetesDouble, add_logs
+from bot.sandbox.doubles.kubernetes.corpus import SCENARIOS, build_corpus
+from bot.store.store import Store
 from tests.diagnostics.conftest import RESPONDER, VIEWER, Rig, make_policy, make_rig
-from tests.diagnostics.scenario import NOW, NS
+from tests.diagnostics.scenario import NOW, NS, new_cluster
 from tests.diagnostics.test_kubernetes import incident, text_of
 
 
@@ -105,3 +108,29 @@ async def test_the_diagnosis_offers_nothing_it_cannot_do(rig: Rig) -> None:
     blocks = json.dumps(rig.slack.posts[-1]["blocks"], ensure_ascii=False)
     assert REMEDIATION_REQUEST not in blocks
     assert "`rollback` — remediation is off in the policy" in blocks
+
+
+@pytest.fixture
+def corpus_double() -> Iterator[KubernetesDouble]:
+    with KubernetesDouble(build_corpus(new_cluster())) as double:
+        yield double
+
+
+async def test_a_full_connection_pool_is_offered_a_scale_first(
+    corpus_double: KubernetesDouble, diag_store: Store
+) -> None:
+    """orders-api's pods each hold a full pool of 20 with requests waiting (the sandbox's story:
+    a third pod fixes it): the diagnosis offers a scale, with why, before a restart."""
+    rule = RemediationRule(request_roles=("responder",), namespaces=("*",))
+    policy = make_policy(
+        remediation=RemediationPolicy(enabled=True, actions={"scale": rule, "restart": rule})
+    )
+    rig = make_rig(corpus_double, diag_store, policy)
+    [scenario] = [s for s in SCENARIOS if s.name == "connection-pool"]
+    run = await rig.run(RESPONDER, "diagnose", f"{scenario.deployment} -n {scenario.namespace}")
+    assert [(v.action, v.params.get("replicas")) for v in run.findings.offers] == [
+        ("scale", 4), ("restart", None)
+    ]  # fmt: skip
+    assert run.findings.offers[0].reason.startswith(
+        "each pod's pool is full: more pods, more connections to share; runs 2 of the policy's"
+    )

@@ -142,8 +142,13 @@ def test_connection_pool() -> None:
     assert found.cause == (
         "Database connection pool exhausted: `WARN db: connection pool exhausted (20/20 in use)` ×5"
     )
+    # Each pod's own pool is full: more pods share the requests, so a scale comes first.
+    assert [r.action for r in found.remedies] == ["scale", "restart"]
     e = evidence(lines=logs(*((m, "FATAL: sorry, too many clients already") for m in range(4))))
-    assert rules.connection_pool(e) is not None
+    found = rules.connection_pool(e)
+    assert found is not None
+    # The database's own limit: more pods would ask it for more connections; only a restart.
+    assert [r.action for r in found.remedies] == ["restart"]
     assert rules.connection_pool(evidence(lines=logs((1, "ERROR boom")))) is None
 
 
