@@ -300,14 +300,15 @@ def offer_line(
     approver: str | None,
     decided_by: str | None,
     when: Mrkdwn,
-    detail: str | None,
+    detail: Mrkdwn | None,
     again: str,
     fresh: str,
 ) -> Mrkdwn:
     """What takes the place of the button that asked for a request, by where it stands:
-    `detail` is the change made (succeeded) or the record's reason or progress; `again` the
-    request as typed, `fresh` the command for a fresh view ("" when there is none)."""
-    rid, detail = escape(remediation_id), escape(detail or "")
+    `detail` (mrkdwn, escaped) is the change made (succeeded) or the record's reason or
+    progress; `again` the request as typed, `fresh` the command for a fresh view ("" when there
+    is none)."""
+    rid, detail = escape(remediation_id), detail or ""
     view = f" For a fresh view: {code(fresh)}." if fresh else ""
     applying = f"⚙️ {rid} approved by {mention(approver)}; being applied (its card in the thread)."
     lines = {
@@ -350,11 +351,12 @@ def offer_outdated_line(target: str, moved: list[str], fresh: str) -> str:
 
 
 def offer_changed_by(
-    remediation_id: str, what: str, approver: str | None, when: Mrkdwn, changes: str
+    remediation_id: str, what: str, approver: str | None, when: Mrkdwn, changes: Mrkdwn
 ) -> Mrkdwn:
-    """` R-1 (`rollback checkout`, approved by @apollo) changed it <when>: <changes>.`"""
+    """` R-1 (`rollback checkout`, approved by @apollo) changed it <when>: <changes>.`
+    (`changes` mrkdwn, escaped)."""
     by = f", approved by {mention(approver)}" if approver else ""
-    return f" {escape(remediation_id)} ({code(what)}{by}) changed it {when}: {escape(changes)}."
+    return f" {escape(remediation_id)} ({code(what)}{by}) changed it {when}: {changes}."
 
 
 def moved_revision(then: int, now: str, images: str) -> Plain:

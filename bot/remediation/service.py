@@ -291,7 +291,7 @@ class RemediationService:
         by = ""
         last = await self.records.last_applied(target_key(cluster, namespace, action.kind, name))
         if last is not None and last.approved_at and last.approved_at.timestamp() >= offered.at:
-            changes = "; ".join(f"{c.what}: {c.before} → {c.after}" for c in last.plan.changes)
+            changes = approval_blocks.changes_text(last.plan.changes)
             when = slack_date(last.finished_at or last.approved_at, approval_blocks.WHEN)
             by = messages.offer_changed_by(
                 last.id, approval_blocks.what(last), last.approver, when, changes

@@ -7,7 +7,10 @@ The record's words (Kubernetes names and states, reasons, progress) are plain: e
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import re
+from datetime import datetime
 from typing import Any
 
 from bot.blockkit import (
@@ -25,6 +28,7 @@ from bot.blockkit import (
     user,
 )
 from bot.remediation import messages
+from bot.remediation.actions.base import Change
 from bot.remediation.store import Record, Source, State
 
 APPROVE = "remediation.approve"
@@ -43,6 +47,27 @@ def what(record: Record) -> str:
     return f"{record.action} {record.plan.name}"
 
 
+_STAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)")
+
+
+def shown_value(value: str) -> Mrkdwn:
+    """A change's value as a person reads it: a time (`restartedAt`'s RFC 3339 stamp) in their
+    own zone ("today at 05:28"), anything else escaped as it is."""
+    if _STAMP.fullmatch(value):
+        with contextlib.suppress(ValueError):
+            return slack_date(datetime.fromisoformat(value.replace("Z", "+00:00")), WHEN)
+    return escape(value)
+
+
+def changes_text(changes: list[Change], *, bold_after: bool = False, join: str = "; ") -> Mrkdwn:
+    """`what: before → after` for each change (mrkdwn: escaped, times as times)."""
+    star = "*" if bold_after else ""
+    return join.join(
+        f"{escape(c.what)}: {shown_value(c.before)} → {star}{shown_value(c.after)}{star}"
+        for c in changes
+    )
+
+
 def card(record: Record, approvers: Mrkdwn) -> tuple[str, list[Block]]:
     plan = record.plan
     incident = (
@@ -50,9 +75,7 @@ def card(record: Record, approvers: Mrkdwn) -> tuple[str, list[Block]]:
         if record.incident_id
         else ""
     )
-    changes = "\n".join(
-        f"• {escape(c.what)}: {escape(c.before)} → *{escape(c.after)}*" for c in plan.changes
-    )
+    changes = "\n".join(f"• {changes_text([c], bold_after=True)}" for c in plan.changes)
     status = messages.remediation_state_line(
         record.state.value,
         approver=record.approver,
@@ -127,8 +150,10 @@ def offer_line(record: Record, typed: str) -> Mrkdwn:
     """Where the request stands, in place of the button that asked for it; `typed` is the
     request as typed after `/incident <action>`."""
     plan = record.plan
-    changes = "; ".join(f"{c.what}: {c.before} → {c.after}" for c in plan.changes)
-    detail = changes if record.state == State.SUCCEEDED else record.reason or record.progress
+    if record.state == State.SUCCEEDED:
+        detail = changes_text(plan.changes)
+    else:
+        detail = escape(record.reason or record.progress or "")
     return messages.offer_line(
         record.state.value,
         what(record),

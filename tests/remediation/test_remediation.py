@@ -4,6 +4,7 @@ bot on real Redis, the change previewed (dryRun=All) and applied on the Kubernet
 from __future__ import annotations
 
 import asyncio
+import re
 
 import pytest
 
@@ -47,6 +48,9 @@ async def test_restart_previewed_approved_by_an_approver_applied_once_and_verifi
     card = approval_text(w, channel)
     assert "R-1" in card and "restart task-service" in card and f"<@{w.rita}>" in card
     assert "restartedAt: never →" in card and "3 pods running" in card
+    # The new stamp reads as a time in each reader's zone, not as RFC 3339.
+    assert "restartedAt: never → *<!date^" in card, card
+    assert not re.search(r"→ \*?\d{4}-\d\d-\d\dT", card), card
     assert "Now: 3/3 ready · task-service:1.8.2" in card and "*Waiting for approval*" in card
     assert not writes(w), "the preview must not change anything"
     assert w.kube.requests.find("patch", "deployments/task-service")[0].query == {"dryRun": "All"}
