@@ -9,6 +9,7 @@ a `Reply` (see `bot.interaction`).
 
 from __future__ import annotations
 
+import difflib
 from typing import TYPE_CHECKING, Any
 
 from bot import messages as shared
@@ -17,6 +18,7 @@ from bot.commands import messages, parser
 from bot.commands.clicks import ClickOperations
 from bot.commands.operations import LifecycleHooks
 from bot.commands.parser import Command, OnIncident, Subcommand, Subcommands
+from bot.errors import UsageError
 from bot.incident import DEFAULT_SEVERITY, Incident
 from bot.incidents import views as blocks
 from bot.incidents.service import IncidentService
@@ -136,7 +138,13 @@ class Dispatcher(ClickOperations):
                 parse=parser.text(required=False),
                 aliases=("playbooks", "runbook"),
             ),
-            Subcommand("help", "help", "this help", self._cmd_help),
+            Subcommand(
+                "help",
+                "help [command]",
+                "this list; one command explained",
+                self._cmd_help,
+                parse=parser.text(required=False),
+            ),
         )
 
     # --- slash command ---------------------------------------------------------------------
@@ -164,10 +172,23 @@ class Dispatcher(ClickOperations):
         return await spec.handler.handler(cmd, actor, incident)
 
     async def _cmd_help(self, cmd: Command, actor: Actor) -> Reply:
+        """The list (each action by its first clause), or one command explained in full."""
         actions: list[Any] = list(self.diagnostics.actions.values()) if self.diagnostics else []
         if self.remediation:
             actions += list(self.remediation.actions.values())
-        return Reply(text=messages.usage(self.subcommands, [(a.usage, a.help()) for a in actions]))
+        asked = (cmd.text or "").strip().lower().removeprefix("/incident ").strip()
+        if asked:
+            for action in actions:
+                if action.name == asked:
+                    return Reply(text=messages.one_command(action.usage, action.help()))
+            for spec in self.subcommands:
+                if asked == spec.name or asked in spec.aliases:
+                    return Reply(text=messages.one_command(spec.usage, spec.summary))
+            known = [a.name for a in actions] + [s.name for s in self.subcommands]
+            close = _closest(asked, known)
+            raise UsageError(messages.unknown_subcommand(asked, close and f"help {close}"))
+        listed = [(a.usage, messages.first_clause(a.help())) for a in actions]
+        return Reply(text=messages.usage(self.subcommands, listed))
 
     async def _cmd_playbook(self, cmd: Command, actor: Actor) -> Reply:
         if self.playbooks is None:
@@ -237,3 +258,8 @@ class Dispatcher(ClickOperations):
 
     async def _cmd_report(self, cmd: Command, actor: Actor, incident: Incident) -> Reply:
         return await self.upload_report(incident.id, actor.user)
+
+
+def _closest(word: str, words: list[str]) -> str | None:
+    close = difflib.get_close_matches(word, words, n=1, cutoff=0.6)
+    return close[0] if close else None

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Protocol
 
-from bot.blockkit import Mrkdwn, channel, code, code_block, counted, escape
+from bot.blockkit import Mrkdwn, Plain, channel, code, code_block, counted, escape
 from bot.messages import typed
 
 
@@ -41,9 +41,25 @@ def usage(subcommands: Iterable[_Usage], actions: list[tuple[str, str]] | None =
     text += "\n" + HELP_FOOTER
     if actions:
         diag = [f"/incident {u}\n    {h}" for u, h in actions]
-        text += "\n*Diagnostics* (what you may run depends on your role):\n"
+        text += "\n*Diagnostics and remediations* (what you may run depends on your role):\n"
         text += code_block("\n".join(diag)) + "\n" + KUBE_FOOTER
+    text += f"\n{typed('help <command>')} explains one, e.g. {typed('help diagnose')}."
     return text
+
+
+def first_clause(help_text: str, most: int = 90) -> Plain:
+    """An action's help cut to what it is: up to its first colon or full stop (the list shows
+    one line each; `help <command>` the whole)."""
+    for end in (": ", ". ", " — "):
+        head, found, _ = help_text.partition(end)
+        if found and len(head) <= most:
+            return head
+    return help_text if len(help_text) <= most else help_text[: most - 1].rstrip() + "…"
+
+
+def one_command(usage_text: str, explained: str) -> str:
+    """`/incident help <command>`: how to type it, and what it does, whole."""
+    return f"{typed(usage_text)}\n{escape(explained)}"
 
 
 def unknown_subcommand(word: str, suggestion: str | None) -> str:

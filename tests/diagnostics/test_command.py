@@ -102,6 +102,17 @@ async def test_help_lists_the_actions_with_their_docstrings(rig: Rig) -> None:
     assert reply.text is not None
     assert "/incident diagnose <deployment> [-n namespace]" in unescape(reply.text)
     assert "Names the likely cause of a deployment" in reply.text
+    # One line each in the list: an action's help up to its first clause, the whole on asking.
+    assert "with its evidence: pods and why they fail" not in reply.text
+    assert "`/incident help <command>` explains one" in unescape(reply.text)
+    one = await dispatcher.command(dispatcher.parse("help diagnose"), Actor("U1", "C1", "t"))
+    assert one.text is not None and len(one.text) < len(reply.text) / 3
+    assert unescape(one.text).startswith("`/incident diagnose <deployment> [-n namespace]`\n")
+    assert "with its evidence: pods and why they fail" in one.text
+    sub = await dispatcher.command(dispatcher.parse("help sev"), Actor("U1", "C1", "t"))
+    assert sub.text is not None and "change the severity" in sub.text
+    with pytest.raises(UsageError, match="Did you mean `/incident help diagnose`"):
+        await dispatcher.command(dispatcher.parse("help diagnos"), Actor("U1", "C1", "t"))
 
 
 class _Incidents:
