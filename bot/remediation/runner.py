@@ -25,11 +25,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from bot import messages as shared
-from bot.blockkit import Mrkdwn
+from bot.blockkit import Block, Mrkdwn
 from bot.clock import Clock
 from bot.errors import Conflict, FirelineError, Forbidden, NotFound, TemporaryError, Unavailable
 from bot.gateways.kubernetes import KubeGateway
@@ -370,49 +370,52 @@ class RemediationRunner:
         source = record.source
         if source is None:
             return
-        try:
-            lock = f"remediation-source:{record.channel}:{source.ts}"
-            async with self.store.lock(lock, wait_s=5.0) as ok:
-                if not ok:
-                    log.warning("the message that asked for %s is being edited", record.id)
-                    return
-                latest = await self.records.get(record.id) or record
-                message = await self.slack.message(record.channel, source.ts)
-                if message is None:
-                    return
-                action = self.actions[latest.action]
-                typed = approval_blocks.as_typed(
-                    action.build(dict(latest.params)), latest.plan.name
-                )
-                blocks = list(message.get("blocks") or [])
-                line = approval_blocks.offer_line(latest, typed)
-                edited = approval_blocks.offer_answered(blocks, source, latest.id, line)
-                if edited != blocks:
-                    text = str(message.get("text") or "")
-                    await self.slack.update_message(record.channel, source.ts, text, edited)
-        except FirelineError as exc:
-            log.warning("could not update the message that asked for %s: %s", record.id, exc)
+
+        async def answered(blocks: list[Block]) -> list[Block]:
+            latest = await self.records.get(record.id) or record
+            action = self.actions[latest.action]
+            typed = approval_blocks.as_typed(action.build(dict(latest.params)), latest.plan.name)
+            line = approval_blocks.offer_line(latest, typed)
+            return approval_blocks.offer_answered(blocks, source, latest.id, line)
+
+        await self._edit_source(record.channel, source, answered, f"the offer of {record.id}")
 
     async def show_outdated(self, channel: str, source: Source, line: Mrkdwn) -> None:
         """Edit the message whose button was clicked after its target changed: the button gives
         way to `line`, so it no longer invites a click that requests nothing. As `show_source`:
         read back under the message's lock; never raises."""
+
+        async def outdated(blocks: list[Block]) -> list[Block]:
+            return approval_blocks.offer_outdated(blocks, source, line)
+
+        await self._edit_source(channel, source, outdated, "an outdated offer")
+
+    async def _edit_source(
+        self,
+        channel: str,
+        source: Source,
+        edit: Callable[[list[Block]], Awaitable[list[Block]]],
+        what: str,
+    ) -> None:
+        """The message a button was on, read back from Slack under its lock (other buttons of
+        it edit it too), `edit`ed, and updated when that changed it. Never raises: a failed
+        edit is logged (derived state, like the card; the next one fixes it)."""
         try:
-            async with self.store.lock(
-                f"remediation-source:{channel}:{source.ts}", wait_s=5.0
-            ) as ok:
+            lock = f"remediation-source:{channel}:{source.ts}"
+            async with self.store.lock(lock, wait_s=5.0) as ok:
                 if not ok:
+                    log.warning("the message of %s is being edited", what)
                     return
                 message = await self.slack.message(channel, source.ts)
                 if message is None:
                     return
                 blocks = list(message.get("blocks") or [])
-                edited = approval_blocks.offer_outdated(blocks, source, line)
+                edited = await edit(blocks)
                 if edited != blocks:
                     text = str(message.get("text") or "")
                     await self.slack.update_message(channel, source.ts, text, edited)
         except FirelineError as exc:
-            log.warning("could not update the outdated offer in %s: %s", channel, exc)
+            log.warning("could not update the message of %s: %s", what, exc)
 
     async def announce(self, record: Record, event: str, actor: str | None) -> None:
         await self.show(record)

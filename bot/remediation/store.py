@@ -235,7 +235,7 @@ class RemediationStore:
             ids = await self.redis.smembers(self.keys.remediations_active)
         except RedisError as exc:
             raise redis_unavailable(exc) from exc
-        found = [await self.get(i.decode() if isinstance(i, bytes) else str(i)) for i in ids]
+        found = [await self.get(text(i)) for i in ids]
         return sorted((r for r in found if r is not None), key=lambda r: r.requested_at)
 
     async def applied_to(self, record: Record, cooldown_s: float) -> None:

@@ -59,10 +59,11 @@ def shown_value(value: str) -> Mrkdwn:
     return escape(value)
 
 
-def changes_text(changes: list[Change], *, bold_after: bool = False, join: str = "; ") -> Mrkdwn:
-    """`what: before → after` for each change (mrkdwn: escaped, times as times)."""
+def changes_text(changes: list[Change], *, bold_after: bool = False) -> Mrkdwn:
+    """`what: before → after` for each change, `; ` between them (mrkdwn: escaped, times as
+    times)."""
     star = "*" if bold_after else ""
-    return join.join(
+    return "; ".join(
         f"{escape(c.what)}: {shown_value(c.before)} → {star}{shown_value(c.after)}{star}"
         for c in changes
     )
