@@ -9,7 +9,6 @@ a `Reply` (see `bot.interaction`).
 
 from __future__ import annotations
 
-import difflib
 from typing import TYPE_CHECKING, Any
 
 from bot import messages as shared
@@ -184,8 +183,7 @@ class Dispatcher(ClickOperations):
             for spec in self.subcommands:
                 if asked == spec.name or asked in spec.aliases:
                     return Reply(text=messages.one_command(spec.usage, spec.summary))
-            known = [a.name for a in actions] + [s.name for s in self.subcommands]
-            close = _closest(asked, known)
+            close = self.subcommands.suggest(asked, [a.name for a in actions])
             raise UsageError(messages.unknown_subcommand(asked, close and f"help {close}"))
         listed = [(a.usage, messages.first_clause(a.help())) for a in actions]
         return Reply(text=messages.usage(self.subcommands, listed))
@@ -258,8 +256,3 @@ class Dispatcher(ClickOperations):
 
     async def _cmd_report(self, cmd: Command, actor: Actor, incident: Incident) -> Reply:
         return await self.upload_report(incident.id, actor.user)
-
-
-def _closest(word: str, words: list[str]) -> str | None:
-    close = difflib.get_close_matches(word, words, n=1, cutoff=0.6)
-    return close[0] if close else None

@@ -122,11 +122,11 @@ class Subcommands:
         if spec is None:
             if parse_incident_id(word):
                 raise UsageError(messages.id_before_subcommand(word))
-            raise UsageError(messages.unknown_subcommand(word, self._suggest(word, actions)))
+            raise UsageError(messages.unknown_subcommand(word, self.suggest(word, actions)))
         incident_id, rest = _take_incident_id(rest) if spec.needs_incident else (None, rest)
         return spec.parse(spec, incident_id, rest)
 
-    def _suggest(self, word: str, actions: Collection[str]) -> str | None:
+    def suggest(self, word: str, actions: Collection[str] = ()) -> str | None:
         """The subcommand (an alias stands for its subcommand) or action a typo is closest to."""
         words = [*self._by_word, *actions]
         close = difflib.get_close_matches(word.lower(), words, n=1, cutoff=0.6)
