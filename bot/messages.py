@@ -12,7 +12,15 @@ text unless typed `Mrkdwn`.
 
 from __future__ import annotations
 
-from bot.blockkit import Mrkdwn, code, counted, escape
+from bot.blockkit import Mrkdwn, Plain, code, counted, escape
+
+ECHO_MOST = 60
+"""The most of what a person typed that an answer shows back (a 1 MB word is cut, not echoed)."""
+
+
+def echo(text: str, most: int = ECHO_MOST) -> Plain:
+    """Plain: what a person typed, as an answer shows it back, cut to `most` characters."""
+    return text if len(text) <= most else text[: most - 1] + "…"
 
 
 def typed(command: str) -> Mrkdwn:
@@ -21,7 +29,7 @@ def typed(command: str) -> Mrkdwn:
 
 
 def unexpected_arguments(usage_text: str, rest: str) -> str:
-    return f"{code(rest)} was not expected here. Type {typed(usage_text)}."
+    return f"{code(echo(rest))} was not expected here. Type {typed(usage_text)}."
 
 
 def not_an_incident_channel_for_click() -> str:
@@ -105,7 +113,7 @@ def bad_quoting(problem: str, usage_text: str) -> str:
 
 
 def unknown_flag(flag: str, usage_text: str) -> str:
-    return f"{code(flag)} is not an option here. Type {typed(usage_text)}."
+    return f"{code(echo(flag))} is not an option here. Type {typed(usage_text)}."
 
 
 def flag_needs_value(flag: str, usage_text: str) -> str:

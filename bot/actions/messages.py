@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from bot.blockkit import Plain, code, escape
-from bot.messages import typed
+from bot.messages import echo, typed
 
 
 def no_cluster_configured() -> str:
@@ -26,7 +26,7 @@ def bad_argument(field: str, problem: str, usage_text: str) -> str:
 def invalid_value(kind: str, limits: Mapping[str, object], given: str, said: str) -> Plain:
     """Plain: what is wrong with a value, in words, from pydantic's error `kind` and its
     `limits` (its `ctx`); `said` (pydantic's own sentence) for a kind not worded here."""
-    shown = given if len(given) <= 40 else given[:39] + "…"
+    shown = echo(given, 40)
     if kind in ("int_parsing", "int_type", "int_from_float"):
         return f"must be a whole number, like 3 (not {shown})"
     if kind == "greater_than_equal":

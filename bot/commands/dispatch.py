@@ -142,7 +142,7 @@ class Dispatcher(ClickOperations):
                 "help [command]",
                 "this list; one command explained",
                 self._cmd_help,
-                parse=parser.text(required=False),
+                parse=parser.topic,
             ),
         )
 

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from typing import Protocol
 
 from bot.blockkit import Mrkdwn, Plain, channel, code, code_block, counted, escape
-from bot.messages import typed
+from bot.messages import echo, typed
 
 
 class _Usage(Protocol):
@@ -64,7 +64,9 @@ def one_command(usage_text: str, explained: str) -> str:
 
 def unknown_subcommand(word: str, suggestion: str | None) -> str:
     hint = f" Did you mean {typed(suggestion)}?" if suggestion else ""
-    return f"{code(word)} is not an `/incident` command.{hint} `/incident help` lists them all."
+    return (
+        f"{code(echo(word))} is not an `/incident` command.{hint} `/incident help` lists them all."
+    )
 
 
 def id_before_subcommand(word: str) -> str:

@@ -136,6 +136,12 @@ class Subcommands:
         return entry.name if entry else close[0]
 
 
+def topic(spec: Subcommand, incident_id: str | None, rest: str) -> Command:
+    """`help [command]`: the command asked about, as typed (a mention is its name, never a
+    marked mention to render)."""
+    return Command(spec.name, text=from_slack(rest, mentions=False) or None)
+
+
 def _take_incident_id(rest: str) -> tuple[str | None, str]:
     first, _, remainder = rest.partition(" ")
     incident_id = parse_incident_id(first) if first else None

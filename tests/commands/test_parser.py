@@ -117,3 +117,26 @@ def test_severity_takes_the_incident_id_before_or_after_the_level() -> None:
         assert (cmd.incident_id, cmd.severity) == ("INC-1", Severity.P0), text
     with pytest.raises(UsageError, match="is not a severity"):
         parse("severity P0 INC-1 now")
+
+
+def test_a_long_unknown_word_or_flag_is_shown_back_cut_not_whole() -> None:
+    """A 1 MB word answered with the whole of it would be a 1 MB ephemeral (Slack refuses it,
+    and the person reads nothing): what they typed is shown back cut, with what to type."""
+    with pytest.raises(UsageError) as unknown:
+        parse("x" * 1_000_000)
+    said = str(unknown.value)
+    assert len(said) < 200 and "x…` is not an `/incident` command" in said
+    with pytest.raises(UsageError) as extra:
+        parse("ack " + "y" * 100_000)
+    assert len(str(extra.value)) < 200 and "y…` was not expected here" in str(extra.value)
+
+
+async def test_help_about_a_mention_shows_its_name_not_a_marker() -> None:
+    from bot.interaction import Actor
+
+    cmd = parse("help <@U0DANA|dana>")
+    with pytest.raises(UsageError) as asked:
+        await ROUTER.command(cmd, Actor("U1", "C1", "t"))
+    said = str(asked.value)
+    assert said.startswith("`@dana` is not an `/incident` command"), said
+    assert not any("\ue000" <= ch <= "\uf8ff" for ch in said), said
