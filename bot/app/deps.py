@@ -3,6 +3,7 @@ all defaults."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -10,12 +11,15 @@ from typing import Any
 from bot.actions.base import Action
 from bot.clock import Clock, SystemClock
 from bot.diagnostics.actions import default_actions
+from bot.errors import ConfigurationError
 from bot.gateways.kubernetes import DEFAULT_TIMEOUT_S, KubeGateway, api_client_for
 from bot.playbooks.models import Playbooks
 from bot.policy.models import Policy
 from bot.remediation.actions import default_remediations
 from bot.remediation.actions.base import AnyRemediation
 from bot.store.server import RedisHandle
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -46,7 +50,9 @@ class Deps:
 
 class KubeGateways:
     """One gateway per cluster, built on first use (a missing kubeconfig fails that action
-    only); `aclose` closes their connections when the bot stops."""
+    only), each keeping by a watch the pods of the namespaces `diagnose` looks into
+    (bot/gateways/pod_watch.py); `aclose` stops the watches and closes the connections when
+    the bot stops."""
 
     def __init__(self, policy: Policy, deps: Deps) -> None:
         self.policy = policy
@@ -57,9 +63,26 @@ class KubeGateways:
         if name not in self.built:
             api = self.deps.kube_clients.get(name) or api_client_for(self.policy.clusters[name])
             self.built[name] = KubeGateway(
-                api, attempts=self.deps.kube_attempts, timeout_s=self.deps.kube_timeout_s
+                api,
+                attempts=self.deps.kube_attempts,
+                timeout_s=self.deps.kube_timeout_s,
+                keep_pods=True,
             )
         return self.built[name]
+
+    def watch_named(self) -> None:
+        """Start watching the pods of every namespace the policy names outright (and each
+        cluster's default), so that the first diagnosis there already knows them; a namespace
+        reached only by a pattern (`orion-*`) is watched from its first diagnosis on."""
+        for name, cluster in self.policy.clusters.items():
+            named = [n for n in cluster.namespaces if not any(c in n for c in "*?[")]
+            try:
+                gateway = self(name)
+            except ConfigurationError as exc:
+                log.warning("pods of cluster %s not watched: %s", name, exc)
+                continue
+            for namespace in dict.fromkeys([cluster.default_namespace, *named]):
+                gateway.watch_pods(namespace)
 
     async def aclose(self) -> None:
         for gateway in self.built.values():

@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import aiohttp
@@ -83,6 +85,23 @@ class ReadTransport:
             **kwargs,  # type: ignore[arg-type]
         ) as response:
             return response.status, await response.read()
+
+    @asynccontextmanager
+    async def stream(
+        self, url: str, headers: dict[str, str], read_timeout_s: float
+    ) -> AsyncIterator[aiohttp.ClientResponse]:
+        """A GET whose body is read as it comes (a watch): no limit on the whole, but a silence
+        longer than `read_timeout_s` ends it with `TimeoutError`."""
+        kwargs = {"server_hostname": self.tls.server_name} if self.tls.server_name else {}
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=30.0, sock_read=read_timeout_s)
+        async with self._session().get(
+            url,
+            headers=headers,
+            timeout=timeout,
+            allow_redirects=False,
+            **kwargs,  # type: ignore[arg-type]
+        ) as response:
+            yield response
 
     def _session(self) -> aiohttp.ClientSession:
         loop = asyncio.get_running_loop()

@@ -23,10 +23,13 @@ dry-run flag, and are never retried; a refused write names the RBAC verb and res
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ssl
 import threading
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -48,8 +51,9 @@ from bot.errors import (
     Throttled,
     Unavailable,
 )
-from bot.gateways import messages
+from bot.gateways import messages, pod_watch
 from bot.gateways.http_reads import ReadTransport, TlsSettings
+from bot.gateways.pod_watch import READ_MARGIN_S, Expired, PodWatch
 from bot.gateways.retry import with_retries
 from bot.policy.models import Cluster
 
@@ -58,6 +62,10 @@ T = TypeVar("T")
 DEFAULT_TIMEOUT_S = 5.0
 DEFAULT_ATTEMPTS = 3
 CALLS_AT_ONCE = 32
+MAX_WATCHES = 16
+"""Namespaces whose pods one cluster's gateway keeps by a watch, at most (one connection each)."""
+WATCH_LINE_BYTES = 8 * 1024 * 1024
+"""A watch event longer than this ends the watch (an object is at most ~1.5 MB in etcd)."""
 _executor: ThreadPoolExecutor | None = None
 _executor_lock = threading.Lock()
 
@@ -111,8 +119,12 @@ class KubeGateway:
         timeout_s: float = DEFAULT_TIMEOUT_S,
         attempts: int = DEFAULT_ATTEMPTS,
         backoff_s: float = 0.2,
+        keep_pods: bool = False,
     ) -> None:
+        """`keep_pods`: a namespace whose pods are asked for (`watched_pods`) is watched from
+        then on."""
         self.api = api
+        self.keep_pods = keep_pods
         pool = getattr(api.rest_client, "pool_manager", None)
         if pool is not None:
             kw = pool.connection_pool_kw
@@ -120,12 +132,91 @@ class KubeGateway:
         self.timeout_s = timeout_s
         self.attempts = attempts
         self.backoff_s = backoff_s
-        self._reads = _read_transport(api.configuration)
+        self._reads = _read_transport(api.configuration, CALLS_AT_ONCE)
+        # Watches hold their connections for minutes: a pool of their own, so they never
+        # take one a read is waiting for.
+        self._watch_reads = _read_transport(api.configuration, MAX_WATCHES)
+        self._watches: dict[str, tuple[PodWatch, asyncio.Task[None]]] = {}
 
     async def aclose(self) -> None:
-        """Close the reads' connections made on the running loop."""
-        if self._reads is not None:
-            await self._reads.aclose()
+        """Stop the watches and close the connections made on the running loop."""
+        loop = asyncio.get_running_loop()
+        for namespace, (_watch, task) in list(self._watches.items()):
+            if task.get_loop() is loop:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            if task.get_loop() is loop or task.get_loop().is_closed():
+                del self._watches[namespace]
+        for transport in (self._reads, self._watch_reads):
+            if transport is not None:
+                await transport.aclose()
+
+    # --- watched pods ------------------------------------------------------------------------
+
+    def watch_pods(self, namespace: str) -> PodWatch | None:
+        """Keep the namespace's pods current from now on, on the running loop, until `aclose`
+        (bot/gateways/pod_watch.py): once per namespace, `MAX_WATCHES` namespaces at most, and
+        none when reads go through the client (a kubeconfig with a proxy)."""
+        known = self._watches.get(namespace)
+        if known is not None and not known[1].get_loop().is_closed():
+            return known[0]
+        if self._watch_reads is None or len(self._watches) >= MAX_WATCHES:
+            return None
+        watch = PodWatch(
+            namespace,
+            partial(self._pods_listed, namespace),
+            partial(self._pod_events, namespace),
+            room=lambda: (
+                pod_watch.POD_BUDGET
+                - sum(w.kept for w, _ in self._watches.values() if w.namespace != namespace)
+            ),
+        )
+        task = asyncio.get_running_loop().create_task(watch.run(), name=f"pod-watch {namespace}")
+        self._watches[namespace] = (watch, task)
+        return watch
+
+    def watched_pods(self, namespace: str) -> list[Obj] | None:
+        """The namespace's pods as its watch keeps them; None when none keeps them current
+        (the caller lists them)."""
+        known = self._watches.get(namespace)
+        if known is None:
+            if self.keep_pods:
+                self.watch_pods(namespace)
+            return None
+        if known[1].done() or known[1].get_loop().is_closed():
+            return None
+        return known[0].pods()
+
+    async def _pods_listed(self, namespace: str) -> tuple[list[Obj], str]:
+        body = await self.get_json(f"/api/v1/namespaces/{_q(namespace)}/pods")
+        version = str((body.get("metadata") or {}).get("resourceVersion") or "")
+        return list(body.get("items") or []), version
+
+    @asynccontextmanager
+    async def _pod_events(
+        self, namespace: str, version: str, timeout_s: int
+    ) -> AsyncIterator[AsyncIterator[Obj]]:
+        assert self._watch_reads is not None
+        path = f"/api/v1/namespaces/{_q(namespace)}/pods"
+        query: list[tuple[str, Any]] = [
+            ("watch", "true"),
+            ("resourceVersion", version),
+            ("allowWatchBookmarks", "true"),
+            ("timeoutSeconds", timeout_s),
+        ]
+        url, headers = await self._request_line(path, query, "application/json")
+        try:
+            async with self._watch_reads.stream(url, headers, timeout_s + READ_MARGIN_S) as got:
+                if got.status == 410:
+                    raise Expired
+                if got.status >= 400:
+                    raise _map_status(got.status, path, await got.content.read(200))
+                yield _watch_events(got.content)
+        except TimeoutError as exc:
+            raise Unavailable(f"Kubernetes went silent on the watch of {path}") from exc
+        except (aiohttp.ClientError, OSError, ssl.SSLError) as exc:
+            raise Unavailable(f"Kubernetes ended the watch of {path}") from exc
 
     # --- typed reads -------------------------------------------------------------------------
 
@@ -261,10 +352,11 @@ class KubeGateway:
         )
         return await with_retries(read, attempts=self.attempts, backoff_s=self.backoff_s)
 
-    async def _get_on_loop(self, path: str, query: list[tuple[str, Any]], accept: str) -> bytes:
-        assert self._reads is not None
-        # The URL and auth headers are the client's; refreshing a token may run the
-        # kubeconfig's exec plugin or read a file, so that is done in a thread when it can.
+    async def _request_line(
+        self, path: str, query: list[tuple[str, Any]], accept: str
+    ) -> tuple[str, dict[str, str]]:
+        """A GET's URL and headers, as the client makes them; refreshing a token may run the
+        kubeconfig's exec plugin or read a file, so that is done in a thread when it can."""
         serialize = self.api.param_serialize
         args = ("GET", path)
         kwargs: dict[str, Any] = {
@@ -278,6 +370,11 @@ class KubeGateway:
             )
         else:
             _method, url, headers, _body, _post = serialize(*args, **kwargs)
+        return url, headers
+
+    async def _get_on_loop(self, path: str, query: list[tuple[str, Any]], accept: str) -> bytes:
+        assert self._reads is not None
+        url, headers = await self._request_line(path, query, accept)
         try:
             status, data = await self._reads.get(url, headers, self.timeout_s)
         except TimeoutError as exc:
@@ -439,7 +536,27 @@ def _rbac_target(path: str) -> tuple[str, str]:
     return namespace, resource
 
 
-def _read_transport(configuration: k8s.Configuration) -> ReadTransport | None:
+async def _watch_events(body: aiohttp.StreamReader) -> AsyncIterator[Obj]:
+    """A watch's events, one JSON object a line, as they arrive."""
+    parts: list[bytes] = []
+    size = 0
+    async for received in body.iter_any():
+        chunk = received
+        while (cut := chunk.find(b"\n")) >= 0:
+            line = b"".join((*parts, chunk[:cut]))
+            parts, size, chunk = [], 0, chunk[cut + 1 :]
+            if line.strip():
+                event = orjson.loads(line)
+                if not isinstance(event, dict):
+                    raise ValueError("a watch event that is not an object")
+                yield event
+        parts.append(chunk)
+        size += len(chunk)
+        if size > WATCH_LINE_BYTES:
+            raise ValueError(f"a watch event longer than {WATCH_LINE_BYTES} bytes")
+
+
+def _read_transport(configuration: k8s.Configuration, at_once: int) -> ReadTransport | None:
     """Reads on the event loop for this kubeconfig, unless it names a proxy (in effect for its
     server) or socket options: those are left to the client's own pool."""
     proxy = configuration.proxy and not should_bypass_proxies(
@@ -460,7 +577,7 @@ def _read_transport(configuration: k8s.Configuration) -> ReadTransport | None:
         or (hostname if isinstance(hostname, str) and hostname else None),
         check_hostname=hostname is not False,
     )
-    return ReadTransport(tls, at_once=CALLS_AT_ONCE)
+    return ReadTransport(tls, at_once=at_once)
 
 
 def _text(text: str) -> str:
