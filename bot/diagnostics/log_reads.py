@@ -54,6 +54,22 @@ def selects(selector: Obj, labels: dict[str, str]) -> bool:
     return True
 
 
+def made_by(deployment: str, pods: list[Obj]) -> list[Obj]:
+    """The pods a deployment's ReplicaSets made, told by name before the deployment is read:
+    a Deployment names each ReplicaSet `<deployment>-<pod-template-hash>`, and the pod's
+    controller reference names its ReplicaSet. A guess the deployment's selector then checks."""
+    made = []
+    for pod in pods:
+        meta = pod["metadata"]
+        rs_name = f"{deployment}-{(meta.get('labels') or {}).get('pod-template-hash')}"
+        for ref in meta.get("ownerReferences") or []:
+            if ref.get("controller") and ref.get("kind") == "ReplicaSet":
+                if ref.get("name") == rs_name:
+                    made.append(pod)
+                break
+    return made
+
+
 def choose_reads(pods: list[Obj]) -> list[LogRead]:
     """The logs worth reading: the previous container of the crashing pods (most restarts
     first), then the current one of the newest running pods; `LOG_PODS` pods at most."""

@@ -239,3 +239,50 @@ async def test_a_repeat_diagnosis_reads_the_logs_without_waiting_for_the_pod_lis
         await diagnose()
     running = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
     assert not [t for t in running if "read_log" in repr(t.get_coro())]
+
+
+async def test_a_first_diagnosis_with_watched_pods_asks_for_the_logs_before_any_answer(
+    double: KubernetesDouble, gateway: KubeGateway
+) -> None:
+    """With the namespace's pods kept by a watch (bot/gateways/pod_watch.py), even a first
+    diagnosis knows which logs to read before anything has answered: shown with a deployment
+    read that never answers, while the logs of task-service's crashing and newest pods are
+    asked for all the same. Once answered, the diagnosis reads no pod list, names the same
+    cause as one that lists, and reads no log twice."""
+    from bot.diagnostics.actions.diagnose import Diagnose
+
+    async def diagnose() -> Any:
+        action = Diagnose()  # a fresh one: no memory of earlier reads
+        ctx = context(gateway)
+        params = action.parse("task-service")
+        return await action.execute(params, ctx, action.scopes(params, ctx))
+
+    def shown(diagnosis: Any) -> str:
+        action = ACTIONS["diagnose"]
+        return everything(action.render(action.parse("task-service"), diagnosis, context(gateway)))
+
+    listed = await diagnose()
+    watch = gateway.watch_pods("orion-prod")
+    assert watch is not None
+    await asyncio.wait_for(watch.until(lambda w: w.state == "current"), 10)
+
+    double.requests.clear()
+    double.faults.hang("get", r"/deployments/task-service$", times=None)
+    pending = asyncio.create_task(diagnose())
+    asked = await eventually(
+        lambda: double.requests.find(verb="GET", path="/log$"), what="the logs asked for"
+    )
+    assert not pending.done()  # the deployment has not answered
+    assert {r.path.split("/")[-2] for r in asked} == set(listed.evidence.logs_from)
+    pending.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await pending
+    double.faults.clear()
+
+    double.requests.clear()
+    kept = await diagnose()
+    assert kept.first_line == listed.first_line
+    assert shown(kept) == shown(listed)  # every line of the report, from the kept pods
+    assert double.requests.find(verb="list", path=r"^/api/v1/namespaces/orion-prod/pods$") == []
+    logs = [(r.path, r.query.get("previous")) for r in double.requests.find("GET", "/log$")]
+    assert len(logs) == len(set(logs))

@@ -10,10 +10,13 @@ make ranked findings; the first names the most likely cause with its strongest e
 when nothing is wrong the first line says what was checked.
 
 Latency: the reads start together, so the report costs about the slowest call. Logs need pod
-names, which come with the pod list; so the pods read for the last diagnosis of the same
-deployment (kept a few minutes) are read again at once, speculatively, beside the lists, and
-the list then decides: pods it no longer chooses are ignored, pods it newly chooses are read
-in a second round trip. Redaction and grouping of the logs run in a worker thread.
+names, which come with the pod list. Where a watch keeps the namespace's pods (the bot keeps
+those of the namespaces its policy names, bot/gateways/pod_watch.py), the pods are known before
+anything is asked: no pod list is read, and the logs are asked for first, beside the rest.
+Otherwise the pods read for the last diagnosis of the same deployment (kept a few minutes) are
+read again at once, speculatively. Either way the deployment's selector then decides: pods it
+does not choose are ignored, pods it newly chooses are read in a second round trip. Redaction
+and grouping of the logs run in a worker thread when a log is long.
 
 A part that fails or is not permitted is named in the report and the rest is still shown. The
 remediations the findings call for are offered only when their preconditions hold
@@ -53,6 +56,7 @@ from bot.diagnostics.log_reads import (
     ReadLog,
     RecentReads,
     choose_reads,
+    made_by,
     read_log,
     selects,
     stamp,
@@ -140,16 +144,27 @@ class Diagnose(Action[DiagnoseParams, Diagnosis]):
         key = (scope.cluster, ns, params.deployment)
         reading: dict[LogRead, asyncio.Task[ReadLog]] = {}
         seen: dict[str, tuple[str, str]] = {}  # shared by this diagnosis's log threads
+        # The namespace's pods as a watch keeps them (bot/gateways/pod_watch.py): no list to
+        # wait for, and the logs to read are known before anything is asked.
+        kept = kube.watched_pods(ns) if "pods" in ctx.permitted else None
         if "logs" in ctx.permitted:
-            # The pods read last time, before anything else: a log's answer is the slowest to
-            # make and to read, and requests go out in the order their tasks are made.
-            for read in self.recent.get(key):
+            # Before anything else: a log's answer is the slowest to make and to read, and
+            # requests go out in the order their tasks are made. Without kept pods, those read
+            # for the last diagnosis of this deployment.
+            guess = (
+                choose_reads(made_by(params.deployment, kept))
+                if kept is not None
+                else self.recent.get(key)
+            )
+            for read in guess:
                 reading[read] = asyncio.create_task(read_log(kube, ns, read, seen))
         try:
             # A missing deployment (or a bug) cancels the other reads: no partial report then.
             async with asyncio.TaskGroup() as group:
                 deployment = group.create_task(resolve_deployment(kube, ns, params.deployment))
-                pods = group.create_task(part("pods", lambda: kube.list_pods(ns)))
+                pods = group.create_task(
+                    part("pods", lambda: _now(kept) if kept is not None else kube.list_pods(ns))
+                )
                 events = group.create_task(part("events", lambda: kube.list_events(ns)))
                 metrics = group.create_task(part("top", lambda: kube.pod_metrics(ns)))
                 sets = group.create_task(
@@ -420,6 +435,10 @@ class Diagnose(Action[DiagnoseParams, Diagnosis]):
         if diagnosis.findings:  # with none, the first line says what was checked already
             result.sections.append(Section("", messages.diagnose_checked(diagnosis.checked)))
         return result
+
+
+async def _now(value: T) -> T:
+    return value
 
 
 def _window(evidence: Evidence) -> str:
