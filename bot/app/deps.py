@@ -3,6 +3,7 @@ all defaults."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -11,7 +12,6 @@ from typing import Any
 from bot.actions.base import Action
 from bot.clock import Clock, SystemClock
 from bot.diagnostics.actions import default_actions
-from bot.errors import ConfigurationError
 from bot.gateways.kubernetes import DEFAULT_TIMEOUT_S, KubeGateway, api_client_for
 from bot.playbooks.models import Playbooks
 from bot.policy.models import Policy
@@ -49,8 +49,8 @@ class Deps:
 
 
 class KubeGateways:
-    """One gateway per cluster, built on first use (a missing kubeconfig fails that action
-    only), each keeping by a watch the pods of the namespaces `diagnose` looks into
+    """One gateway per cluster, built on first use (a missing or broken kubeconfig fails that
+    action only), each keeping by a watch the pods of the namespaces `diagnose` looks into
     (bot/gateways/pod_watch.py); `aclose` stops the watches and closes the connections when
     the bot stops."""
 
@@ -62,6 +62,11 @@ class KubeGateways:
     def __call__(self, name: str) -> KubeGateway:
         if name not in self.built:
             api = self.deps.kube_clients.get(name) or api_client_for(self.policy.clusters[name])
+            return self._keep(name, api)
+        return self.built[name]
+
+    def _keep(self, name: str, api: Any) -> KubeGateway:
+        if name not in self.built:  # built meanwhile by an action: that one is kept
             self.built[name] = KubeGateway(
                 api,
                 attempts=self.deps.kube_attempts,
@@ -70,17 +75,24 @@ class KubeGateways:
             )
         return self.built[name]
 
-    def watch_named(self) -> None:
-        """Start watching the pods of every namespace the policy names outright (and each
-        cluster's default), so that the first diagnosis there already knows them; a namespace
-        reached only by a pattern (`orion-*`) is watched from its first diagnosis on."""
+    async def watch_named(self) -> None:
+        """Watch the pods of every namespace the policy names outright (and each cluster's
+        default), so that the first diagnosis there already knows them; a namespace reached
+        only by a pattern (`orion-*`) is watched from its first diagnosis on. A cluster whose
+        kubeconfig cannot be loaded is logged and left out (its actions say why when run);
+        loading one may run its credential plugin, so that is done in a thread."""
         for name, cluster in self.policy.clusters.items():
             named = [n for n in cluster.namespaces if not any(c in n for c in "*?[")]
-            try:
-                gateway = self(name)
-            except ConfigurationError as exc:
-                log.warning("pods of cluster %s not watched: %s", name, exc)
-                continue
+            gateway = self.built.get(name)
+            if gateway is None:
+                try:
+                    api = self.deps.kube_clients.get(name) or await asyncio.to_thread(
+                        api_client_for, cluster
+                    )
+                except Exception as exc:  # a broken kubeconfig must not stop the bot
+                    log.warning("pods of cluster %s not watched: %s", name, exc)
+                    continue
+                gateway = self._keep(name, api)
             for namespace in dict.fromkeys([cluster.default_namespace, *named]):
                 gateway.watch_pods(namespace)
 

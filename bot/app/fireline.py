@@ -341,7 +341,7 @@ class Fireline:
         if not ready:
             self.spawn(self.slack_link.until_answers(), forever=True)
         self.spawn(self.services.incidents.reconcile())
-        self.kube.watch_named()
+        self.spawn(self.kube.watch_named())
         repair = self.services.incidents.repair_forever(
             self.deps.clock, self.settings.repair_interval_s
         )

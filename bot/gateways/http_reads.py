@@ -34,6 +34,10 @@ from dataclasses import dataclass
 import aiohttp
 
 
+class TooLong(Exception):
+    """An answer longer than the caller would read."""
+
+
 @dataclass(frozen=True)
 class TlsSettings:
     """The kubeconfig's TLS settings, as the client's `Configuration` holds them."""
@@ -73,9 +77,11 @@ class ReadTransport:
         self._ssl: ssl.SSLContext | None = None
         self._sessions: dict[asyncio.AbstractEventLoop, aiohttp.ClientSession] = {}
 
-    async def get(self, url: str, headers: dict[str, str], timeout_s: float) -> tuple[int, bytes]:
+    async def get(
+        self, url: str, headers: dict[str, str], timeout_s: float, *, max_bytes: int | None = None
+    ) -> tuple[int, bytes]:
         """The status and body of a GET; aiohttp's errors and `TimeoutError` are the caller's
-        to map."""
+        to map. `max_bytes`: a body longer than this is not read further (`TooLong`)."""
         kwargs = {"server_hostname": self.tls.server_name} if self.tls.server_name else {}
         async with self._session().get(
             url,
@@ -84,7 +90,14 @@ class ReadTransport:
             allow_redirects=False,
             **kwargs,  # type: ignore[arg-type]
         ) as response:
-            return response.status, await response.read()
+            if max_bytes is None:
+                return response.status, await response.read()
+            body = bytearray()
+            while chunk := await response.content.read(max_bytes + 1 - len(body)):
+                body += chunk
+                if len(body) > max_bytes:
+                    raise TooLong(f"an answer longer than {max_bytes} bytes")
+            return response.status, bytes(body)
 
     @asynccontextmanager
     async def stream(

@@ -26,6 +26,7 @@ import asyncio
 import contextlib
 import ssl
 import threading
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -52,8 +53,8 @@ from bot.errors import (
     Unavailable,
 )
 from bot.gateways import messages, pod_watch
-from bot.gateways.http_reads import ReadTransport, TlsSettings
-from bot.gateways.pod_watch import READ_MARGIN_S, Expired, PodWatch
+from bot.gateways.http_reads import ReadTransport, TlsSettings, TooLong
+from bot.gateways.pod_watch import READ_MARGIN_S, Expired, PodWatch, TooMany
 from bot.gateways.retry import with_retries
 from bot.policy.models import Cluster
 
@@ -121,8 +122,8 @@ class KubeGateway:
         backoff_s: float = 0.2,
         keep_pods: bool = False,
     ) -> None:
-        """`keep_pods`: a namespace whose pods are asked for (`watched_pods`) is watched from
-        then on."""
+        """`keep_pods`: a namespace `keep_pods_of` is told of is watched from then on (the
+        bot's gateways; a gateway made for one task keeps nothing)."""
         self.api = api
         self.keep_pods = keep_pods
         pool = getattr(api.rest_client, "pool_manager", None)
@@ -136,10 +137,14 @@ class KubeGateway:
         # Watches hold their connections for minutes: a pool of their own, so they never
         # take one a read is waiting for.
         self._watch_reads = _read_transport(api.configuration, MAX_WATCHES)
-        self._watches: dict[str, tuple[PodWatch, asyncio.Task[None]]] = {}
+        self._watches: OrderedDict[str, tuple[PodWatch, asyncio.Task[None]]] = OrderedDict()
+        """Least recently read first."""
+        self._closed = False
 
     async def aclose(self) -> None:
-        """Stop the watches and close the connections made on the running loop."""
+        """Stop the watches and close the connections made on the running loop; no watch
+        starts after it."""
+        self._closed = True
         loop = asyncio.get_running_loop()
         for namespace, (_watch, task) in list(self._watches.items()):
             if task.get_loop() is loop:
@@ -156,47 +161,73 @@ class KubeGateway:
 
     def watch_pods(self, namespace: str) -> PodWatch | None:
         """Keep the namespace's pods current from now on, on the running loop, until `aclose`
-        (bot/gateways/pod_watch.py): once per namespace, `MAX_WATCHES` namespaces at most, and
-        none when reads go through the client (a kubeconfig with a proxy)."""
-        known = self._watches.get(namespace)
-        if known is not None and not known[1].get_loop().is_closed():
-            return known[0]
-        if self._watch_reads is None or len(self._watches) >= MAX_WATCHES:
+        (bot/gateways/pod_watch.py). Once per namespace; at most `MAX_WATCHES` at a time, the
+        least recently read one stopped to make room; none when reads go through the client
+        (a kubeconfig with a proxy) or once the gateway is closed."""
+        if self._closed or self._watch_reads is None:
             return None
+        loop = asyncio.get_running_loop()
+        known = self._watches.get(namespace)
+        if known is not None:
+            if not known[1].done() and known[1].get_loop() is loop:
+                return known[0]
+            known[1].cancel()  # ended, or on another loop: started again here
+            del self._watches[namespace]
+        while len(self._watches) >= MAX_WATCHES:
+            _, (_old, task) = self._watches.popitem(last=False)
+            task.cancel()
         watch = PodWatch(
             namespace,
             partial(self._pods_listed, namespace),
             partial(self._pod_events, namespace),
             room=lambda: (
-                pod_watch.POD_BUDGET
-                - sum(w.kept for w, _ in self._watches.values() if w.namespace != namespace)
+                pod_watch.BYTES_BUDGET
+                - sum(w.kept_bytes for w, _ in self._watches.values() if w is not watch)
             ),
         )
-        task = asyncio.get_running_loop().create_task(watch.run(), name=f"pod-watch {namespace}")
+        task = loop.create_task(watch.run(), name=f"pod-watch {namespace}")
         self._watches[namespace] = (watch, task)
         return watch
+
+    def keep_pods_of(self, namespace: str) -> None:
+        """A namespace has just been looked into (a deployment found there): watched from now
+        on when this gateway keeps pods."""
+        if self.keep_pods and namespace not in self._watches:
+            self.watch_pods(namespace)
 
     def watched_pods(self, namespace: str) -> list[Obj] | None:
         """The namespace's pods as its watch keeps them; None when none keeps them current
         (the caller lists them)."""
         known = self._watches.get(namespace)
-        if known is None:
-            if self.keep_pods:
-                self.watch_pods(namespace)
+        if known is None or known[1].done() or known[1].get_loop().is_closed():
             return None
-        if known[1].done() or known[1].get_loop().is_closed():
-            return None
+        self._watches.move_to_end(namespace)
         return known[0].pods()
 
-    async def _pods_listed(self, namespace: str) -> tuple[list[Obj], str]:
-        body = await self.get_json(f"/api/v1/namespaces/{_q(namespace)}/pods")
-        version = str((body.get("metadata") or {}).get("resourceVersion") or "")
-        return list(body.get("items") or []), version
+    async def _pods_listed(self, namespace: str, max_bytes: int) -> tuple[list[Any], str, int]:
+        path = f"/api/v1/namespaces/{_q(namespace)}/pods"
+        try:
+            raw = await with_retries(
+                lambda: self._get_on_loop(path, [], "application/json", max_bytes=max_bytes),
+                attempts=self.attempts,
+                backoff_s=self.backoff_s,
+            )
+        except TooLong:
+            raise TooMany from None
+        body = orjson.loads(raw)
+        if not isinstance(body, dict) or body.get("kind") != "PodList":
+            raise ValueError(f"Kubernetes answered {path} with something not a PodList")
+        items = body.get("items")
+        meta = body.get("metadata")
+        version = meta.get("resourceVersion") if isinstance(meta, dict) else None
+        if not isinstance(items, list) or not isinstance(version, str):
+            raise ValueError(f"Kubernetes answered {path} with a PodList without items or version")
+        return items, version, len(raw)
 
     @asynccontextmanager
     async def _pod_events(
         self, namespace: str, version: str, timeout_s: int
-    ) -> AsyncIterator[AsyncIterator[Obj]]:
+    ) -> AsyncIterator[AsyncIterator[tuple[Any, int]]]:
         assert self._watch_reads is not None
         path = f"/api/v1/namespaces/{_q(namespace)}/pods"
         query: list[tuple[str, Any]] = [
@@ -210,12 +241,12 @@ class KubeGateway:
             async with self._watch_reads.stream(url, headers, timeout_s + READ_MARGIN_S) as got:
                 if got.status == 410:
                     raise Expired
-                if got.status >= 400:
+                if got.status != 200:
                     raise _map_status(got.status, path, await got.content.read(200))
                 yield _watch_events(got.content)
         except TimeoutError as exc:
             raise Unavailable(f"Kubernetes went silent on the watch of {path}") from exc
-        except (aiohttp.ClientError, OSError, ssl.SSLError) as exc:
+        except (aiohttp.ClientError, ssl.SSLError) as exc:
             raise Unavailable(f"Kubernetes ended the watch of {path}") from exc
 
     # --- typed reads -------------------------------------------------------------------------
@@ -372,11 +403,18 @@ class KubeGateway:
             _method, url, headers, _body, _post = serialize(*args, **kwargs)
         return url, headers
 
-    async def _get_on_loop(self, path: str, query: list[tuple[str, Any]], accept: str) -> bytes:
+    async def _get_on_loop(
+        self,
+        path: str,
+        query: list[tuple[str, Any]],
+        accept: str,
+        *,
+        max_bytes: int | None = None,
+    ) -> bytes:
         assert self._reads is not None
         url, headers = await self._request_line(path, query, accept)
         try:
-            status, data = await self._reads.get(url, headers, self.timeout_s)
+            status, data = await self._reads.get(url, headers, self.timeout_s, max_bytes=max_bytes)
         except TimeoutError as exc:
             raise Unavailable(
                 f"Kubernetes did not answer {path} within {self.timeout_s:g} s"
@@ -536,24 +574,24 @@ def _rbac_target(path: str) -> tuple[str, str]:
     return namespace, resource
 
 
-async def _watch_events(body: aiohttp.StreamReader) -> AsyncIterator[Obj]:
-    """A watch's events, one JSON object a line, as they arrive."""
+async def _watch_events(body: aiohttp.StreamReader) -> AsyncIterator[tuple[Any, int]]:
+    """A watch's events, one JSON object a line, as they arrive, each with its line's length.
+    A last line without its newline, when the stream ends, is dropped: the watch resumes from
+    the version before it, so the event comes again."""
     parts: list[bytes] = []
     size = 0
-    async for received in body.iter_any():
-        chunk = received
-        while (cut := chunk.find(b"\n")) >= 0:
-            line = b"".join((*parts, chunk[:cut]))
-            parts, size, chunk = [], 0, chunk[cut + 1 :]
+    async for chunk in body.iter_any():
+        start = 0
+        while (cut := chunk.find(b"\n", start)) >= 0:
+            line = b"".join((*parts, chunk[start:cut])) if parts else chunk[start:cut]
+            parts, size, start = [], 0, cut + 1
             if line.strip():
-                event = orjson.loads(line)
-                if not isinstance(event, dict):
-                    raise ValueError("a watch event that is not an object")
-                yield event
-        parts.append(chunk)
-        size += len(chunk)
-        if size > WATCH_LINE_BYTES:
-            raise ValueError(f"a watch event longer than {WATCH_LINE_BYTES} bytes")
+                yield orjson.loads(line), len(line)
+        if start < len(chunk):
+            parts.append(chunk[start:])
+            size += len(chunk) - start
+            if size > WATCH_LINE_BYTES:
+                raise ValueError(f"a watch event longer than {WATCH_LINE_BYTES} bytes")
 
 
 def _read_transport(configuration: k8s.Configuration, at_once: int) -> ReadTransport | None:

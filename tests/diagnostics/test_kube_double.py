@@ -269,11 +269,14 @@ async def test_a_first_diagnosis_with_watched_pods_asks_for_the_logs_before_any_
     double.requests.clear()
     double.faults.hang("get", r"/deployments/task-service$", times=None)
     pending = asyncio.create_task(diagnose())
-    asked = await eventually(
-        lambda: double.requests.find(verb="GET", path="/log$"), what="the logs asked for"
+
+    def asked() -> set[str]:
+        return {r.path.split("/")[-2] for r in double.requests.find(verb="GET", path="/log$")}
+
+    await eventually(
+        lambda: asked() == set(listed.evidence.logs_from), what="the logs diagnose reads"
     )
     assert not pending.done()  # the deployment has not answered
-    assert {r.path.split("/")[-2] for r in asked} == set(listed.evidence.logs_from)
     pending.cancel()
     with pytest.raises(asyncio.CancelledError):
         await pending

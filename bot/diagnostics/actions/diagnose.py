@@ -181,6 +181,7 @@ class Diagnose(Action[DiagnoseParams, Diagnosis]):
             for task in reading.values():
                 if not task.done():
                     task.cancel()
+        kube.keep_pods_of(ns)  # a deployment is there: the next diagnosis knows its pods
         evidence = Evidence(params.deployment, ns, ctx.clock.now(), failures=failures)
         self._assemble(
             evidence, deployment.result(), pods.result(), events.result(), metrics.result(),
