@@ -171,11 +171,11 @@ class KubeGateway:
         if known is not None:
             if not known[1].done() and known[1].get_loop() is loop:
                 return known[0]
-            known[1].cancel()  # ended, or on another loop: started again here
+            _stop(known[1])  # ended, or on another loop: started again here
             del self._watches[namespace]
         while len(self._watches) >= MAX_WATCHES:
             _, (_old, task) = self._watches.popitem(last=False)
-            task.cancel()
+            _stop(task)
         watch = PodWatch(
             namespace,
             partial(self._pods_listed, namespace),
@@ -192,7 +192,7 @@ class KubeGateway:
     def keep_pods_of(self, namespace: str) -> None:
         """A namespace has just been looked into (a deployment found there): watched from now
         on when this gateway keeps pods."""
-        if self.keep_pods and namespace not in self._watches:
+        if self.keep_pods:
             self.watch_pods(namespace)
 
     def watched_pods(self, namespace: str) -> list[Obj] | None:
@@ -572,6 +572,15 @@ def _rbac_target(path: str) -> tuple[str, str]:
     if len(rest) > 2:
         resource = f"{resource}/{rest[2]}"
     return namespace, resource
+
+
+def _stop(task: asyncio.Task[None]) -> None:
+    """Cancel a watch's task from wherever it runs (a closed loop runs nothing any more)."""
+    owner = task.get_loop()
+    if owner is asyncio.get_running_loop():
+        task.cancel()
+    elif not owner.is_closed():
+        owner.call_soon_threadsafe(task.cancel)
 
 
 async def _watch_events(body: aiohttp.StreamReader) -> AsyncIterator[tuple[Any, int]]:

@@ -209,7 +209,7 @@ class PodWatch:
 
     async def _list_and_watch(self) -> None:
         loop = asyncio.get_running_loop()
-        items, version, size = await self._list(self.room())
+        items, version, size = await self._list(max(0, self.room()))
         self.lists += 1
         if not version:
             raise ValueError("a pod list without a resourceVersion")

@@ -15,6 +15,7 @@ import pytest
 from kubernetes.config import kube_config
 
 from bot.app.deps import Deps, KubeGateways
+from bot.gateways import kubernetes as kubernetes_gateway
 from bot.gateways import pod_watch
 from bot.gateways.kubernetes import KubeGateway
 from bot.gateways.pod_watch import LAST_APPLIED, PodWatch
@@ -322,3 +323,22 @@ async def test_the_bot_watches_the_namespaces_its_policy_names(double: Kubernete
     finally:
         await gateways.aclose()
         api.close()  # type: ignore[no-untyped-call]
+
+
+async def test_past_the_most_watches_the_least_recently_read_one_makes_room(
+    double: KubernetesDouble, kube: KubeGateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(kubernetes_gateway, "MAX_WATCHES", 2)
+    with double.cluster.lock:
+        for namespace in ("orion-a", "orion-b"):
+            add_deployment(double.cluster, namespace, "worker", replicas=1)
+    prod = await started(kube)
+    other = kube.watch_pods("orion-a")
+    assert other is not None
+    await asyncio.wait_for(other.until(current), 10)
+    assert kube.watched_pods(NS) is not None  # read: orion-a is now the least recent
+    newest = kube.watch_pods("orion-b")
+    assert newest is not None
+    await asyncio.wait_for(other.until(lambda w: w.state == "stopped"), 10)
+    await asyncio.wait_for(newest.until(current), 10)
+    assert prod.state == "current" and kube.watched_pods("orion-a") is None
