@@ -273,6 +273,10 @@ class Cluster:
             stored = copy.deepcopy(obj)
             key = _key(stored)
             old = self._objects.get(key)
+            # A controller that changed the stored object itself (from `scan`) and writes it
+            # back: nothing to compare with, and it writes only what changed, so it is a change
+            # (a watch must see an OOM kill's restart, as the API server's would).
+            in_place = obj is old
             if old is None:
                 plural, group = _plural(key[0], key[1])
                 raise not_found(plural, key[3], group)
@@ -284,7 +288,7 @@ class Cluster:
                 if stored.get("spec") != old.get("spec"):
                     generation += 1
                 meta["generation"] = generation
-            if _without_rv(stored) == _without_rv(old):
+            if not in_place and _without_rv(stored) == _without_rv(old):
                 return copy.deepcopy(old)  # no-op writes keep the resourceVersion
             if dry_run:
                 meta["resourceVersion"] = old["metadata"]["resourceVersion"]

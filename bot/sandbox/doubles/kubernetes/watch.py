@@ -119,35 +119,40 @@ async def watch(
             on_serve(rendered)
             await response.write(orjson.dumps({"type": kind_, "object": rendered}) + b"\n")
 
-        for obj in initial:
-            await send("ADDED", obj)
-        while not closing.is_set():
-            changes = cluster.changes_since(since)
-            if changes is None:
-                gone = ApiError(410, f"too old resource version: {since} ({current})", "Expired")
-                await response.write(
-                    orjson.dumps({"type": "ERROR", "object": gone.status()}) + b"\n"
-                )
-                break
-            for change in changes:
-                since = change.resource_version
-                now_in, was_in = selected(change.obj), selected(change.previous)
-                if change.type == "DELETED":
-                    if now_in:
-                        await send("DELETED", change.obj)
-                elif change.type == "ADDED":
-                    if now_in:
+        try:
+            for obj in initial:
+                await send("ADDED", obj)
+            while not closing.is_set():
+                changes = cluster.changes_since(since)
+                if changes is None:
+                    gone = ApiError(
+                        410, f"too old resource version: {since} ({current})", "Expired"
+                    )
+                    await response.write(
+                        orjson.dumps({"type": "ERROR", "object": gone.status()}) + b"\n"
+                    )
+                    break
+                for change in changes:
+                    since = change.resource_version
+                    now_in, was_in = selected(change.obj), selected(change.previous)
+                    if change.type == "DELETED":
+                        if now_in:
+                            await send("DELETED", change.obj)
+                    elif change.type == "ADDED":
+                        if now_in:
+                            await send("ADDED", change.obj)
+                    elif now_in and was_in:
+                        await send("MODIFIED", change.obj)
+                    elif now_in:
                         await send("ADDED", change.obj)
-                elif now_in and was_in:
-                    await send("MODIFIED", change.obj)
-                elif now_in:
-                    await send("ADDED", change.obj)
-                elif was_in:
-                    await send("DELETED", change.obj)
-            remaining = deadline - asyncio.get_running_loop().time()
-            if remaining <= 0:
-                break
-            await _wait_or_close(wakeup.wait(min(remaining, 1.0)), closing)
+                    elif was_in:
+                        await send("DELETED", change.obj)
+                remaining = deadline - asyncio.get_running_loop().time()
+                if remaining <= 0:
+                    break
+                await _wait_or_close(wakeup.wait(min(remaining, 1.0)), closing)
+        except ConnectionError:  # the client went away (kubectl -w stopped): nothing to tell
+            return response
     with contextlib.suppress(ConnectionError):
         await response.write_eof()
     return response

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 import pytest
-from kubernetes import client
+from kubernetes import client, watch
 
 from bot.sandbox.doubles.kubernetes import Cluster, ManualClock, Timing
 from bot.sandbox.doubles.kubernetes.life import MAX_LINES
@@ -89,6 +89,7 @@ def test_memory_climbs_until_the_oom_killer_restarts_the_container(
     pod = pods_of(core, "task-service")[0]
     name = pod.metadata.name
     restarts = pod.status.container_statuses[0].restart_count
+    version = pod.metadata.resource_version
     assert restarts >= 3  # an hour of leaking before the sandbox opens
     assert pod.status.container_statuses[0].last_state.terminated.reason == "OOMKilled"
     before = memory_of(k8s, name)
@@ -111,6 +112,16 @@ def test_memory_climbs_until_the_oom_killer_restarts_the_container(
     assert backoff.count == status.restart_count and backoff.type == "Warning"
     assert backoff.first_timestamp >= pod.metadata.creation_timestamp
     assert backoff.last_timestamp == killed.finished_at
+    # A watch sees the restart, as it would on a cluster (diagnose's kept pods follow it):
+    # replayed from before it, the server ending the watch after a second.
+    seen = [
+        e["object"].status.container_statuses[0].restart_count
+        for e in watch.Watch().stream(  # type: ignore[no-untyped-call]  # untyped in kubernetes
+            core.list_namespaced_pod, NS, resource_version=version, timeout_seconds=1
+        )
+        if e["type"] == "MODIFIED" and e["object"].metadata.name == name
+    ]
+    assert status.restart_count in seen
 
 
 def test_every_event_is_no_older_than_what_it_is_about(k8s: Any, clock: ManualClock) -> None:

@@ -5,6 +5,7 @@ validation."""
 from __future__ import annotations
 
 import json
+import logging
 from collections import deque
 from collections.abc import Iterator
 from typing import Any
@@ -66,6 +67,20 @@ def test_watch_a_list_then_its_changes(http, orion):
         kinds = {(e["type"], e["object"]["metadata"]["name"] == victim) for e in events(lines, 2)}
         assert ("DELETED", True) in kinds  # and the ReplicaSet's replacement, ADDED
     assert "ADDED" in {k for k, _ in kinds}
+
+
+def test_a_watcher_that_goes_away_ends_its_watch_quietly(http, orion, caplog):
+    """`kubectl get pods -w` stopped with Ctrl-C, then the cluster changes: the double's
+    console showed a traceback for each such watch (a write to a closed connection)."""
+    victim = pod_names(orion, "orders-api")[0]
+    before = len(orion._listeners)
+    with http.stream("GET", f"{NS}/pods", params={"watch": "true"}) as response:
+        events(response.iter_lines(), 1)
+        assert len(orion._listeners) == before + 1
+    with caplog.at_level(logging.ERROR):
+        http.patch(f"{NS}/pods/{victim}", json={"metadata": {"labels": {"x": "1"}}}, headers=SMP)
+        wait_for(lambda: len(orion._listeners) == before)  # the watch has ended
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
 def test_watch_from_a_resource_version_replays_and_follows_selectors(http, orion):
