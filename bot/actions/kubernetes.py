@@ -129,6 +129,8 @@ def pod_row(pod: Obj, now: datetime, probe_failures: int = 0) -> PodRow:
         reasons.append(f"probe failed ×{probe_failures}")
     if status.get("reason"):
         reasons.append(str(status["reason"]))
+    if pod["metadata"].get("deletionTimestamp"):  # kubectl's STATUS says so too
+        reasons.insert(0, "Terminating")
     return PodRow(
         name=str(pod["metadata"]["name"]),
         phase=str(status.get("phase") or "Unknown"),

@@ -314,3 +314,17 @@ def test_a_long_or_empty_namespace_is_said_briefly() -> None:
     assert no_such_object("deployment", "zz", "empty", [], []) == (
         "No deployment `zz` in `empty`: it has none."
     )
+
+
+async def test_a_pod_being_deleted_is_shown_terminating(rig: Rig) -> None:
+    """As kubectl's STATUS column says it: a pod in its grace period still runs, and is going."""
+    from bot.sandbox.doubles.kubernetes.pods import terminate
+
+    going = rig.pods[2]
+    cluster = rig.kube.cluster
+    with cluster.lock:
+        terminate(cluster, cluster.require("v1", "Pod", "orion-prod", going), grace=30)
+    text = text_of(await rig.run(VIEWER, "pods", "task-service"))
+    [row] = [line for line in text.splitlines() if going in line]
+    assert "Terminating" in row
+    assert "Terminating" not in "".join(line for line in text.splitlines() if going not in line)
