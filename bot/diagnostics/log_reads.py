@@ -61,9 +61,12 @@ def made_by(deployment: str, pods: list[Obj]) -> list[Obj]:
     made = []
     for pod in pods:
         meta = pod["metadata"]
-        rs_name = f"{deployment}-{(meta.get('labels') or {}).get('pod-template-hash')}"
-        for ref in meta.get("ownerReferences") or []:
-            if ref.get("controller") and ref.get("kind") == "ReplicaSet":
+        labels, refs = meta.get("labels"), meta.get("ownerReferences")
+        if not isinstance(labels, dict) or not isinstance(refs, list):
+            continue  # not made by a ReplicaSet, or not as the API shapes it: no guess
+        rs_name = f"{deployment}-{labels.get('pod-template-hash')}"
+        for ref in refs:
+            if isinstance(ref, dict) and ref.get("controller") and ref.get("kind") == "ReplicaSet":
                 if ref.get("name") == rs_name:
                     made.append(pod)
                 break

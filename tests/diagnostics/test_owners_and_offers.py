@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -134,3 +135,23 @@ async def test_a_full_connection_pool_is_offered_a_scale_first(
     assert run.findings.offers[0].reason.startswith(
         "each pod's pool is full: more pods, more connections to share; runs 2 of the policy's"
     )
+
+
+def test_a_deployments_pods_are_told_by_their_replica_sets_name() -> None:
+    """What diagnose reads logs of before the deployment has answered (watched pods)."""
+    from bot.diagnostics.log_reads import made_by
+
+    def pod(name: str, hash_: str, owner: object, kind: str = "ReplicaSet") -> dict[str, Any]:
+        refs = [{"kind": kind, "name": owner, "controller": True}] if owner else []
+        return {"metadata": {"name": name, "labels": {"pod-template-hash": hash_},
+                             "ownerReferences": refs}}  # fmt: skip
+
+    pods: list[dict[str, Any]] = [
+        pod("checkout-7d9f-a", "7d9f", "checkout-7d9f"),
+        pod("checkout-v2-7d9f-b", "7d9f", "checkout-v2-7d9f"),  # a deployment named alike
+        pod("checkout-7d9f-c", "7d9f", "checkout-7d9f", kind="StatefulSet"),
+        pod("checkout-bare", "7d9f", None),
+        {"metadata": {"name": "odd", "labels": "x", "ownerReferences": ["?"]}},
+        {"metadata": {"name": "odder", "labels": {}, "ownerReferences": ["?"]}},
+    ]
+    assert [p["metadata"]["name"] for p in made_by("checkout", pods)] == ["checkout-7d9f-a"]
