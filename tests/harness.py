@@ -282,6 +282,20 @@ class Harness:
         """The (first) simulated cluster."""
         return next(iter(self.build.wiring.clusters.values()))
 
+    async def kube_settled(self) -> None:
+        """Until the bot's start-up pod watches (bot/gateways/pod_watch.py) have asked the first
+        cluster what they ask, a list and a watch each: a test that counts what reaches the
+        cluster then counts only what it caused."""
+        policy = self.app.kube.policy
+        name, cluster = next(iter(policy.clusters.items()))
+        named = {cluster.default_namespace}
+        named |= {n for n in cluster.namespaces if not any(c in n for c in "*?[")}
+
+        def watched() -> set[str]:
+            return {r.path.split("/")[4] for r in self.kube.requests.find("watch", "/pods$")}
+
+        await eventually(lambda: named <= watched(), 10, f"the pod watches of {name}")
+
     async def start(self, **changes: Any) -> Fireline:
         """Start a bot of this build (a restart after `stop()`), with settings or `Deps` fields
         changed; this harness drives it, and the Slack double delivers to it, from now on."""

@@ -80,6 +80,7 @@ def test_label_selectors_still_select() -> None:
 
 async def test_a_bad_namespace_is_told_and_nothing_is_called(world: Harness) -> None:
     w = world
+    await w.kube_settled()
     w.kube.requests.clear()
     for text in (
         "pods task-service -n orion-x/../../api",
@@ -95,6 +96,7 @@ async def test_a_bad_namespace_is_told_and_nothing_is_called(world: Harness) -> 
 
 async def test_a_bad_name_is_told_and_nothing_is_called(world: Harness) -> None:
     w = world
+    await w.kube_settled()
     w.kube.requests.clear()
     for text in ("describe ../../secrets", "pods ../../api/v1/secrets", "events kube/../x"):
         await w.command(w.rita, text)
@@ -107,6 +109,7 @@ async def test_a_name_typed_with_capitals_is_answered_with_its_lowercase(world: 
     """Kubernetes names are lowercase: `Checkout` is answered with what to type, not the rule,
     and nothing is called. (A label selector keeps its case: its values may have capitals.)"""
     w = world
+    await w.kube_settled()
     w.kube.requests.clear()
     await w.command(w.rita, "pods Task-Service")
     await w.told(w.rita, "`target` must be lowercase, as Kubernetes names are: `task-service`")
@@ -119,6 +122,7 @@ async def test_a_remediation_with_a_bad_name_is_refused_before_any_preview(world
     w = world
     _, channel = await declare(w, w.cleo, "P1 tasks failing")
     before = deployment_of(w, "task-service", NS)["metadata"]["generation"]
+    await w.kube_settled()
     w.kube.requests.clear()
     await w.command(w.rita, "restart task-service -n orion-x/../../api", channel=channel)
     await w.told(w.rita, "must be a namespace name")
