@@ -51,6 +51,11 @@ async def kube(double: KubernetesDouble) -> AsyncIterator[KubeGateway]:
         api.close()  # type: ignore[no-untyped-call]
 
 
+async def never(_seconds: float) -> None:
+    """A backoff that never ends: a test that passes did not wait one out."""
+    await asyncio.Event().wait()
+
+
 def names(pods: list[dict[str, Any]] | None) -> set[str]:
     return {p["metadata"]["name"] for p in pods or []}
 
@@ -155,9 +160,6 @@ async def test_an_expired_version_lists_again(
 ) -> None:
     """410 as an HTTP status: listed again at once, no backoff (held here for good)."""
 
-    async def never(_seconds: float) -> None:
-        await asyncio.Event().wait()
-
     monkeypatch.setattr(pod_watch, "_pause", never)
     double.faults.fail("watch", PODS, 410)
     watch = kube.watch_pods(NS)
@@ -171,9 +173,6 @@ async def test_a_watch_that_falls_behind_the_servers_history_lists_again(
 ) -> None:
     """410 as the API server sends it mid-watch: an ERROR event carrying a Status. Listed again
     at once (a failure would wait out a backoff, held here for good)."""
-
-    async def never(_seconds: float) -> None:
-        await asyncio.Event().wait()
 
     monkeypatch.setattr(pod_watch, "_pause", never)
     cluster = double.cluster

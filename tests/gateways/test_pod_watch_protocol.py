@@ -81,11 +81,16 @@ class Pauses:
             await asyncio.Event().wait()
 
 
+def held(monkeypatch: pytest.MonkeyPatch, allowed: int) -> Pauses:
+    """The backoff's sleep replaced: the `allowed` first pauses return at once."""
+    pauses = Pauses(allowed)
+    monkeypatch.setattr(pod_watch, "_pause", pauses)
+    return pauses
+
+
 @pytest.fixture
 def pauses(monkeypatch: pytest.MonkeyPatch) -> Pauses:
-    held = Pauses(allowed=0)
-    monkeypatch.setattr(pod_watch, "_pause", held)
-    return held
+    return held(monkeypatch, allowed=0)
 
 
 async def running(server: Server, **kw: Any) -> tuple[PodWatch, asyncio.Task[None]]:
@@ -148,7 +153,7 @@ async def test_what_is_not_a_pod_event_takes_the_pods_off_offer_and_is_retried(
 async def test_an_unexpected_failure_is_logged_whole_and_retried(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setattr(pod_watch, "_pause", Pauses(allowed=1))
+    held(monkeypatch, allowed=1)
     server = Server([pod("a", "5")])
     server.list_errors = [RuntimeError("a bug")]
     watch, task = await running(server)
@@ -161,14 +166,13 @@ async def test_an_unexpected_failure_is_logged_whole_and_retried(
 async def test_a_watch_that_ends_at_once_with_nothing_backs_off_instead_of_looping(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    held = Pauses(allowed=4)
-    monkeypatch.setattr(pod_watch, "_pause", held)
+    pauses = held(monkeypatch, allowed=4)
     server = Server([pod("a", "5")])
     server.scripts = [[] for _ in range(10)]  # each watch: 200, then nothing
     watch, task = await running(server)
-    await asyncio.wait_for(held.parked.wait(), 5)
+    await asyncio.wait_for(pauses.parked.wait(), 5)
     assert len(server.watches) == 5 and server.lists == 5
-    assert held.seen == sorted(held.seen) and held.seen[-1] > 4 * held.seen[0]  # growing
+    assert pauses.seen == sorted(pauses.seen) and pauses.seen[-1] > 4 * pauses.seen[0]  # growing
     assert watch.pods() is None
     await stop(task)
 
@@ -185,14 +189,13 @@ async def test_a_throttled_watch_waits_as_long_as_the_server_asks(pauses: Pauses
 async def test_an_expired_version_lists_again_at_once_then_backs_off(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    held = Pauses(allowed=1)
-    monkeypatch.setattr(pod_watch, "_pause", held)
+    pauses = held(monkeypatch, allowed=1)
     gone = {"type": "ERROR", "object": {"kind": "Status", "code": 410, "reason": "Expired"}}
     server = Server([pod("a", "5")])
     server.scripts = [[gone], [gone], [gone]]
     _watch, task = await running(server)
-    await asyncio.wait_for(held.parked.wait(), 5)
-    assert server.lists == 3 and len(held.seen) == 2  # the first 410 listed again at once
+    await asyncio.wait_for(pauses.parked.wait(), 5)
+    assert server.lists == 3 and len(pauses.seen) == 2  # the first 410 listed again at once
     await stop(task)
 
 
