@@ -31,6 +31,7 @@ import aiohttp
 from slack_sdk.signature import SignatureVerifier
 
 from bot.app import Deps, Fireline
+from bot.app.deps import named_namespaces
 from bot.clock import Clock, SystemClock
 from bot.playbooks.models import Playbooks
 from bot.policy.models import Policy
@@ -288,8 +289,7 @@ class Harness:
         cluster then counts only what it caused."""
         policy = self.app.kube.policy
         name, cluster = next(iter(policy.clusters.items()))
-        named = {cluster.default_namespace}
-        named |= {n for n in cluster.namespaces if not any(c in n for c in "*?[")}
+        named = set(named_namespaces(cluster))
 
         def watched() -> set[str]:
             return {r.path.split("/")[4] for r in self.kube.requests.find("watch", "/pods$")}

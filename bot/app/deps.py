@@ -14,7 +14,7 @@ from bot.clock import Clock, SystemClock
 from bot.diagnostics.actions import default_actions
 from bot.gateways.kubernetes import DEFAULT_TIMEOUT_S, KubeGateway, api_client_for
 from bot.playbooks.models import Playbooks
-from bot.policy.models import Policy
+from bot.policy.models import Cluster, Policy
 from bot.remediation.actions import default_remediations
 from bot.remediation.actions.base import AnyRemediation
 from bot.store.server import RedisHandle
@@ -82,7 +82,6 @@ class KubeGateways:
         kubeconfig cannot be loaded is logged and left out (its actions say why when run);
         loading one may run its credential plugin, so that is done in a thread."""
         for name, cluster in self.policy.clusters.items():
-            named = [n for n in cluster.namespaces if not any(c in n for c in "*?[")]
             gateway = self.built.get(name)
             if gateway is None:
                 try:
@@ -93,12 +92,19 @@ class KubeGateways:
                     log.warning("pods of cluster %s not watched: %s", name, exc)
                     continue
                 gateway = self._keep(name, api)
-            for namespace in dict.fromkeys([cluster.default_namespace, *named]):
+            for namespace in named_namespaces(cluster):
                 gateway.watch_pods(namespace)
 
     async def aclose(self) -> None:
         for gateway in self.built.values():
             await gateway.aclose()
+
+
+def named_namespaces(cluster: Cluster) -> list[str]:
+    """The namespaces a cluster's policy names outright (not by a pattern), its default first:
+    those whose pods the bot watches from start-up."""
+    named = [n for n in cluster.namespaces if not any(c in n for c in "*?[")]
+    return list(dict.fromkeys([cluster.default_namespace, *named]))
 
 
 def kube_factory(policy: Policy, deps: Deps) -> KubeGateways:
